@@ -1,0 +1,427 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""nnfast._core: the binding between Python and the C core (src/nncore/).
+
+Thin by design: each function checks shapes, takes C-contiguous typed memoryviews (float32 or
+float64, the same for every array of one call), releases the GIL, calls the core, and turns its
+status code into a Python exception. Policy (defaults, label encoding, allocation of outputs)
+lives in the Python modules above this one.
+"""
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memset
+
+from nnfast._nncore cimport *
+
+ctypedef fused real:
+    float
+    double
+
+# Names in the order of the C enums: Python code passes indices from these tables.
+ACTIVATION_CODES = {"identity": NN_ACT_IDENTITY, "step": NN_ACT_STEP, "sigmoid": NN_ACT_SIGMOID,
+                    "tanh": NN_ACT_TANH, "relu": NN_ACT_RELU, "softmax": NN_ACT_SOFTMAX}
+LOSS_CODES = {"mse": NN_LOSS_MSE, "binary_cross_entropy": NN_LOSS_BCE,
+              "cross_entropy": NN_LOSS_CE}
+OPTIMIZER_CODES = {"sgd": NN_OPT_SGD, "adam": NN_OPT_ADAM}
+INIT_CODES = {"glorot": NN_INIT_GLOROT, "zeros": NN_INIT_ZEROS}
+
+
+cdef int check(int status) except -1 nogil:
+    """Raise the Python exception for a core status code (callable without the GIL)."""
+    if status == NN_OK:
+        return 0
+    with gil:
+        raise_status(status)
+    return -1
+
+
+cdef int raise_status(int status) except -1:
+    message = "nncore: " + nn_strerror(status).decode()
+    if status == NN_ENOMEM:
+        raise MemoryError(message)
+    if status == NN_ENONFINITE:
+        raise FloatingPointError(message)
+    raise ValueError(message)
+
+
+cdef inline void expect(bint ok, str what) except *:
+    if not ok:
+        raise ValueError(what)
+
+
+# ---- threads ------------------------------------------------------------------------------
+
+def set_num_threads(int n):
+    """Set the core's thread count; n <= 0 restores the default."""
+    nn_set_num_threads(n)
+
+
+def get_num_threads():
+    return nn_get_num_threads()
+
+
+def has_openmp():
+    return bool(nn_has_openmp())
+
+
+# ---- random stream --------------------------------------------------------------------------
+
+def rng_u64(uint64_t state):
+    """Return (next u64, new state) of the SplitMix64 stream."""
+    cdef uint64_t value = nn_rng_u64(&state)
+    return value, state
+
+
+def rng_uniform(uint64_t state):
+    """Return (next uniform in [0, 1), new state)."""
+    cdef double value = nn_rng_uniform(&state)
+    return value, state
+
+
+def rng_permutation(int64_t[::1] order, uint64_t state):
+    """Fill order with a fresh Fisher-Yates permutation of 0..n-1; return the new state."""
+    with nogil:
+        check(nn_rng_permutation(&order[0], order.shape[0], &state))
+    return state
+
+
+# ---- network description ---------------------------------------------------------------------
+
+cdef class Net:
+    """A network's shape and names, as the core's nn_net."""
+    cdef nn_net net
+    cdef int64_t[::1] sizes_view
+    cdef readonly object sizes
+    cdef readonly int64_t n_params, n_inputs, n_outputs
+
+    def __cinit__(self, sizes, int hidden, int output, int loss):
+        import numpy as np
+        self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        self.sizes_view = self.sizes
+        expect(self.sizes_view.shape[0] >= 2, "a network needs at least 2 layer sizes")
+        self.net.n_layers = self.sizes_view.shape[0] - 1
+        self.net.sizes = &self.sizes_view[0]
+        self.net.hidden = <nn_act>hidden
+        self.net.output = <nn_act>output
+        self.net.loss = <nn_loss>loss
+        check(nn_net_check(&self.net, &self.n_params))
+        self.n_inputs = self.sizes_view[0]
+        self.n_outputs = self.sizes_view[self.net.n_layers]
+
+
+def init_params(real[::1] params, Net net, int init, uint64_t state):
+    """Initialize params in place (glorot or zeros); return the new stream state."""
+    expect(params.shape[0] == net.n_params, "params has the wrong length")
+    with nogil:
+        if real is float:
+            check(nn_init_params_f32(&params[0], &net.net, <nn_init>init, &state))
+        else:
+            check(nn_init_params_f64(&params[0], &net.net, <nn_init>init, &state))
+    return state
+
+
+def forward(real[:, ::1] out, const real[::1] params, Net net, const real[:, ::1] X):
+    """out (n, n_L) = the network's output activations for X (n, n_0)."""
+    cdef int64_t n = X.shape[0]
+    expect(params.shape[0] == net.n_params, "params has the wrong length")
+    expect(X.shape[1] == net.n_inputs, "X has the wrong number of features")
+    expect(out.shape[0] == n and out.shape[1] == net.n_outputs, "out has the wrong shape")
+    with nogil:
+        if real is float:
+            check(nn_forward_f32(&out[0, 0], &params[0], &net.net, &X[0, 0], n))
+        else:
+            check(nn_forward_f64(&out[0, 0], &params[0], &net.net, &X[0, 0], n))
+
+
+def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const real[:, ::1] Y,
+                  double alpha, real[::1] grads=None):
+    """Return the batch loss of (X, Y); fill grads (n_params) with its gradient if not None."""
+    cdef double loss = 0.0
+    cdef real *g = NULL
+    cdef int64_t n = X.shape[0]
+    expect(params.shape[0] == net.n_params, "params has the wrong length")
+    expect(X.shape[1] == net.n_inputs, "X has the wrong number of features")
+    expect(Y.shape[0] == n and Y.shape[1] == net.n_outputs, "Y has the wrong shape")
+    if grads is not None:
+        expect(grads.shape[0] == net.n_params, "grads has the wrong length")
+        g = &grads[0]
+    with nogil:
+        if real is float:
+            check(nn_loss_gradient_f32(&loss, g, &params[0], &net.net, &X[0, 0], &Y[0, 0], n, alpha))
+        else:
+            check(nn_loss_gradient_f64(&loss, g, &params[0], &net.net, &X[0, 0], &Y[0, 0], n, alpha))
+    return loss
+
+
+cdef class Trainer:
+    """The buffers of one fit (allocated once) and the per-epoch call into the core."""
+    cdef Net net
+    cdef nn_fit_config cfg
+    cdef nn_workspace_f32 *ws32
+    cdef nn_workspace_f64 *ws64
+    cdef readonly object dtype
+    cdef readonly int64_t n_samples
+
+    def __cinit__(self, Net net, dtype, int64_t n_samples, int optimizer, double lr,
+                  double momentum, bint nesterov, double beta1, double beta2, double epsilon,
+                  double alpha, int64_t batch_size, bint shuffle):
+        self.net = net
+        self.dtype = str(dtype)
+        self.n_samples = n_samples
+        self.cfg.optimizer = <nn_opt>optimizer
+        self.cfg.lr = lr
+        self.cfg.momentum = momentum
+        self.cfg.nesterov = nesterov
+        self.cfg.beta1 = beta1
+        self.cfg.beta2 = beta2
+        self.cfg.epsilon = epsilon
+        self.cfg.alpha = alpha
+        self.cfg.batch_size = batch_size
+        self.cfg.shuffle = shuffle
+        if self.dtype == "float32":
+            with nogil:
+                check(nn_workspace_create_f32(&self.ws32, &net.net, n_samples, batch_size,
+                                              <nn_opt>optimizer))
+        elif self.dtype == "float64":
+            with nogil:
+                check(nn_workspace_create_f64(&self.ws64, &net.net, n_samples, batch_size,
+                                              <nn_opt>optimizer))
+        else:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+
+    def __dealloc__(self):
+        if self.ws32 != NULL:
+            nn_workspace_free_f32(self.ws32)
+        if self.ws64 != NULL:
+            nn_workspace_free_f64(self.ws64)
+
+    def epoch(self, real[::1] params, const real[:, ::1] X, const real[:, ::1] Y,
+              uint64_t state):
+        """Train one epoch in place; return (mean epoch loss, new stream state)."""
+        cdef double loss = 0.0
+        cdef int64_t n = X.shape[0]
+        expect(n == self.n_samples, "X has a different number of rows than the trainer")
+        expect(params.shape[0] == self.net.n_params, "params has the wrong length")
+        expect(X.shape[1] == self.net.n_inputs, "X has the wrong number of features")
+        expect(Y.shape[0] == n and Y.shape[1] == self.net.n_outputs, "Y has the wrong shape")
+        if real is float:
+            expect(self.ws32 != NULL, "this trainer was made for float64")
+            with nogil:
+                check(nn_train_epoch_f32(&params[0], &loss, self.ws32, &self.net.net, &self.cfg,
+                                         &X[0, 0], &Y[0, 0], n, &state))
+        else:
+            expect(self.ws64 != NULL, "this trainer was made for float32")
+            with nogil:
+                check(nn_train_epoch_f64(&params[0], &loss, self.ws64, &self.net.net, &self.cfg,
+                                         &X[0, 0], &Y[0, 0], n, &state))
+        return loss, state
+
+
+# ---- kernels, for nnfast.ops --------------------------------------------------------------
+
+def gemm(real[:, ::1] C, const real[:, ::1] A, const real[:, ::1] B, bint trans_a=False,
+         bint trans_b=False, double alpha=1.0, double beta=0.0, const real[::1] bias=None,
+         int act=NN_ACT_IDENTITY, const real[:, ::1] deriv_of=None,
+         int deriv_act=NN_ACT_IDENTITY, bint naive=False):
+    """C = alpha op(A) @ op(B) + beta C, then the epilogue (bias, act, derivative)."""
+    cdef int64_t m = C.shape[0], n = C.shape[1]
+    cdef int64_t k = A.shape[0] if trans_a else A.shape[1]
+    cdef int status
+    expect((A.shape[1] if trans_a else A.shape[0]) == m, "op(A) must have as many rows as C")
+    expect((B.shape[1] if trans_b else B.shape[0]) == k, "op(A) columns must match op(B) rows")
+    expect((B.shape[0] if trans_b else B.shape[1]) == n, "op(B) must have as many columns as C")
+    if bias is not None:
+        expect(bias.shape[0] == n, "bias must have one value per column of C")
+    if deriv_of is not None:
+        expect(deriv_of.shape[0] == m and deriv_of.shape[1] == n, "deriv_of must be shaped as C")
+    if real is float:
+        _gemm_f32(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, bias, act, deriv_of,
+                  deriv_act, naive)
+    else:
+        _gemm_f64(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, bias, act, deriv_of,
+                  deriv_act, naive)
+
+
+cdef _gemm_f32(float[:, ::1] C, const float[:, ::1] A, const float[:, ::1] B, int64_t m,
+               int64_t n, int64_t k, bint trans_a, bint trans_b, float alpha, float beta,
+               const float[::1] bias, int act, const float[:, ::1] deriv_of, int deriv_act,
+               bint naive):
+    cdef nn_epilogue_f32 ep
+    ep.bias = &bias[0] if bias is not None else NULL
+    ep.act = <nn_act>act
+    ep.deriv_of = &deriv_of[0, 0] if deriv_of is not None else NULL
+    ep.deriv_act = <nn_act>deriv_act
+    with nogil:
+        if naive:
+            check(nn_gemm_naive_f32(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b,
+                                    alpha, beta, &ep))
+        else:
+            check(nn_gemm_f32(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b, alpha,
+                              beta, &ep))
+
+
+cdef _gemm_f64(double[:, ::1] C, const double[:, ::1] A, const double[:, ::1] B, int64_t m,
+               int64_t n, int64_t k, bint trans_a, bint trans_b, double alpha, double beta,
+               const double[::1] bias, int act, const double[:, ::1] deriv_of, int deriv_act,
+               bint naive):
+    cdef nn_epilogue_f64 ep
+    ep.bias = &bias[0] if bias is not None else NULL
+    ep.act = <nn_act>act
+    ep.deriv_of = &deriv_of[0, 0] if deriv_of is not None else NULL
+    ep.deriv_act = <nn_act>deriv_act
+    with nogil:
+        if naive:
+            check(nn_gemm_naive_f64(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b,
+                                    alpha, beta, &ep))
+        else:
+            check(nn_gemm_f64(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b, alpha,
+                              beta, &ep))
+
+
+def activation_forward(real[:, ::1] A, const real[:, ::1] Z, int act):
+    """A = f(Z) (softmax row-wise)."""
+    expect(A.shape[0] == Z.shape[0] and A.shape[1] == Z.shape[1], "A must be shaped as Z")
+    with nogil:
+        if real is float:
+            check(nn_activation_forward_f32(&A[0, 0], &Z[0, 0], Z.shape[0], Z.shape[1], <nn_act>act))
+        else:
+            check(nn_activation_forward_f64(&A[0, 0], &Z[0, 0], Z.shape[0], Z.shape[1], <nn_act>act))
+
+
+def activation_backward(real[:, ::1] G_out, const real[:, ::1] A, const real[:, ::1] G, int act):
+    """G_out = G * f'(A), f' written from the output A."""
+    expect(A.shape[0] == G.shape[0] and A.shape[1] == G.shape[1], "G must be shaped as A")
+    expect(G_out.shape[0] == G.shape[0] and G_out.shape[1] == G.shape[1], "G_out must be shaped as G")
+    with nogil:
+        if real is float:
+            check(nn_activation_backward_f32(&G_out[0, 0], &A[0, 0], &G[0, 0], A.shape[0], A.shape[1], <nn_act>act))
+        else:
+            check(nn_activation_backward_f64(&G_out[0, 0], &A[0, 0], &G[0, 0], A.shape[0], A.shape[1], <nn_act>act))
+
+
+def dense_forward(real[:, ::1] A_out, real[:, ::1] Z_out, const real[:, ::1] A,
+                  const real[:, ::1] W, const real[::1] b, int act):
+    """Z = A @ W + b, A_out = f(Z); Z_out receives Z when not None."""
+    cdef int64_t m = A.shape[0], k = A.shape[1], n = W.shape[1]
+    cdef real *z = NULL
+    expect(W.shape[0] == k, "W must have one row per column of A")
+    expect(b.shape[0] == n, "b must have one value per column of W")
+    expect(A_out.shape[0] == m and A_out.shape[1] == n, "A_out has the wrong shape")
+    if Z_out is not None:
+        expect(Z_out.shape[0] == m and Z_out.shape[1] == n, "Z_out has the wrong shape")
+        z = &Z_out[0, 0]
+    with nogil:
+        if real is float:
+            check(nn_dense_forward_f32(&A_out[0, 0], z, &A[0, 0], &W[0, 0], &b[0], m, k, n, <nn_act>act))
+        else:
+            check(nn_dense_forward_f64(&A_out[0, 0], z, &A[0, 0], &W[0, 0], &b[0], m, k, n, <nn_act>act))
+
+
+def dense_backward(real[:, ::1] dW, real[::1] db, real[:, ::1] delta_prev,
+                   const real[:, ::1] A_prev, const real[:, ::1] W, const real[:, ::1] delta,
+                   int act_prev):
+    """dW += A_prev^T delta / m; db += sum(delta) / m; delta_prev = (delta W^T) * f'(A_prev)."""
+    cdef int64_t m = delta.shape[0], k = A_prev.shape[1], n = delta.shape[1]
+    cdef real *dp = NULL
+    expect(A_prev.shape[0] == m, "A_prev and delta must have the same number of rows")
+    expect(W.shape[0] == k and W.shape[1] == n, "W must be (A_prev columns, delta columns)")
+    expect(dW.shape[0] == k and dW.shape[1] == n, "dW must be shaped as W")
+    expect(db.shape[0] == n, "db must have one value per column of delta")
+    if delta_prev is not None:
+        expect(delta_prev.shape[0] == m and delta_prev.shape[1] == k, "delta_prev must be shaped as A_prev")
+        dp = &delta_prev[0, 0]
+    with nogil:
+        if real is float:
+            check(nn_dense_backward_f32(&dW[0, 0], &db[0], dp, &A_prev[0, 0], &W[0, 0], &delta[0, 0], m, k, n, <nn_act>act_prev))
+        else:
+            check(nn_dense_backward_f64(&dW[0, 0], &db[0], dp, &A_prev[0, 0], &W[0, 0], &delta[0, 0], m, k, n, <nn_act>act_prev))
+
+
+def loss(const real[:, ::1] Z, const real[:, ::1] A, const real[:, ::1] Y, int kind):
+    """Mean over rows of the per-sample loss, from logits Z and outputs A."""
+    cdef double value = 0.0
+    expect(Z.shape[0] == A.shape[0] == Y.shape[0] and Z.shape[1] == A.shape[1] == Y.shape[1],
+           "Z, A and Y must have the same shape")
+    with nogil:
+        if real is float:
+            check(nn_loss_f32(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_loss>kind))
+        else:
+            check(nn_loss_f64(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_loss>kind))
+    return value
+
+
+def output_delta(real[:, ::1] delta, const real[:, ::1] Z, const real[:, ::1] A,
+                 const real[:, ::1] Y, int output, int kind):
+    """delta = dL_sample/dZ (not divided by the batch size)."""
+    expect(Z.shape[0] == A.shape[0] == Y.shape[0] == delta.shape[0]
+           and Z.shape[1] == A.shape[1] == Y.shape[1] == delta.shape[1],
+           "delta, Z, A and Y must have the same shape")
+    with nogil:
+        if real is float:
+            check(nn_output_delta_f32(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind))
+        else:
+            check(nn_output_delta_f64(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind))
+
+
+def l2_penalty(const real[::1] W, double alpha, int64_t m):
+    """alpha / 2 * sum(W^2) / m."""
+    cdef double value = 0.0
+    with nogil:
+        if real is float:
+            check(nn_l2_penalty_f32(&value, &W[0], W.shape[0], alpha, m))
+        else:
+            check(nn_l2_penalty_f64(&value, &W[0], W.shape[0], alpha, m))
+    return value
+
+
+def l2_gradient(real[::1] dW, const real[::1] W, double alpha, int64_t m):
+    """dW += alpha * W / m."""
+    expect(dW.shape[0] == W.shape[0], "dW must be shaped as W")
+    with nogil:
+        if real is float:
+            check(nn_l2_gradient_f32(&dW[0], &W[0], W.shape[0], alpha, m))
+        else:
+            check(nn_l2_gradient_f64(&dW[0], &W[0], W.shape[0], alpha, m))
+
+
+def sgd_update(real[::1] w, real[::1] v, const real[::1] g, double lr, double momentum,
+               bint nesterov):
+    """v = mu v - lr g; w += v (Nesterov: w += mu v - lr g)."""
+    expect(v.shape[0] == w.shape[0] and g.shape[0] == w.shape[0], "w, v and g must have the same length")
+    with nogil:
+        if real is float:
+            check(nn_sgd_update_f32(&w[0], &v[0], &g[0], w.shape[0], lr, momentum, nesterov))
+        else:
+            check(nn_sgd_update_f64(&w[0], &v[0], &g[0], w.shape[0], lr, momentum, nesterov))
+
+
+def adam_update(real[::1] w, real[::1] m, real[::1] v, const real[::1] g, int64_t t, double lr,
+                double beta1, double beta2, double epsilon):
+    """One Adam step (t is the 1-based step number)."""
+    expect(m.shape[0] == w.shape[0] and v.shape[0] == w.shape[0] and g.shape[0] == w.shape[0],
+           "w, m, v and g must have the same length")
+    with nogil:
+        if real is float:
+            check(nn_adam_update_f32(&w[0], &m[0], &v[0], &g[0], w.shape[0], t, lr, beta1, beta2, epsilon))
+        else:
+            check(nn_adam_update_f64(&w[0], &m[0], &v[0], &g[0], w.shape[0], t, lr, beta1, beta2, epsilon))
+
+
+def perceptron_epoch(real[:, ::1] W, real[::1] b, const real[:, ::1] X, const real[:, ::1] Y,
+                     const int64_t[::1] order, double lr):
+    """One pass of the perceptron rule; return the number of samples with a mistake."""
+    cdef int64_t mistakes = 0
+    cdef const int64_t *o = NULL
+    cdef int64_t i, n = X.shape[0], k = X.shape[1], n_out = W.shape[1]
+    expect(W.shape[0] == k, "W must have one row per feature")
+    expect(b.shape[0] == n_out, "b must have one value per output")
+    expect(Y.shape[0] == n and Y.shape[1] == n_out, "Y must be (samples, outputs)")
+    if order is not None:
+        expect(order.shape[0] == n, "order must have one entry per sample")
+        for i in range(n):
+            expect(0 <= order[i] < n, "order holds an index out of range")
+        o = &order[0]
+    with nogil:
+        if real is float:
+            check(nn_perceptron_epoch_f32(&W[0, 0], &b[0], &mistakes, &X[0, 0], &Y[0, 0], o, n, k, n_out, lr))
+        else:
+            check(nn_perceptron_epoch_f64(&W[0, 0], &b[0], &mistakes, &X[0, 0], &Y[0, 0], o, n, k, n_out, lr))
+    return mistakes

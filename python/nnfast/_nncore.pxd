@@ -1,0 +1,113 @@
+# Declarations of the C core (src/nncore/nncore.h) for the Cython binding.
+# The typed functions appear twice, for float (_f32) and double (_f64), as in nncore_typed.h.
+from libc.stdint cimport int64_t, uint64_t
+
+cdef extern from "nncore.h" nogil:
+    enum:
+        NN_OK
+        NN_EINVAL
+        NN_ENOMEM
+        NN_EOVERFLOW
+        NN_ENONFINITE
+        NN_EPAIR
+    const char *nn_strerror(int status)
+
+    ctypedef enum nn_act:
+        NN_ACT_IDENTITY
+        NN_ACT_STEP
+        NN_ACT_SIGMOID
+        NN_ACT_TANH
+        NN_ACT_RELU
+        NN_ACT_SOFTMAX
+    ctypedef enum nn_loss:
+        NN_LOSS_MSE
+        NN_LOSS_BCE
+        NN_LOSS_CE
+    ctypedef enum nn_opt:
+        NN_OPT_SGD
+        NN_OPT_ADAM
+    ctypedef enum nn_init:
+        NN_INIT_GLOROT
+        NN_INIT_ZEROS
+
+    void nn_set_num_threads(int n)
+    int nn_get_num_threads()
+    int nn_has_openmp()
+
+    uint64_t nn_rng_u64(uint64_t *state)
+    double nn_rng_uniform(uint64_t *state)
+    int nn_rng_permutation(int64_t *order, int64_t n, uint64_t *state)
+
+    ctypedef struct nn_net:
+        int64_t n_layers
+        const int64_t *sizes
+        nn_act hidden
+        nn_act output
+        nn_loss loss
+    int nn_net_check(const nn_net *net, int64_t *n_params)
+
+    ctypedef struct nn_fit_config:
+        nn_opt optimizer
+        double lr
+        double momentum
+        int nesterov
+        double beta1
+        double beta2
+        double epsilon
+        double alpha
+        int64_t batch_size
+        int shuffle
+
+    ctypedef struct nn_epilogue_f32:
+        const float *bias
+        nn_act act
+        const float *deriv_of
+        nn_act deriv_act
+    ctypedef struct nn_workspace_f32:
+        pass
+    int nn_gemm_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, float alpha, float beta, const nn_epilogue_f32 *ep)
+    int nn_gemm_naive_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, float alpha, float beta, const nn_epilogue_f32 *ep)
+    int nn_activation_forward_f32(float *A, const float *Z, int64_t m, int64_t n, nn_act act)
+    int nn_activation_backward_f32(float *G_out, const float *A, const float *G, int64_t m, int64_t n, nn_act act)
+    int nn_dense_forward_f32(float *A_out, float *Z_out, const float *A, const float *W, const float *b, int64_t m, int64_t k, int64_t n, nn_act act)
+    int nn_dense_backward_f32(float *dW, float *db, float *delta_prev, const float *A_prev, const float *W, const float *delta, int64_t m, int64_t k, int64_t n, nn_act act_prev)
+    int nn_loss_f32(double *loss, const float *Z, const float *A, const float *Y, int64_t m, int64_t n, nn_loss loss_kind)
+    int nn_output_delta_f32(float *delta, const float *Z, const float *A, const float *Y, int64_t m, int64_t n, nn_act output, nn_loss loss_kind)
+    int nn_l2_penalty_f32(double *penalty, const float *W, int64_t count, double alpha, int64_t m)
+    int nn_l2_gradient_f32(float *dW, const float *W, int64_t count, double alpha, int64_t m)
+    int nn_sgd_update_f32(float *w, float *v, const float *g, int64_t count, double lr, double momentum, int nesterov)
+    int nn_adam_update_f32(float *w, float *m, float *v, const float *g, int64_t count, int64_t t, double lr, double beta1, double beta2, double epsilon)
+    int nn_perceptron_epoch_f32(float *W, float *b, int64_t *mistakes, const float *X, const float *Y, const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr)
+    int nn_init_params_f32(float *params, const nn_net *net, nn_init init, uint64_t *rng_state)
+    int nn_forward_f32(float *out, const float *params, const nn_net *net, const float *X, int64_t n)
+    int nn_loss_gradient_f32(double *loss, float *grads, const float *params, const nn_net *net, const float *X, const float *Y, int64_t n, double alpha)
+    int nn_workspace_create_f32(nn_workspace_f32 **ws, const nn_net *net, int64_t n_samples, int64_t batch_size, nn_opt optimizer)
+    void nn_workspace_free_f32(nn_workspace_f32 *ws)
+    int nn_train_epoch_f32(float *params, double *epoch_loss, nn_workspace_f32 *ws, const nn_net *net, const nn_fit_config *cfg, const float *X, const float *Y, int64_t n, uint64_t *rng_state)
+
+    ctypedef struct nn_epilogue_f64:
+        const double *bias
+        nn_act act
+        const double *deriv_of
+        nn_act deriv_act
+    ctypedef struct nn_workspace_f64:
+        pass
+    int nn_gemm_f64(double *C, const double *A, const double *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, double alpha, double beta, const nn_epilogue_f64 *ep)
+    int nn_gemm_naive_f64(double *C, const double *A, const double *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, double alpha, double beta, const nn_epilogue_f64 *ep)
+    int nn_activation_forward_f64(double *A, const double *Z, int64_t m, int64_t n, nn_act act)
+    int nn_activation_backward_f64(double *G_out, const double *A, const double *G, int64_t m, int64_t n, nn_act act)
+    int nn_dense_forward_f64(double *A_out, double *Z_out, const double *A, const double *W, const double *b, int64_t m, int64_t k, int64_t n, nn_act act)
+    int nn_dense_backward_f64(double *dW, double *db, double *delta_prev, const double *A_prev, const double *W, const double *delta, int64_t m, int64_t k, int64_t n, nn_act act_prev)
+    int nn_loss_f64(double *loss, const double *Z, const double *A, const double *Y, int64_t m, int64_t n, nn_loss loss_kind)
+    int nn_output_delta_f64(double *delta, const double *Z, const double *A, const double *Y, int64_t m, int64_t n, nn_act output, nn_loss loss_kind)
+    int nn_l2_penalty_f64(double *penalty, const double *W, int64_t count, double alpha, int64_t m)
+    int nn_l2_gradient_f64(double *dW, const double *W, int64_t count, double alpha, int64_t m)
+    int nn_sgd_update_f64(double *w, double *v, const double *g, int64_t count, double lr, double momentum, int nesterov)
+    int nn_adam_update_f64(double *w, double *m, double *v, const double *g, int64_t count, int64_t t, double lr, double beta1, double beta2, double epsilon)
+    int nn_perceptron_epoch_f64(double *W, double *b, int64_t *mistakes, const double *X, const double *Y, const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr)
+    int nn_init_params_f64(double *params, const nn_net *net, nn_init init, uint64_t *rng_state)
+    int nn_forward_f64(double *out, const double *params, const nn_net *net, const double *X, int64_t n)
+    int nn_loss_gradient_f64(double *loss, double *grads, const double *params, const nn_net *net, const double *X, const double *Y, int64_t n, double alpha)
+    int nn_workspace_create_f64(nn_workspace_f64 **ws, const nn_net *net, int64_t n_samples, int64_t batch_size, nn_opt optimizer)
+    void nn_workspace_free_f64(nn_workspace_f64 *ws)
+    int nn_train_epoch_f64(double *params, double *epoch_loss, nn_workspace_f64 *ws, const nn_net *net, const nn_fit_config *cfg, const double *X, const double *Y, int64_t n, uint64_t *rng_state)

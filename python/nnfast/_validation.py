@@ -1,0 +1,126 @@
+"""Argument checks shared by the models, nnfast.ops and the command line.
+
+Each check raises a ValueError or TypeError whose message names the argument and the problem,
+before anything is computed or changed.
+"""
+import numbers
+
+import numpy as np
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def lookup(table, name, what):
+    """Return table[name], or raise a ValueError listing the valid names."""
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown {what} {name!r}; choose one of {sorted(table)}") from None
+
+
+def dtype_of(name):
+    """The NumPy type for a dtype name ("float64" or "float32")."""
+    return lookup(DTYPES, np.dtype(name).name if _is_dtype_like(name) else name, "dtype")
+
+
+def _is_dtype_like(value):
+    try:
+        np.dtype(value)
+    except TypeError:
+        return False
+    return True
+
+
+def as_matrix(X, name, dtype, n_features=None, what="the network"):
+    """X as a C-contiguous finite 2-D array of `dtype`, copied only when it must be.
+
+    Raises TypeError for non-numeric data and ValueError for a wrong rank, an empty array,
+    a wrong number of columns or NaN/inf.
+    """
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, {what} expects {n_features}")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or infinity"
+                         + (" after conversion to float32" if np.isfinite(arr).all() else ""))
+    return out
+
+
+def as_vector(x, name, dtype, length=None):
+    """x as a C-contiguous finite 1-D array of `dtype`."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if length is not None and arr.shape[0] != length:
+        raise ValueError(f"{name} has length {arr.shape[0]}, expected {length}")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return out
+
+
+def positive_int(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def real_in(value, name, low, high=np.inf, low_open=False, high_open=True):
+    """A finite real number in [low, high) (open/closed ends as given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if not np.isfinite(value) or too_low or too_high:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} must be a finite number in {left}{low}, {high}{right}, got {value}")
+    return value
+
+
+def flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def targets(y, n_rows, n_outputs, loss, dtype):
+    """y as the (n, n_outputs) target matrix the core trains on.
+
+    cross_entropy takes class indices (n,) in [0, n_outputs) or a (n, n_outputs) matrix;
+    binary_cross_entropy and mse take (n,) when n_outputs == 1, or (n, n_outputs).
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"y must hold numbers, got dtype {arr.dtype}")
+    if arr.shape[:1] != (n_rows,):
+        raise ValueError(f"y has {arr.shape[0] if arr.ndim else 0} rows, X has {n_rows}")
+    if not np.isfinite(arr).all():
+        raise ValueError("y contains NaN or infinity")
+    if arr.ndim == 1 and loss == "cross_entropy":
+        if np.any(arr != np.round(arr)):
+            raise ValueError("y holds class indices for cross_entropy, and they must be integers")
+        if arr.min() < 0 or arr.max() >= n_outputs:
+            raise ValueError(f"y holds class indices in [{arr.min():g}, {arr.max():g}], "
+                             f"the network has {n_outputs} classes (0..{n_outputs - 1})")
+        onehot = np.zeros((n_rows, n_outputs), dtype=dtype)
+        onehot[np.arange(n_rows), arr.astype(np.int64)] = 1
+        return onehot
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[1] != n_outputs:
+        accepted = f"({n_rows},) or " if n_outputs == 1 or loss == "cross_entropy" else ""
+        raise ValueError(f"y has shape {arr.shape}; the network has {n_outputs} outputs, "
+                         f"so y must be {accepted}({n_rows}, {n_outputs})")
+    return np.ascontiguousarray(arr, dtype=dtype)

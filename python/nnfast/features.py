@@ -1,0 +1,31 @@
+"""Feature maps that make data linearly separable for a single-layer perceptron."""
+import numpy as np
+
+from ._validation import as_matrix
+
+
+def rbf(X, centers, gamma=1.0):
+    """Radial-basis-function features: phi_ij = exp(-gamma * ||x_i - c_j||^2).
+
+    Seed 000's remedy for data a perceptron cannot separate, such as XOR: with centers at
+    (0, 1) and (1, 0), XOR becomes "close to either center".
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    centers : array-like of shape (n_centers, n_features)
+    gamma : float > 0
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_centers)
+    """
+    X = as_matrix(X, "X", np.float64)
+    C = as_matrix(centers, "centers", np.float64)
+    if C.shape[1] != X.shape[1]:
+        raise ValueError(f"centers have {C.shape[1]} features, X has {X.shape[1]}")
+    gamma = float(gamma)
+    if not np.isfinite(gamma) or gamma <= 0:
+        raise ValueError(f"gamma must be a positive finite number, got {gamma}")
+    sq_dist = ((X[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)
+    return np.exp(-gamma * sq_dist)

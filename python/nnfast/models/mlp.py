@@ -1,0 +1,220 @@
+"""The multi-layer perceptron, run by the native core (or, for comparison, by the reference)."""
+import numbers
+
+import numpy as np
+
+from .. import _validation as check
+from ..errors import NotFittedError
+from . import names
+from .engines import ENGINES
+from .parameters import split_parameters
+
+# How predict turns output activations into answers, by loss.
+PREDICTIONS = {
+    "cross_entropy": lambda A: A.argmax(axis=1),
+    "binary_cross_entropy": lambda A: (A >= 0.5).astype(np.int64),
+    "mse": lambda A: A,
+}
+
+
+class MLP:
+    """A fully connected network: Z = A_prev @ W + b, A = f(Z), layer after layer.
+
+    Parameters
+    ----------
+    layers : list of int
+        [n_inputs, hidden..., n_outputs], at least two positive sizes.
+    activation : {"identity", "step", "sigmoid", "tanh", "relu"}
+        The hidden layers' activation.
+    output : {"identity", "step", "sigmoid", "tanh", "relu", "softmax"}, optional
+        The last layer's activation; softmax when n_outputs > 1, else sigmoid.
+    loss : {"binary_cross_entropy", "cross_entropy", "mse"}, optional
+        Defaults to the output's natural loss (softmax: cross_entropy, sigmoid:
+        binary_cross_entropy, others: mse).
+    seed : int
+        State of the model's SplitMix64 stream (initialization and shuffling).
+    dtype : {"float64", "float32"}
+    init : {"glorot", "zeros"}
+    backend : {"native", "reference"}
+        "reference" runs the same model on nnfast.reference (float64 only), for comparison.
+    """
+
+    def __init__(self, layers, activation="sigmoid", output=None, loss=None, *, seed=0,
+                 dtype="float64", init="glorot", backend="native"):
+        if (isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__")
+                or len(layers) < 2):
+            raise ValueError(f"layers must list at least 2 sizes [n_inputs, ..., n_outputs], "
+                             f"got {layers!r}")
+        self.layers = [check.positive_int(n, f"layers[{i}]") for i, n in enumerate(layers)]
+        self.activation = names.choose(activation, names.HIDDEN_ACTIVATIONS, "activation")
+        if output is None:
+            output = names.DEFAULT_OUTPUT[self.layers[-1] > 1]
+        self.output = names.choose(output, names.OUTPUT_ACTIVATIONS, "output activation")
+        if loss is None:
+            loss = names.DEFAULT_LOSS.get(self.output, "mse")
+        self.loss_name = names.choose(loss, names.LOSS_NAMES, "loss")
+        if self.output not in names.LOSS_OUTPUTS[self.loss_name]:
+            raise ValueError(f"loss {self.loss_name!r} needs a "
+                             f"{' or '.join(names.LOSS_OUTPUTS[self.loss_name])} output, "
+                             f"got output {self.output!r}")
+        if (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                or not 0 <= seed < 2**64):
+            raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+        self.seed = int(seed)
+        self.dtype = np.dtype(check.dtype_of(dtype)).name
+        self.init = names.choose(init, names.INIT_NAMES, "init")
+        self.backend = names.choose(backend, tuple(ENGINES), "backend")
+        self._engine = ENGINES[self.backend](self)
+        self._params = np.zeros(self._engine.n_params, dtype=self.dtype)
+        self._rng_state = self._engine.init_params(self._params, self.init, self.seed)
+        self._loss_curve = None
+
+    # ---- parameters -----------------------------------------------------------------------
+
+    def _param_views(self):
+        return split_parameters(self._params, self.layers)
+
+    @property
+    def weights(self):
+        """list of ndarray: W[l] of shape (n_l, n_{l+1}), views into the model."""
+        return self._param_views()[0]
+
+    @property
+    def biases(self):
+        """list of ndarray: b[l] of shape (n_{l+1},), views into the model."""
+        return self._param_views()[1]
+
+    def set_parameters(self, weights, biases):
+        """Replace every W[l] and b[l] (copied; shapes and values checked first)."""
+        W_views, b_views = self._param_views()
+        if len(weights) != len(W_views) or len(biases) != len(b_views):
+            raise ValueError(f"expected {len(W_views)} weight matrices and bias vectors, "
+                             f"got {len(weights)} and {len(biases)}")
+        new_W = [check.as_matrix(W, f"weights[{l}]", self.dtype, view.shape[1], "the layer")
+                 for l, (W, view) in enumerate(zip(weights, W_views))]
+        new_b = [check.as_vector(b, f"biases[{l}]", self.dtype, view.shape[0])
+                 for l, (b, view) in enumerate(zip(biases, b_views))]
+        for l, (W, view) in enumerate(zip(new_W, W_views)):
+            if W.shape != view.shape:
+                raise ValueError(f"weights[{l}] has shape {W.shape}, expected {view.shape}")
+        for view, new in zip(W_views + b_views, new_W + new_b):
+            view[...] = new
+
+    @property
+    def n_params(self):
+        return self._params.size
+
+    @property
+    def loss_curve_(self):
+        """list of float: the mean training loss of each epoch of the last fit."""
+        if self._loss_curve is None:
+            raise NotFittedError("this MLP has not been fitted yet: call fit(X, y) first")
+        return list(self._loss_curve)
+
+    # ---- inference ----------------------------------------------------------------------
+
+    def _X(self, X):
+        return check.as_matrix(X, "X", self.dtype, self.layers[0])
+
+    def _Y(self, y, n_rows):
+        return check.targets(y, n_rows, self.layers[-1], self.loss_name, self.dtype)
+
+    def forward(self, X):
+        """Output activations.
+
+        X : array-like of shape (n_samples, n_inputs)
+        Returns ndarray of shape (n_samples, n_outputs).
+        """
+        return self._engine.forward(self._params, self._X(X))
+
+    def predict(self, X):
+        """Class indices (cross_entropy), 0/1 labels (binary_cross_entropy) or values (mse).
+
+        Shape (n_samples,) for class indices or a single output, else (n_samples, n_outputs).
+        """
+        out = PREDICTIONS[self.loss_name](self.forward(X))
+        return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
+
+    def loss(self, X, y, alpha=0.0):
+        """Mean loss over the rows of X, plus alpha/2 * sum(W^2) / n_samples."""
+        X = self._X(X)
+        alpha = check.real_in(alpha, "alpha", 0.0)
+        self._require_differentiable_output()
+        return self._engine.loss_gradient(self._params, X, self._Y(y, len(X)), alpha, None)
+
+    def gradients(self, X, y, alpha=0.0):
+        """Gradients of loss(X, y, alpha) by backprop: (list of dW, list of db)."""
+        X = self._X(X)
+        alpha = check.real_in(alpha, "alpha", 0.0)
+        self._require_differentiable()
+        grads = np.zeros_like(self._params)
+        self._engine.loss_gradient(self._params, X, self._Y(y, len(X)), alpha, grads)
+        return split_parameters(grads, self.layers)
+
+    def _require_differentiable_output(self):
+        if self.output == "step":
+            raise ValueError("the step output has no derivative and no loss here: "
+                             "train it with the perceptron rule (nnfast.Perceptron)")
+
+    def _require_differentiable(self):
+        self._require_differentiable_output()
+        if self.activation == "step" and len(self.layers) > 2:
+            raise ValueError("the step activation has no derivative: backprop cannot train "
+                             "step hidden layers; use sigmoid, tanh or relu")
+
+    # ---- training ------------------------------------------------------------------------
+
+    def fit(self, X, y, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", momentum=0.0,
+            nesterov=False, alpha=0.0, shuffle=True, verbose=False):
+        """Train by minibatch gradient descent (docs/semantics.md, "Training").
+
+        X : array-like of shape (n_samples, n_inputs)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        batch_size : int or None (the full batch)
+
+        The model changes only when the whole run succeeds: a bad argument, a non-finite loss
+        (FloatingPointError) or an interrupt leaves it as it was.
+        """
+        X = self._X(X)
+        Y = self._Y(y, len(X))
+        settings = {
+            "epochs": check.positive_int(epochs, "epochs"),
+            "batch_size": min(check.positive_int(batch_size, "batch_size", allow_none=True)
+                              or len(X), len(X)),
+            "lr": check.real_in(lr, "lr", 0.0, low_open=True),
+            "optimizer": names.choose(optimizer, names.OPTIMIZER_NAMES, "optimizer"),
+            "momentum": check.real_in(momentum, "momentum", 0.0, 1.0),
+            "nesterov": check.flag(nesterov, "nesterov"),
+            "alpha": check.real_in(alpha, "alpha", 0.0),
+            "shuffle": check.flag(shuffle, "shuffle"),
+            "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+        }
+        check.flag(verbose, "verbose")
+        self._require_differentiable()
+        params = self._params.copy()
+        report = (lambda e, loss: print(f"epoch {e + 1}: loss {loss:.6g}")) if verbose else None
+        curve, state = self._engine.fit(params, X, Y, settings, self._rng_state, report)
+        # Each epoch's loss is taken before its updates, so the last update is checked here.
+        if not np.isfinite(params).all():
+            raise FloatingPointError("training diverged: the last update made a weight "
+                                     "infinite or NaN; try a smaller lr")
+        self._params[...] = params
+        self._rng_state = state
+        self._loss_curve = curve
+        return self
+
+    # ---- files ---------------------------------------------------------------------------
+
+    def _config(self):
+        return {"layers": self.layers, "activation": self.activation, "output": self.output,
+                "loss": self.loss_name, "seed": self.seed, "dtype": self.dtype,
+                "init": self.init}
+
+    def save(self, path):
+        """Write the model to a .npz file (see nnfast.load)."""
+        from .files import save_model
+        save_model(self, path)
+
+    def __repr__(self):
+        return (f"MLP({self.layers}, activation={self.activation!r}, output={self.output!r}, "
+                f"loss={self.loss_name!r}, dtype={self.dtype!r})")

@@ -1,0 +1,113 @@
+"""The single-layer perceptron (seeds 000-002): the perceptron rule, or gradient descent."""
+import numpy as np
+
+from .. import _validation as check
+from ..errors import NotFittedError
+from . import names
+from .mlp import MLP
+
+PERCEPTRON_ACTIVATIONS = ("step", "sigmoid")
+# The loss each activation's network is described with: step never trains by a loss (the
+# perceptron rule needs none); sigmoid trains by gradient descent on cross-entropy.
+PERCEPTRON_LOSS = {"step": "mse", "sigmoid": "binary_cross_entropy"}
+
+
+class Perceptron:
+    """One layer of units y_hat = f(x . w + b), with f = step or sigmoid.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+    activation : {"step", "sigmoid"}
+        step trains by the perceptron rule; sigmoid by full-batch gradient descent on binary
+        cross-entropy (seed 000's AND gate).
+    seed : int
+    init : {"zeros", "glorot"}
+    dtype : {"float64", "float32"}
+    backend : {"native", "reference"}
+    """
+
+    def __init__(self, n_inputs, n_outputs=1, activation="step", *, seed=0, init="zeros",
+                 dtype="float64", backend="native"):
+        self.activation = names.choose(activation, PERCEPTRON_ACTIVATIONS, "activation")
+        self._mlp = MLP([n_inputs, n_outputs], output=self.activation,
+                        loss=PERCEPTRON_LOSS[self.activation], seed=seed, dtype=dtype,
+                        init=init, backend=backend)
+        self.n_inputs, self.n_outputs = self._mlp.layers
+        self.seed, self.init, self.dtype = self._mlp.seed, self._mlp.init, self._mlp.dtype
+        self.backend = self._mlp.backend
+        self._errors = None
+
+    weights = property(lambda self: self._mlp.weights, doc="[W] with W of shape (n_inputs, n_outputs)")
+    biases = property(lambda self: self._mlp.biases, doc="[b] with b of shape (n_outputs,)")
+
+    def set_parameters(self, weights, biases):
+        self._mlp.set_parameters(weights, biases)
+
+    @property
+    def errors_(self):
+        """list of int: samples misclassified in each epoch of the last perceptron-rule fit."""
+        if self._errors is None:
+            raise NotFittedError("errors_ exists after fit with activation='step'")
+        return list(self._errors)
+
+    @property
+    def loss_curve_(self):
+        """list of float: mean loss of each epoch of the last gradient-descent fit."""
+        return self._mlp.loss_curve_
+
+    def forward(self, X):
+        """Unit outputs, ndarray of shape (n_samples, n_outputs)."""
+        return self._mlp.forward(X)
+
+    def predict(self, X):
+        """0/1 labels: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
+        out = (self.forward(X) >= 0.5).astype(np.int64)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def fit(self, X, y, *, epochs=100, lr=1.0, shuffle=False):
+        """Train: the perceptron rule for step, gradient descent on cross-entropy for sigmoid.
+
+        X : array-like of shape (n_samples, n_inputs)
+        y : array-like of 0/1, shape (n_samples,) or (n_samples, n_outputs)
+        """
+        return PERCEPTRON_TRAINING[self.activation](self, X, y, epochs, lr, shuffle)
+
+    def _fit_rule(self, X, y, epochs, lr, shuffle):
+        mlp = self._mlp
+        X = mlp._X(X)
+        Y = check.targets(y, len(X), self.n_outputs, "binary_cross_entropy", self.dtype)
+        if not np.isin(Y, (0, 1)).all():
+            raise ValueError("y must hold 0/1 labels for the perceptron rule")
+        epochs = check.positive_int(epochs, "epochs")
+        lr = check.real_in(lr, "lr", 0.0, low_open=True)
+        shuffle = check.flag(shuffle, "shuffle")
+        params = mlp._params.copy()
+        errors, state = mlp._engine.perceptron_fit(params, X, Y, epochs, lr, shuffle,
+                                                    mlp._rng_state)
+        mlp._params[...] = params
+        mlp._rng_state = state
+        self._errors = errors
+        return self
+
+    def _fit_gradient_descent(self, X, y, epochs, lr, shuffle):
+        self._mlp.fit(X, y, epochs=epochs, lr=lr, batch_size=None, optimizer="sgd",
+                      shuffle=shuffle)
+        return self
+
+    def _config(self):
+        return {"n_inputs": self.n_inputs, "n_outputs": self.n_outputs,
+                "activation": self.activation, "seed": self.seed, "init": self.init,
+                "dtype": self.dtype}
+
+    def save(self, path):
+        """Write the model to a .npz file (see nnfast.load)."""
+        from .files import save_model
+        save_model(self, path)
+
+    def __repr__(self):
+        return (f"Perceptron({self.n_inputs}, {self.n_outputs}, activation={self.activation!r}, "
+                f"dtype={self.dtype!r})")
+
+
+PERCEPTRON_TRAINING = {"step": Perceptron._fit_rule, "sigmoid": Perceptron._fit_gradient_descent}

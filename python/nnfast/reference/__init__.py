@@ -1,0 +1,17 @@
+"""nnfast.reference: the math of nnfast in pure Python, to read, step through and trust.
+
+It is the textbook of the seed documents (neuron, activation, loss, gradient
+descent, backpropagation, perceptron, MLP) and the oracle the native core is
+tested against. It imports nothing but the standard library.
+
+- ``Neuron``, ``Perceptron``, ``MLP``, ``load``: the models (models.py).
+- ``ops``: the kernels they are built from, tables keyed by name (ops.py).
+- ``SplitMix64``: the random stream every model draws from (rng.py).
+"""
+
+from ..errors import NotFittedError
+from . import ops
+from .models import MLP, Neuron, Perceptron, load
+from .rng import SplitMix64
+
+__all__ = ["Neuron", "Perceptron", "MLP", "load", "ops", "SplitMix64", "NotFittedError"]

@@ -1,0 +1,611 @@
+"""Neuron, Perceptron and MLP, built from the kernels in ops.py.
+
+The models check and convert their arguments, look the math up in the tables
+of ops by name, and keep the state: weights, biases, the random stream.
+A call that fails leaves the model as it was.
+"""
+
+import copy
+import json
+import math
+import numbers
+
+from ..errors import NotFittedError
+from . import ops
+
+HIDDEN_ACTIVATIONS = ("identity", "step", "sigmoid", "tanh", "relu")
+NATURAL_LOSSES = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  # others: mse
+FILE_FORMAT = "nnfast-reference"
+FILE_VERSION = 1
+
+
+# ---------------------------------------------------------------- argument checks
+
+def _is_number(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_vector(x):
+    """True when x is a non-empty sequence of numbers (one sample, or y of shape (n,))."""
+    return len(x) > 0 and all(_is_number(v) for v in x)
+
+
+def _as_matrix(X, name="X"):
+    """Copy X into a non-empty rectangle of finite floats. X (n, d) -> list of n rows."""
+    try:
+        rows = [list(row) for row in X]
+    except TypeError:
+        raise TypeError(f"{name} must be a 2-D list of rows (n_samples, n_columns)") from None
+    if not rows or not rows[0]:
+        raise ValueError(f"{name} is empty")
+    for i, row in enumerate(rows):
+        if len(row) != len(rows[0]):
+            raise ValueError(f"{name} is not rectangular: row 0 has {len(rows[0])} values, "
+                             f"row {i} has {len(row)}")
+        for v in row:
+            if not _is_number(v):
+                raise TypeError(f"{name}[{i}] holds {v!r}, which is not a number")
+            if not math.isfinite(v):
+                raise ValueError(f"{name}[{i}] holds {v}: {name} must not contain NaN or infinity")
+    return [[float(v) for v in row] for row in rows]
+
+
+def _check_features(X, n_inputs):
+    """X as a matrix with n_inputs columns."""
+    X = _as_matrix(X, "X")
+    if len(X[0]) != n_inputs:
+        raise ValueError(f"X has {len(X[0])} features, the network expects {n_inputs}")
+    return X
+
+
+def _check_int(name, value, low=1, high=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
+    return int(value)
+
+
+def _check_float(name, value, low=0.0, high=math.inf, low_open=False):
+    """value as a float: finite, low <= value <= high (low < value when low_open)."""
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    above = value > low if low_open else value >= low
+    if not (math.isfinite(value) and above and value <= high):
+        bounds = f"{'>' if low_open else '>='} {low}"
+        bounds += f" and <= {high}" if high < math.inf else ""
+        raise ValueError(f"{name} must be finite and {bounds}, got {value}")
+    return float(value)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _check_layers(layers):
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
+        raise TypeError(f"layers must be a list of ints like [2, 4, 1], got {layers!r}")
+    if len(layers) < 2:
+        raise ValueError(f"layers needs at least 2 sizes (inputs and outputs), got {list(layers)}")
+    return [_check_int(f"layers[{i}]", n) for i, n in enumerate(layers)]
+
+
+# ---------------------------------------------------------------- targets
+
+def _one_hot(y, K):
+    """Class indices (n,) -> one-hot rows (n, K)."""
+    rows = []
+    for i, c in enumerate(y):
+        if c != int(c):
+            raise ValueError(f"y[{i}] = {c} is not a class index (an integer)")
+        if not 0 <= c < K:
+            raise ValueError(f"class index y[{i}] = {c} is out of range for {K} outputs "
+                             f"(0..{K - 1})")
+        rows.append([1.0 if k == c else 0.0 for k in range(K)])
+    return rows
+
+
+def _column(y, K):
+    """Values (n,) -> one-column rows (n, 1); only when the network has K = 1 output."""
+    if K != 1:
+        raise ValueError(f"y has shape (n,) but the network has {K} outputs: "
+                         f"pass y of shape (n, {K})")
+    return [[float(v)] for v in y]
+
+
+VECTOR_TARGETS = {  # how y of shape (n,) becomes (n, K), by loss
+    "cross_entropy": _one_hot,
+    "binary_cross_entropy": _column,
+    "mse": _column,
+}
+
+
+def _check_targets(y, n, K, loss):
+    """y (n,) or (n, K) -> a matrix (n, K) of finite floats, by VECTOR_TARGETS[loss]."""
+    try:
+        is_vector = _is_vector(y)
+    except TypeError:
+        raise TypeError(f"y must be a list of shape (n,) or (n, K), got {y!r}") from None
+    if is_vector:
+        if any(not math.isfinite(v) for v in y):
+            raise ValueError("y must not contain NaN or infinity")
+        Y = VECTOR_TARGETS[loss](list(y), K)
+    else:
+        Y = _as_matrix(y, "y")
+        if len(Y[0]) != K:
+            raise ValueError(f"y has {len(Y[0])} columns, the network has {K} outputs")
+    if len(Y) != n:
+        raise ValueError(f"X has {n} rows but y has {len(Y)}")
+    return Y
+
+
+# ---------------------------------------------------------------- predictions
+
+def _argmax_rows(A):
+    """Index of the largest value of each row (the first, on ties). (n, K) -> (n,)."""
+    return [max(range(len(row)), key=row.__getitem__) for row in A]
+
+
+def _threshold(A):
+    """0/1 labels int(a >= 0.5). (n, K) -> (n,) when K = 1, else (n, K)."""
+    return _squeeze([[int(a >= 0.5) for a in row] for row in A])
+
+
+def _squeeze(A):
+    """(n, 1) -> (n,); any other shape is returned as it is."""
+    return [row[0] for row in A] if len(A[0]) == 1 else A
+
+
+PREDICTIONS = {  # what predict returns, by loss
+    "cross_entropy": _argmax_rows,
+    "binary_cross_entropy": _threshold,
+    "mse": _squeeze,
+}
+
+
+# ---------------------------------------------------------------- Neuron
+
+class Neuron:
+    """One artificial neuron (seed 000): a = f(w . x + b).
+
+    Parameters
+    ----------
+    weights : list of float, shape (n_inputs,)
+    bias : float
+    activation : {"step", "identity", "sigmoid", "tanh", "relu"}
+
+    Examples
+    --------
+    Person A of seed 000 goes to the cinema when friends come along (x1):
+
+    >>> Neuron([5, 3, 1], -5).forward([1, 0, 0])
+    1.0
+    """
+
+    def __init__(self, weights, bias, activation="step"):
+        ops.check_name("activation", activation, HIDDEN_ACTIVATIONS)
+        self.weights = _as_matrix([weights], "weights")[0]
+        self.bias = _as_matrix([[bias]], "bias")[0][0]
+        self.activation = activation
+
+    def forward(self, x):
+        """a = f(w . x + b).
+
+        Parameters
+        ----------
+        x : list of float of shape (n_inputs,), or matrix of shape (n, n_inputs)
+
+        Returns
+        -------
+        float, or list of float of shape (n,)
+        """
+        if _is_vector(x):
+            return self.forward([x])[0]
+        X = _check_features(x, len(self.weights))
+        W = [[w] for w in self.weights]  # a column: (n_inputs, 1)
+        return [row[0] for row in ops.dense_forward(X, W, [self.bias], self.activation)]
+
+    def __repr__(self):
+        return f"Neuron({self.weights}, {self.bias}, activation={self.activation!r})"
+
+
+# ---------------------------------------------------------------- MLP
+
+class MLP:
+    """Multi-layer perceptron: A_0 = X, A_{l+1} = f_l(A_l @ W[l] + b[l]).
+
+    Parameters
+    ----------
+    layers : list of int, [n_inputs, hidden..., n_outputs]
+    activation : {"sigmoid", "tanh", "relu", "identity", "step"}
+        Activation of the hidden layers ("step" runs forward but cannot be fit).
+    output : {"softmax", "sigmoid", "identity", "tanh", "relu"}, optional
+        Output activation; default softmax when n_outputs > 1, else sigmoid.
+    loss : {"cross_entropy", "binary_cross_entropy", "mse"}, optional
+        Default: cross_entropy after softmax, binary_cross_entropy after sigmoid,
+        else mse.
+    seed : int in [0, 2^64)
+        State of the model's SplitMix64 stream (initialization and shuffling).
+    dtype : "float64"
+    init : {"glorot", "zeros"}
+
+    Attributes
+    ----------
+    weights : list of matrices, W[l] of shape (n_l, n_{l+1})
+    biases : list of vectors, b[l] of shape (n_{l+1},)
+    rng : SplitMix64
+        Carries over from one fit to the next.
+    loss_curve_ : list of float
+        Mean training loss of each epoch of the last fit.
+    """
+
+    def __init__(self, layers, activation="sigmoid", output=None, loss=None, *, seed=0,
+                 dtype="float64", init="glorot"):
+        layers = _check_layers(layers)
+        ops.check_name("activation", activation, HIDDEN_ACTIVATIONS)
+        if output is None:
+            output = "softmax" if layers[-1] > 1 else "sigmoid"
+        if loss is None:
+            loss = NATURAL_LOSSES.get(output, "mse")
+        ops.check_output_loss(output, loss)
+        seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
+        if dtype != "float64":
+            raise ValueError(f"the reference computes in float64 only, got dtype={dtype!r}")
+        ops.check_name("init", init, ops.INITIALIZERS)
+        self.layers, self.activation, self.output, self.loss_name = layers, activation, output, loss
+        self.seed, self.dtype, self.init = seed, dtype, init
+        self.rng = ops.SplitMix64(seed)
+        self.weights, self.biases = ops.init_params(layers, self._layer_activations(), self.rng,
+                                                    init)
+        self._loss_curve = None
+
+    def _layer_activations(self):
+        """The activation of each layer: hidden ones, then the output."""
+        return [self.activation] * (len(self.layers) - 2) + [self.output]
+
+    @property
+    def loss_curve_(self):
+        if self._loss_curve is None:
+            raise NotFittedError("this MLP is not fitted yet: call fit before reading loss_curve_")
+        return self._loss_curve
+
+    # ------------------------------------------------ forward and backward
+
+    def _forward_pass(self, X):
+        """All layer outputs [A_0 = X, A_1, ..., A_L] and the output logits Z_L."""
+        outputs, Z = [X], None
+        for W, b, activation in zip(self.weights, self.biases, self._layer_activations()):
+            Z = ops.dense_linear(outputs[-1], W, b)
+            outputs.append(ops.ACTIVATIONS[activation](Z))
+        return outputs, Z
+
+    def _loss_value(self, Z, A, Y, alpha):
+        """mean_rows(loss) + alpha / 2 * sum(W^2) / m."""
+        return ops.LOSSES[self.loss_name](Z, A, Y) + ops.l2_penalty(self.weights, alpha, len(Y))
+
+    def _backprop(self, X, Y, alpha):
+        """Batch loss and its gradients (dW list, db list) by backpropagation."""
+        outputs, Z = self._forward_pass(X)
+        loss = self._loss_value(Z, outputs[-1], Y, alpha)
+        delta = ops.output_delta(Z, outputs[-1], Y, self.output, self.loss_name)
+        activations = [None] + self._layer_activations()  # activation that made outputs[l]
+        dWs, dbs = [], []
+        for l in reversed(range(len(self.weights))):
+            dW, db, delta = ops.dense_backward(outputs[l], self.weights[l], delta, activations[l])
+            l2 = ops.l2_gradient(self.weights[l], alpha, len(Y))
+            dWs.insert(0, [[d + r for d, r in zip(dr, rr)] for dr, rr in zip(dW, l2)])
+            dbs.insert(0, db)
+        return loss, dWs, dbs
+
+    def _check_differentiable(self):
+        if "step" in self._layer_activations():
+            raise ValueError("step has no derivative, so this network cannot be fit by gradient "
+                             "descent: use Perceptron for the perceptron rule, or another "
+                             "activation")
+
+    # ------------------------------------------------ public API
+
+    def forward(self, X):
+        """Output activations. X (n, n_inputs) -> A (n, n_outputs)."""
+        outputs, _ = self._forward_pass(_check_features(X, self.layers[0]))
+        return outputs[-1]
+
+    def predict(self, X):
+        """cross_entropy: class indices (n,); binary_cross_entropy: 0/1 labels
+        int(a >= 0.5); mse: the outputs. (n,) when n_outputs = 1, else (n, n_outputs)."""
+        return PREDICTIONS[self.loss_name](self.forward(X))
+
+    def loss(self, X, y, alpha=0.0):
+        """mean_rows(loss(X, y)) + alpha / 2 * sum_l sum(W[l]^2) / n. -> float."""
+        X = _check_features(X, self.layers[0])
+        Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
+        alpha = _check_float("alpha", alpha)
+        outputs, Z = self._forward_pass(X)
+        return self._loss_value(Z, outputs[-1], Y, alpha)
+
+    def gradients(self, X, y, alpha=0.0):
+        """Gradients of .loss(X, y, alpha) by backpropagation.
+
+        Returns
+        -------
+        dW : list of matrices, dW[l] of shape (n_l, n_{l+1})
+        db : list of vectors, db[l] of shape (n_{l+1},)
+        """
+        self._check_differentiable()
+        X = _check_features(X, self.layers[0])
+        Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
+        _, dWs, dbs = self._backprop(X, Y, _check_float("alpha", alpha))
+        return dWs, dbs
+
+    def fit(self, X, y, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", momentum=0.0,
+            nesterov=False, alpha=0.0, shuffle=True, verbose=False):
+        """Train by mini-batch gradient descent (docs/semantics.md, "Training").
+
+        Each epoch: an order of the rows (a fresh permutation when shuffle=True),
+        cut into consecutive batches; per batch: forward, loss, backward, one
+        optimizer step. Optimizer state starts at zero at each call.
+
+        Parameters
+        ----------
+        X : matrix of shape (n, n_inputs)
+        y : list of shape (n,) or (n, n_outputs)
+        epochs : int >= 1
+        batch_size : int >= 1 or None (the full batch)
+        lr : float > 0
+        optimizer : {"sgd", "adam"}
+        momentum : float in [0, 1]; nesterov : bool (sgd only)
+        alpha : float >= 0, the L2 penalty
+        shuffle, verbose : bool
+
+        Returns
+        -------
+        self
+        """
+        self._check_differentiable()
+        X = _check_features(X, self.layers[0])
+        Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
+        epochs = _check_int("epochs", epochs)
+        batch = len(X) if batch_size is None else min(_check_int("batch_size", batch_size), len(X))
+        lr = _check_float("lr", lr, low_open=True)
+        ops.check_name("optimizer", optimizer, ops.OPTIMIZERS)
+        momentum = _check_float("momentum", momentum, high=1.0)
+        alpha = _check_float("alpha", alpha)
+        nesterov, shuffle, verbose = (_check_bool("nesterov", nesterov),
+                                      _check_bool("shuffle", shuffle),
+                                      _check_bool("verbose", verbose))
+        before = (copy.deepcopy(self.weights), copy.deepcopy(self.biases), self.rng.state)
+        try:
+            curve = self._train(X, Y, epochs, batch, lr, optimizer, momentum, nesterov, alpha,
+                                shuffle, verbose)
+        except (FloatingPointError, OverflowError) as error:
+            self.weights, self.biases, self.rng.state = before
+            raise FloatingPointError(f"{error}; the model is left as it was before fit "
+                                     f"(try a smaller lr)") from None
+        self._loss_curve = curve
+        return self
+
+    def _parameter_vectors(self, weights, biases):
+        """The flat vectors the optimizer updates, in file order: rows of W[0], b[0], ..."""
+        vectors = []
+        for W, b in zip(weights, biases):
+            vectors.extend(W)
+            vectors.append(b)
+        return vectors
+
+    def _train(self, X, Y, epochs, batch, lr, optimizer, momentum, nesterov, alpha, shuffle,
+               verbose):
+        """The epoch loop of fit; returns the loss curve."""
+        n = len(X)
+        parameters = self._parameter_vectors(self.weights, self.biases)
+        states = [ops.OPTIMIZERS[optimizer](len(p), lr, momentum, nesterov) for p in parameters]
+        curve = []
+        for epoch in range(epochs):
+            order = ops.permutation(self.rng, n) if shuffle else list(range(n))
+            total = 0.0
+            for start in range(0, n, batch):
+                rows = order[start:start + batch]
+                loss, dWs, dbs = self._backprop([X[i] for i in rows], [Y[i] for i in rows], alpha)
+                if not math.isfinite(loss):
+                    raise FloatingPointError(f"the loss became {loss} in epoch {epoch + 1}")
+                total += loss * len(rows)
+                for w, g, state in zip(parameters, self._parameter_vectors(dWs, dbs), states):
+                    state.step(w, g)
+            curve.append(total / n)
+            if verbose:
+                print(f"epoch {epoch + 1}/{epochs}: loss {curve[-1]:.6g}")
+        if not all(math.isfinite(v) for p in parameters for v in p):
+            raise FloatingPointError("a parameter became NaN or infinite in the last update")
+        return curve
+
+    # ------------------------------------------------ files
+
+    def save(self, path):
+        """Write the model to `path` as JSON (format "nnfast-reference", version 1)."""
+        data = {
+            "format": FILE_FORMAT, "format_version": FILE_VERSION, "kind": "MLP",
+            "layers": self.layers, "activation": self.activation, "output": self.output,
+            "loss": self.loss_name, "seed": self.seed, "dtype": self.dtype, "init": self.init,
+            "rng_state": self.rng.state, "weights": self.weights, "biases": self.biases,
+            "loss_curve": self._loss_curve,
+        }
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, allow_nan=False)
+
+    def __repr__(self):
+        return (f"MLP({self.layers}, activation={self.activation!r}, output={self.output!r}, "
+                f"loss={self.loss_name!r}, seed={self.seed}, init={self.init!r})")
+
+
+FILE_FIELDS = ("layers", "activation", "output", "loss", "seed", "dtype", "init", "rng_state",
+               "weights", "biases", "loss_curve")
+
+
+def _check_parameters(data, layers):
+    """Check every W[l] is (n_l, n_{l+1}) and b[l] is (n_{l+1},), all finite numbers."""
+    weights, biases = data["weights"], data["biases"]
+    if not isinstance(weights, list) or not isinstance(biases, list) \
+            or len(weights) != len(layers) - 1 or len(biases) != len(layers) - 1:
+        raise ValueError(f"weights and biases must be lists of {len(layers) - 1} layers")
+    for l, (W, b) in enumerate(zip(weights, biases)):
+        if not isinstance(W, list) or len(W) != layers[l] \
+                or any(not isinstance(row, list) or len(row) != layers[l + 1] for row in W):
+            raise ValueError(f"weights[{l}] must have shape ({layers[l]}, {layers[l + 1]})")
+        if not isinstance(b, list) or len(b) != layers[l + 1]:
+            raise ValueError(f"biases[{l}] must have shape ({layers[l + 1]},)")
+        if not all(_is_number(v) and math.isfinite(v) for v in b + [v for row in W for v in row]):
+            raise ValueError(f"layer {l} holds a value that is not a finite number")
+    return ([[[float(v) for v in row] for row in W] for W in weights],
+            [[float(v) for v in b] for b in biases])
+
+
+def load(path):
+    """Read a model written by MLP.save; every field and shape is checked.
+
+    Raises
+    ------
+    ValueError
+        When the file is not a valid nnfast-reference model file.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{path} is not an nnfast-reference model file: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
+        raise ValueError(f"{path} is not an nnfast-reference model file (format is not "
+                         f"{FILE_FORMAT!r})")
+    version = data.get("format_version")
+    if type(version) is not int or version != FILE_VERSION or data.get("kind") != "MLP":
+        raise ValueError(f"{path}: unsupported format_version {version!r} or kind "
+                         f"{data.get('kind')!r}; this reads version {FILE_VERSION}, kind 'MLP'")
+    missing = [field for field in FILE_FIELDS if field not in data]
+    if missing:
+        raise ValueError(f"{path}: missing fields {missing}")
+    try:
+        layers = _check_layers(data["layers"])
+        weights, biases = _check_parameters(data, layers)  # before MLP() allocates anything
+        model = MLP(layers, data["activation"], data["output"], data["loss"], seed=data["seed"],
+                    dtype=data["dtype"], init=data["init"])
+        model.weights, model.biases = weights, biases
+        model.rng.state = _check_int("rng_state", data["rng_state"], low=0, high=2 ** 64 - 1)
+        curve = data["loss_curve"]
+        if curve is not None and (not isinstance(curve, list) or
+                                  not all(_is_number(v) and math.isfinite(v) for v in curve)):
+            raise ValueError("loss_curve must be null or a list of finite numbers")
+        model._loss_curve = curve
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: invalid model file: {error}") from None
+    return model
+
+
+# ---------------------------------------------------------------- Perceptron
+
+class Perceptron:
+    """A one-layer network [n_inputs, n_outputs] (seeds 000 and 002).
+
+    activation="step": fit applies the perceptron rule, per sample.
+    activation="sigmoid": fit is full-batch gradient descent on binary
+    cross-entropy, run by MLP.fit.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+    activation : {"step", "sigmoid"}
+    seed : int in [0, 2^64)
+    init : {"zeros", "glorot"}
+
+    Attributes
+    ----------
+    weights : [W], W of shape (n_inputs, n_outputs)
+    biases : [b], b of shape (n_outputs,)
+    rng : SplitMix64
+    errors_ : list of int
+        Mistakes of each epoch (step).
+    loss_curve_ : list of float
+        Mean loss of each epoch (sigmoid).
+    """
+
+    def __init__(self, n_inputs, n_outputs=1, activation="step", *, seed=0, init="zeros"):
+        layers = _check_layers([n_inputs, n_outputs])
+        ops.check_name("activation", activation, ("step", "sigmoid"))
+        self.seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
+        ops.check_name("init", init, ops.INITIALIZERS)
+        self.n_inputs, self.n_outputs = layers
+        self.activation, self.init = activation, init
+        self.rng = ops.SplitMix64(seed)
+        self.weights, self.biases = ops.init_params(layers, [activation], self.rng, init)
+        self._errors = None
+        self._loss_curve = None
+
+    @property
+    def errors_(self):
+        if self._errors is None:
+            raise NotFittedError("errors_ is recorded by fit of a step Perceptron")
+        return self._errors
+
+    @property
+    def loss_curve_(self):
+        if self._loss_curve is None:
+            raise NotFittedError("loss_curve_ is recorded by fit of a sigmoid Perceptron")
+        return self._loss_curve
+
+    def forward(self, X):
+        """a = f(X @ W + b). X (n, n_inputs) -> A (n, n_outputs)."""
+        X = _check_features(X, self.n_inputs)
+        return ops.dense_forward(X, self.weights[0], self.biases[0], self.activation)
+
+    def predict(self, X):
+        """0/1 labels int(a >= 0.5): (n,) when n_outputs = 1, else (n, n_outputs)."""
+        return _threshold(self.forward(X))
+
+    def fit(self, X, y, *, epochs=100, lr=1.0, shuffle=False):
+        """Train for up to `epochs` epochs; the step rule stops after an epoch with no mistake.
+
+        Parameters
+        ----------
+        X : matrix of shape (n, n_inputs)
+        y : 0/1 labels of shape (n,) or (n, n_outputs)
+        epochs : int >= 1
+        lr : float > 0
+        shuffle : bool
+            A fresh permutation of the samples each epoch.
+
+        Returns
+        -------
+        self
+        """
+        if self.activation == "sigmoid":
+            return self._fit_gradient_descent(X, y, epochs, lr, shuffle)
+        X = _check_features(X, self.n_inputs)
+        Y = _check_targets(y, len(X), self.n_outputs, "binary_cross_entropy")
+        if any(v not in (0.0, 1.0) for row in Y for v in row):
+            raise ValueError("y must hold 0/1 labels for the perceptron rule")
+        epochs = _check_int("epochs", epochs)
+        lr = _check_float("lr", lr, low_open=True)
+        shuffle = _check_bool("shuffle", shuffle)
+        self._errors = []
+        for _ in range(epochs):
+            order = ops.permutation(self.rng, len(X)) if shuffle else None
+            self._errors.append(ops.perceptron_rule(self.weights[0], self.biases[0], X, Y, lr,
+                                                    order))
+            if self._errors[-1] == 0:
+                break
+        return self
+
+    def _fit_gradient_descent(self, X, y, epochs, lr, shuffle):
+        """MLP.fit on the same parameters and stream: full batch, plain sgd."""
+        network = MLP([self.n_inputs, self.n_outputs], output="sigmoid",
+                      loss="binary_cross_entropy", seed=self.seed, init="zeros")
+        network.weights, network.biases = copy.deepcopy(self.weights), copy.deepcopy(self.biases)
+        network.rng = self.rng
+        network.fit(X, y, epochs=epochs, batch_size=None, lr=lr, optimizer="sgd", shuffle=shuffle)
+        self.weights, self.biases = network.weights, network.biases
+        self._loss_curve = network.loss_curve_
+        return self
+
+    def __repr__(self):
+        return (f"Perceptron({self.n_inputs}, {self.n_outputs}, activation={self.activation!r}, "
+                f"seed={self.seed}, init={self.init!r})")

@@ -1,0 +1,67 @@
+/* The dense layer: forward through the fused GEMM, backward as two GEMMs and a column sum. */
+#include "internal.h"
+
+#define COLSUM_CHUNK 256 /* columns summed at once in a stack buffer */
+
+/* Z = A @ W + b, then A_out = f(Z). A (m, k), W (k, n), b (n), A_out and Z_out (m, n). */
+int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, const NN_T *b,
+                        int64_t m, int64_t k, int64_t n, nn_act act)
+{
+    NN_F(epilogue) ep;
+    NN_T *dst;
+    int st;
+    if (!A_out || !A || !W || !b || m <= 0 || k <= 0 || n <= 0 || !nni_act_valid(act))
+        return NN_EINVAL;
+    ep.bias = b;
+    ep.deriv_of = NULL;
+    ep.deriv_act = NN_ACT_IDENTITY;
+    if (!Z_out && act != NN_ACT_SOFTMAX) {
+        ep.act = act; /* fused: A_out = f(A @ W + b) as each tile is written */
+        return NN_F(gemm)(A_out, A, W, m, n, k, 0, 0, 1, 0, &ep);
+    }
+    ep.act = NN_ACT_IDENTITY;
+    dst = Z_out ? Z_out : A_out;
+    if ((st = NN_F(gemm)(dst, A, W, m, n, k, 0, 0, 1, 0, &ep)) != NN_OK) return st;
+    return NN_F(activation_forward)(A_out, dst, m, n, act);
+}
+
+/* dW += A_prev^T @ delta / m;  db += sum_rows(delta) / m;
+ * delta_prev = (delta @ W^T) * f'(A_prev) when delta_prev != NULL.
+ * act_prev step (not differentiable) or softmax (not elementwise): NN_EINVAL. */
+int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
+                         const NN_T *W, const NN_T *delta, int64_t m, int64_t k, int64_t n,
+                         nn_act act_prev)
+{
+    const NN_T inv_m = (NN_T)1 / (NN_T)m;
+    int64_t i, j0, j;
+    int st;
+    if (!dW || !db || !A_prev || !delta || m <= 0 || k <= 0 || n <= 0) return NN_EINVAL;
+    if (!nni_act_differentiable_elementwise(act_prev)) return NN_EINVAL;
+    if (delta_prev && !W) return NN_EINVAL;
+
+    /* dW (k, n) += (1/m) A_prev^T (k, m) @ delta (m, n) */
+    if ((st = NN_F(gemm)(dW, A_prev, delta, k, n, m, 1, 0, inv_m, 1, NULL)) != NN_OK) return st;
+
+    /* db[j] += (sum_i delta[i, j]) / m, each column summed in row order (deterministic) */
+    for (j0 = 0; j0 < n; j0 += COLSUM_CHUNK) {
+        NN_T s[COLSUM_CHUNK];
+        const int64_t nc = n - j0 < COLSUM_CHUNK ? n - j0 : COLSUM_CHUNK;
+        for (j = 0; j < nc; j++) s[j] = 0;
+        for (i = 0; i < m; i++) {
+            const NN_T *row = delta + i * n + j0;
+            for (j = 0; j < nc; j++) s[j] += row[j];
+        }
+        for (j = 0; j < nc; j++) db[j0 + j] += s[j] / (NN_T)m;
+    }
+
+    if (delta_prev) {
+        /* delta_prev (m, k) = delta (m, n) @ W^T (n, k), times f'(A_prev) on write-back */
+        NN_F(epilogue) ep;
+        ep.bias = NULL;
+        ep.act = NN_ACT_IDENTITY;
+        ep.deriv_of = act_prev == NN_ACT_IDENTITY ? NULL : A_prev;
+        ep.deriv_act = act_prev;
+        return NN_F(gemm)(delta_prev, delta, W, m, k, n, 0, 1, 1, 0, &ep);
+    }
+    return NN_OK;
+}

@@ -1,0 +1,197 @@
+/* Private helpers of the C core, shared by every source file in src/nncore/.
+ *
+ * Untyped files (errors.c rng.c cpu.c net.c) include this with neither NN_ELEM_F32 nor
+ * NN_ELEM_F64 defined and get only the untyped helpers. Typed files are compiled twice, with
+ * -DNN_ELEM_F32 and -DNN_ELEM_F64, and get NN_T (element type), NN_F(name) (public name
+ * mangler), NNI_F(name) (private name mangler), NN_WS, the math wrappers (NN_EXP, ...) and
+ * the elementwise activation helpers that gemm.c, activations.c and losses.c share.
+ */
+#ifndef NNCORE_INTERNAL_H
+#define NNCORE_INTERNAL_H
+
+#include "nncore.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef NN_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* ---- sizes ---------------------------------------------------------------------------- */
+/* The largest element count any buffer may have: its size in bytes, even for double, must fit
+ * in size_t and ptrdiff_t, so every index computed in int64_t is also a valid pointer offset. */
+#define NNI_MAX_BYTES ((uint64_t)PTRDIFF_MAX < (uint64_t)SIZE_MAX ? (uint64_t)PTRDIFF_MAX \
+                                                                : (uint64_t)SIZE_MAX)
+#define NNI_MAX_ELEMS ((int64_t)(NNI_MAX_BYTES / 16u))
+
+/* *out = a * b for 0 <= a, b; NN_EOVERFLOW when the product exceeds NNI_MAX_ELEMS.        */
+static inline int nni_mul(int64_t *out, int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0) return NN_EINVAL;
+    if (a != 0 && b > NNI_MAX_ELEMS / a) return NN_EOVERFLOW;
+    *out = a * b;
+    return NN_OK;
+}
+
+/* *out = a + b for 0 <= a, b; NN_EOVERFLOW when the sum exceeds NNI_MAX_ELEMS.            */
+static inline int nni_add(int64_t *out, int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0) return NN_EINVAL;
+    if (a > NNI_MAX_ELEMS - b) return NN_EOVERFLOW;
+    *out = a + b;
+    return NN_OK;
+}
+
+/* malloc of count elements of elem bytes (count <= NNI_MAX_ELEMS checked by the caller);
+ * at least one byte so a zero count still gives a pointer we own.                          */
+static inline void *nni_alloc(int64_t count, size_t elem)
+{
+    size_t bytes = (size_t)count * elem;
+    return malloc(bytes ? bytes : 1);
+}
+
+/* Threads an OpenMP region may use: nn_get_num_threads() with OpenMP, else 1.            */
+static inline int nni_threads(void)
+{
+#ifdef NN_HAVE_OPENMP
+    int t = nn_get_num_threads();
+    return t > 0 ? t : 1;
+#else
+    return 1;
+#endif
+}
+
+static inline int nni_act_valid(nn_act act)
+{
+    return (int)act >= 0 && (int)act < NN_ACT_COUNT;
+}
+
+static inline int nni_loss_valid(nn_loss loss)
+{
+    return (int)loss >= 0 && (int)loss < NN_LOSS_COUNT;
+}
+
+/* Activations with an elementwise derivative written from the output.                     */
+static inline int nni_act_differentiable_elementwise(nn_act act)
+{
+    return act == NN_ACT_IDENTITY || act == NN_ACT_SIGMOID || act == NN_ACT_TANH ||
+           act == NN_ACT_RELU;
+}
+
+/* net.c: sizes and names only (no loss pairing), for forward and init which also serve the
+ * step perceptron; n_params may be NULL.                                                   */
+int nni_net_check_shape(const nn_net *net, int64_t *n_params);
+/* net.c: NN_OK when output and loss go together (semantics.md's table), else NN_EPAIR.     */
+int nni_pair_check(nn_act output, nn_loss loss);
+int nni_net_trainable(const nn_net *net);
+
+/* ---- the element type ------------------------------------------------------------------ */
+#if defined(NN_ELEM_F32) && defined(NN_ELEM_F64)
+#error "define only one of NN_ELEM_F32 and NN_ELEM_F64"
+#endif
+
+#if defined(NN_ELEM_F32) || defined(NN_ELEM_F64)
+
+#ifdef NN_ELEM_F32
+#define NN_T float
+#define NN_F(name) nn_##name##_f32
+#define NNI_F(name) nni_##name##_f32
+#define NN_WS nn_workspace_f32
+#define NN_EXP expf
+#define NN_LOG logf
+#define NN_LOG1P log1pf
+#define NN_TANH tanhf
+#define NN_SQRT sqrtf
+#define NN_FABS fabsf
+#else
+#define NN_T double
+#define NN_F(name) nn_##name##_f64
+#define NNI_F(name) nni_##name##_f64
+#define NN_WS nn_workspace_f64
+#define NN_EXP exp
+#define NN_LOG log
+#define NN_LOG1P log1p
+#define NN_TANH tanh
+#define NN_SQRT sqrt
+#define NN_FABS fabs
+#endif
+
+/* sigmoid(z) = 1 / (1 + e^-z); for z < 0 written e^z / (1 + e^z) so e^-z never overflows.  */
+static inline NN_T nni_sigmoid(NN_T z)
+{
+    if (z >= 0) return (NN_T)1 / ((NN_T)1 + NN_EXP(-z));
+    NN_T e = NN_EXP(z);
+    return e / ((NN_T)1 + e);
+}
+
+/* x[j] = f(x[j]) for an elementwise activation (not softmax), in place over n values.     */
+static inline void nni_act_inplace(NN_T *x, int64_t n, nn_act act)
+{
+    int64_t j;
+    switch (act) {
+    case NN_ACT_STEP:
+        for (j = 0; j < n; j++) x[j] = x[j] >= 0 ? (NN_T)1 : (NN_T)0;
+        break;
+    case NN_ACT_SIGMOID:
+        for (j = 0; j < n; j++) x[j] = nni_sigmoid(x[j]);
+        break;
+    case NN_ACT_TANH:
+        for (j = 0; j < n; j++) x[j] = NN_TANH(x[j]);
+        break;
+    case NN_ACT_RELU:
+        for (j = 0; j < n; j++) x[j] = x[j] > 0 ? x[j] : (NN_T)0;
+        break;
+    default: /* identity; softmax is row-wise and never reaches here */
+        break;
+    }
+}
+
+/* g[j] = g_in[j] * f'(a[j]), f' written from the output a: sigmoid a(1-a), tanh 1-a^2,
+ * relu [a>0], identity 1. g may alias g_in. Only elementwise differentiable activations.    */
+static inline void nni_deriv_mul(NN_T *g, const NN_T *g_in, const NN_T *a, int64_t n,
+                                 nn_act act)
+{
+    int64_t j;
+    switch (act) {
+    case NN_ACT_SIGMOID:
+        for (j = 0; j < n; j++) g[j] = g_in[j] * (a[j] * ((NN_T)1 - a[j]));
+        break;
+    case NN_ACT_TANH:
+        for (j = 0; j < n; j++) g[j] = g_in[j] * ((NN_T)1 - a[j] * a[j]);
+        break;
+    case NN_ACT_RELU:
+        for (j = 0; j < n; j++) g[j] = g_in[j] * (a[j] > 0 ? (NN_T)1 : (NN_T)0);
+        break;
+    default: /* identity */
+        if (g != g_in) memmove(g, g_in, (size_t)n * sizeof(NN_T));
+        break;
+    }
+}
+
+/* train.c: one batch of m rows through the network, as nn_loss_gradient and
+ * nn_train_epoch need it: forward keeping every layer's output, the batch loss
+ * (mean + alpha/2 sum W^2 / m) and, when grads != NULL, its gradient (overwritten).         */
+typedef struct NNI_F(batch_buffers) {
+    NN_T **A;        /* L layer outputs, each (batch, n_{l+1})                                */
+    NN_T *Z;         /* output logits (batch, n_L)                                            */
+    NN_T *delta[2];  /* ping-pong deltas (batch, max_l n_{l+1})                               */
+    NN_T *data;      /* the one allocation A, Z and delta point into                          */
+} NNI_F(batch_buffers);
+
+/* Needs a checked net (nn_net_check), m <= the batch buf was allocated for, and no step
+ * hidden layer when grads != NULL.                                                          */
+int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
+                               const NN_T *params, const nn_net *net, const NN_T *X,
+                               const NN_T *Y, int64_t m, double alpha);
+
+/* train.c: allocate / free the buffers above for batches of at most batch rows.            */
+int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch);
+void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf);
+
+#endif /* NN_ELEM_F32 || NN_ELEM_F64 */
+
+#endif /* NNCORE_INTERNAL_H */

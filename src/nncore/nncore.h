@@ -1,0 +1,108 @@
+/* nncore: the native core of nnfast. Plain C99, no Python headers.
+ *
+ * Conventions (docs/semantics.md has the math in full):
+ * - Matrices are row-major and contiguous. Layer l maps n_l inputs to n_{l+1} outputs with
+ *   W (n_l, n_{l+1}) and b (n_{l+1}); Z = A @ W + b, A_out = f(Z).
+ * - A network's parameters are one flat vector: W0 (row-major), b0, W1, b1, ...
+ * - Every function returns NN_OK or an error code; nothing here prints, aborts or exits.
+ * - Outputs first, then inputs, then sizes. Backward kernels accumulate (dW +=).
+ * - Each typed function exists for float (_f32) and double (_f64): nncore_typed.h is included
+ *   twice below with NN_T / NN_F set.
+ */
+#ifndef NNCORE_H
+#define NNCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ---------------------------------------------------------------------- */
+enum {
+    NN_OK = 0,
+    NN_EINVAL = 1,     /* an argument is out of its domain (size <= 0, unknown enum, NULL)  */
+    NN_ENOMEM = 2,     /* an allocation failed                                             */
+    NN_EOVERFLOW = 3,  /* a size computation would overflow                                */
+    NN_ENONFINITE = 4, /* the loss became NaN or infinite                                  */
+    NN_EPAIR = 5       /* the output activation and the loss do not go together            */
+};
+const char *nn_strerror(int status);
+
+/* ---- names (same order as the Python tables) ------------------------------------------- */
+typedef enum {
+    NN_ACT_IDENTITY = 0, NN_ACT_STEP = 1, NN_ACT_SIGMOID = 2, NN_ACT_TANH = 3, NN_ACT_RELU = 4,
+    NN_ACT_SOFTMAX = 5
+} nn_act;
+#define NN_ACT_COUNT 6
+
+typedef enum { NN_LOSS_MSE = 0, NN_LOSS_BCE = 1, NN_LOSS_CE = 2 } nn_loss;
+#define NN_LOSS_COUNT 3
+
+typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM = 1 } nn_opt;
+typedef enum { NN_INIT_GLOROT = 0, NN_INIT_ZEROS = 1 } nn_init;
+
+/* ---- threads (cpu.c) ------------------------------------------------------------------- */
+/* n <= 0 restores the default: NNFAST_NUM_THREADS, else the cores this process may use.   */
+void nn_set_num_threads(int n);
+int nn_get_num_threads(void);
+int nn_has_openmp(void);
+
+/* ---- random stream (rng.c): SplitMix64, one per model, state = seed --------------------- */
+/* state += 0x9E3779B97F4A7C15; z = mix(state)                                               */
+uint64_t nn_rng_u64(uint64_t *state);
+/* (u64 >> 11) * 2^-53, in [0, 1)                                                            */
+double nn_rng_uniform(uint64_t *state);
+/* order = 0..n-1, then for i = n-1..1: j = floor(uniform * (i+1)), swap(order[i], order[j]) */
+int nn_rng_permutation(int64_t *order, int64_t n, uint64_t *state);
+
+/* ---- network description ---------------------------------------------------------------- */
+typedef struct {
+    int64_t n_layers;      /* L, number of dense layers (>= 1)                               */
+    const int64_t *sizes;  /* L + 1 widths: n_0 (inputs) ... n_L (outputs), each >= 1        */
+    nn_act hidden;         /* activation of layers 0 .. L-2                                  */
+    nn_act output;         /* activation of layer L-1                                        */
+    nn_loss loss;
+} nn_net;
+
+/* Checks the description (sizes, names, output/loss pair) and counts parameters:
+ * sum_l n_l * n_{l+1} + n_{l+1}, with overflow checks.                                      */
+int nn_net_check(const nn_net *net, int64_t *n_params);
+/* Activation of layer l: hidden for l < L-1, output for l = L-1.                            */
+nn_act nn_net_layer_act(const nn_net *net, int64_t l);
+
+typedef struct {
+    nn_opt optimizer;
+    double lr;             /* > 0                                                           */
+    double momentum;       /* sgd: 0 <= mu < 1                                              */
+    int nesterov;          /* sgd: 0 or 1                                                   */
+    double beta1, beta2, epsilon;  /* adam                                                  */
+    double alpha;          /* L2 penalty, >= 0                                              */
+    int64_t batch_size;    /* 1 .. n (the caller clips)                                     */
+    int shuffle;           /* 0 or 1                                                        */
+} nn_fit_config;
+
+typedef struct nn_workspace_f32 nn_workspace_f32;
+typedef struct nn_workspace_f64 nn_workspace_f64;
+
+#define NN_T float
+#define NN_F(name) nn_##name##_f32
+#define NN_WS nn_workspace_f32
+#include "nncore_typed.h"
+#undef NN_T
+#undef NN_F
+#undef NN_WS
+
+#define NN_T double
+#define NN_F(name) nn_##name##_f64
+#define NN_WS nn_workspace_f64
+#include "nncore_typed.h"
+#undef NN_T
+#undef NN_F
+#undef NN_WS
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NNCORE_H */

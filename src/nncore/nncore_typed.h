@@ -1,0 +1,103 @@
+/* The typed half of nncore.h, included once per element type with
+ *   NN_T  the element type (float or double)
+ *   NN_F  the name mangler: NN_F(gemm) -> nn_gemm_f32 / nn_gemm_f64
+ *   NN_WS the training workspace type
+ * No include guard on purpose. Shapes are given in the comment above each prototype. */
+
+/* ---- GEMM (gemm.c) ----------------------------------------------------------------------
+ * The epilogue runs as C is written back, after the last product term:
+ *   C = alpha * op(A) @ op(B) + beta * C
+ *   C += bias            (per column) when bias != NULL
+ *   C = act(C)           elementwise; act must not be softmax (identity = nothing)
+ *   C *= act'(deriv_of)  when deriv_of != NULL: derivative of deriv_act written from its output,
+ *                        deriv_of has the shape and layout of C                              */
+typedef struct {
+    const NN_T *bias;
+    nn_act act;
+    const NN_T *deriv_of;
+    nn_act deriv_act;
+} NN_F(epilogue);
+
+/* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue (ep may be NULL).
+ * op(A) (m, k): A stored (m, k), or (k, m) when trans_a. op(B) (k, n): B stored (k, n), or
+ * (n, k) when trans_b. With beta == 0, C is never read.                                    */
+int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+               int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep);
+/* The plain triple loop with the same contract: the algorithmic reference for gemm.        */
+int NN_F(gemm_naive)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+                     int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep);
+
+/* ---- activations (activations.c) -------------------------------------------------------- */
+/* A = f(Z) elementwise; softmax row by row. Z, A (m, n); A may alias Z.                      */
+int NN_F(activation_forward)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, nn_act act);
+/* G_out = G * f'(A), f' from the output A; softmax: a_j (g_j - sum_i g_i a_i) per row.
+ * A, G, G_out (m, n); G_out may alias G. step: NN_EINVAL (not differentiable).               */
+int NN_F(activation_backward)(NN_T *G_out, const NN_T *A, const NN_T *G, int64_t m, int64_t n,
+                              nn_act act);
+
+/* ---- dense layer (dense.c) -------------------------------------------------------------- */
+/* Z = A @ W + b, then A_out = f(Z). A (m, k), W (k, n), b (n), A_out (m, n).
+ * Z_out (m, n) receives the logits when not NULL (the output layer needs them for the loss). */
+int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, const NN_T *b,
+                        int64_t m, int64_t k, int64_t n, nn_act act);
+/* dW += A_prev^T @ delta / m;  db += sum_rows(delta) / m;
+ * delta_prev = (delta @ W^T) * f'(A_prev), f = act_prev, when delta_prev != NULL.
+ * A_prev (m, k), W (k, n), delta (m, n), dW (k, n), db (n), delta_prev (m, k).              */
+int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
+                         const NN_T *W, const NN_T *delta, int64_t m, int64_t k, int64_t n,
+                         nn_act act_prev);
+
+/* ---- losses (losses.c) ------------------------------------------------------------------ */
+/* loss = mean over the m rows of the per-sample loss. Z logits, A = f(Z), Y targets (m, n).
+ * bce: sum_k softplus(z) - y z; ce: sum_k y_k (lse(z) - z_k); mse: mean_k (a - y)^2.          */
+int NN_F(loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m, int64_t n,
+               nn_loss loss_kind);
+/* delta (m, n) = dL_sample / dZ, not divided by m: a - y for sigmoid+bce and softmax+ce;
+ * mse: 2 (a - y) / n through the output activation's derivative. Other pairs: NN_EPAIR.    */
+int NN_F(output_delta)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m,
+                       int64_t n, nn_act output, nn_loss loss_kind);
+/* penalty = alpha / 2 * sum(W^2) / m over count weights.                                  */
+int NN_F(l2_penalty)(double *penalty, const NN_T *W, int64_t count, double alpha, int64_t m);
+/* dW += alpha * W / m over count weights.                                                 */
+int NN_F(l2_gradient)(NN_T *dW, const NN_T *W, int64_t count, double alpha, int64_t m);
+
+/* ---- optimizers (optim.c), over count parameters --------------------------------------- */
+/* v = mu v - lr g;  w += v,  or with nesterov  w += mu v - lr g.                           */
+int NN_F(sgd_update)(NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr, double momentum,
+                     int nesterov);
+/* m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  w -= lr sqrt(1-b2^t)/(1-b1^t) m/(sqrt(v)+eps).
+ * t is the 1-based step number.                                                            */
+int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, int64_t t,
+                      double lr, double beta1, double beta2, double epsilon);
+
+/* ---- perceptron rule (perceptron.c) ------------------------------------------------------ */
+/* For each sample i in order (NULL: 0..n-1), each output j independently:
+ * y_hat = step(x_i . W[:, j] + b_j);  W[:, j] += lr (y_ij - y_hat) x_i;  b_j += lr (y_ij - y_hat).
+ * X (n, k), Y (n, n_out), W (k, n_out), b (n_out). mistakes = samples with any output wrong. */
+int NN_F(perceptron_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const NN_T *X, const NN_T *Y,
+                           const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr);
+
+/* ---- whole network (network.c) ----------------------------------------------------------- */
+/* params (n_params): glorot draws W row-major then b, layer by layer, (2u-1) * bound,
+ * bound = sqrt(6 / (fan_in + fan_out)), sqrt(2 / ...) for a sigmoid layer; zeros draws nothing. */
+int NN_F(init_params)(NN_T *params, const nn_net *net, nn_init init, uint64_t *rng_state);
+/* out (n, n_L) = the network's output activations for X (n, n_0); works in row chunks.    */
+int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X, int64_t n);
+/* loss = batch loss of all n rows (mean + alpha/2 sum W^2 / n); grads (n_params), when not
+ * NULL, = its gradient by backprop (overwritten, not accumulated).                          */
+int NN_F(loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_net *net,
+                        const NN_T *X, const NN_T *Y, int64_t n, double alpha);
+
+/* ---- training (train.c) ------------------------------------------------------------------ */
+/* Every buffer one fit needs, for n_samples rows in batches of at most batch_size:
+ * activations, logits, deltas, gradients, optimizer state (zeroed), the sample order.      */
+int NN_F(workspace_create)(NN_WS **ws, const nn_net *net, int64_t n_samples, int64_t batch_size,
+                           nn_opt optimizer);
+void NN_F(workspace_free)(NN_WS *ws);
+/* One epoch over X (n, n_0), Y (n, n_L): order (a fresh permutation when cfg->shuffle),
+ * consecutive batches, forward, batch loss, backward, L2, one optimizer step per batch.
+ * params are updated in place; epoch_loss = sum_batches batch_loss * rows / n.
+ * NN_ENONFINITE when a batch loss is not finite (params then hold a partial epoch).         */
+int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
+                      const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
+                      uint64_t *rng_state);

@@ -1,0 +1,705 @@
+/* Tests of the C core: GEMM against the naive loop, thread determinism, the random stream,
+ * gradient checks by central differences, training, and the error codes.
+ * Prints the largest difference of every failing comparison; exits nonzero on any failure. */
+#include "nncore.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_failures = 0;
+static int g_checks = 0;
+
+#define CHECK(cond, ...)                                                                      \
+    do {                                                                                      \
+        g_checks++;                                                                           \
+        if (!(cond)) {                                                                        \
+            g_failures++;                                                                     \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                       \
+            printf(__VA_ARGS__);                                                              \
+            printf("\n");                                                                     \
+        }                                                                                     \
+    } while (0)
+
+#define CHECK_STATUS(expr, want)                                                              \
+    do {                                                                                      \
+        int got_ = (expr);                                                                    \
+        CHECK(got_ == (want), "%s returned %d (%s), want %d", #expr, got_, nn_strerror(got_), \
+              (int)(want));                                                                   \
+    } while (0)
+
+/* Test data from the library's own stream: uniform in [lo, hi). */
+static uint64_t g_data_rng = 12345;
+static double draw(double lo, double hi) { return lo + (hi - lo) * nn_rng_uniform(&g_data_rng); }
+
+static void *xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        printf("FAIL: test could not allocate %zu bytes\n", bytes);
+        exit(2);
+    }
+    return p;
+}
+
+/* ---- the random stream --------------------------------------------------------------------- */
+static void test_rng(void)
+{
+    /* shared/DESIGN.md: seed 0 gives these three uniforms */
+    const double want[3] = {0.8833108082136426, 0.43152799704850997, 0.026433771592597743};
+    uint64_t s = 0;
+    int64_t order[10], seen[10] = {0}, i;
+    for (i = 0; i < 3; i++) {
+        const double u = nn_rng_uniform(&s);
+        CHECK(u == want[i], "rng seed 0 uniform %d = %.17g, want %.17g", (int)i, u, want[i]);
+    }
+    s = 7;
+    CHECK_STATUS(nn_rng_permutation(order, 10, &s), NN_OK);
+    for (i = 0; i < 10; i++)
+        if (order[i] >= 0 && order[i] < 10) seen[order[i]]++;
+    for (i = 0; i < 10; i++) CHECK(seen[i] == 1, "permutation misses or repeats %d", (int)i);
+    {
+        /* the same draws by hand: order = 0..n-1, i = n-1..1, j = floor(u (i+1)) */
+        int64_t ref[10];
+        uint64_t s2 = 7;
+        for (i = 0; i < 10; i++) ref[i] = i;
+        for (i = 9; i >= 1; i--) {
+            int64_t j = (int64_t)(nn_rng_uniform(&s2) * (double)(i + 1)), t = ref[i];
+            ref[i] = ref[j];
+            ref[j] = t;
+        }
+        CHECK(memcmp(ref, order, sizeof ref) == 0, "permutation differs from Fisher-Yates");
+        CHECK(s == s2, "permutation drew a different number of values");
+    }
+}
+
+/* ---- GEMM against the naive loop, per element type ---------------------------------------- */
+/* Shapes not multiples of any block (MC 32, NC 128, KC 256, MR 4, NR 8/4). */
+static const int64_t g_shapes[][3] = {{1, 1, 1},   {7, 13, 5},  {67, 129, 131}, {33, 5, 300},
+                                      {5, 300, 7}, {4, 8, 257}, {1, 200, 3},    {130, 1, 9}};
+#define N_SHAPES ((int)(sizeof g_shapes / sizeof g_shapes[0]))
+
+/* Epilogue variants: 0 none, 1 bias, 2..6 bias + act (identity step sigmoid tanh relu),
+ * 7..10 derivative multiply (identity sigmoid tanh relu), 11 bias + tanh + derivative relu. */
+#define N_EPILOGUES 12
+
+#define DEFINE_GEMM_TESTS(T, S, TOL)                                                          \
+    static void fill_##S(T *x, int64_t count, double lo, double hi)                           \
+    {                                                                                         \
+        int64_t i;                                                                            \
+        for (i = 0; i < count; i++) x[i] = (T)draw(lo, hi);                                   \
+    }                                                                                         \
+    /* Largest |got - want| / (1 + |want|); NaN in either counts as infinite. */               \
+    static double max_rel_diff_##S(const T *got, const T *want, int64_t count)                \
+    {                                                                                         \
+        double worst = 0;                                                                     \
+        int64_t i;                                                                            \
+        for (i = 0; i < count; i++) {                                                         \
+            double d = fabs((double)got[i] - (double)want[i]) / (1 + fabs((double)want[i]));  \
+            if (d != d) d = INFINITY;                                                         \
+            if (d > worst) worst = d;                                                         \
+        }                                                                                     \
+        return worst;                                                                         \
+    }                                                                                         \
+    static void set_epilogue_##S(nn_epilogue_##S *ep, int variant, const T *bias,             \
+                                 const T *deriv_of)                                           \
+    {                                                                                         \
+        static const nn_act acts[5] = {NN_ACT_IDENTITY, NN_ACT_STEP, NN_ACT_SIGMOID,          \
+                                       NN_ACT_TANH, NN_ACT_RELU};                             \
+        static const nn_act dacts[4] = {NN_ACT_IDENTITY, NN_ACT_SIGMOID, NN_ACT_TANH,         \
+                                        NN_ACT_RELU};                                         \
+        ep->bias = NULL;                                                                      \
+        ep->act = NN_ACT_IDENTITY;                                                            \
+        ep->deriv_of = NULL;                                                                  \
+        ep->deriv_act = NN_ACT_IDENTITY;                                                      \
+        if (variant >= 1 && variant <= 6) ep->bias = bias;                                    \
+        if (variant >= 2 && variant <= 6) ep->act = acts[variant - 2];                        \
+        if (variant >= 7 && variant <= 10) {                                                  \
+            ep->deriv_of = deriv_of;                                                          \
+            ep->deriv_act = dacts[variant - 7];                                               \
+        }                                                                                     \
+        if (variant == 11) {                                                                  \
+            ep->bias = bias;                                                                  \
+            ep->act = NN_ACT_TANH;                                                            \
+            ep->deriv_of = deriv_of;                                                          \
+            ep->deriv_act = NN_ACT_RELU;                                                      \
+        }                                                                                     \
+    }                                                                                         \
+    static void test_gemm_##S(void)                                                           \
+    {                                                                                         \
+        static const double ab[3][2] = {{1, 0}, {0.5, 0}, {1.5, -0.75}};                      \
+        int sh, ta, tb, v, e;                                                                 \
+        double worst_all = 0;                                                                 \
+        for (sh = 0; sh < N_SHAPES; sh++) {                                                   \
+            const int64_t m = g_shapes[sh][0], n = g_shapes[sh][1], k = g_shapes[sh][2];      \
+            T *A = (T *)xmalloc((size_t)(m * k) * sizeof(T));                                 \
+            T *B = (T *)xmalloc((size_t)(k * n) * sizeof(T));                                 \
+            T *C0 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                \
+            T *C1 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                \
+            T *C2 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                \
+            T *D = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                 \
+            T *bias = (T *)xmalloc((size_t)n * sizeof(T));                                    \
+            fill_##S(A, m * k, -1, 1);                                                        \
+            fill_##S(B, k * n, -1, 1);                                                        \
+            fill_##S(C0, m * n, -1, 1);                                                       \
+            fill_##S(bias, n, -1, 1);                                                         \
+            /* deriv_of: outputs of an activation, in (-1, 1) so every derivative is used */  \
+            fill_##S(D, m * n, -0.95, 0.95);                                                  \
+            for (ta = 0; ta < 2; ta++)                                                        \
+                for (tb = 0; tb < 2; tb++)                                                    \
+                    for (v = 0; v < 3; v++)                                                   \
+                        for (e = 0; e < N_EPILOGUES; e++) {                                   \
+                            nn_epilogue_##S ep;                                               \
+                            const T alpha = (T)ab[v][0], beta = (T)ab[v][1];                  \
+                            int64_t i;                                                        \
+                            double d;                                                         \
+                            int st1, st2;                                                     \
+                            set_epilogue_##S(&ep, e, bias, D);                                \
+                            for (i = 0; i < m * n; i++) {                                     \
+                                /* beta == 0: C must never be read, so fill it with NaN */    \
+                                C1[i] = beta == 0 ? (T)NAN : C0[i];                           \
+                                C2[i] = C1[i];                                                \
+                            }                                                                 \
+                            st1 = nn_gemm_##S(C1, A, B, m, n, k, ta, tb, alpha, beta, &ep);   \
+                            st2 = nn_gemm_naive_##S(C2, A, B, m, n, k, ta, tb, alpha, beta,   \
+                                                    &ep);                                     \
+                            d = max_rel_diff_##S(C1, C2, m * n);                              \
+                            if (d > worst_all) worst_all = d;                                 \
+                            CHECK(st1 == NN_OK && st2 == NN_OK && d <= (TOL),                 \
+                                  #S " gemm %lldx%lldx%lld ta=%d tb=%d alpha=%g beta=%g "     \
+                                     "epilogue=%d: status %d/%d, largest rel diff %.3g > %g", \
+                                  (long long)m, (long long)n, (long long)k, ta, tb,           \
+                                  (double)alpha, (double)beta, e, st1, st2, d, (double)(TOL)); \
+                        }                                                                     \
+            free(A);                                                                          \
+            free(B);                                                                          \
+            free(C0);                                                                         \
+            free(C1);                                                                         \
+            free(C2);                                                                         \
+            free(D);                                                                          \
+            free(bias);                                                                       \
+        }                                                                                     \
+        printf("gemm " #S ": largest rel diff vs naive %.3g (tolerance %g)\n", worst_all,     \
+               (double)(TOL));                                                                \
+    }                                                                                         \
+    /* The same product with 1 and 2 threads must be bit-identical. */                        \
+    static void test_gemm_threads_##S(void)                                                   \
+    {                                                                                         \
+        const int64_t m = 300, n = 257, k = 511;                                              \
+        T *A = (T *)xmalloc((size_t)(m * k) * sizeof(T));                                     \
+        T *B = (T *)xmalloc((size_t)(k * n) * sizeof(T));                                     \
+        T *C1 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                    \
+        T *C2 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                    \
+        T *D = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                     \
+        T *bias = (T *)xmalloc((size_t)n * sizeof(T));                                        \
+        int ta, tb;                                                                           \
+        fill_##S(A, m * k, -1, 1);                                                            \
+        fill_##S(B, k * n, -1, 1);                                                            \
+        fill_##S(D, m * n, -0.9, 0.9);                                                        \
+        fill_##S(bias, n, -1, 1);                                                             \
+        for (ta = 0; ta < 2; ta++)                                                            \
+            for (tb = 0; tb < 2; tb++) {                                                      \
+                nn_epilogue_##S ep = {bias, NN_ACT_TANH, D, NN_ACT_TANH};                     \
+                nn_set_num_threads(1);                                                        \
+                CHECK_STATUS(nn_gemm_##S(C1, A, B, m, n, k, ta, tb, 1, 0, &ep), NN_OK);       \
+                nn_set_num_threads(2);                                                        \
+                CHECK_STATUS(nn_gemm_##S(C2, A, B, m, n, k, ta, tb, 1, 0, &ep), NN_OK);       \
+                CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(T)) == 0,                       \
+                      #S " gemm 300x257x511 ta=%d tb=%d differs between 1 and 2 threads "     \
+                         "(largest rel diff %.3g)",                                           \
+                      ta, tb, max_rel_diff_##S(C1, C2, m * n));                               \
+            }                                                                                 \
+        nn_set_num_threads(0);                                                                \
+        free(A);                                                                              \
+        free(B);                                                                              \
+        free(C1);                                                                             \
+        free(C2);                                                                             \
+        free(D);                                                                              \
+        free(bias);                                                                           \
+    }
+
+DEFINE_GEMM_TESTS(float, f32, 1e-5)
+DEFINE_GEMM_TESTS(double, f64, 1e-13)
+
+/* ---- activations and losses on extreme but finite input --------------------------------- */
+static void test_activations_losses(void)
+{
+    /* one row of 3 logits, hand-checked: softmax(1000, 0, -1000) = (1, e^-1000, 0) */
+    double z[3] = {1000, 0, -1000}, a[3], y[3] = {1, 0, 0}, g[3] = {1, 2, 3}, go[3], loss;
+    double zb[2] = {1000, -1000}, ab[2], yb[2] = {0, 1};
+    int i;
+    CHECK_STATUS(nn_activation_forward_f64(a, z, 1, 3, NN_ACT_SOFTMAX), NN_OK);
+    CHECK(a[0] == 1 && a[2] == 0 && isfinite(a[1]), "softmax of +-1000: %g %g %g", a[0], a[1],
+          a[2]);
+    /* ce: lse(z) - z_0 = 1000 + log(1 + e^-1000 + e^-2000) - 1000 = 0 */
+    CHECK_STATUS(nn_loss_f64(&loss, z, a, y, 1, 3, NN_LOSS_CE), NN_OK);
+    CHECK(loss == 0, "ce at the right class with logit 1000: %g, want 0", loss);
+    y[0] = 0;
+    y[2] = 1; /* the wrong class: lse(z) - z_2 = 1000 + 1000 = 2000 */
+    CHECK_STATUS(nn_loss_f64(&loss, z, a, y, 1, 3, NN_LOSS_CE), NN_OK);
+    CHECK(fabs(loss - 2000) < 1e-9, "ce at the wrong class: %.17g, want 2000", loss);
+    /* sigmoid(1000) = 1, sigmoid(-1000) = e^-1000 / (1 + e^-1000) = 0, no overflow */
+    CHECK_STATUS(nn_activation_forward_f64(ab, zb, 1, 2, NN_ACT_SIGMOID), NN_OK);
+    CHECK(ab[0] == 1 && ab[1] == 0, "sigmoid(+-1000) = %g %g", ab[0], ab[1]);
+    /* bce: softplus(1000) - 0 + softplus(-1000) - (-1000) = 1000 + 0 + 1000 = 2000 */
+    CHECK_STATUS(nn_loss_f64(&loss, zb, ab, yb, 1, 2, NN_LOSS_BCE), NN_OK);
+    CHECK(fabs(loss - 2000) < 1e-9, "bce of +-1000 logits: %.17g, want 2000", loss);
+    /* bce at z = 0, y = 1: softplus(0) = log 2 */
+    zb[0] = 0;
+    yb[0] = 1;
+    CHECK_STATUS(nn_loss_f64(&loss, zb, ab, yb, 1, 1, NN_LOSS_BCE), NN_OK);
+    CHECK(fabs(loss - log(2.0)) < 1e-15, "bce(0, 1) = %.17g, want log 2", loss);
+    /* softmax JVP: a = (0.5, 0.25, 0.25), g = (1, 2, 3): sum g a = 1.75;
+     * go = (0.5 * -0.75, 0.25 * 0.25, 0.25 * 1.25) = (-0.375, 0.0625, 0.3125) */
+    a[0] = 0.5;
+    a[1] = 0.25;
+    a[2] = 0.25;
+    CHECK_STATUS(nn_activation_backward_f64(go, a, g, 1, 3, NN_ACT_SOFTMAX), NN_OK);
+    CHECK(go[0] == -0.375 && go[1] == 0.0625 && go[2] == 0.3125, "softmax JVP %g %g %g", go[0],
+          go[1], go[2]);
+    /* f32: the same extremes stay finite */
+    {
+        float zf[3] = {1000, 0, -1000}, af[3], yf[3] = {0, 0, 1};
+        CHECK_STATUS(nn_activation_forward_f32(af, zf, 1, 3, NN_ACT_SOFTMAX), NN_OK);
+        CHECK_STATUS(nn_loss_f32(&loss, zf, af, yf, 1, 3, NN_LOSS_CE), NN_OK);
+        CHECK(fabs(loss - 2000) < 1e-3, "f32 ce of +-1000 logits: %g", loss);
+        CHECK_STATUS(nn_activation_forward_f32(af, zf, 1, 3, NN_ACT_SIGMOID), NN_OK);
+        for (i = 0; i < 3; i++) CHECK(isfinite(af[i]), "f32 sigmoid not finite");
+    }
+}
+
+/* ---- nets for the gradient checks and training ------------------------------------------- */
+typedef struct {
+    const char *name;
+    nn_act hidden, output;
+    nn_loss loss;
+} net_case;
+
+static const int64_t g_sizes[4] = {3, 5, 4, 2};
+static const net_case g_cases[] = {
+    {"tanh hidden, softmax + ce", NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE},
+    {"sigmoid hidden, sigmoid + bce", NN_ACT_SIGMOID, NN_ACT_SIGMOID, NN_LOSS_BCE},
+    {"tanh hidden, identity + mse", NN_ACT_TANH, NN_ACT_IDENTITY, NN_LOSS_MSE},
+    {"relu hidden, sigmoid + mse", NN_ACT_RELU, NN_ACT_SIGMOID, NN_LOSS_MSE},
+    {"tanh hidden, softmax + mse", NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_MSE},
+    {"identity hidden, tanh + mse", NN_ACT_IDENTITY, NN_ACT_TANH, NN_LOSS_MSE},
+};
+#define N_CASES ((int)(sizeof g_cases / sizeof g_cases[0]))
+
+/* Targets for n rows of K outputs: one-hot (ce), 0/1 (bce), values in (-1, 1) (mse). */
+static void make_targets(double *Y, int64_t n, int64_t K, nn_loss loss)
+{
+    int64_t i, j;
+    for (i = 0; i < n; i++) {
+        const int64_t cls = (int64_t)(draw(0, 1) * (double)K);
+        for (j = 0; j < K; j++) {
+            if (loss == NN_LOSS_CE) Y[i * K + j] = j == cls ? 1 : 0;
+            else if (loss == NN_LOSS_BCE) Y[i * K + j] = draw(0, 1) < 0.5 ? 0 : 1;
+            else Y[i * K + j] = draw(-0.9, 0.9);
+        }
+    }
+}
+
+/* Central differences on every parameter of nn_loss_gradient_f64 with alpha > 0. */
+static void test_gradcheck(void)
+{
+    const int64_t n = 6;
+    const double alpha = 0.3, h = 1e-6;
+    double X[6 * 3], Y[6 * 2], params[64], grads[64], loss, lp, lm, worst = 0, gmax = 0;
+    int c;
+    for (c = 0; c < N_CASES; c++) {
+        nn_net net = {3, g_sizes, g_cases[c].hidden, g_cases[c].output, g_cases[c].loss};
+        int64_t n_params = 0, i;
+        uint64_t seed = 42 + (uint64_t)c;
+        worst = 0;
+        gmax = 0;
+        CHECK_STATUS(nn_net_check(&net, &n_params), NN_OK);
+        CHECK(n_params == 3 * 5 + 5 + 5 * 4 + 4 + 4 * 2 + 2, "n_params %lld", (long long)n_params);
+        CHECK_STATUS(nn_init_params_f64(params, &net, NN_INIT_GLOROT, &seed), NN_OK);
+        for (i = 0; i < n * 3; i++) X[i] = draw(-2, 2);
+        make_targets(Y, n, 2, net.loss);
+        CHECK_STATUS(nn_loss_gradient_f64(&loss, grads, params, &net, X, Y, n, alpha), NN_OK);
+        for (i = 0; i < n_params; i++) {
+            const double keep = params[i];
+            double num, d;
+            params[i] = keep + h;
+            nn_loss_gradient_f64(&lp, NULL, params, &net, X, Y, n, alpha);
+            params[i] = keep - h;
+            nn_loss_gradient_f64(&lm, NULL, params, &net, X, Y, n, alpha);
+            params[i] = keep;
+            num = (lp - lm) / (2 * h);
+            d = fabs(num - grads[i]) / (1 + fabs(num));
+            if (d > worst) worst = d;
+            if (fabs(grads[i]) > gmax) gmax = fabs(grads[i]);
+        }
+        CHECK(worst < 1e-7, "gradcheck %s: largest rel diff %.3g", g_cases[c].name, worst);
+        CHECK(gmax > 1e-3, "gradcheck %s: gradient is all (near) zero, max %.3g",
+              g_cases[c].name, gmax);
+        /* the loss from loss_gradient with grads == NULL is the same number */
+        CHECK_STATUS(nn_loss_gradient_f64(&lp, NULL, params, &net, X, Y, n, alpha), NN_OK);
+        CHECK(lp == loss, "loss with and without grads differ: %.17g %.17g", lp, loss);
+        printf("gradcheck %-32s largest rel diff %.3g, max |g| %.3g\n", g_cases[c].name, worst,
+               gmax);
+    }
+}
+
+/* forward in chunks (n > 256 rows) equals the one-row forward of each row, bit for bit;
+ * glorot's first value is (2u - 1) * sqrt(6 / (3 + 5)) with u the seed's first uniform. */
+static void test_forward_init(void)
+{
+    const int64_t n = 600;
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    double params[64], *X = (double *)xmalloc(n * 3 * sizeof(double));
+    double *out = (double *)xmalloc(n * 2 * sizeof(double)), row[2];
+    float paramsf[64], Xf[3 * 3], outf[3 * 2];
+    uint64_t seed = 0;
+    int64_t i, bad = 0;
+    CHECK_STATUS(nn_init_params_f64(params, &net, NN_INIT_GLOROT, &seed), NN_OK);
+    CHECK(params[0] == (2 * 0.8833108082136426 - 1) * sqrt(6.0 / 8.0), "glorot first value %.17g",
+          params[0]);
+    for (i = 0; i < n * 3; i++) X[i] = draw(-2, 2);
+    CHECK_STATUS(nn_forward_f64(out, params, &net, X, n), NN_OK);
+    for (i = 0; i < n; i++) {
+        nn_forward_f64(row, params, &net, X + i * 3, 1);
+        if (row[0] != out[i * 2] || row[1] != out[i * 2 + 1]) bad++;
+    }
+    CHECK(bad == 0, "forward of %lld rows differs from row-by-row forward in %lld rows",
+          (long long)n, (long long)bad);
+    seed = 0;
+    CHECK_STATUS(nn_init_params_f32(paramsf, &net, NN_INIT_ZEROS, &seed), NN_OK);
+    CHECK(seed == 0, "zeros init drew from the stream");
+    for (i = 0; i < 9; i++) Xf[i] = (float)draw(-1, 1);
+    CHECK_STATUS(nn_forward_f32(outf, paramsf, &net, Xf, 3), NN_OK);
+    CHECK(outf[0] == 0.5f && outf[5] == 0.5f, "zero net softmax output %g %g", outf[0], outf[5]);
+    free(X);
+    free(out);
+}
+
+/* ---- training ------------------------------------------------------------------------------ */
+typedef struct {
+    const char *name;
+    nn_opt opt;
+    double lr, momentum;
+    int nesterov;
+} opt_case;
+
+static void test_training(void)
+{
+    static const opt_case opts[] = {{"sgd", NN_OPT_SGD, 0.1, 0, 0},
+                                    {"momentum", NN_OPT_SGD, 0.05, 0.9, 0},
+                                    {"nesterov", NN_OPT_SGD, 0.05, 0.9, 1},
+                                    {"adam", NN_OPT_ADAM, 0.01, 0, 0}};
+    static const int64_t batches[] = {1, 7, 40}; /* 40 = 5 * 7 + 5: a short last batch */
+    const int64_t n = 40;
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    double X[40 * 3], Y[40 * 2], params[64];
+    int64_t i, o, b;
+    int shuffle;
+    /* a learnable rule: class 1 when x0 + x1 - x2 > 0 */
+    for (i = 0; i < n; i++) {
+        X[i * 3] = draw(-1, 1);
+        X[i * 3 + 1] = draw(-1, 1);
+        X[i * 3 + 2] = draw(-1, 1);
+        Y[i * 2 + 1] = X[i * 3] + X[i * 3 + 1] - X[i * 3 + 2] > 0 ? 1 : 0;
+        Y[i * 2] = 1 - Y[i * 2 + 1];
+    }
+    for (o = 0; o < 4; o++)
+        for (b = 0; b < 3; b++)
+            for (shuffle = 0; shuffle < 2; shuffle++) {
+                nn_fit_config cfg;
+                nn_workspace_f64 *ws = NULL;
+                uint64_t seed = 3, before;
+                double first = 0, last = 0, el = 0;
+                int e, st = NN_OK;
+                memset(&cfg, 0, sizeof cfg);
+                cfg.optimizer = opts[o].opt;
+                cfg.lr = opts[o].lr;
+                cfg.momentum = opts[o].momentum;
+                cfg.nesterov = opts[o].nesterov;
+                cfg.beta1 = 0.9;
+                cfg.beta2 = 0.999;
+                cfg.epsilon = 1e-8;
+                cfg.alpha = 1e-3;
+                cfg.batch_size = batches[b];
+                cfg.shuffle = shuffle;
+                nn_init_params_f64(params, &net, NN_INIT_GLOROT, &seed);
+                CHECK_STATUS(nn_workspace_create_f64(&ws, &net, n, batches[b], opts[o].opt),
+                             NN_OK);
+                if (!ws) continue;
+                for (e = 0; e < 40 && st == NN_OK; e++) {
+                    before = seed;
+                    st = nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, n, &seed);
+                    if (e == 0) first = el;
+                    last = el;
+                    if (!shuffle) CHECK(seed == before, "no shuffle but the stream moved");
+                    if (shuffle && e == 0) CHECK(seed != before, "shuffle drew nothing");
+                }
+                CHECK(st == NN_OK && isfinite(last) && last < 0.8 * first,
+                      "train %s batch %lld shuffle %d: status %d, loss %.4g -> %.4g",
+                      opts[o].name, (long long)batches[b], shuffle, st, first, last);
+                nn_workspace_free_f64(ws);
+            }
+
+    /* full batch, plain sgd, no shuffle: one epoch = params - lr * grads of loss_gradient,
+     * and the epoch loss is the loss before the update, bit for bit */
+    {
+        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0.01, 40, 0};
+        nn_workspace_f64 *ws = NULL;
+        double grads[64], expect[64], loss, el;
+        uint64_t seed = 9;
+        int64_t n_params;
+        nn_net_check(&net, &n_params);
+        nn_init_params_f64(params, &net, NN_INIT_GLOROT, &seed);
+        nn_loss_gradient_f64(&loss, grads, params, &net, X, Y, n, cfg.alpha);
+        for (i = 0; i < n_params; i++) expect[i] = params[i] + (0 * 0 - cfg.lr * grads[i]);
+        CHECK_STATUS(nn_workspace_create_f64(&ws, &net, n, n, NN_OPT_SGD), NN_OK);
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, n, &seed), NN_OK);
+        /* epoch_loss = (batch loss * rows) / n, rounded like that */
+        CHECK(el == loss * 40 / 40, "epoch loss %.17g != loss before the step %.17g", el, loss);
+        CHECK(memcmp(params, expect, (size_t)n_params * sizeof(double)) == 0,
+              "one full-batch sgd epoch differs from params - lr * gradient");
+        nn_workspace_free_f64(ws);
+    }
+
+    /* float32 trains too */
+    {
+        nn_fit_config cfg = {NN_OPT_ADAM, 0.01, 0, 0, 0.9, 0.999, 1e-8, 0, 8, 1};
+        nn_workspace_f32 *ws = NULL;
+        float Xf[40 * 3], Yf[40 * 2], pf[64];
+        double first = 0, el = 0;
+        uint64_t seed = 5;
+        int e;
+        for (i = 0; i < n * 3; i++) Xf[i] = (float)X[i];
+        for (i = 0; i < n * 2; i++) Yf[i] = (float)Y[i];
+        nn_init_params_f32(pf, &net, NN_INIT_GLOROT, &seed);
+        CHECK_STATUS(nn_workspace_create_f32(&ws, &net, n, 8, NN_OPT_ADAM), NN_OK);
+        for (e = 0; e < 40; e++) {
+            CHECK_STATUS(nn_train_epoch_f32(pf, &el, ws, &net, &cfg, Xf, Yf, n, &seed), NN_OK);
+            if (e == 0) first = el;
+        }
+        CHECK(el < 0.8 * first, "f32 adam: loss %.4g -> %.4g", first, el);
+        nn_workspace_free_f32(ws);
+    }
+
+    /* a diverging run stops with NN_ENONFINITE */
+    {
+        nn_net lin = {3, g_sizes, NN_ACT_IDENTITY, NN_ACT_IDENTITY, NN_LOSS_MSE};
+        nn_fit_config cfg = {NN_OPT_SGD, 1e3, 0, 0, 0.9, 0.999, 1e-8, 0, 40, 0};
+        nn_workspace_f64 *ws = NULL;
+        uint64_t seed = 1;
+        double el;
+        int e, st = NN_OK;
+        nn_init_params_f64(params, &lin, NN_INIT_GLOROT, &seed);
+        nn_workspace_create_f64(&ws, &lin, n, n, NN_OPT_SGD);
+        for (e = 0; e < 200 && st == NN_OK; e++)
+            st = nn_train_epoch_f64(params, &el, ws, &lin, &cfg, X, Y, n, &seed);
+        CHECK(st == NN_ENONFINITE, "diverging sgd returned %d, want NN_ENONFINITE", st);
+        nn_workspace_free_f64(ws);
+    }
+}
+
+/* ---- the perceptron rule: the AND gate is learned (seed 002) ------------------------------ */
+static void test_perceptron(void)
+{
+    const double X[8] = {0, 0, 0, 1, 1, 0, 1, 1}, Y[4] = {0, 0, 0, 1};
+    double W[2] = {0, 0}, b[1] = {0};
+    int64_t mistakes = -1, order[4] = {3, 2, 1, 0};
+    int e;
+    for (e = 0; e < 20 && mistakes != 0; e++)
+        CHECK_STATUS(nn_perceptron_epoch_f64(W, b, &mistakes, X, Y, NULL, 4, 2, 1, 1.0), NN_OK);
+    CHECK(mistakes == 0, "perceptron did not learn AND: %lld mistakes", (long long)mistakes);
+    CHECK_STATUS(nn_perceptron_epoch_f64(W, b, &mistakes, X, Y, order, 4, 2, 1, 1.0), NN_OK);
+    CHECK(mistakes == 0, "perceptron with an order: %lld mistakes", (long long)mistakes);
+    order[0] = 4;
+    CHECK_STATUS(nn_perceptron_epoch_f64(W, b, &mistakes, X, Y, order, 4, 2, 1, 1.0), NN_EINVAL);
+}
+
+/* ---- error codes ----------------------------------------------------------------------------- */
+static void test_errors(void)
+{
+    const int64_t huge = (int64_t)1 << 62;
+    const int64_t big_sizes[3] = {3, huge, 2}, zero_sizes[3] = {3, 0, 2};
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    nn_net bad;
+    nn_workspace_f64 *ws = NULL;
+    double A[16] = {0}, B[16] = {0}, C[16] = {0}, loss;
+    int64_t n_params, order[4];
+    uint64_t s = 0;
+    nn_epilogue_f64 ep = {NULL, NN_ACT_IDENTITY, NULL, NN_ACT_IDENTITY};
+    int code;
+
+    for (code = 0; code <= 5; code++)
+        CHECK(nn_strerror(code) && strcmp(nn_strerror(code), nn_strerror(99)) != 0,
+              "nn_strerror(%d)", code);
+
+    /* net description */
+    CHECK_STATUS(nn_net_check(NULL, &n_params), NN_EINVAL);
+    bad = net;
+    bad.sizes = NULL;
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EINVAL);
+    bad = net;
+    bad.n_layers = 0;
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EINVAL);
+    bad = net;
+    bad.n_layers = 2;
+    bad.sizes = zero_sizes;
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EINVAL);
+    bad = net;
+    bad.hidden = (nn_act)99;
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EINVAL);
+    bad = net;
+    bad.loss = (nn_loss)-1;
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EINVAL);
+    bad = net;
+    bad.hidden = NN_ACT_SOFTMAX;
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EINVAL);
+    bad = net;
+    bad.n_layers = 2;
+    bad.sizes = big_sizes;
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EOVERFLOW);
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &bad, 10, 10, NN_OPT_SGD), NN_EOVERFLOW);
+    CHECK(ws == NULL, "failed workspace_create left a pointer");
+
+    /* output / loss pairs */
+    bad = net;
+    bad.output = NN_ACT_SIGMOID; /* sigmoid + ce */
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EPAIR);
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &bad, 10, 10, NN_OPT_SGD), NN_EPAIR);
+    bad.output = NN_ACT_SOFTMAX;
+    bad.loss = NN_LOSS_BCE; /* softmax + bce */
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EPAIR);
+    bad.output = NN_ACT_IDENTITY; /* identity + bce */
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_EPAIR);
+    bad.output = NN_ACT_STEP;
+    bad.loss = NN_LOSS_MSE; /* step + mse: a forward-only network, never trained */
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_OK);
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &bad, 10, 10, NN_OPT_SGD), NN_EINVAL);
+    bad.output = NN_ACT_SOFTMAX; /* softmax + mse is differentiable: fine */
+    CHECK_STATUS(nn_net_check(&bad, &n_params), NN_OK);
+    CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, NN_ACT_TANH, NN_LOSS_CE), NN_EPAIR);
+    CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, NN_ACT_STEP, NN_LOSS_MSE), NN_EINVAL);
+    CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, (nn_act)7, NN_LOSS_MSE), NN_EINVAL);
+
+    /* workspace sizes */
+    CHECK_STATUS(nn_workspace_create_f64(NULL, &net, 10, 10, NN_OPT_SGD), NN_EINVAL);
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &net, 10, 0, NN_OPT_SGD), NN_EINVAL);
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &net, 10, 11, NN_OPT_SGD), NN_EINVAL);
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &net, 0, 1, NN_OPT_SGD), NN_EINVAL);
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &net, 10, 5, (nn_opt)3), NN_EINVAL);
+    bad = net;
+    bad.hidden = NN_ACT_STEP;
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &bad, 10, 5, NN_OPT_SGD), NN_EINVAL);
+    {
+        double g[64];
+        CHECK_STATUS(nn_loss_gradient_f64(&loss, g, g, &bad, A, B, 2, 0), NN_EINVAL);
+    }
+
+    /* train_epoch with another shape than the workspace's */
+    CHECK_STATUS(nn_workspace_create_f64(&ws, &net, 4, 2, NN_OPT_SGD), NN_OK);
+    if (ws) {
+        const int64_t other[4] = {3, 6, 4, 2};
+        nn_net net2 = net;
+        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0, 2, 0};
+        double params[64] = {0}, X[12] = {0}, Y[8] = {0}, el;
+        Y[0] = Y[3] = Y[4] = Y[7] = 1;
+        net2.sizes = other;
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, &s), NN_OK);
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net2, &cfg, X, Y, 4, &s), NN_EINVAL);
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 3, &s), NN_EINVAL);
+        cfg.batch_size = 1;
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, &s), NN_EINVAL);
+        cfg.batch_size = 2;
+        cfg.optimizer = NN_OPT_ADAM;
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, &s), NN_EINVAL);
+        cfg.optimizer = NN_OPT_SGD;
+        cfg.lr = 0;
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, &s), NN_EINVAL);
+        cfg.lr = 0.1;
+        cfg.shuffle = 1;
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, NULL), NN_EINVAL);
+        CHECK_STATUS(nn_train_epoch_f64(NULL, &el, ws, &net, &cfg, X, Y, 4, &s), NN_EINVAL);
+        nn_workspace_free_f64(ws);
+        ws = NULL;
+    }
+    nn_workspace_free_f64(NULL); /* a no-op */
+
+    /* kernels: NULL, sizes <= 0, bad enums, overflowing sizes, step in backward */
+    CHECK_STATUS(nn_gemm_f64(NULL, A, B, 2, 2, 2, 0, 0, 1, 0, NULL), NN_EINVAL);
+    CHECK_STATUS(nn_gemm_f64(C, A, NULL, 2, 2, 2, 0, 0, 1, 0, NULL), NN_EINVAL);
+    CHECK_STATUS(nn_gemm_f64(C, A, B, 0, 2, 2, 0, 0, 1, 0, NULL), NN_EINVAL);
+    CHECK_STATUS(nn_gemm_f64(C, A, B, 2, 2, -1, 0, 0, 1, 0, NULL), NN_EINVAL);
+    CHECK_STATUS(nn_gemm_f64(C, A, B, 2, 2, 2, 2, 0, 1, 0, NULL), NN_EINVAL);
+    CHECK_STATUS(nn_gemm_f64(C, A, B, huge, huge, 2, 0, 0, 1, 0, NULL), NN_EOVERFLOW);
+    CHECK_STATUS(nn_gemm_naive_f64(C, A, B, 2, huge, huge, 0, 0, 1, 0, NULL), NN_EOVERFLOW);
+    ep.act = NN_ACT_SOFTMAX;
+    CHECK_STATUS(nn_gemm_f64(C, A, B, 2, 2, 2, 0, 0, 1, 0, &ep), NN_EINVAL);
+    ep.act = NN_ACT_IDENTITY;
+    ep.deriv_of = A;
+    ep.deriv_act = NN_ACT_STEP;
+    CHECK_STATUS(nn_gemm_f64(C, A, B, 2, 2, 2, 0, 0, 1, 0, &ep), NN_EINVAL);
+    CHECK_STATUS(nn_activation_forward_f64(C, A, 2, 2, (nn_act)6), NN_EINVAL);
+    CHECK_STATUS(nn_activation_forward_f64(C, A, huge, huge, NN_ACT_TANH), NN_EOVERFLOW);
+    CHECK_STATUS(nn_activation_backward_f64(C, A, B, 2, 2, NN_ACT_STEP), NN_EINVAL);
+    CHECK_STATUS(nn_dense_backward_f64(C, C, C, A, B, A, 2, 2, 2, NN_ACT_STEP), NN_EINVAL);
+    CHECK_STATUS(nn_dense_backward_f64(C, C, NULL, A, B, A, 2, 2, 2, NN_ACT_STEP), NN_EINVAL);
+    CHECK_STATUS(nn_dense_backward_f64(NULL, C, C, A, B, A, 2, 2, 2, NN_ACT_TANH), NN_EINVAL);
+    CHECK_STATUS(nn_dense_forward_f64(C, NULL, A, B, NULL, 2, 2, 2, NN_ACT_TANH), NN_EINVAL);
+    CHECK_STATUS(nn_dense_forward_f64(C, NULL, A, B, A, 2, 0, 2, NN_ACT_TANH), NN_EINVAL);
+    CHECK_STATUS(nn_loss_f64(&loss, A, A, B, 2, 2, (nn_loss)3), NN_EINVAL);
+    CHECK_STATUS(nn_loss_f64(NULL, A, A, B, 2, 2, NN_LOSS_MSE), NN_EINVAL);
+    CHECK_STATUS(nn_l2_penalty_f64(&loss, A, 4, -1, 2), NN_EINVAL);
+    CHECK_STATUS(nn_l2_gradient_f64(C, A, 4, 0.1, 0), NN_EINVAL);
+    CHECK_STATUS(nn_sgd_update_f64(A, B, C, 4, 0.1, 1.0, 0), NN_EINVAL);
+    CHECK_STATUS(nn_sgd_update_f64(A, B, C, 0, 0.1, 0.5, 0), NN_EINVAL);
+    CHECK_STATUS(nn_adam_update_f64(A, B, C, C, 4, 0, 0.1, 0.9, 0.999, 1e-8), NN_EINVAL);
+    CHECK_STATUS(nn_rng_permutation(order, 0, &s), NN_EINVAL);
+    CHECK_STATUS(nn_rng_permutation(NULL, 4, &s), NN_EINVAL);
+    CHECK_STATUS(nn_init_params_f64(A, &net, (nn_init)2, &s), NN_EINVAL);
+    CHECK_STATUS(nn_init_params_f64(A, &net, NN_INIT_GLOROT, NULL), NN_EINVAL);
+    CHECK_STATUS(nn_forward_f64(C, A, &net, B, 0), NN_EINVAL);
+    CHECK_STATUS(nn_perceptron_epoch_f64(A, B, NULL, A, B, NULL, 0, 1, 1, 1.0), NN_EINVAL);
+}
+
+/* ---- the optimizers by hand ------------------------------------------------------------------ */
+static void test_optimizers(void)
+{
+    /* sgd momentum 0.5, lr 0.1: v = 0.5 * 1 - 0.1 * 2 = 0.3; w = 1 + 0.3 = 1.3;
+     * nesterov: w = 1 + 0.5 * 0.3 - 0.1 * 2 = 0.95 */
+    double w = 1, v = 1, g = 2, m1 = 0, v2 = 0;
+    CHECK_STATUS(nn_sgd_update_f64(&w, &v, &g, 1, 0.1, 0.5, 0), NN_OK);
+    CHECK(fabs(v - 0.3) < 1e-15 && fabs(w - 1.3) < 1e-15, "sgd momentum: v %g w %g", v, w);
+    w = 1;
+    v = 1;
+    CHECK_STATUS(nn_sgd_update_f64(&w, &v, &g, 1, 0.1, 0.5, 1), NN_OK);
+    CHECK(fabs(w - 0.95) < 1e-15, "sgd nesterov: w %g", w);
+    /* adam step 1: m = 0.1 g, v = 0.001 g^2, lr_t = lr sqrt(0.001) / 0.1;
+     * w -= lr_t m / (sqrt(v) + eps) = lr * g / (|g| + eps / sqrt(0.001)) ~ lr */
+    w = 1;
+    CHECK_STATUS(nn_adam_update_f64(&w, &m1, &v2, &g, 1, 1, 0.01, 0.9, 0.999, 1e-8), NN_OK);
+    CHECK(fabs(w - 0.99) < 1e-8, "adam first step: w %.17g, want ~0.99", w);
+}
+
+int main(void)
+{
+    printf("nncore tests: openmp %s, %d threads by default\n", nn_has_openmp() ? "on" : "off",
+           nn_get_num_threads());
+    test_rng();
+    test_gemm_f32();
+    test_gemm_f64();
+    test_gemm_threads_f32();
+    test_gemm_threads_f64();
+    test_activations_losses();
+    test_gradcheck();
+    test_forward_init();
+    test_training();
+    test_perceptron();
+    test_optimizers();
+    test_errors();
+    if (g_failures) {
+        printf("%d of %d checks FAILED\n", g_failures, g_checks);
+        return 1;
+    }
+    printf("all %d checks passed\n", g_checks);
+    return 0;
+}

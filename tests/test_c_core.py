@@ -1,0 +1,43 @@
+"""Build and run the C test program (tests/c/test_nncore.c) against the C core alone.
+
+It checks each kernel against its *_naive twin, the gradients by central differences, the
+thread-count independence and the error codes, with no Python in between.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cmake():
+    """cmake from the test extra (pip) or the system."""
+    found = shutil.which("cmake") or shutil.which("cmake", path=os.path.dirname(sys.executable))
+    if found is None:
+        pytest.fail("cmake is needed to build the C tests: pip install '.[test]'")
+    return found
+
+
+@pytest.fixture(scope="module")
+def test_program(tmp_path_factory):
+    build = tmp_path_factory.mktemp("build-c")
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    subprocess.run([cmake(), "-S", str(ROOT), "-B", str(build), *generator,
+                    "-DNNFAST_PYTHON=OFF", "-DNNFAST_C_TESTS=ON", "-DCMAKE_BUILD_TYPE=Release"],
+                   check=True, capture_output=True, text=True)
+    result = subprocess.run([cmake(), "--build", str(build)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning:" not in result.stdout + result.stderr, result.stdout + result.stderr
+    return build / "test_nncore"
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_c_core_program_passes(test_program, threads):
+    env = dict(os.environ, NNFAST_NUM_THREADS=threads)
+    result = subprocess.run([str(test_program)], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
