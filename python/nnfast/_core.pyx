@@ -6,8 +6,8 @@ float64, the same for every array of one call), releases the GIL, calls the core
 status code into a Python exception. Policy (defaults, label encoding, allocation of outputs)
 lives in the Python modules above this one.
 """
+from cpython.exc cimport PyErr_Occurred
 from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memset
 
 from nnfast._nncore cimport *
 
@@ -34,6 +34,8 @@ cdef int check(int status) except -1 nogil:
 
 
 cdef int raise_status(int status) except -1:
+    if status == NN_EINTR and PyErr_Occurred():
+        return -1  # the KeyboardInterrupt (or other error) a signal handler raised
     message = "nncore: " + nn_strerror(status).decode()
     if status == NN_ENOMEM:
         raise MemoryError(message)
@@ -60,6 +62,42 @@ def get_num_threads():
 
 def has_openmp():
     return bool(nn_has_openmp())
+
+
+def build_info():
+    """What the core was built with and chose at run time (kernels, CPU features, threads)."""
+    cdef nn_build_info info
+    nn_get_build_info(&info)
+    return {"gemm_kernel_float32": info.gemm_kernel_f32.decode(),
+            "gemm_kernel_float64": info.gemm_kernel_f64.decode(),
+            "cpu_features": info.cpu_features.decode(), "compiler": info.compiler.decode(),
+            "openmp": bool(info.openmp), "native_build": bool(info.native_build),
+            "num_threads": info.num_threads}
+
+
+# ---- interrupts ---------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    # Declared without an exception clause: the callback leaves the KeyboardInterrupt set
+    # for the binding to raise once the core has returned NN_EINTR.
+    int run_signal_handlers "PyErr_CheckSignals"()
+
+
+cdef struct SignalCheck:
+    double next_check  # nn_seconds() after which the next check may take the GIL
+
+cdef double SIGNAL_CHECK_INTERVAL = 0.05
+
+cdef int python_signal_pending(void *ctx) noexcept nogil:
+    """should_stop for the core: at most every 50 ms, take the GIL and run Python's signal
+    handlers, so Ctrl-C stops a long fit between two batches."""
+    cdef SignalCheck *check = <SignalCheck *>ctx
+    cdef double now = nn_seconds()
+    if now < check.next_check:
+        return 0
+    check.next_check = now + SIGNAL_CHECK_INTERVAL
+    with gil:
+        return run_signal_handlers() != 0
 
 
 # ---- random stream --------------------------------------------------------------------------
@@ -193,26 +231,41 @@ cdef class Trainer:
         if self.ws64 != NULL:
             nn_workspace_free_f64(self.ws64)
 
-    def epoch(self, real[::1] params, const real[:, ::1] X, const real[:, ::1] Y,
-              uint64_t state):
-        """Train one epoch in place; return (mean epoch loss, new stream state)."""
-        cdef double loss = 0.0
-        cdef int64_t n = X.shape[0]
+    def epochs(self, real[::1] params, const real[:, ::1] X, const real[:, ::1] Y,
+               uint64_t state, int64_t epochs):
+        """Train `epochs` epochs in place in one call into the core; return
+        (loss of each epoch, new stream state). Ctrl-C raises KeyboardInterrupt between
+        batches; params then hold a partial run (the caller trains a copy)."""
+        import numpy as np
+        cdef int64_t n = X.shape[0], done = 0
+        cdef int status
+        cdef SignalCheck signal_check
+        curve = np.zeros(max(epochs, 1), dtype=np.float64)
+        cdef double[::1] curve_view = curve
+        expect(epochs >= 1, "epochs must be at least 1")
         expect(n == self.n_samples, "X has a different number of rows than the trainer")
         expect(params.shape[0] == self.net.n_params, "params has the wrong length")
         expect(X.shape[1] == self.net.n_inputs, "X has the wrong number of features")
         expect(Y.shape[0] == n and Y.shape[1] == self.net.n_outputs, "Y has the wrong shape")
+        signal_check.next_check = nn_seconds() + SIGNAL_CHECK_INTERVAL
+        self.cfg.should_stop = python_signal_pending
+        self.cfg.stop_ctx = &signal_check
         if real is float:
             expect(self.ws32 != NULL, "this trainer was made for float64")
             with nogil:
-                check(nn_train_epoch_f32(&params[0], &loss, self.ws32, &self.net.net, &self.cfg,
-                                         &X[0, 0], &Y[0, 0], n, &state))
+                status = nn_train_epochs_f32(&params[0], &curve_view[0], &done, self.ws32,
+                                             &self.net.net, &self.cfg, &X[0, 0], &Y[0, 0], n,
+                                             epochs, &state)
         else:
             expect(self.ws64 != NULL, "this trainer was made for float32")
             with nogil:
-                check(nn_train_epoch_f64(&params[0], &loss, self.ws64, &self.net.net, &self.cfg,
-                                         &X[0, 0], &Y[0, 0], n, &state))
-        return loss, state
+                status = nn_train_epochs_f64(&params[0], &curve_view[0], &done, self.ws64,
+                                             &self.net.net, &self.cfg, &X[0, 0], &Y[0, 0], n,
+                                             epochs, &state)
+        self.cfg.should_stop = NULL
+        self.cfg.stop_ctx = NULL
+        check(status)
+        return curve.tolist(), state
 
 
 # ---- kernels, for nnfast.ops --------------------------------------------------------------

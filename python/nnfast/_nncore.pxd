@@ -10,6 +10,7 @@ cdef extern from "nncore.h" nogil:
         NN_EOVERFLOW
         NN_ENONFINITE
         NN_EPAIR
+        NN_EINTR
     const char *nn_strerror(int status)
 
     ctypedef enum nn_act:
@@ -33,6 +34,17 @@ cdef extern from "nncore.h" nogil:
     void nn_set_num_threads(int n)
     int nn_get_num_threads()
     int nn_has_openmp()
+    double nn_seconds()
+
+    ctypedef struct nn_build_info:
+        const char *gemm_kernel_f32
+        const char *gemm_kernel_f64
+        const char *cpu_features
+        const char *compiler
+        int openmp
+        int native_build
+        int num_threads
+    void nn_get_build_info(nn_build_info *info)
 
     uint64_t nn_rng_u64(uint64_t *state)
     double nn_rng_uniform(uint64_t *state)
@@ -57,6 +69,8 @@ cdef extern from "nncore.h" nogil:
         double alpha
         int64_t batch_size
         int shuffle
+        int (*should_stop)(void *ctx) noexcept nogil
+        void *stop_ctx
 
     ctypedef struct nn_epilogue_f32:
         const float *bias
@@ -84,6 +98,7 @@ cdef extern from "nncore.h" nogil:
     int nn_workspace_create_f32(nn_workspace_f32 **ws, const nn_net *net, int64_t n_samples, int64_t batch_size, nn_opt optimizer)
     void nn_workspace_free_f32(nn_workspace_f32 *ws)
     int nn_train_epoch_f32(float *params, double *epoch_loss, nn_workspace_f32 *ws, const nn_net *net, const nn_fit_config *cfg, const float *X, const float *Y, int64_t n, uint64_t *rng_state)
+    int nn_train_epochs_f32(float *params, double *loss_curve, int64_t *epochs_done, nn_workspace_f32 *ws, const nn_net *net, const nn_fit_config *cfg, const float *X, const float *Y, int64_t n, int64_t epochs, uint64_t *rng_state)
 
     ctypedef struct nn_epilogue_f64:
         const double *bias
@@ -111,3 +126,4 @@ cdef extern from "nncore.h" nogil:
     int nn_workspace_create_f64(nn_workspace_f64 **ws, const nn_net *net, int64_t n_samples, int64_t batch_size, nn_opt optimizer)
     void nn_workspace_free_f64(nn_workspace_f64 *ws)
     int nn_train_epoch_f64(double *params, double *epoch_loss, nn_workspace_f64 *ws, const nn_net *net, const nn_fit_config *cfg, const double *X, const double *Y, int64_t n, uint64_t *rng_state)
+    int nn_train_epochs_f64(double *params, double *loss_curve, int64_t *epochs_done, nn_workspace_f64 *ws, const nn_net *net, const nn_fit_config *cfg, const double *X, const double *Y, int64_t n, int64_t epochs, uint64_t *rng_state)

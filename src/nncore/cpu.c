@@ -4,8 +4,15 @@
 #endif
 #include "internal.h"
 
+#include <stdio.h>
+
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <time.h>
 #endif
 
 /* 0 = not chosen yet: the default is computed on first use. A plain int is enough: a
@@ -63,4 +70,60 @@ int nn_has_openmp(void)
 #else
     return 0;
 #endif
+}
+
+double nn_seconds(void)
+{
+#if defined(_WIN32)
+    LARGE_INTEGER count, freq;
+    QueryPerformanceCounter(&count);
+    QueryPerformanceFrequency(&freq);
+    return (double)count.QuadPart / (double)freq.QuadPart;
+#elif defined(CLOCK_MONOTONIC)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return (double)clock() / CLOCKS_PER_SEC;
+#endif
+}
+
+/* The instruction sets this CPU reports (x86 through the compiler's cpuid support). */
+static const char *cpu_features(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    static char buf[96];
+    if (!buf[0]) {
+        __builtin_cpu_init();
+        snprintf(buf, sizeof buf, "sse2%s%s%s%s", __builtin_cpu_supports("avx") ? " avx" : "",
+                 __builtin_cpu_supports("avx2") ? " avx2" : "",
+                 __builtin_cpu_supports("fma") ? " fma" : "",
+                 __builtin_cpu_supports("avx512f") ? " avx512f" : "");
+    }
+    return buf;
+#elif defined(__aarch64__)
+    return "neon";
+#else
+    return "";
+#endif
+}
+
+void nn_get_build_info(nn_build_info *info)
+{
+    if (!info) return;
+    info->gemm_kernel_f32 = "portable C";
+    info->gemm_kernel_f64 = "portable C";
+    info->cpu_features = cpu_features();
+#if defined(__VERSION__)
+    info->compiler = __VERSION__;
+#else
+    info->compiler = "unknown";
+#endif
+    info->openmp = nn_has_openmp();
+#ifdef NN_NATIVE_BUILD
+    info->native_build = 1;
+#else
+    info->native_build = 0;
+#endif
+    info->num_threads = nn_get_num_threads();
 }

@@ -10,6 +10,7 @@ const char *nn_strerror(int status)
     case NN_EOVERFLOW: return "size computation overflows";
     case NN_ENONFINITE: return "loss is not finite";
     case NN_EPAIR: return "output activation and loss do not go together";
+    case NN_EINTR: return "interrupted";
     default: return "unknown status code";
     }
 }

@@ -26,7 +26,8 @@ enum {
     NN_ENOMEM = 2,     /* an allocation failed                                             */
     NN_EOVERFLOW = 3,  /* a size computation would overflow                                */
     NN_ENONFINITE = 4, /* the loss became NaN or infinite                                  */
-    NN_EPAIR = 5       /* the output activation and the loss do not go together            */
+    NN_EPAIR = 5,      /* the output activation and the loss do not go together            */
+    NN_EINTR = 6       /* the caller's should_stop callback asked to stop                  */
 };
 const char *nn_strerror(int status);
 
@@ -48,6 +49,20 @@ typedef enum { NN_INIT_GLOROT = 0, NN_INIT_ZEROS = 1 } nn_init;
 void nn_set_num_threads(int n);
 int nn_get_num_threads(void);
 int nn_has_openmp(void);
+/* Seconds on a monotonic clock (for throttling callbacks; the origin is arbitrary).         */
+double nn_seconds(void);
+
+/* ---- build and run-time report (cpu.c) -------------------------------------------------- */
+typedef struct {
+    const char *gemm_kernel_f32;  /* the micro-kernel chosen at run time for float          */
+    const char *gemm_kernel_f64;  /* ... and for double                                     */
+    const char *cpu_features;     /* the instruction sets the CPU reports, space-separated */
+    const char *compiler;         /* the compiler that built the core                      */
+    int openmp;                   /* 1 when built with OpenMP                              */
+    int native_build;             /* 1 when built with NNFAST_NATIVE (-march=native)       */
+    int num_threads;              /* nn_get_num_threads()                                  */
+} nn_build_info;
+void nn_get_build_info(nn_build_info *info);
 
 /* ---- random stream (rng.c): SplitMix64, one per model, state = seed --------------------- */
 /* state += 0x9E3779B97F4A7C15; z = mix(state)                                               */
@@ -81,6 +96,10 @@ typedef struct {
     double alpha;          /* L2 penalty, >= 0                                              */
     int64_t batch_size;    /* 1 .. n (the caller clips)                                     */
     int shuffle;           /* 0 or 1                                                        */
+    /* Called between batches when not NULL (never inside a kernel); a nonzero return stops
+     * training with NN_EINTR. The binding uses it to let Python handle Ctrl-C.             */
+    int (*should_stop)(void *ctx);
+    void *stop_ctx;
 } nn_fit_config;
 
 typedef struct nn_workspace_f32 nn_workspace_f32;

@@ -101,3 +101,8 @@ void NN_F(workspace_free)(NN_WS *ws);
 int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
                       const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
                       uint64_t *rng_state);
+/* `epochs` calls of train_epoch in one: loss_curve[e] = epoch e's loss. *epochs_done counts
+ * the epochs completed, also when an error (NN_ENONFINITE, NN_EINTR) stops the run.         */
+int NN_F(train_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done, NN_WS *ws,
+                       const nn_net *net, const nn_fit_config *cfg, const NN_T *X,
+                       const NN_T *Y, int64_t n, int64_t epochs, uint64_t *rng_state);

@@ -233,6 +233,7 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
             Xb = X + b0 * n0;
             Yb = Y + b0 * nL;
         }
+        if (cfg->should_stop && cfg->should_stop(cfg->stop_ctx)) return NN_EINTR;
         st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb, Yb,
                                         m, cfg->alpha);
         if (st != NN_OK) return st;
@@ -249,5 +250,20 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
         if (st != NN_OK) return st;
     }
     *epoch_loss = total / (double)n;
+    return NN_OK;
+}
+
+int NN_F(train_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done, NN_WS *ws,
+                       const nn_net *net, const nn_fit_config *cfg, const NN_T *X,
+                       const NN_T *Y, int64_t n, int64_t epochs, uint64_t *rng_state)
+{
+    int64_t e;
+    if (!loss_curve || !epochs_done || epochs < 0) return NN_EINVAL;
+    *epochs_done = 0;
+    for (e = 0; e < epochs; e++) {
+        int st = NN_F(train_epoch)(params, loss_curve + e, ws, net, cfg, X, Y, n, rng_state);
+        if (st != NN_OK) return st;
+        *epochs_done = e + 1;
+    }
     return NN_OK;
 }

@@ -3,6 +3,13 @@
  * Prints the largest difference of every failing comparison; exits nonzero on any failure. */
 #include "nncore.h"
 
+/* A should_stop callback that asks to stop on its fourth call (after three batches). */
+static int stop_after_three(void *ctx)
+{
+    int *calls = (int *)ctx;
+    return ++*calls > 3;
+}
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,10 +448,41 @@ static void test_training(void)
                 nn_workspace_free_f64(ws);
             }
 
+    /* train_epochs = repeated train_epoch; should_stop interrupts between batches */
+    {
+        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0.5, 0, 0.9, 0.999, 1e-8, 0.01, 8, 1, NULL, NULL};
+        nn_workspace_f64 *ws = NULL, *ws2 = NULL;
+        double p1[64], p2[64], curve[5], el;
+        uint64_t s1 = 5, s2 = 5;
+        int64_t done = -1, e, i, np_;
+        int calls = 0;
+        CHECK_STATUS(nn_net_check(&net, &np_), NN_OK);
+        CHECK(np_ <= 64, "test net too large for the buffers");
+        CHECK_STATUS(nn_init_params_f64(p1, &net, NN_INIT_GLOROT, &s1), NN_OK);
+        memcpy(p2, p1, sizeof p1);
+        s2 = s1;
+        CHECK_STATUS(nn_workspace_create_f64(&ws, &net, 40, 8, NN_OPT_SGD), NN_OK);
+        CHECK_STATUS(nn_workspace_create_f64(&ws2, &net, 40, 8, NN_OPT_SGD), NN_OK);
+        CHECK_STATUS(nn_train_epochs_f64(p1, curve, &done, ws, &net, &cfg, X, Y, 40, 5, &s1), NN_OK);
+        CHECK(done == 5, "train_epochs did not count 5 epochs");
+        for (e = 0; e < 5; e++) {
+            CHECK_STATUS(nn_train_epoch_f64(p2, &el, ws2, &net, &cfg, X, Y, 40, &s2), NN_OK);
+            CHECK(el == curve[e], "train_epochs loss differs from train_epoch");
+        }
+        for (i = 0; i < np_; i++) CHECK(p1[i] == p2[i], "train_epochs params differ");
+        CHECK(s1 == s2, "train_epochs stream differs");
+        cfg.should_stop = stop_after_three;
+        cfg.stop_ctx = &calls;
+        CHECK_STATUS(nn_train_epochs_f64(p1, curve, &done, ws, &net, &cfg, X, Y, 40, 5, &s1), NN_EINTR);
+        CHECK(done == 0 && calls == 4, "should_stop was not called between batches");
+        nn_workspace_free_f64(ws);
+        nn_workspace_free_f64(ws2);
+    }
+
     /* full batch, plain sgd, no shuffle: one epoch = params - lr * grads of loss_gradient,
      * and the epoch loss is the loss before the update, bit for bit */
     {
-        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0.01, 40, 0};
+        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0.01, 40, 0, NULL, NULL};
         nn_workspace_f64 *ws = NULL;
         double grads[64], expect[64], loss, el;
         uint64_t seed = 9;
@@ -464,7 +502,7 @@ static void test_training(void)
 
     /* float32 trains too */
     {
-        nn_fit_config cfg = {NN_OPT_ADAM, 0.01, 0, 0, 0.9, 0.999, 1e-8, 0, 8, 1};
+        nn_fit_config cfg = {NN_OPT_ADAM, 0.01, 0, 0, 0.9, 0.999, 1e-8, 0, 8, 1, NULL, NULL};
         nn_workspace_f32 *ws = NULL;
         float Xf[40 * 3], Yf[40 * 2], pf[64];
         double first = 0, el = 0;
@@ -485,7 +523,7 @@ static void test_training(void)
     /* a diverging run stops with NN_ENONFINITE */
     {
         nn_net lin = {3, g_sizes, NN_ACT_IDENTITY, NN_ACT_IDENTITY, NN_LOSS_MSE};
-        nn_fit_config cfg = {NN_OPT_SGD, 1e3, 0, 0, 0.9, 0.999, 1e-8, 0, 40, 0};
+        nn_fit_config cfg = {NN_OPT_SGD, 1e3, 0, 0, 0.9, 0.999, 1e-8, 0, 40, 0, NULL, NULL};
         nn_workspace_f64 *ws = NULL;
         uint64_t seed = 1;
         double el;
@@ -600,7 +638,7 @@ static void test_errors(void)
     if (ws) {
         const int64_t other[4] = {3, 6, 4, 2};
         nn_net net2 = net;
-        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0, 2, 0};
+        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0, 2, 0, NULL, NULL};
         double params[64] = {0}, X[12] = {0}, Y[8] = {0}, el;
         Y[0] = Y[3] = Y[4] = Y[7] = 1;
         net2.sizes = other;

@@ -35,19 +35,20 @@ class NativeEngine:
     def fit(self, params, X, Y, s, state, report):
         """Train params in place for s["epochs"] epochs; return (loss curve, stream state).
 
-        Python is entered once per epoch: the epoch itself (shuffle, batches, forward,
-        backward, update) is one call into the core, with the GIL released.
+        The whole run (shuffles, batches, forward, backward, updates) is one call into the
+        core with the GIL released; with a report (verbose) it is one call per epoch.
         """
         trainer = _core.Trainer(self.net, self.dtype, X.shape[0],
                                 _core.OPTIMIZER_CODES[s["optimizer"]], s["lr"], s["momentum"],
                                 s["nesterov"], s["beta1"], s["beta2"], s["epsilon"],
                                 s["alpha"], s["batch_size"], s["shuffle"])
+        if report is None:
+            return trainer.epochs(params, X, Y, state, s["epochs"])
         curve = []
         for epoch in range(s["epochs"]):
-            loss, state = trainer.epoch(params, X, Y, state)
+            (loss,), state = trainer.epochs(params, X, Y, state, 1)
             curve.append(loss)
-            if report is not None:
-                report(epoch, loss)
+            report(epoch, loss)
         return curve, state
 
     def perceptron_fit(self, params, X, Y, epochs, lr, shuffle, state):
