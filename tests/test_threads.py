@@ -59,3 +59,19 @@ def test_set_num_threads_checks_its_argument(restore_threads):
             nnfast.set_num_threads(bad)
     nnfast.set_num_threads(None)
     assert nnfast.get_num_threads() >= 1
+
+
+def test_default_thread_count_follows_the_environment():
+    """NNFAST_NUM_THREADS first, then OMP_NUM_THREADS (what joblib workers set)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import nnfast; print(nnfast.get_num_threads())"
+    for env, expected in (({"OMP_NUM_THREADS": "1"}, "1"),
+                          ({"OMP_NUM_THREADS": "1", "NNFAST_NUM_THREADS": "3"}, "3")):
+        clean = {k: v for k, v in os.environ.items()
+                 if k not in ("OMP_NUM_THREADS", "NNFAST_NUM_THREADS")}
+        result = subprocess.run([sys.executable, "-c", code], env={**clean, **env},
+                                capture_output=True, text=True, check=True)
+        assert result.stdout.strip() == expected

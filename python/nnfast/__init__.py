@@ -8,8 +8,9 @@ from ._version import __version__
 from .errors import NotFittedError
 from .models import MLP, ModelFileError, Neuron, Perceptron, load
 from .threads import get_num_threads, set_num_threads
+from .config import config, show_config
 from . import data, features, ops, reference
 
 __all__ = ["MLP", "ModelFileError", "Neuron", "NotFittedError", "Perceptron", "__version__",
-           "data", "features", "get_num_threads", "load", "ops", "reference",
-           "set_num_threads"]
+           "config", "data", "features", "get_num_threads", "load", "ops", "reference",
+           "set_num_threads", "show_config"]

@@ -170,10 +170,12 @@ def forward(real[:, ::1] out, const real[::1] params, Net net, const real[:, ::1
 
 
 def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const real[:, ::1] Y,
-                  double alpha, real[::1] grads=None):
-    """Return the batch loss of (X, Y); fill grads (n_params) with its gradient if not None."""
+                  double alpha, real[::1] grads=None, const double[::1] sample_weight=None):
+    """Return the batch loss of (X, Y); fill grads (n_params) with its gradient if not None.
+    With sample_weight (n,): the weighted mean loss, L2 term divided by the weights' sum."""
     cdef double loss = 0.0
     cdef real *g = NULL
+    cdef const double *sw = NULL
     cdef int64_t n = X.shape[0]
     expect(params.shape[0] == net.n_params, "params has the wrong length")
     expect(X.shape[1] == net.n_inputs, "X has the wrong number of features")
@@ -181,11 +183,14 @@ def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const r
     if grads is not None:
         expect(grads.shape[0] == net.n_params, "grads has the wrong length")
         g = &grads[0]
+    if sample_weight is not None:
+        expect(sample_weight.shape[0] == n, "sample_weight must have one value per row of X")
+        sw = &sample_weight[0]
     with nogil:
         if real is float:
-            check(nn_loss_gradient_f32(&loss, g, &params[0], &net.net, &X[0, 0], &Y[0, 0], n, alpha))
+            check(nn_weighted_loss_gradient_f32(&loss, g, &params[0], &net.net, &X[0, 0], &Y[0, 0], sw, n, alpha))
         else:
-            check(nn_loss_gradient_f64(&loss, g, &params[0], &net.net, &X[0, 0], &Y[0, 0], n, alpha))
+            check(nn_weighted_loss_gradient_f64(&loss, g, &params[0], &net.net, &X[0, 0], &Y[0, 0], sw, n, alpha))
     return loss
 
 
@@ -231,11 +236,68 @@ cdef class Trainer:
         if self.ws64 != NULL:
             nn_workspace_free_f64(self.ws64)
 
+    @property
+    def lr(self):
+        """The learning rate of the next epochs; set it between calls for a schedule."""
+        return self.cfg.lr
+
+    @lr.setter
+    def lr(self, double value):
+        expect(value > 0 and value < float("inf"), "the learning rate must be positive and finite")
+        self.cfg.lr = value
+
+    def get_optimizer_state(self):
+        """(state1, state2 or None, step): copies of the optimizer state the trainer carries
+        from batch to batch and call to call (sgd velocity; adam moments and step count)."""
+        import numpy as np
+        cdef int64_t *step
+        cdef int64_t n_params
+        cdef float *a32
+        cdef float *b32
+        cdef double *a64
+        cdef double *b64
+        if self.ws32 != NULL:
+            check(nn_workspace_optimizer_state_f32(self.ws32, &a32, &b32, &step, &n_params))
+            s1 = np.asarray(<float[:n_params]>a32).copy()
+            s2 = np.asarray(<float[:n_params]>b32).copy() if b32 != NULL else None
+        else:
+            check(nn_workspace_optimizer_state_f64(self.ws64, &a64, &b64, &step, &n_params))
+            s1 = np.asarray(<double[:n_params]>a64).copy()
+            s2 = np.asarray(<double[:n_params]>b64).copy() if b64 != NULL else None
+        return s1, s2, int(step[0])
+
+    def set_optimizer_state(self, state1, state2, int64_t step):
+        """Restore what get_optimizer_state returned (same optimizer, dtype and network)."""
+        import numpy as np
+        cdef int64_t *st
+        cdef int64_t n_params
+        cdef float *a32
+        cdef float *b32
+        cdef double *a64
+        cdef double *b64
+        if self.ws32 != NULL:
+            check(nn_workspace_optimizer_state_f32(self.ws32, &a32, &b32, &st, &n_params))
+            dst1 = np.asarray(<float[:n_params]>a32)
+            dst2 = np.asarray(<float[:n_params]>b32) if b32 != NULL else None
+        else:
+            check(nn_workspace_optimizer_state_f64(self.ws64, &a64, &b64, &st, &n_params))
+            dst1 = np.asarray(<double[:n_params]>a64)
+            dst2 = np.asarray(<double[:n_params]>b64) if b64 != NULL else None
+        expect(np.shape(state1) == (n_params,), "state1 has the wrong length")
+        expect((state2 is None) == (dst2 is None), "state2 does not match the optimizer")
+        expect(step >= 0, "step must be >= 0")
+        dst1[:] = state1
+        if dst2 is not None:
+            expect(np.shape(state2) == (n_params,), "state2 has the wrong length")
+            dst2[:] = state2
+        st[0] = step
+
     def epochs(self, real[::1] params, const real[:, ::1] X, const real[:, ::1] Y,
-               uint64_t state, int64_t epochs):
+               uint64_t state, int64_t epochs, const double[::1] sample_weight=None):
         """Train `epochs` epochs in place in one call into the core; return
-        (loss of each epoch, new stream state). Ctrl-C raises KeyboardInterrupt between
-        batches; params then hold a partial run (the caller trains a copy)."""
+        (loss of each epoch, new stream state). sample_weight (n,) weighs each row (see
+        nn_fit_config). Ctrl-C raises KeyboardInterrupt between batches; params then hold a
+        partial run (the caller trains a copy)."""
         import numpy as np
         cdef int64_t n = X.shape[0], done = 0
         cdef int status
@@ -243,6 +305,8 @@ cdef class Trainer:
         curve = np.zeros(max(epochs, 1), dtype=np.float64)
         cdef double[::1] curve_view = curve
         expect(epochs >= 1, "epochs must be at least 1")
+        if sample_weight is not None:
+            expect(sample_weight.shape[0] == n, "sample_weight must have one value per row of X")
         expect(n == self.n_samples, "X has a different number of rows than the trainer")
         expect(params.shape[0] == self.net.n_params, "params has the wrong length")
         expect(X.shape[1] == self.net.n_inputs, "X has the wrong number of features")
@@ -250,6 +314,11 @@ cdef class Trainer:
         signal_check.next_check = nn_seconds() + SIGNAL_CHECK_INTERVAL
         self.cfg.should_stop = python_signal_pending
         self.cfg.stop_ctx = &signal_check
+        cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
+        if self.ws32 != NULL:
+            nn_workspace_set_sample_weight_f32(self.ws32, sw)
+        else:
+            nn_workspace_set_sample_weight_f64(self.ws64, sw)
         if real is float:
             expect(self.ws32 != NULL, "this trainer was made for float64")
             with nogil:
@@ -264,6 +333,12 @@ cdef class Trainer:
                                              epochs, &state)
         self.cfg.should_stop = NULL
         self.cfg.stop_ctx = NULL
+        if self.ws32 != NULL:
+            nn_workspace_set_sample_weight_f32(self.ws32, NULL)
+        else:
+            nn_workspace_set_sample_weight_f64(self.ws64, NULL)
+        if status == NN_ENONFINITE:
+            raise FloatingPointError(f"the loss became infinite or NaN in epoch {done + 1}")
         check(status)
         return curve.tolist(), state
 
@@ -478,3 +553,40 @@ def perceptron_epoch(real[:, ::1] W, real[::1] b, const real[:, ::1] X, const re
         else:
             check(nn_perceptron_epoch_f64(&W[0, 0], &b[0], &mistakes, &X[0, 0], &Y[0, 0], o, n, k, n_out, lr))
     return mistakes
+
+
+def perceptron_sgd_epoch(real[::1] w, real[::1] q, const real[:, ::1] X, const real[::1] y,
+                         const real[::1] sample_weight, const int64_t[::1] order, double b,
+                         double u, double eta, double alpha, double l1_ratio, bint fit_intercept):
+    """One epoch of linear SGD on the perceptron loss (y in {-1, +1}), w and q in place;
+    return (b, u, objective): the new intercept and cumulative L1 penalty, and the epoch's
+    summed loss plus penalty."""
+    cdef double objective = 0.0
+    cdef const int64_t *o = NULL
+    cdef int64_t n = X.shape[0], k = X.shape[1]
+    expect(w.shape[0] == k and q.shape[0] == k, "w and q must have one value per feature")
+    expect(y.shape[0] == n and sample_weight.shape[0] == n, "y and sample_weight need one value per row")
+    if order is not None:
+        expect(order.shape[0] == n, "order must have one entry per sample")
+        o = &order[0]
+    with nogil:
+        if real is float:
+            check(nn_perceptron_sgd_epoch_f32(&w[0], &b, &u, &q[0], &objective, &X[0, 0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept))
+        else:
+            check(nn_perceptron_sgd_epoch_f64(&w[0], &b, &u, &q[0], &objective, &X[0, 0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept))
+    return b, u, objective
+
+
+def weighted_loss(const real[:, ::1] Z, const real[:, ::1] A, const real[:, ::1] Y,
+                  const double[::1] sample_weight, int kind):
+    """sum_i sw_i loss_i / sum_i sw_i, from logits Z and outputs A."""
+    cdef double value = 0.0
+    expect(Z.shape[0] == A.shape[0] == Y.shape[0] == sample_weight.shape[0]
+           and Z.shape[1] == A.shape[1] == Y.shape[1],
+           "Z, A, Y and sample_weight must have matching shapes")
+    with nogil:
+        if real is float:
+            check(nn_weighted_loss_f32(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], &sample_weight[0], Z.shape[0], Z.shape[1], <nn_loss>kind))
+        else:
+            check(nn_weighted_loss_f64(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], &sample_weight[0], Z.shape[0], Z.shape[1], <nn_loss>kind))
+    return value

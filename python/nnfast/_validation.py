@@ -4,10 +4,14 @@ Each check raises a ValueError or TypeError whose message names the argument and
 before anything is computed or changed.
 """
 import numbers
+import os
 
 import numpy as np
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+# The core's largest buffer (src/nncore/internal.h, NNI_MAX_ELEMS): 16 bytes per element must
+# fit in a ptrdiff_t, so no size computation in the core can overflow.
+MAX_ELEMENTS = (2**63 - 1) // 16
 
 
 def lookup(table, name, what):
@@ -31,48 +35,103 @@ def _is_dtype_like(value):
     return True
 
 
-def as_matrix(X, name, dtype, n_features=None, what="the network"):
+def physical_memory():
+    """Bytes of memory this machine has, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def allocation(count, itemsize, what):
+    """Refuse, before allocating it, a buffer of `count` values that cannot exist: more values
+    than the core can index (ValueError), or more bytes than this machine's memory
+    (MemoryError). `what` names the argument the buffer comes from."""
+    n_bytes, memory = count * itemsize, physical_memory()
+    if count > MAX_ELEMENTS:
+        raise ValueError(f"{what} needs {count:,} values, more than the core can index "
+                         f"({MAX_ELEMENTS:,})")
+    if memory is not None and n_bytes > memory:
+        raise MemoryError(f"{what} needs {count:,} values ({n_bytes / 2**30:.3g} GiB), more "
+                          f"than this machine's {memory / 2**30:.3g} GiB of memory")
+    return count
+
+
+def as_array(value, name) -> np.ndarray:
+    """np.asarray(value), with an error naming the argument when it is not array-like (ragged
+    nested lists, for instance)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} is not a rectangular array of numbers ({exc})") from None
+
+
+def real_array(value, name) -> np.ndarray:
+    """value as an ndarray of real numbers (bool, integer or float; converted exactly later)."""
+    arr = as_array(value, name)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def convert(arr, dtype) -> np.ndarray:
+    """arr as C-contiguous `dtype`; values beyond float32's range become inf, which the caller's
+    finiteness check reports (without numpy's overflow warning)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_matrix(X, name, dtype, n_features=None, what="the network") -> np.ndarray:
     """X as a C-contiguous finite 2-D array of `dtype`, copied only when it must be.
 
     Raises TypeError for non-numeric data and ValueError for a wrong rank, an empty array,
     a wrong number of columns or NaN/inf.
     """
-    arr = np.asarray(X)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = real_array(X, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features, {what} expects {n_features}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    return finite(convert(arr, dtype), arr, name)
+
+
+def finite(out, original, name) -> np.ndarray:
+    """out, after checking that every value is finite (naming a float32 overflow as such)."""
     if not np.isfinite(out).all():
+        overflow = out.dtype == np.float32 and np.isfinite(original).all()
         raise ValueError(f"{name} contains NaN or infinity"
-                         + (" after conversion to float32" if np.isfinite(arr).all() else ""))
+                         + (" after conversion to float32 (a value beyond +-3.4e38)"
+                            if overflow else ""))
     return out
 
 
-def as_vector(x, name, dtype, length=None):
+def as_vector(x, name, dtype, length=None) -> np.ndarray:
     """x as a C-contiguous finite 1-D array of `dtype`."""
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = real_array(x, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if length is not None and arr.shape[0] != length:
         raise ValueError(f"{name} has length {arr.shape[0]}, expected {length}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(out).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return out
+    return finite(convert(arr, dtype), arr, name)
 
 
-def positive_int(value, name, allow_none=False):
+def positive_int(value, name, allow_none=False, high=2**63 - 1):
+    """A positive integer no larger than `high` (by default, the core's int64_t)."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value > high:
+        raise ValueError(f"{name} must be at most {high}, got {value!r}")
+    return int(value)
+
+
+def seed(value, name="seed"):
+    """A SplitMix64 state: an integer in [0, 2**64)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**64:
+        raise ValueError(f"{name} must be an integer in [0, 2**64), got {value!r}")
     return int(value)
 
 
@@ -95,17 +154,18 @@ def flag(value, name):
     return bool(value)
 
 
-def targets(y, n_rows, n_outputs, loss, dtype):
+def targets(y, n_rows, n_outputs, loss, dtype) -> np.ndarray:
     """y as the (n, n_outputs) target matrix the core trains on.
 
     cross_entropy takes class indices (n,) in [0, n_outputs) or a (n, n_outputs) matrix;
     binary_cross_entropy and mse take (n,) when n_outputs == 1, or (n, n_outputs).
     """
-    arr = np.asarray(y)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"y must hold numbers, got dtype {arr.dtype}")
-    if arr.shape[:1] != (n_rows,):
-        raise ValueError(f"y has {arr.shape[0] if arr.ndim else 0} rows, X has {n_rows}")
+    arr = real_array(y, "y")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"y must have shape ({n_rows},) or ({n_rows}, {n_outputs}), "
+                         f"got shape {arr.shape}")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"y has {arr.shape[0]} rows, X has {n_rows}")
     if not np.isfinite(arr).all():
         raise ValueError("y contains NaN or infinity")
     if arr.ndim == 1 and loss == "cross_entropy":
@@ -123,4 +183,11 @@ def targets(y, n_rows, n_outputs, loss, dtype):
         accepted = f"({n_rows},) or " if n_outputs == 1 or loss == "cross_entropy" else ""
         raise ValueError(f"y has shape {arr.shape}; the network has {n_outputs} outputs, "
                          f"so y must be {accepted}({n_rows}, {n_outputs})")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    if loss in PROBABILITY_TARGETS and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"y holds values in [{arr.min():g}, {arr.max():g}]; {loss} takes "
+                         f"0/1 labels or probabilities in [0, 1]")
+    return finite(convert(arr, dtype), arr, "y")
+
+
+# Losses whose targets are probabilities: outside [0, 1] their loss has no minimum.
+PROBABILITY_TARGETS = ("binary_cross_entropy", "cross_entropy")

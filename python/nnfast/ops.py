@@ -9,11 +9,18 @@ Arrays are float64 unless every floating input is float32. Functions that the re
 defines as updating their arguments in place (sgd_step, adam_step, perceptron_rule) update
 NumPy arrays in place here; they must be C-contiguous arrays of the same float dtype.
 """
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
+from . import _validation as check
 from .reference.rng import SplitMix64
 from .models.names import LOSS_OUTPUTS
+
+# float32 or float64 arrays, as the kernels compute them
+Array = npt.NDArray[Any]
 
 __all__ = [
     "ACTIVATIONS", "DERIVATIVES", "LOSSES", "OPTIMIZERS", "SplitMix64", "activation_backward",
@@ -25,58 +32,92 @@ __all__ = [
 ]
 
 
-def _dtype(*arrays):
+def _dtype(*arrays: Any) -> Type[np.floating[Any]]:
     """float32 when every floating input is float32, else float64."""
-    kinds = [np.asarray(a).dtype for a in arrays if a is not None]
+    kinds = [a.dtype for a in arrays if a is not None]
     return np.float32 if kinds and all(k == np.float32 for k in kinds) else np.float64
 
 
-def _matrices(*arrays):
-    dtype = _dtype(*arrays)
+def _real(value: Any, name: str, dtype: Any = None) -> Array:
+    """value as a finite, non-empty C-contiguous array of real numbers (any rank), in dtype
+    (default: float32 if it is float32, else float64); errors name the argument."""
+    arr = check.real_array(value, name)
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    return check.finite(check.convert(arr, dtype or _dtype(arr)), arr, name)
+
+
+def _matrices(**arrays: Any) -> List[Array]:
+    """The named arguments as finite, non-empty 2-D arrays of one float dtype (a 1-D array is
+    one row). Raises TypeError for non-real data, ValueError for a wrong rank or NaN/inf."""
+    real = {name: check.real_array(a, name) for name, a in arrays.items()}
+    dtype = _dtype(*real.values())
     out = []
-    for a in arrays:
-        a = np.ascontiguousarray(a, dtype=dtype)
-        if a.ndim == 1:
-            a = a.reshape(1, -1) if a.size else a.reshape(0, 0)
-        if a.ndim != 2 or a.size == 0:
-            raise ValueError(f"expected a non-empty 2-D array, got shape {a.shape}")
-        out.append(a)
+    for name, a in real.items():
+        if a.ndim not in (1, 2):
+            raise ValueError(f"{name} must be 2-D (a 1-D array is one row), got shape {a.shape}")
+        out.append(_real(a.reshape(1, -1) if a.ndim == 1 else a, name, dtype))
     return out
 
 
-def _act(name):
-    try:
-        return _core.ACTIVATION_CODES[name]
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of "
-                         f"{sorted(_core.ACTIVATION_CODES)}") from None
+def _finite(result: Any, what: str) -> Any:
+    """result, checked: finite inputs can still overflow (a product of 1e200s); that is an
+    error, never a silent inf or NaN."""
+    if not np.isfinite(result).all():
+        raise FloatingPointError(f"{what} overflowed: inf or NaN from finite inputs")
+    return result
+
+
+def _probabilities(Y: Array, loss: str) -> Array:
+    """Y, checked to hold probabilities when the loss is a cross-entropy."""
+    if loss in check.PROBABILITY_TARGETS and (Y.min() < 0 or Y.max() > 1):
+        raise ValueError(f"Y holds values in [{Y.min():g}, {Y.max():g}]; {loss} takes "
+                         f"probabilities in [0, 1]")
+    return Y
+
+
+def _act(name: str) -> int:
+    return check.lookup(_core.ACTIVATION_CODES, name, "activation")
+
+
+# Activations whose derivative backprop can apply elementwise to a hidden layer's output.
+HIDDEN_DIFFERENTIABLE = ("identity", "sigmoid", "tanh", "relu")
+
+
+def _differentiable(name: str, allowed: Sequence[str] = HIDDEN_DIFFERENTIABLE) -> int:
+    code = _act(name)
+    if name not in allowed:
+        raise ValueError(f"activation {name!r} has no derivative here; choose one of "
+                         f"{list(allowed)}")
+    return code
 
 
 # ---- matrix products -----------------------------------------------------------------------
 
-def transpose(A):
+def transpose(A: npt.ArrayLike) -> Array:
     """A^T."""
-    return np.ascontiguousarray(np.asarray(A).T)
+    (A,) = _matrices(A=A)
+    return np.ascontiguousarray(A.T)
 
 
-def matmul(A, B):
+def matmul(A: npt.ArrayLike, B: npt.ArrayLike) -> Array:
     """A @ B by the core's GEMM. A (m, k), B (k, n) -> (m, n)."""
-    A, B = _matrices(A, B)
+    A, B = _matrices(A=A, B=B)
     C = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
     _core.gemm(C, A, B)
-    return C
+    return _finite(C, "matmul")
 
 
 # ---- activations ---------------------------------------------------------------------------
 
-def _forward(name):
+def _forward(name: str) -> Callable[[npt.ArrayLike], Array]:
     code = _act(name)
 
-    def f(Z):
-        (Z,) = _matrices(Z)
+    def f(Z: npt.ArrayLike) -> Array:
+        (Z,) = _matrices(Z=Z)
         A = np.empty_like(Z)
         _core.activation_forward(A, Z, code)
-        return A
+        return _finite(A, name)
     f.__name__ = name
     f.__doc__ = f"{name}(Z), elementwise (softmax: row by row). Z (m, n) -> (m, n)."
     return f
@@ -87,17 +128,18 @@ identity, step, sigmoid, tanh, relu, softmax = (
 ACTIVATIONS = {f.__name__: f for f in (identity, step, sigmoid, tanh, relu, softmax)}
 
 
-def activation_backward(A, G, activation):
+def activation_backward(A: npt.ArrayLike, G: npt.ArrayLike, activation: str) -> Array:
     """G * f'(A), f' written from the output A; softmax: a_j (g_j - sum_i g_i a_i) per row."""
-    A, G = _matrices(A, G)
+    A, G = _matrices(A=A, G=G)
     out = np.empty_like(G)
-    _core.activation_backward(out, A, G, _act(activation))
-    return out
+    _core.activation_backward(out, A, G,
+                              _differentiable(activation, HIDDEN_DIFFERENTIABLE + ("softmax",)))
+    return _finite(out, "activation_backward")
 
 
-def _derivative(name):
-    def d(A):
-        (A,) = _matrices(A)
+def _derivative(name: str) -> Callable[[npt.ArrayLike], Array]:
+    def d(A: npt.ArrayLike) -> Array:
+        (A,) = _matrices(A=A)
         return activation_backward(A, np.ones_like(A), name)
     d.__name__ = f"{name}_derivative"
     d.__doc__ = f"f'(z) of {name}, written from its output A. (m, n) -> (m, n)."
@@ -112,144 +154,189 @@ DERIVATIVES = {"identity": identity_derivative, "sigmoid": sigmoid_derivative,
 
 # ---- dense layer ---------------------------------------------------------------------------
 
-def _dense(A, W, b, activation, want_logits):
-    A, W = _matrices(A, W)
-    b = np.ascontiguousarray(b, dtype=A.dtype).reshape(-1)
+def _dense(A: npt.ArrayLike, W: npt.ArrayLike, b: npt.ArrayLike, activation: str,
+           want_logits: bool) -> Array:
+    A, W = _matrices(A=A, W=W)
+    b = _real(b, "b", A.dtype).reshape(-1)
     out = np.empty((A.shape[0], W.shape[1]), dtype=A.dtype)
     Z = np.empty_like(out) if want_logits else None
     _core.dense_forward(out, Z, A, W, b, _act(activation))
-    return out
+    return _finite(out, "dense_forward")
 
 
-def dense_linear(A, W, b):
+def dense_linear(A: npt.ArrayLike, W: npt.ArrayLike, b: npt.ArrayLike) -> Array:
     """Z = A @ W + b. A (m, n_in), W (n_in, n_out), b (n_out,) -> (m, n_out)."""
     return _dense(A, W, b, "identity", False)
 
 
-def dense_forward(A, W, b, activation="identity"):
+def dense_forward(A: npt.ArrayLike, W: npt.ArrayLike, b: npt.ArrayLike,
+                  activation: str = "identity") -> Array:
     """A_out = f(A @ W + b), bias and activation fused into the GEMM's write-out."""
     return _dense(A, W, b, activation, False)
 
 
-def dense_backward(A_prev, W, delta, activation_prev=None):
+def dense_backward(A_prev: npt.ArrayLike, W: npt.ArrayLike, delta: npt.ArrayLike,
+                   activation_prev: Optional[str] = None) -> Tuple[Array, Array, Optional[Array]]:
     """(dW, db, delta_prev): dW = A_prev^T delta / m, db = sum_rows(delta) / m,
     delta_prev = (delta @ W^T) * f'(A_prev), or None when activation_prev is None."""
-    A_prev, W, delta = _matrices(A_prev, W, delta)
+    A_prev, W, delta = _matrices(A_prev=A_prev, W=W, delta=delta)
+    code = (_core.ACTIVATION_CODES["identity"] if activation_prev is None
+            else _differentiable(activation_prev))
     dW = np.zeros_like(W)
     db = np.zeros(W.shape[1], dtype=W.dtype)
     delta_prev = None if activation_prev is None else np.empty_like(A_prev)
-    code = _core.ACTIVATION_CODES["identity"] if activation_prev is None else _act(activation_prev)
     _core.dense_backward(dW, db, delta_prev, A_prev, W, delta, code)
+    for part in (dW, db) if delta_prev is None else (dW, db, delta_prev):
+        _finite(part, "dense_backward")
     return dW, db, delta_prev
 
 
 # ---- losses ----------------------------------------------------------------------------------
 
-def _loss(name):
+def _loss(name: str) -> Callable[[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike], float]:
     code = _core.LOSS_CODES[name]
 
-    def loss(Z, A, Y):
-        Z, A, Y = _matrices(Z, A, Y)
-        return _core.loss(Z, A, Y, code)
+    def loss(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+        Z, A, Y = _matrices(Z=Z, A=A, Y=Y)
+        if not Z.shape == A.shape == Y.shape:
+            raise ValueError(f"Z, A and Y must have the same shape, got {Z.shape}, {A.shape} "
+                             f"and {Y.shape}")
+        return _finite(_core.loss(Z, A, _probabilities(Y, name), code), name)
     return loss
 
 
 LOSSES = {name: _loss(name) for name in ("binary_cross_entropy", "cross_entropy", "mse")}
 
 
-def binary_cross_entropy(Z, Y):
+def binary_cross_entropy(Z: npt.ArrayLike, Y: npt.ArrayLike) -> float:
     """Mean over rows of sum_k softplus(z_k) - y_k z_k, from the logits Z."""
     return LOSSES["binary_cross_entropy"](Z, Z, Y)
 
 
-def cross_entropy(Z, Y):
+def cross_entropy(Z: npt.ArrayLike, Y: npt.ArrayLike) -> float:
     """Mean over rows of sum_k y_k (lse(z) - z_k), from the logits Z."""
     return LOSSES["cross_entropy"](Z, Z, Y)
 
 
-def mse(A, Y):
+def mse(A: npt.ArrayLike, Y: npt.ArrayLike) -> float:
     """Mean over rows of mean_k (a_k - y_k)^2, from the outputs A."""
     return LOSSES["mse"](A, A, Y)
 
 
-def mse_gradient(A, Y):
+def mse_gradient(A: npt.ArrayLike, Y: npt.ArrayLike) -> Array:
     """dL_sample/dA of mse: 2 (a - y) / K."""
-    A, Y = _matrices(A, Y)
-    return 2.0 * (A - Y) / A.shape[1]
+    A, Y = _matrices(A=A, Y=Y)
+    if A.shape != Y.shape:
+        raise ValueError(f"A has shape {A.shape} and Y {Y.shape}: they must be equal")
+    return _finite(2.0 * (A - Y) / A.shape[1], "mse_gradient")
 
 
-def output_delta(Z, A, Y, output, loss):
+def output_delta(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike, output: str,
+                 loss: str) -> Array:
     """dL_sample/dZ: a - y for sigmoid+binary_cross_entropy and softmax+cross_entropy,
     else the chain rule through the output activation (mse)."""
-    if loss not in LOSS_OUTPUTS or output not in LOSS_OUTPUTS[loss]:
+    loss_outputs = check.lookup(LOSS_OUTPUTS, loss, "loss")
+    if output not in loss_outputs:
         raise ValueError(f"output {output!r} with loss {loss!r} is not a supported pair")
-    Z, A, Y = _matrices(Z, A, Y)
+    code = _differentiable(output, HIDDEN_DIFFERENTIABLE + ("softmax",))
+    Z, A, Y = _matrices(Z=Z, A=A, Y=Y)
+    if not Z.shape == A.shape == Y.shape:
+        raise ValueError(f"Z, A and Y must have the same shape, got {Z.shape}, {A.shape} and "
+                         f"{Y.shape}")
     delta = np.empty_like(A)
-    _core.output_delta(delta, Z, A, Y, _act(output), _core.LOSS_CODES[loss])
-    return delta
+    _core.output_delta(delta, Z, A, _probabilities(Y, loss), code, _core.LOSS_CODES[loss])
+    return _finite(delta, "output_delta")
 
 
 # ---- L2 ------------------------------------------------------------------------------------------
 
-def l2_penalty(weights, alpha, m):
+def l2_penalty(weights: Sequence[npt.ArrayLike], alpha: float, m: int) -> float:
     """alpha / 2 * sum_l sum(W[l]^2) / m."""
-    return sum(_core.l2_penalty(np.ascontiguousarray(W, dtype=_dtype(W)).reshape(-1), alpha, m)
-               for W in weights)
+    alpha, m = check.real_in(alpha, "alpha", 0.0), check.positive_int(m, "m")
+    if isinstance(weights, np.ndarray) or not hasattr(weights, "__len__"):
+        raise TypeError(f"weights must be a list of weight matrices, got {type(weights).__name__}")
+    return _finite(sum(_core.l2_penalty(_real(W, f"weights[{l}]").reshape(-1), alpha, m)
+                       for l, W in enumerate(weights)), "l2_penalty")
 
 
-def l2_gradient(W, alpha, m):
+def l2_gradient(W: npt.ArrayLike, alpha: float, m: int) -> Array:
     """alpha * W / m."""
-    W = np.ascontiguousarray(W, dtype=_dtype(W))
+    alpha, m = check.real_in(alpha, "alpha", 0.0), check.positive_int(m, "m")
+    W = _real(W, "W")
     dW = np.zeros_like(W)
     _core.l2_gradient(dW.reshape(-1), W.reshape(-1), alpha, m)
-    return dW
+    return _finite(dW, "l2_gradient")
 
 
 # ---- optimizers (in place) -------------------------------------------------------------------
 
-def _inplace(*arrays):
-    dtype = arrays[0].dtype if isinstance(arrays[0], np.ndarray) else None
-    for a in arrays:
+def _inplace(**arrays: Any) -> List[Array]:
+    """The named arrays, flattened, after checking that the kernel can update them in place:
+    NumPy arrays of one float dtype, C-contiguous and writeable, of one shape, finite."""
+    first = next(iter(arrays.values()))
+    dtype = first.dtype if isinstance(first, np.ndarray) else None
+    for name, a in arrays.items():
         if not isinstance(a, np.ndarray) or a.dtype != dtype or dtype not in (np.float32, np.float64):
-            raise TypeError("in-place kernels take float32 or float64 NumPy arrays of one dtype")
+            raise TypeError(f"in-place kernels take float32 or float64 NumPy arrays of one dtype; "
+                            f"{name} is {type(a).__name__}"
+                            + (f" of dtype {a.dtype}" if isinstance(a, np.ndarray) else ""))
         if not a.flags.c_contiguous or not a.flags.writeable:
-            raise ValueError("in-place kernels need C-contiguous, writeable arrays")
-    return [a.reshape(-1) for a in arrays]
+            raise ValueError(f"in-place kernels need C-contiguous, writeable arrays; {name} is not")
+        if a.shape != first.shape or a.size == 0:
+            raise ValueError(f"{name} has shape {a.shape}; the arrays must share one non-empty "
+                             f"shape {first.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+    return [a.reshape(-1) for a in arrays.values()]
 
 
-def sgd_step(w, g, v, lr, momentum=0.0, nesterov=False):
+def _unit_interval(value: Any, name: str) -> float:
+    return check.real_in(value, name, 0.0, 1.0)
+
+
+def sgd_step(w: Array, g: Array, v: Array, lr: float, momentum: float = 0.0,
+             nesterov: bool = False) -> None:
     """v = momentum v - lr g; w += v, or w += momentum v - lr g (Nesterov). In place."""
-    w, g, v = _inplace(w, g, v)
-    _core.sgd_update(w, v, np.ascontiguousarray(g), lr, momentum, nesterov)
+    lr = check.real_in(lr, "lr", 0.0, low_open=True)
+    momentum, nesterov = _unit_interval(momentum, "momentum"), check.flag(nesterov, "nesterov")
+    w, g, v = _inplace(w=w, g=g, v=v)
+    _core.sgd_update(w, v, g, lr, momentum, nesterov)
 
 
-def adam_step(w, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+def adam_step(w: Array, g: Array, m: Array, v: Array, t: int, lr: float, beta1: float = 0.9,
+              beta2: float = 0.999, eps: float = 1e-8) -> None:
     """One Adam step, t the 1-based step count. w, m, v updated in place."""
-    w, g, m, v = _inplace(w, g, m, v)
+    t, lr = check.positive_int(t, "t"), check.real_in(lr, "lr", 0.0, low_open=True)
+    beta1, beta2 = _unit_interval(beta1, "beta1"), _unit_interval(beta2, "beta2")
+    eps = check.real_in(eps, "eps", 0.0, low_open=True)
+    w, g, m, v = _inplace(w=w, g=g, m=m, v=v)
     _core.adam_update(w, m, v, g, t, lr, beta1, beta2, eps)
 
 
 class _OptimizerState:
     """The state of one optimizer for one parameter vector; .step(w, g) updates w in place."""
 
-    def __init__(self, size, lr, momentum=0.0, nesterov=False):
+    slots: Optional[List[Array]]  # the velocity or Adam moments, allocated at the first step
+
+    def __init__(self, size: int, lr: float, momentum: float = 0.0,
+                 nesterov: bool = False) -> None:
         self.lr, self.momentum, self.nesterov = lr, momentum, nesterov
         self.size, self.t, self.slots = size, 0, None
 
-    def _slots(self, w, count):
+    def _slots(self, w: Array, count: int) -> List[Array]:
         if self.slots is None:
             self.slots = [np.zeros(self.size, dtype=w.dtype) for _ in range(count)]
         return self.slots
 
 
 class SGDState(_OptimizerState):
-    def step(self, w, g):
+    def step(self, w: Array, g: Array) -> None:
         (v,) = self._slots(w, 1)
         sgd_step(w, g, v, self.lr, self.momentum, self.nesterov)
 
 
 class AdamState(_OptimizerState):
-    def step(self, w, g):
+    def step(self, w: Array, g: Array) -> None:
         m, v = self._slots(w, 2)
         self.t += 1
         adam_step(w, g, m, v, self.t, self.lr)
@@ -260,33 +347,68 @@ OPTIMIZERS = {"sgd": SGDState, "adam": AdamState}
 
 # ---- perceptron rule, initialization, random order -------------------------------------------
 
-def perceptron_rule(W, b, X, Y, lr, order=None):
+def perceptron_rule(W: Array, b: Array, X: npt.ArrayLike, Y: npt.ArrayLike, lr: float,
+                    order: Optional[npt.ArrayLike] = None) -> int:
     """One epoch of the perceptron rule, in place on W (n_in, n_out) and b (n_out,);
     returns the number of samples with a mistake."""
-    _inplace(W, b)
-    X = np.ascontiguousarray(X, dtype=W.dtype)
-    Y = np.ascontiguousarray(Y, dtype=W.dtype).reshape(len(X), -1)
-    order = None if order is None else np.ascontiguousarray(order, dtype=np.int64)
+    _inplace(W=W)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D (n_inputs, n_outputs), got shape {W.shape}")
+    _inplace(b=b)
+    if b.shape != (W.shape[1],):
+        raise ValueError(f"b has shape {b.shape}, W needs ({W.shape[1]},)")
+    lr = check.real_in(lr, "lr", 0.0, low_open=True)
+    X = check.as_matrix(X, "X", W.dtype, W.shape[0], "W")
+    Y = check.real_array(Y, "Y")
+    if Y.ndim == 1 and W.shape[1] == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.shape != (len(X), W.shape[1]):
+        raise ValueError(f"Y has shape {Y.shape}; X and W need ({len(X)}, {W.shape[1]})")
+    if not np.isin(Y, (0, 1)).all():
+        raise ValueError("Y must hold 0/1 labels for the perceptron rule")
+    Y = check.convert(Y, W.dtype)
+    if order is not None:
+        order = check.as_array(order, "order")
+        if order.dtype.kind not in "iu" or order.shape != (len(X),):
+            raise ValueError(f"order must be {len(X)} integer sample indices, got "
+                             f"{order.dtype} of shape {order.shape}")
+        if order.min() < 0 or order.max() >= len(X):
+            raise ValueError(f"order holds indices in [{order.min()}, {order.max()}], "
+                             f"X has {len(X)} rows")
+        order = np.ascontiguousarray(order, dtype=np.int64)
     return _core.perceptron_epoch(W, b, X, Y, order, lr)
 
 
-def init_params(layers, activations, rng, init):
+def init_params(layers: Sequence[int], activations: Sequence[str], rng: SplitMix64,
+                init: str) -> Tuple[List[Array], List[Array]]:
     """Initial (weights, biases) by the init contract, drawn from rng (a SplitMix64) in
     place of the reference's draws: same values, same stream state afterwards."""
     from .models.parameters import count_parameters, split_parameters
 
-    if len(activations) != len(layers) - 1 or len(set(activations[:-1])) > 1:
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) < 2:
+        raise ValueError(f"layers must list at least 2 sizes, got {layers!r}")
+    layers = [check.positive_int(n, f"layers[{i}]") for i, n in enumerate(layers)]
+    if (isinstance(activations, (str, bytes)) or not hasattr(activations, "__len__")
+            or len(activations) != len(layers) - 1 or len(set(activations[:-1])) > 1):
         raise ValueError("activations must give one name per layer, the hidden ones equal")
     hidden = activations[0] if len(activations) > 1 else "identity"
-    net = _core.Net(layers, _act(hidden), _act(activations[-1]), _core.LOSS_CODES["mse"])
-    params = np.zeros(count_parameters(layers), dtype=np.float64)
-    rng.state = _core.init_params(params, net, _core.INIT_CODES[init], rng.state)
+    if len(activations) > 1 and hidden == "softmax":
+        raise ValueError("softmax is an output activation only")
+    net_codes = (_act(hidden), _act(activations[-1]))
+    init_code = check.lookup(_core.INIT_CODES, init, "init")
+    state = check.seed(getattr(rng, "state", None), "rng.state")
+    count = check.allocation(count_parameters(layers), 8, f"layers {layers}")
+    net = _core.Net(layers, *net_codes, _core.LOSS_CODES["mse"])
+    params = np.zeros(count, dtype=np.float64)
+    rng.state = _core.init_params(params, net, init_code, state)
     weights, biases = split_parameters(params, layers)
     return [W.copy() for W in weights], [b.copy() for b in biases]
 
 
-def permutation(rng, n):
+def permutation(rng: SplitMix64, n: int) -> npt.NDArray[np.int64]:
     """A Fisher-Yates order of 0..n-1 drawn from rng (a SplitMix64), as in the reference."""
+    n = check.allocation(check.positive_int(n, "n"), 8, "n")
+    state = check.seed(getattr(rng, "state", None), "rng.state")
     order = np.empty(n, dtype=np.int64)
-    rng.state = _core.rng_permutation(order, rng.state)
+    rng.state = _core.rng_permutation(order, state)
     return order

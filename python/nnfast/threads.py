@@ -1,12 +1,14 @@
 """The native core's thread count."""
 import numbers
+from typing import Optional
 
 from . import _core
 
 
-def set_num_threads(n=None):
+def set_num_threads(n: Optional[int] = None) -> None:
     """Use n threads in the native kernels; None restores the default (the NNFAST_NUM_THREADS
-    environment variable, else the cores this process may use). Results do not depend on n."""
+    environment variable, else OMP_NUM_THREADS, else the cores this process may use). Results
+    do not depend on n."""
     if n is None:
         _core.set_num_threads(0)
         return
@@ -15,6 +17,6 @@ def set_num_threads(n=None):
     _core.set_num_threads(int(n))
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads the native kernels use."""
     return _core.get_num_threads()

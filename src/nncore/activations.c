@@ -8,10 +8,9 @@ static void softmax_row(NN_T *a, const NN_T *z, int64_t n)
     int64_t j;
     for (j = 1; j < n; j++)
         if (z[j] > zmax) zmax = z[j];
-    for (j = 0; j < n; j++) {
-        a[j] = NN_EXP(z[j] - zmax);
-        s += a[j];
-    }
+    for (j = 0; j < n; j++) a[j] = z[j] - zmax;
+    nni_exp_inplace(a, n);
+    for (j = 0; j < n; j++) s += a[j];
     for (j = 0; j < n; j++) a[j] = a[j] / s;
 }
 

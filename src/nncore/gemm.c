@@ -1,151 +1,213 @@
 /* GEMM for one element type: C = alpha op(A) @ op(B) + beta C, then the fused epilogue.
  *
- * Organisation (BLIS-like; a packed, per-ISA micro-kernel can replace micro_kernel later):
- *   macro-kernel  gemm()      C is cut into tiles of MC x NC; OpenMP shares the tiles.
- *   tile          gemm_tile() the tile's sums live in a local accumulator; k is walked in
- *                             blocks of KC, each block strip by strip (NR columns of op(B)),
- *                             MR rows of op(A) at a time.
- *   micro-kernel  MR x NR register tile: c[r][:] += op(A)[r, p] * op(B)[p, :], p in order.
- *   write-back    alpha, beta, then the epilogue (bias, activation, derivative) on the tile.
- * op(B) rows must be contiguous for the micro-kernel: they are for NN and TN; for NT and TT a
- * KC x NR strip of B^T is packed first (B rows are read contiguously while packing).
+ * Organisation (BLIS):
+ *   gemm()          checks, then either the direct loop (small products) or the blocked
+ *                   path; OpenMP splits C into column (or row) ranges, one per thread.
+ *   gemm_range()    jc over NC columns, pc over KC of k: pack op(B)[pc, jc] (gemm_pack.c);
+ *                   ic over MC rows: pack alpha op(A)[ic, pc]; the macro-kernel.
+ *   macro_kernel()  jr over the NR-column panels, ir over the MR-row panels: the
+ *                   micro-kernel (gemm_kernels_*.c, the only per-instruction-set code,
+ *                   chosen at run time in cpu.c), then, after the last k block, the epilogue
+ *                   on the MR x NR tile while it is in L1.
+ * Blocking: a kc x NR panel of B stays in L1 (KC 256: 16 KiB), the MC x kc block of A in L2
+ * (144 x 256 floats or 72 x 256 doubles: 144 KiB), the kc x NC block of B in L3.
  *
- * Determinism: every element of C is summed over p = 0 .. k-1 in order, starting from 0, in
- * one thread, whatever the tile, block or thread count. So the result is bit-identical for any
- * number of threads, and equal to gemm_naive's (up to FMA contraction on targets that have it).
+ * Determinism: C[i, j] = beta C + sum over the k blocks (k split into equal blocks of at most
+ * KC, a function of k alone) in order of (the block's sum, from 0,
+ * over p in order, one FMA per term); the blocks, tile grid and edge tiles depend on (m, n, k)
+ * and the kernel only, never on the thread count, so results are bit-identical for any count.
+ * alpha is folded into the packed A (alpha a_ip b_pj), so alpha != 1 may differ from
+ * gemm_naive's alpha * sum in the last bits.
  */
 #include "internal.h"
 
-#define MC 32                           /* rows of a tile (a thread's unit of work)          */
-#define NC 128                          /* columns of a tile                                  */
-#define KC 256                          /* depth of one k block                               */
-#define MR 4                            /* micro-kernel rows                                  */
-#define NR (32 / (int)sizeof(NN_T))     /* micro-kernel columns: 8 floats or 4 doubles        */
+#define KC 256
+#ifdef NN_ELEM_F32
+#define MC 144
+#define UKR(kr) ((kr)->ukr_f32)
+#define MR(kr) ((kr)->mr_f32)
+#define NR(kr) ((kr)->nr_f32)
+#else
+#define MC 72
+#define UKR(kr) ((kr)->ukr_f64)
+#define MR(kr) ((kr)->mr_f64)
+#define NR(kr) ((kr)->nr_f64)
+#endif
+#define NC 4096 /* a multiple of every kernel's NR, so edge tiles only at C's edge */
 
-/* Products below this many multiply-adds run serially: no OpenMP start-up cost. */
+/* Products of at most this many multiply-adds take the direct loop (no packing). */
+#define GEMM_DIRECT_MAX_WORK (32.0 * 32.0 * 32.0)
+/* Products below this many multiply-adds run on one thread (no OpenMP region at all). */
 #define GEMM_PARALLEL_MIN_WORK (64.0 * 64.0 * 64.0)
 
-typedef NN_F(epilogue) epilogue_t;
+#define DIRECT_CHUNK 256 /* columns of one row summed at once on the stack (direct loop)   */
 
-/* GCC's loop vectorizer turns the micro-kernel's p loop into 4-row gathers and shuffles
- * (4x slower for float); without it, its SLP pass vectorizes along j as intended. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define MICRO_KERNEL_ATTR __attribute__((optimize("no-tree-loop-vectorize")))
+typedef NN_F(epilogue) epilogue_t;
+#ifdef NN_ELEM_F32
+typedef nni_ukr_f32 ukr_t;
 #else
-#define MICRO_KERNEL_ATTR
+typedef nni_ukr_f64 ukr_t;
 #endif
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* acc (MR x NR, row stride NC) += op(A)[0:MR, 0:kc] @ op(B)[0:kc, 0:NR].
- * op(A)[r, p] = a[r * ars + p * acs]; op(B)[p, j] = b[p * ldb + j]. */
-MICRO_KERNEL_ATTR
-static void micro_kernel(NN_T *restrict acc, const NN_T *restrict a, int64_t ars, int64_t acs,
-                         const NN_T *restrict b, int64_t ldb, int64_t kc)
-{
-    NN_T c[MR][NR];
-    int64_t p;
-    int r, j;
-    for (r = 0; r < MR; r++)
-        for (j = 0; j < NR; j++) c[r][j] = acc[r * NC + j];
-    for (p = 0; p < kc; p++) {
-        const NN_T *bp = b + p * ldb;
-        for (r = 0; r < MR; r++) {
-            const NN_T ar = a[r * ars + p * acs];
-            for (j = 0; j < NR; j++) c[r][j] += ar * bp[j];
-        }
-    }
-    for (r = 0; r < MR; r++)
-        for (j = 0; j < NR; j++) acc[r * NC + j] = c[r][j];
-}
-
-/* The same for an edge block of mr <= MR rows and nr <= NR columns, same summation order. */
-static void edge_kernel(NN_T *restrict acc, const NN_T *restrict a, int64_t ars, int64_t acs,
-                        const NN_T *restrict b, int64_t ldb, int64_t kc, int64_t mr, int64_t nr)
-{
-    int64_t r, j, p;
-    for (r = 0; r < mr; r++) {
-        for (j = 0; j < nr; j++) {
-            NN_T s = acc[r * NC + j];
-            for (p = 0; p < kc; p++) s += a[r * ars + p * acs] * b[p * ldb + j];
-            acc[r * NC + j] = s;
-        }
-    }
-}
-
-/* bp (kc x NR, row stride NR) = B^T[0:kc, 0:nr] for B stored (n, ldk): bp[p, j] = B[j, p]. */
-static void pack_bt_strip(NN_T *restrict bp, const NN_T *restrict B, int64_t ldk, int64_t kc,
-                          int64_t nr)
-{
-    int64_t p, j;
-    for (j = 0; j < nr; j++) {
-        const NN_T *row = B + j * ldk;
-        for (p = 0; p < kc; p++) bp[p * NR + j] = row[p];
-    }
-}
-
-/* One row of C: c = alpha acc + beta c (c not read when beta == 0); c += bias; c = act(c);
- * c *= act'(deriv_of). */
-static void write_back_row(NN_T *c, const NN_T *acc, int64_t nc, NN_T alpha, NN_T beta,
-                           const NN_T *bias, nn_act act, const NN_T *deriv_of, nn_act deriv_act)
+/* One row segment of C after its sums are final: c += bias; c = act(c); c *= act'(deriv_of). */
+static void epilogue_row(NN_T *c, int64_t len, const epilogue_t *ep, int64_t row_off,
+                         int64_t col)
 {
     int64_t j;
-    if (beta == 0)
-        for (j = 0; j < nc; j++) c[j] = alpha * acc[j];
-    else
-        for (j = 0; j < nc; j++) c[j] = alpha * acc[j] + beta * c[j];
-    if (bias)
-        for (j = 0; j < nc; j++) c[j] += bias[j];
-    if (act != NN_ACT_IDENTITY) nni_act_inplace(c, nc, act);
-    if (deriv_of) nni_deriv_mul(c, c, deriv_of, nc, deriv_act);
+    if (ep->bias)
+        for (j = 0; j < len; j++) c[j] += ep->bias[col + j];
+    if (ep->act != NN_ACT_IDENTITY) nni_act_inplace(c, len, ep->act);
+    if (ep->deriv_of) nni_deriv_mul(c, c, ep->deriv_of + row_off + col, len, ep->deriv_act);
 }
 
-/* The tile of C at (i0, j0), of at most MC x NC. */
-static void gemm_tile(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
-                      int trans_a, int trans_b, NN_T alpha, NN_T beta, const epilogue_t *ep,
-                      int64_t i0, int64_t j0)
+static int epilogue_is_empty(const epilogue_t *ep)
 {
-    NN_T acc[MC * NC];
-    NN_T bpack[KC * NR];
-    const int64_t mc = min64(MC, m - i0), nc = min64(NC, n - j0);
-    const int64_t ars = trans_a ? 1 : k, acs = trans_a ? m : 1;
-    int64_t p0, ii, jj, r;
+    return !ep || (!ep->bias && ep->act == NN_ACT_IDENTITY && !ep->deriv_of);
+}
 
-    for (r = 0; r < mc; r++) memset(acc + r * NC, 0, (size_t)nc * sizeof(NN_T));
+/* This thread's packing buffers (cpu.c): slots 0, 1 for float A, B; 2, 3 for double. */
+#ifdef NN_ELEM_F32
+#define SCRATCH_A 0
+#else
+#define SCRATCH_A 2
+#endif
 
-    for (p0 = 0; p0 < k; p0 += KC) {
-        const int64_t kc = min64(KC, k - p0);
-        for (jj = 0; jj < nc; jj += NR) {
-            const int64_t nr = min64(NR, nc - jj);
-            const NN_T *b;
-            int64_t ldb;
-            if (!trans_b) {
-                b = B + p0 * n + (j0 + jj);
-                ldb = n;
-            } else {
-                pack_bt_strip(bpack, B + (j0 + jj) * k + p0, k, kc, nr);
-                b = bpack;
-                ldb = NR;
+/* ---- the blocked path ------------------------------------------------------------------- */
+typedef struct {
+    NN_T *C;
+    const NN_T *A, *B;
+    int64_t m, n, k;
+    int trans_a, trans_b;
+    NN_T alpha, beta;
+    const epilogue_t *ep; /* NULL when empty */
+    const nni_gemm_kernel *kr;
+} gemm_args;
+
+/* C[ic : ic+mc, jc : jc+nc] (= c, row stride n) = beta C + ap @ bp over one k block of kc;
+ * the epilogue after the last block. */
+static void macro_kernel(const gemm_args *g, NN_T *c, const NN_T *ap, const NN_T *bp,
+                         int64_t ic, int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta,
+                         int last)
+{
+    const ukr_t ukr = UKR(g->kr);
+    const int mr = MR(g->kr), nr = NR(g->kr);
+    const int64_t ldc = g->n;
+    NN_T tile[NNI_UKR_MAX_TILE];
+    int64_t jr, ir, i, j;
+    for (jr = 0; jr < nc; jr += nr) {
+        const int64_t cols = min64(nr, nc - jr);
+        for (ir = 0; ir < mc; ir += mr) {
+            const int64_t rows = min64(mr, mc - ir);
+            NN_T *ct = c + ir * ldc + jr;
+            if (rows == mr && cols == nr) {
+                ukr(kc, ap + ir * kc, bp + jr * kc, ct, ldc, beta);
+            } else { /* edge tile: the full tile into a buffer, the valid part into C */
+                ukr(kc, ap + ir * kc, bp + jr * kc, tile, nr, 0);
+                for (i = 0; i < rows; i++) {
+                    NN_T *cr = ct + i * ldc;
+                    const NN_T *tr = tile + i * nr;
+                    if (beta == 0)
+                        for (j = 0; j < cols; j++) cr[j] = tr[j];
+                    else if (beta == 1)
+                        for (j = 0; j < cols; j++) cr[j] = cr[j] + tr[j];
+                    else
+                        for (j = 0; j < cols; j++) cr[j] = beta * cr[j] + tr[j];
+                }
             }
-            for (ii = 0; ii < mc; ii += MR) {
-                const int64_t mr = min64(MR, mc - ii);
-                const NN_T *a = A + (i0 + ii) * ars + p0 * acs;
-                NN_T *c = acc + ii * NC + jj;
-                if (mr == MR && nr == NR)
-                    micro_kernel(c, a, ars, acs, b, ldb, kc);
-                else
-                    edge_kernel(c, a, ars, acs, b, ldb, kc, mr, nr);
+            if (last && g->ep)
+                for (i = 0; i < rows; i++)
+                    epilogue_row(ct + i * ldc, cols, g->ep, (ic + ir + i) * ldc, jc + jr);
+        }
+    }
+}
+
+/* The rows r0 .. r1-1 and columns c0 .. c1-1 of C, serially, with this thread's buffers. */
+static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
+{
+    const int mr = MR(g->kr), nr = NR(g->kr);
+    /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and
+     * written once per block, so a short last block costs a whole pass for little work */
+    const int64_t k_blocks = (g->k + KC - 1) / KC;
+    const int64_t kc_max = (g->k + k_blocks - 1) / k_blocks;
+    const int64_t mc_max = min64(MC, (r1 - r0 + mr - 1) / mr * mr);
+    const int64_t nc_max = min64(NC, (c1 - c0 + nr - 1) / nr * nr);
+    NN_T *ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mc_max * kc_max * (int64_t)sizeof(NN_T));
+    NN_T *bp =
+        (NN_T *)nni_thread_scratch(SCRATCH_A + 1, nc_max * kc_max * (int64_t)sizeof(NN_T));
+    int64_t jc, pc, ic;
+    if (!ap || !bp) return NN_ENOMEM;
+    for (jc = c0; jc < c1; jc += NC) {
+        const int64_t nc = min64(NC, c1 - jc);
+        for (pc = 0; pc < g->k; pc += kc_max) {
+            const int64_t kc = min64(kc_max, g->k - pc);
+            const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
+            NNI_F(pack_b)(bp, g->B, g->n, g->k, g->trans_b, pc, jc, kc, nc, nr);
+            for (ic = r0; ic < r1; ic += MC) {
+                const int64_t mc = min64(MC, r1 - ic);
+                NNI_F(pack_a)(ap, g->A, g->m, g->k, g->trans_a, ic, pc, mc, kc, mr, g->alpha);
+                macro_kernel(g, g->C + ic * g->n + jc, ap, bp, ic, jc, mc, nc, kc, beta,
+                             pc + kc == g->k);
             }
         }
     }
+    return NN_OK;
+}
 
-    for (r = 0; r < mc; r++) {
-        const int64_t off = (i0 + r) * n + j0;
-        write_back_row(C + off, acc + r * NC, nc, alpha, beta,
-                       ep && ep->bias ? ep->bias + j0 : NULL,
-                       ep ? ep->act : NN_ACT_IDENTITY,
-                       ep && ep->deriv_of ? ep->deriv_of + off : NULL,
-                       ep ? ep->deriv_act : NN_ACT_IDENTITY);
+#ifdef NN_HAVE_OPENMP
+/* Thread t of nt takes whole NR-column panels when there are enough of them, else whole
+ * MR-row panels: ranges start on panel boundaries, so the tile grid is the serial one. */
+static int gemm_thread_part(const gemm_args *g, int t, int nt)
+{
+    const int64_t mr = MR(g->kr), nr = NR(g->kr);
+    const int64_t col_panels = (g->n + nr - 1) / nr, row_panels = (g->m + mr - 1) / mr;
+    if (col_panels >= 2 * nt || col_panels >= row_panels) {
+        const int64_t p0 = col_panels * t / nt, p1 = col_panels * (t + 1) / nt;
+        if (p0 == p1) return NN_OK;
+        return gemm_range(g, 0, g->m, p0 * nr, min64(p1 * nr, g->n));
+    } else {
+        const int64_t p0 = row_panels * t / nt, p1 = row_panels * (t + 1) / nt;
+        if (p0 == p1) return NN_OK;
+        return gemm_range(g, p0 * mr, min64(p1 * mr, g->m), 0, g->n);
+    }
+}
+#endif
+
+/* ---- the direct path for small products: no packing, no threads -------------------------- */
+/* C[i, j] = alpha sum_p op(A)[i, p] op(B)[p, j] (+ beta C), p in order; then the epilogue. */
+static void gemm_direct(const gemm_args *g)
+{
+    const int64_t m = g->m, n = g->n, k = g->k;
+    const int64_t ars = g->trans_a ? 1 : k, acs = g->trans_a ? m : 1;
+    NN_T acc[DIRECT_CHUNK];
+    int64_t i, j0, j, p;
+    for (i = 0; i < m; i++) {
+        const NN_T *a = g->A + i * ars;
+        NN_T *c = g->C + i * n;
+        for (j0 = 0; j0 < n; j0 += DIRECT_CHUNK) {
+            const int64_t nc = min64(DIRECT_CHUNK, n - j0);
+            if (!g->trans_b) {
+                for (j = 0; j < nc; j++) acc[j] = 0;
+                for (p = 0; p < k; p++) {
+                    const NN_T aip = a[p * acs];
+                    const NN_T *b = g->B + p * n + j0;
+                    for (j = 0; j < nc; j++) acc[j] += aip * b[j];
+                }
+            } else { /* op(B)[p, j] = B[j k + p]: a dot product with B's row j */
+                for (j = 0; j < nc; j++) {
+                    const NN_T *b = g->B + (j0 + j) * k;
+                    NN_T s = 0;
+                    for (p = 0; p < k; p++) s += a[p * acs] * b[p];
+                    acc[j] = s;
+                }
+            }
+            if (g->beta == 0)
+                for (j = 0; j < nc; j++) c[j0 + j] = g->alpha * acc[j];
+            else
+                for (j = 0; j < nc; j++) c[j0 + j] = g->alpha * acc[j] + g->beta * c[j0 + j];
+            if (g->ep) epilogue_row(c + j0, nc, g->ep, i * n, j0);
+        }
     }
 }
 
@@ -168,33 +230,50 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
     return NN_OK;
 }
 
-/* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. OpenMP over output tiles only:
+/* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. OpenMP over output ranges only:
  * a k reduction is never split, and the blocking does not depend on the thread count. */
 int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
 {
-    int64_t tiles_m, tiles_n, tiles, t;
+    gemm_args g;
+    double work;
     int st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
     if (st != NN_OK) return st;
-    tiles_m = (m + MC - 1) / MC;
-    tiles_n = (n + NC - 1) / NC;
-    tiles = tiles_m * tiles_n;
+    g.C = C;
+    g.A = A;
+    g.B = B;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.trans_a = trans_a;
+    g.trans_b = trans_b;
+    g.alpha = alpha;
+    g.beta = beta;
+    g.ep = epilogue_is_empty(ep) ? NULL : ep;
+    g.kr = nni_gemm_kernel_get();
+    work = (double)m * (double)n * (double)k;
+    if (work <= GEMM_DIRECT_MAX_WORK) {
+        gemm_direct(&g);
+        return NN_OK;
+    }
 #ifdef NN_HAVE_OPENMP
     {
         const int threads = nni_threads();
-        const int parallel = threads > 1 && tiles > 1 &&
-                             (double)m * (double)n * (double)k >= GEMM_PARALLEL_MIN_WORK;
-#pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
-        for (t = 0; t < tiles; t++)
-            gemm_tile(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep,
-                      (t / tiles_n) * MC, (t % tiles_n) * NC);
+        if (threads > 1 && work >= GEMM_PARALLEL_MIN_WORK) {
+            st = NN_OK;
+#pragma omp parallel num_threads(threads)
+            {
+                const int s = gemm_thread_part(&g, omp_get_thread_num(), omp_get_num_threads());
+                if (s != NN_OK) {
+#pragma omp critical(nn_gemm_status)
+                    st = s;
+                }
+            }
+            return st;
+        }
     }
-#else
-    for (t = 0; t < tiles; t++)
-        gemm_tile(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep,
-                  (t / tiles_n) * MC, (t % tiles_n) * NC);
 #endif
-    return NN_OK;
+    return gemm_range(&g, 0, m, 0, n);
 }
 
 /* The plain triple loop: C[i,j] = alpha sum_p op(A)[i,p] op(B)[p,j] + beta C[i,j], epilogue. */

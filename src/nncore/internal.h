@@ -82,6 +82,67 @@ static inline int nni_act_differentiable_elementwise(nn_act act)
            act == NN_ACT_RELU;
 }
 
+/* ---- GEMM micro-kernels (gemm_kernels_*.c), one table entry per instruction set -------- */
+/* c (mr x nr, row stride ldc) = beta c + sum_p a[p mr + i] b[p nr + j], summed over
+ * p = 0 .. kc-1 in order from 0; with beta == 0, c is never read. a and b are packed
+ * micro-panels (gemm_pack.c), zero-padded to mr rows and nr columns.                      */
+typedef void (*nni_ukr_f32)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                            float beta);
+typedef void (*nni_ukr_f64)(int64_t kc, const double *a, const double *b, double *c,
+                            int64_t ldc, double beta);
+/* Vectorized float math of an instruction set, in place over n floats (x[j] = f(x[j])).   */
+typedef struct {
+    void (*exp)(float *x, int64_t n);
+    void (*sigmoid)(float *x, int64_t n);
+    void (*tanh)(float *x, int64_t n);
+} nni_vec_math_f32;
+
+typedef struct {
+    const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
+    const char *label_f32, *label_f64; /* for nn_get_build_info: "avx2+fma 6x16"            */
+    int mr_f32, nr_f32, mr_f64, nr_f64;
+    nni_ukr_f32 ukr_f32;
+    nni_ukr_f64 ukr_f64;
+    const nni_vec_math_f32 *vec_f32; /* NULL: libm, one value at a time                     */
+} nni_gemm_kernel;
+
+#define NNI_UKR_MAX_TILE 256 /* mr * nr of the largest micro-kernel (avx512 f32 6x32)     */
+
+/* The kernel chosen once (cpu.c): NNFAST_GEMM_KERNEL when it is available on this CPU,
+ * else the best the CPU supports.                                                           */
+const nni_gemm_kernel *nni_gemm_kernel_get(void);
+/* Tests and debugging: switch to the kernel called name; NN_EINVAL when it is unknown or
+ * this CPU / build cannot run it (the kernel in use is then unchanged).                    */
+int nni_gemm_kernel_select(const char *name);
+
+/* The kernel sets compiled into this build (gemm_kernels_*.c).                            */
+extern const nni_gemm_kernel nni_kernel_portable;
+#ifdef NN_HAVE_KERNEL_AVX2
+extern const nni_gemm_kernel nni_kernel_avx2;
+extern const nni_vec_math_f32 nni_vec_math_avx2;
+#endif
+#ifdef NN_HAVE_KERNEL_AVX512
+extern const nni_gemm_kernel nni_kernel_avx512;
+#endif
+#ifdef NN_HAVE_KERNEL_NEON
+extern const nni_gemm_kernel nni_kernel_neon;
+#endif
+
+/* cpu.c: this thread's scratch buffer number slot (< NNI_SCRATCH_SLOTS), aligned to 64 bytes
+ * and at least bytes long: grown on demand, kept for the thread's next calls, freed when the
+ * thread ends (POSIX). NULL when out of memory. The GEMM packs A and B into these.          */
+#define NNI_SCRATCH_SLOTS 4
+void *nni_thread_scratch(int slot, int64_t bytes);
+
+/* Thread-local storage (cpu.c's per-thread scratch buffers).                               */
+#if defined(_MSC_VER)
+#define NNI_THREAD_LOCAL __declspec(thread)
+#elif defined(__GNUC__) || defined(__clang__)
+#define NNI_THREAD_LOCAL __thread
+#else
+#define NNI_THREAD_LOCAL _Thread_local
+#endif
+
 /* net.c: sizes and names only (no loss pairing), for forward and init which also serve the
  * step perceptron; n_params may be NULL.                                                   */
 int nni_net_check_shape(const nn_net *net, int64_t *n_params);
@@ -128,10 +189,41 @@ static inline NN_T nni_sigmoid(NN_T z)
     return e / ((NN_T)1 + e);
 }
 
+/* The vectorized float math of the kernel set in use, or NULL (libm; always for double).  */
+static inline const nni_vec_math_f32 *nni_vec_math(void)
+{
+#ifdef NN_ELEM_F32
+    return nni_gemm_kernel_get()->vec_f32;
+#else
+    return NULL;
+#endif
+}
+
+/* x[j] = e^x[j] in place over n values.                                                     */
+static inline void nni_exp_inplace(NN_T *x, int64_t n)
+{
+    const nni_vec_math_f32 *vm = nni_vec_math();
+    int64_t j;
+    if (vm) {
+        vm->exp((float *)x, n);
+        return;
+    }
+    for (j = 0; j < n; j++) x[j] = NN_EXP(x[j]);
+}
+
 /* x[j] = f(x[j]) for an elementwise activation (not softmax), in place over n values.     */
 static inline void nni_act_inplace(NN_T *x, int64_t n, nn_act act)
 {
+    const nni_vec_math_f32 *vm = nni_vec_math();
     int64_t j;
+    if (vm && act == NN_ACT_SIGMOID) {
+        vm->sigmoid((float *)x, n);
+        return;
+    }
+    if (vm && act == NN_ACT_TANH) {
+        vm->tanh((float *)x, n);
+        return;
+    }
     switch (act) {
     case NN_ACT_STEP:
         for (j = 0; j < n; j++) x[j] = x[j] >= 0 ? (NN_T)1 : (NN_T)0;
@@ -172,6 +264,14 @@ static inline void nni_deriv_mul(NN_T *g, const NN_T *g_in, const NN_T *a, int64
     }
 }
 
+/* gemm_pack.c: pack a block of alpha op(A) (mc x kc at (i0, p0)) in panels of mr rows, and
+ * of op(B) (kc x nc at (p0, j0)) in panels of nr columns, zero-padded (see the file).      */
+void NNI_F(pack_a)(NN_T *restrict ap, const NN_T *restrict A, int64_t m, int64_t k,
+                   int trans_a, int64_t i0, int64_t p0, int64_t mc, int64_t kc, int mr,
+                   NN_T alpha);
+void NNI_F(pack_b)(NN_T *restrict bp, const NN_T *restrict B, int64_t n, int64_t k,
+                   int trans_b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, int nr);
+
 /* train.c: one batch of m rows through the network, as nn_loss_gradient and
  * nn_train_epoch need it: forward keeping every layer's output, the batch loss
  * (mean + alpha/2 sum W^2 / m) and, when grads != NULL, its gradient (overwritten).         */
@@ -184,9 +284,11 @@ typedef struct NNI_F(batch_buffers) {
 
 /* Needs a checked net (nn_net_check), m <= the batch buf was allocated for, and no step
  * hidden layer when grads != NULL.                                                          */
+/* sw (m) are per-sample weights, or NULL for all 1: the loss is then sum_i sw_i loss_i / S and
+ * the L2 term alpha/2 sum W^2 / S, S = sum_i sw_i (S = m without weights).                  */
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
-                               const NN_T *Y, int64_t m, double alpha);
+                               const NN_T *Y, const double *sw, int64_t m, double alpha);
 
 /* train.c: allocate / free the buffers above for batches of at most batch rows.            */
 int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch);

@@ -18,38 +18,74 @@ static double logsumexp(const NN_T *z, int64_t n)
     return zmax + log(s);
 }
 
-/* loss = (1/m) sum_rows per-sample loss, accumulated in double.
+/* The loss of one sample (row i), in double.
  * bce: sum_k softplus(z) - y z;  ce: sum_k y_k (lse(z) - z_k);  mse: (1/K) sum_k (a - y)^2. */
+static double sample_loss(const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t i, int64_t n,
+                          nn_loss loss_kind)
+{
+    const NN_T *y = Y + i * n;
+    double s = 0.0;
+    int64_t j;
+    if (loss_kind == NN_LOSS_BCE) {
+        const NN_T *z = Z + i * n;
+        for (j = 0; j < n; j++) s += softplus(z[j]) - (double)y[j] * (double)z[j];
+    } else if (loss_kind == NN_LOSS_CE) {
+        const NN_T *z = Z + i * n;
+        const double lse = logsumexp(z, n);
+        /* a zero target adds nothing; skipping it keeps 0 * inf (lse - z_k overflowing for
+         * z_k near -DBL_MAX) from turning the loss into NaN */
+        for (j = 0; j < n; j++)
+            if (y[j] != 0) s += (double)y[j] * (lse - (double)z[j]);
+    } else {
+        const NN_T *a = A + i * n;
+        for (j = 0; j < n; j++) {
+            const double d = (double)a[j] - (double)y[j];
+            s += d * d;
+        }
+        s = s / (double)n;
+    }
+    return s;
+}
+
+static int check_loss_args(const double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y,
+                           int64_t m, int64_t n, nn_loss loss_kind)
+{
+    int64_t count;
+    if (!loss || !Y || m <= 0 || n <= 0 || !nni_loss_valid(loss_kind)) return NN_EINVAL;
+    if (loss_kind == NN_LOSS_MSE ? !A : !Z) return NN_EINVAL;
+    return nni_mul(&count, m, n);
+}
+
+/* loss = (1/m) sum_rows per-sample loss, accumulated in double. */
 int NN_F(loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m, int64_t n,
                nn_loss loss_kind)
 {
     double total = 0.0;
-    int64_t count, i, j;
+    int64_t i;
     int st;
-    if (!loss || !Y || m <= 0 || n <= 0 || !nni_loss_valid(loss_kind)) return NN_EINVAL;
-    if (loss_kind == NN_LOSS_MSE ? !A : !Z) return NN_EINVAL;
-    if ((st = nni_mul(&count, m, n)) != NN_OK) return st;
-    for (i = 0; i < m; i++) {
-        const NN_T *y = Y + i * n;
-        double s = 0.0;
-        if (loss_kind == NN_LOSS_BCE) {
-            const NN_T *z = Z + i * n;
-            for (j = 0; j < n; j++) s += softplus(z[j]) - (double)y[j] * (double)z[j];
-        } else if (loss_kind == NN_LOSS_CE) {
-            const NN_T *z = Z + i * n;
-            const double lse = logsumexp(z, n);
-            for (j = 0; j < n; j++) s += (double)y[j] * (lse - (double)z[j]);
-        } else {
-            const NN_T *a = A + i * n;
-            for (j = 0; j < n; j++) {
-                const double d = (double)a[j] - (double)y[j];
-                s += d * d;
-            }
-            s = s / (double)n;
-        }
-        total += s;
-    }
+    if ((st = check_loss_args(loss, Z, A, Y, m, n, loss_kind)) != NN_OK) return st;
+    for (i = 0; i < m; i++) total += sample_loss(Z, A, Y, i, n, loss_kind);
     *loss = total / (double)m;
+    return NN_OK;
+}
+
+/* loss = sum_i sw_i loss_i / sum_i sw_i, accumulated in double. */
+int NN_F(weighted_loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y,
+                        const double *sw, int64_t m, int64_t n, nn_loss loss_kind)
+{
+    double total = 0.0, sw_sum = 0.0;
+    int64_t i;
+    int st;
+    if ((st = check_loss_args(loss, Z, A, Y, m, n, loss_kind)) != NN_OK) return st;
+    if (!sw) return NN_EINVAL;
+    for (i = 0; i < m; i++) {
+        if (!(sw[i] >= 0) || !isfinite(sw[i])) return NN_EINVAL;
+        sw_sum += sw[i];
+    }
+    if (!(sw_sum > 0)) return NN_EINVAL;
+    for (i = 0; i < m; i++)
+        if (sw[i] != 0) total += sw[i] * sample_loss(Z, A, Y, i, n, loss_kind);
+    *loss = total / sw_sum;
     return NN_OK;
 }
 

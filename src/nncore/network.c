@@ -73,6 +73,14 @@ int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *
 int NN_F(loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_net *net,
                         const NN_T *X, const NN_T *Y, int64_t n, double alpha)
 {
+    return NN_F(weighted_loss_gradient)(loss, grads, params, net, X, Y, NULL, n, alpha);
+}
+
+/* The same with per-sample weights sw (NULL: all 1), in one batch of all n rows. */
+int NN_F(weighted_loss_gradient)(double *loss, NN_T *grads, const NN_T *params,
+                                 const nn_net *net, const NN_T *X, const NN_T *Y,
+                                 const double *sw, int64_t n, double alpha)
+{
     NNI_F(batch_buffers) buf;
     int64_t n_params, t;
     int st;
@@ -84,7 +92,7 @@ int NN_F(loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_
         (st = nni_mul(&t, n, net->sizes[net->n_layers])) != NN_OK)
         return st;
     if ((st = NNI_F(batch_buffers_alloc)(&buf, net, n)) != NN_OK) return st;
-    st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, n, alpha);
+    st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha);
     NNI_F(batch_buffers_free)(&buf);
     return st;
 }

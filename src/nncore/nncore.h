@@ -45,7 +45,7 @@ typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM = 1 } nn_opt;
 typedef enum { NN_INIT_GLOROT = 0, NN_INIT_ZEROS = 1 } nn_init;
 
 /* ---- threads (cpu.c) ------------------------------------------------------------------- */
-/* n <= 0 restores the default: NNFAST_NUM_THREADS, else the cores this process may use.   */
+/* n <= 0 restores the default: NNFAST_NUM_THREADS, else OMP_NUM_THREADS, else the cores.   */
 void nn_set_num_threads(int n);
 int nn_get_num_threads(void);
 int nn_has_openmp(void);

@@ -52,6 +52,10 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
  * bce: sum_k softplus(z) - y z; ce: sum_k y_k (lse(z) - z_k); mse: mean_k (a - y)^2.          */
 int NN_F(loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m, int64_t n,
                nn_loss loss_kind);
+/* loss = sum_i sw_i loss_i / sum_i sw_i: the weighted mean of the per-sample loss above.
+ * sw (m) >= 0 with a positive sum, else NN_EINVAL.                                         */
+int NN_F(weighted_loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y,
+                        const double *sw, int64_t m, int64_t n, nn_loss loss_kind);
 /* delta (m, n) = dL_sample / dZ, not divided by m: a - y for sigmoid+bce and softmax+ce;
  * mse: 2 (a - y) / n through the output activation's derivative. Other pairs: NN_EPAIR.    */
 int NN_F(output_delta)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m,
@@ -76,6 +80,17 @@ int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, i
  * X (n, k), Y (n, n_out), W (k, n_out), b (n_out). mistakes = samples with any output wrong. */
 int NN_F(perceptron_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const NN_T *X, const NN_T *Y,
                            const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr);
+/* Linear SGD on the perceptron loss max(0, -y p) (scikit-learn's Perceptron), one epoch over
+ * the rows in order (NULL: 0..n-1), y_i in {-1, +1}, sw_i the sample's weight:
+ *   p = w . x + b;  objective += max(0, -y p) + alpha ((1 - r)/2 |w|^2 + r |w|_1);
+ *   s = eta y sw if y p <= 0 else 0;  w *= max(0, 1 - (1 - r) eta alpha);  w += s x;
+ *   b += s (fit_intercept);  r > 0: u += r eta alpha and each w_j moves toward 0 by the
+ *   cumulative L1 penalty u, q_j the part already applied (Tsuruoka et al. 2009).
+ * r = l1_ratio; alpha = 0: no penalty. w, q (k); X (n, k); y, sw (n).                      */
+int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *objective,
+                               const NN_T *X, const NN_T *y, const NN_T *sw,
+                               const int64_t *order, int64_t n, int64_t k, double eta,
+                               double alpha, double l1_ratio, int fit_intercept);
 
 /* ---- whole network (network.c) ----------------------------------------------------------- */
 /* params (n_params): glorot draws W row-major then b, layer by layer, (2u-1) * bound,
@@ -87,6 +102,11 @@ int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *
  * NULL, = its gradient by backprop (overwritten, not accumulated).                          */
 int NN_F(loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_net *net,
                         const NN_T *X, const NN_T *Y, int64_t n, double alpha);
+/* The same with per-sample weights sw (n) (NULL: all 1): loss = sum_i sw_i loss_i / S +
+ * alpha/2 sum W^2 / S, S = sum_i sw_i > 0; grads its gradient.                              */
+int NN_F(weighted_loss_gradient)(double *loss, NN_T *grads, const NN_T *params,
+                                 const nn_net *net, const NN_T *X, const NN_T *Y,
+                                 const double *sw, int64_t n, double alpha);
 
 /* ---- training (train.c) ------------------------------------------------------------------ */
 /* Every buffer one fit needs, for n_samples rows in batches of at most batch_size:
@@ -94,6 +114,15 @@ int NN_F(loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_
 int NN_F(workspace_create)(NN_WS **ws, const nn_net *net, int64_t n_samples, int64_t batch_size,
                            nn_opt optimizer);
 void NN_F(workspace_free)(NN_WS *ws);
+/* The optimizer state a workspace carries from batch to batch and call to call, to save
+ * and restore it: state1 (n_params) sgd velocity or adam first moment; state2 (n_params)
+ * adam second moment (NULL for sgd); step adam's step count t.                              */
+int NN_F(workspace_optimizer_state)(NN_WS *ws, NN_T **state1, NN_T **state2, int64_t **step,
+                                    int64_t *n_params);
+/* Per-sample weights (n_samples) for the next train_epoch calls, or NULL for all 1; the
+ * caller keeps the array alive. A batch's loss is then sum_i sw_i loss_i / S +
+ * alpha/2 sum W^2 / S, S = the sum of the batch's weights, which must be > 0.               */
+int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight);
 /* One epoch over X (n, n_0), Y (n, n_L): order (a fresh permutation when cfg->shuffle),
  * consecutive batches, forward, batch loss, backward, L2, one optimizer step per batch.
  * params are updated in place; epoch_loss = sum_batches batch_loss * rows / n.

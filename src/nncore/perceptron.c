@@ -40,3 +40,73 @@ int NN_F(perceptron_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const NN_T *X, c
     if (mistakes) *mistakes = wrong;
     return NN_OK;
 }
+
+/* Linear SGD on the perceptron loss, scikit-learn's Perceptron: one epoch, per sample in order.
+ * p = w . x + b; a mistake (y p <= 0) moves w and b by s = eta y sw along x; the L2 part of
+ * the penalty shrinks w by max(0, 1 - (1 - r) eta alpha) before that step; the L1 part is the
+ * cumulative truncated penalty: u += r eta alpha, then w_j > 0 becomes max(0, w_j - (u + q_j)),
+ * w_j < 0 becomes min(0, w_j + (u - q_j)), and q_j += the change (Tsuruoka et al. 2009). */
+int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *objective,
+                               const NN_T *X, const NN_T *y, const NN_T *sw,
+                               const int64_t *order, int64_t n, int64_t k, double eta,
+                               double alpha, double l1_ratio, int fit_intercept)
+{
+    const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
+    const int l1 = l1_ratio > 0 && alpha > 0;
+    double obj = 0.0;
+    int64_t idx, j, t;
+    int st;
+    if (!w || !b || !u || !objective || !X || !y || !sw || n <= 0 || k <= 0) return NN_EINVAL;
+    if (l1 && !q) return NN_EINVAL;
+    if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
+        !(l1_ratio >= 0 && l1_ratio <= 1))
+        return NN_EINVAL;
+    if ((st = nni_mul(&t, n, k)) != NN_OK) return st;
+    if (order)
+        for (idx = 0; idx < n; idx++)
+            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    for (idx = 0; idx < n; idx++) {
+        const int64_t i = order ? order[idx] : idx;
+        const NN_T *x = X + i * k;
+        const double yi = (double)y[i];
+        double p = 0.0, step;
+        for (j = 0; j < k; j++) p += (double)w[j] * (double)x[j];
+        p += *b;
+        obj += yi * p <= 0 ? -yi * p : 0.0;
+        if (alpha > 0) {
+            double sq = 0.0, abs_sum = 0.0;
+            for (j = 0; j < k; j++) {
+                sq += (double)w[j] * (double)w[j];
+                abs_sum += fabs((double)w[j]);
+            }
+            obj += alpha * ((1.0 - l1_ratio) * 0.5 * sq + l1_ratio * abs_sum);
+        }
+        step = yi * p <= 0 ? eta * yi * (double)sw[i] : 0.0;
+        if (alpha > 0 && l1_ratio < 1) {
+            /* never scale to negative values when eta alpha is large: set w to zero instead */
+            const NN_T shrink = (NN_T)(l2_shrink > 0 ? l2_shrink : 0.0);
+            for (j = 0; j < k; j++) w[j] *= shrink;
+        }
+        if (step != 0.0) {
+            const NN_T s = (NN_T)step;
+            for (j = 0; j < k; j++) w[j] += s * x[j];
+            if (fit_intercept) *b += step;
+        }
+        if (l1) {
+            *u += l1_ratio * eta * alpha;
+            for (j = 0; j < k; j++) {
+                const NN_T z = w[j];
+                if (z > 0) {
+                    const NN_T v = z - (NN_T)(*u + (double)q[j]);
+                    w[j] = v > 0 ? v : (NN_T)0;
+                } else if (z < 0) {
+                    const NN_T v = z + (NN_T)(*u - (double)q[j]);
+                    w[j] = v < 0 ? v : (NN_T)0;
+                }
+                q[j] += w[j] - z;
+            }
+        }
+    }
+    *objective = obj;
+    return NN_OK;
+}

@@ -9,6 +9,8 @@ struct NN_WS {
     nn_opt optimizer;
     int64_t *order;          /* sample order of the epoch (n_samples)                          */
     NN_T *Xb, *Yb;           /* gathered batch rows when shuffling (batch, n_0), (batch, n_L) */
+    const double *sw;        /* per-sample weights (n_samples), or NULL: the caller's array   */
+    double *swb;             /* gathered sample weights when shuffling (batch)                */
     NNI_F(batch_buffers) buf;
     NN_T *grads;             /* (n_params)                                                    */
     NN_T *state1, *state2;   /* sgd: velocity; adam: first and second moments (n_params)     */
@@ -58,10 +60,12 @@ void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
 
 /* Forward keeping A of every layer (and the output logits Z for bce/ce), the batch loss
  * mean_rows(loss) + alpha/2 sum_l sum(W_l^2) / m, then, when grads != NULL, backprop:
- * delta_L = output delta; per layer from the last: dW, db, delta_prev; dW += alpha W / m. */
+ * delta_L = output delta; per layer from the last: dW, db, delta_prev; dW += alpha W / m.
+ * With weights sw, S = sum sw: the weighted mean loss; delta row i is scaled by sw_i m / S and
+ * alpha by m / S, so the kernels' 1/m becomes 1/S (dW = (A^T (sw delta) + alpha W) / S). */
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
-                               const NN_T *Y, int64_t m, double alpha)
+                               const NN_T *Y, const double *sw, int64_t m, double alpha)
 {
     const int64_t L = net->n_layers, nL = net->sizes[L];
     const NN_T *in = X;
@@ -79,7 +83,15 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         in = buf->A[l];
     }
     n_params = off;
-    if ((st = NN_F(loss)(&lv, buf->Z, buf->A[L - 1], Y, m, nL, net->loss)) != NN_OK) return st;
+    if (sw) {
+        double sw_sum = 0.0;
+        for (l = 0; l < m; l++) sw_sum += sw[l];
+        st = NN_F(weighted_loss)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss);
+        if (st != NN_OK) return st;
+        alpha = alpha * (double)m / sw_sum;
+    } else if ((st = NN_F(loss)(&lv, buf->Z, buf->A[L - 1], Y, m, nL, net->loss)) != NN_OK) {
+        return st;
+    }
     if (alpha > 0) {
         for (off = 0, l = 0; l < L; l++) {
             const int64_t k = net->sizes[l], n = net->sizes[l + 1];
@@ -95,6 +107,15 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
     st = NN_F(output_delta)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
                             net->loss);
     if (st != NN_OK) return st;
+    if (sw) {
+        double sw_sum = 0.0;
+        int64_t i, j;
+        for (i = 0; i < m; i++) sw_sum += sw[i];
+        for (i = 0; i < m; i++) {
+            const NN_T scale = (NN_T)(sw[i] * (double)m / sw_sum);
+            for (j = 0; j < nL; j++) buf->delta[0][i * nL + j] *= scale;
+        }
+    }
     off = n_params;
     for (l = L - 1; l >= 0; l--) {
         const int64_t k = net->sizes[l], n = net->sizes[l + 1];
@@ -121,6 +142,7 @@ void NN_F(workspace_free)(NN_WS *ws)
     free(ws->order);
     free(ws->Xb);
     free(ws->Yb);
+    free(ws->swb);
     free(ws->grads);
     free(ws->state1);
     free(ws->state2);
@@ -154,10 +176,11 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
     ws->order = (int64_t *)nni_alloc(n_samples, sizeof(int64_t));
     ws->Xb = (NN_T *)nni_alloc(nx, sizeof(NN_T));
     ws->Yb = (NN_T *)nni_alloc(ny, sizeof(NN_T));
+    ws->swb = (double *)nni_alloc(batch_size, sizeof(double));
     ws->grads = (NN_T *)nni_alloc(n_params, sizeof(NN_T));
     ws->state1 = (NN_T *)nni_alloc(n_params, sizeof(NN_T));
     if (optimizer == NN_OPT_ADAM) ws->state2 = (NN_T *)nni_alloc(n_params, sizeof(NN_T));
-    if (!ws->sizes || !ws->order || !ws->Xb || !ws->Yb || !ws->grads || !ws->state1 ||
+    if (!ws->sizes || !ws->order || !ws->Xb || !ws->Yb || !ws->swb || !ws->grads || !ws->state1 ||
         (optimizer == NN_OPT_ADAM && !ws->state2)) {
         NN_F(workspace_free)(ws);
         return NN_ENOMEM;
@@ -171,6 +194,24 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
     if (ws->state2) memset(ws->state2, 0, (size_t)n_params * sizeof(NN_T));
     ws->step = 0;
     *ws_out = ws;
+    return NN_OK;
+}
+
+int NN_F(workspace_optimizer_state)(NN_WS *ws, NN_T **state1, NN_T **state2, int64_t **step,
+                                    int64_t *n_params)
+{
+    if (!ws || !state1 || !state2 || !step || !n_params) return NN_EINVAL;
+    *state1 = ws->state1;
+    *state2 = ws->state2;
+    *step = &ws->step;
+    *n_params = ws->n_params;
+    return NN_OK;
+}
+
+int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight)
+{
+    if (!ws) return NN_EINVAL;
+    ws->sw = sample_weight;
     return NN_OK;
 }
 
@@ -219,6 +260,7 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
         const int64_t m = n - b0 < ws->batch ? n - b0 : ws->batch;
         const int64_t n0 = net->sizes[0], nL = net->sizes[L];
         const NN_T *Xb, *Yb;
+        const double *swb = NULL;
         double batch_loss;
         if (cfg->shuffle) {
             int64_t r;
@@ -226,16 +268,19 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
                 const int64_t i = ws->order[b0 + r];
                 memcpy(ws->Xb + r * n0, X + i * n0, (size_t)n0 * sizeof(NN_T));
                 memcpy(ws->Yb + r * nL, Y + i * nL, (size_t)nL * sizeof(NN_T));
+                if (ws->sw) ws->swb[r] = ws->sw[i];
             }
             Xb = ws->Xb;
             Yb = ws->Yb;
+            if (ws->sw) swb = ws->swb;
         } else {
             Xb = X + b0 * n0;
             Yb = Y + b0 * nL;
+            if (ws->sw) swb = ws->sw + b0;
         }
         if (cfg->should_stop && cfg->should_stop(cfg->stop_ctx)) return NN_EINTR;
         st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb, Yb,
-                                        m, cfg->alpha);
+                                        swb, m, cfg->alpha);
         if (st != NN_OK) return st;
         if (!isfinite(batch_loss)) return NN_ENONFINITE;
         total += batch_loss * (double)m;

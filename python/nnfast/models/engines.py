@@ -36,7 +36,8 @@ class NativeEngine:
         """Train params in place for s["epochs"] epochs; return (loss curve, stream state).
 
         The whole run (shuffles, batches, forward, backward, updates) is one call into the
-        core with the GIL released; with a report (verbose) it is one call per epoch.
+        core with the GIL released; with a report (verbose, callback) it is one call per
+        epoch, keeping the optimizer state; report(epoch, loss) returning true stops the run.
         """
         trainer = _core.Trainer(self.net, self.dtype, X.shape[0],
                                 _core.OPTIMIZER_CODES[s["optimizer"]], s["lr"], s["momentum"],
@@ -46,9 +47,14 @@ class NativeEngine:
             return trainer.epochs(params, X, Y, state, s["epochs"])
         curve = []
         for epoch in range(s["epochs"]):
-            (loss,), state = trainer.epochs(params, X, Y, state, 1)
+            try:
+                (loss,), state = trainer.epochs(params, X, Y, state, 1)
+            except FloatingPointError:
+                raise FloatingPointError("the loss became infinite or NaN in epoch "
+                                         f"{epoch + 1}") from None
             curve.append(loss)
-            report(epoch, loss)
+            if report(epoch, loss):
+                break
         return curve, state
 
     def perceptron_fit(self, params, X, Y, epochs, lr, shuffle, state):
@@ -117,6 +123,8 @@ class ReferenceEngine:
         return loss
 
     def fit(self, params, X, Y, s, state, report):
+        """The reference trains the whole run; a report sees the losses afterwards, with the
+        final weights, and cannot stop the run early."""
         self._load(params, state)
         self.model.fit(X.tolist(), Y.tolist(), epochs=s["epochs"], batch_size=s["batch_size"],
                        lr=s["lr"], optimizer=s["optimizer"], momentum=s["momentum"],

@@ -1,13 +1,27 @@
 """The multi-layer perceptron, run by the native core (or, for comparison, by the reference)."""
+from __future__ import annotations
+
 import numbers
+import os
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import _validation as check
 from ..errors import NotFittedError
 from . import names
 from .engines import ENGINES
-from .parameters import split_parameters
+from .parameters import count_parameters, split_parameters
+
+def overflow_checked(result: Any, what: str) -> Any:
+    """result, after checking it is finite: finite inputs can still overflow the dtype (X of
+    1e200 through a linear layer); that is an error here, never a silent inf or NaN."""
+    if not np.isfinite(result).all():
+        raise FloatingPointError(f"{what} overflowed: the result holds inf or NaN although X "
+                                 f"and the weights are finite; scale X down (or use float64)")
+    return result
+
 
 # How predict turns output activations into answers, by loss.
 PREDICTIONS = {
@@ -15,6 +29,12 @@ PREDICTIONS = {
     "binary_cross_entropy": lambda A: (A >= 0.5).astype(np.int64),
     "mse": lambda A: A,
 }
+
+
+def predictions_from_outputs(A, loss):
+    """What predict returns for output activations A (n, K) of a network trained on loss."""
+    out = PREDICTIONS[loss](A)
+    return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
 
 
 class MLP:
@@ -39,13 +59,33 @@ class MLP:
         "reference" runs the same model on nnfast.reference (float64 only), for comparison.
     """
 
-    def __init__(self, layers, activation="sigmoid", output=None, loss=None, *, seed=0,
-                 dtype="float64", init="glorot", backend="native"):
+    # set by __init__ and fit; declared here for the type checker
+    layers: List[int]
+    activation: str
+    output: str
+    loss_name: str
+    seed: int
+    dtype: str
+    init: str
+    backend: str
+    _engine: Any  # an engine of models/engines.py: NativeEngine or ReferenceEngine
+    _params: np.ndarray  # W0, b0, W1, b1, ... in one vector
+    _rng_state: int
+    _loss_curve: Optional[List[float]]
+
+    def __init__(self, layers: Sequence[int], activation: str = "sigmoid",
+                 output: Optional[str] = None, loss: Optional[str] = None, *, seed: int = 0,
+                 dtype: npt.DTypeLike = "float64", init: str = "glorot",
+                 backend: str = "native") -> None:
         if (isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__")
                 or len(layers) < 2):
             raise ValueError(f"layers must list at least 2 sizes [n_inputs, ..., n_outputs], "
                              f"got {layers!r}")
         self.layers = [check.positive_int(n, f"layers[{i}]") for i, n in enumerate(layers)]
+        self.dtype = np.dtype(check.dtype_of(dtype)).name
+        # Sizes are checked before the core sees them: a 10**12-unit layer is refused here.
+        check.allocation(count_parameters(self.layers), np.dtype(self.dtype).itemsize,
+                         f"layers {self.layers}")
         self.activation = names.choose(activation, names.HIDDEN_ACTIVATIONS, "activation")
         if output is None:
             output = names.DEFAULT_OUTPUT[self.layers[-1] > 1]
@@ -61,7 +101,6 @@ class MLP:
                 or not 0 <= seed < 2**64):
             raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
         self.seed = int(seed)
-        self.dtype = np.dtype(check.dtype_of(dtype)).name
         self.init = names.choose(init, names.INIT_NAMES, "init")
         self.backend = names.choose(backend, tuple(ENGINES), "backend")
         self._engine = ENGINES[self.backend](self)
@@ -75,16 +114,17 @@ class MLP:
         return split_parameters(self._params, self.layers)
 
     @property
-    def weights(self):
+    def weights(self) -> List[np.ndarray]:
         """list of ndarray: W[l] of shape (n_l, n_{l+1}), views into the model."""
         return self._param_views()[0]
 
     @property
-    def biases(self):
+    def biases(self) -> List[np.ndarray]:
         """list of ndarray: b[l] of shape (n_{l+1},), views into the model."""
         return self._param_views()[1]
 
-    def set_parameters(self, weights, biases):
+    def set_parameters(self, weights: Sequence[npt.ArrayLike],
+                       biases: Sequence[npt.ArrayLike]) -> None:
         """Replace every W[l] and b[l] (copied; shapes and values checked first)."""
         W_views, b_views = self._param_views()
         if len(weights) != len(W_views) or len(biases) != len(b_views):
@@ -101,11 +141,11 @@ class MLP:
             view[...] = new
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return self._params.size
 
     @property
-    def loss_curve_(self):
+    def loss_curve_(self) -> List[float]:
         """list of float: the mean training loss of each epoch of the last fit."""
         if self._loss_curve is None:
             raise NotFittedError("this MLP has not been fitted yet: call fit(X, y) first")
@@ -113,43 +153,44 @@ class MLP:
 
     # ---- inference ----------------------------------------------------------------------
 
-    def _X(self, X):
+    def _X(self, X: npt.ArrayLike) -> np.ndarray:
         return check.as_matrix(X, "X", self.dtype, self.layers[0])
 
-    def _Y(self, y, n_rows):
+    def _Y(self, y: npt.ArrayLike, n_rows: int) -> np.ndarray:
         return check.targets(y, n_rows, self.layers[-1], self.loss_name, self.dtype)
 
-    def forward(self, X):
+    def forward(self, X: npt.ArrayLike) -> np.ndarray:
         """Output activations.
 
         X : array-like of shape (n_samples, n_inputs)
         Returns ndarray of shape (n_samples, n_outputs).
         """
-        return self._engine.forward(self._params, self._X(X))
+        return overflow_checked(self._engine.forward(self._params, self._X(X)), "forward")
 
-    def predict(self, X):
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Class indices (cross_entropy), 0/1 labels (binary_cross_entropy) or values (mse).
 
         Shape (n_samples,) for class indices or a single output, else (n_samples, n_outputs).
         """
-        out = PREDICTIONS[self.loss_name](self.forward(X))
-        return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
+        return predictions_from_outputs(self.forward(X), self.loss_name)
 
-    def loss(self, X, y, alpha=0.0):
+    def loss(self, X: npt.ArrayLike, y: npt.ArrayLike, alpha: float = 0.0) -> float:
         """Mean loss over the rows of X, plus alpha/2 * sum(W^2) / n_samples."""
         X = self._X(X)
         alpha = check.real_in(alpha, "alpha", 0.0)
         self._require_differentiable_output()
-        return self._engine.loss_gradient(self._params, X, self._Y(y, len(X)), alpha, None)
+        return overflow_checked(
+            self._engine.loss_gradient(self._params, X, self._Y(y, len(X)), alpha, None), "loss")
 
-    def gradients(self, X, y, alpha=0.0):
+    def gradients(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                  alpha: float = 0.0) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         """Gradients of loss(X, y, alpha) by backprop: (list of dW, list of db)."""
         X = self._X(X)
         alpha = check.real_in(alpha, "alpha", 0.0)
         self._require_differentiable()
         grads = np.zeros_like(self._params)
         self._engine.loss_gradient(self._params, X, self._Y(y, len(X)), alpha, grads)
-        return split_parameters(grads, self.layers)
+        return split_parameters(overflow_checked(grads, "gradients"), self.layers)
 
     def _require_differentiable_output(self):
         if self.output == "step":
@@ -164,21 +205,34 @@ class MLP:
 
     # ---- training ------------------------------------------------------------------------
 
-    def fit(self, X, y, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", momentum=0.0,
-            nesterov=False, alpha=0.0, shuffle=True, verbose=False):
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike, *, epochs: int = 100,
+            batch_size: Optional[int] = None, lr: float = 0.1, optimizer: str = "sgd",
+            momentum: float = 0.0, nesterov: bool = False, alpha: float = 0.0,
+            shuffle: bool = True, verbose: bool = False,
+            callback: Optional[Callable[..., Any]] = None) -> MLP:
         """Train by minibatch gradient descent (docs/semantics.md, "Training").
 
+        Parameters
+        ----------
         X : array-like of shape (n_samples, n_inputs)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         batch_size : int or None (the full batch)
+        callback : callable(epoch, loss, forward) -> bool, optional
+            Called after each epoch (native backend) with the 0-based epoch, its mean loss and
+            `forward(X)`, the outputs of the weights trained so far (e.g. for a validation
+            score). A true return value stops training after that epoch. One fit call with a
+            callback trains exactly like one without: the optimizer state carries over.
 
+        Notes
+        -----
         The model changes only when the whole run succeeds: a bad argument, a non-finite loss
         (FloatingPointError) or an interrupt leaves it as it was.
         """
         X = self._X(X)
         Y = self._Y(y, len(X))
         settings = {
-            "epochs": check.positive_int(epochs, "epochs"),
+            # the loss curve holds one float per epoch
+            "epochs": check.allocation(check.positive_int(epochs, "epochs"), 8, "epochs"),
             "batch_size": min(check.positive_int(batch_size, "batch_size", allow_none=True)
                               or len(X), len(X)),
             "lr": check.real_in(lr, "lr", 0.0, low_open=True),
@@ -192,8 +246,17 @@ class MLP:
         check.flag(verbose, "verbose")
         self._require_differentiable()
         params = self._params.copy()
-        report = (lambda e, loss: print(f"epoch {e + 1}: loss {loss:.6g}")) if verbose else None
-        curve, state = self._engine.fit(params, X, Y, settings, self._rng_state, report)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        if callback is not None and self.backend != "native":
+            raise ValueError("callback needs the native backend: the reference trains the "
+                             "whole run in one call")
+        report = self._epoch_report(params, verbose, callback)
+        try:
+            curve, state = self._engine.fit(params, X, Y, settings, self._rng_state, report)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"training diverged: {exc}; the model is left as it was "
+                                     "before fit; try a smaller lr") from None
         # Each epoch's loss is taken before its updates, so the last update is checked here.
         if not np.isfinite(params).all():
             raise FloatingPointError("training diverged: the last update made a weight "
@@ -203,6 +266,21 @@ class MLP:
         self._loss_curve = curve
         return self
 
+    def _epoch_report(self, params, verbose, callback):
+        """The per-epoch hook of a fit: print (verbose), then the user's callback; None when
+        neither is asked for, so the whole run is one call into the core."""
+        if not verbose and callback is None:
+            return None
+
+        def forward(X):
+            return self._engine.forward(params, self._X(X))
+
+        def report(epoch, loss):
+            if verbose:
+                print(f"epoch {epoch + 1}: loss {loss:.6g}")
+            return bool(callback(epoch, loss, forward)) if callback is not None else False
+        return report
+
     # ---- files ---------------------------------------------------------------------------
 
     def _config(self):
@@ -210,11 +288,11 @@ class MLP:
                 "loss": self.loss_name, "seed": self.seed, "dtype": self.dtype,
                 "init": self.init}
 
-    def save(self, path):
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the model to a .npz file (see nnfast.load)."""
         from .files import save_model
         save_model(self, path)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"MLP({self.layers}, activation={self.activation!r}, output={self.output!r}, "
                 f"loss={self.loss_name!r}, dtype={self.dtype!r})")

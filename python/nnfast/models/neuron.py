@@ -1,5 +1,10 @@
 """One artificial neuron: z = w . x + b, output f(z) (seed 000's cinema example)."""
+from __future__ import annotations
+
+from typing import Union
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import _validation as check
 from . import names
@@ -17,7 +22,8 @@ class Neuron:
         step fires (1) when z >= 0.
     """
 
-    def __init__(self, weights, bias, activation="step", *, backend="native"):
+    def __init__(self, weights: npt.ArrayLike, bias: float, activation: str = "step", *,
+                 backend: str = "native") -> None:
         w = check.as_vector(weights, "weights", np.float64)
         if w.size == 0:
             raise ValueError("weights is empty")
@@ -31,19 +37,19 @@ class Neuron:
         self.activation = activation
 
     @property
-    def weights(self):
+    def weights(self) -> np.ndarray:
         return self._unit.weights[0][:, 0].copy()
 
     @property
-    def bias(self):
+    def bias(self) -> float:
         return float(self._unit.biases[0][0])
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> Union[float, np.ndarray]:
         """f(w . x + b): a float for one input vector (n_inputs,), an array (n,) for (n, n_inputs)."""
-        x = np.asarray(x)
+        x = check.as_array(x, "X")
         if x.ndim == 1:
             return float(self._unit.forward(x.reshape(1, -1))[0, 0])
         return self._unit.forward(x)[:, 0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Neuron(weights={self.weights.tolist()}, bias={self.bias}, activation={self.activation!r})"

@@ -1,5 +1,11 @@
 """The single-layer perceptron (seeds 000-002): the perceptron rule, or gradient descent."""
+from __future__ import annotations
+
+import os
+from typing import List, Sequence, Union
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import _validation as check
 from ..errors import NotFittedError
@@ -27,8 +33,9 @@ class Perceptron:
     backend : {"native", "reference"}
     """
 
-    def __init__(self, n_inputs, n_outputs=1, activation="step", *, seed=0, init="zeros",
-                 dtype="float64", backend="native"):
+    def __init__(self, n_inputs: int, n_outputs: int = 1, activation: str = "step", *,
+                 seed: int = 0, init: str = "zeros", dtype: npt.DTypeLike = "float64",
+                 backend: str = "native") -> None:
         self.activation = names.choose(activation, PERCEPTRON_ACTIVATIONS, "activation")
         self._mlp = MLP([n_inputs, n_outputs], output=self.activation,
                         loss=PERCEPTRON_LOSS[self.activation], seed=seed, dtype=dtype,
@@ -38,34 +45,43 @@ class Perceptron:
         self.backend = self._mlp.backend
         self._errors = None
 
-    weights = property(lambda self: self._mlp.weights, doc="[W] with W of shape (n_inputs, n_outputs)")
-    biases = property(lambda self: self._mlp.biases, doc="[b] with b of shape (n_outputs,)")
+    @property
+    def weights(self) -> List[np.ndarray]:
+        """[W] with W of shape (n_inputs, n_outputs)"""
+        return self._mlp.weights
 
-    def set_parameters(self, weights, biases):
+    @property
+    def biases(self) -> List[np.ndarray]:
+        """[b] with b of shape (n_outputs,)"""
+        return self._mlp.biases
+
+    def set_parameters(self, weights: Sequence[npt.ArrayLike],
+                       biases: Sequence[npt.ArrayLike]) -> None:
         self._mlp.set_parameters(weights, biases)
 
     @property
-    def errors_(self):
+    def errors_(self) -> List[int]:
         """list of int: samples misclassified in each epoch of the last perceptron-rule fit."""
         if self._errors is None:
             raise NotFittedError("errors_ exists after fit with activation='step'")
         return list(self._errors)
 
     @property
-    def loss_curve_(self):
+    def loss_curve_(self) -> List[float]:
         """list of float: mean loss of each epoch of the last gradient-descent fit."""
         return self._mlp.loss_curve_
 
-    def forward(self, X):
+    def forward(self, X: npt.ArrayLike) -> np.ndarray:
         """Unit outputs, ndarray of shape (n_samples, n_outputs)."""
         return self._mlp.forward(X)
 
-    def predict(self, X):
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """0/1 labels: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
         out = (self.forward(X) >= 0.5).astype(np.int64)
         return out[:, 0] if out.shape[1] == 1 else out
 
-    def fit(self, X, y, *, epochs=100, lr=1.0, shuffle=False):
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike, *, epochs: int = 100, lr: float = 1.0,
+            shuffle: bool = False) -> Perceptron:
         """Train: the perceptron rule for step, gradient descent on cross-entropy for sigmoid.
 
         X : array-like of shape (n_samples, n_inputs)
@@ -100,12 +116,12 @@ class Perceptron:
                 "activation": self.activation, "seed": self.seed, "init": self.init,
                 "dtype": self.dtype}
 
-    def save(self, path):
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the model to a .npz file (see nnfast.load)."""
         from .files import save_model
         save_model(self, path)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Perceptron({self.n_inputs}, {self.n_outputs}, activation={self.activation!r}, "
                 f"dtype={self.dtype!r})")
 

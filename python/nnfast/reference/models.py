@@ -85,6 +85,18 @@ def _check_bool(name, value):
     return value
 
 
+def _check_weights(sample_weight, n):
+    """None, or n finite weights >= 0 with a positive sum, as a list of floats."""
+    if sample_weight is None:
+        return None
+    weights = [float(w) for w in sample_weight]
+    if len(weights) != n:
+        raise ValueError(f"sample_weight has {len(weights)} values for {n} samples")
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or not sum(weights) > 0:
+        raise ValueError("sample_weight must be finite, >= 0 and have a positive sum")
+    return weights
+
+
 def _check_layers(layers):
     if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
         raise TypeError(f"layers must be a list of ints like [2, 4, 1], got {layers!r}")
@@ -282,20 +294,33 @@ class MLP:
             outputs.append(ops.ACTIVATIONS[activation](Z))
         return outputs, Z
 
-    def _loss_value(self, Z, A, Y, alpha):
-        """mean_rows(loss) + alpha / 2 * sum(W^2) / m."""
-        return ops.LOSSES[self.loss_name](Z, A, Y) + ops.l2_penalty(self.weights, alpha, len(Y))
+    def _loss_value(self, Z, A, Y, alpha, sample_weight=None):
+        """mean_rows(loss) + alpha / 2 * sum(W^2) / m; with sample weights sw the weighted
+        mean sum_i sw_i loss_i / S + alpha / 2 * sum(W^2) / S, S = sum_i sw_i."""
+        if sample_weight is None:
+            return (ops.LOSSES[self.loss_name](Z, A, Y)
+                    + ops.l2_penalty(self.weights, alpha, len(Y)))
+        return (ops.weighted_loss(Z, A, Y, sample_weight, self.loss_name)
+                + ops.l2_penalty(self.weights, alpha, sum(sample_weight)))
 
-    def _backprop(self, X, Y, alpha):
-        """Batch loss and its gradients (dW list, db list) by backpropagation."""
+    def _backprop(self, X, Y, alpha, sample_weight=None):
+        """Batch loss and its gradients (dW list, db list) by backpropagation.
+
+        With sample weights sw (S = sum sw): dW = (A^T (sw * delta) + alpha W) / S."""
         outputs, Z = self._forward_pass(X)
-        loss = self._loss_value(Z, outputs[-1], Y, alpha)
+        loss = self._loss_value(Z, outputs[-1], Y, alpha, sample_weight)
         delta = ops.output_delta(Z, outputs[-1], Y, self.output, self.loss_name)
+        divisor = len(Y)
+        if sample_weight is not None:
+            divisor = sum(sample_weight)
+            # dense_backward divides by m: row i scaled by sw_i m / S gives sw_i / S
+            delta = [[d * w * len(Y) / divisor for d in row]
+                     for row, w in zip(delta, sample_weight)]
         activations = [None] + self._layer_activations()  # activation that made outputs[l]
         dWs, dbs = [], []
         for l in reversed(range(len(self.weights))):
             dW, db, delta = ops.dense_backward(outputs[l], self.weights[l], delta, activations[l])
-            l2 = ops.l2_gradient(self.weights[l], alpha, len(Y))
+            l2 = ops.l2_gradient(self.weights[l], alpha, divisor)
             dWs.insert(0, [[d + r for d, r in zip(dr, rr)] for dr, rr in zip(dW, l2)])
             dbs.insert(0, db)
         return loss, dWs, dbs
@@ -318,16 +343,17 @@ class MLP:
         int(a >= 0.5); mse: the outputs. (n,) when n_outputs = 1, else (n, n_outputs)."""
         return PREDICTIONS[self.loss_name](self.forward(X))
 
-    def loss(self, X, y, alpha=0.0):
-        """mean_rows(loss(X, y)) + alpha / 2 * sum_l sum(W[l]^2) / n. -> float."""
+    def loss(self, X, y, alpha=0.0, sample_weight=None):
+        """mean_rows(loss(X, y)) + alpha / 2 * sum_l sum(W[l]^2) / n. -> float.
+        With sample_weight (n,): sum_i sw_i loss_i / S + alpha / 2 * sum W^2 / S, S = sum sw."""
         X = _check_features(X, self.layers[0])
         Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
         alpha = _check_float("alpha", alpha)
         outputs, Z = self._forward_pass(X)
-        return self._loss_value(Z, outputs[-1], Y, alpha)
+        return self._loss_value(Z, outputs[-1], Y, alpha, _check_weights(sample_weight, len(X)))
 
-    def gradients(self, X, y, alpha=0.0):
-        """Gradients of .loss(X, y, alpha) by backpropagation.
+    def gradients(self, X, y, alpha=0.0, sample_weight=None):
+        """Gradients of .loss(X, y, alpha, sample_weight) by backpropagation.
 
         Returns
         -------
@@ -337,7 +363,8 @@ class MLP:
         self._check_differentiable()
         X = _check_features(X, self.layers[0])
         Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
-        _, dWs, dbs = self._backprop(X, Y, _check_float("alpha", alpha))
+        _, dWs, dbs = self._backprop(X, Y, _check_float("alpha", alpha),
+                                     _check_weights(sample_weight, len(X)))
         return dWs, dbs
 
     def fit(self, X, y, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", momentum=0.0,

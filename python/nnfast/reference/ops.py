@@ -281,6 +281,16 @@ LOSS_OUTPUTS = {  # the output activations each loss may follow
 }
 
 
+def weighted_loss(Z, A, Y, sample_weight, loss):
+    """L = sum_i sw_i loss_i / sum_i sw_i: the weighted mean of each row's loss, loss_i the
+    loss of row i alone. Z, A, Y (m, K); sample_weight (m,) >= 0 with a positive sum."""
+    if any(w < 0 for w in sample_weight) or not sum(sample_weight) > 0:
+        raise ValueError("sample weights must be >= 0 with a positive sum")
+    total = sum(w * LOSSES[loss]([z], [a], [y])
+                for z, a, y, w in zip(Z, A, Y, sample_weight) if w != 0)
+    return total / sum(sample_weight)
+
+
 def check_output_loss(output, loss):
     """Raise ValueError unless the loss may follow the output activation (LOSS_OUTPUTS)."""
     check_name("output activation", output, ACTIVATIONS)
@@ -440,6 +450,48 @@ def perceptron_rule(W, b, X, Y, lr, order=None):
                 b[k] += lr * error
         mistakes += wrong
     return mistakes
+
+
+def perceptron_sgd_epoch(w, b, u, q, X, y, sample_weight, eta, alpha=0.0, l1_ratio=0.0,
+                         fit_intercept=True, order=None):
+    """One epoch of SGD on the perceptron loss max(0, -y p) (scikit-learn's Perceptron).
+
+    Per sample, y in {-1, +1}, sw its weight, r = l1_ratio:
+      p = w . x + b
+      objective += max(0, -y p) + alpha ((1 - r) / 2 |w|^2 + r |w|_1)
+      s = eta y sw if y p <= 0 (a mistake, or on the boundary) else 0
+      w *= max(0, 1 - (1 - r) eta alpha)          (the L2 part of the penalty)
+      w += s x;  b += s                           (b only when fit_intercept)
+      r > 0: u += r eta alpha; each w_j moves toward 0 by what is left of the cumulative L1
+      penalty u (q_j: how much it already moved), never crossing 0 (Tsuruoka et al. 2009).
+
+    w, q : lists of length k, updated in place. Returns (b, u, objective).
+    """
+    objective = 0.0
+    for i in (range(len(X)) if order is None else order):
+        x, yi = X[i], y[i]
+        p = sum(wj * xj for wj, xj in zip(w, x)) + b
+        objective += max(0.0, -yi * p)
+        if alpha > 0:
+            objective += alpha * ((1 - l1_ratio) * 0.5 * sum(wj * wj for wj in w)
+                                  + l1_ratio * sum(abs(wj) for wj in w))
+        step = eta * yi * sample_weight[i] if yi * p <= 0 else 0.0
+        if alpha > 0 and l1_ratio < 1:
+            shrink = max(0.0, 1.0 - (1.0 - l1_ratio) * eta * alpha)
+            w[:] = [wj * shrink for wj in w]
+        if step != 0.0:
+            w[:] = [wj + step * xj for wj, xj in zip(w, x)]
+            if fit_intercept:
+                b += step
+        if l1_ratio > 0 and alpha > 0:
+            u += l1_ratio * eta * alpha
+            for j, z in enumerate(w):
+                if z > 0:
+                    w[j] = max(0.0, z - (u + q[j]))
+                elif z < 0:
+                    w[j] = min(0.0, z + (u - q[j]))
+                q[j] += w[j] - z
+    return b, u, objective
 
 
 # ---------------------------------------------------------------- initialization

@@ -1,0 +1,146 @@
+"""The comparison as text: per workload the median time, us/step, GFLOP/s and % of the CPU's
+peak, and how many times faster nnfast is than each implementation; then the GEMM table, the
+peak memory of a fit, and a warning line for every cross-check that failed."""
+
+BIG = ("W3", "W4")  # workloads whose GEMMs dominate: GFLOP/s and % of peak are meaningful
+
+
+def _ratio(numerator, denominator):
+    if not numerator or not denominator:
+        return "-"
+    return f"{numerator / denominator:.2f}x"
+
+
+def _check_text(result):
+    check = result.get("check")
+    if check is None:
+        return "(the check's reference)" if result.get("status") == "ok" else ""
+    if "bit_identical" in check:
+        return "bit-identical" if check["passed"] else "NOT bit-identical"
+    verdict = "ok" if check["passed"] else "DIFFERS"
+    return (f"{verdict} (loss {check['loss_difference']:.0e}, "
+            f"weights {check['weights_difference']:.0e})")
+
+
+def workload_lines(entry, machine):
+    results = entry["results"]
+    nnfast_keys = [key for key in results if key.startswith("nnfast-")
+                   and results[key].get("median")]
+    peak = machine.get("peak_gflops", {}).get(entry["dtype"])
+    big = entry["workload"] in BIG
+    lines = [f"{entry['workload']}: {entry['title']} -- {entry['layers']} {entry['dtype']}, "
+             f"{entry['n_samples']} samples, {entry['steps']} steps, "
+             f"{entry['flops'] / 1e9:.3g} GFLOP",
+             f"  {'implementation':<28} {'median s':>10} {'best s':>10} {'us/step':>10} "
+             f"{'GFLOP/s':>8} "
+             f"{'% peak':>7} " + " ".join(f"{'vs ' + key.replace('nnfast-', 'nnfast '):>10}"
+                                        for key in nnfast_keys) + "  check"]
+    for key, result in results.items():
+        if result.get("status") != "ok":
+            lines.append(f"  {result['label']:<28} {result['status']}: {result['reason']}")
+            continue
+        median = result["median"]
+        gflops = entry["flops"] / median / 1e9
+        ratios = " ".join(f"{_ratio(median, results[k]['median']):>10}" for k in nnfast_keys)
+        lines.append(
+            f"  {result['label']:<28} {median:10.4g} {min(result['times']):10.4g} "
+            f"{median / entry['steps'] * 1e6:10.2f} "
+            + (f"{gflops:8.1f} {100 * gflops / peak:6.1f}%" if big and peak else
+               f"{gflops:8.2f} {'':>7}" if big else f"{'-':>8} {'':>7}")
+            + f" {ratios}  {_check_text(result)}"
+            + (f"  [{result['method']}]" if result.get("method", "full") != "full" else ""))
+    lines.append("  us/step, GFLOP/s, % peak and 'vs nnfast N' (how many times faster nnfast "
+                 "at N threads is than the row) are from the medians.")
+    return lines
+
+
+def warnings_for(entries, gemm_rows):
+    warnings = []
+    for entry in entries:
+        for result in entry["results"].values():
+            check = result.get("check")
+            if check and not check["passed"]:
+                if "bit_identical" in check:
+                    warnings.append(f"WARNING {entry['workload']}: {result['label']} is not "
+                                    f"bit-identical to {check['against']}")
+                else:
+                    warnings.append(
+                        f"WARNING {entry['workload']}: {result['label']} ends away from "
+                        f"{check['against']}: loss {check['loss_difference']:.2e}, weights "
+                        f"{check['weights_difference']:.2e} (tolerance {check['tolerance']}): "
+                        f"the comparison is not of the same work")
+            if result.get("status") == "failed":
+                warnings.append(f"WARNING {entry['workload']}: {result['label']} failed: "
+                                f"{result['reason']}")
+    for row in gemm_rows or []:
+        limit = 1e-4 if row["dtype"] == "float32" else 1e-12
+        if row["nnfast_relative_error"] > limit:
+            warnings.append(f"WARNING gemm {row['dtype']} {row['shape']}: nnfast's result is "
+                            f"{row['nnfast_relative_error']:.1e} away from float64 NumPy")
+    return warnings
+
+
+def gemm_lines(rows):
+    lines = ["GEMM: nnfast._core.gemm vs NumPy matmul (GFLOP/s, 2*m*n*k per call; "
+             "'ratio' = NumPy time / nnfast time)",
+             f"  {'dtype':<8} {'shape':<22} {'m x n x k':>18} {'thr':>3} {'nnfast':>8} "
+             f"{'NumPy':>8} {'ratio':>7}"]
+    for row in rows:
+        numpy_gflops = f"{row['numpy_gflops']:8.1f}" if row["numpy_gflops"] else f"{'n/a':>8}"
+        ratio = f"{row['ratio']:6.2f}x" if row["ratio"] else f"{'-':>7}"
+        lines.append(f"  {row['dtype']:<8} {row['shape']:<22} "
+                     f"{row['m']:>6}x{row['n']}x{row['k']:<6} {row['threads']:>3} "
+                     f"{row['nnfast_gflops']:8.1f} {numpy_gflops} {ratio}")
+    return lines
+
+
+def machine_lines(machine, versions):
+    clock = machine.get("clock_ghz")
+    peak = machine.get("peak_gflops") or {}
+    lines = [f"machine: {machine['cores']} cores, clock {clock:.2f} GHz (measured: dependent "
+             f"adds)" if clock else f"machine: {machine['cores']} cores, clock not measured "
+             f"on {machine['machine']} (no % of peak)",
+             f"  CPU features {machine['cpu_features']!r}; widest SIMD {machine['isa']}: "
+             f"{machine['flops_per_cycle']} FLOP/cycle/core; nnfast GEMM kernels "
+             f"{machine['gemm_kernels']}"]
+    if peak:
+        lines.append("  peak = cores x clock x FLOP/cycle: " + ", ".join(
+            f"{dtype} {value:.0f} GFLOP/s" for dtype, value in peak.items()))
+    lines.append("  " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+    return lines
+
+
+def memory_lines(memory):
+    if not memory:
+        return []
+    if "error" in memory:
+        return [f"memory of a {memory['workload']} fit: not measured ({memory['error']})"]
+    return [f"memory of a {memory['workload']} fit (nnfast, fresh process, peak RSS): "
+            f"{memory['peak_before_fit_mib']:.0f} MiB before the fit (the data: "
+            f"{memory['data_mib']:.0f} MiB), {memory['peak_after_fit_mib']:.0f} MiB after: the "
+            f"fit added {memory['fit_added_mib']:.1f} MiB (parameters: "
+            f"{memory['params_mib']:.1f} MiB)"]
+
+
+def render(report):
+    lines = machine_lines(report["machine"], report["versions"])
+    lines.append(f"command: {report['command']}")
+    lines.append(f"{report['repeats']} interleaved repeat(s); medians. Cross-check: final loss "
+                 f"and weights vs nnfast from the same start, relative tolerances "
+                 + "; ".join(f"{dtype} loss {t['loss']:g}, weights {t['weights']:g}"
+                             for dtype, t in report["tolerances"].items()) + ".")
+    for entry in report["workloads"]:
+        lines.append("")
+        lines += workload_lines(entry, report["machine"])
+    if report.get("gemm"):
+        lines.append("")
+        lines += gemm_lines(report["gemm"])
+    if report.get("memory"):
+        lines.append("")
+        lines += memory_lines(report["memory"])
+    warnings = warnings_for(report["workloads"], report.get("gemm"))
+    lines.append("")
+    if warnings or report["workloads"]:
+        lines += warnings or ["all cross-checks passed: every implementation did the same "
+                              "work."]
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""`nnfast info MODEL`: what a model file holds."""
+import argparse
+
+from .common import classes_of, load_model, network, preprocessing, task_of
+
+EXAMPLES = """\
+example:
+  nnfast info iris.npz"""
+
+
+def add_parser(commands):
+    p = commands.add_parser(
+        "info", help="describe a saved model",
+        description="Print a model file's architecture, dtype, parameter count, classes, "
+                    "preprocessing and training history.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help="a model file")
+    p.set_defaults(run=run)
+    return p
+
+
+def history_lines(model):
+    net = network(model)
+    curve = net._loss_curve
+    lines = []
+    if curve:
+        best = min(range(len(curve)), key=curve.__getitem__)
+        lines.append(f"training: {len(curve)} epochs, loss {curve[0]:.4f} -> {curve[-1]:.4f} "
+                     f"(lowest {curve[best]:.4f} at epoch {best + 1})")
+    errors = getattr(model, "_errors", None)
+    if errors:
+        lines.append(f"training: {len(errors)} perceptron-rule epochs, mistakes "
+                     f"{errors[0]} -> {errors[-1]}")
+    validation = getattr(model, "validation", None)
+    if validation and validation["scores"]:
+        scores = validation["scores"]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        lines.append(f"validation {validation['metric']}: last {scores[-1]:.4f}, best "
+                     f"{scores[best]:.4f} at epoch {best + 1}")
+    return lines or ["training: none recorded (an untrained model)"]
+
+
+def run(args, out=print):
+    from ..models.files import FORMAT_VERSION
+
+    model = load_model(args.model)
+    net = network(model)
+    out(f"{args.model}: nnfast {type(model).__name__} (model file format version "
+        f"{FORMAT_VERSION})")
+    hidden = f"hidden {net.activation}, " if len(net.layers) > 2 else ""
+    out(f"layers: {' -> '.join(map(str, net.layers))} ({hidden}output {net.output}, "
+        f"loss {net.loss_name})")
+    out(f"dtype: {net.dtype}")
+    out(f"parameters: {net.n_params:,}")
+    task = task_of(model)
+    if task == "classification":
+        out(f"task: classification, classes {', '.join(str(c) for c in classes_of(model))}")
+    else:
+        out("task: regression")
+    pre = preprocessing(model)
+    columns = pre.get("columns") or {}
+    if columns.get("features"):
+        out(f"features: {', '.join(columns['features'])}"
+            + (f"; target: {columns['target']}" if columns.get("target") else ""))
+    steps = [name for name in ("standardize", "target_scale") if name in pre]
+    out(f"preprocessing: {', '.join(steps) if steps else 'none'}")
+    for line in history_lines(model):
+        out(line)
+    return 0

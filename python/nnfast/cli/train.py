@@ -1,0 +1,231 @@
+"""`nnfast train DATA`: fit an MLP to a CSV file, an array file or a built-in data set."""
+import argparse
+import os
+import time
+
+import numpy as np
+
+from ..data import train_test_split
+from ..data.sources import read_data
+from ..data.targets import TASKS, encode_target
+from ..models.names import HIDDEN_ACTIVATIONS, OPTIMIZER_NAMES
+from . import plots
+from .common import CommandError, model_inputs, outputs_to_values
+from .metrics import VALIDATION_SCORES
+from .progress import EpochProgress
+
+# The network's last layer and loss for each task: (n_outputs, output activation, loss).
+# Two classes train one sigmoid unit on binary cross-entropy; more, a softmax on cross-entropy.
+HEADS = {
+    "regression": lambda n_classes: (1, "identity", "mse"),
+    "classification": lambda n_classes: ((1, "sigmoid", "binary_cross_entropy") if n_classes == 2
+                                         else (n_classes, "softmax", "cross_entropy")),
+}
+
+DESCRIPTION = """\
+Train a multi-layer perceptron and save it. DATA is a CSV file with a header row (numeric
+features; the target is the column named by --target, else the last), a .npy matrix (target:
+the last column), a .npz archive with arrays X and y, or a built-in data set: iris, and, or,
+xor, moons, digits (digits needs scikit-learn). Text targets, and whole-number targets with at
+most 20 values, make a classifier; other numbers a regression model (--task overrides).
+
+Training is one nnfast.MLP.fit call; after each epoch it reports the loss and, with
+--validation, the held-out score of the weights trained so far."""
+
+EXAMPLES = """\
+examples:
+  nnfast train iris --layers 16 --epochs 100 --validation 0.2 --standardize --out iris.npz
+  nnfast train houses.csv --target price --layers 64,32 --lr 0.01 --standardize
+  nnfast train moons --layers 16,16 --activation tanh --plot plots/"""
+
+
+def hidden_sizes(text):
+    """--layers "64,32" -> [64, 32]; "" or "none" -> [] (no hidden layer)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 64,32, got {text!r}") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def fraction(text):
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_parser(commands):
+    p = commands.add_parser("train", help="train a model on a CSV, .npy/.npz or built-in data",
+                            description=DESCRIPTION, epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", metavar="DATA", help="CSV/.npy/.npz file or built-in data set name")
+    p.add_argument("--target", metavar="COLUMN",
+                   help="the target column (CSV: its name; .npy: its number); default the last")
+    p.add_argument("--task", choices=TASKS, help="override the task guessed from the target")
+    p.add_argument("--layers", type=hidden_sizes, default=[16], metavar="SIZES",
+                   help="hidden layer sizes, comma separated, or none (default 16)")
+    # step has no derivative, so backprop cannot train it
+    p.add_argument("--activation", choices=[a for a in HIDDEN_ACTIVATIONS if a != "step"],
+                   default="relu", help="hidden activation (default relu)")
+    p.add_argument("--epochs", type=positive, default=100, help="default 100")
+    p.add_argument("--batch-size", type=positive, default=32,
+                   help="rows per gradient step (default 32; clipped to the data)")
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default="sgd",
+                   help="default sgd")
+    p.add_argument("--momentum", type=float, default=0.0,
+                   help="sgd momentum (default 0)")
+    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
+    p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="initialization, shuffling and validation split (default 0)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--validation", type=fraction, default=0.0, metavar="FRACTION",
+                   help="hold out this fraction and report its score each epoch")
+    p.add_argument("--standardize", action="store_true",
+                   help="scale features (and a regression target) to mean 0, std 1; "
+                        "the scaling is stored in the model file")
+    p.add_argument("--out", default="model.npz", help="model file to write (default model.npz)")
+    p.add_argument("--plot", metavar="DIR",
+                   help="write loss.png (and boundary.png for 2 features) to DIR "
+                        "(needs matplotlib: pip install nnfast[plot])")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    p.set_defaults(run=run)
+    return p
+
+
+def scaling(values):
+    """{"mean", "std"} of the columns of values (std 1 for a constant column)."""
+    mean, std = values.mean(axis=0), values.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def describe_data(table, task, classes, out):
+    n, d = table.X.shape
+    what = (f"{len(classes)} classes: {', '.join(str(c) for c in classes)}"
+            if task == "classification" else f"regression on {table.target_name}")
+    out(f"data: {table.source}, {n} samples, {d} features, {what}")
+
+
+def check_outputs(args):
+    """Fail before training, not after, on a folder that does not exist or a missing
+    matplotlib."""
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise CommandError(f"{args.out}: the folder {folder} does not exist")
+    if args.plot:
+        plots.pyplot()
+
+
+def prepare(args, out):
+    """(table, targets, task, classes, split, preprocessing) from DATA and the options."""
+    table = read_data(args.data, args.target)
+    if table.y is None:
+        raise CommandError(f"{args.data}: no target column to train on")
+    y, task, classes = encode_target(table.y, args.task, table.source, table.classes)
+    describe_data(table, task, classes, out)
+    if args.validation:
+        if len(table.X) < 2:
+            raise CommandError("--validation needs at least 2 samples")
+        split = train_test_split(table.X, y, test_fraction=args.validation, seed=args.seed)
+    else:
+        split = (table.X, None, y, None)
+    X_train, y_train = split[0], split[2]
+    preprocessing = {"columns": {"features": list(table.feature_names),
+                                 "target": table.target_name}}
+    if args.standardize:
+        preprocessing["standardize"] = scaling(X_train)
+        if task == "regression":
+            preprocessing["target_scale"] = {k: v[0] for k, v in
+                                             scaling(y_train.reshape(-1, 1)).items()}
+    return table, y, task, classes, split, preprocessing
+
+
+def predictions(model, task, X):
+    """What the model predicts for raw features X: class indices, or values in the target's
+    units."""
+    predicted = model.predict(model_inputs(model, X))
+    return outputs_to_values(model, predicted) if task == "regression" else predicted
+
+
+def train_epochs(model, task, split, args, progress):
+    """Fit in one call, scoring the held-out split after each epoch; return the loss curve
+    and the validation scores."""
+    from ..models.mlp import predictions_from_outputs
+
+    X, X_val, y, y_val = split
+    X_fit = model_inputs(model, X)
+    X_val_fit = None if X_val is None else model_inputs(model, X_val)
+    scale = model.preprocessing.get("target_scale")
+    y_fit = y if scale is None else (y - scale["mean"]) / scale["std"]
+    score = VALIDATION_SCORES[task][1]
+    curve, scores, start = [], [], time.perf_counter()
+
+    def after_epoch(epoch, loss, forward):
+        curve.append(loss)
+        if X_val_fit is not None:
+            predicted = predictions_from_outputs(forward(X_val_fit), model.loss_name)
+            if task == "regression":
+                predicted = outputs_to_values(model, predicted)
+            scores.append(score(y_val, predicted))
+        # training samples per second of the run so far (one epoch's alone is too noisy)
+        progress.update(epoch + 1, loss, scores[-1] if scores else None,
+                        (epoch + 1) * len(X) / max(time.perf_counter() - start, 1e-9))
+        return False
+
+    try:
+        model.fit(X_fit, y_fit, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                  optimizer=args.optimizer, momentum=args.momentum, nesterov=args.nesterov,
+                  alpha=args.alpha, callback=after_epoch)
+    except KeyboardInterrupt:
+        raise CommandError(f"interrupted after {len(curve)} of {args.epochs} epochs; "
+                           f"{args.out} was not written", status=130) from None
+    finally:
+        progress.close()
+    return curve, scores
+
+
+def run(args, out=print):
+    from .. import MLP
+
+    check_outputs(args)
+    table, y_all, task, classes, split, preprocessing = prepare(args, out)
+    n_out, output, loss = HEADS[task](len(classes or ()))
+    model = MLP([table.X.shape[1], *args.layers, n_out], activation=args.activation,
+                output=output, loss=loss, seed=args.seed, dtype=args.dtype)
+    model.preprocessing, model.classes = preprocessing, classes
+    out(f"model: MLP {' -> '.join(map(str, model.layers))}, hidden {args.activation}, output "
+        f"{output}, loss {loss}, {args.dtype}, {model.n_params} parameters")
+    score_name, score = VALIDATION_SCORES[task]
+    progress = EpochProgress(args.epochs, score_name, quiet=args.quiet, out=out)
+    curve, scores = train_epochs(model, task, split, args, progress)
+    if scores:
+        model.validation = {"metric": score_name, "scores": scores}
+    model.save(args.out)
+
+    X_train, X_val, y_train, _ = split
+    summary = (f"trained {args.epochs} epochs: loss {curve[0]:.4f} -> {curve[-1]:.4f}, "
+               f"training {score_name} "
+               f"{score(y_train, predictions(model, task, X_train)):.4f}")
+    if scores:
+        summary += f", validation {score_name} {scores[-1]:.4f} ({len(X_val)} samples)"
+    out(summary)
+    out(f"wrote {args.out}")
+    if args.plot:
+        for path in plots.training_plots(args.plot, model, table.X, y_all, curve,
+                                         model.validation if scores else None):
+            out(f"wrote {path}")
+    return 0

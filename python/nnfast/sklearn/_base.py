@@ -1,0 +1,312 @@
+"""The native side of nnfast.sklearn's MLPs: scikit-learn's semantics translated onto the core.
+
+scikit-learn's estimators keep their parameter validation, label binarization, weight
+initialization (its Glorot draws from ``random_state``), early-stopping split and stopping
+rules; this mixin replaces what does the arithmetic -- the epoch loop of sgd/adam, the L-BFGS
+objective and the forward pass -- with calls into the C core (GIL released).
+
+The translation (scikit-learn's ``_base.py`` and ``_multilayer_perceptron.py`` against
+docs/semantics.md):
+
+| scikit-learn | nnfast core |
+|---|---|
+| hidden activation logistic | sigmoid (tanh, relu, identity: same names) |
+| out_activation_ softmax + log_loss | softmax + cross_entropy (same loss and gradient) |
+| out_activation_ logistic + log_loss | sigmoid + binary_cross_entropy (same) |
+| identity + squared_error: 1/2 mean_k (a-y)^2, delta a - y | identity + mse: mean_k (a-y)^2, delta 2(a-y)/K |
+| L2 alpha/2 sum W^2 / n, gradient alpha W / n | the same (n = rows of the batch) |
+| coefs_[l], intercepts_[l] (n_in, n_out), (n_out,) | W[l], b[l]: the same layout, one flat vector |
+
+So for squared_error with K outputs scikit-learn's gradient is c = K/2 times the core's mse
+gradient taken with alpha' = 2 alpha / K. The core trains with alpha', and the optimizer
+absorbs c: sgd uses the learning rate c lr (velocity and step scale linearly), adam uses
+epsilon / c (Adam is invariant to the gradient's scale but for epsilon). The reported loss is
+half the core's: exactly scikit-learn's for one output; with K > 1 outputs and alpha > 0 the
+stochastic solvers' loss_curve_ holds the L2 term divided by K (lbfgs reports it exactly).
+"""
+import warnings
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import validate_data
+
+from .. import _core
+from ._schedules import schedule_for
+
+# scikit-learn's activation names -> the core's.
+ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+               "softmax": "softmax"}
+# out_activation_ -> the core's loss for it (scikit-learn's loss given that output).
+OUTPUT_LOSSES = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
+                 "identity": "mse"}
+# loss -> (gradient scale c as a function of the outputs K, reported loss = core loss * this).
+LOSS_SCALES = {"cross_entropy": (lambda K: 1.0, 1.0),
+               "binary_cross_entropy": (lambda K: 1.0, 1.0),
+               "mse": (lambda K: K / 2.0, 0.5)}
+# How each solver absorbs the gradient scale c: (learning rate, epsilon) given c.
+SOLVER_SCALES = {"sgd": lambda lr, eps, c: (lr * c, eps),
+                 "adam": lambda lr, eps, c: (lr, eps / c)}
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def check_dtype(dtype):
+    """The NumPy dtype for the estimator's ``dtype`` parameter (float64 or float32)."""
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return DTYPES[name]
+
+
+def dense(X):
+    """Sparse input is converted to a dense array once (the core works on dense rows)."""
+    return X.toarray() if scipy.sparse.issparse(X) else X
+
+
+class NativeNet:
+    """A network of scikit-learn's shape in the core: names translated, parameters packed."""
+
+    def __init__(self, layer_units, activation, out_activation, dtype):
+        self.loss_name = OUTPUT_LOSSES[out_activation]
+        self.net = _core.Net(list(layer_units), _core.ACTIVATION_CODES[ACTIVATIONS[activation]],
+                             _core.ACTIVATION_CODES[ACTIVATIONS[out_activation]],
+                             _core.LOSS_CODES[self.loss_name])
+        self.layer_units = list(layer_units)
+        self.dtype = dtype
+        grad_scale, self.loss_scale = LOSS_SCALES[self.loss_name]
+        self.grad_scale = grad_scale(self.layer_units[-1])
+
+    def pack(self, coefs, intercepts):
+        """One flat vector W0, b0, W1, b1, ... in the model's dtype (a copy)."""
+        parts = []
+        for W, b in zip(coefs, intercepts):
+            parts += [np.ravel(W), np.ravel(b)]
+        return np.ascontiguousarray(np.concatenate(parts), dtype=self.dtype)
+
+    def unpack(self, params):
+        """coefs_, intercepts_ as views into params."""
+        coefs, intercepts, off = [], [], 0
+        for n_in, n_out in zip(self.layer_units[:-1], self.layer_units[1:]):
+            coefs.append(params[off:off + n_in * n_out].reshape(n_in, n_out))
+            off += n_in * n_out
+            intercepts.append(params[off:off + n_out])
+            off += n_out
+        return coefs, intercepts
+
+    def core_alpha(self, alpha):
+        """The core's L2 strength: scikit-learn's gradient = c * the core's with alpha / c."""
+        return alpha / self.grad_scale
+
+
+class NativeMLPMixin:
+    """Overrides the arithmetic of scikit-learn's BaseMultilayerPerceptron (see module doc)."""
+
+    def _native_supported(self):
+        # loss="poisson" (output exp) has no core counterpart yet: scikit-learn trains it.
+        return getattr(self, "loss", None) != "poisson"
+
+    # ---- input ------------------------------------------------------------------------------
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = super()._validate_input(X, y, incremental, reset)
+        return np.ascontiguousarray(dense(X), dtype=check_dtype(self.dtype)), y
+
+    def _native_net(self):
+        return NativeNet([self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_],
+                         self.activation, self.out_activation_, self.coefs_[0].dtype)
+
+    # ---- forward ----------------------------------------------------------------------------
+    def _forward_pass_fast(self, X, check_input=True):
+        if not self._native_supported():
+            return super()._forward_pass_fast(X, check_input=check_input)
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        native = self._native_net()
+        X = np.ascontiguousarray(dense(X), dtype=native.dtype)
+        out = np.empty((X.shape[0], native.layer_units[-1]), dtype=native.dtype)
+        if X.shape[0] > 0:
+            _core.forward(out, native.pack(self.coefs_, self.intercepts_), native.net, X)
+        return out
+
+    # ---- sgd and adam -----------------------------------------------------------------------
+    def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
+                        intercept_grads, layer_units, incremental):
+        if not self._native_supported():
+            return super()._fit_stochastic(X, y, sample_weight, activations, deltas,
+                                           coef_grads, intercept_grads, layer_units,
+                                           incremental)
+        native = self._native_net()
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = {"rate": float(self.learning_rate_init), "state": None}
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        X_val = y_val = sample_weight_val = None
+        if early_stopping:
+            # scikit-learn's split, drawn from the same random_state
+            stratify = y if self._is_stratified() else None
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            split = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, y, y_val = split[:4]
+            if sample_weight is not None:
+                sample_weight, sample_weight_val = split[4:]
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            if hasattr(self, "_label_binarizer"):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        X = np.ascontiguousarray(X, dtype=native.dtype)
+        Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=native.dtype)
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
+        if sw is not None and not np.all(sw > 0):
+            # a batch of zero weights has no mean; the core refuses it
+            if not np.all(sw >= 0) or sw.sum() <= 0:
+                raise ValueError("sample_weight must be >= 0 with a positive sum")
+        params = native.pack(self.coefs_, self.intercepts_)
+        params_before = params.copy()
+        trainer = self._make_trainer(native, n_samples, batch_size)
+        self.coefs_, self.intercepts_ = native.unpack(params)
+        schedule = schedule_for(self.solver, self.learning_rate)
+        sample_idx = np.arange(n_samples)
+        if self.shuffle:  # the epoch's rows, gathered into buffers allocated once
+            X_order, Y_order = np.empty_like(X), np.empty_like(Y)
+            sw_order = None if sw is None else np.empty_like(sw)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                X_epoch, Y_epoch, sw_epoch = X, Y, sw
+                if self.shuffle:
+                    # scikit-learn's permutation from the same random_state (what
+                    # sklearn.utils.shuffle draws), so the same seed gives the same batches
+                    permutation = np.arange(n_samples)
+                    self._random_state.shuffle(permutation)
+                    sample_idx = sample_idx[permutation]
+                    X_epoch = np.take(X, sample_idx, axis=0, out=X_order)
+                    Y_epoch = np.take(Y, sample_idx, axis=0, out=Y_order)
+                    sw_epoch = None if sw is None else np.take(sw, sample_idx, out=sw_order)
+                trainer.lr, _ = SOLVER_SCALES[self.solver](
+                    self._optimizer["rate"], self.epsilon, native.grad_scale)
+                curve = self._train_epoch(trainer, params, X_epoch, Y_epoch, sw_epoch)
+                self.n_iter_ += 1
+                self.loss_ = curve * native.loss_scale
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(early_stopping, X_val, y_val,
+                                                  sample_weight_val)
+                self._optimizer["rate"] = schedule.epoch_end(
+                    self._optimizer["rate"], self.learning_rate_init, self.t_, self.power_t)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    msg = ("%s did not improve more than tol=%f for %d consecutive epochs."
+                           % (what, self.tol, self.n_iter_no_change))
+                    self._optimizer["rate"], stop = schedule.plateau(self._optimizer["rate"])
+                    if self.verbose:
+                        print(msg + (" Stopping." if stop else " Setting learning rate to %f"
+                                     % self._optimizer["rate"]))
+                    if stop:
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and "
+                                  "the optimization hasn't converged yet." % self.max_iter,
+                                  ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        except ValueError:
+            # a diverging run leaves the weights as they were before this call
+            params[:] = params_before
+            raise
+        self._optimizer["state"] = trainer.get_optimizer_state()
+        if early_stopping:
+            self.coefs_ = self._best_coefs
+            self.intercepts_ = self._best_intercepts
+
+    def _is_stratified(self):
+        return hasattr(self, "_label_binarizer") and self.n_outputs_ == 1
+
+    def _make_trainer(self, native, n_samples, batch_size):
+        lr, epsilon = SOLVER_SCALES[self.solver](self.learning_rate_init, self.epsilon,
+                                                 native.grad_scale)
+        # the core's own shuffle is off: the epoch loop gathers scikit-learn's order
+        trainer = _core.Trainer(
+            native.net, np.dtype(native.dtype).name, n_samples,
+            _core.OPTIMIZER_CODES[self.solver], lr, self.momentum,
+            bool(self.nesterovs_momentum), self.beta_1, self.beta_2, epsilon,
+            native.core_alpha(self.alpha), batch_size, False)
+        state = self._optimizer.get("state")
+        if state is not None and state[0].shape[0] == native.net.n_params:
+            trainer.set_optimizer_state(*state)
+        return trainer
+
+    def _train_epoch(self, trainer, params, X, Y, sw):
+        """One epoch in the core; a non-finite loss is scikit-learn's ValueError."""
+        try:
+            curve, _ = trainer.epochs(params, X, Y, 0, 1, sw)
+        except ValueError:
+            if sw is not None and not np.all(sw > 0):
+                raise ValueError("the sample weights of a batch sum to zero: scikit-learn "
+                                 "cannot average such a batch either; use positive weights "
+                                 "or shuffle=True") from None
+            raise
+        except FloatingPointError as exc:
+            raise ValueError(
+                "The training loss became non-finite (NaN or infinite) in epoch %d: the "
+                "learning rate may be too large or the input unscaled (%s)."
+                % (self.n_iter_ + 1, exc)) from None
+        return curve[0]
+
+    # ---- lbfgs ------------------------------------------------------------------------------
+    def _fit_lbfgs(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
+                   layer_units):
+        if not self._native_supported():
+            return super()._fit_lbfgs(X, y, sample_weight, activations, deltas, coef_grads,
+                                      intercept_grads, layer_units)
+        native = self._native_net()
+        X = np.ascontiguousarray(X, dtype=native.dtype)
+        Y = np.ascontiguousarray(np.reshape(y, (X.shape[0], -1)), dtype=native.dtype)
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
+        params = native.pack(self.coefs_, self.intercepts_)
+        grads = np.empty_like(params)
+        core_alpha = native.core_alpha(self.alpha)
+        weight_mask = np.zeros(params.shape[0], dtype=bool)  # the W entries (L2 penalizes)
+        for W in native.unpack(np.arange(params.shape[0]))[0]:
+            weight_mask[W.ravel()] = True
+        denominator = X.shape[0] if sw is None else sw.sum()
+
+        def loss_and_gradient(packed):
+            params[:] = packed
+            loss = _core.loss_gradient(params, native.net, X, Y, core_alpha, grads, sw)
+            grad = grads.astype(np.float64) * native.grad_scale
+            # scikit-learn's loss: the core's data term scaled, scikit-learn's own L2 term
+            # (for log-loss the scale is 1 and core_alpha = alpha: the core's loss as it is)
+            penalty = float(np.dot(packed[weight_mask], packed[weight_mask])) / denominator
+            loss = native.loss_scale * (loss - core_alpha / 2 * penalty) \
+                + self.alpha / 2 * penalty
+            return loss, grad
+
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                   **_get_additional_lbfgs_options_dict("iprint", iprint)}
+        result = scipy.optimize.minimize(loss_and_gradient, params.astype(np.float64),
+                                         method="L-BFGS-B", jac=True, options=options)
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = result.fun
+        params[:] = result.x
+        self.coefs_, self.intercepts_ = native.unpack(params)

@@ -1,0 +1,78 @@
+"""MLPClassifier and MLPRegressor: scikit-learn's estimators, trained by the nnfast core.
+
+Same constructor parameters, defaults, attributes and methods as
+``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``, plus ``dtype`` ("float64", the
+default, or "float32": the precision the network is trained and evaluated in). Sparse input
+(CSR/CSC) is accepted and converted to a dense array once per call.
+"""
+from sklearn import neural_network
+from sklearn.utils._param_validation import StrOptions
+
+from ._base import NativeMLPMixin
+
+
+class MLPClassifier(NativeMLPMixin, neural_network.MLPClassifier):
+    """Multi-layer perceptron classifier (log-loss), trained by the nnfast core.
+
+    Parameters: those of ``sklearn.neural_network.MLPClassifier``, with the same defaults and
+    meaning, and
+
+    dtype : {"float64", "float32"}, default="float64"
+        The precision of the weights and of training. Input X is converted to it.
+
+    Attributes: those of scikit-learn's MLPClassifier (classes_, loss_, best_loss_,
+    loss_curve_, validation_scores_, best_validation_score_, t_, coefs_, intercepts_,
+    n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_).
+    """
+
+    _parameter_constraints = {**neural_network.MLPClassifier._parameter_constraints,
+                              "dtype": [StrOptions({"float64", "float32"}), type]}
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype="float64"):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun)
+        self.dtype = dtype
+
+
+class MLPRegressor(NativeMLPMixin, neural_network.MLPRegressor):
+    """Multi-layer perceptron regressor, trained by the nnfast core.
+
+    Parameters: those of ``sklearn.neural_network.MLPRegressor`` (loss "squared_error" or
+    "poisson"), with the same defaults and meaning, and ``dtype`` as in MLPClassifier.
+    loss="poisson" (exp output) is trained by scikit-learn's own solver: the core has no
+    Poisson loss yet.
+    """
+
+    _parameter_constraints = {**neural_network.MLPRegressor._parameter_constraints,
+                              "dtype": [StrOptions({"float64", "float32"}), type]}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype="float64"):
+        super().__init__(
+            loss=loss, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            solver=solver, alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun)
+        self.dtype = dtype

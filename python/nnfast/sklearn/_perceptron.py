@@ -1,0 +1,117 @@
+"""Perceptron: scikit-learn's linear Perceptron, its SGD epochs run by the nnfast core.
+
+scikit-learn's Perceptron is SGD on the perceptron loss max(0, -y p), y in {-1, +1}, with a
+constant learning rate eta0, one binary problem per class (one-vs-rest). Each epoch runs in
+the core (``perceptron_sgd_epoch``: the update, the L2/L1/elasticnet penalty, the epoch's
+objective); the stopping rule (tol, n_iter_no_change, early_stopping on a validation split)
+and everything else stay scikit-learn's. Classes are fitted in threads when n_jobs > 1 (the
+core releases the GIL). Sparse input is converted to a dense array once per call.
+
+One difference: with shuffle=True the order of each epoch is a NumPy permutation seeded from
+random_state, not scikit-learn's internal generator; with shuffle=False the updates are
+scikit-learn's.
+"""
+import numpy as np
+import scipy.sparse
+from joblib import Parallel, delayed
+from sklearn import linear_model
+from sklearn.utils import check_random_state
+
+from .. import _core
+
+MAX_INT = np.iinfo(np.int32).max
+# penalty -> the fraction of alpha that is L1 (None: no penalty at all)
+L1_RATIOS = {None: None, "l2": lambda r: 0.0, "l1": lambda r: 1.0, "elasticnet": lambda r: r}
+
+
+class Perceptron(linear_model.Perceptron):
+    """Linear perceptron classifier, trained by the nnfast core.
+
+    Parameters, attributes (coef_, intercept_, classes_, n_iter_, t_, n_features_in_,
+    feature_names_in_) and methods (fit with sample_weight, partial_fit with classes,
+    predict, decision_function, score) are those of ``sklearn.linear_model.Perceptron``.
+    """
+
+    def _fit_binary(self, X, y, alpha, sample_weight, learning_rate, max_iter):
+        X = _dense(X)
+        seed = check_random_state(self.random_state).randint(MAX_INT)
+        coef, intercept, n_iter = self._fit_one_vs_rest(
+            1, X, y, alpha, max_iter, self._expanded_class_weight[1],
+            self._expanded_class_weight[0], sample_weight, None, seed)
+        self.t_ += n_iter * X.shape[0]
+        self.n_iter_ = n_iter
+        self.coef_ = coef.reshape(1, -1)
+        self.intercept_ = np.atleast_1d(intercept)
+
+    def _fit_multiclass(self, X, y, alpha, learning_rate, sample_weight, max_iter):
+        X = _dense(X)
+        validation_mask = self._make_validation_split(y, sample_mask=sample_weight > 0)
+        seeds = check_random_state(self.random_state).randint(MAX_INT, size=len(self.classes_))
+        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(self._fit_one_vs_rest)(
+                i, X, y, alpha, max_iter, self._expanded_class_weight[i], 1.0, sample_weight,
+                validation_mask, seed)
+            for i, seed in enumerate(seeds))
+        n_iter = 0
+        for i, (coef, intercept, n_iter_i) in enumerate(results):
+            self.coef_[i] = coef
+            self.intercept_[i] = intercept
+            n_iter = max(n_iter, n_iter_i)
+        self.t_ += n_iter * X.shape[0]
+        self.n_iter_ = n_iter
+
+    def _fit_one_vs_rest(self, i, X, y, alpha, max_iter, pos_weight, neg_weight, sample_weight,
+                         validation_mask, seed):
+        """Class i against the rest: (coef, intercept, epochs run)."""
+        dtype = X.dtype
+        y_i = np.where(y == self.classes_[i], 1.0, -1.0).astype(dtype)
+        if len(self.classes_) == 2:
+            coef, intercept = self.coef_.ravel(), self.intercept_[0]
+        else:
+            coef, intercept = self.coef_[i], self.intercept_[i]
+        if validation_mask is None:
+            validation_mask = self._make_validation_split(y_i, sample_mask=sample_weight > 0)
+        score_on_validation = self._make_validation_score_cb(
+            validation_mask, X, y_i, sample_weight, classes=np.array([-1, 1], dtype=dtype))
+        train = ~validation_mask
+        X_train = np.ascontiguousarray(X[train] if validation_mask.any() else X, dtype=dtype)
+        y_train = np.ascontiguousarray(y_i[train])
+        # class weights folded into the sample weights: update *= class_weight * sample_weight
+        weights = np.where(y_train > 0, pos_weight, neg_weight) * sample_weight[train]
+        weights = np.ascontiguousarray(weights, dtype=dtype)
+        l1_ratio = L1_RATIOS[self.penalty]
+        alpha, l1_ratio = (0.0, 0.0) if l1_ratio is None else (alpha, l1_ratio(self.l1_ratio))
+
+        w = np.array(coef, dtype=dtype, order="C")
+        q = np.zeros_like(w)
+        b, u = float(intercept), 0.0
+        rng = np.random.RandomState(seed)
+        tol = self.tol if self.tol is not None else -np.inf
+        train_count = X_train.shape[0]
+        best_objective, best_score, no_improvement = np.inf, -np.inf, 0
+        epoch = 0
+        for epoch in range(max_iter):
+            order = rng.permutation(train_count).astype(np.int64) if self.shuffle else None
+            b, u, objective = _core.perceptron_sgd_epoch(
+                w, q, X_train, y_train, weights, order, b, u, self.eta0, alpha, l1_ratio,
+                bool(self.fit_intercept))
+            if not np.isfinite(b) or not np.all(np.isfinite(w)):
+                raise ValueError("Floating-point under-/overflow occurred at epoch #%d. "
+                                 "Scaling input data with StandardScaler or MinMaxScaler "
+                                 "might help." % (epoch + 1))
+            if self.early_stopping:
+                score = score_on_validation(w, b)
+                no_improvement = no_improvement + 1 if score < best_score + tol else 0
+                best_score = max(best_score, score)
+            else:
+                objective /= train_count
+                no_improvement = (no_improvement + 1
+                                  if objective > best_objective - tol else 0)
+                best_objective = min(best_objective, objective)
+            if no_improvement >= self.n_iter_no_change:
+                break
+        return w, b, epoch + 1
+
+
+def _dense(X):
+    return X.toarray() if scipy.sparse.issparse(X) else X

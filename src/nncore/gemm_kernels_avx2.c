@@ -1,0 +1,40 @@
+/* AVX2 + FMA micro-kernels: float 6x16, double 6x8 (12 of the 16 ymm registers hold C).
+ * Compiled with -mavx2 -mfma (/arch:AVX2) by CMakeLists.txt; run only when the CPU reports
+ * avx2 and fma (cpu.c). */
+#include "internal.h"
+
+#include <immintrin.h>
+
+#define UKR_NAME nni_ukr_avx2_f32
+#define UKR_T float
+#define UKR_V __m256
+#define UKR_VL 8
+#define UKR_LOAD(p) _mm256_loadu_ps(p)
+#define UKR_STORE(p, v) _mm256_storeu_ps(p, v)
+#define UKR_BCAST(x) _mm256_set1_ps(x)
+#define UKR_ZERO() _mm256_setzero_ps()
+#define UKR_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define UKR_ADD(a, b) _mm256_add_ps(a, b)
+#define UKR_MUL(a, b) _mm256_mul_ps(a, b)
+#define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+static
+#include "gemm_ukr_simd.h"
+
+#define UKR_NAME nni_ukr_avx2_f64
+#define UKR_T double
+#define UKR_V __m256d
+#define UKR_VL 4
+#define UKR_LOAD(p) _mm256_loadu_pd(p)
+#define UKR_STORE(p, v) _mm256_storeu_pd(p, v)
+#define UKR_BCAST(x) _mm256_set1_pd(x)
+#define UKR_ZERO() _mm256_setzero_pd()
+#define UKR_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define UKR_ADD(a, b) _mm256_add_pd(a, b)
+#define UKR_MUL(a, b) _mm256_mul_pd(a, b)
+#define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+static
+#include "gemm_ukr_simd.h"
+
+const nni_gemm_kernel nni_kernel_avx2 = {
+    "avx2", "avx2+fma 6x16", "avx2+fma 6x8", 6, 16, 6, 8, nni_ukr_avx2_f32, nni_ukr_avx2_f64,
+    &nni_vec_math_avx2};

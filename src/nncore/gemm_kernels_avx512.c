@@ -1,0 +1,47 @@
+/* AVX-512F micro-kernels: float 6x32, double 6x16 (12 zmm registers hold C).
+ * Compiled with -mavx512f -mfma (/arch:AVX512) by CMakeLists.txt; run only when the CPU
+ * reports avx512f (cpu.c). */
+#include "internal.h"
+
+#include <immintrin.h>
+
+#define UKR_NAME nni_ukr_avx512_f32
+#define UKR_T float
+#define UKR_V __m512
+#define UKR_VL 16
+#define UKR_LOAD(p) _mm512_loadu_ps(p)
+#define UKR_STORE(p, v) _mm512_storeu_ps(p, v)
+#define UKR_BCAST(x) _mm512_set1_ps(x)
+#define UKR_ZERO() _mm512_setzero_ps()
+#define UKR_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define UKR_ADD(a, b) _mm512_add_ps(a, b)
+#define UKR_MUL(a, b) _mm512_mul_ps(a, b)
+#define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+static
+#include "gemm_ukr_simd.h"
+
+#define UKR_NAME nni_ukr_avx512_f64
+#define UKR_T double
+#define UKR_V __m512d
+#define UKR_VL 8
+#define UKR_LOAD(p) _mm512_loadu_pd(p)
+#define UKR_STORE(p, v) _mm512_storeu_pd(p, v)
+#define UKR_BCAST(x) _mm512_set1_pd(x)
+#define UKR_ZERO() _mm512_setzero_pd()
+#define UKR_FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define UKR_ADD(a, b) _mm512_add_pd(a, b)
+#define UKR_MUL(a, b) _mm512_mul_pd(a, b)
+#define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+static
+#include "gemm_ukr_simd.h"
+
+/* Every CPU with avx512f has avx2 and fma: the avx2 vector math serves here too. */
+#ifdef NN_HAVE_KERNEL_AVX2
+#define VEC_MATH_F32 (&nni_vec_math_avx2)
+#else
+#define VEC_MATH_F32 NULL
+#endif
+
+const nni_gemm_kernel nni_kernel_avx512 = {
+    "avx512", "avx512f 6x32", "avx512f 6x16", 6, 32, 6, 16, nni_ukr_avx512_f32,
+    nni_ukr_avx512_f64, VEC_MATH_F32};

@@ -1,0 +1,194 @@
+"""The core features nnfast.sklearn added, against the reference (the oracle):
+sample-weighted loss and gradients, sample-weighted training epochs, a learning rate changed
+between epochs, optimizer state saved and restored, and the Perceptron's SGD epoch.
+float64 throughout, within 1e-9 relative (the two differ only in the order of sums).
+"""
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import _core, reference
+
+from helpers import assert_close, targets_for
+
+F64 = 1e-9
+PAIRS = [("sigmoid", "binary_cross_entropy", 2), ("softmax", "cross_entropy", 3),
+         ("identity", "mse", 2)]
+
+
+def net_and_reference(layers, activation, output, loss, seed=3):
+    ref = reference.MLP(layers, activation, output, loss, seed=seed)
+    net = _core.Net(layers, _core.ACTIVATION_CODES[activation], _core.ACTIVATION_CODES[output],
+                    _core.LOSS_CODES[loss])
+    params = np.concatenate([np.concatenate([np.ravel(W), b])
+                             for W, b in zip(ref.weights, ref.biases)])
+    return net, ref, params
+
+
+def as_matrix(y, loss, k):
+    y = np.asarray(y)
+    if loss == "cross_entropy":
+        return np.eye(k)[y]
+    return y.reshape(len(y), -1).astype(np.float64)
+
+
+def flat_gradients(dWs, dbs):
+    return np.concatenate([np.concatenate([np.ravel(dW), db]) for dW, db in zip(dWs, dbs)])
+
+
+@pytest.mark.parametrize("output,loss,k", PAIRS)
+def test_weighted_loss_and_gradient_match_reference(output, loss, k):
+    X = np.random.default_rng(0).normal(size=(11, 3))
+    y = targets_for(loss, k, n=11)
+    sw = np.random.default_rng(1).uniform(0, 3, size=11)
+    sw[4] = 0.0  # a zero weight drops the row
+    net, ref, params = net_and_reference([3, 4, k], "tanh", output, loss)
+    grads = np.empty_like(params)
+    native_loss = _core.loss_gradient(params, net, X, as_matrix(y, loss, k), 0.3, grads, sw)
+    ref_loss = ref.loss(X.tolist(), y.tolist(), alpha=0.3, sample_weight=sw.tolist())
+    assert_close("loss", native_loss, ref_loss, F64)
+    dWs, dbs = ref.gradients(X.tolist(), y.tolist(), alpha=0.3, sample_weight=sw.tolist())
+    expected = flat_gradients(dWs, dbs)
+    assert np.abs(expected).max() > 1e-3  # the check is not trivially passed by zeros
+    assert_close("gradient", grads, expected, F64, 1e-12)
+
+
+def test_unit_weights_are_the_unweighted_loss_and_a_zero_weight_drops_the_row():
+    X = np.random.default_rng(2).normal(size=(9, 3))
+    Y = np.eye(3)[np.random.default_rng(3).integers(0, 3, 9)]
+    net, _, params = net_and_reference([3, 5, 3], "relu", "softmax", "cross_entropy")
+    g1, g2, g3 = (np.empty_like(params) for _ in range(3))
+    plain = _core.loss_gradient(params, net, X, Y, 0.1, g1)
+    ones = _core.loss_gradient(params, net, X, Y, 0.1, g2, np.ones(9))
+    assert_close("loss", ones, plain, 1e-12)
+    assert_close("gradient", g2, g1, 1e-12, 1e-15)
+    sw = np.ones(9)
+    sw[0] = 0.0
+    dropped = _core.loss_gradient(params, net, X, Y, 0.1, g3, sw)
+    without = _core.loss_gradient(params, net, X[1:], Y[1:], 0.1, g1)
+    assert_close("loss", dropped, without, 1e-12)
+    assert_close("gradient", g3, g1, 1e-12, 1e-15)
+
+
+def test_weights_summing_to_zero_are_refused():
+    net, _, params = net_and_reference([2, 2], "identity", "identity", "mse")
+    with pytest.raises(ValueError):
+        _core.loss_gradient(params, net, np.ones((3, 2)), np.ones((3, 2)), 0.0, None,
+                            np.zeros(3))
+
+
+def sgd_epochs_by_reference(ref, X, y, sw, rates, batch, momentum, alpha):
+    """The reference's gradients, batch by batch in order, with sgd + momentum."""
+    v = None
+    for lr in rates:
+        for b0 in range(0, len(X), batch):
+            rows = slice(b0, b0 + batch)
+            dWs, dbs = ref.gradients(X[rows].tolist(), y[rows].tolist(), alpha=alpha,
+                                     sample_weight=sw[rows].tolist())
+            g = flat_gradients(dWs, dbs)
+            p = flat_gradients(ref.weights, ref.biases)
+            v = -lr * g if v is None else momentum * v - lr * g
+            p = p + v
+            set_reference_params(ref, p)
+    return flat_gradients(ref.weights, ref.biases)
+
+
+def set_reference_params(ref, p):
+    off = 0
+    for l, W in enumerate(ref.weights):
+        n_in, n_out = len(W), len(W[0])
+        ref.weights[l] = p[off:off + n_in * n_out].reshape(n_in, n_out).tolist()
+        off += n_in * n_out
+        ref.biases[l] = p[off:off + n_out].tolist()
+        off += n_out
+
+
+def test_weighted_epochs_with_a_changing_learning_rate_match_reference():
+    X = np.random.default_rng(4).normal(size=(10, 3))
+    y = np.random.default_rng(5).integers(0, 3, 10)
+    sw = np.random.default_rng(6).uniform(0.5, 2, 10)
+    net, ref, params = net_and_reference([3, 4, 3], "tanh", "softmax", "cross_entropy")
+    trainer = _core.Trainer(net, "float64", 10, _core.OPTIMIZER_CODES["sgd"], 0.2, 0.5, False,
+                            0.9, 0.999, 1e-8, 0.01, 4, False)
+    for lr in (0.2, 0.05):  # an invscaling-like schedule: the rate changes between epochs
+        trainer.lr = lr
+        trainer.epochs(params, X, np.eye(3)[y], 0, 1, sw)
+    expected = sgd_epochs_by_reference(ref, X, y, sw, [0.2, 0.05], 4, 0.5, 0.01)
+    assert_close("params", params, expected, F64, 1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_optimizer_state_saved_and_restored_continues_the_run(optimizer):
+    X = np.random.default_rng(7).normal(size=(12, 3))
+    Y = np.eye(2)[np.random.default_rng(8).integers(0, 2, 12)]
+    net, _, start = net_and_reference([3, 5, 2], "relu", "softmax", "cross_entropy")
+
+    def trainer():
+        return _core.Trainer(net, "float64", 12, _core.OPTIMIZER_CODES[optimizer], 0.05, 0.9,
+                             True, 0.9, 0.999, 1e-8, 0.0, 5, False)
+    one_run = start.copy()
+    t = trainer()
+    t.epochs(one_run, X, Y, 0, 2)
+    resumed = start.copy()
+    t1 = trainer()
+    t1.epochs(resumed, X, Y, 0, 1)
+    state = t1.get_optimizer_state()
+    assert np.abs(state[0]).max() > 0 and (state[2] == 3 if optimizer == "adam" else True)
+    t2 = trainer()
+    t2.set_optimizer_state(*state)
+    t2.epochs(resumed, X, Y, 0, 1)
+    assert_close("params", resumed, one_run, 1e-15)
+    fresh = start.copy()
+    t3 = trainer()
+    t3.epochs(fresh, X, Y, 0, 1)
+    t4 = trainer()  # without the state the second epoch differs: the state matters
+    t4.epochs(fresh, X, Y, 0, 1)
+    assert np.abs(fresh - one_run).max() > 1e-6
+
+
+@pytest.mark.parametrize("alpha,l1_ratio", [(0.0, 0.0), (0.01, 0.0), (0.01, 1.0), (0.02, 0.3)])
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, F64), (np.float32, 1e-4)])
+def test_perceptron_sgd_epoch_matches_reference(alpha, l1_ratio, dtype, rtol):
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(30, 4))
+    y = np.where(X @ [1.0, -2.0, 0.5, 0.0] + 0.3 + rng.normal(scale=0.8, size=30) > 0, 1.0, -1.0)
+    sw = rng.uniform(0.5, 1.5, 30)
+    order = rng.permutation(30).astype(np.int64)
+    w, q = np.zeros(4, dtype), np.zeros(4, dtype)
+    w_ref, q_ref = [0.0] * 4, [0.0] * 4
+    b = u = b_ref = u_ref = 0.0
+    for epoch in range(3):
+        b, u, objective = _core.perceptron_sgd_epoch(
+            w, q, X.astype(dtype), y.astype(dtype), sw.astype(dtype), order, b, u, 0.7, alpha,
+            l1_ratio, True)
+        b_ref, u_ref, objective_ref = reference.ops.perceptron_sgd_epoch(
+            w_ref, b_ref, u_ref, q_ref, X.tolist(), y.tolist(), sw.tolist(), 0.7, alpha,
+            l1_ratio, True, order.tolist())
+        assert_close(f"w after epoch {epoch}", w, w_ref, rtol, 1e-12)
+        assert_close(f"b after epoch {epoch}", b, b_ref, rtol, 1e-12)
+        assert_close(f"objective of epoch {epoch}", objective, objective_ref, rtol)
+    assert np.abs(w).max() > 0.1
+    if l1_ratio > 0:
+        assert_close("u", u, u_ref, rtol)
+
+
+def test_perceptron_sgd_epoch_updates_on_the_boundary():
+    # From w = 0, b = 0: p = 0 for the first sample, y p = 0 <= 0 counts as a mistake
+    # (scikit-learn's rule; the seed's step rule would not update for y = +1):
+    # w = 0 + eta * y * sw * x = 0.5 * 1 * 2 * [1, 2] = [1, 2], b = 0.5 * 1 * 2 = 1.
+    w, q = np.zeros(2), np.zeros(2)
+    b, u, objective = _core.perceptron_sgd_epoch(
+        w, q, np.array([[1.0, 2.0]]), np.array([1.0]), np.array([2.0]), None, 0.0, 0.0, 0.5,
+        0.0, 0.0, True)
+    assert_close("w", w, [1.0, 2.0], 0)
+    assert b == 1.0 and objective == 0.0
+
+
+def test_nnfast_import_does_not_import_sklearn():
+    import subprocess
+    import sys
+    code = "import sys, nnfast; print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__('os').environ})
+    assert out.stdout.strip() == "False"
+    assert nnfast.__version__
