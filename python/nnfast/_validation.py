@@ -97,10 +97,20 @@ def as_matrix(X, name, dtype, n_features=None, what="the network") -> np.ndarray
     return finite(convert(arr, dtype), arr, name)
 
 
+def all_finite(arr) -> bool:
+    """True when arr holds no NaN or inf. min and max propagate NaN and show an inf, so this
+    reads the array twice and allocates nothing (np.isfinite(arr).all() would build a bool
+    copy of X on every call)."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return True
+    return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
+
+
 def finite(out, original, name) -> np.ndarray:
     """out, after checking that every value is finite (naming a float32 overflow as such)."""
-    if not np.isfinite(out).all():
-        overflow = out.dtype == np.float32 and np.isfinite(original).all()
+    if not all_finite(out):
+        overflow = out.dtype == np.float32 and all_finite(np.asarray(original))
         raise ValueError(f"{name} contains NaN or infinity"
                          + (" after conversion to float32 (a value beyond +-3.4e38)"
                             if overflow else ""))

@@ -23,7 +23,9 @@ def timed(fn):
 def report_times(native_s, reference_s, out):
     ratio = reference_s / max(native_s, 1e-9)
     faster = (f"native {ratio:.0f}x faster" if ratio >= 1.5 else
-              "about the same: too small for the core to matter")
+              "about the same" if ratio > 1 / 1.5 else
+              f"reference {1 / ratio:.1f}x faster: so little work that the native call's "
+              "fixed cost dominates")
     out(f"  time: native {native_s * 1e3:.2f} ms, reference {reference_s * 1e3:.2f} ms "
         f"({faster})")
 

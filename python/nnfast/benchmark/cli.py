@@ -46,7 +46,9 @@ def versions():
             found[module] = "not installed"
     try:
         from threadpoolctl import threadpool_info
-        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        # NumPy's own BLAS: scipy and torch may load others into the process
+        blas = sorted((p for p in threadpool_info() if p.get("user_api") == "blas"),
+                      key=lambda p: "numpy" not in str(p.get("filepath", "")))
         if blas:
             found["numpy BLAS"] = (f"{blas[0].get('internal_api')} "
                                    f"{blas[0].get('version')} ({blas[0].get('num_threads')} "

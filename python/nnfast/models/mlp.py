@@ -17,7 +17,7 @@ from .parameters import count_parameters, split_parameters
 def overflow_checked(result: Any, what: str) -> Any:
     """result, after checking it is finite: finite inputs can still overflow the dtype (X of
     1e200 through a linear layer); that is an error here, never a silent inf or NaN."""
-    if not np.isfinite(result).all():
+    if not check.all_finite(result):
         raise FloatingPointError(f"{what} overflowed: the result holds inf or NaN although X "
                                  f"and the weights are finite; scale X down (or use float64)")
     return result

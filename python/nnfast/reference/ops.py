@@ -257,7 +257,8 @@ def cross_entropy(Z, Y):
     total = 0.0
     for z, y in zip(Z, Y):
         lse = _log_sum_exp(z)
-        total += sum(yk * (lse - zk) for zk, yk in zip(z, y))
+        # classes with y_k = 0 add nothing (and lse - z_k may overflow to inf: 0 * inf is NaN)
+        total += sum(yk * (lse - zk) for zk, yk in zip(z, y) if yk != 0)
     return total / len(Z)
 
 
