@@ -146,6 +146,22 @@ def test_optimizer_state_saved_and_restored_continues_the_run(optimizer):
     assert np.abs(fresh - one_run).max() > 1e-6
 
 
+def test_a_rejected_optimizer_state_changes_nothing():
+    X = np.random.default_rng(7).normal(size=(12, 3))
+    Y = np.eye(2)[np.random.default_rng(8).integers(0, 2, 12)]
+    net, _, start = net_and_reference([3, 5, 2], "relu", "softmax", "cross_entropy")
+    trainer = _core.Trainer(net, "float64", 12, _core.OPTIMIZER_CODES["adam"], 0.05, 0.9,
+                            True, 0.9, 0.999, 1e-8, 0.0, 5, False)
+    trainer.epochs(start.copy(), X, Y, 0, 1)
+    before = trainer.get_optimizer_state()
+    good, bad = np.ones_like(before[0]), np.ones(3)
+    with pytest.raises(ValueError, match="state2 has the wrong length"):
+        trainer.set_optimizer_state(good, bad, 9)   # state1 is fine: it must not be written
+    after = trainer.get_optimizer_state()
+    assert np.array_equal(after[0], before[0]) and np.array_equal(after[1], before[1])
+    assert after[2] == before[2]
+
+
 @pytest.mark.parametrize("alpha,l1_ratio", [(0.0, 0.0), (0.01, 0.0), (0.01, 1.0), (0.02, 0.3)])
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, F64), (np.float32, 1e-4)])
 def test_perceptron_sgd_epoch_matches_reference(alpha, l1_ratio, dtype, rtol):

@@ -246,9 +246,9 @@ cdef class Trainer:
         expect(value > 0 and value < float("inf"), "the learning rate must be positive and finite")
         self.cfg.lr = value
 
-    def get_optimizer_state(self):
-        """(state1, state2 or None, step): copies of the optimizer state the trainer carries
-        from batch to batch and call to call (sgd velocity; adam moments and step count)."""
+    def _optimizer_views(self):
+        """NumPy views (state1, state2 or None, step as a 1-element array) of the optimizer
+        state in the workspace: sgd velocity; adam moments and step count."""
         import numpy as np
         cdef int64_t *step
         cdef int64_t n_params
@@ -258,39 +258,33 @@ cdef class Trainer:
         cdef double *b64
         if self.ws32 != NULL:
             check(nn_workspace_optimizer_state_f32(self.ws32, &a32, &b32, &step, &n_params))
-            s1 = np.asarray(<float[:n_params]>a32).copy()
-            s2 = np.asarray(<float[:n_params]>b32).copy() if b32 != NULL else None
+            s1 = np.asarray(<float[:n_params]>a32)
+            s2 = np.asarray(<float[:n_params]>b32) if b32 != NULL else None
         else:
             check(nn_workspace_optimizer_state_f64(self.ws64, &a64, &b64, &step, &n_params))
-            s1 = np.asarray(<double[:n_params]>a64).copy()
-            s2 = np.asarray(<double[:n_params]>b64).copy() if b64 != NULL else None
-        return s1, s2, int(step[0])
+            s1 = np.asarray(<double[:n_params]>a64)
+            s2 = np.asarray(<double[:n_params]>b64) if b64 != NULL else None
+        return s1, s2, np.asarray(<int64_t[:1]>step)
+
+    def get_optimizer_state(self):
+        """(state1, state2 or None, step): copies of the optimizer state the trainer carries
+        from batch to batch and call to call (sgd velocity; adam moments and step count)."""
+        s1, s2, step = self._optimizer_views()
+        return s1.copy(), None if s2 is None else s2.copy(), int(step[0])
 
     def set_optimizer_state(self, state1, state2, int64_t step):
-        """Restore what get_optimizer_state returned (same optimizer, dtype and network)."""
+        """Restore what get_optimizer_state returned (same optimizer, dtype and network).
+        Everything is checked before anything is written."""
         import numpy as np
-        cdef int64_t *st
-        cdef int64_t n_params
-        cdef float *a32
-        cdef float *b32
-        cdef double *a64
-        cdef double *b64
-        if self.ws32 != NULL:
-            check(nn_workspace_optimizer_state_f32(self.ws32, &a32, &b32, &st, &n_params))
-            dst1 = np.asarray(<float[:n_params]>a32)
-            dst2 = np.asarray(<float[:n_params]>b32) if b32 != NULL else None
-        else:
-            check(nn_workspace_optimizer_state_f64(self.ws64, &a64, &b64, &st, &n_params))
-            dst1 = np.asarray(<double[:n_params]>a64)
-            dst2 = np.asarray(<double[:n_params]>b64) if b64 != NULL else None
-        expect(np.shape(state1) == (n_params,), "state1 has the wrong length")
+        dst1, dst2, dst_step = self._optimizer_views()
+        expect(np.shape(state1) == dst1.shape, "state1 has the wrong length")
         expect((state2 is None) == (dst2 is None), "state2 does not match the optimizer")
+        expect(dst2 is None or np.shape(state2) == dst2.shape, "state2 has the wrong length")
         expect(step >= 0, "step must be >= 0")
         dst1[:] = state1
         if dst2 is not None:
-            expect(np.shape(state2) == (n_params,), "state2 has the wrong length")
             dst2[:] = state2
-        st[0] = step
+        dst_step[0] = step
 
     def epochs(self, real[::1] params, const real[:, ::1] X, const real[:, ::1] Y,
                uint64_t state, int64_t epochs, const double[::1] sample_weight=None):
