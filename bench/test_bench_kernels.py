@@ -11,22 +11,13 @@ import pytest
 
 import nnfast
 from nnfast import _core
-from nnfast.benchmark import gemm, machine
+from nnfast.benchmark import gemm
 from nnfast.benchmark.workloads import FULL
 
 DTYPES = ("float32", "float64")
-THREADS = sorted({1, machine.cores()})
 GEMM_SHAPES = gemm.shapes_for([FULL["W3"], FULL["W4"]], square=2048)
 # Largest error relative to the largest |value| of the float64 product.
 TOLERANCE = {"float32": 1e-4, "float64": 1e-12}
-
-
-@pytest.fixture(params=THREADS, ids=lambda t: f"{t}thr")
-def threads(request):
-    previous = nnfast.get_num_threads()
-    nnfast.set_num_threads(request.param)
-    yield request.param
-    nnfast.set_num_threads(previous)
 
 
 def _check(actual, expected, dtype):

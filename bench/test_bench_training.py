@@ -11,19 +11,9 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast.benchmark import machine
 from nnfast.benchmark.workloads import FULL, make_nnfast_model
 
 DTYPES = ("float32", "float64")
-THREADS = sorted({1, machine.cores()})
-
-
-@pytest.fixture(params=THREADS, ids=lambda t: f"{t}thr")
-def threads(request):
-    previous = nnfast.get_num_threads()
-    nnfast.set_num_threads(request.param)
-    yield request.param
-    nnfast.set_num_threads(previous)
 
 
 def _setup(name, dtype, rows=None):
