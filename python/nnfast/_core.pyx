@@ -70,6 +70,7 @@ def build_info():
     nn_get_build_info(&info)
     return {"gemm_kernel_float32": info.gemm_kernel_f32.decode(),
             "gemm_kernel_float64": info.gemm_kernel_f64.decode(),
+            "vecmath_kernel": info.vecmath.decode(),
             "cpu_features": info.cpu_features.decode(), "compiler": info.compiler.decode(),
             "openmp": bool(info.openmp), "native_build": bool(info.native_build),
             "num_threads": info.num_threads}

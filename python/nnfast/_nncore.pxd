@@ -39,6 +39,7 @@ cdef extern from "nncore.h" nogil:
     ctypedef struct nn_build_info:
         const char *gemm_kernel_f32
         const char *gemm_kernel_f64
+        const char *vecmath
         const char *cpu_features
         const char *compiler
         int openmp

@@ -7,7 +7,7 @@
  *                   ic over MC rows: pack alpha op(A)[ic, pc]; the macro-kernel.
  *   macro_kernel()  jr over the NR-column panels, ir over the MR-row panels: the
  *                   micro-kernel (gemm_kernels_*.c, the only per-instruction-set code,
- *                   chosen at run time in cpu.c), then, after the last k block, the epilogue
+ *                   chosen at run time in dispatch.c), then, after the last k block, the epilogue
  *                   on the MR x NR tile while it is in L1.
  * Blocking: a kc x NR panel of B stays in L1 (KC 256: 16 KiB), the MC x kc block of A in L2
  * (144 x 256 floats or 72 x 256 doubles: 144 KiB), the kc x NC block of B in L3.
@@ -67,7 +67,7 @@ static int epilogue_is_empty(const epilogue_t *ep)
     return !ep || (!ep->bias && ep->act == NN_ACT_IDENTITY && !ep->deriv_of);
 }
 
-/* This thread's packing buffers (cpu.c): slots 0, 1 for float A, B; 2, 3 for double. */
+/* This thread's packing buffers (scratch.c): slots 0, 1 for float A, B; 2, 3 for double. */
 #ifdef NN_ELEM_F32
 #define SCRATCH_A 0
 #else

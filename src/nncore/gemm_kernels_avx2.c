@@ -1,6 +1,6 @@
 /* AVX2 + FMA micro-kernels: float 6x16, double 6x8 (12 of the 16 ymm registers hold C).
  * Compiled with -mavx2 -mfma (/arch:AVX2) by CMakeLists.txt; run only when the CPU reports
- * avx2 and fma (cpu.c). */
+ * avx2 and fma (dispatch.c). */
 #include "internal.h"
 
 #include <immintrin.h>
@@ -36,5 +36,4 @@ static
 #include "gemm_ukr_simd.h"
 
 const nni_gemm_kernel nni_kernel_avx2 = {
-    "avx2", "avx2+fma 6x16", "avx2+fma 6x8", 6, 16, 6, 8, nni_ukr_avx2_f32, nni_ukr_avx2_f64,
-    &nni_vec_math_avx2};
+    "avx2", "avx2+fma 6x16", "avx2+fma 6x8", 6, 16, 6, 8, nni_ukr_avx2_f32, nni_ukr_avx2_f64};

@@ -1,6 +1,6 @@
 /* AVX-512F micro-kernels: float 6x32, double 6x16 (12 zmm registers hold C).
  * Compiled with -mavx512f -mfma (/arch:AVX512) by CMakeLists.txt; run only when the CPU
- * reports avx512f (cpu.c). */
+ * reports avx512f (dispatch.c). */
 #include "internal.h"
 
 #include <immintrin.h>
@@ -35,13 +35,6 @@ static
 static
 #include "gemm_ukr_simd.h"
 
-/* Every CPU with avx512f has avx2 and fma: the avx2 vector math serves here too. */
-#ifdef NN_HAVE_KERNEL_AVX2
-#define VEC_MATH_F32 (&nni_vec_math_avx2)
-#else
-#define VEC_MATH_F32 NULL
-#endif
-
 const nni_gemm_kernel nni_kernel_avx512 = {
     "avx512", "avx512f 6x32", "avx512f 6x16", 6, 32, 6, 16, nni_ukr_avx512_f32,
-    nni_ukr_avx512_f64, VEC_MATH_F32};
+    nni_ukr_avx512_f64};

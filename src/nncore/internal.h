@@ -1,6 +1,6 @@
 /* Private helpers of the C core, shared by every source file in src/nncore/.
  *
- * Untyped files (errors.c rng.c cpu.c net.c) include this with neither NN_ELEM_F32 nor
+ * Untyped files (errors.c rng.c dispatch.c threads.c ...) include this with neither NN_ELEM_F32 nor
  * NN_ELEM_F64 defined and get only the untyped helpers. Typed files are compiled twice, with
  * -DNN_ELEM_F32 and -DNN_ELEM_F64, and get NN_T (element type), NN_F(name) (public name
  * mangler), NNI_F(name) (private name mangler), NN_WS, the math wrappers (NN_EXP, ...) and
@@ -90,36 +90,49 @@ typedef void (*nni_ukr_f32)(int64_t kc, const float *a, const float *b, float *c
                             float beta);
 typedef void (*nni_ukr_f64)(int64_t kc, const double *a, const double *b, double *c,
                             int64_t ldc, double beta);
-/* Vectorized float math of an instruction set, in place over n floats (x[j] = f(x[j])).   */
-typedef struct {
-    void (*exp)(float *x, int64_t n);
-    void (*sigmoid)(float *x, int64_t n);
-    void (*tanh)(float *x, int64_t n);
-} nni_vec_math_f32;
-
 typedef struct {
     const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
     const char *label_f32, *label_f64; /* for nn_get_build_info: "avx2+fma 6x16"            */
     int mr_f32, nr_f32, mr_f64, nr_f64;
     nni_ukr_f32 ukr_f32;
     nni_ukr_f64 ukr_f64;
-    const nni_vec_math_f32 *vec_f32; /* NULL: libm, one value at a time                     */
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 256 /* mr * nr of the largest micro-kernel (avx512 f32 6x32)     */
 
-/* The kernel chosen once (cpu.c): NNFAST_GEMM_KERNEL when it is available on this CPU,
+/* The kernel chosen once (dispatch.c): NNFAST_GEMM_KERNEL when it is available on this CPU,
  * else the best the CPU supports.                                                           */
 const nni_gemm_kernel *nni_gemm_kernel_get(void);
 /* Tests and debugging: switch to the kernel called name; NN_EINVAL when it is unknown or
  * this CPU / build cannot run it (the kernel in use is then unchanged).                    */
 int nni_gemm_kernel_select(const char *name);
 
+/* dispatch.c: does this CPU (and OS) run the instruction set? 1 or 0; portable always 1. */
+int nni_cpu_runs_avx2(void);
+int nni_cpu_runs_avx512(void);
+
+/* ---- vector math (vecmath.c, vecmath_<isa>.c), its own table, chosen apart from the GEMM -- */
+/* In place over n values, x[j] = f(x[j]); a NULL entry means libm, one value at a time.     */
+typedef struct {
+    const char *name; /* the NNFAST_VECMATH value: "avx2"                                    */
+    void (*exp_f32)(float *x, int64_t n);
+    void (*sigmoid_f32)(float *x, int64_t n);
+    void (*tanh_f32)(float *x, int64_t n);
+} nni_vecmath;
+
+/* The vector math chosen once: NNFAST_VECMATH when this CPU runs it, else the best it runs. */
+const nni_vecmath *nni_vecmath_get(void);
+/* Tests: switch to the set called name; NN_EINVAL (nothing changed) when unknown / not run. */
+int nni_vecmath_select(const char *name);
+extern const nni_vecmath nni_vecmath_portable;
+#ifdef NN_HAVE_KERNEL_AVX2
+extern const nni_vecmath nni_vecmath_avx2;
+#endif
+
 /* The kernel sets compiled into this build (gemm_kernels_*.c).                            */
 extern const nni_gemm_kernel nni_kernel_portable;
 #ifdef NN_HAVE_KERNEL_AVX2
 extern const nni_gemm_kernel nni_kernel_avx2;
-extern const nni_vec_math_f32 nni_vec_math_avx2;
 #endif
 #ifdef NN_HAVE_KERNEL_AVX512
 extern const nni_gemm_kernel nni_kernel_avx512;
@@ -128,13 +141,13 @@ extern const nni_gemm_kernel nni_kernel_avx512;
 extern const nni_gemm_kernel nni_kernel_neon;
 #endif
 
-/* cpu.c: this thread's scratch buffer number slot (< NNI_SCRATCH_SLOTS), aligned to 64 bytes
+/* scratch.c: this thread's scratch buffer number slot (< NNI_SCRATCH_SLOTS), aligned to 64 bytes
  * and at least bytes long: grown on demand, kept for the thread's next calls, freed when the
  * thread ends (POSIX). NULL when out of memory. The GEMM packs A and B into these.          */
 #define NNI_SCRATCH_SLOTS 4
 void *nni_thread_scratch(int slot, int64_t bytes);
 
-/* Thread-local storage (cpu.c's per-thread scratch buffers).                               */
+/* Thread-local storage (scratch.c's per-thread buffers).                               */
 #if defined(_MSC_VER)
 #define NNI_THREAD_LOCAL __declspec(thread)
 #elif defined(__GNUC__) || defined(__clang__)
@@ -143,10 +156,10 @@ void *nni_thread_scratch(int slot, int64_t bytes);
 #define NNI_THREAD_LOCAL _Thread_local
 #endif
 
-/* net.c: sizes and names only (no loss pairing), for forward and init which also serve the
+/* network_desc.c: sizes and names only (no loss pairing), for forward and init which also serve the
  * step perceptron; n_params may be NULL.                                                   */
 int nni_net_check_shape(const nn_net *net, int64_t *n_params);
-/* net.c: NN_OK when output and loss go together (semantics.md's table), else NN_EPAIR.     */
+/* network_desc.c: NN_OK when output and loss go together (semantics.md's table), else NN_EPAIR.     */
 int nni_pair_check(nn_act output, nn_loss loss);
 int nni_net_trainable(const nn_net *net);
 
@@ -189,12 +202,23 @@ static inline NN_T nni_sigmoid(NN_T z)
     return e / ((NN_T)1 + e);
 }
 
-/* The vectorized float math of the kernel set in use, or NULL (libm; always for double).  */
-static inline const nni_vec_math_f32 *nni_vec_math(void)
+/* The vectorized math in use for this element type: exp, sigmoid, tanh, or NULL for libm. */
+typedef void (*nni_vec_fn)(NN_T *x, int64_t n);
+static inline nni_vec_fn nni_vec_exp(void)
 {
 #ifdef NN_ELEM_F32
-    return nni_gemm_kernel_get()->vec_f32;
+    return nni_vecmath_get()->exp_f32;
 #else
+    return NULL;
+#endif
+}
+static inline nni_vec_fn nni_vec_act(nn_act act)
+{
+#ifdef NN_ELEM_F32
+    const nni_vecmath *vm = nni_vecmath_get();
+    return act == NN_ACT_SIGMOID ? vm->sigmoid_f32 : act == NN_ACT_TANH ? vm->tanh_f32 : NULL;
+#else
+    (void)act;
     return NULL;
 #endif
 }
@@ -202,10 +226,10 @@ static inline const nni_vec_math_f32 *nni_vec_math(void)
 /* x[j] = e^x[j] in place over n values.                                                     */
 static inline void nni_exp_inplace(NN_T *x, int64_t n)
 {
-    const nni_vec_math_f32 *vm = nni_vec_math();
+    const nni_vec_fn vexp = nni_vec_exp();
     int64_t j;
-    if (vm) {
-        vm->exp((float *)x, n);
+    if (vexp) {
+        vexp(x, n);
         return;
     }
     for (j = 0; j < n; j++) x[j] = NN_EXP(x[j]);
@@ -214,14 +238,10 @@ static inline void nni_exp_inplace(NN_T *x, int64_t n)
 /* x[j] = f(x[j]) for an elementwise activation (not softmax), in place over n values.     */
 static inline void nni_act_inplace(NN_T *x, int64_t n, nn_act act)
 {
-    const nni_vec_math_f32 *vm = nni_vec_math();
+    const nni_vec_fn vact = nni_vec_act(act);
     int64_t j;
-    if (vm && act == NN_ACT_SIGMOID) {
-        vm->sigmoid((float *)x, n);
-        return;
-    }
-    if (vm && act == NN_ACT_TANH) {
-        vm->tanh((float *)x, n);
+    if (vact) {
+        vact(x, n);
         return;
     }
     switch (act) {
@@ -272,7 +292,7 @@ void NNI_F(pack_a)(NN_T *restrict ap, const NN_T *restrict A, int64_t m, int64_t
 void NNI_F(pack_b)(NN_T *restrict bp, const NN_T *restrict B, int64_t n, int64_t k,
                    int trans_b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, int nr);
 
-/* train.c: one batch of m rows through the network, as nn_loss_gradient and
+/* network.c: one batch of m rows through the network, as nn_loss_gradient and
  * nn_train_epoch need it: forward keeping every layer's output, the batch loss
  * (mean + alpha/2 sum W^2 / m) and, when grads != NULL, its gradient (overwritten).         */
 typedef struct NNI_F(batch_buffers) {
@@ -290,7 +310,7 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
                                const NN_T *params, const nn_net *net, const NN_T *X,
                                const NN_T *Y, const double *sw, int64_t m, double alpha);
 
-/* train.c: allocate / free the buffers above for batches of at most batch rows.            */
+/* network.c: allocate / free the buffers above for batches of at most batch rows.            */
 int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch);
 void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf);
 

@@ -1,4 +1,5 @@
-/* The whole network: initialization, forward in row chunks, loss and gradient of one batch. */
+/* The whole network, forward and backward: initialization, forward in row chunks, and one
+ * batch's forward, loss and backprop (the training loop in train.c calls it per batch). */
 #include "internal.h"
 
 #define FORWARD_CHUNK_ROWS 256 /* rows per forward chunk: bounded memory for any n */
@@ -95,4 +96,121 @@ int NN_F(weighted_loss_gradient)(double *loss, NN_T *grads, const NN_T *params,
     st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha);
     NNI_F(batch_buffers_free)(&buf);
     return st;
+}
+
+int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch)
+{
+    const int64_t L = net->n_layers;
+    int64_t l, t, maxw = 1, total = 0, off = 0;
+    int st;
+    memset(buf, 0, sizeof *buf);
+    for (l = 1; l <= L; l++) {
+        if (net->sizes[l] > maxw) maxw = net->sizes[l];
+        if ((st = nni_mul(&t, batch, net->sizes[l])) != NN_OK ||
+            (st = nni_add(&total, total, t)) != NN_OK)
+            return st;
+    }
+    /* + Z (batch, n_L) + two deltas (batch, maxw) */
+    if ((st = nni_mul(&t, batch, net->sizes[L])) != NN_OK ||
+        (st = nni_add(&total, total, t)) != NN_OK || (st = nni_mul(&t, batch, maxw)) != NN_OK ||
+        (st = nni_add(&total, total, t)) != NN_OK || (st = nni_add(&total, total, t)) != NN_OK)
+        return st;
+    buf->A = (NN_T **)malloc((size_t)L * sizeof(NN_T *));
+    buf->data = (NN_T *)nni_alloc(total, sizeof(NN_T));
+    if (!buf->A || !buf->data) {
+        NNI_F(batch_buffers_free)(buf);
+        return NN_ENOMEM;
+    }
+    for (l = 0; l < L; l++) {
+        buf->A[l] = buf->data + off;
+        off += batch * net->sizes[l + 1];
+    }
+    buf->Z = buf->data + off;
+    off += batch * net->sizes[L];
+    buf->delta[0] = buf->data + off;
+    buf->delta[1] = buf->data + off + batch * maxw;
+    return NN_OK;
+}
+
+void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
+{
+    free(buf->A);
+    free(buf->data);
+    memset(buf, 0, sizeof *buf);
+}
+
+/* Forward keeping A of every layer (and the output logits Z for bce/ce), the batch loss
+ * mean_rows(loss) + alpha/2 sum_l sum(W_l^2) / m, then, when grads != NULL, backprop:
+ * delta_L = output delta; per layer from the last: dW, db, delta_prev; dW += alpha W / m.
+ * With weights sw, S = sum sw: the weighted mean loss; delta row i is scaled by sw_i m / S and
+ * alpha by m / S, so the kernels' 1/m becomes 1/S (dW = (A^T (sw delta) + alpha W) / S). */
+int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
+                               const NN_T *params, const nn_net *net, const NN_T *X,
+                               const NN_T *Y, const double *sw, int64_t m, double alpha)
+{
+    const int64_t L = net->n_layers, nL = net->sizes[L];
+    const NN_T *in = X;
+    double lv = 0.0, pen = 0.0;
+    int64_t l, off = 0, n_params;
+    int st, cur = 0;
+
+    for (l = 0; l < L; l++) {
+        const int64_t k = net->sizes[l], n = net->sizes[l + 1];
+        NN_T *Z_out = l == L - 1 && net->loss != NN_LOSS_MSE ? buf->Z : NULL;
+        st = NN_F(dense_forward)(buf->A[l], Z_out, in, params + off, params + off + k * n, m, k,
+                                 n, nn_net_layer_act(net, l));
+        if (st != NN_OK) return st;
+        off += k * n + n;
+        in = buf->A[l];
+    }
+    n_params = off;
+    if (sw) {
+        double sw_sum = 0.0;
+        for (l = 0; l < m; l++) sw_sum += sw[l];
+        st = NN_F(weighted_loss)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss);
+        if (st != NN_OK) return st;
+        alpha = alpha * (double)m / sw_sum;
+    } else if ((st = NN_F(loss)(&lv, buf->Z, buf->A[L - 1], Y, m, nL, net->loss)) != NN_OK) {
+        return st;
+    }
+    if (alpha > 0) {
+        for (off = 0, l = 0; l < L; l++) {
+            const int64_t k = net->sizes[l], n = net->sizes[l + 1];
+            if ((st = NN_F(l2_penalty)(&pen, params + off, k * n, alpha, m)) != NN_OK) return st;
+            lv += pen;
+            off += k * n + n;
+        }
+    }
+    *loss = lv;
+    if (!grads) return NN_OK;
+
+    memset(grads, 0, (size_t)n_params * sizeof(NN_T));
+    st = NN_F(output_delta)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
+                            net->loss);
+    if (st != NN_OK) return st;
+    if (sw) {
+        double sw_sum = 0.0;
+        int64_t i, j;
+        for (i = 0; i < m; i++) sw_sum += sw[i];
+        for (i = 0; i < m; i++) {
+            const NN_T scale = (NN_T)(sw[i] * (double)m / sw_sum);
+            for (j = 0; j < nL; j++) buf->delta[0][i * nL + j] *= scale;
+        }
+    }
+    off = n_params;
+    for (l = L - 1; l >= 0; l--) {
+        const int64_t k = net->sizes[l], n = net->sizes[l + 1];
+        const NN_T *A_prev = l > 0 ? buf->A[l - 1] : X;
+        NN_T *delta_prev = l > 0 ? buf->delta[1 - cur] : NULL;
+        const nn_act act_prev = l > 0 ? nn_net_layer_act(net, l - 1) : NN_ACT_IDENTITY;
+        off -= k * n + n;
+        st = NN_F(dense_backward)(grads + off, grads + off + k * n, delta_prev, A_prev,
+                                  params + off, buf->delta[cur], m, k, n, act_prev);
+        if (st != NN_OK) return st;
+        if (alpha > 0 &&
+            (st = NN_F(l2_gradient)(grads + off, params + off, k * n, alpha, m)) != NN_OK)
+            return st;
+        cur = 1 - cur;
+    }
+    return NN_OK;
 }

@@ -44,7 +44,7 @@ typedef enum { NN_LOSS_MSE = 0, NN_LOSS_BCE = 1, NN_LOSS_CE = 2 } nn_loss;
 typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM = 1 } nn_opt;
 typedef enum { NN_INIT_GLOROT = 0, NN_INIT_ZEROS = 1 } nn_init;
 
-/* ---- threads (cpu.c) ------------------------------------------------------------------- */
+/* ---- threads (threads.c) and time (clock.c) ------------------------------------------------------------------- */
 /* n <= 0 restores the default: NNFAST_NUM_THREADS, else OMP_NUM_THREADS, else the cores.   */
 void nn_set_num_threads(int n);
 int nn_get_num_threads(void);
@@ -52,10 +52,11 @@ int nn_has_openmp(void);
 /* Seconds on a monotonic clock (for throttling callbacks; the origin is arbitrary).         */
 double nn_seconds(void);
 
-/* ---- build and run-time report (cpu.c) -------------------------------------------------- */
+/* ---- build and run-time report (dispatch.c) -------------------------------------------------- */
 typedef struct {
     const char *gemm_kernel_f32;  /* the micro-kernel chosen at run time for float          */
     const char *gemm_kernel_f64;  /* ... and for double                                     */
+    const char *vecmath;          /* the vector exp/sigmoid/tanh set chosen at run time     */
     const char *cpu_features;     /* the instruction sets the CPU reports, space-separated */
     const char *compiler;         /* the compiler that built the core                      */
     int openmp;                   /* 1 when built with OpenMP                              */

@@ -306,7 +306,7 @@ static void test_float_activations(void)
 }
 
 /* The GEMM tests for every kernel this build and CPU can run (each selected in turn), then
- * back to the default choice. The names are NNFAST_GEMM_KERNEL's values (cpu.c). */
+ * back to the default choice. The names are NNFAST_GEMM_KERNEL's values (dispatch.c). */
 static void test_gemm_each_kernel(void)
 {
     static const char *const names[] = {"portable", "avx2", "avx512", "neon"};

@@ -1,6 +1,6 @@
 /* Vectorized float32 exp, sigmoid and tanh (AVX2 + FMA, 8 lanes) for the GEMM epilogues and
- * the activations; float64 keeps libm. Compiled with -mavx2 -mfma (/arch:AVX2), used only
- * with the avx2 kernel set (cpu.c).
+ * the activations; float64 keeps libm. Compiled with -mavx2 -mfma (/arch:AVX2), chosen by
+ * vecmath.c only when the CPU runs avx2 and fma.
  *
  * exp: Cephes expf. x = n ln2 + r, |r| <= ln2/2, ln2 split in two constants so n ln2 is exact
  * to float precision; e^r = 1 + r + r^2 P(r), P of degree 5; e^x = 2^n e^r with 2^n built in
@@ -109,5 +109,5 @@ DEFINE_VEC_APPLY(nni_exp_avx2_f32, exp_ps, expf)
 DEFINE_VEC_APPLY(nni_sigmoid_avx2_f32, sigmoid_ps, sigmoid_scalar)
 DEFINE_VEC_APPLY(nni_tanh_avx2_f32, tanh_ps, tanhf)
 
-const nni_vec_math_f32 nni_vec_math_avx2 = {nni_exp_avx2_f32, nni_sigmoid_avx2_f32,
-                                            nni_tanh_avx2_f32};
+const nni_vecmath nni_vecmath_avx2 = {"avx2", nni_exp_avx2_f32, nni_sigmoid_avx2_f32,
+                                      nni_tanh_avx2_f32};

@@ -1,0 +1,50 @@
+/* Vector math dispatch: exp, sigmoid and tanh over arrays, one set per instruction set, chosen
+ * once per process apart from the GEMM kernel, so NNFAST_GEMM_KERNEL never changes an
+ * activation's result. NNFAST_VECMATH=portable|avx2 forces a set (tests, debugging). */
+#include "internal.h"
+
+/* NULL entries: libm, one value at a time (internal.h's nni_act_inplace). */
+const nni_vecmath nni_vecmath_portable = {"portable", NULL, NULL, NULL};
+
+static int cpu_runs_any(void) { return 1; }
+
+/* Every set compiled in, best first, with the test of whether this CPU runs it. */
+static const struct {
+    const nni_vecmath *set;
+    int (*cpu_runs)(void);
+} g_vecmath_table[] = {
+#ifdef NN_HAVE_KERNEL_AVX2
+    {&nni_vecmath_avx2, nni_cpu_runs_avx2},
+#endif
+    {&nni_vecmath_portable, cpu_runs_any},
+};
+#define N_SETS ((int)(sizeof g_vecmath_table / sizeof g_vecmath_table[0]))
+
+/* The set in use; NULL until first use (a racing first use picks the same one). */
+static const nni_vecmath *volatile g_vecmath = NULL;
+
+int nni_vecmath_select(const char *name)
+{
+    int i;
+    for (i = 0; name && i < N_SETS; i++)
+        if (strcmp(g_vecmath_table[i].set->name, name) == 0 && g_vecmath_table[i].cpu_runs()) {
+            g_vecmath = g_vecmath_table[i].set;
+            return NN_OK;
+        }
+    return NN_EINVAL;
+}
+
+const nni_vecmath *nni_vecmath_get(void)
+{
+    const nni_vecmath *vm = g_vecmath;
+    int i;
+    if (vm) return vm;
+    if (nni_vecmath_select(getenv("NNFAST_VECMATH")) != NN_OK) {
+        for (i = 0; i < N_SETS; i++)
+            if (g_vecmath_table[i].cpu_runs()) {
+                g_vecmath = g_vecmath_table[i].set;
+                break;
+            }
+    }
+    return g_vecmath;
+}
