@@ -8,6 +8,8 @@ import pytest
 
 import nnfast
 from nnfast import _core, reference
+from nnfast.models.parameters import split_parameters
+from nnfast.models.training import FitSettings
 
 from helpers import assert_close, targets_for
 
@@ -103,61 +105,80 @@ def set_reference_params(ref, p):
         off += n_out
 
 
+def trainer_from(params, layers, activation, output, loss, **settings):
+    """The public training handle of an nnfast.MLP holding params (rows in the given order)."""
+    model = nnfast.MLP(layers, activation, output, loss)
+    model.set_parameters(*split_parameters(params, layers))
+    return model.trainer(FitSettings(shuffle=False, **settings))
+
+
 def test_weighted_epochs_with_a_changing_learning_rate_match_reference():
     X = np.random.default_rng(4).normal(size=(10, 3))
     y = np.random.default_rng(5).integers(0, 3, 10)
     sw = np.random.default_rng(6).uniform(0.5, 2, 10)
-    net, ref, params = net_and_reference([3, 4, 3], "tanh", "softmax", "cross_entropy")
-    trainer = _core.Trainer(net, "float64", 10, _core.OPTIMIZER_CODES["sgd"], 0.2, 0.5, False,
-                            0.9, 0.999, 1e-8, 0.01, 4, False)
+    _, ref, params = net_and_reference([3, 4, 3], "tanh", "softmax", "cross_entropy")
+    trainer = trainer_from(params, [3, 4, 3], "tanh", "softmax", "cross_entropy", lr=0.2,
+                           momentum=0.5, alpha=0.01, batch_size=4)
     for lr in (0.2, 0.05):  # an invscaling-like schedule: the rate changes between epochs
         trainer.lr = lr
-        trainer.epochs(params, X, np.eye(3)[y], 0, 1, sw)
+        trainer.epoch(X, y, sample_weight=sw)
     expected = sgd_epochs_by_reference(ref, X, y, sw, [0.2, 0.05], 4, 0.5, 0.01)
-    assert_close("params", params, expected, F64, 1e-12)
+    assert_close("params", trainer.params, expected, F64, 1e-12)
+    assert trainer.epochs_done == 2
+
+
+def test_an_epoch_in_a_given_order_is_the_epoch_on_the_reordered_rows():
+    X = np.random.default_rng(4).normal(size=(10, 3))
+    y = np.random.default_rng(5).integers(0, 3, 10)
+    sw = np.random.default_rng(6).uniform(0.5, 2, 10)
+    order = np.random.default_rng(7).permutation(10)
+    _, _, params = net_and_reference([3, 4, 3], "tanh", "softmax", "cross_entropy")
+    ordered, reordered = (trainer_from(params, [3, 4, 3], "tanh", "softmax", "cross_entropy",
+                                       lr=0.2, batch_size=3) for _ in range(2))
+    loss = ordered.epoch(X, y, order=order, sample_weight=sw)
+    assert loss == reordered.epoch(X[order], y[order], sample_weight=sw[order])
+    assert np.array_equal(ordered.params, reordered.params)
+    assert not np.array_equal(ordered.params, params)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_optimizer_state_saved_and_restored_continues_the_run(optimizer):
     X = np.random.default_rng(7).normal(size=(12, 3))
     Y = np.eye(2)[np.random.default_rng(8).integers(0, 2, 12)]
-    net, _, start = net_and_reference([3, 5, 2], "relu", "softmax", "cross_entropy")
+    _, _, start = net_and_reference([3, 5, 2], "relu", "softmax", "cross_entropy")
 
-    def trainer():
-        return _core.Trainer(net, "float64", 12, _core.OPTIMIZER_CODES[optimizer], 0.05, 0.9,
-                             True, 0.9, 0.999, 1e-8, 0.0, 5, False)
-    one_run = start.copy()
-    t = trainer()
-    t.epochs(one_run, X, Y, 0, 2)
-    resumed = start.copy()
-    t1 = trainer()
-    t1.epochs(resumed, X, Y, 0, 1)
-    state = t1.get_optimizer_state()
+    def trainer(params):
+        return trainer_from(params, [3, 5, 2], "relu", "softmax", "cross_entropy",
+                            optimizer=optimizer, lr=0.05, momentum=0.9, nesterov=True,
+                            batch_size=5)
+    t = trainer(start)
+    t.run(X, Y, 2)
+    one_run = t.params
+    t1 = trainer(start)
+    t1.epoch(X, Y)
+    state = t1.state
     assert np.abs(state[0]).max() > 0 and (state[2] == 3 if optimizer == "adam" else True)
-    t2 = trainer()
-    t2.set_optimizer_state(*state)
-    t2.epochs(resumed, X, Y, 0, 1)
-    assert_close("params", resumed, one_run, 1e-15)
-    fresh = start.copy()
-    t3 = trainer()
-    t3.epochs(fresh, X, Y, 0, 1)
-    t4 = trainer()  # without the state the second epoch differs: the state matters
-    t4.epochs(fresh, X, Y, 0, 1)
-    assert np.abs(fresh - one_run).max() > 1e-6
+    t2 = trainer(t1.params)
+    t2.state = state
+    t2.epoch(X, Y)
+    assert_close("params", t2.params, one_run, 1e-15)
+    t3 = trainer(t1.params)  # without the state the second epoch differs: the state matters
+    t3.epoch(X, Y)
+    assert np.abs(t3.params - one_run).max() > 1e-6
 
 
 def test_a_rejected_optimizer_state_changes_nothing():
     X = np.random.default_rng(7).normal(size=(12, 3))
     Y = np.eye(2)[np.random.default_rng(8).integers(0, 2, 12)]
-    net, _, start = net_and_reference([3, 5, 2], "relu", "softmax", "cross_entropy")
-    trainer = _core.Trainer(net, "float64", 12, _core.OPTIMIZER_CODES["adam"], 0.05, 0.9,
-                            True, 0.9, 0.999, 1e-8, 0.0, 5, False)
-    trainer.epochs(start.copy(), X, Y, 0, 1)
-    before = trainer.get_optimizer_state()
+    _, _, start = net_and_reference([3, 5, 2], "relu", "softmax", "cross_entropy")
+    trainer = trainer_from(start, [3, 5, 2], "relu", "softmax", "cross_entropy",
+                           optimizer="adam", lr=0.05, batch_size=5)
+    trainer.epoch(X, Y)
+    before = trainer.state
     good, bad = np.ones_like(before[0]), np.ones(3)
     with pytest.raises(ValueError, match="state2 has the wrong length"):
-        trainer.set_optimizer_state(good, bad, 9)   # state1 is fine: it must not be written
-    after = trainer.get_optimizer_state()
+        trainer.state = (good, bad, 9)   # state1 is fine: it must not be written
+    after = trainer.state
     assert np.array_equal(after[0], before[0]) and np.array_equal(after[1], before[1])
     assert after[2] == before[2]
 

@@ -15,13 +15,23 @@ ctypedef fused real:
     float
     double
 
-# Names in the order of the C enums: Python code passes indices from these tables.
-ACTIVATION_CODES = {"identity": NN_ACT_IDENTITY, "step": NN_ACT_STEP, "sigmoid": NN_ACT_SIGMOID,
-                    "tanh": NN_ACT_TANH, "relu": NN_ACT_RELU, "softmax": NN_ACT_SOFTMAX}
-LOSS_CODES = {"mse": NN_LOSS_MSE, "binary_cross_entropy": NN_LOSS_BCE,
-              "cross_entropy": NN_LOSS_CE}
-OPTIMIZER_CODES = {"sgd": NN_OPT_SGD, "adam": NN_OPT_ADAM}
-INIT_CODES = {"glorot": NN_INIT_GLOROT, "zeros": NN_INIT_ZEROS}
+# The names' numbers live in nnfast.vocabulary; the core's enums must agree with them.
+from nnfast.vocabulary import ACTIVATION_CODES, INIT_CODES, LOSS_CODES, OPTIMIZER_CODES
+
+CORE_ENUMS = (
+    (ACTIVATION_CODES, {"identity": NN_ACT_IDENTITY, "step": NN_ACT_STEP,
+                        "sigmoid": NN_ACT_SIGMOID, "tanh": NN_ACT_TANH, "relu": NN_ACT_RELU,
+                        "softmax": NN_ACT_SOFTMAX}),
+    (LOSS_CODES, {"mse": NN_LOSS_MSE, "binary_cross_entropy": NN_LOSS_BCE,
+                  "cross_entropy": NN_LOSS_CE}),
+    (OPTIMIZER_CODES, {"sgd": NN_OPT_SGD, "adam": NN_OPT_ADAM}),
+    (INIT_CODES, {"glorot": NN_INIT_GLOROT, "zeros": NN_INIT_ZEROS}),
+)
+for vocabulary_codes, core_codes in CORE_ENUMS:
+    if vocabulary_codes != core_codes:
+        raise ImportError(f"nnfast.vocabulary's codes {vocabulary_codes} differ from the "
+                          f"core's enum values {core_codes}: rebuild nnfast")
+del CORE_ENUMS, vocabulary_codes, core_codes
 
 
 cdef int check(int status) except -1 nogil:
@@ -102,18 +112,6 @@ cdef int python_signal_pending(void *ctx) noexcept nogil:
 
 
 # ---- random stream --------------------------------------------------------------------------
-
-def rng_u64(uint64_t state):
-    """Return (next u64, new state) of the SplitMix64 stream."""
-    cdef uint64_t value = nn_rng_u64(&state)
-    return value, state
-
-
-def rng_uniform(uint64_t state):
-    """Return (next uniform in [0, 1), new state)."""
-    cdef double value = nn_rng_uniform(&state)
-    return value, state
-
 
 def rng_permutation(int64_t[::1] order, uint64_t state):
     """Fill order with a fresh Fisher-Yates permutation of 0..n-1; return the new state."""
@@ -204,30 +202,31 @@ cdef class Trainer:
     cdef readonly object dtype
     cdef readonly int64_t n_samples
 
-    def __cinit__(self, Net net, dtype, int64_t n_samples, int optimizer, double lr,
-                  double momentum, bint nesterov, double beta1, double beta2, double epsilon,
-                  double alpha, int64_t batch_size, bint shuffle):
+    def __cinit__(self, Net net, dtype, int64_t n_samples, int64_t batch_size, settings):
+        """settings: a FitSettings (nnfast.models.training), checked there; batch_size is
+        its batch size clipped to 1..n_samples."""
+        cdef nn_opt optimizer = <nn_opt>OPTIMIZER_CODES[settings.optimizer]
         self.net = net
         self.dtype = str(dtype)
         self.n_samples = n_samples
-        self.cfg.optimizer = <nn_opt>optimizer
-        self.cfg.lr = lr
-        self.cfg.momentum = momentum
-        self.cfg.nesterov = nesterov
-        self.cfg.beta1 = beta1
-        self.cfg.beta2 = beta2
-        self.cfg.epsilon = epsilon
-        self.cfg.alpha = alpha
+        self.cfg.optimizer = optimizer
+        self.cfg.lr = settings.lr
+        self.cfg.momentum = settings.momentum
+        self.cfg.nesterov = settings.nesterov
+        self.cfg.beta1 = settings.beta1
+        self.cfg.beta2 = settings.beta2
+        self.cfg.epsilon = settings.epsilon
+        self.cfg.alpha = settings.alpha
         self.cfg.batch_size = batch_size
-        self.cfg.shuffle = shuffle
+        self.cfg.shuffle = settings.shuffle
         if self.dtype == "float32":
             with nogil:
                 check(nn_workspace_create_f32(&self.ws32, &net.net, n_samples, batch_size,
-                                              <nn_opt>optimizer))
+                                              optimizer))
         elif self.dtype == "float64":
             with nogil:
                 check(nn_workspace_create_f64(&self.ws64, &net.net, n_samples, batch_size,
-                                              <nn_opt>optimizer))
+                                              optimizer))
         else:
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
 
@@ -244,8 +243,7 @@ cdef class Trainer:
 
     @lr.setter
     def lr(self, double value):
-        expect(value > 0 and value < float("inf"), "the learning rate must be positive and finite")
-        self.cfg.lr = value
+        self.cfg.lr = value  # checked by the caller (nnfast.models.training)
 
     def _optimizer_views(self):
         """NumPy views (state1, state2 or None, step as a 1-element array) of the optimizer
@@ -292,7 +290,8 @@ cdef class Trainer:
         """Train `epochs` epochs in place in one call into the core; return
         (loss of each epoch, new stream state). sample_weight (n,) weighs each row (see
         nn_fit_config). Ctrl-C raises KeyboardInterrupt between batches; params then hold a
-        partial run (the caller trains a copy)."""
+        partial run (the caller trains a copy). A non-finite loss raises FloatingPointError
+        with `epochs_done`, the epochs of this call completed before it."""
         import numpy as np
         cdef int64_t n = X.shape[0], done = 0
         cdef int status
@@ -333,7 +332,9 @@ cdef class Trainer:
         else:
             nn_workspace_set_sample_weight_f64(self.ws64, NULL)
         if status == NN_ENONFINITE:
-            raise FloatingPointError(f"the loss became infinite or NaN in epoch {done + 1}")
+            error = FloatingPointError("nncore: " + nn_strerror(status).decode())
+            error.epochs_done = done
+            raise error
         check(status)
         return curve.tolist(), state
 

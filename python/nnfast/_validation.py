@@ -138,6 +138,18 @@ def positive_int(value, name, allow_none=False, high=2**63 - 1):
     return int(value)
 
 
+def row_order(order, n_rows, name="order") -> np.ndarray:
+    """order as n_rows int64 row indices in [0, n_rows): the order a caller visits rows in."""
+    arr = as_array(order, name)
+    if arr.dtype.kind not in "iu" or arr.shape != (n_rows,):
+        raise ValueError(f"{name} must be {n_rows} integer sample indices, got {arr.dtype} of "
+                         f"shape {arr.shape}")
+    if arr.min() < 0 or arr.max() >= n_rows:
+        raise ValueError(f"{name} holds indices in [{arr.min()}, {arr.max()}], X has {n_rows} "
+                         f"rows")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
 def seed(value, name="seed"):
     """A SplitMix64 state: an integer in [0, 2**64)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**64:

@@ -5,9 +5,15 @@ A project can switch between the readable reference and the C core by changing o
     from nnfast.reference import ops   # lists, pure Python
     from nnfast import ops             # NumPy arrays, the C core
 
+Every public function and table of nnfast.reference.ops has its twin here, of the same name
+and meaning (tests/test_ops.py checks the names). The kernels run in the C core; the name
+checks (check_name, check_output_loss) and glorot_bound are plain Python, as small here as
+there.
+
 Arrays are float64 unless every floating input is float32. Functions that the reference
-defines as updating their arguments in place (sgd_step, adam_step, perceptron_rule) update
-NumPy arrays in place here; they must be C-contiguous arrays of the same float dtype.
+defines as updating their arguments in place (sgd_step, adam_step, perceptron_rule,
+perceptron_sgd_epoch) update NumPy arrays in place here; they must be C-contiguous arrays of
+the same float dtype.
 """
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
 
@@ -17,18 +23,21 @@ import numpy.typing as npt
 from . import _core
 from . import _validation as check
 from .reference.rng import SplitMix64
-from .models.names import LOSS_OUTPUTS
+from .vocabulary import (ACTIVATION_CODES, INIT_CODES, LOSS_CODES, LOSS_NAMES, LOSS_OUTPUTS,
+                         OUTPUT_ACTIVATIONS)
 
 # float32 or float64 arrays, as the kernels compute them
 Array = npt.NDArray[Any]
 
 __all__ = [
-    "ACTIVATIONS", "DERIVATIVES", "LOSSES", "OPTIMIZERS", "SplitMix64", "activation_backward",
-    "adam_step", "binary_cross_entropy", "cross_entropy", "dense_backward", "dense_forward",
-    "dense_linear", "identity", "identity_derivative", "init_params", "l2_gradient",
-    "l2_penalty", "matmul", "mse", "mse_gradient", "output_delta", "perceptron_rule",
-    "permutation", "relu", "relu_derivative", "sgd_step", "sigmoid", "sigmoid_derivative",
-    "softmax", "step", "tanh", "tanh_derivative", "transpose",
+    "ACTIVATIONS", "AdamState", "DERIVATIVES", "LOSSES", "LOSS_OUTPUTS", "OPTIMIZERS",
+    "SGDState", "SplitMix64", "activation_backward", "adam_step", "binary_cross_entropy",
+    "check_name", "check_output_loss", "cross_entropy", "dense_backward", "dense_forward",
+    "dense_linear", "glorot_bound", "identity", "identity_derivative", "init_params",
+    "l2_gradient", "l2_penalty", "matmul", "mse", "mse_gradient", "output_delta",
+    "perceptron_rule", "perceptron_sgd_epoch", "permutation", "relu", "relu_derivative",
+    "sgd_step", "sigmoid", "sigmoid_derivative", "softmax", "step", "tanh", "tanh_derivative",
+    "transpose", "weighted_loss",
 ]
 
 
@@ -77,7 +86,7 @@ def _probabilities(Y: Array, loss: str) -> Array:
 
 
 def _act(name: str) -> int:
-    return check.lookup(_core.ACTIVATION_CODES, name, "activation")
+    return check.lookup(ACTIVATION_CODES, name, "activation")
 
 
 # Activations whose derivative backprop can apply elementwise to a hidden layer's output.
@@ -180,7 +189,7 @@ def dense_backward(A_prev: npt.ArrayLike, W: npt.ArrayLike, delta: npt.ArrayLike
     """(dW, db, delta_prev): dW = A_prev^T delta / m, db = sum_rows(delta) / m,
     delta_prev = (delta @ W^T) * f'(A_prev), or None when activation_prev is None."""
     A_prev, W, delta = _matrices(A_prev=A_prev, W=W, delta=delta)
-    code = (_core.ACTIVATION_CODES["identity"] if activation_prev is None
+    code = (ACTIVATION_CODES["identity"] if activation_prev is None
             else _differentiable(activation_prev))
     dW = np.zeros_like(W)
     db = np.zeros(W.shape[1], dtype=W.dtype)
@@ -194,7 +203,7 @@ def dense_backward(A_prev: npt.ArrayLike, W: npt.ArrayLike, delta: npt.ArrayLike
 # ---- losses ----------------------------------------------------------------------------------
 
 def _loss(name: str) -> Callable[[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike], float]:
-    code = _core.LOSS_CODES[name]
+    code = LOSS_CODES[name]
 
     def loss(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike) -> float:
         Z, A, Y = _matrices(Z=Z, A=A, Y=Y)
@@ -205,7 +214,41 @@ def _loss(name: str) -> Callable[[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike], 
     return loss
 
 
-LOSSES = {name: _loss(name) for name in ("binary_cross_entropy", "cross_entropy", "mse")}
+LOSSES = {name: _loss(name) for name in LOSS_NAMES}
+
+
+def weighted_loss(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike,
+                  sample_weight: npt.ArrayLike, loss: str) -> float:
+    """sum_i sw_i loss_i / sum_i sw_i: the weighted mean of each row's loss.
+
+    Z, A, Y : array-like of shape (m, K), logits, outputs and targets
+    sample_weight : array-like of shape (m,), >= 0 with a positive sum
+    """
+    code = check.lookup(LOSS_CODES, loss, "loss")
+    Z, A, Y = _matrices(Z=Z, A=A, Y=Y)
+    if not Z.shape == A.shape == Y.shape:
+        raise ValueError(f"Z, A and Y must have the same shape, got {Z.shape}, {A.shape} and "
+                         f"{Y.shape}")
+    sample_weight = check.as_vector(sample_weight, "sample_weight", np.float64, len(Z))
+    if sample_weight.min() < 0 or not sample_weight.sum() > 0:
+        raise ValueError("sample weights must be >= 0 with a positive sum")
+    return _finite(_core.weighted_loss(Z, A, _probabilities(Y, loss), sample_weight, code),
+                   "weighted_loss")
+
+
+def check_name(kind: str, name: Any, valid: Sequence[str]) -> None:
+    """Raise ValueError unless `name` is one of `valid`, listing the valid names."""
+    if not isinstance(name, str) or name not in valid:
+        raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid))}")
+
+
+def check_output_loss(output: str, loss: str) -> None:
+    """Raise ValueError unless the loss may follow the output activation (LOSS_OUTPUTS)."""
+    check_name("output activation", output, OUTPUT_ACTIVATIONS)
+    check_name("loss", loss, LOSS_NAMES)
+    if output not in LOSS_OUTPUTS[loss]:
+        raise ValueError(f"loss {loss!r} cannot follow output {output!r}; "
+                         f"it needs output {' or '.join(map(repr, LOSS_OUTPUTS[loss]))}")
 
 
 def binary_cross_entropy(Z: npt.ArrayLike, Y: npt.ArrayLike) -> float:
@@ -244,7 +287,7 @@ def output_delta(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike, output: s
         raise ValueError(f"Z, A and Y must have the same shape, got {Z.shape}, {A.shape} and "
                          f"{Y.shape}")
     delta = np.empty_like(A)
-    _core.output_delta(delta, Z, A, _probabilities(Y, loss), code, _core.LOSS_CODES[loss])
+    _core.output_delta(delta, Z, A, _probabilities(Y, loss), code, LOSS_CODES[loss])
     return _finite(delta, "output_delta")
 
 
@@ -367,16 +410,63 @@ def perceptron_rule(W: Array, b: Array, X: npt.ArrayLike, Y: npt.ArrayLike, lr: 
     if not np.isin(Y, (0, 1)).all():
         raise ValueError("Y must hold 0/1 labels for the perceptron rule")
     Y = check.convert(Y, W.dtype)
-    if order is not None:
-        order = check.as_array(order, "order")
-        if order.dtype.kind not in "iu" or order.shape != (len(X),):
-            raise ValueError(f"order must be {len(X)} integer sample indices, got "
-                             f"{order.dtype} of shape {order.shape}")
-        if order.min() < 0 or order.max() >= len(X):
-            raise ValueError(f"order holds indices in [{order.min()}, {order.max()}], "
-                             f"X has {len(X)} rows")
-        order = np.ascontiguousarray(order, dtype=np.int64)
+    order = None if order is None else check.row_order(order, len(X))
     return _core.perceptron_epoch(W, b, X, Y, order, lr)
+
+
+def perceptron_sgd_epoch(w: Array, b: float, u: float, q: Array, X: npt.ArrayLike,
+                         y: npt.ArrayLike, sample_weight: npt.ArrayLike, eta: float,
+                         alpha: float = 0.0, l1_ratio: float = 0.0, fit_intercept: bool = True,
+                         order: Optional[npt.ArrayLike] = None) -> Tuple[float, float, float]:
+    """One epoch of SGD on the perceptron loss max(0, -y p) (scikit-learn's Perceptron), as
+    nnfast.reference.ops.perceptron_sgd_epoch: per sample, p = w . x + b, a mistake
+    (y p <= 0) moves w by eta y sw x and b by eta y sw; the L2 part of the penalty shrinks w,
+    the L1 part (cumulative u, q per weight) pulls it toward 0.
+
+    Parameters
+    ----------
+    w, q : ndarray of shape (n_features,)
+        Weights and the L1 moves applied so far, updated in place (one float dtype).
+    b, u : float
+        Intercept and cumulative L1 penalty.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,), in {-1, +1}
+    sample_weight : array-like of shape (n_samples,)
+    eta : float > 0; alpha : float >= 0; l1_ratio : float in [0, 1]
+    order : array-like of int of shape (n_samples,), optional
+        The order the samples are visited in.
+
+    Returns
+    -------
+    (b, u, objective) : the new intercept and cumulative L1 penalty, and the epoch's summed
+    loss plus penalty.
+    """
+    w, q = _inplace(w=w, q=q)
+    X = check.as_matrix(X, "X", w.dtype, w.shape[0], "w")
+    y = check.as_vector(y, "y", w.dtype, len(X))
+    if not np.isin(y, (-1, 1)).all():
+        raise ValueError("y must hold -1/+1 labels for the perceptron loss")
+    sample_weight = check.as_vector(sample_weight, "sample_weight", w.dtype, len(X))
+    eta = check.real_in(eta, "eta", 0.0, low_open=True)
+    alpha = check.real_in(alpha, "alpha", 0.0)
+    l1_ratio = check.real_in(l1_ratio, "l1_ratio", 0.0, 1.0, high_open=False)
+    order = None if order is None else check.row_order(order, len(X))
+    return _core.perceptron_sgd_epoch(
+        w, q, X, y, sample_weight, order, check.real_in(b, "b", -np.inf),
+        check.real_in(u, "u", 0.0), eta, alpha, l1_ratio,
+        check.flag(fit_intercept, "fit_intercept"))
+
+
+# The numerator of a layer's glorot bound sqrt(gain / (n_in + n_out)), by its activation.
+GLOROT_GAINS = {"sigmoid": 2.0}
+
+
+def glorot_bound(n_in: int, n_out: int, activation: str) -> float:
+    """sqrt(6 / (n_in + n_out)), or sqrt(2 / (n_in + n_out)) for a sigmoid layer: the
+    half-width of the uniform draw init_params makes for that layer."""
+    n_in, n_out = check.positive_int(n_in, "n_in"), check.positive_int(n_out, "n_out")
+    check.lookup(ACTIVATION_CODES, activation, "activation")
+    return float(np.sqrt(GLOROT_GAINS.get(activation, 6.0) / (n_in + n_out)))
 
 
 def init_params(layers: Sequence[int], activations: Sequence[str], rng: SplitMix64,
@@ -395,10 +485,10 @@ def init_params(layers: Sequence[int], activations: Sequence[str], rng: SplitMix
     if len(activations) > 1 and hidden == "softmax":
         raise ValueError("softmax is an output activation only")
     net_codes = (_act(hidden), _act(activations[-1]))
-    init_code = check.lookup(_core.INIT_CODES, init, "init")
+    init_code = check.lookup(INIT_CODES, init, "init")
     state = check.seed(getattr(rng, "state", None), "rng.state")
     count = check.allocation(count_parameters(layers), 8, f"layers {layers}")
-    net = _core.Net(layers, *net_codes, _core.LOSS_CODES["mse"])
+    net = _core.Net(layers, *net_codes, LOSS_CODES["mse"])
     params = np.zeros(count, dtype=np.float64)
     rng.state = _core.init_params(params, net, init_code, state)
     weights, biases = split_parameters(params, layers)

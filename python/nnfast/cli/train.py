@@ -8,7 +8,7 @@ import numpy as np
 from ..data import train_test_split
 from ..data.sources import read_data
 from ..data.targets import TASKS, encode_target
-from ..models.names import HIDDEN_ACTIVATIONS, OPTIMIZER_NAMES
+from ..vocabulary import FORWARD_ONLY_ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZER_NAMES
 from . import plots
 from .common import CommandError, model_inputs, outputs_to_values
 from .metrics import VALIDATION_SCORES
@@ -77,7 +77,8 @@ def add_parser(commands):
     p.add_argument("--layers", type=hidden_sizes, default=[16], metavar="SIZES",
                    help="hidden layer sizes, comma separated, or none (default 16)")
     # step has no derivative, so backprop cannot train it
-    p.add_argument("--activation", choices=[a for a in HIDDEN_ACTIVATIONS if a != "step"],
+    p.add_argument("--activation",
+                   choices=[a for a in HIDDEN_ACTIVATIONS if a not in FORWARD_ONLY_ACTIVATIONS],
                    default="relu", help="hidden activation (default relu)")
     p.add_argument("--epochs", type=positive, default=100, help="default 100")
     p.add_argument("--batch-size", type=positive, default=32,

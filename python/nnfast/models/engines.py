@@ -6,56 +6,56 @@ parameter vector (W0, b0, W1, b1, ...), so the model code never asks which one i
 import numpy as np
 
 from .. import _core
+from .. import _validation as check
+from ..vocabulary import ACTIVATION_CODES, INIT_CODES, LOSS_CODES
 from .parameters import count_parameters, split_parameters
+from .training import Trainer, diverged
 
 
 class NativeEngine:
-    """The C core, through nnfast._core."""
+    """The C core, through nnfast._core, for one network description.
 
-    def __init__(self, model):
-        self.net = _core.Net(model.layers, _core.ACTIVATION_CODES[model.activation],
-                             _core.ACTIVATION_CODES[model.output],
-                             _core.LOSS_CODES[model.loss_name])
+    Parameters
+    ----------
+    layers : list of int
+        [n_inputs, hidden..., n_outputs], checked by the caller (the model).
+    activation, output, loss : str
+        Names of nnfast.vocabulary, checked by the caller.
+    dtype : {"float64", "float32"}
+    """
+
+    def __init__(self, layers, activation, output, loss, dtype):
+        self.net = _core.Net(layers, ACTIVATION_CODES[activation], ACTIVATION_CODES[output],
+                             LOSS_CODES[loss])
         self.n_params = self.net.n_params
-        self.dtype = model.dtype
-        self.layers = model.layers
+        self.layers, self.loss, self.dtype = list(layers), loss, dtype
+
+    def checked_X(self, X):
+        """X as a finite (n_samples, n_inputs) array of the network's dtype."""
+        return check.as_matrix(X, "X", self.dtype, self.layers[0])
+
+    def checked_Y(self, y, n_rows):
+        """y as the (n_rows, n_outputs) target matrix of the network's loss."""
+        return check.targets(y, n_rows, self.layers[-1], self.loss, self.dtype)
 
     def init_params(self, params, init, seed):
         """Fill params by the init contract; return the stream state after the draws."""
-        return _core.init_params(params, self.net, _core.INIT_CODES[init], seed)
+        return _core.init_params(params, self.net, INIT_CODES[init], seed)
 
     def forward(self, params, X):
         out = np.empty((X.shape[0], self.net.n_outputs), dtype=self.dtype)
-        _core.forward(out, params, self.net, X)
+        if X.shape[0] > 0:
+            _core.forward(out, params, self.net, X)
         return out
 
-    def loss_gradient(self, params, X, Y, alpha, grads):
-        return _core.loss_gradient(params, self.net, X, Y, alpha, grads)
+    def loss_gradient(self, params, X, Y, alpha, grads, sample_weight=None):
+        """The (weighted) mean loss of (X, Y) plus the L2 term; its gradient into grads
+        (n_params) when grads is not None."""
+        return _core.loss_gradient(params, self.net, X, Y, alpha, grads, sample_weight)
 
-    def fit(self, params, X, Y, s, state, report):
-        """Train params in place for s["epochs"] epochs; return (loss curve, stream state).
-
-        The whole run (shuffles, batches, forward, backward, updates) is one call into the
-        core with the GIL released; with a report (verbose, callback) it is one call per
-        epoch, keeping the optimizer state; report(epoch, loss) returning true stops the run.
-        """
-        trainer = _core.Trainer(self.net, self.dtype, X.shape[0],
-                                _core.OPTIMIZER_CODES[s["optimizer"]], s["lr"], s["momentum"],
-                                s["nesterov"], s["beta1"], s["beta2"], s["epsilon"],
-                                s["alpha"], s["batch_size"], s["shuffle"])
-        if report is None:
-            return trainer.epochs(params, X, Y, state, s["epochs"])
-        curve = []
-        for epoch in range(s["epochs"]):
-            try:
-                (loss,), state = trainer.epochs(params, X, Y, state, 1)
-            except FloatingPointError:
-                raise FloatingPointError("the loss became infinite or NaN in epoch "
-                                         f"{epoch + 1}") from None
-            curve.append(loss)
-            if report(epoch, loss):
-                break
-        return curve, state
+    def trainer(self, params, settings, state, commit):
+        """The training handle on params (see nnfast.models.training)."""
+        return Trainer(self, params, settings, state, commit)
 
     def perceptron_fit(self, params, X, Y, epochs, lr, shuffle, state):
         """The perceptron rule, one core call per epoch, stopping after an epoch without a
@@ -75,16 +75,18 @@ class NativeEngine:
 class ReferenceEngine:
     """nnfast.reference, on lists: the same model, slowly and readably, for comparison."""
 
-    def __init__(self, model):
+    def __init__(self, layers, activation, output, loss, dtype):
         from .. import reference
 
-        if model.dtype != "float64":
+        if dtype != "float64":
             raise ValueError("the reference backend computes in float64 only")
         self.reference = reference
-        self.layers = model.layers
-        self.model = reference.MLP(model.layers, model.activation, model.output,
-                                   model.loss_name, seed=model.seed, init="zeros")
+        self.layers, self.loss, self.dtype = list(layers), loss, dtype
+        self.model = reference.MLP(self.layers, activation, output, loss, init="zeros")
         self.n_params = count_parameters(self.layers)
+
+    checked_X = NativeEngine.checked_X
+    checked_Y = NativeEngine.checked_Y
 
     def _load(self, params, state=None):
         """Copy a flat vector (and a stream state) into the reference model."""
@@ -112,29 +114,19 @@ class ReferenceEngine:
         self._load(params)
         return np.array(self.model.forward(X.tolist()), dtype=np.float64)
 
-    def loss_gradient(self, params, X, Y, alpha, grads):
+    def loss_gradient(self, params, X, Y, alpha, grads, sample_weight=None):
         self._load(params)
-        loss = self.model.loss(X.tolist(), Y.tolist(), alpha=alpha)
+        sw = None if sample_weight is None else sample_weight.tolist()
+        loss = self.model.loss(X.tolist(), Y.tolist(), alpha=alpha, sample_weight=sw)
         if grads is not None:
-            dW, db = self.model.gradients(X.tolist(), Y.tolist(), alpha=alpha)
+            dW, db = self.model.gradients(X.tolist(), Y.tolist(), alpha=alpha, sample_weight=sw)
             weights, biases = split_parameters(grads, self.layers)
             for view, values in zip(weights + biases, dW + db):
                 view[...] = values
         return loss
 
-    def fit(self, params, X, Y, s, state, report):
-        """The reference trains the whole run; a report sees the losses afterwards, with the
-        final weights, and cannot stop the run early."""
-        self._load(params, state)
-        self.model.fit(X.tolist(), Y.tolist(), epochs=s["epochs"], batch_size=s["batch_size"],
-                       lr=s["lr"], optimizer=s["optimizer"], momentum=s["momentum"],
-                       nesterov=s["nesterov"], alpha=s["alpha"], shuffle=s["shuffle"])
-        self._store(params)
-        curve = self.model.loss_curve_
-        if report is not None:
-            for epoch, loss in enumerate(curve):
-                report(epoch, loss)
-        return curve, self.model.rng.state
+    def trainer(self, params, settings, state, commit):
+        return ReferenceTrainer(self, params, settings, state, commit)
 
     def perceptron_fit(self, params, X, Y, epochs, lr, shuffle, state):
         (W,), (b,) = split_parameters(params, self.layers)
@@ -149,6 +141,38 @@ class ReferenceEngine:
                 break
         W[...], b[...] = W_list, b_list
         return errors, rng.state
+
+
+class ReferenceTrainer(Trainer):
+    """The reference trains a whole run in one call: a report sees the losses afterwards,
+    with the final weights, and cannot stop the run early; there is no single epoch."""
+
+    def _train(self, X, Y, epochs, sample_weight=None):
+        engine, s = self.engine, self.settings
+        engine._load(self.params, self.rng_state)
+        try:
+            engine.model.fit(X.tolist(), Y.tolist(), epochs=epochs, batch_size=s.batch_size,
+                             lr=self.lr, optimizer=s.optimizer, momentum=s.momentum,
+                             nesterov=s.nesterov, alpha=s.alpha, shuffle=s.shuffle)
+        except FloatingPointError as exc:  # the reference's words, up to its own advice
+            raise diverged(str(exc).split(";")[0]) from None
+        engine._store(self.params)
+        self.rng_state = engine.model.rng.state
+        self.epochs_done += epochs
+        self.loss_curve += engine.model.loss_curve_
+        return engine.model.loss_curve_
+
+    def epoch(self, X, Y, order=None, sample_weight=None):
+        raise ValueError("training epoch by epoch needs the native backend: the reference "
+                         "trains the whole run in one call")
+
+    def run(self, X, Y, epochs, report=None):
+        X, Y, _ = self._inputs(X, Y, None)
+        curve = self._train(X, Y, check.positive_int(epochs, "epochs"))
+        if report is not None:
+            for epoch, loss in enumerate(curve):
+                report(epoch, loss)
+        return curve
 
 
 ENGINES = {"native": NativeEngine, "reference": ReferenceEngine}

@@ -9,10 +9,11 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _validation as check
+from .. import vocabulary
 from ..errors import NotFittedError
-from . import names
 from .engines import ENGINES
 from .parameters import count_parameters, split_parameters
+from .training import FitSettings, Trainer
 
 def overflow_checked(result: Any, what: str) -> Any:
     """result, after checking it is finite: finite inputs can still overflow the dtype (X of
@@ -86,24 +87,25 @@ class MLP:
         # Sizes are checked before the core sees them: a 10**12-unit layer is refused here.
         check.allocation(count_parameters(self.layers), np.dtype(self.dtype).itemsize,
                          f"layers {self.layers}")
-        self.activation = names.choose(activation, names.HIDDEN_ACTIVATIONS, "activation")
+        self.activation = vocabulary.choose(activation, vocabulary.HIDDEN_ACTIVATIONS, "activation")
         if output is None:
-            output = names.DEFAULT_OUTPUT[self.layers[-1] > 1]
-        self.output = names.choose(output, names.OUTPUT_ACTIVATIONS, "output activation")
+            output = vocabulary.DEFAULT_OUTPUT[self.layers[-1] > 1]
+        self.output = vocabulary.choose(output, vocabulary.OUTPUT_ACTIVATIONS, "output activation")
         if loss is None:
-            loss = names.DEFAULT_LOSS.get(self.output, "mse")
-        self.loss_name = names.choose(loss, names.LOSS_NAMES, "loss")
-        if self.output not in names.LOSS_OUTPUTS[self.loss_name]:
+            loss = vocabulary.DEFAULT_LOSS.get(self.output, "mse")
+        self.loss_name = vocabulary.choose(loss, vocabulary.LOSS_NAMES, "loss")
+        if self.output not in vocabulary.LOSS_OUTPUTS[self.loss_name]:
             raise ValueError(f"loss {self.loss_name!r} needs a "
-                             f"{' or '.join(names.LOSS_OUTPUTS[self.loss_name])} output, "
+                             f"{' or '.join(vocabulary.LOSS_OUTPUTS[self.loss_name])} output, "
                              f"got output {self.output!r}")
         if (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
                 or not 0 <= seed < 2**64):
             raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
         self.seed = int(seed)
-        self.init = names.choose(init, names.INIT_NAMES, "init")
-        self.backend = names.choose(backend, tuple(ENGINES), "backend")
-        self._engine = ENGINES[self.backend](self)
+        self.init = vocabulary.choose(init, vocabulary.INIT_NAMES, "init")
+        self.backend = vocabulary.choose(backend, tuple(ENGINES), "backend")
+        self._engine = ENGINES[self.backend](self.layers, self.activation, self.output,
+                                             self.loss_name, self.dtype)
         self._params = np.zeros(self._engine.n_params, dtype=self.dtype)
         self._rng_state = self._engine.init_params(self._params, self.init, self.seed)
         self._loss_curve = None
@@ -154,10 +156,10 @@ class MLP:
     # ---- inference ----------------------------------------------------------------------
 
     def _X(self, X: npt.ArrayLike) -> np.ndarray:
-        return check.as_matrix(X, "X", self.dtype, self.layers[0])
+        return self._engine.checked_X(X)
 
     def _Y(self, y: npt.ArrayLike, n_rows: int) -> np.ndarray:
-        return check.targets(y, n_rows, self.layers[-1], self.loss_name, self.dtype)
+        return self._engine.checked_Y(y, n_rows)
 
     def forward(self, X: npt.ArrayLike) -> np.ndarray:
         """Output activations.
@@ -228,52 +230,47 @@ class MLP:
         The model changes only when the whole run succeeds: a bad argument, a non-finite loss
         (FloatingPointError) or an interrupt leaves it as it was.
         """
-        X = self._X(X)
-        Y = self._Y(y, len(X))
-        settings = {
-            # the loss curve holds one float per epoch
-            "epochs": check.allocation(check.positive_int(epochs, "epochs"), 8, "epochs"),
-            "batch_size": min(check.positive_int(batch_size, "batch_size", allow_none=True)
-                              or len(X), len(X)),
-            "lr": check.real_in(lr, "lr", 0.0, low_open=True),
-            "optimizer": names.choose(optimizer, names.OPTIMIZER_NAMES, "optimizer"),
-            "momentum": check.real_in(momentum, "momentum", 0.0, 1.0),
-            "nesterov": check.flag(nesterov, "nesterov"),
-            "alpha": check.real_in(alpha, "alpha", 0.0),
-            "shuffle": check.flag(shuffle, "shuffle"),
-            "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
-        }
+        settings = FitSettings(optimizer=optimizer, lr=lr, momentum=momentum,
+                               nesterov=nesterov, alpha=alpha, batch_size=batch_size,
+                               shuffle=shuffle)
         check.flag(verbose, "verbose")
-        self._require_differentiable()
-        params = self._params.copy()
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
         if callback is not None and self.backend != "native":
             raise ValueError("callback needs the native backend: the reference trains the "
                              "whole run in one call")
-        report = self._epoch_report(params, verbose, callback)
-        try:
-            curve, state = self._engine.fit(params, X, Y, settings, self._rng_state, report)
-        except FloatingPointError as exc:
-            raise FloatingPointError(f"training diverged: {exc}; the model is left as it was "
-                                     "before fit; try a smaller lr") from None
-        # Each epoch's loss is taken before its updates, so the last update is checked here.
-        if not np.isfinite(params).all():
-            raise FloatingPointError("training diverged: the last update made a weight "
-                                     "infinite or NaN; try a smaller lr")
-        self._params[...] = params
-        self._rng_state = state
-        self._loss_curve = curve
+        trainer = self.trainer(settings)
+        trainer.run(X, y, epochs, self._epoch_report(trainer, verbose, callback))
+        trainer.commit()
         return self
 
-    def _epoch_report(self, params, verbose, callback):
+    def trainer(self, settings: Optional[FitSettings] = None) -> Trainer:
+        """A training handle on a copy of this model's parameters (docs/semantics.md,
+        "Training"): ``epoch(X, y, order=None, sample_weight=None)`` trains one epoch and
+        returns its mean loss; ``lr`` and the optimizer ``state`` can be read and set between
+        epochs; ``commit()`` writes the result into the model.
+
+        Parameters
+        ----------
+        settings : FitSettings, optional
+            The optimizer, learning rate, batch size, ...; FitSettings() by default.
+        """
+        self._require_differentiable()
+        return self._engine.trainer(self._params.copy(), settings or FitSettings(),
+                                    self._rng_state, self._commit_training)
+
+    def _commit_training(self, trainer: Trainer) -> None:
+        self._params[...] = trainer.params
+        self._rng_state = trainer.rng_state
+        self._loss_curve = list(trainer.loss_curve)
+
+    @staticmethod
+    def _epoch_report(trainer, verbose, callback):
         """The per-epoch hook of a fit: print (verbose), then the user's callback; None when
         neither is asked for, so the whole run is one call into the core."""
         if not verbose and callback is None:
             return None
-
-        def forward(X):
-            return self._engine.forward(params, self._X(X))
+        forward = trainer.forward
 
         def report(epoch, loss):
             if verbose:

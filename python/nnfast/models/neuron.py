@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _validation as check
-from . import names
+from .. import vocabulary
 from .mlp import MLP
 
 
@@ -30,7 +30,7 @@ class Neuron:
         b = check.as_vector([bias], "bias", np.float64) if np.ndim(bias) == 0 else None
         if b is None:
             raise ValueError(f"bias must be a single number, got shape {np.shape(bias)}")
-        names.choose(activation, names.HIDDEN_ACTIVATIONS, "activation")
+        vocabulary.choose(activation, vocabulary.HIDDEN_ACTIVATIONS, "activation")
         self._unit = MLP([w.size, 1], output=activation, loss="mse", init="zeros",
                          backend=backend)
         self._unit.set_parameters([w.reshape(-1, 1)], [b])

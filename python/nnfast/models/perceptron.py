@@ -8,8 +8,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _validation as check
+from .. import vocabulary
 from ..errors import NotFittedError
-from . import names
 from .mlp import MLP
 
 PERCEPTRON_ACTIVATIONS = ("step", "sigmoid")
@@ -36,7 +36,7 @@ class Perceptron:
     def __init__(self, n_inputs: int, n_outputs: int = 1, activation: str = "step", *,
                  seed: int = 0, init: str = "zeros", dtype: npt.DTypeLike = "float64",
                  backend: str = "native") -> None:
-        self.activation = names.choose(activation, PERCEPTRON_ACTIVATIONS, "activation")
+        self.activation = vocabulary.choose(activation, PERCEPTRON_ACTIVATIONS, "activation")
         self._mlp = MLP([n_inputs, n_outputs], output=self.activation,
                         loss=PERCEPTRON_LOSS[self.activation], seed=seed, dtype=dtype,
                         init=init, backend=backend)

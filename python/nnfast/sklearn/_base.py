@@ -35,31 +35,30 @@ from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import validate_data
 
-from .. import _core
+from .. import _validation as check
+from ..models import MLP
+from ..models.parameters import split_parameters
+from ..models.training import FitSettings
 from ._schedules import schedule_for
 
-# scikit-learn's activation names -> the core's.
+# scikit-learn's activation names -> nnfast's.
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                "softmax": "softmax"}
-# out_activation_ -> the core's loss for it (scikit-learn's loss given that output).
+# out_activation_ -> nnfast's loss for it (scikit-learn's loss given that output).
 OUTPUT_LOSSES = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
                  "identity": "mse"}
 # loss -> (gradient scale c as a function of the outputs K, reported loss = core loss * this).
 LOSS_SCALES = {"cross_entropy": (lambda K: 1.0, 1.0),
                "binary_cross_entropy": (lambda K: 1.0, 1.0),
                "mse": (lambda K: K / 2.0, 0.5)}
-# How each solver absorbs the gradient scale c: (learning rate, epsilon) given c.
-SOLVER_SCALES = {"sgd": lambda lr, eps, c: (lr * c, eps),
-                 "adam": lambda lr, eps, c: (lr, eps / c)}
-DTYPES = {"float64": np.float64, "float32": np.float32}
-
-
-def check_dtype(dtype):
-    """The NumPy dtype for the estimator's ``dtype`` parameter (float64 or float32)."""
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-    return DTYPES[name]
+# The FitSettings of each solver for an estimator at learning rate `rate`, gradient scale c:
+# sgd absorbs c in the learning rate, adam in epsilon (see the module docstring).
+SOLVER_SETTINGS = {
+    "sgd": lambda est, rate, c: dict(lr=rate * c, momentum=est.momentum,
+                                     nesterov=bool(est.nesterovs_momentum)),
+    "adam": lambda est, rate, c: dict(lr=rate, beta1=est.beta_1, beta2=est.beta_2,
+                                      epsilon=est.epsilon / c),
+}
 
 
 def dense(X):
@@ -67,38 +66,26 @@ def dense(X):
     return X.toarray() if scipy.sparse.issparse(X) else X
 
 
-class NativeNet:
-    """A network of scikit-learn's shape in the core: names translated, parameters packed."""
+class Network:
+    """An nnfast MLP of scikit-learn's shape, holding an estimator's coefs_ and intercepts_."""
 
-    def __init__(self, layer_units, activation, out_activation, dtype):
+    def __init__(self, coefs, intercepts, activation, out_activation):
+        layer_units = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
         self.loss_name = OUTPUT_LOSSES[out_activation]
-        self.net = _core.Net(list(layer_units), _core.ACTIVATION_CODES[ACTIVATIONS[activation]],
-                             _core.ACTIVATION_CODES[ACTIVATIONS[out_activation]],
-                             _core.LOSS_CODES[self.loss_name])
-        self.layer_units = list(layer_units)
-        self.dtype = dtype
+        self.model = MLP(layer_units, ACTIVATIONS[activation],
+                         output=ACTIVATIONS[out_activation], loss=self.loss_name,
+                         dtype=coefs[0].dtype, init="zeros")
+        self.model.set_parameters(coefs, intercepts)
+        self.layer_units, self.dtype = layer_units, coefs[0].dtype
         grad_scale, self.loss_scale = LOSS_SCALES[self.loss_name]
-        self.grad_scale = grad_scale(self.layer_units[-1])
-
-    def pack(self, coefs, intercepts):
-        """One flat vector W0, b0, W1, b1, ... in the model's dtype (a copy)."""
-        parts = []
-        for W, b in zip(coefs, intercepts):
-            parts += [np.ravel(W), np.ravel(b)]
-        return np.ascontiguousarray(np.concatenate(parts), dtype=self.dtype)
+        self.grad_scale = grad_scale(layer_units[-1])
 
     def unpack(self, params):
-        """coefs_, intercepts_ as views into params."""
-        coefs, intercepts, off = [], [], 0
-        for n_in, n_out in zip(self.layer_units[:-1], self.layer_units[1:]):
-            coefs.append(params[off:off + n_in * n_out].reshape(n_in, n_out))
-            off += n_in * n_out
-            intercepts.append(params[off:off + n_out])
-            off += n_out
-        return coefs, intercepts
+        """coefs_, intercepts_ as views into a flat parameter vector."""
+        return split_parameters(params, self.layer_units)
 
     def core_alpha(self, alpha):
-        """The core's L2 strength: scikit-learn's gradient = c * the core's with alpha / c."""
+        """nnfast's L2 strength: scikit-learn's gradient = c * nnfast's with alpha / c."""
         return alpha / self.grad_scale
 
 
@@ -112,11 +99,10 @@ class NativeMLPMixin:
     # ---- input ------------------------------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset):
         X, y = super()._validate_input(X, y, incremental, reset)
-        return np.ascontiguousarray(dense(X), dtype=check_dtype(self.dtype)), y
+        return np.ascontiguousarray(dense(X), dtype=check.dtype_of(self.dtype)), y
 
-    def _native_net(self):
-        return NativeNet([self.coefs_[0].shape[0]] + [W.shape[1] for W in self.coefs_],
-                         self.activation, self.out_activation_, self.coefs_[0].dtype)
+    def _network(self):
+        return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_)
 
     # ---- forward ----------------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
@@ -124,12 +110,7 @@ class NativeMLPMixin:
             return super()._forward_pass_fast(X, check_input=check_input)
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        native = self._native_net()
-        X = np.ascontiguousarray(dense(X), dtype=native.dtype)
-        out = np.empty((X.shape[0], native.layer_units[-1]), dtype=native.dtype)
-        if X.shape[0] > 0:
-            _core.forward(out, native.pack(self.coefs_, self.intercepts_), native.net, X)
-        return out
+        return self._network().model.forward(dense(X))
 
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
@@ -138,7 +119,7 @@ class NativeMLPMixin:
             return super()._fit_stochastic(X, y, sample_weight, activations, deltas,
                                            coef_grads, intercept_grads, layer_units,
                                            incremental)
-        native = self._native_net()
+        network = self._network()
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = {"rate": float(self.learning_rate_init), "state": None}
         if self.early_stopping and incremental:
@@ -160,48 +141,28 @@ class NativeMLPMixin:
             if hasattr(self, "_label_binarizer"):
                 y_val = self._label_binarizer.inverse_transform(y_val)
         n_samples = X.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                              "It is going to be clipped")
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
-
-        X = np.ascontiguousarray(X, dtype=native.dtype)
-        Y = np.ascontiguousarray(np.reshape(y, (n_samples, -1)), dtype=native.dtype)
-        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
-        if sw is not None and not np.all(sw > 0):
-            # a batch of zero weights has no mean; the core refuses it
-            if not np.all(sw >= 0) or sw.sum() <= 0:
-                raise ValueError("sample_weight must be >= 0 with a positive sum")
-        params = native.pack(self.coefs_, self.intercepts_)
-        params_before = params.copy()
-        trainer = self._make_trainer(native, n_samples, batch_size)
-        self.coefs_, self.intercepts_ = native.unpack(params)
+        if self.batch_size != "auto" and self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                          "It is going to be clipped")
+        Y = np.reshape(y, (n_samples, -1))
+        trainer = self._trainer(network, 200 if self.batch_size == "auto" else self.batch_size)
+        self.coefs_, self.intercepts_ = network.unpack(trainer.params)
         schedule = schedule_for(self.solver, self.learning_rate)
-        sample_idx = np.arange(n_samples)
-        if self.shuffle:  # the epoch's rows, gathered into buffers allocated once
-            X_order, Y_order = np.empty_like(X), np.empty_like(Y)
-            sw_order = None if sw is None else np.empty_like(sw)
+        sample_idx = np.arange(n_samples) if self.shuffle else None
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
-                X_epoch, Y_epoch, sw_epoch = X, Y, sw
                 if self.shuffle:
                     # scikit-learn's permutation from the same random_state (what
                     # sklearn.utils.shuffle draws), so the same seed gives the same batches
                     permutation = np.arange(n_samples)
                     self._random_state.shuffle(permutation)
                     sample_idx = sample_idx[permutation]
-                    X_epoch = np.take(X, sample_idx, axis=0, out=X_order)
-                    Y_epoch = np.take(Y, sample_idx, axis=0, out=Y_order)
-                    sw_epoch = None if sw is None else np.take(sw, sample_idx, out=sw_order)
-                trainer.lr, _ = SOLVER_SCALES[self.solver](
-                    self._optimizer["rate"], self.epsilon, native.grad_scale)
-                curve = self._train_epoch(trainer, params, X_epoch, Y_epoch, sw_epoch)
+                trainer.lr = SOLVER_SETTINGS[self.solver](
+                    self, self._optimizer["rate"], network.grad_scale)["lr"]
+                loss = self._train_epoch(trainer, X, Y, sample_idx, sample_weight)
                 self.n_iter_ += 1
-                self.loss_ = curve * native.loss_scale
+                self.loss_ = loss * network.loss_scale
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
@@ -230,10 +191,11 @@ class NativeMLPMixin:
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         except ValueError:
-            # a diverging run leaves the weights as they were before this call
-            params[:] = params_before
+            # a diverging run leaves the weights as they were before this call: the trainer
+            # trained a copy, the network still holds them
+            self.coefs_, self.intercepts_ = network.model.weights, network.model.biases
             raise
-        self._optimizer["state"] = trainer.get_optimizer_state()
+        self._optimizer["state"] = trainer.state
         if early_stopping:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
@@ -241,36 +203,32 @@ class NativeMLPMixin:
     def _is_stratified(self):
         return hasattr(self, "_label_binarizer") and self.n_outputs_ == 1
 
-    def _make_trainer(self, native, n_samples, batch_size):
-        lr, epsilon = SOLVER_SCALES[self.solver](self.learning_rate_init, self.epsilon,
-                                                 native.grad_scale)
-        # the core's own shuffle is off: the epoch loop gathers scikit-learn's order
-        trainer = _core.Trainer(
-            native.net, np.dtype(native.dtype).name, n_samples,
-            _core.OPTIMIZER_CODES[self.solver], lr, self.momentum,
-            bool(self.nesterovs_momentum), self.beta_1, self.beta_2, epsilon,
-            native.core_alpha(self.alpha), batch_size, False)
+    def _trainer(self, network, batch_size):
+        """The training handle of a stochastic solver, continuing the optimizer state of a
+        previous call on the same architecture (partial_fit, warm_start)."""
+        # nnfast's own shuffle is off: the epoch loop passes scikit-learn's order
+        settings = FitSettings(
+            optimizer=self.solver, alpha=network.core_alpha(self.alpha), batch_size=batch_size,
+            shuffle=False, **SOLVER_SETTINGS[self.solver](self, self.learning_rate_init,
+                                                          network.grad_scale))
+        trainer = network.model.trainer(settings)
         state = self._optimizer.get("state")
-        if state is not None and state[0].shape[0] == native.net.n_params:
-            trainer.set_optimizer_state(*state)
+        if state is not None and state[0].shape == trainer.params.shape:
+            trainer.state = state
         return trainer
 
-    def _train_epoch(self, trainer, params, X, Y, sw):
+    def _train_epoch(self, trainer, X, Y, order, sample_weight):
         """One epoch in the core; a non-finite loss is scikit-learn's ValueError."""
         try:
-            curve, _ = trainer.epochs(params, X, Y, 0, 1, sw)
+            return trainer.epoch(X, Y, order, sample_weight)
         except ValueError:
-            if sw is not None and not np.all(sw > 0):
+            if sample_weight is not None and not np.all(sample_weight > 0):
                 raise ValueError("the sample weights of a batch sum to zero: scikit-learn "
                                  "cannot average such a batch either; use positive weights "
                                  "or shuffle=True") from None
             raise
         except FloatingPointError as exc:
-            raise ValueError(
-                "The training loss became non-finite (NaN or infinite) in epoch %d: the "
-                "learning rate may be too large or the input unscaled (%s)."
-                % (self.n_iter_ + 1, exc)) from None
-        return curve[0]
+            raise ValueError(str(exc)) from None
 
     # ---- lbfgs ------------------------------------------------------------------------------
     def _fit_lbfgs(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
@@ -278,26 +236,24 @@ class NativeMLPMixin:
         if not self._native_supported():
             return super()._fit_lbfgs(X, y, sample_weight, activations, deltas, coef_grads,
                                       intercept_grads, layer_units)
-        native = self._native_net()
-        X = np.ascontiguousarray(X, dtype=native.dtype)
-        Y = np.ascontiguousarray(np.reshape(y, (X.shape[0], -1)), dtype=native.dtype)
-        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
-        params = native.pack(self.coefs_, self.intercepts_)
-        grads = np.empty_like(params)
-        core_alpha = native.core_alpha(self.alpha)
+        network = self._network()
+        Y = np.reshape(y, (X.shape[0], -1))
+        core_alpha = network.core_alpha(self.alpha)
+        trainer = network.model.trainer(FitSettings(alpha=core_alpha))
+        params = trainer.params
         weight_mask = np.zeros(params.shape[0], dtype=bool)  # the W entries (L2 penalizes)
-        for W in native.unpack(np.arange(params.shape[0]))[0]:
+        for W in network.unpack(np.arange(params.shape[0]))[0]:
             weight_mask[W.ravel()] = True
-        denominator = X.shape[0] if sw is None else sw.sum()
+        denominator = X.shape[0] if sample_weight is None else np.sum(sample_weight)
 
         def loss_and_gradient(packed):
             params[:] = packed
-            loss = _core.loss_gradient(params, native.net, X, Y, core_alpha, grads, sw)
-            grad = grads.astype(np.float64) * native.grad_scale
+            loss, gradient = trainer.loss_gradient(X, Y, sample_weight)
+            grad = gradient.astype(np.float64) * network.grad_scale
             # scikit-learn's loss: the core's data term scaled, scikit-learn's own L2 term
             # (for log-loss the scale is 1 and core_alpha = alpha: the core's loss as it is)
             penalty = float(np.dot(packed[weight_mask], packed[weight_mask])) / denominator
-            loss = native.loss_scale * (loss - core_alpha / 2 * penalty) \
+            loss = network.loss_scale * (loss - core_alpha / 2 * penalty) \
                 + self.alpha / 2 * penalty
             return loss, grad
 
@@ -309,4 +265,4 @@ class NativeMLPMixin:
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = result.fun
         params[:] = result.x
-        self.coefs_, self.intercepts_ = native.unpack(params)
+        self.coefs_, self.intercepts_ = network.unpack(params)

@@ -2,7 +2,7 @@
 
 scikit-learn's Perceptron is SGD on the perceptron loss max(0, -y p), y in {-1, +1}, with a
 constant learning rate eta0, one binary problem per class (one-vs-rest). Each epoch runs in
-the core (``perceptron_sgd_epoch``: the update, the L2/L1/elasticnet penalty, the epoch's
+the core (``nnfast.ops.perceptron_sgd_epoch``: the update, the L2/L1/elasticnet penalty, the epoch's
 objective); the stopping rule (tol, n_iter_no_change, early_stopping on a validation split)
 and everything else stay scikit-learn's. Classes are fitted in threads when n_jobs > 1 (the
 core releases the GIL). Sparse input is converted to a dense array once per call.
@@ -12,12 +12,12 @@ random_state, not scikit-learn's internal generator; with shuffle=False the upda
 scikit-learn's.
 """
 import numpy as np
-import scipy.sparse
 from joblib import Parallel, delayed
 from sklearn import linear_model
 from sklearn.utils import check_random_state
 
-from .. import _core
+from .. import ops
+from ._base import dense
 
 MAX_INT = np.iinfo(np.int32).max
 # penalty -> the fraction of alpha that is L1 (None: no penalty at all)
@@ -33,7 +33,7 @@ class Perceptron(linear_model.Perceptron):
     """
 
     def _fit_binary(self, X, y, alpha, sample_weight, learning_rate, max_iter):
-        X = _dense(X)
+        X = dense(X)
         seed = check_random_state(self.random_state).randint(MAX_INT)
         coef, intercept, n_iter = self._fit_one_vs_rest(
             1, X, y, alpha, max_iter, self._expanded_class_weight[1],
@@ -44,7 +44,7 @@ class Perceptron(linear_model.Perceptron):
         self.intercept_ = np.atleast_1d(intercept)
 
     def _fit_multiclass(self, X, y, alpha, learning_rate, sample_weight, max_iter):
-        X = _dense(X)
+        X = dense(X)
         validation_mask = self._make_validation_split(y, sample_mask=sample_weight > 0)
         seeds = check_random_state(self.random_state).randint(MAX_INT, size=len(self.classes_))
         results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
@@ -92,9 +92,9 @@ class Perceptron(linear_model.Perceptron):
         epoch = 0
         for epoch in range(max_iter):
             order = rng.permutation(train_count).astype(np.int64) if self.shuffle else None
-            b, u, objective = _core.perceptron_sgd_epoch(
-                w, q, X_train, y_train, weights, order, b, u, self.eta0, alpha, l1_ratio,
-                bool(self.fit_intercept))
+            b, u, objective = ops.perceptron_sgd_epoch(
+                w, b, u, q, X_train, y_train, weights, self.eta0, alpha, l1_ratio,
+                bool(self.fit_intercept), order)
             if not np.isfinite(b) or not np.all(np.isfinite(w)):
                 raise ValueError("Floating-point under-/overflow occurred at epoch #%d. "
                                  "Scaling input data with StandardScaler or MinMaxScaler "
@@ -112,6 +112,3 @@ class Perceptron(linear_model.Perceptron):
                 break
         return w, b, epoch + 1
 
-
-def _dense(X):
-    return X.toarray() if scipy.sparse.issparse(X) else X

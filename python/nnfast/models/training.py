@@ -1,0 +1,282 @@
+"""Training: the settings of a fit in one record, and the handle that runs its epochs.
+
+Every way of training a network goes through here: ``MLP.fit``, ``Perceptron.fit`` (sigmoid),
+``nnfast.sklearn``'s MLPs and ``nnfast train``. The settings are checked once, when the
+record is made; the handle (``MLP.trainer(settings)``) carries what lives from epoch to
+epoch: the working parameters, the learning rate, the optimizer state and the random stream.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import _core
+from .. import _validation as check
+from ..vocabulary import OPTIMIZER_NAMES, choose
+
+# (state1, state2 or None, step): sgd velocity; adam moments and step count
+OptimizerState = Tuple[np.ndarray, Optional[np.ndarray], int]
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How to train, beyond the data and the number of epochs (docs/semantics.md, "Training").
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "adam"}
+    lr : float > 0
+        The learning rate (a Trainer's ``lr`` changes it between epochs).
+    momentum : float in [0, 1)
+        sgd only.
+    nesterov : bool
+        sgd only.
+    beta1, beta2 : float in [0, 1)
+        adam's decay rates of the first and second moment.
+    epsilon : float > 0
+        adam's denominator guard.
+    alpha : float >= 0
+        L2 penalty: alpha / 2 * sum(W^2) / batch rows.
+    batch_size : int >= 1 or None
+        Rows per update; None is the full batch; larger than the data is clipped to it.
+    shuffle : bool
+        A fresh order of the rows each epoch, drawn from the model's random stream.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value out of range or of the wrong type, naming the setting.
+    """
+
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    nesterov: bool = False
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    alpha: float = 0.0
+    batch_size: Optional[int] = None
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        checked = {
+            "batch_size": check.positive_int(self.batch_size, "batch_size", allow_none=True),
+            "lr": check.real_in(self.lr, "lr", 0.0, low_open=True),
+            "optimizer": choose(self.optimizer, OPTIMIZER_NAMES, "optimizer"),
+            "momentum": check.real_in(self.momentum, "momentum", 0.0, 1.0),
+            "nesterov": check.flag(self.nesterov, "nesterov"),
+            "alpha": check.real_in(self.alpha, "alpha", 0.0),
+            "shuffle": check.flag(self.shuffle, "shuffle"),
+            "beta1": check.real_in(self.beta1, "beta1", 0.0, 1.0),
+            "beta2": check.real_in(self.beta2, "beta2", 0.0, 1.0),
+            "epsilon": check.real_in(self.epsilon, "epsilon", 0.0, low_open=True),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    def rows_per_batch(self, n_samples: int) -> int:
+        """The batch size for n_samples rows: batch_size clipped to 1..n_samples."""
+        return min(self.batch_size or n_samples, n_samples)
+
+
+def diverged(what: str) -> FloatingPointError:
+    """The error of a run that diverged (`what` became infinite or NaN): the one wording
+    every face of nnfast reports, from MLP.fit to nnfast.sklearn and nnfast train."""
+    return FloatingPointError(f"training diverged: {what}; the model is left as it was "
+                              "before fit; try a smaller lr (or scale the input)")
+
+
+def loss_diverged(epoch: int) -> FloatingPointError:
+    """diverged() for a loss that became infinite or NaN in 1-based `epoch` of the run."""
+    return diverged(f"the loss became non-finite (infinite or NaN) in epoch {epoch}")
+
+
+class Trainer:
+    """The handle of one training run on a network (made by ``MLP.trainer``).
+
+    It trains ``params``, a copy of the model's parameters, epoch by epoch: the model
+    itself changes only at ``commit()``, so an error or an interrupt leaves it as it was.
+    The core's buffers are allocated at the first epoch (again if the number of rows
+    changes, keeping the optimizer state).
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        The working parameters W0, b0, W1, b1, ... (trained in place).
+    settings : FitSettings
+    rng_state : int
+        The random stream's state: shuffling draws from it.
+    epochs_done : int
+        Epochs trained so far by this handle.
+    """
+
+    def __init__(self, engine: Any, params: np.ndarray, settings: FitSettings,
+                 rng_state: int, commit: Callable[["Trainer"], None]) -> None:
+        if not isinstance(settings, FitSettings):
+            raise TypeError(f"settings must be a FitSettings, got {type(settings).__name__}")
+        self.engine, self.params, self.settings = engine, params, settings
+        self.rng_state, self.epochs_done = rng_state, 0
+        self.loss_curve: List[float] = []
+        self._commit = commit
+        self._lr = settings.lr
+        self._core: Any = None  # the binding's Trainer, for the current number of rows
+        self._pending_state: Optional[OptimizerState] = None
+        self._ordered: Optional[Tuple[np.ndarray, np.ndarray]] = None  # gather buffers
+
+    # ---- what carries from epoch to epoch --------------------------------------------------
+
+    @property
+    def lr(self) -> float:
+        """float > 0: the learning rate of the next epochs (set it for a schedule)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = check.real_in(value, "lr", 0.0, low_open=True)
+        if self._core is not None:
+            self._core.lr = self._lr
+
+    @property
+    def state(self) -> Optional[OptimizerState]:
+        """(state1, state2 or None, step), copies: sgd velocity, or adam moments and step
+        count; None before the first epoch unless set. Setting it continues another run."""
+        if self._core is None:
+            return self._pending_state
+        return self._core.get_optimizer_state()
+
+    @state.setter
+    def state(self, value: OptimizerState) -> None:
+        if self._core is None:
+            self._pending_state = value
+        else:
+            self._core.set_optimizer_state(*value)
+
+    # ---- epochs ----------------------------------------------------------------------------
+
+    def _inputs(self, X, Y, sample_weight):
+        X = self.engine.checked_X(X)
+        Y = self.engine.checked_Y(Y, len(X))
+        if sample_weight is not None:
+            sample_weight = check.as_vector(sample_weight, "sample_weight", np.float64, len(X))
+            if sample_weight.min() < 0 or sample_weight.sum() <= 0:
+                raise ValueError("sample_weight must be >= 0 with a positive sum")
+        return X, Y, sample_weight
+
+    def _core_trainer(self, n_samples: int) -> Any:
+        """The binding's trainer for n_samples rows, keeping the optimizer state."""
+        if self._core is None or self._core.n_samples != n_samples:
+            state = self.state
+            self._core = _core.Trainer(self.engine.net, self.engine.dtype, n_samples,
+                                       self.settings.rows_per_batch(n_samples), self.settings)
+            self._core.lr = self._lr
+            if state is not None:
+                self._core.set_optimizer_state(*state)
+        return self._core
+
+    def _train(self, X, Y, epochs, sample_weight=None):
+        """`epochs` epochs in one call into the core; the loss of each."""
+        try:
+            curve, self.rng_state = self._core_trainer(len(X)).epochs(
+                self.params, X, Y, self.rng_state, epochs, sample_weight)
+        except FloatingPointError as exc:
+            raise loss_diverged(self.epochs_done + getattr(exc, "epochs_done", 0) + 1) from None
+        self.epochs_done += epochs
+        self.loss_curve += curve
+        return curve
+
+    def _in_order(self, X, Y, sample_weight, order):
+        """The rows of X, Y and sample_weight in `order`, gathered into buffers kept from
+        one epoch to the next."""
+        order = check.as_array(order, "order")
+        if order.dtype.kind not in "iu" or order.shape != (len(X),):
+            raise ValueError(f"order must be {len(X)} integer row indices, got {order.dtype} "
+                             f"of shape {order.shape}")
+        if order.min() < 0 or order.max() >= len(X):
+            raise ValueError(f"order holds indices in [{order.min()}, {order.max()}], X has "
+                             f"{len(X)} rows")
+        if self._ordered is None or self._ordered[0].shape != X.shape:
+            self._ordered = (np.empty_like(X), np.empty_like(Y))
+        X_in, Y_in = self._ordered
+        np.take(X, order, axis=0, out=X_in)
+        np.take(Y, order, axis=0, out=Y_in)
+        return X_in, Y_in, None if sample_weight is None else sample_weight[order]
+
+    def epoch(self, X: npt.ArrayLike, Y: npt.ArrayLike, order: Optional[npt.ArrayLike] = None,
+              sample_weight: Optional[npt.ArrayLike] = None) -> float:
+        """Train one epoch; return its mean loss (taken batch by batch, before each update).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        Y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets as the model's fit takes them.
+        order : array-like of int of shape (n_samples,), optional
+            The order the rows are visited in (the caller's shuffle); needs
+            ``shuffle=False`` in the settings.
+        sample_weight : array-like of shape (n_samples,), optional
+            Each row's weight in its batch's mean loss (>= 0, a positive sum per batch).
+
+        Raises
+        ------
+        FloatingPointError
+            When the loss becomes infinite or NaN (``params`` then hold a partial epoch).
+        """
+        X, Y, sample_weight = self._inputs(X, Y, sample_weight)
+        if order is not None:
+            if self.settings.shuffle:
+                raise ValueError("order chooses the rows' order, so it needs shuffle=False "
+                                 "in the settings")
+            X, Y, sample_weight = self._in_order(X, Y, sample_weight, order)
+        return self._train(X, Y, 1, sample_weight)[0]
+
+    def run(self, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
+            report: Optional[Callable[[int, float], bool]] = None) -> List[float]:
+        """Train `epochs` epochs; return the loss of each.
+
+        Without a report the whole run is one call into the core (GIL released); with one,
+        report(epoch, loss) is called after each epoch (0-based) and a true return stops
+        the run. A weight made infinite or NaN by the last update is refused here.
+        """
+        epochs = check.allocation(check.positive_int(epochs, "epochs"), 8, "epochs")
+        X, Y, _ = self._inputs(X, Y, None)
+        if report is None:
+            curve = self._train(X, Y, epochs)
+        else:
+            curve = []
+            for epoch in range(epochs):
+                curve += self._train(X, Y, 1)
+                if report(epoch, curve[-1]):
+                    break
+        # Each epoch's loss is taken before its updates, so the last update is checked here.
+        if not check.all_finite(self.params):
+            raise diverged("the last update made a weight infinite or NaN")
+        return curve
+
+    def loss_gradient(self, X: npt.ArrayLike, Y: npt.ArrayLike,
+                      sample_weight: Optional[npt.ArrayLike] = None) -> Tuple[float, np.ndarray]:
+        """What a full-batch optimizer (L-BFGS) minimizes, at the working parameters.
+
+        Returns
+        -------
+        loss : float
+            The (sample_weight-weighted) mean loss of (X, Y) plus the settings' L2 term.
+        gradient : ndarray of shape (n_params,)
+            Its gradient, laid out as ``params``.
+        """
+        X, Y, sample_weight = self._inputs(X, Y, sample_weight)
+        gradient = np.zeros_like(self.params)
+        loss = self.engine.loss_gradient(self.params, X, Y, self.settings.alpha, gradient,
+                                         sample_weight)
+        return loss, gradient
+
+    def forward(self, X: npt.ArrayLike) -> np.ndarray:
+        """Output activations of the working parameters, shape (n_samples, n_outputs)."""
+        return self.engine.forward(self.params, self.engine.checked_X(X))
+
+    def commit(self) -> None:
+        """Write the working parameters, the stream state and the loss curve into the model."""
+        self._commit(self)
