@@ -15,6 +15,8 @@ import re
 import numpy as np
 
 from ._version import __version__
+from .models import Perceptron
+from .models.preprocessing import Preprocessing
 
 C_TYPES = {"float32": ("float", "f"), "float64": ("double", "")}
 
@@ -63,7 +65,7 @@ def c_array(values, t):
 
 def prediction_rule(model, net):
     """The key of PREDICTION_C: how one class follows from the outputs."""
-    if type(model).__name__ == "Perceptron":
+    if isinstance(model, Perceptron):
         return "binary_cross_entropy" if net.layers[-1] == 1 else "mse"
     if net.loss_name == "binary_cross_entropy" and net.layers[-1] > 1:
         return "mse"  # several independent 0/1 outputs: no single class to return
@@ -84,7 +86,7 @@ def header_comment(model, net, function, activations, source):
     ]
 
 
-def constant_arrays(net, standardize, t, p):
+def constant_arrays(net, preprocessing, t, p):
     """The parameters (and the input scaling) as static const arrays."""
     out = []
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
@@ -93,11 +95,11 @@ def constant_arrays(net, standardize, t, p):
                    f"b{l} ({n_out}) */")
         out.append(f"static const {t} {p}W{l}[{n_in * n_out}] = {c_array(W, t)};")
         out.append(f"static const {t} {p}b{l}[{n_out}] = {c_array(b, t)};")
-    if standardize:
+    if preprocessing.mean is not None:
         n = net.layers[0]
         out.append("/* input standardization: x = (input - mean) / std */")
-        out.append(f"static const {t} {p}mean[{n}] = {c_array(standardize['mean'], t)};")
-        out.append(f"static const {t} {p}std[{n}] = {c_array(standardize['std'], t)};")
+        out.append(f"static const {t} {p}mean[{n}] = {c_array(preprocessing.mean, t)};")
+        out.append(f"static const {t} {p}std[{n}] = {c_array(preprocessing.std, t)};")
     return out
 
 
@@ -116,13 +118,13 @@ def layer_functions(activations, t, s, p):
     return out
 
 
-def inference_function(layers, activations, pre, rule, function, t, p, P):
+def inference_function(layers, activations, preprocessing, rule, function, t, p, P):
     """The body: scale the input, run each layer between two stack buffers, unscale a
     regression output, pick the class."""
     body = [f"static inline int {function}(const {t} *input, {t} *output)", "{",
             f"    {t} a[2][{P}MAX_WIDTH];", "    int j, best = 0;"]
     current = "input"
-    if pre.get("standardize"):
+    if preprocessing.mean is not None:
         body.append(f"    for (j = 0; j < {layers[0]}; j++) "
                     f"a[1][j] = (input[j] - {p}mean[j]) / {p}std[j];")
         current = "a[1]"
@@ -134,9 +136,9 @@ def inference_function(layers, activations, pre, rule, function, t, p, P):
         if act != "identity":
             body.append(f"    {p}{act}({target}, {layers[l + 1]});")
         current = target
-    scale = pre.get("target_scale")
-    if scale:
-        body.append(f"    output[0] = output[0] * ({t}){scale['std']!r} + ({t}){scale['mean']!r};")
+    if preprocessing.target_mean is not None:
+        body.append(f"    output[0] = output[0] * ({t}){preprocessing.target_std!r} + "
+                    f"({t}){preprocessing.target_mean!r};")
     body.append(PREDICTION_C[rule].format(n=layers[-1], t=t).rstrip("\n"))
     body += ["    (void)a; (void)j;", "    return best;", "}"]
     return [line for line in body if line]
@@ -149,22 +151,22 @@ def to_c(model, prefix=None, source="a model"):
         None names the function `inference` and the rest `nnfast_*`; a prefix P names them
         `P_inference`, `P_W0`, ... so several models can live in one program.
     """
-    net = getattr(model, "_mlp", model)
+    net = model.network
     t, s = C_TYPES[net.dtype]
     p = c_identifier(prefix) + "_" if prefix else "nnfast_"
     P = p.upper()
     function = f"{p}inference" if prefix else "inference"
     layers = net.layers
     activations = [net.activation] * (len(layers) - 2) + [net.output]
-    pre = getattr(model, "preprocessing", None) or {}
+    preprocessing = Preprocessing.of(model)
     guard = f"{P}MODEL_H"
     out = header_comment(model, net, function, activations, source)
     out += [f"#ifndef {guard}", f"#define {guard}", "", "#include <math.h>", "",
             f"#define {P}N_INPUTS {layers[0]}", f"#define {P}N_OUTPUTS {layers[-1]}",
             f"#define {P}MAX_WIDTH {max(layers)}", ""]
-    out += constant_arrays(net, pre.get("standardize"), t, p) + [""]
+    out += constant_arrays(net, preprocessing, t, p) + [""]
     out += layer_functions(activations, t, s, p)
-    out += inference_function(layers, activations, pre, prediction_rule(model, net), function,
-                              t, p, P)
+    out += inference_function(layers, activations, preprocessing, prediction_rule(model, net),
+                              function, t, p, P)
     out += ["", f"#endif /* {guard} */", ""]
     return "\n".join(out)

@@ -1,5 +1,6 @@
 """What the subcommands share: reading a model and the data it runs on, applying the
-preprocessing stored in the model file, turning outputs into labels, writing files atomically."""
+preprocessing stored in the model file (nnfast.models.preprocessing), turning outputs into
+labels, writing files atomically."""
 import csv
 import io
 import os
@@ -10,6 +11,8 @@ import numpy as np
 from ..data.sources import read_data
 from ..data.tables import DataError, read_csv_header, target_index
 from ..data.targets import encode_classes
+from ..models import Perceptron
+from ..models.preprocessing import Preprocessing
 
 
 class CommandError(Exception):
@@ -30,52 +33,24 @@ def load_model(path):
     return load(path)
 
 
-def network(model):
-    """The MLP holding the layers (a Perceptron's is its one-layer network)."""
-    return getattr(model, "_mlp", model)
-
-
-def n_inputs(model):
-    return network(model).layers[0]
-
-
 def task_of(model):
     """'regression' for an mse network that is not a step perceptron, else 'classification'."""
-    if type(model).__name__ == "Perceptron" or network(model).loss_name != "mse":
+    if isinstance(model, Perceptron) or model.network.loss_name != "mse":
         return "classification"
     return "regression"
 
 
 def classes_of(model):
     """The model's class labels: those stored in the file, else 0..K-1."""
-    if getattr(model, "classes", None):
-        return list(model.classes)
-    return list(range(max(network(model).layers[-1], 2)))
-
-
-def preprocessing(model):
-    return getattr(model, "preprocessing", None) or {}
-
-
-def model_inputs(model, X):
-    """X scaled as the model was trained: (X - mean) / std when --standardize was given."""
-    scaling = preprocessing(model).get("standardize")
-    if scaling is None:
-        return X
-    return (X - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])
-
-
-def outputs_to_values(model, values):
-    """A regression model's outputs in the target's own units (undoing its scaling)."""
-    scale = preprocessing(model).get("target_scale")
-    return values if scale is None else values * scale["std"] + scale["mean"]
+    return Preprocessing.of(model).class_labels(model.network.layers[-1])
 
 
 def predict_labels(model, X):
     """Predictions for raw features X: class labels (a list) or values (an array)."""
-    predicted = model.predict(model_inputs(model, X))
+    preprocessing = Preprocessing.of(model)
+    predicted = model.predict(preprocessing.inputs(X))
     if task_of(model) == "regression":
-        return outputs_to_values(model, predicted)
+        return preprocessing.values(predicted)
     classes = classes_of(model)
     if predicted.ndim != 1:
         raise CommandError("this model has several independent 0/1 outputs; "
@@ -87,7 +62,7 @@ def predict_proba(model, X):
     """(column names, probabilities of shape (n, K)) for a classifier."""
     if task_of(model) == "regression":
         raise CommandError("--proba applies to classifiers; this model is a regression model")
-    A = np.asarray(model.forward(model_inputs(model, X)), dtype=np.float64)
+    A = np.asarray(model.forward(Preprocessing.of(model).inputs(X)), dtype=np.float64)
     if A.shape[1] == 1:
         A = np.hstack([1.0 - A, A])
     return [f"p({c})" for c in classes_of(model)], A
@@ -97,12 +72,12 @@ def read_for_model(model, source, target=None, require_target=False):
     """(X of the model's width, raw target or None, Table) from DATA, matching the columns the
     model was trained on: by name in a CSV that has them, else by count (the features alone,
     or the features and the target)."""
-    n = n_inputs(model)
-    columns = preprocessing(model).get("columns") or {}
+    n = model.network.layers[0]
+    preprocessing = Preprocessing.of(model)
     if source.lower().endswith(".csv") and os.path.isfile(source):
         # the target column the model was trained with, unless --target names another
-        named = target if target is not None else columns.get("target")
-        table = _read_csv_for_model(source, n, columns.get("features"), named, require_target)
+        named = target if target is not None else preprocessing.target
+        table = _read_csv_for_model(source, n, preprocessing.features, named, require_target)
     else:  # arrays have no column names: the target is --target's column number, or the last
         table = read_data(source, target if not _is_builtin(source) else None,
                           has_target=require_target or _has_extra_column(source, n))

@@ -1,9 +1,9 @@
 """`nnfast evaluate MODEL DATA`: accuracy and the confusion matrix, or R^2, RMSE and MAE."""
 import argparse
 
-from .common import (encode_for_model, load_model, model_inputs, outputs_to_values,
-                     read_for_model, task_of, classes_of)
+from ..models.preprocessing import Preprocessing
 from . import metrics
+from .common import classes_of, encode_for_model, load_model, read_for_model, task_of
 
 EXAMPLES = """\
 examples:
@@ -40,9 +40,10 @@ def run(args, out=print):
     model = load_model(args.model)
     X, y_raw, table = read_for_model(model, args.data, args.target, require_target=True)
     y = encode_for_model(model, y_raw, table.source)
-    predicted = model.predict(model_inputs(model, X))
+    preprocessing = Preprocessing.of(model)
+    predicted = model.predict(preprocessing.inputs(X))
     if task_of(model) == "regression":
-        predicted = outputs_to_values(model, predicted)
+        predicted = preprocessing.values(predicted)
         out(f"{table.source}: {len(y)} samples")
         out(f"R^2   {metrics.r2(y, predicted):.4f}")
         out(f"RMSE  {metrics.rmse(y, predicted):.4g}")

@@ -1,7 +1,8 @@
 """`nnfast info MODEL`: what a model file holds."""
 import argparse
 
-from .common import classes_of, load_model, network, preprocessing, task_of
+from ..models.preprocessing import Preprocessing
+from .common import classes_of, load_model, task_of
 
 EXAMPLES = """\
 example:
@@ -20,18 +21,16 @@ def add_parser(commands):
 
 
 def history_lines(model):
-    net = network(model)
-    curve = net._loss_curve
+    record = model.to_record()
+    curve, errors, validation = record.loss_curve, record.errors, model.validation
     lines = []
     if curve:
         best = min(range(len(curve)), key=curve.__getitem__)
         lines.append(f"training: {len(curve)} epochs, loss {curve[0]:.4f} -> {curve[-1]:.4f} "
                      f"(lowest {curve[best]:.4f} at epoch {best + 1})")
-    errors = getattr(model, "_errors", None)
     if errors:
         lines.append(f"training: {len(errors)} perceptron-rule epochs, mistakes "
                      f"{errors[0]} -> {errors[-1]}")
-    validation = getattr(model, "validation", None)
     if validation and validation["scores"]:
         scores = validation["scores"]
         best = max(range(len(scores)), key=scores.__getitem__)
@@ -44,7 +43,7 @@ def run(args, out=print):
     from ..models.files import FORMAT_VERSION
 
     model = load_model(args.model)
-    net = network(model)
+    net = model.network
     out(f"{args.model}: nnfast {type(model).__name__} (model file format version "
         f"{FORMAT_VERSION})")
     hidden = f"hidden {net.activation}, " if len(net.layers) > 2 else ""
@@ -57,13 +56,11 @@ def run(args, out=print):
         out(f"task: classification, classes {', '.join(str(c) for c in classes_of(model))}")
     else:
         out("task: regression")
-    pre = preprocessing(model)
-    columns = pre.get("columns") or {}
-    if columns.get("features"):
-        out(f"features: {', '.join(columns['features'])}"
-            + (f"; target: {columns['target']}" if columns.get("target") else ""))
-    steps = [name for name in ("standardize", "target_scale") if name in pre]
-    out(f"preprocessing: {', '.join(steps) if steps else 'none'}")
+    preprocessing = Preprocessing.of(model)
+    if preprocessing.features:
+        out(f"features: {', '.join(preprocessing.features)}"
+            + (f"; target: {preprocessing.target}" if preprocessing.target else ""))
+    out(f"preprocessing: {', '.join(preprocessing.steps) or 'none'}")
     for line in history_lines(model):
         out(line)
     return 0

@@ -4,7 +4,8 @@ import os
 
 import numpy as np
 
-from .common import CommandError, classes_of, model_inputs, task_of
+from ..models.preprocessing import Preprocessing
+from .common import CommandError, classes_of, task_of
 
 FIGURE_SIZE = (6.4, 4.8)  # inches; at DPI this is 640 x 480 pixels
 DPI = 100
@@ -55,7 +56,8 @@ def boundary_plot(path, model, X, y):
     g0, g1 = np.meshgrid(np.linspace(low[0], high[0], GRID_POINTS),
                          np.linspace(low[1], high[1], GRID_POINTS))
     grid = np.column_stack([g0.ravel(), g1.ravel()])
-    predicted = np.asarray(model.predict(model_inputs(model, grid))).reshape(g0.shape)
+    preprocessing = Preprocessing.of(model)
+    predicted = np.asarray(model.predict(preprocessing.inputs(grid))).reshape(g0.shape)
     fig, ax = plt.subplots(figsize=FIGURE_SIZE, dpi=DPI)
     cmap = plt.get_cmap("tab10")
     levels = np.arange(len(classes) + 1) - 0.5
@@ -65,8 +67,7 @@ def boundary_plot(path, model, X, y):
         rows = y == k
         ax.scatter(X[rows, 0], X[rows, 1], s=18 if len(X) > 50 else 80, color=cmap(k),
                    edgecolors="black", linewidths=0.4, label=str(label))
-    names = (getattr(model, "preprocessing", None) or {}).get("columns", {}).get(
-        "features", ["x0", "x1"])
+    names = preprocessing.features or ["x0", "x1"]
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
     ax.set_xlim(low[0], high[0])

@@ -3,8 +3,8 @@ import argparse
 
 import numpy as np
 
-from .common import (csv_text, format_number, load_model, network, predict_labels,
-                     predict_proba, read_for_model, write_atomically)
+from .common import (csv_text, format_number, load_model, predict_labels, predict_proba,
+                     read_for_model, write_atomically)
 
 EXAMPLES = """\
 examples:
@@ -32,7 +32,7 @@ def add_parser(commands):
 def run(args, out=print):
     model = load_model(args.model)
     X, _, _ = read_for_model(model, args.data, args.target)
-    dtype = network(model).dtype
+    dtype = model.network.dtype
     if args.proba:
         header, P = predict_proba(model, X)
         rows = [[format_number(p, dtype) for p in row] for row in P]

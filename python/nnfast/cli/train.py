@@ -10,7 +10,8 @@ from ..data.sources import read_data
 from ..data.targets import TASKS, encode_target
 from ..vocabulary import FORWARD_ONLY_ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZER_NAMES
 from . import plots
-from .common import CommandError, model_inputs, outputs_to_values
+from ..models.preprocessing import Preprocessing
+from .common import CommandError
 from .metrics import VALIDATION_SCORES
 from .progress import EpochProgress
 
@@ -107,13 +108,6 @@ def add_parser(commands):
     return p
 
 
-def scaling(values):
-    """{"mean", "std"} of the columns of values (std 1 for a constant column)."""
-    mean, std = values.mean(axis=0), values.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return {"mean": mean.tolist(), "std": std.tolist()}
-
-
 def describe_data(table, task, classes, out):
     n, d = table.X.shape
     what = (f"{len(classes)} classes: {', '.join(str(c) for c in classes)}"
@@ -132,7 +126,7 @@ def check_outputs(args):
 
 
 def prepare(args, out):
-    """(table, targets, task, classes, split, preprocessing) from DATA and the options."""
+    """(table, targets, task, split, preprocessing) from DATA and the options."""
     table = read_data(args.data, args.target)
     if table.y is None:
         raise CommandError(f"{args.data}: no target column to train on")
@@ -144,43 +138,36 @@ def prepare(args, out):
         split = train_test_split(table.X, y, test_fraction=args.validation, seed=args.seed)
     else:
         split = (table.X, None, y, None)
-    X_train, y_train = split[0], split[2]
-    preprocessing = {"columns": {"features": list(table.feature_names),
-                                 "target": table.target_name}}
-    if args.standardize:
-        preprocessing["standardize"] = scaling(X_train)
-        if task == "regression":
-            preprocessing["target_scale"] = {k: v[0] for k, v in
-                                             scaling(y_train.reshape(-1, 1)).items()}
-    return table, y, task, classes, split, preprocessing
+    preprocessing = Preprocessing.learned(
+        split[0], split[2], standardize=args.standardize,
+        scale_target=args.standardize and task == "regression",
+        features=table.feature_names, target=table.target_name, classes=classes)
+    return table, y, task, split, preprocessing
 
 
-def predictions(model, task, X):
+def predictions(model, preprocessing, X):
     """What the model predicts for raw features X: class indices, or values in the target's
     units."""
-    predicted = model.predict(model_inputs(model, X))
-    return outputs_to_values(model, predicted) if task == "regression" else predicted
+    return preprocessing.values(model.predict(preprocessing.inputs(X)))
 
 
-def train_epochs(model, task, split, args, progress):
+def train_epochs(model, preprocessing, task, split, args, progress):
     """Fit in one call, scoring the held-out split after each epoch; return the loss curve
     and the validation scores."""
     from ..models.mlp import predictions_from_outputs
 
     X, X_val, y, y_val = split
-    X_fit = model_inputs(model, X)
-    X_val_fit = None if X_val is None else model_inputs(model, X_val)
-    scale = model.preprocessing.get("target_scale")
-    y_fit = y if scale is None else (y - scale["mean"]) / scale["std"]
+    X_fit = preprocessing.inputs(X)
+    X_val_fit = None if X_val is None else preprocessing.inputs(X_val)
+    y_fit = preprocessing.targets(y)
     score = VALIDATION_SCORES[task][1]
     curve, scores, start = [], [], time.perf_counter()
 
     def after_epoch(epoch, loss, forward):
         curve.append(loss)
         if X_val_fit is not None:
-            predicted = predictions_from_outputs(forward(X_val_fit), model.loss_name)
-            if task == "regression":
-                predicted = outputs_to_values(model, predicted)
+            predicted = preprocessing.values(
+                predictions_from_outputs(forward(X_val_fit), model.loss_name))
             scores.append(score(y_val, predicted))
         # training samples per second of the run so far (one epoch's alone is too noisy)
         progress.update(epoch + 1, loss, scores[-1] if scores else None,
@@ -203,16 +190,16 @@ def run(args, out=print):
     from .. import MLP
 
     check_outputs(args)
-    table, y_all, task, classes, split, preprocessing = prepare(args, out)
-    n_out, output, loss = HEADS[task](len(classes or ()))
+    table, y_all, task, split, preprocessing = prepare(args, out)
+    n_out, output, loss = HEADS[task](len(preprocessing.classes or ()))
     model = MLP([table.X.shape[1], *args.layers, n_out], activation=args.activation,
                 output=output, loss=loss, seed=args.seed, dtype=args.dtype)
-    model.preprocessing, model.classes = preprocessing, classes
+    preprocessing.store(model)
     out(f"model: MLP {' -> '.join(map(str, model.layers))}, hidden {args.activation}, output "
         f"{output}, loss {loss}, {args.dtype}, {model.n_params} parameters")
     score_name, score = VALIDATION_SCORES[task]
     progress = EpochProgress(args.epochs, score_name, quiet=args.quiet, out=out)
-    curve, scores = train_epochs(model, task, split, args, progress)
+    curve, scores = train_epochs(model, preprocessing, task, split, args, progress)
     if scores:
         model.validation = {"metric": score_name, "scores": scores}
     model.save(args.out)
@@ -220,7 +207,7 @@ def run(args, out=print):
     X_train, X_val, y_train, _ = split
     summary = (f"trained {args.epochs} epochs: loss {curve[0]:.4f} -> {curve[-1]:.4f}, "
                f"training {score_name} "
-               f"{score(y_train, predictions(model, task, X_train)):.4f}")
+               f"{score(y_train, predictions(model, preprocessing, X_train)):.4f}")
     if scores:
         summary += f", validation {score_name} {scores[-1]:.4f} ({len(X_val)} samples)"
     out(summary)

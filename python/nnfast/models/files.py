@@ -18,17 +18,15 @@ import os
 import tempfile
 import zipfile
 import zlib
-from typing import TYPE_CHECKING, List, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
 from .._validation import allocation
 from .._version import __version__
 from .parameters import count_parameters
-
-if TYPE_CHECKING:
-    from .mlp import MLP
-    from .perceptron import Perceptron
+from .preprocessing import OPTIONAL_RECORDS
 
 FORMAT = "nnfast"
 FORMAT_VERSION = 1
@@ -39,29 +37,49 @@ class ModelFileError(ValueError):
     """A model file that is not a valid nnfast model (corrupt, truncated, another version)."""
 
 
-def _network(model):
-    """The MLP holding the parameters: the model itself, or a Perceptron's single layer."""
-    return getattr(model, "_mlp", model)
+@dataclass
+class ModelRecord:
+    """A model as data: what a model file holds (see Model.to_record / from_record).
+
+    Attributes
+    ----------
+    kind : str
+        The model's class name ("MLP", "Perceptron").
+    config : dict
+        Its constructor's arguments; "layers", or "n_inputs" and "n_outputs", give the sizes.
+    weights, biases : list of ndarray
+        W[l] of shape (n_l, n_{l+1}) and b[l] of shape (n_{l+1},), in the model's dtype.
+    rng_state : int
+        The random stream's state, in [0, 2**64).
+    loss_curve, errors : list or None
+        The training history: the loss of each epoch, the perceptron rule's mistakes.
+    records : dict
+        The optional records (nnfast.models.preprocessing): preprocessing, classes,
+        validation; absent ones are None.
+    """
+
+    kind: str
+    config: Dict[str, Any]
+    weights: List[np.ndarray]
+    biases: List[np.ndarray]
+    rng_state: int
+    loss_curve: Optional[List[float]] = None
+    errors: Optional[List[int]] = None
+    records: Optional[Dict[str, Any]] = None
 
 
-def save_model(model, path):
-    """Write model to path atomically (a temporary file in the same folder, then a rename)."""
-    net = _network(model)
-    weights, biases = net.weights, net.biases
+def write_record(record: ModelRecord, path: Union[str, os.PathLike[str]]) -> None:
+    """Write record to path atomically (a temporary file in the same folder, then a rename)."""
     arrays = {}
-    for l, (W, b) in enumerate(zip(weights, biases)):
+    for l, (W, b) in enumerate(zip(record.weights, record.biases)):
         arrays[f"W{l}"], arrays[f"b{l}"] = W, b
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "nnfast_version": __version__,
-        "kind": type(model).__name__, "config": model._config(),
-        "rng_state": str(net._rng_state),
-        "history": {"loss_curve": net._loss_curve,
-                    "errors": getattr(model, "_errors", None)},
+        "kind": record.kind, "config": record.config, "rng_state": str(record.rng_state),
+        "history": {"loss_curve": record.loss_curve, "errors": record.errors},
     }
-    # Optional records the command line keeps beside the network (see _optional_records).
-    for key in OPTIONAL_RECORDS:
-        if getattr(model, key, None) is not None:
-            meta[key] = getattr(model, key)
+    meta.update({key: value for key, value in (record.records or {}).items()
+                 if value is not None})
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -73,63 +91,6 @@ def save_model(model, path):
     except BaseException:
         os.unlink(tmp)
         raise
-
-
-OPTIONAL_RECORDS = ("preprocessing", "classes", "validation")
-
-
-def _finite_number(v):
-    try:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    except OverflowError:  # a JSON integer beyond the float range
-        return False
-
-
-def _numbers(values, length, positive=False):
-    return (isinstance(values, list) and len(values) == length
-            and all(_finite_number(v) and (v > 0 or not positive) for v in values))
-
-
-def _optional_records(meta, layers, path):
-    """The optional records, checked: preprocessing {"standardize": {"mean", "std"} of one
-    number per input, "target_scale": {"mean", "std"}, "columns": {"features", "target"}},
-    classes (one distinct label per class) and validation {"metric", "scores"}."""
-    records = {key: meta.get(key) for key in OPTIONAL_RECORDS}
-    pre, classes, validation = records["preprocessing"], records["classes"], records["validation"]
-    problems = []
-    if pre is not None:
-        standardize = pre.get("standardize") if isinstance(pre, dict) else None
-        target_scale = pre.get("target_scale") if isinstance(pre, dict) else None
-        columns = pre.get("columns") if isinstance(pre, dict) else None
-        if not isinstance(pre, dict):
-            problems.append("preprocessing is not a record")
-        elif standardize is not None and not (
-                isinstance(standardize, dict) and _numbers(standardize.get("mean"), layers[0])
-                and _numbers(standardize.get("std"), layers[0], positive=True)):
-            problems.append(f"preprocessing.standardize needs {layers[0]} means and positive stds")
-        elif target_scale is not None and not (
-                isinstance(target_scale, dict) and _numbers([target_scale.get("mean")], 1)
-                and _numbers([target_scale.get("std")], 1, positive=True)):
-            problems.append("preprocessing.target_scale needs a mean and a positive std")
-        elif columns is not None and not (
-                isinstance(columns, dict) and isinstance(columns.get("features"), list)
-                and len(columns["features"]) == layers[0]
-                and all(isinstance(c, str) for c in columns["features"])):
-            problems.append(f"preprocessing.columns needs {layers[0]} feature names")
-    if classes is not None:
-        n_classes = max(layers[-1], 2)
-        if not (isinstance(classes, list) and len(classes) == n_classes
-                and all(isinstance(c, (str, int, float)) and not isinstance(c, bool)
-                        for c in classes) and len(set(classes)) == n_classes):
-            problems.append(f"classes must list {n_classes} distinct labels")
-    if validation is not None and not (
-            isinstance(validation, dict) and isinstance(validation.get("metric"), str)
-            and isinstance(validation.get("scores"), list)
-            and _numbers(validation["scores"], len(validation["scores"]))):
-        problems.append("validation needs a metric name and a list of scores")
-    if problems:
-        raise ModelFileError(f"{path}: invalid model description ({problems[0]})")
-    return records
 
 
 def _read_member(zf, name, shape, dtype, path):
@@ -197,13 +158,41 @@ def _read_meta(zf, path):
     return meta
 
 
-def load(path: Union[str, os.PathLike[str]]) -> Union[MLP, Perceptron]:
-    """Read a model written by save(). Raises ModelFileError (a ValueError) for a file that
-    is not a valid nnfast model; FileNotFoundError when there is no file."""
-    from .mlp import MLP
-    from .perceptron import Perceptron
+def _layers(config, path):
+    """The layer sizes a config declares: "layers", or a single layer's n_inputs, n_outputs."""
+    layers = config.get("layers") or [config.get("n_inputs"), config.get("n_outputs")]
+    if not isinstance(layers, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 1 << 31
+            for n in layers):
+        raise ModelFileError(f"{path}: invalid layer sizes {layers!r}")
+    return layers
 
-    kinds = {"MLP": MLP, "Perceptron": Perceptron}
+
+def _history(meta):
+    """(rng_state, loss_curve, errors) of the meta record, checked."""
+    state = int(meta["rng_state"])
+    if not 0 <= state < 2**64:
+        raise ValueError("rng_state out of range")
+    history = meta.get("history") or {}
+    if not isinstance(history, dict):
+        raise TypeError("history must be a record")
+    curve, errors = history.get("loss_curve"), history.get("errors")
+    if curve is not None:
+        curve = [float(v) for v in curve]
+        if not np.isfinite(curve).all():
+            raise ValueError("the loss curve holds NaN or infinity")
+    if errors is not None:
+        errors = [int(v) for v in errors]
+    return state, curve, errors
+
+
+def read_record(path: Union[str, os.PathLike[str]], kinds: Iterable[str]) -> ModelRecord:
+    """Read the record of a file written by write_record, for a model of one of `kinds`.
+
+    Every header field, size and array header is checked before any parameter data is read.
+    Raises ModelFileError (a ValueError) for a file that is not a valid nnfast model;
+    FileNotFoundError when there is no file.
+    """
     path = os.fspath(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -214,11 +203,7 @@ def load(path: Union[str, os.PathLike[str]]) -> Union[MLP, Perceptron]:
         kind, config = meta.get("kind"), meta.get("config")
         if not isinstance(kind, str) or kind not in kinds or not isinstance(config, dict):
             raise ModelFileError(f"{path}: unknown model kind {kind!r}")
-        layers = config.get("layers") or [config.get("n_inputs"), config.get("n_outputs")]
-        if not isinstance(layers, list) or not all(
-                isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 1 << 31
-                for n in layers):
-            raise ModelFileError(f"{path}: invalid layer sizes {layers!r}")
+        layers = _layers(config, path)
         dtype = config.get("dtype")
         if dtype not in ("float32", "float64"):
             raise ModelFileError(f"{path}: invalid dtype {dtype!r}")
@@ -226,7 +211,7 @@ def load(path: Union[str, os.PathLike[str]]) -> Union[MLP, Perceptron]:
             allocation(count_parameters(layers), np.dtype(dtype).itemsize, f"layers {layers}")
         except (ValueError, MemoryError) as exc:
             raise ModelFileError(f"{path}: {exc}") from None
-        # Check every array header before constructing (and allocating) the model.
+        # Check every array header before reading (and allocating) any of them.
         shapes: List[Tuple[str, Tuple[int, ...]]] = [
             (f"W{l}", (a, b)) for l, (a, b) in enumerate(zip(layers[:-1], layers[1:]))]
         shapes += [(f"b{l}", (b,)) for l, b in enumerate(layers[1:])]
@@ -235,31 +220,11 @@ def load(path: Union[str, os.PathLike[str]]) -> Union[MLP, Perceptron]:
             raise ModelFileError(f"{path}: arrays {sorted(unexpected)} do not belong to "
                                  f"layers {layers}")
         arrays = {name: _read_member(zf, name, shape, dtype, path) for name, shape in shapes}
-        records = _optional_records(meta, layers, path)
         try:
-            model = kinds[kind](**config)
-            net = _network(model)
-            n = len(layers) - 1
-            net.set_parameters([arrays[f"W{l}"] for l in range(n)],
-                               [arrays[f"b{l}"] for l in range(n)])
-            state = int(meta["rng_state"])
-            if not 0 <= state < 2**64:
-                raise ValueError("rng_state out of range")
-            history = meta.get("history") or {}
-            if not isinstance(history, dict):
-                raise TypeError("history must be a record")
-            curve, errors = history.get("loss_curve"), history.get("errors")
-            if curve is not None:
-                curve = [float(v) for v in curve]
-                if not np.isfinite(curve).all():
-                    raise ValueError("the loss curve holds NaN or infinity")
-            if errors is not None:
-                errors = [int(v) for v in errors]
+            state, curve, errors = _history(meta)
         except (TypeError, ValueError, KeyError) as exc:
             raise ModelFileError(f"{path}: invalid model description ({exc})") from None
-        net._rng_state, net._loss_curve = state, curve
-        if hasattr(model, "_errors"):
-            model._errors = errors
-        for key, record in records.items():
-            setattr(model, key, record)
-        return model
+    n = len(layers) - 1
+    return ModelRecord(kind, config, [arrays[f"W{l}"] for l in range(n)],
+                       [arrays[f"b{l}"] for l in range(n)], state, curve, errors,
+                       {key: meta.get(key) for key in OPTIONAL_RECORDS})

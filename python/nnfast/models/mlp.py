@@ -12,7 +12,9 @@ from .. import _validation as check
 from .. import vocabulary
 from ..errors import NotFittedError
 from .engines import ENGINES
+from .files import ModelRecord, write_record
 from .parameters import count_parameters, split_parameters
+from .preprocessing import records_of, restore_records
 from .training import FitSettings, Trainer
 
 def overflow_checked(result: Any, what: str) -> Any:
@@ -73,6 +75,10 @@ class MLP:
     _params: np.ndarray  # W0, b0, W1, b1, ... in one vector
     _rng_state: int
     _loss_curve: Optional[List[float]]
+    # the optional records nnfast train keeps with a model (nnfast.models.preprocessing)
+    preprocessing: Optional[dict] = None
+    classes: Optional[list] = None
+    validation: Optional[dict] = None
 
     def __init__(self, layers: Sequence[int], activation: str = "sigmoid",
                  output: Optional[str] = None, loss: Optional[str] = None, *, seed: int = 0,
@@ -145,6 +151,16 @@ class MLP:
     @property
     def n_params(self) -> int:
         return self._params.size
+
+    @property
+    def network(self) -> MLP:
+        """The MLP computing this model: the model itself (a Perceptron's is its layer)."""
+        return self
+
+    @property
+    def rng_state(self) -> int:
+        """int: the state of the model's SplitMix64 stream (shuffling draws from it)."""
+        return self._rng_state
 
     @property
     def loss_curve_(self) -> List[float]:
@@ -285,10 +301,30 @@ class MLP:
                 "loss": self.loss_name, "seed": self.seed, "dtype": self.dtype,
                 "init": self.init}
 
+    def to_record(self) -> ModelRecord:
+        """The model as data (parameters copied): what its file holds."""
+        return ModelRecord("MLP", self._config(), [W.copy() for W in self.weights],
+                           [b.copy() for b in self.biases], self._rng_state,
+                           None if self._loss_curve is None else list(self._loss_curve), None,
+                           records_of(self))
+
+    @classmethod
+    def from_record(cls, record: ModelRecord) -> MLP:
+        """The model a record describes; ValueError or TypeError when it does not fit."""
+        model = cls(**record.config)
+        model._restore(record)
+        restore_records(model, record.records, model.layers)
+        return model
+
+    def _restore(self, record: ModelRecord) -> None:
+        """Take the parameters, stream state and loss curve of a record."""
+        self.set_parameters(record.weights, record.biases)
+        self._rng_state = check.seed(record.rng_state, "rng_state")
+        self._loss_curve = None if record.loss_curve is None else list(record.loss_curve)
+
     def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the model to a .npz file (see nnfast.load)."""
-        from .files import save_model
-        save_model(self, path)
+        write_record(self.to_record(), path)
 
     def __repr__(self) -> str:
         return (f"MLP({self.layers}, activation={self.activation!r}, output={self.output!r}, "

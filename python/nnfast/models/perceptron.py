@@ -1,8 +1,9 @@
 """The single-layer perceptron (seeds 000-002): the perceptron rule, or gradient descent."""
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -10,7 +11,9 @@ import numpy.typing as npt
 from .. import _validation as check
 from .. import vocabulary
 from ..errors import NotFittedError
+from .files import ModelRecord, write_record
 from .mlp import MLP
+from .preprocessing import records_of, restore_records
 
 PERCEPTRON_ACTIVATIONS = ("step", "sigmoid")
 # The loss each activation's network is described with: step never trains by a loss (the
@@ -33,6 +36,11 @@ class Perceptron:
     backend : {"native", "reference"}
     """
 
+    # the optional records nnfast train keeps with a model (nnfast.models.preprocessing)
+    preprocessing: Optional[dict] = None
+    classes: Optional[list] = None
+    validation: Optional[dict] = None
+
     def __init__(self, n_inputs: int, n_outputs: int = 1, activation: str = "step", *,
                  seed: int = 0, init: str = "zeros", dtype: npt.DTypeLike = "float64",
                  backend: str = "native") -> None:
@@ -44,6 +52,11 @@ class Perceptron:
         self.seed, self.init, self.dtype = self._mlp.seed, self._mlp.init, self._mlp.dtype
         self.backend = self._mlp.backend
         self._errors = None
+
+    @property
+    def network(self) -> MLP:
+        """The one-layer MLP computing this perceptron (its parameters are this model's)."""
+        return self._mlp
 
     @property
     def weights(self) -> List[np.ndarray]:
@@ -116,10 +129,25 @@ class Perceptron:
                 "activation": self.activation, "seed": self.seed, "init": self.init,
                 "dtype": self.dtype}
 
+    def to_record(self) -> ModelRecord:
+        """The model as data (parameters copied): what its file holds."""
+        return dataclasses.replace(
+            self._mlp.to_record(), kind="Perceptron", config=self._config(),
+            errors=None if self._errors is None else list(self._errors),
+            records=records_of(self))
+
+    @classmethod
+    def from_record(cls, record: ModelRecord) -> Perceptron:
+        """The model a record describes; ValueError or TypeError when it does not fit."""
+        model = cls(**record.config)
+        model._mlp._restore(record)
+        model._errors = None if record.errors is None else list(record.errors)
+        restore_records(model, record.records, model._mlp.layers)
+        return model
+
     def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the model to a .npz file (see nnfast.load)."""
-        from .files import save_model
-        save_model(self, path)
+        write_record(self.to_record(), path)
 
     def __repr__(self) -> str:
         return (f"Perceptron({self.n_inputs}, {self.n_outputs}, activation={self.activation!r}, "
