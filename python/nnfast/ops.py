@@ -23,8 +23,8 @@ import numpy.typing as npt
 from . import _core
 from . import _validation as check
 from .reference.rng import SplitMix64
-from .vocabulary import (ACTIVATION_CODES, INIT_CODES, LOSS_CODES, LOSS_NAMES, LOSS_OUTPUTS,
-                         OUTPUT_ACTIVATIONS)
+from .vocabulary import (ACTIVATION_CODES, FORWARD_ONLY_ACTIVATIONS, HIDDEN_ACTIVATIONS,
+                         INIT_CODES, LOSS_CODES, LOSS_NAMES, LOSS_OUTPUTS, OUTPUT_ACTIVATIONS)
 
 # float32 or float64 arrays, as the kernels compute them
 Array = npt.NDArray[Any]
@@ -90,7 +90,7 @@ def _act(name: str) -> int:
 
 
 # Activations whose derivative backprop can apply elementwise to a hidden layer's output.
-HIDDEN_DIFFERENTIABLE = ("identity", "sigmoid", "tanh", "relu")
+HIDDEN_DIFFERENTIABLE = tuple(a for a in HIDDEN_ACTIVATIONS if a not in FORWARD_ONLY_ACTIVATIONS)
 
 
 def _differentiable(name: str, allowed: Sequence[str] = HIDDEN_DIFFERENTIABLE) -> int:
@@ -133,7 +133,7 @@ def _forward(name: str) -> Callable[[npt.ArrayLike], Array]:
 
 
 identity, step, sigmoid, tanh, relu, softmax = (
-    _forward(n) for n in ("identity", "step", "sigmoid", "tanh", "relu", "softmax"))
+    _forward(n) for n in OUTPUT_ACTIVATIONS)
 ACTIVATIONS = {f.__name__: f for f in (identity, step, sigmoid, tanh, relu, softmax)}
 
 
@@ -156,7 +156,7 @@ def _derivative(name: str) -> Callable[[npt.ArrayLike], Array]:
 
 
 identity_derivative, sigmoid_derivative, tanh_derivative, relu_derivative = (
-    _derivative(n) for n in ("identity", "sigmoid", "tanh", "relu"))
+    _derivative(n) for n in HIDDEN_DIFFERENTIABLE)
 DERIVATIVES = {"identity": identity_derivative, "sigmoid": sigmoid_derivative,
                "tanh": tanh_derivative, "relu": relu_derivative}
 
@@ -482,9 +482,9 @@ def init_params(layers: Sequence[int], activations: Sequence[str], rng: SplitMix
             or len(activations) != len(layers) - 1 or len(set(activations[:-1])) > 1):
         raise ValueError("activations must give one name per layer, the hidden ones equal")
     hidden = activations[0] if len(activations) > 1 else "identity"
-    if len(activations) > 1 and hidden == "softmax":
-        raise ValueError("softmax is an output activation only")
     net_codes = (_act(hidden), _act(activations[-1]))
+    if hidden not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"{hidden} is an output activation only")
     init_code = check.lookup(INIT_CODES, init, "init")
     state = check.seed(getattr(rng, "state", None), "rng.state")
     count = check.allocation(count_parameters(layers), 8, f"layers {layers}")

@@ -11,7 +11,7 @@ import numpy as np
 from ..data.sources import read_data
 from ..data.tables import DataError, read_csv_header, target_index
 from ..data.targets import encode_classes
-from ..models import Perceptron
+from ..models import Perceptron, load
 from ..models.preprocessing import Preprocessing
 
 
@@ -26,8 +26,6 @@ class CommandError(Exception):
 
 def load_model(path):
     """nnfast.load(path), with a missing file reported as a CommandError."""
-    from .. import load
-
     if not os.path.isfile(path):
         raise CommandError(f"{path}: no such model file")
     return load(path)

@@ -187,7 +187,7 @@ def train_epochs(model, preprocessing, task, split, args, progress):
 
 
 def run(args, out=print):
-    from .. import MLP
+    from ..models import MLP
 
     check_outputs(args)
     table, y_all, task, split, preprocessing = prepare(args, out)

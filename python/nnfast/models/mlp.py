@@ -211,13 +211,13 @@ class MLP:
         return split_parameters(overflow_checked(grads, "gradients"), self.layers)
 
     def _require_differentiable_output(self):
-        if self.output == "step":
+        if self.output in vocabulary.FORWARD_ONLY_ACTIVATIONS:
             raise ValueError("the step output has no derivative and no loss here: "
                              "train it with the perceptron rule (nnfast.Perceptron)")
 
     def _require_differentiable(self):
         self._require_differentiable_output()
-        if self.activation == "step" and len(self.layers) > 2:
+        if self.activation in vocabulary.FORWARD_ONLY_ACTIVATIONS and len(self.layers) > 2:
             raise ValueError("the step activation has no derivative: backprop cannot train "
                              "step hidden layers; use sigmoid, tanh or relu")
 
