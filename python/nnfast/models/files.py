@@ -70,7 +70,7 @@ class ModelRecord:
 
 def write_record(record: ModelRecord, path: Union[str, os.PathLike[str]]) -> None:
     """Write record to path atomically (a temporary file in the same folder, then a rename)."""
-    arrays = {}
+    arrays: Dict[str, Any] = {}
     for l, (W, b) in enumerate(zip(record.weights, record.biases)):
         arrays[f"W{l}"], arrays[f"b{l}"] = W, b
     meta = {

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import os
-from typing import Union
+from typing import Any, Dict, Union
 
 from .files import ModelFileError, read_record
 from .mlp import MLP
 from .perceptron import Perceptron
 
 # A record's kind -> the model class that reads it (Model.from_record).
-MODEL_KINDS = {"MLP": MLP, "Perceptron": Perceptron}
+MODEL_KINDS: Dict[str, Any] = {"MLP": MLP, "Perceptron": Perceptron}
 
 
 def load(path: Union[str, os.PathLike[str]]) -> Union[MLP, Perceptron]:

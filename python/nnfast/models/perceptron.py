@@ -51,7 +51,7 @@ class Perceptron:
         self.n_inputs, self.n_outputs = self._mlp.layers
         self.seed, self.init, self.dtype = self._mlp.seed, self._mlp.init, self._mlp.dtype
         self.backend = self._mlp.backend
-        self._errors = None
+        self._errors: Optional[List[int]] = None
 
     @property
     def network(self) -> MLP:

@@ -42,16 +42,16 @@ class Preprocessing:
         The label of each class index; None means 0..K-1.
     """
 
-    mean: Optional[np.ndarray] = None
-    std: Optional[np.ndarray] = None
-    target_mean: Optional[float] = None
-    target_std: Optional[float] = None
+    mean: Any = None         # ndarray of shape (n_inputs,) or None
+    std: Any = None          # ndarray of shape (n_inputs,) or None
+    target_mean: Any = None  # float or None
+    target_std: Any = None   # float or None
     features: Optional[List[str]] = None
     target: Optional[str] = None
     classes: Optional[List[Any]] = None
 
     @classmethod
-    def learned(cls, X: np.ndarray, y: Optional[np.ndarray], *, standardize: bool,
+    def learned(cls, X: np.ndarray, y: np.ndarray, *, standardize: bool,
                 scale_target: bool, features: List[str], target: Optional[str],
                 classes: Optional[List[Any]]) -> Preprocessing:
         """The preparation of training data X (n, d) and y (n,): column means and stds
