@@ -1,7 +1,9 @@
 """Engines run a model's math: the native core, or the pure-Python reference.
 
-An engine is built for one model and offers the same five operations on the model's flat
-parameter vector (W0, b0, W1, b1, ...), so the model code never asks which one it has.
+An engine is built for one network description (layers, activations, loss, dtype) and offers
+the same operations on a flat parameter vector (W0, b0, W1, b1, ...): checked inputs,
+init_params, forward, loss_gradient, a training handle (trainer) and the perceptron rule, so
+the model code never asks which one it has.
 """
 import numpy as np
 
