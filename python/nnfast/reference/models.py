@@ -603,8 +603,10 @@ class Perceptron:
         -------
         self
         """
-        if self.activation == "sigmoid":
-            return self._fit_gradient_descent(X, y, epochs, lr, shuffle)
+        return PERCEPTRON_TRAINING[self.activation](self, X, y, epochs, lr, shuffle)
+
+    def _fit_rule(self, X, y, epochs, lr, shuffle):
+        """The perceptron rule, epoch by epoch, until an epoch without a mistake."""
         X = _check_features(X, self.n_inputs)
         Y = _check_targets(y, len(X), self.n_outputs, "binary_cross_entropy")
         if any(v not in (0.0, 1.0) for row in Y for v in row):
@@ -635,3 +637,9 @@ class Perceptron:
     def __repr__(self):
         return (f"Perceptron({self.n_inputs}, {self.n_outputs}, activation={self.activation!r}, "
                 f"seed={self.seed}, init={self.init!r})")
+
+
+PERCEPTRON_TRAINING = {  # how fit trains, by activation (vocabulary.PERCEPTRON_ACTIVATIONS)
+    "step": Perceptron._fit_rule,
+    "sigmoid": Perceptron._fit_gradient_descent,
+}
