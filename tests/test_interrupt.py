@@ -4,6 +4,9 @@ import sys
 
 SCRIPT = r"""
 import os, signal, threading, time
+# A shell starts a background job (`pytest ... &`) with SIGINT ignored, and the child inherits
+# that: Python then installs no handler and the SIGINT below would be lost. Ctrl-C's own.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 import nnfast
 

@@ -9,9 +9,10 @@ import math
 
 import pytest
 
+from nnfast import vocabulary
 from nnfast.errors import NotFittedError
 from nnfast.reference import MLP, Neuron, NotFittedError as ExportedNotFittedError
-from nnfast.reference import Perceptron, SplitMix64, load, ops
+from nnfast.reference import Perceptron, SplitMix64, load, models, ops
 from nnfast.reference.rng import permutation
 
 AND_X = [[0, 0], [0, 1], [1, 0], [1, 1]]
@@ -63,6 +64,24 @@ def test_neuron_with_sigmoid():
 
 
 # ---------------------------------------------------------------- kernels
+
+def test_the_math_tables_are_keyed_by_the_vocabulary():
+    # every name the vocabulary gives has its math, and the math has no name of its own
+    assert set(ops.ACTIVATIONS) == set(vocabulary.OUTPUT_ACTIVATIONS)
+    # softmax's derivative is its Jacobian (activation_backward); step has none
+    assert set(ops.DERIVATIVES) == (set(vocabulary.HIDDEN_ACTIVATIONS)
+                                    - set(vocabulary.FORWARD_ONLY_ACTIVATIONS))
+    assert set(ops.LOSSES) == set(vocabulary.LOSS_NAMES) == set(ops.LOSS_OUTPUTS)
+    assert set(ops.OPTIMIZERS) == set(vocabulary.OPTIMIZER_NAMES)
+    assert set(ops.INITIALIZERS) == set(vocabulary.INIT_NAMES)
+    assert ops.LOSS_OUTPUTS is vocabulary.LOSS_OUTPUTS            # read, not copied
+    assert set(models.VECTOR_TARGETS) == set(models.PREDICTIONS) == set(vocabulary.LOSS_NAMES)
+    assert set(models.PERCEPTRON_TRAINING) == set(vocabulary.PERCEPTRON_ACTIVATIONS)
+    # the defaults a model takes are the vocabulary's
+    assert (MLP([2, 3]).output, MLP([2, 3]).loss_name) == (vocabulary.DEFAULT_OUTPUT[True],
+                                                          "cross_entropy")
+    assert MLP([2, 1], output="tanh").loss_name == "mse"
+
 
 def test_activations_by_hand():
     Z = [[-2.0, 0.0, 3.0]]

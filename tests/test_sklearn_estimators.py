@@ -60,8 +60,8 @@ def estimator_checks():
     for estimator in (MLPClassifier(max_iter=50), MLPRegressor(max_iter=50), Perceptron()):
         for item in estimator_checks_generator(
                 estimator, expected_failed_checks=expected_failed_checks(estimator),
-                mark="xfail"):
-            # expected failures come as pytest.param(estimator, check, marks=xfail)
+                mark="xfail", xfail_strict=True):
+            # expected failures come as pytest.param(estimator, check, marks=strict xfail)
             _, check = item.values if hasattr(item, "values") else item
             if getattr(check, "func", check).__name__ not in NOT_APPLICABLE:
                 yield item

@@ -1,4 +1,7 @@
-"""Exceptions shared by nnfast.reference and nnfast."""
+"""Exceptions shared by nnfast.reference and nnfast.
+
+Standard library only: the reference imports this module, and runs without NumPy.
+"""
 
 
 class NotFittedError(ValueError, AttributeError):

@@ -32,6 +32,8 @@ LOSS_OUTPUTS = {
 }
 # Activations without a derivative: a network using one runs forward only.
 FORWARD_ONLY_ACTIVATIONS = ("step",)
+# A perceptron's activations: step trains by the perceptron rule, sigmoid by gradient descent.
+PERCEPTRON_ACTIVATIONS = ("step", "sigmoid")
 
 
 def choose(value, names, what):

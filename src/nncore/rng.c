@@ -1,4 +1,4 @@
-/* The random stream: SplitMix64, one per model, state = seed (shared/DESIGN.md). */
+/* The random stream: SplitMix64, one per model, state = seed (docs/semantics.md). */
 #include "internal.h"
 
 /* state += 0x9E3779B97F4A7C15; z = state; z = (z ^ z>>30) * 0xBF58476D1CE4E5B9;

@@ -4,9 +4,12 @@ obvious way, so that the comparison measures the implementation and not the algo
 Z = A_prev @ W + b, A = f(Z); softmax + cross-entropy and sigmoid + binary cross-entropy
 give the output delta a - y; dW = A_prev^T @ delta / m, db = sum(delta) / m,
 delta_prev = (delta @ W^T) * f'(A_prev); plain SGD: w -= lr * g. Batches are consecutive
-slices of the rows (shuffle=False). Matrix products go to NumPy's BLAS.
+slices of the rows (shuffle=False). Matrix products go to NumPy's BLAS. The tables are keyed
+by the names of nnfast.vocabulary; the loss is the output's natural one (DEFAULT_LOSS).
 """
 import numpy as np
+
+from ..vocabulary import DEFAULT_LOSS
 
 
 def _sigmoid(Z):
@@ -43,8 +46,8 @@ def _softplus(Z):
 
 # Mean over the rows of the per-sample loss, from the logits Z (stable form) and targets Y.
 LOSSES = {
-    "sigmoid": lambda Z, Y: float((_softplus(Z) - Y * Z).sum(axis=1).mean()),
-    "softmax": lambda Z, Y: float(
+    "binary_cross_entropy": lambda Z, Y: float((_softplus(Z) - Y * Z).sum(axis=1).mean()),
+    "cross_entropy": lambda Z, Y: float(
         (Y * (Z.max(axis=1, keepdims=True)
               + np.log(np.exp(Z - Z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
               - Z)).sum(axis=1).mean()),
@@ -65,6 +68,7 @@ def train(weights, biases, X, Y, *, activation, output, epochs, batch_size, lr):
     batch's update, weighted by the batch's rows)."""
     n = len(X)
     layer_activations = [activation] * (len(weights) - 1) + [output]
+    loss = LOSSES[DEFAULT_LOSS[output]]
     curve = []
     for _ in range(epochs):
         total = 0.0
@@ -75,7 +79,7 @@ def train(weights, biases, X, Y, *, activation, output, epochs, batch_size, lr):
             for W, b, name in zip(weights, biases, layer_activations):
                 Z = outputs[-1] @ W + b
                 outputs.append(ACTIVATIONS[name](Z))
-            total += LOSSES[output](Z, Y_batch) * m
+            total += loss(Z, Y_batch) * m
             delta = outputs[-1] - Y_batch
             for l in reversed(range(len(weights))):
                 dW = outputs[l].T @ delta / m

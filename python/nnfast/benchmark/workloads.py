@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W4 of the design (shared/DESIGN.md, "Benchmarks").
+"""The benchmark workloads W1-W4 (docs/benchmarks.md; README.md, "Benchmarks").
 
 Every implementation compared trains the same network, from the same initial weights (nnfast's
 glorot draw, or zeros for W1), on the same data (fixed-seed random features, or the AND gate),

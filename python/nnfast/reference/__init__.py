@@ -2,7 +2,9 @@
 
 It is the textbook of the seed documents (neuron, activation, loss, gradient
 descent, backpropagation, perceptron, MLP) and the oracle the native core is
-tested against. It imports nothing but the standard library.
+tested against. It imports nothing but the standard library and two modules of
+nnfast that are standard library only themselves: ``nnfast.vocabulary`` (the names)
+and ``nnfast.errors``. It runs where NumPy is not installed.
 
 - ``Neuron``, ``Perceptron``, ``MLP``, ``load``: the models (models.py).
 - ``ops``: the kernels they are built from, tables keyed by name (ops.py).

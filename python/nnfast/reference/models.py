@@ -10,11 +10,10 @@ import json
 import math
 import numbers
 
+from .. import vocabulary
 from ..errors import NotFittedError
 from . import ops
 
-HIDDEN_ACTIVATIONS = ("identity", "step", "sigmoid", "tanh", "relu")
-NATURAL_LOSSES = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  # others: mse
 FILE_FORMAT = "nnfast-reference"
 FILE_VERSION = 1
 
@@ -198,7 +197,7 @@ class Neuron:
     """
 
     def __init__(self, weights, bias, activation="step"):
-        ops.check_name("activation", activation, HIDDEN_ACTIVATIONS)
+        ops.check_name("activation", activation, vocabulary.HIDDEN_ACTIVATIONS)
         self.weights = _as_matrix([weights], "weights")[0]
         self.bias = _as_matrix([[bias]], "bias")[0][0]
         self.activation = activation
@@ -257,16 +256,16 @@ class MLP:
     def __init__(self, layers, activation="sigmoid", output=None, loss=None, *, seed=0,
                  dtype="float64", init="glorot"):
         layers = _check_layers(layers)
-        ops.check_name("activation", activation, HIDDEN_ACTIVATIONS)
+        ops.check_name("activation", activation, vocabulary.HIDDEN_ACTIVATIONS)
         if output is None:
-            output = "softmax" if layers[-1] > 1 else "sigmoid"
+            output = vocabulary.DEFAULT_OUTPUT[layers[-1] > 1]
         if loss is None:
-            loss = NATURAL_LOSSES.get(output, "mse")
+            loss = vocabulary.DEFAULT_LOSS.get(output, "mse")
         ops.check_output_loss(output, loss)
         seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
         if dtype != "float64":
             raise ValueError(f"the reference computes in float64 only, got dtype={dtype!r}")
-        ops.check_name("init", init, ops.INITIALIZERS)
+        ops.check_name("init", init, vocabulary.INIT_NAMES)
         self.layers, self.activation, self.output, self.loss_name = layers, activation, output, loss
         self.seed, self.dtype, self.init = seed, dtype, init
         self.rng = ops.SplitMix64(seed)
@@ -397,7 +396,7 @@ class MLP:
         epochs = _check_int("epochs", epochs)
         batch = len(X) if batch_size is None else min(_check_int("batch_size", batch_size), len(X))
         lr = _check_float("lr", lr, low_open=True)
-        ops.check_name("optimizer", optimizer, ops.OPTIMIZERS)
+        ops.check_name("optimizer", optimizer, vocabulary.OPTIMIZER_NAMES)
         momentum = _check_float("momentum", momentum, high=1.0)
         alpha = _check_float("alpha", alpha)
         nesterov, shuffle, verbose = (_check_bool("nesterov", nesterov),
@@ -557,9 +556,9 @@ class Perceptron:
 
     def __init__(self, n_inputs, n_outputs=1, activation="step", *, seed=0, init="zeros"):
         layers = _check_layers([n_inputs, n_outputs])
-        ops.check_name("activation", activation, ("step", "sigmoid"))
+        ops.check_name("activation", activation, vocabulary.PERCEPTRON_ACTIVATIONS)
         self.seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
-        ops.check_name("init", init, ops.INITIALIZERS)
+        ops.check_name("init", init, vocabulary.INIT_NAMES)
         self.n_inputs, self.n_outputs = layers
         self.activation, self.init = activation, init
         self.rng = ops.SplitMix64(seed)
@@ -604,8 +603,10 @@ class Perceptron:
         -------
         self
         """
-        if self.activation == "sigmoid":
-            return self._fit_gradient_descent(X, y, epochs, lr, shuffle)
+        return PERCEPTRON_TRAINING[self.activation](self, X, y, epochs, lr, shuffle)
+
+    def _fit_rule(self, X, y, epochs, lr, shuffle):
+        """The perceptron rule, epoch by epoch, until an epoch without a mistake."""
         X = _check_features(X, self.n_inputs)
         Y = _check_targets(y, len(X), self.n_outputs, "binary_cross_entropy")
         if any(v not in (0.0, 1.0) for row in Y for v in row):
@@ -636,3 +637,9 @@ class Perceptron:
     def __repr__(self):
         return (f"Perceptron({self.n_inputs}, {self.n_outputs}, activation={self.activation!r}, "
                 f"seed={self.seed}, init={self.init!r})")
+
+
+PERCEPTRON_TRAINING = {  # how fit trains, by activation (vocabulary.PERCEPTRON_ACTIVATIONS)
+    "step": Perceptron._fit_rule,
+    "sigmoid": Perceptron._fit_gradient_descent,
+}

@@ -5,11 +5,13 @@ One sample is one row, so a dense layer is ``Z = A @ W + b`` with W of shape
 (n_in, n_out): for one sample this is the seeds' ``z = W^T x + b``.
 
 The math lives in tables keyed by name (ACTIVATIONS, DERIVATIVES, LOSSES,
-OPTIMIZERS, INITIALIZERS); ``nnfast.ops`` has the same names on NumPy arrays.
+OPTIMIZERS, INITIALIZERS), keyed by the names of ``nnfast.vocabulary``; ``nnfast.ops`` has
+the same names on NumPy arrays.
 """
 
 import math
 
+from ..vocabulary import INIT_NAMES, LOSS_NAMES, LOSS_OUTPUTS, OUTPUT_ACTIVATIONS
 from .rng import SplitMix64, permutation  # noqa: F401  (re-exported)
 
 
@@ -174,7 +176,7 @@ def activation_backward(A, G, activation):
     if activation == "softmax":
         return _softmax_backward(A, G)
     if activation not in DERIVATIVES:
-        check_name("activation", activation, ACTIVATIONS)
+        check_name("activation", activation, OUTPUT_ACTIVATIONS)
         raise ValueError(f"{activation} has no derivative: train it with the perceptron rule "
                          f"(Perceptron), not by gradient descent")
     return _elementwise(lambda g, d: g * d, G, DERIVATIVES[activation](A))
@@ -274,14 +276,6 @@ LOSSES = {  # fn(Z, A, Y): logits, outputs, targets
     "mse": lambda Z, A, Y: mse(A, Y),
 }
 
-LOSS_OUTPUTS = {  # the output activations each loss may follow
-    "binary_cross_entropy": ("sigmoid",),
-    "cross_entropy": ("softmax",),
-    # step: a forward-only network (a Neuron, a step Perceptron); fit refuses it.
-    "mse": ("identity", "step", "sigmoid", "tanh", "relu", "softmax"),
-}
-
-
 def weighted_loss(Z, A, Y, sample_weight, loss):
     """L = sum_i sw_i loss_i / sum_i sw_i: the weighted mean of each row's loss, loss_i the
     loss of row i alone. Z, A, Y (m, K); sample_weight (m,) >= 0 with a positive sum."""
@@ -293,9 +287,10 @@ def weighted_loss(Z, A, Y, sample_weight, loss):
 
 
 def check_output_loss(output, loss):
-    """Raise ValueError unless the loss may follow the output activation (LOSS_OUTPUTS)."""
-    check_name("output activation", output, ACTIVATIONS)
-    check_name("loss", loss, LOSSES)
+    """Raise ValueError unless the loss may follow the output activation (LOSS_OUTPUTS, from
+    nnfast.vocabulary; mse after step makes a forward-only network, which fit refuses)."""
+    check_name("output activation", output, OUTPUT_ACTIVATIONS)
+    check_name("loss", loss, LOSS_NAMES)
     if output not in LOSS_OUTPUTS[loss]:
         raise ValueError(f"loss {loss!r} cannot follow output {output!r}; "
                          f"it needs output {' or '.join(map(repr, LOSS_OUTPUTS[loss]))}")
@@ -529,7 +524,7 @@ def init_params(layers, activations, rng, init):
     weights : list of L matrices, W[l] of shape (n_l, n_{l+1})
     biases : list of L vectors, b[l] of shape (n_{l+1},)
     """
-    check_name("init", init, INITIALIZERS)
+    check_name("init", init, INIT_NAMES)
     draw = INITIALIZERS[init]
     weights, biases = [], []
     for n_in, n_out, activation in zip(layers[:-1], layers[1:], activations):
