@@ -191,13 +191,7 @@ class Trainer:
     def _in_order(self, X, Y, sample_weight, order):
         """The rows of X, Y and sample_weight in `order`, gathered into buffers kept from
         one epoch to the next."""
-        order = check.as_array(order, "order")
-        if order.dtype.kind not in "iu" or order.shape != (len(X),):
-            raise ValueError(f"order must be {len(X)} integer row indices, got {order.dtype} "
-                             f"of shape {order.shape}")
-        if order.min() < 0 or order.max() >= len(X):
-            raise ValueError(f"order holds indices in [{order.min()}, {order.max()}], X has "
-                             f"{len(X)} rows")
+        order = check.row_order(order, len(X))
         if self._ordered is None or self._ordered[0].shape != X.shape:
             self._ordered = (np.empty_like(X), np.empty_like(Y))
         X_in, Y_in = self._ordered

@@ -80,6 +80,12 @@ class Network:
         grad_scale, self.loss_scale = LOSS_SCALES[self.loss_name]
         self.grad_scale = grad_scale(layer_units[-1])
 
+    def forward(self, X):
+        """Output activations (n_samples, n_outputs) of coefs_ and intercepts_, computed as
+        scikit-learn does: a value that overflows is inf or NaN, not an error (the training
+        handle's forward; MLP.forward would refuse it)."""
+        return self.model.trainer(FitSettings()).forward(X)
+
     def unpack(self, params):
         """coefs_, intercepts_ as views into a flat parameter vector."""
         return split_parameters(params, self.layer_units)
@@ -110,7 +116,7 @@ class NativeMLPMixin:
             return super()._forward_pass_fast(X, check_input=check_input)
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self._network().model.forward(dense(X))
+        return self._network().forward(dense(X))
 
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
