@@ -143,7 +143,9 @@ class Trainer:
     @property
     def state(self) -> Optional[OptimizerState]:
         """(state1, state2 or None, step), copies: sgd velocity, or adam moments and step
-        count; None before the first epoch unless set. Setting it continues another run."""
+        count; None before the first epoch unless set. Setting it continues another run
+        (same optimizer, dtype and network; checked when the core gets it, at the latest at
+        the first epoch)."""
         if self._core is None:
             return self._pending_state
         return self._core.get_optimizer_state()
