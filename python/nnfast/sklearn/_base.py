@@ -2,8 +2,11 @@
 
 scikit-learn's estimators keep their parameter validation, label binarization, weight
 initialization (its Glorot draws from ``random_state``), early-stopping split and stopping
-rules; this mixin replaces what does the arithmetic -- the epoch loop of sgd/adam, the L-BFGS
-objective and the forward pass -- with calls into the C core (GIL released).
+rules; this mixin replaces what does the arithmetic -- the epochs of sgd/adam, the L-BFGS
+objective and the forward pass -- with nnfast's API: an nnfast MLP of the estimator's shape
+and its training handle (nnfast.models.training), which run in the C core (GIL released).
+The schedule of the learning rate stays here (_schedules.py): it sets the handle's lr
+between epochs, and scikit-learn's row order is passed to each epoch.
 
 The translation (scikit-learn's ``_base.py`` and ``_multilayer_perceptron.py`` against
 docs/semantics.md):
