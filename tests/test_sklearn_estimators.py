@@ -322,3 +322,15 @@ def test_pipeline(iris):
     X, y = load_iris(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=200, random_state=0))
     assert quiet(pipe.fit, X, y).score(X, y) > 0.9
+
+
+def test_an_overflowing_prediction_is_inf_as_in_scikit_learn(iris):
+    """scikit-learn's forward pass lets a value overflow to inf; so does the drop-in (the
+    nnfast MLP.forward would raise FloatingPointError instead)."""
+    X, _ = iris
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(3,), activation="identity", max_iter=3,
+                             random_state=0).fit, X, X[:, 0])
+    for W in reg.coefs_:
+        W[...] = 1e300
+    predicted = reg.predict(X[:2])
+    assert np.isinf(predicted).all()

@@ -3,14 +3,12 @@ import argparse
 import os
 import time
 
-import numpy as np
-
 from ..data import train_test_split
 from ..data.sources import read_data
 from ..data.targets import TASKS, encode_target
+from ..models.preprocessing import Preprocessing
 from ..vocabulary import FORWARD_ONLY_ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZER_NAMES
 from . import plots
-from ..models.preprocessing import Preprocessing
 from .common import CommandError
 from .metrics import VALIDATION_SCORES
 from .progress import EpochProgress

@@ -143,7 +143,9 @@ class Trainer:
     @property
     def state(self) -> Optional[OptimizerState]:
         """(state1, state2 or None, step), copies: sgd velocity, or adam moments and step
-        count; None before the first epoch unless set. Setting it continues another run."""
+        count; None before the first epoch unless set. Setting it continues another run
+        (same optimizer, dtype and network; checked when the core gets it, at the latest at
+        the first epoch)."""
         if self._core is None:
             return self._pending_state
         return self._core.get_optimizer_state()
@@ -191,13 +193,7 @@ class Trainer:
     def _in_order(self, X, Y, sample_weight, order):
         """The rows of X, Y and sample_weight in `order`, gathered into buffers kept from
         one epoch to the next."""
-        order = check.as_array(order, "order")
-        if order.dtype.kind not in "iu" or order.shape != (len(X),):
-            raise ValueError(f"order must be {len(X)} integer row indices, got {order.dtype} "
-                             f"of shape {order.shape}")
-        if order.min() < 0 or order.max() >= len(X):
-            raise ValueError(f"order holds indices in [{order.min()}, {order.max()}], X has "
-                             f"{len(X)} rows")
+        order = check.row_order(order, len(X))
         if self._ordered is None or self._ordered[0].shape != X.shape:
             self._ordered = (np.empty_like(X), np.empty_like(Y))
         X_in, Y_in = self._ordered

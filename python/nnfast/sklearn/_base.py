@@ -2,8 +2,11 @@
 
 scikit-learn's estimators keep their parameter validation, label binarization, weight
 initialization (its Glorot draws from ``random_state``), early-stopping split and stopping
-rules; this mixin replaces what does the arithmetic -- the epoch loop of sgd/adam, the L-BFGS
-objective and the forward pass -- with calls into the C core (GIL released).
+rules; this mixin replaces what does the arithmetic -- the epochs of sgd/adam, the L-BFGS
+objective and the forward pass -- with nnfast's API: an nnfast MLP of the estimator's shape
+and its training handle (nnfast.models.training), which run in the C core (GIL released).
+The schedule of the learning rate stays here (_schedules.py): it sets the handle's lr
+between epochs, and scikit-learn's row order is passed to each epoch.
 
 The translation (scikit-learn's ``_base.py`` and ``_multilayer_perceptron.py`` against
 docs/semantics.md):
@@ -80,6 +83,12 @@ class Network:
         grad_scale, self.loss_scale = LOSS_SCALES[self.loss_name]
         self.grad_scale = grad_scale(layer_units[-1])
 
+    def forward(self, X):
+        """Output activations (n_samples, n_outputs) of coefs_ and intercepts_, computed as
+        scikit-learn does: a value that overflows is inf or NaN, not an error (the training
+        handle's forward; MLP.forward would refuse it)."""
+        return self.model.trainer(FitSettings()).forward(X)
+
     def unpack(self, params):
         """coefs_, intercepts_ as views into a flat parameter vector."""
         return split_parameters(params, self.layer_units)
@@ -110,7 +119,7 @@ class NativeMLPMixin:
             return super()._forward_pass_fast(X, check_input=check_input)
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self._network().model.forward(dense(X))
+        return self._network().forward(dense(X))
 
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
