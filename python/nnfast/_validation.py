@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from . import vocabulary
+
 DTYPES = {"float64": np.float64, "float32": np.float32}
 # The core's largest buffer (src/nncore/internal.h, NNI_MAX_ELEMS): 16 bytes per element must
 # fit in a ptrdiff_t, so no size computation in the core can overflow.
@@ -15,11 +17,9 @@ MAX_ELEMENTS = (2**63 - 1) // 16
 
 
 def lookup(table, name, what):
-    """Return table[name], or raise a ValueError listing the valid names."""
-    try:
-        return table[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown {what} {name!r}; choose one of {sorted(table)}") from None
+    """Return table[name], or raise vocabulary.check_name's ValueError listing the names."""
+    vocabulary.check_name(what, name, table)
+    return table[name]
 
 
 def dtype_of(name):

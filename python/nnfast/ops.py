@@ -6,9 +6,8 @@ A project can switch between the readable reference and the C core by changing o
     from nnfast import ops             # NumPy arrays, the C core
 
 Every public function and table of nnfast.reference.ops has its twin here, of the same name
-and meaning (tests/test_ops.py checks the names). The kernels run in the C core; the name
-checks (check_name, check_output_loss) and glorot_bound are plain Python, as small here as
-there.
+and meaning (tests/test_ops.py checks the names). The kernels run in the C core; glorot_bound
+is plain Python, as small here as there. Name checks are nnfast.vocabulary's, shared by both.
 
 Arrays are float64 unless every floating input is float32. Functions that the reference
 defines as updating their arguments in place (sgd_step, adam_step, perceptron_rule,
@@ -22,6 +21,7 @@ import numpy.typing as npt
 
 from . import _core
 from . import _validation as check
+from . import vocabulary
 from .reference.rng import SplitMix64
 from .vocabulary import (ACTIVATION_CODES, FORWARD_ONLY_ACTIVATIONS, HIDDEN_ACTIVATIONS,
                          INIT_CODES, LOSS_CODES, LOSS_NAMES, LOSS_OUTPUTS, OUTPUT_ACTIVATIONS)
@@ -32,7 +32,7 @@ Array = npt.NDArray[Any]
 __all__ = [
     "ACTIVATIONS", "AdamState", "DERIVATIVES", "LOSSES", "LOSS_OUTPUTS", "OPTIMIZERS",
     "SGDState", "SplitMix64", "activation_backward", "adam_step", "binary_cross_entropy",
-    "check_name", "check_output_loss", "cross_entropy", "dense_backward", "dense_forward",
+    "cross_entropy", "dense_backward", "dense_forward",
     "dense_linear", "glorot_bound", "identity", "identity_derivative", "init_params",
     "l2_gradient", "l2_penalty", "matmul", "mse", "mse_gradient", "output_delta",
     "perceptron_rule", "perceptron_sgd_epoch", "permutation", "relu", "relu_derivative",
@@ -234,21 +234,6 @@ def weighted_loss(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike,
         raise ValueError("sample weights must be >= 0 with a positive sum")
     return _finite(_core.weighted_loss(Z, A, _probabilities(Y, loss), sample_weight, code),
                    "weighted_loss")
-
-
-def check_name(kind: str, name: Any, valid: Sequence[str]) -> None:
-    """Raise ValueError unless `name` is one of `valid`, listing the valid names."""
-    if not isinstance(name, str) or name not in valid:
-        raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid))}")
-
-
-def check_output_loss(output: str, loss: str) -> None:
-    """Raise ValueError unless the loss may follow the output activation (LOSS_OUTPUTS)."""
-    check_name("output activation", output, OUTPUT_ACTIVATIONS)
-    check_name("loss", loss, LOSS_NAMES)
-    if output not in LOSS_OUTPUTS[loss]:
-        raise ValueError(f"loss {loss!r} cannot follow output {output!r}; "
-                         f"it needs output {' or '.join(map(repr, LOSS_OUTPUTS[loss]))}")
 
 
 def binary_cross_entropy(Z: npt.ArrayLike, Y: npt.ArrayLike) -> float:

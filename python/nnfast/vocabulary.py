@@ -36,8 +36,31 @@ FORWARD_ONLY_ACTIVATIONS = ("step",)
 PERCEPTRON_ACTIVATIONS = ("step", "sigmoid")
 
 
+def check_name(kind, name, valid):
+    """Raise ValueError unless `name` is one of `valid`, listing the valid names.
+
+    Parameters
+    ----------
+    kind : str
+        What the name is for, e.g. "activation"; used in the message.
+    name : object
+    valid : iterable of str
+    """
+    if not isinstance(name, str) or name not in valid:
+        raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid))}")
+
+
 def choose(value, names, what):
-    """Return value if it is one of names, else raise a ValueError listing them."""
-    if not isinstance(value, str) or value not in names:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {list(names)}")
+    """Return value if it is one of names, else raise check_name's ValueError."""
+    check_name(what, value, names)
     return value
+
+
+def check_output_loss(output, loss):
+    """Raise ValueError unless the loss may follow the output activation (LOSS_OUTPUTS; mse
+    after step makes a forward-only network, which fit refuses)."""
+    check_name("output activation", output, OUTPUT_ACTIVATIONS)
+    check_name("loss", loss, LOSS_NAMES)
+    if output not in LOSS_OUTPUTS[loss]:
+        raise ValueError(f"loss {loss!r} cannot follow output {output!r}; "
+                         f"it needs output {' or '.join(map(repr, LOSS_OUTPUTS[loss]))}")

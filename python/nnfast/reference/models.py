@@ -197,7 +197,7 @@ class Neuron:
     """
 
     def __init__(self, weights, bias, activation="step"):
-        ops.check_name("activation", activation, vocabulary.HIDDEN_ACTIVATIONS)
+        vocabulary.check_name("activation", activation, vocabulary.HIDDEN_ACTIVATIONS)
         self.weights = _as_matrix([weights], "weights")[0]
         self.bias = _as_matrix([[bias]], "bias")[0][0]
         self.activation = activation
@@ -256,16 +256,16 @@ class MLP:
     def __init__(self, layers, activation="sigmoid", output=None, loss=None, *, seed=0,
                  dtype="float64", init="glorot"):
         layers = _check_layers(layers)
-        ops.check_name("activation", activation, vocabulary.HIDDEN_ACTIVATIONS)
+        vocabulary.check_name("activation", activation, vocabulary.HIDDEN_ACTIVATIONS)
         if output is None:
             output = vocabulary.DEFAULT_OUTPUT[layers[-1] > 1]
         if loss is None:
             loss = vocabulary.DEFAULT_LOSS.get(output, "mse")
-        ops.check_output_loss(output, loss)
+        vocabulary.check_output_loss(output, loss)
         seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
         if dtype != "float64":
             raise ValueError(f"the reference computes in float64 only, got dtype={dtype!r}")
-        ops.check_name("init", init, vocabulary.INIT_NAMES)
+        vocabulary.check_name("init", init, vocabulary.INIT_NAMES)
         self.layers, self.activation, self.output, self.loss_name = layers, activation, output, loss
         self.seed, self.dtype, self.init = seed, dtype, init
         self.rng = ops.SplitMix64(seed)
@@ -396,7 +396,7 @@ class MLP:
         epochs = _check_int("epochs", epochs)
         batch = len(X) if batch_size is None else min(_check_int("batch_size", batch_size), len(X))
         lr = _check_float("lr", lr, low_open=True)
-        ops.check_name("optimizer", optimizer, vocabulary.OPTIMIZER_NAMES)
+        vocabulary.check_name("optimizer", optimizer, vocabulary.OPTIMIZER_NAMES)
         momentum = _check_float("momentum", momentum, high=1.0)
         alpha = _check_float("alpha", alpha)
         nesterov, shuffle, verbose = (_check_bool("nesterov", nesterov),
@@ -556,9 +556,9 @@ class Perceptron:
 
     def __init__(self, n_inputs, n_outputs=1, activation="step", *, seed=0, init="zeros"):
         layers = _check_layers([n_inputs, n_outputs])
-        ops.check_name("activation", activation, vocabulary.PERCEPTRON_ACTIVATIONS)
+        vocabulary.check_name("activation", activation, vocabulary.PERCEPTRON_ACTIVATIONS)
         self.seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
-        ops.check_name("init", init, vocabulary.INIT_NAMES)
+        vocabulary.check_name("init", init, vocabulary.INIT_NAMES)
         self.n_inputs, self.n_outputs = layers
         self.activation, self.init = activation, init
         self.rng = ops.SplitMix64(seed)

@@ -11,24 +11,9 @@ the same names on NumPy arrays.
 
 import math
 
+from .. import vocabulary
 from ..vocabulary import INIT_NAMES, LOSS_NAMES, LOSS_OUTPUTS, OUTPUT_ACTIVATIONS
 from .rng import SplitMix64, permutation  # noqa: F401  (re-exported)
-
-
-# ---------------------------------------------------------------- names
-
-def check_name(kind, name, valid):
-    """Raise ValueError unless `name` is one of `valid`, listing the valid names.
-
-    Parameters
-    ----------
-    kind : str
-        What the name is for, e.g. "activation"; used in the message.
-    name : object
-    valid : iterable of str
-    """
-    if not isinstance(name, str) or name not in valid:
-        raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid))}")
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -176,7 +161,7 @@ def activation_backward(A, G, activation):
     if activation == "softmax":
         return _softmax_backward(A, G)
     if activation not in DERIVATIVES:
-        check_name("activation", activation, OUTPUT_ACTIVATIONS)
+        vocabulary.check_name("activation", activation, OUTPUT_ACTIVATIONS)
         raise ValueError(f"{activation} has no derivative: train it with the perceptron rule "
                          f"(Perceptron), not by gradient descent")
     return _elementwise(lambda g, d: g * d, G, DERIVATIVES[activation](A))
@@ -286,16 +271,6 @@ def weighted_loss(Z, A, Y, sample_weight, loss):
     return total / sum(sample_weight)
 
 
-def check_output_loss(output, loss):
-    """Raise ValueError unless the loss may follow the output activation (LOSS_OUTPUTS, from
-    nnfast.vocabulary; mse after step makes a forward-only network, which fit refuses)."""
-    check_name("output activation", output, OUTPUT_ACTIVATIONS)
-    check_name("loss", loss, LOSS_NAMES)
-    if output not in LOSS_OUTPUTS[loss]:
-        raise ValueError(f"loss {loss!r} cannot follow output {output!r}; "
-                         f"it needs output {' or '.join(map(repr, LOSS_OUTPUTS[loss]))}")
-
-
 def mse_gradient(A, Y):
     """dL_sample/dA for mse: 2 (a - y) / K. A, Y (m, K) -> (m, K)."""
     return _elementwise(lambda a, y: 2.0 * (a - y) / len(A[0]), A, Y)
@@ -324,7 +299,7 @@ def output_delta(Z, A, Y, output, loss):
     -------
     delta : matrix of shape (m, K)
     """
-    check_output_loss(output, loss)
+    vocabulary.check_output_loss(output, loss)
     if (output, loss) in FUSED_DELTAS:
         return FUSED_DELTAS[output, loss](A, Y)
     return activation_backward(A, mse_gradient(A, Y), output)
@@ -524,7 +499,7 @@ def init_params(layers, activations, rng, init):
     weights : list of L matrices, W[l] of shape (n_l, n_{l+1})
     biases : list of L vectors, b[l] of shape (n_{l+1},)
     """
-    check_name("init", init, INIT_NAMES)
+    vocabulary.check_name("init", init, INIT_NAMES)
     draw = INITIALIZERS[init]
     weights, biases = [], []
     for n_in, n_out, activation in zip(layers[:-1], layers[1:], activations):
