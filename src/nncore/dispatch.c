@@ -249,10 +249,10 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
     const int64_t l2 = nn_cache_size(2) > 0 ? nn_cache_size(2) : 256 << 10;
     const int64_t l3 = nn_cache_size(3) > 0 ? nn_cache_size(3) : 8 << 20;
     int64_t kc, mc, nc;
-    /* kc: the B micro-panel (kc x nr) in about 60 % of L1, the A micro-panel and C's tile in
-     * the rest: Xeon 48 KiB, avx512 f32 (nr 32): 224; 32 KiB, avx2 f32 (nr 16): 304 */
-    kc = clamp64(l1 * 6 / 10 / ((int64_t)nr * elem_bytes) / 16 * 16, 64, 512);
-    /* mc: the A block (mc x kc) in half of L2 (1.25 MiB: 726 rows; 512 KiB: ~210) */
+    /* kc: the B and A micro-panels (kc x (mr + nr)) in about 3/4 of L1, C's tile in the rest:
+     * 48 KiB, avx512 f32 12x32: 208; f64 12x16: 160; 32 KiB, avx2 f32 6x16: 272 */
+    kc = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
+    /* mc: the A block (mc x kc) in half of L2 (1.25 MiB, f32 kc 208: 780 rows; 512 KiB: ~240) */
     mc = clamp64(l2 / 2 / (kc * elem_bytes) / mr * mr, (int64_t)mr, (int64_t)mr * 200);
     /* nc: the B block (kc x nc) in a share of L3 (at most 4 MiB: many cores share it) */
     nc = clamp64((l3 / 4 < (4 << 20) ? l3 / 4 : (4 << 20)) / (kc * elem_bytes) / nr * nr,

@@ -47,7 +47,9 @@
  * Measured on the 2-core Xeon (AVX-512), float32, quiet: 2 threads are slower than 1 below
  * ~1 MFLOP and break even around 1.5 MFLOP (a parallel loop costs ~2-4 us of waking and
  * waiting, one thread runs ~70 GFLOP/s); at 4 MFLOP (W3's 64x128x256) 2 threads are ~1.5x. */
+#ifndef GEMM_PARALLEL_MIN_FLOPS /* -D for measuring it */
 #define GEMM_PARALLEL_MIN_FLOPS 2.0e6
+#endif
 /* Parts per thread of a parallel product: enough that a late thread delays the product by
  * a small part, few enough that each part still fills whole macro-kernel passes.         */
 #define GEMM_PARTS_PER_THREAD 4

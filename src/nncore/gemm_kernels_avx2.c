@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #define UKR_NAME nni_ukr_avx2_f32
+#define UKR_MR 6
 #define UKR_T float
 #define UKR_V __m256
 #define UKR_VL 8
@@ -21,6 +22,7 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx2_f64
+#define UKR_MR 6
 #define UKR_T double
 #define UKR_V __m256d
 #define UKR_VL 4

@@ -5,6 +5,7 @@
 #include <arm_neon.h>
 
 #define UKR_NAME nni_ukr_neon_f32
+#define UKR_MR 6
 #define UKR_T float
 #define UKR_V float32x4_t
 #define UKR_VL 4
@@ -20,6 +21,7 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_neon_f64
+#define UKR_MR 6
 #define UKR_T double
 #define UKR_V float64x2_t
 #define UKR_VL 2

@@ -63,6 +63,7 @@ void NNI_F(pack_a)(NN_T *restrict ap, const NN_T *restrict A, int64_t m, int64_t
         switch (mr) {
         case 4: pack_a_panel(ap, src, ars, acs, kc, rows, 4, alpha); break;
         case 6: pack_a_panel(ap, src, ars, acs, kc, rows, 6, alpha); break;
+        case 12: pack_a_panel(ap, src, ars, acs, kc, rows, 12, alpha); break;
         default: pack_a_panel(ap, src, ars, acs, kc, rows, mr, alpha); break;
         }
     }

@@ -112,7 +112,7 @@ typedef struct {
     nni_ukr_f64 ukr_f64;
 } nni_gemm_kernel;
 
-#define NNI_UKR_MAX_TILE 256 /* mr * nr of the largest micro-kernel (avx512 f32 6x32)     */
+#define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernel (avx512 f32 12x32)    */
 
 #if defined(_MSC_VER)
 #define NNI_ALIGN64 __declspec(align(64))
