@@ -12,16 +12,18 @@
  * Blocking (dispatch.c, from the caches the CPU reports): a kc x NR panel of B stays in L1, the
  * MC x kc block of A in L2, the kc x NC block of B in L3.
  *
- * Narrow outputs: when C is so narrow that most of an NR-wide tile would be padding (n = 10
- * against NR = 32), the product is computed transposed, C^T = op(B)^T op(A)^T: n becomes the
- * MR side, whose panels are 6 rows, and the tiles are written to C transposed.
+ * Narrow outputs: C at most one vector wide (n = 10 against 16 float lanes) takes the narrow
+ * kernel, which reads A where it is (packing A would cost more than the product) against op(B)
+ * packed once, alpha folded in, and sums over all of k at once (no k blocks). Otherwise, when
+ * most of an NR-wide tile would be padding, the product is computed transposed,
+ * C^T = op(B)^T op(A)^T: n becomes the MR side and the tiles are written to C transposed.
  *
  * Threads: C is split into ranges of whole NR-column panels (or, when C has few of them, whole
  * MR-row panels); the operand every range needs (A for column ranges, B for row ranges) is
  * packed once, in parallel, and shared. Parts are claimed dynamically (threads.c), so a thread
  * whose core is taken by another process leaves its parts to the others.
  *
- * Determinism: C[i, j] = beta C + sum over the k blocks (k split into equal blocks of at most
+ * Determinism: C[i, j] = beta C + sum over the k blocks (one block on the narrow path) (k split into equal blocks of at most
  * KC, a function of k alone) in order of (the block's sum, from 0,
  * over p in order, one FMA per term); the blocks, tile grid, edge tiles and the transposed path
  * depend on (m, n, k), the kernel and the machine's blocking only, never on the thread count,
@@ -35,18 +37,24 @@
 #define UKR(kr) ((kr)->ukr_f32)
 #define MR(kr) ((kr)->mr_f32)
 #define NR(kr) ((kr)->nr_f32)
+#define NARROW(kr) ((kr)->narrow_f32)
+#define VL(kr) ((kr)->vl_f32)
 #else
 #define UKR(kr) ((kr)->ukr_f64)
 #define MR(kr) ((kr)->mr_f64)
 #define NR(kr) ((kr)->nr_f64)
+#define NARROW(kr) ((kr)->narrow_f64)
+#define VL(kr) ((kr)->vl_f64)
 #endif
 
 /* Products of at most this many multiply-adds take the direct loop (no packing). */
 #define GEMM_DIRECT_MAX_WORK (32.0 * 32.0 * 32.0)
 /* Products of fewer FLOP (2 m n k) than this run on one thread: no parallel loop at all.
- * Measured on the 2-core Xeon (AVX-512), float32, quiet: 2 threads are slower than 1 below
- * ~1 MFLOP and break even around 1.5 MFLOP (a parallel loop costs ~2-4 us of waking and
- * waiting, one thread runs ~70 GFLOP/s); at 4 MFLOP (W3's 64x128x256) 2 threads are ~1.5x. */
+ * Measured on the 2-core Xeon (AVX-512, float32, best of 2000 calls, the machine shared with
+ * other builds, so indicative): 2 threads / 1 thread time at 0.26 MFLOP 0.95, 0.52 MFLOP
+ * 0.94-1.06, 1.05 MFLOP 0.97, 1.64 MFLOP 0.98-1.01, 2.1 MFLOP (64x128x128) 1.33, 2.4 MFLOP 1.22,
+ * 25.7 MFLOP (W3's 64x256x784) 1.84. A parallel loop costs ~1-3 us of waking and waiting; one
+ * thread runs these at 70-110 GFLOP/s, so below ~2 MFLOP there is nothing to win.          */
 #ifndef GEMM_PARALLEL_MIN_FLOPS /* -D for measuring it */
 #define GEMM_PARALLEL_MIN_FLOPS 2.0e6
 #endif
@@ -61,8 +69,10 @@
 typedef NN_F(epilogue) epilogue_t;
 #ifdef NN_ELEM_F32
 typedef nni_ukr_f32 ukr_t;
+typedef nni_ukr_narrow_f32 narrow_t;
 #else
 typedef nni_ukr_f64 ukr_t;
+typedef nni_ukr_narrow_f64 narrow_t;
 #endif
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -292,6 +302,59 @@ static int gemm_parallel(const gemm_args *g, int threads)
     return nni_parallel_for(threads, s.n_parts, compute_part, &s);
 }
 
+/* ---- the narrow path: C at most one vector wide ------------------------------------------ */
+typedef struct {
+    const gemm_args *g;
+    const NN_T *bp;   /* alpha op(B) packed: one panel of vl columns, k rows              */
+    int64_t n_parts;
+} narrow_job;
+
+/* Part c: a range of mr-row panels of C. A panel with fewer than mr rows is packed first (the
+ * kernel reads mr rows), zero-padded. */
+static int narrow_part(void *ctx, int64_t c)
+{
+    const narrow_job *s = (const narrow_job *)ctx;
+    const gemm_args *g = s->g;
+    const narrow_t ukr = NARROW(g->kr);
+    const int64_t mr = MR(g->kr), vl = VL(g->kr);
+    const int64_t ars = g->trans_a ? 1 : g->k, acs = g->trans_a ? g->m : 1;
+    const int64_t panels = (g->m + mr - 1) / mr;
+    const int64_t p0 = panels * c / s->n_parts, p1 = panels * (c + 1) / s->n_parts;
+    NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
+    int64_t ip;
+    for (ip = p0; ip < p1; ip++) {
+        const int64_t i0 = ip * mr, rows = min64(mr, g->m - i0);
+        if (rows == mr) {
+            ukr(g->k, g->A + i0 * ars, ars, acs, s->bp, tile, vl, 0);
+        } else {
+            NN_T *ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mr * g->k * (int64_t)sizeof(NN_T));
+            if (!ap) return NN_ENOMEM;
+            NNI_F(pack_a)(ap, g->A, g->m, g->k, g->trans_a, i0, 0, rows, g->k, (int)mr, 1);
+            ukr(g->k, ap, 1, mr, s->bp, tile, vl, 0);
+        }
+        write_tile(g, tile, (int)vl, i0, 0, rows, g->n, g->beta);
+        if (g->ep) epilogue_tile(g, i0, 0, rows, g->n);
+    }
+    return NN_OK;
+}
+
+static int gemm_narrow(const gemm_args *g, int threads)
+{
+    const int64_t mr = MR(g->kr), vl = VL(g->kr);
+    const int64_t panels = (g->m + mr - 1) / mr;
+    narrow_job s;
+    NN_T *bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->k * vl * (int64_t)sizeof(NN_T));
+    int64_t i;
+    if (!bp) return NN_ENOMEM;
+    NNI_F(pack_b)(bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)vl);
+    if (g->alpha != 1)
+        for (i = 0; i < g->k * vl; i++) bp[i] *= g->alpha;
+    s.g = g;
+    s.bp = bp;
+    s.n_parts = threads > 1 ? min64(panels, (int64_t)threads * GEMM_PARTS_PER_THREAD) : 1;
+    return nni_parallel_for(threads, s.n_parts, narrow_part, &s);
+}
+
 /* ---- the direct path for small products: no packing, no threads -------------------------- */
 /* C[i, j] = alpha sum_p op(A)[i, p] op(B)[p, j] (+ beta C), p in order; then the epilogue. */
 static void gemm_direct(const gemm_args *g)
@@ -380,6 +443,9 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     }
     mr = MR(g.kr);
     nr = NR(g.kr);
+    threads = nni_threads();
+    if (threads > 1 && 2.0 * work < GEMM_PARALLEL_MIN_FLOPS) threads = 1;
+    if (NARROW(g.kr) && n <= VL(g.kr)) return gemm_narrow(&g, (int)threads);
     /* narrow C: the transposed product has a quarter fewer padded lanes or better */
     if (4 * round_up(n, mr) * round_up(m, nr) < 3 * round_up(m, mr) * round_up(n, nr)) {
         g.A = B;
@@ -399,9 +465,7 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
         g.mc = bl.mc;
         g.nc = bl.nc;
     }
-    threads = nni_threads();
-    if (threads > 1 && 2.0 * work >= GEMM_PARALLEL_MIN_FLOPS)
-        return gemm_parallel(&g, (int)threads);
+    if (threads > 1) return gemm_parallel(&g, (int)threads);
     return gemm_range(&g, 0, g.m, 0, g.n, NULL, NULL);
 }
 

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #define UKR_NAME nni_ukr_avx512_f32
+#define UKR_NARROW_NAME nni_ukr_narrow_avx512_f32
 #define UKR_MR 12
 #define UKR_T float
 #define UKR_V __m512
@@ -25,6 +26,7 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx512_f64
+#define UKR_NARROW_NAME nni_ukr_narrow_avx512_f64
 #define UKR_MR 12
 #define UKR_T double
 #define UKR_V __m512d
@@ -42,4 +44,4 @@ static
 
 const nni_gemm_kernel nni_kernel_avx512 = {
     "avx512", "avx512f 12x32", "avx512f 12x16", 12, 32, 12, 16, nni_ukr_avx512_f32,
-    nni_ukr_avx512_f64};
+    nni_ukr_avx512_f64, 16, 8, nni_ukr_narrow_avx512_f32, nni_ukr_narrow_avx512_f64};

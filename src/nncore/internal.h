@@ -104,12 +104,23 @@ typedef void (*nni_ukr_f32)(int64_t kc, const float *a, const float *b, float *c
                             float beta);
 typedef void (*nni_ukr_f64)(int64_t kc, const double *a, const double *b, double *c,
                             int64_t ldc, double beta);
+/* The narrow kernels: c (mr x vl) = beta c + sum_p op(A)[i, p] b[p vl + j] over p = 0 .. kc-1
+ * in order from 0, A read in place (element (i, p) at a[i ars + p acs]), b one packed panel
+ * of vl columns (gemm_kernels_*.c); for C at most vl wide.                                 */
+typedef void (*nni_ukr_narrow_f32)(int64_t kc, const float *a, int64_t ars, int64_t acs,
+                                   const float *b, float *c, int64_t ldc, float beta);
+typedef void (*nni_ukr_narrow_f64)(int64_t kc, const double *a, int64_t ars, int64_t acs,
+                                   const double *b, double *c, int64_t ldc, double beta);
 typedef struct {
     const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
     const char *label_f32, *label_f64; /* for nn_get_build_info: "avx2+fma 6x16"            */
     int mr_f32, nr_f32, mr_f64, nr_f64;
     nni_ukr_f32 ukr_f32;
     nni_ukr_f64 ukr_f64;
+    /* the narrow kernels (NULL: none) and their widths: mr_* rows, vl_* columns             */
+    int vl_f32, vl_f64;
+    nni_ukr_narrow_f32 narrow_f32;
+    nni_ukr_narrow_f64 narrow_f64;
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernel (avx512 f32 12x32)    */
