@@ -2,10 +2,13 @@
 adam, batch 200) at 1 and 2 threads, alone and beside a CPU-bound busy-loop process.
 
     python bench/bench_threads_loaded.py [--epochs 50] [--repeats 5] [--dtype float64]
+                                         [--hidden 64] [--busy 1]
 
 Each figure is the median of --repeats fits (a fresh model each time, same data and seed).
 The busy loop is one `python -c "while True: pass"` process, started before and stopped after
-the loaded runs. What the core promises (issues 11 and 12): on the loaded machine, 2 threads
+the loaded runs. With the default 64 hidden units every product is below the core's parallel
+threshold (one thread, whatever the count); --hidden 512 makes the products large enough that
+2 threads split them, which shows the pool's behaviour under load. What the core promises (issues 11 and 12): on the loaded machine, 2 threads
 are not more than 10 % slower than 1 thread, and no thread count is more than 25 % slower than
 the same run alone on one thread. Needs only NumPy and nnfast (the installed one, else the
 checkout's python/ folder with the compiled _core copied in).
@@ -39,17 +42,18 @@ def digits_like(seed=0):
     return X, y
 
 
-def fit_seconds(X, y, threads, epochs, dtype):
+def fit_seconds(X, y, threads, epochs, dtype, hidden=HIDDEN):
     nnfast.set_num_threads(threads)
-    model = nnfast.MLP([FEATURES, HIDDEN, CLASSES], "relu", seed=1, dtype=dtype)
+    model = nnfast.MLP([FEATURES, hidden, CLASSES], "relu", seed=1, dtype=dtype)
     start = time.perf_counter()
     model.fit(X.astype(dtype), y, epochs=epochs, batch_size=BATCH, optimizer="adam", lr=1e-3)
     return time.perf_counter() - start
 
 
-def median_seconds(X, y, threads, epochs, dtype, repeats):
-    fit_seconds(X, y, threads, 1, dtype)  # warm up: thread pool, buffers
-    return statistics.median(fit_seconds(X, y, threads, epochs, dtype) for _ in range(repeats))
+def median_seconds(X, y, threads, epochs, dtype, repeats, hidden=HIDDEN):
+    fit_seconds(X, y, threads, 1, dtype, hidden)  # warm up: thread pool, buffers
+    return statistics.median(fit_seconds(X, y, threads, epochs, dtype, hidden)
+                             for _ in range(repeats))
 
 
 def start_busy_loop():
@@ -65,23 +69,25 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="fits per figure (median)")
     parser.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     parser.add_argument("--busy", type=int, default=1, help="busy-loop processes (default 1)")
+    parser.add_argument("--hidden", type=int, default=HIDDEN,
+                        help=f"hidden units (default {HIDDEN}, the digits network)")
     args = parser.parse_args(argv)
     X, y = digits_like()
     before = nnfast.get_num_threads()
-    print(f"digits-sized fit: {ROWS}x{FEATURES} -> {HIDDEN} -> {CLASSES}, adam, batch {BATCH}, "
-          f"{args.epochs} epochs, {args.dtype}; median of {args.repeats}; "
-          f"load average before: {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg")
-          else "")
+    load = f"; load average before: {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    print(f"digits-sized fit: {ROWS}x{FEATURES} -> {args.hidden} -> {CLASSES}, adam, batch "
+          f"{BATCH}, {args.epochs} epochs, {args.dtype}; median of {args.repeats}; "
+          f"{args.busy} busy-loop process(es) when loaded{load}")
     times = {}
     try:
         for threads in (1, 2):
             times["alone", threads] = median_seconds(X, y, threads, args.epochs, args.dtype,
-                                                     args.repeats)
+                                                     args.repeats, args.hidden)
         busy = [start_busy_loop() for _ in range(args.busy)]
         try:
             for threads in (1, 2):
                 times["loaded", threads] = median_seconds(X, y, threads, args.epochs,
-                                                          args.dtype, args.repeats)
+                                                          args.dtype, args.repeats, args.hidden)
         finally:
             for process in busy:
                 process.kill()
