@@ -141,7 +141,16 @@ void nn_get_build_info(nn_build_info *info)
 }
 
 /* ---- caches and the GEMM blocking ------------------------------------------------------- */
-static int64_t g_cache[4] = {-1, 0, 0, 0}; /* [0] < 0 until detected; bytes of L1d, L2, L3 */
+/* Bytes of L1d, L2, L3 in [1..3]; [0] becomes 1 once they are stored (release / acquire, so a
+ * racing first call either sees them all or detects them again, the same values). */
+static int64_t g_cache[4] = {0, 0, 0, 0};
+#if defined(__GNUC__) || defined(__clang__)
+#define CACHE_READY() (__atomic_load_n(&g_cache[0], __ATOMIC_ACQUIRE) != 0)
+#define CACHE_PUBLISH() __atomic_store_n(&g_cache[0], 1, __ATOMIC_RELEASE)
+#else /* MSVC: volatile accesses are acquire / release on x86 and x64 */
+#define CACHE_READY() (*(volatile int64_t *)&g_cache[0] != 0)
+#define CACHE_PUBLISH() (*(volatile int64_t *)&g_cache[0] = 1)
+#endif
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -199,9 +208,8 @@ static void cpuid_caches(int64_t cache[4])
 #include <sys/sysctl.h>
 #endif
 
-static void detect_caches(void)
+static void detect_caches(int64_t c[4])
 {
-    int64_t c[4] = {0, 0, 0, 0};
     int i;
 #if defined(__linux__) && defined(_SC_LEVEL1_DCACHE_SIZE)
     c[1] = sysconf(_SC_LEVEL1_DCACHE_SIZE) > 0 ? sysconf(_SC_LEVEL1_DCACHE_SIZE) : 0;
@@ -220,15 +228,19 @@ static void detect_caches(void)
 #ifdef HAVE_CPUID
     if (!c[1] || !c[2]) cpuid_caches(c);
 #endif
-    for (i = 1; i <= 3; i++) g_cache[i] = c[i];
-    g_cache[0] = 0;
+    (void)i;
 }
 
 int64_t nn_cache_size(int level)
 {
+    int64_t c[4] = {0, 0, 0, 0};
+    int i;
     if (level < 1 || level > 3) return 0;
-    if (g_cache[0] < 0) detect_caches(); /* racing first calls compute the same values */
-    return g_cache[level];
+    if (CACHE_READY()) return g_cache[level];
+    detect_caches(c);
+    for (i = 1; i <= 3; i++) g_cache[i] = c[i];
+    CACHE_PUBLISH();
+    return c[level];
 }
 
 static int64_t g_blocking_override[3] = {0, 0, 0};
@@ -257,9 +269,9 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
     /* nc: the B block (kc x nc) in a share of L3 (at most 4 MiB: many cores share it) */
     nc = clamp64((l3 / 4 < (4 << 20) ? l3 / 4 : (4 << 20)) / (kc * elem_bytes) / nr * nr,
                  (int64_t)nr * 8, 8192 / nr * nr);
-    if (g_blocking_override[0]) mc = g_blocking_override[0] / mr * mr > 0 ? g_blocking_override[0] / mr * mr : mr;
+    if (g_blocking_override[0]) mc = clamp64(g_blocking_override[0] / mr * mr, mr, INT64_MAX);
     if (g_blocking_override[1]) kc = g_blocking_override[1];
-    if (g_blocking_override[2]) nc = g_blocking_override[2] / nr * nr > 0 ? g_blocking_override[2] / nr * nr : nr;
+    if (g_blocking_override[2]) nc = clamp64(g_blocking_override[2] / nr * nr, nr, INT64_MAX);
     bl->mc = mc;
     bl->kc = kc;
     bl->nc = nc;
