@@ -586,3 +586,20 @@ def weighted_loss(const real[:, ::1] Z, const real[:, ::1] A, const real[:, ::1]
         else:
             check(nn_weighted_loss_f64(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], &sample_weight[0], Z.shape[0], Z.shape[1], <nn_loss>kind))
     return value
+
+
+def measure_cpu_hz(double sample_seconds=0.001, int samples=100):
+    """The clock the core runs at, in Hz, from a chain of dependent integer adds (one per cycle):
+    the 90th percentile of `samples` rates, each timed over about sample_seconds; 0.0 where it
+    cannot be measured (no GCC/Clang inline asm)."""
+    cdef double hz
+    expect(0 < sample_seconds <= 1 and 1 <= samples <= 256,
+           "sample_seconds must be in (0, 1] and samples in [1, 256]")
+    with nogil:
+        hz = nn_measure_cpu_hz(sample_seconds, samples)
+    return hz
+
+
+def cache_sizes():
+    """Bytes of the L1 data, L2 and last-level cache the CPU reports ({} entries of 0: unknown)."""
+    return {"l1d": nn_cache_size(1), "l2": nn_cache_size(2), "l3": nn_cache_size(3)}

@@ -138,3 +138,9 @@ cdef extern from "nncore.h" nogil:
     int nn_perceptron_sgd_epoch_f64(double *w, double *b, double *u, double *q, double *objective, const double *X, const double *y, const double *sw, const int64_t *order, int64_t n, int64_t k, double eta, double alpha, double l1_ratio, int fit_intercept)
     int nn_train_epoch_f64(double *params, double *epoch_loss, nn_workspace_f64 *ws, const nn_net *net, const nn_fit_config *cfg, const double *X, const double *Y, int64_t n, uint64_t *rng_state)
     int nn_train_epochs_f64(double *params, double *loss_curve, int64_t *epochs_done, nn_workspace_f64 *ws, const nn_net *net, const nn_fit_config *cfg, const double *X, const double *Y, int64_t n, int64_t epochs, uint64_t *rng_state)
+
+
+# The measured CPU clock and the caches (clock.c, dispatch.c): the benchmarks' peak and blocking.
+cdef extern from "nncore.h" nogil:
+    double nn_measure_cpu_hz(double sample_seconds, int samples)
+    int64_t nn_cache_size(int level)

@@ -139,3 +139,140 @@ void nn_get_build_info(nn_build_info *info)
 #endif
     info->num_threads = nn_get_num_threads();
 }
+
+/* ---- caches and the GEMM blocking ------------------------------------------------------- */
+/* Bytes of L1d, L2, L3 in [1..3]; [0] becomes 1 once they are stored (release / acquire, so a
+ * racing first call either sees them all or detects them again, the same values). */
+static int64_t g_cache[4] = {0, 0, 0, 0};
+#if defined(__GNUC__) || defined(__clang__)
+#define CACHE_READY() (__atomic_load_n(&g_cache[0], __ATOMIC_ACQUIRE) != 0)
+#define CACHE_PUBLISH() __atomic_store_n(&g_cache[0], 1, __ATOMIC_RELEASE)
+#else /* MSVC: volatile accesses are acquire / release on x86 and x64 */
+#define CACHE_READY() (*(volatile int64_t *)&g_cache[0] != 0)
+#define CACHE_PUBLISH() (*(volatile int64_t *)&g_cache[0] = 1)
+#endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define HAVE_CPUID 1
+static void cpuid_count(unsigned leaf, unsigned sub, unsigned r[4])
+{
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+}
+static unsigned cpuid_max(unsigned leaf) { return __get_cpuid_max(leaf, NULL); }
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#define HAVE_CPUID 1
+static void cpuid_count(unsigned leaf, unsigned sub, unsigned r[4])
+{
+    int x[4];
+    __cpuidex(x, (int)leaf, (int)sub);
+    r[0] = (unsigned)x[0], r[1] = (unsigned)x[1], r[2] = (unsigned)x[2], r[3] = (unsigned)x[3];
+}
+static unsigned cpuid_max(unsigned leaf)
+{
+    int x[4];
+    __cpuid(x, (int)leaf);
+    return (unsigned)x[0];
+}
+#endif
+
+#ifdef HAVE_CPUID
+/* The deterministic cache parameters: leaf 4 (Intel) or 0x8000001d (AMD), one subleaf per
+ * cache: type (1 data, 3 unified) and level in eax; size = ways x partitions x line x sets. */
+static void cpuid_caches(int64_t cache[4])
+{
+    unsigned r[4], leaf = 4, sub;
+    if (cpuid_max(0x80000000u) >= 0x8000001du) {
+        cpuid_count(0, 0, r); /* vendor "AuthenticAMD" / "HygonGenuine": ebx "Auth"/"Hygo" */
+        if (r[1] == 0x68747541u || r[1] == 0x6f677948u) leaf = 0x8000001du;
+    }
+    if (leaf == 4 && cpuid_max(0) < 4) return;
+    for (sub = 0; sub < 16; sub++) {
+        unsigned type, level;
+        int64_t size;
+        cpuid_count(leaf, sub, r);
+        type = r[0] & 31u;
+        level = (r[0] >> 5) & 7u;
+        if (type == 0) break;
+        if (type != 1 && type != 3) continue;
+        size = (int64_t)((r[1] >> 22) + 1) * (((r[1] >> 12) & 0x3ffu) + 1) *
+               ((r[1] & 0xfffu) + 1) * ((int64_t)r[2] + 1);
+        if (level >= 1 && level <= 3 && cache[level] == 0) cache[level] = size;
+    }
+}
+#endif
+
+#if defined(__linux__)
+#include <unistd.h>
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+
+static void detect_caches(int64_t c[4])
+{
+    int i;
+#if defined(__linux__) && defined(_SC_LEVEL1_DCACHE_SIZE)
+    c[1] = sysconf(_SC_LEVEL1_DCACHE_SIZE) > 0 ? sysconf(_SC_LEVEL1_DCACHE_SIZE) : 0;
+    c[2] = sysconf(_SC_LEVEL2_CACHE_SIZE) > 0 ? sysconf(_SC_LEVEL2_CACHE_SIZE) : 0;
+    c[3] = sysconf(_SC_LEVEL3_CACHE_SIZE) > 0 ? sysconf(_SC_LEVEL3_CACHE_SIZE) : 0;
+#elif defined(__APPLE__)
+    {
+        const char *names[4] = {NULL, "hw.l1dcachesize", "hw.l2cachesize", "hw.l3cachesize"};
+        for (i = 1; i <= 3; i++) {
+            int64_t v = 0;
+            size_t len = sizeof v;
+            if (sysctlbyname(names[i], &v, &len, NULL, 0) == 0 && v > 0) c[i] = v;
+        }
+    }
+#endif
+#ifdef HAVE_CPUID
+    if (!c[1] || !c[2]) cpuid_caches(c);
+#endif
+    (void)i;
+}
+
+int64_t nn_cache_size(int level)
+{
+    int64_t c[4] = {0, 0, 0, 0};
+    int i;
+    if (level < 1 || level > 3) return 0;
+    if (CACHE_READY()) return g_cache[level];
+    detect_caches(c);
+    for (i = 1; i <= 3; i++) g_cache[i] = c[i];
+    CACHE_PUBLISH();
+    return c[level];
+}
+
+static int64_t g_blocking_override[3] = {0, 0, 0};
+
+void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc)
+{
+    g_blocking_override[0] = mc > 0 ? mc : 0;
+    g_blocking_override[1] = kc > 0 ? kc : 0;
+    g_blocking_override[2] = nc > 0 ? nc : 0;
+}
+
+static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes)
+{
+    /* fallbacks: a small x86 core (32 KiB L1d, 256 KiB L2, 8 MiB L3) */
+    const int64_t l1 = nn_cache_size(1) > 0 ? nn_cache_size(1) : 32 << 10;
+    const int64_t l2 = nn_cache_size(2) > 0 ? nn_cache_size(2) : 256 << 10;
+    const int64_t l3 = nn_cache_size(3) > 0 ? nn_cache_size(3) : 8 << 20;
+    int64_t kc, mc, nc;
+    /* kc: the B and A micro-panels (kc x (mr + nr)) in about 3/4 of L1, C's tile in the rest:
+     * 48 KiB, avx512 f32 12x32: 208; f64 12x16: 160; 32 KiB, avx2 f32 6x16: 272 */
+    kc = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
+    /* mc: the A block (mc x kc) in half of L2 (1.25 MiB, f32 kc 208: 780 rows; 512 KiB: ~240) */
+    mc = clamp64(l2 / 2 / (kc * elem_bytes) / mr * mr, (int64_t)mr, (int64_t)mr * 200);
+    /* nc: the B block (kc x nc) in a share of L3 (at most 4 MiB: many cores share it) */
+    nc = clamp64((l3 / 4 < (4 << 20) ? l3 / 4 : (4 << 20)) / (kc * elem_bytes) / nr * nr,
+                 (int64_t)nr * 8, 8192 / nr * nr);
+    if (g_blocking_override[0]) mc = clamp64(g_blocking_override[0] / mr * mr, mr, INT64_MAX);
+    if (g_blocking_override[1]) kc = g_blocking_override[1];
+    if (g_blocking_override[2]) nc = clamp64(g_blocking_override[2] / nr * nr, nr, INT64_MAX);
+    bl->mc = mc;
+    bl->kc = kc;
+    bl->nc = nc;
+}

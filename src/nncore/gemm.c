@@ -1,55 +1,82 @@
 /* GEMM for one element type: C = alpha op(A) @ op(B) + beta C, then the fused epilogue.
  *
  * Organisation (BLIS):
- *   gemm()          checks, then either the direct loop (small products) or the blocked
- *                   path; OpenMP splits C into column (or row) ranges, one per thread.
+ *   gemm()          checks, then the direct loop (small products) or the blocked path, on one
+ *                   thread or split into parts over the thread pool (threads.c).
  *   gemm_range()    jc over NC columns, pc over KC of k: pack op(B)[pc, jc] (gemm_pack.c);
  *                   ic over MC rows: pack alpha op(A)[ic, pc]; the macro-kernel.
  *   macro_kernel()  jr over the NR-column panels, ir over the MR-row panels: the
  *                   micro-kernel (gemm_kernels_*.c, the only per-instruction-set code,
  *                   chosen at run time in dispatch.c), then, after the last k block, the epilogue
  *                   on the MR x NR tile while it is in L1.
- * Blocking: a kc x NR panel of B stays in L1 (KC 256: 16 KiB), the MC x kc block of A in L2
- * (144 x 256 floats or 72 x 256 doubles: 144 KiB), the kc x NC block of B in L3.
+ * Blocking (dispatch.c, from the caches the CPU reports): a kc x NR panel of B stays in L1, the
+ * MC x kc block of A in L2, the kc x NC block of B in L3.
  *
- * Determinism: C[i, j] = beta C + sum over the k blocks (k split into equal blocks of at most
+ * Narrow outputs: C at most one vector wide (n = 10 against 16 float lanes) takes the narrow
+ * kernel, which reads A where it is (packing A would cost more than the product) against op(B)
+ * packed once, alpha folded in, and sums over all of k at once (no k blocks). Otherwise, when
+ * most of an NR-wide tile would be padding, the product is computed transposed,
+ * C^T = op(B)^T op(A)^T: n becomes the MR side and the tiles are written to C transposed.
+ *
+ * Threads: C is split into ranges of whole NR-column panels (or, when C has few of them, whole
+ * MR-row panels); the operand every range needs (A for column ranges, B for row ranges) is
+ * packed once, in parallel, and shared. Parts are claimed dynamically (threads.c), so a thread
+ * whose core is taken by another process leaves its parts to the others.
+ *
+ * Determinism: C[i, j] = beta C + sum over the k blocks (one block on the narrow path) (k split into equal blocks of at most
  * KC, a function of k alone) in order of (the block's sum, from 0,
- * over p in order, one FMA per term); the blocks, tile grid and edge tiles depend on (m, n, k)
- * and the kernel only, never on the thread count, so results are bit-identical for any count.
- * alpha is folded into the packed A (alpha a_ip b_pj), so alpha != 1 may differ from
- * gemm_naive's alpha * sum in the last bits.
+ * over p in order, one FMA per term); the blocks, tile grid, edge tiles and the transposed path
+ * depend on (m, n, k), the kernel and the machine's blocking only, never on the thread count,
+ * so results are bit-identical for any count.
+ * alpha is folded into the packed A (alpha a_ip b_pj; op(B)^T when transposed), so alpha != 1
+ * may differ from gemm_naive's alpha * sum in the last bits.
  */
 #include "internal.h"
 
-#define KC 256
 #ifdef NN_ELEM_F32
-#define MC 144
 #define UKR(kr) ((kr)->ukr_f32)
 #define MR(kr) ((kr)->mr_f32)
 #define NR(kr) ((kr)->nr_f32)
+#define NARROW(kr) ((kr)->narrow_f32)
+#define VL(kr) ((kr)->vl_f32)
 #else
-#define MC 72
 #define UKR(kr) ((kr)->ukr_f64)
 #define MR(kr) ((kr)->mr_f64)
 #define NR(kr) ((kr)->nr_f64)
+#define NARROW(kr) ((kr)->narrow_f64)
+#define VL(kr) ((kr)->vl_f64)
 #endif
-#define NC 4096 /* a multiple of every kernel's NR, so edge tiles only at C's edge */
 
 /* Products of at most this many multiply-adds take the direct loop (no packing). */
 #define GEMM_DIRECT_MAX_WORK (32.0 * 32.0 * 32.0)
-/* Products below this many multiply-adds run on one thread (no OpenMP region at all). */
-#define GEMM_PARALLEL_MIN_WORK (64.0 * 64.0 * 64.0)
+/* Products of fewer FLOP (2 m n k) than this run on one thread: no parallel loop at all.
+ * Measured on the 2-core Xeon (AVX-512, float32, best of 2000 calls, the machine shared with
+ * other builds, so indicative): 2 threads / 1 thread time at 0.26 MFLOP 0.95, 0.52 MFLOP
+ * 0.94-1.06, 1.05 MFLOP 0.97, 1.64 MFLOP 0.98-1.01, 2.1 MFLOP (64x128x128) 1.33, 2.4 MFLOP 1.22,
+ * 25.7 MFLOP (W3's 64x256x784) 1.84. A parallel loop costs ~1-3 us of waking and waiting; one
+ * thread runs these at 70-110 GFLOP/s, so below ~2 MFLOP there is nothing to win.          */
+#ifndef GEMM_PARALLEL_MIN_FLOPS /* -D for measuring it */
+#define GEMM_PARALLEL_MIN_FLOPS 2.0e6
+#endif
+/* Parts per thread of a parallel product: enough that a late thread delays the product by
+ * a small part, few enough that each part still fills whole macro-kernel passes.         */
+#define GEMM_PARTS_PER_THREAD 4
+/* The operand shared by every part is packed once up to this size, else by each part.     */
+#define GEMM_SHARED_PACK_MAX_BYTES ((int64_t)16 << 20)
 
 #define DIRECT_CHUNK 256 /* columns of one row summed at once on the stack (direct loop)   */
 
 typedef NN_F(epilogue) epilogue_t;
 #ifdef NN_ELEM_F32
 typedef nni_ukr_f32 ukr_t;
+typedef nni_ukr_narrow_f32 narrow_t;
 #else
 typedef nni_ukr_f64 ukr_t;
+typedef nni_ukr_narrow_f64 narrow_t;
 #endif
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
 
 /* One row segment of C after its sums are final: c += bias; c = act(c); c *= act'(deriv_of). */
 static void epilogue_row(NN_T *c, int64_t len, const epilogue_t *ep, int64_t row_off,
@@ -67,112 +94,266 @@ static int epilogue_is_empty(const epilogue_t *ep)
     return !ep || (!ep->bias && ep->act == NN_ACT_IDENTITY && !ep->deriv_of);
 }
 
-/* This thread's packing buffers (scratch.c): slots 0, 1 for float A, B; 2, 3 for double. */
+/* This thread's packing buffers (scratch.c): slots 0, 1 for float A, B; 2, 3 for double;
+ * 4 (float), 5 (double) for the operand a parallel product packs once and shares. */
 #ifdef NN_ELEM_F32
 #define SCRATCH_A 0
+#define SCRATCH_SHARED 4
 #else
 #define SCRATCH_A 2
+#define SCRATCH_SHARED 5
 #endif
 
 /* ---- the blocked path ------------------------------------------------------------------- */
+/* The product as the kernel sees it. When transposed, A and B are the caller's B and A with
+ * flipped flags, m and n swapped, and the kernel's (i, j) is the caller's C[j, i].        */
 typedef struct {
     NN_T *C;
     const NN_T *A, *B;
     int64_t m, n, k;
     int trans_a, trans_b;
+    int transposed;
+    int64_t ldc;          /* the caller's row stride of C: its n                              */
     NN_T alpha, beta;
-    const epilogue_t *ep; /* NULL when empty */
+    const epilogue_t *ep; /* NULL when empty                                                   */
     const nni_gemm_kernel *kr;
+    int64_t mc, kc, nc;   /* blocking: MC, NC, and the k block (k in equal blocks <= KC)      */
 } gemm_args;
 
-/* C[ic : ic+mc, jc : jc+nc] (= c, row stride n) = beta C + ap @ bp over one k block of kc;
+/* The tile (rows x cols, row stride nr) into C at the kernel's (i0, j0), then beta. */
+static void write_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
+                       int64_t rows, int64_t cols, NN_T beta)
+{
+    const int64_t rs = g->transposed ? 1 : g->ldc, cs = g->transposed ? g->ldc : 1;
+    NN_T *c = g->C + i0 * rs + j0 * cs;
+    int64_t i, j;
+    for (i = 0; i < rows; i++) {
+        const NN_T *tr = tile + i * nr;
+        NN_T *cr = c + i * rs;
+        if (beta == 0)
+            for (j = 0; j < cols; j++) cr[j * cs] = tr[j];
+        else if (beta == 1)
+            for (j = 0; j < cols; j++) cr[j * cs] = cr[j * cs] + tr[j];
+        else
+            for (j = 0; j < cols; j++) cr[j * cs] = beta * cr[j * cs] + tr[j];
+    }
+}
+
+/* The epilogue on the kernel's rows i0 .. i0+rows-1, columns j0 .. j0+cols-1 of C, final. */
+static void epilogue_tile(const gemm_args *g, int64_t i0, int64_t j0, int64_t rows,
+                          int64_t cols)
+{
+    int64_t i;
+    if (!g->transposed)
+        for (i = 0; i < rows; i++)
+            epilogue_row(g->C + (i0 + i) * g->ldc + j0, cols, g->ep, (i0 + i) * g->ldc, j0);
+    else /* the caller's rows j0 .. j0+cols-1, its columns i0 .. i0+rows-1 */
+        for (i = 0; i < cols; i++)
+            epilogue_row(g->C + (j0 + i) * g->ldc + i0, rows, g->ep, (j0 + i) * g->ldc, i0);
+}
+
+/* The kernel's C[ic : ic+mc, jc : jc+nc] = beta C + ap @ bp over one k block of kc;
  * the epilogue after the last block. */
-static void macro_kernel(const gemm_args *g, NN_T *c, const NN_T *ap, const NN_T *bp,
-                         int64_t ic, int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta,
-                         int last)
+static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
+                         int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta, int last)
 {
     const ukr_t ukr = UKR(g->kr);
     const int mr = MR(g->kr), nr = NR(g->kr);
-    const int64_t ldc = g->n;
-    NN_T tile[NNI_UKR_MAX_TILE];
-    int64_t jr, ir, i, j;
+    NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
+    int64_t jr, ir;
     for (jr = 0; jr < nc; jr += nr) {
         const int64_t cols = min64(nr, nc - jr);
         for (ir = 0; ir < mc; ir += mr) {
             const int64_t rows = min64(mr, mc - ir);
-            NN_T *ct = c + ir * ldc + jr;
-            if (rows == mr && cols == nr) {
-                ukr(kc, ap + ir * kc, bp + jr * kc, ct, ldc, beta);
-            } else { /* edge tile: the full tile into a buffer, the valid part into C */
+            if (rows == mr && cols == nr && !g->transposed) {
+                ukr(kc, ap + ir * kc, bp + jr * kc, g->C + (ic + ir) * g->ldc + jc + jr, g->ldc,
+                    beta);
+            } else { /* edge or transposed tile: the full tile into a buffer, then into C */
                 ukr(kc, ap + ir * kc, bp + jr * kc, tile, nr, 0);
-                for (i = 0; i < rows; i++) {
-                    NN_T *cr = ct + i * ldc;
-                    const NN_T *tr = tile + i * nr;
-                    if (beta == 0)
-                        for (j = 0; j < cols; j++) cr[j] = tr[j];
-                    else if (beta == 1)
-                        for (j = 0; j < cols; j++) cr[j] = cr[j] + tr[j];
-                    else
-                        for (j = 0; j < cols; j++) cr[j] = beta * cr[j] + tr[j];
-                }
+                write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
             }
-            if (last && g->ep)
-                for (i = 0; i < rows; i++)
-                    epilogue_row(ct + i * ldc, cols, g->ep, (ic + ir + i) * ldc, jc + jr);
+            if (last && g->ep) epilogue_tile(g, ic + ir, jc + jr, rows, cols);
         }
     }
 }
 
-/* The rows r0 .. r1-1 and columns c0 .. c1-1 of C, serially, with this thread's buffers. */
-static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
+/* Rows r0 .. r1-1 and columns c0 .. c1-1 of the kernel's C, serially. The packed operands are
+ * this thread's buffers, or ap_all / bp_all: the whole of alpha op(A) (r0 = 0) or op(B)
+ * (c0 = 0) packed by pack_shared. */
+static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                      const NN_T *ap_all, const NN_T *bp_all)
 {
     const int mr = MR(g->kr), nr = NR(g->kr);
-    /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and
-     * written once per block, so a short last block costs a whole pass for little work */
-    const int64_t k_blocks = (g->k + KC - 1) / KC;
-    const int64_t kc_max = (g->k + k_blocks - 1) / k_blocks;
-    const int64_t mc_max = min64(MC, (r1 - r0 + mr - 1) / mr * mr);
-    const int64_t nc_max = min64(NC, (c1 - c0 + nr - 1) / nr * nr);
-    NN_T *ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mc_max * kc_max * (int64_t)sizeof(NN_T));
-    NN_T *bp =
-        (NN_T *)nni_thread_scratch(SCRATCH_A + 1, nc_max * kc_max * (int64_t)sizeof(NN_T));
+    const int64_t m_pad = round_up(g->m, mr), n_pad = round_up(g->n, nr);
+    const int64_t mc_max = min64(g->mc, round_up(r1 - r0, mr));
+    const int64_t nc_max = min64(g->nc, round_up(c1 - c0, nr));
+    NN_T *ap = NULL, *bp = NULL;
     int64_t jc, pc, ic;
-    if (!ap || !bp) return NN_ENOMEM;
-    for (jc = c0; jc < c1; jc += NC) {
-        const int64_t nc = min64(NC, c1 - jc);
-        for (pc = 0; pc < g->k; pc += kc_max) {
-            const int64_t kc = min64(kc_max, g->k - pc);
+    if (!ap_all) {
+        ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mc_max * g->kc * (int64_t)sizeof(NN_T));
+        if (!ap) return NN_ENOMEM;
+    }
+    if (!bp_all) {
+        bp = (NN_T *)nni_thread_scratch(SCRATCH_A + 1, nc_max * g->kc * (int64_t)sizeof(NN_T));
+        if (!bp) return NN_ENOMEM;
+    }
+    for (jc = c0; jc < c1; jc += g->nc) {
+        const int64_t nc = min64(g->nc, c1 - jc);
+        for (pc = 0; pc < g->k; pc += g->kc) {
+            const int64_t kc = min64(g->kc, g->k - pc);
             const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
-            NNI_F(pack_b)(bp, g->B, g->n, g->k, g->trans_b, pc, jc, kc, nc, nr);
-            for (ic = r0; ic < r1; ic += MC) {
-                const int64_t mc = min64(MC, r1 - ic);
-                NNI_F(pack_a)(ap, g->A, g->m, g->k, g->trans_a, ic, pc, mc, kc, mr, g->alpha);
-                macro_kernel(g, g->C + ic * g->n + jc, ap, bp, ic, jc, mc, nc, kc, beta,
-                             pc + kc == g->k);
+            const NN_T *b;
+            if (bp_all) {
+                b = bp_all + pc * n_pad + jc * kc;
+            } else {
+                NNI_F(pack_b)(bp, g->B, g->n, g->k, g->trans_b, pc, jc, kc, nc, nr);
+                b = bp;
+            }
+            for (ic = r0; ic < r1; ic += g->mc) {
+                const int64_t mc = min64(g->mc, r1 - ic);
+                const NN_T *a;
+                if (ap_all) {
+                    a = ap_all + pc * m_pad + ic * kc;
+                } else {
+                    NNI_F(pack_a)(ap, g->A, g->m, g->k, g->trans_a, ic, pc, mc, kc, mr,
+                                  g->alpha);
+                    a = ap;
+                }
+                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k);
             }
         }
     }
     return NN_OK;
 }
 
-#ifdef NN_HAVE_OPENMP
-/* Thread t of nt takes whole NR-column panels when there are enough of them, else whole
- * MR-row panels: ranges start on panel boundaries, so the tile grid is the serial one. */
-static int gemm_thread_part(const gemm_args *g, int t, int nt)
+/* ---- threads ------------------------------------------------------------------------------ */
+/* A parallel product: parts are ranges of whole panels (columns when by_cols, else rows), so
+ * every range starts on a panel boundary and the tile grid is the serial one. */
+typedef struct {
+    const gemm_args *g;
+    int by_cols;
+    int64_t panels, n_parts; /* panels of the split dimension, and the parts they form */
+    NN_T *shared;            /* alpha op(A) (by_cols) or op(B) packed whole, or NULL     */
+} gemm_split;
+
+/* Part c of packing the shared operand: a range of its panels, every k block. The block at
+ * pc starts at shared + pc m_pad (or n_pad); in it the panel of rows (columns) i at i kc. */
+static int pack_shared_part(void *ctx, int64_t c)
+{
+    const gemm_split *s = (const gemm_split *)ctx;
+    const gemm_args *g = s->g;
+    const int64_t r = s->by_cols ? MR(g->kr) : NR(g->kr);
+    const int64_t size = s->by_cols ? g->m : g->n, pad = round_up(size, r);
+    const int64_t panels = pad / r;
+    const int64_t i0 = panels * c / s->n_parts * r;
+    const int64_t i1 = min64(panels * (c + 1) / s->n_parts * r, size);
+    int64_t pc;
+    if (i0 >= i1) return NN_OK;
+    for (pc = 0; pc < g->k; pc += g->kc) {
+        const int64_t kc = min64(g->kc, g->k - pc);
+        NN_T *dst = s->shared + pc * pad + i0 * kc;
+        if (s->by_cols)
+            NNI_F(pack_a)(dst, g->A, g->m, g->k, g->trans_a, i0, pc, i1 - i0, kc, (int)r,
+                          g->alpha);
+        else
+            NNI_F(pack_b)(dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, i1 - i0, (int)r);
+    }
+    return NN_OK;
+}
+
+static int compute_part(void *ctx, int64_t c)
+{
+    const gemm_split *s = (const gemm_split *)ctx;
+    const gemm_args *g = s->g;
+    const int64_t p0 = s->panels * c / s->n_parts, p1 = s->panels * (c + 1) / s->n_parts;
+    if (p0 == p1) return NN_OK;
+    if (s->by_cols) {
+        const int64_t nr = NR(g->kr);
+        return gemm_range(g, 0, g->m, p0 * nr, min64(p1 * nr, g->n), s->shared, NULL);
+    } else {
+        const int64_t mr = MR(g->kr);
+        return gemm_range(g, p0 * mr, min64(p1 * mr, g->m), 0, g->n, NULL, s->shared);
+    }
+}
+
+static int gemm_parallel(const gemm_args *g, int threads)
 {
     const int64_t mr = MR(g->kr), nr = NR(g->kr);
     const int64_t col_panels = (g->n + nr - 1) / nr, row_panels = (g->m + mr - 1) / mr;
-    if (col_panels >= 2 * nt || col_panels >= row_panels) {
-        const int64_t p0 = col_panels * t / nt, p1 = col_panels * (t + 1) / nt;
-        if (p0 == p1) return NN_OK;
-        return gemm_range(g, 0, g->m, p0 * nr, min64(p1 * nr, g->n));
-    } else {
-        const int64_t p0 = row_panels * t / nt, p1 = row_panels * (t + 1) / nt;
-        if (p0 == p1) return NN_OK;
-        return gemm_range(g, p0 * mr, min64(p1 * mr, g->m), 0, g->n);
+    gemm_split s;
+    int64_t shared_bytes;
+    int st;
+    s.g = g;
+    s.by_cols = col_panels >= 2 * threads || col_panels >= row_panels;
+    s.panels = s.by_cols ? col_panels : row_panels;
+    s.n_parts = min64(s.panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
+    s.shared = NULL;
+    shared_bytes = (s.by_cols ? row_panels * mr : col_panels * nr) * g->k * (int64_t)sizeof(NN_T);
+    if (s.n_parts > 1 && shared_bytes <= GEMM_SHARED_PACK_MAX_BYTES) {
+        gemm_split pack = s;
+        s.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, shared_bytes);
+        if (s.shared) { /* else each part packs its own */
+            pack.shared = s.shared;
+            pack.n_parts = min64(s.by_cols ? row_panels : col_panels, threads);
+            st = nni_parallel_for(threads, pack.n_parts, pack_shared_part, &pack);
+            if (st != NN_OK) return st;
+        }
     }
+    return nni_parallel_for(threads, s.n_parts, compute_part, &s);
 }
-#endif
+
+/* ---- the narrow path: C at most one vector wide ------------------------------------------ */
+typedef struct {
+    const gemm_args *g;
+    const NN_T *bp;   /* alpha op(B) packed: one panel of vl columns, k rows              */
+    int64_t n_parts;
+} narrow_job;
+
+/* Part c: a range of mr-row panels of C. A panel with fewer than mr rows is packed first (the
+ * kernel reads mr rows), zero-padded. */
+static int narrow_part(void *ctx, int64_t c)
+{
+    const narrow_job *s = (const narrow_job *)ctx;
+    const gemm_args *g = s->g;
+    const narrow_t ukr = NARROW(g->kr);
+    const int64_t mr = MR(g->kr), vl = VL(g->kr);
+    const int64_t ars = g->trans_a ? 1 : g->k, acs = g->trans_a ? g->m : 1;
+    const int64_t panels = (g->m + mr - 1) / mr;
+    const int64_t p0 = panels * c / s->n_parts, p1 = panels * (c + 1) / s->n_parts;
+    NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
+    int64_t ip;
+    for (ip = p0; ip < p1; ip++) {
+        const int64_t i0 = ip * mr, rows = min64(mr, g->m - i0);
+        if (rows == mr) {
+            ukr(g->k, g->A + i0 * ars, ars, acs, s->bp, tile, vl, 0);
+        } else {
+            NN_T *ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mr * g->k * (int64_t)sizeof(NN_T));
+            if (!ap) return NN_ENOMEM;
+            NNI_F(pack_a)(ap, g->A, g->m, g->k, g->trans_a, i0, 0, rows, g->k, (int)mr, 1);
+            ukr(g->k, ap, 1, mr, s->bp, tile, vl, 0);
+        }
+        write_tile(g, tile, (int)vl, i0, 0, rows, g->n, g->beta);
+        if (g->ep) epilogue_tile(g, i0, 0, rows, g->n);
+    }
+    return NN_OK;
+}
+
+static int gemm_narrow(const gemm_args *g, int threads)
+{
+    const int64_t mr = MR(g->kr), vl = VL(g->kr);
+    const int64_t panels = (g->m + mr - 1) / mr;
+    narrow_job s;
+    NN_T *bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->k * vl * (int64_t)sizeof(NN_T));
+    int64_t i;
+    if (!bp) return NN_ENOMEM;
+    NNI_F(pack_b)(bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)vl);
+    if (g->alpha != 1)
+        for (i = 0; i < g->k * vl; i++) bp[i] *= g->alpha;
+    s.g = g;
+    s.bp = bp;
+    s.n_parts = threads > 1 ? min64(panels, (int64_t)threads * GEMM_PARTS_PER_THREAD) : 1;
+    return nni_parallel_for(threads, s.n_parts, narrow_part, &s);
+}
 
 /* ---- the direct path for small products: no packing, no threads -------------------------- */
 /* C[i, j] = alpha sum_p op(A)[i, p] op(B)[p, j] (+ beta C), p in order; then the epilogue. */
@@ -230,13 +411,15 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
     return NN_OK;
 }
 
-/* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. OpenMP over output ranges only:
- * a k reduction is never split, and the blocking does not depend on the thread count. */
+/* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. Threads split C's output
+ * ranges only: a k reduction is never split, and the blocking does not depend on the count. */
 int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
 {
     gemm_args g;
+    nni_gemm_blocking bl;
     double work;
+    int64_t mr, nr, threads;
     int st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
     if (st != NN_OK) return st;
     g.C = C;
@@ -247,6 +430,8 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     g.k = k;
     g.trans_a = trans_a;
     g.trans_b = trans_b;
+    g.transposed = 0;
+    g.ldc = n;
     g.alpha = alpha;
     g.beta = beta;
     g.ep = epilogue_is_empty(ep) ? NULL : ep;
@@ -256,24 +441,32 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
         gemm_direct(&g);
         return NN_OK;
     }
-#ifdef NN_HAVE_OPENMP
-    {
-        const int threads = nni_threads();
-        if (threads > 1 && work >= GEMM_PARALLEL_MIN_WORK) {
-            st = NN_OK;
-#pragma omp parallel num_threads(threads)
-            {
-                const int s = gemm_thread_part(&g, omp_get_thread_num(), omp_get_num_threads());
-                if (s != NN_OK) {
-#pragma omp critical(nn_gemm_status)
-                    st = s;
-                }
-            }
-            return st;
-        }
+    mr = MR(g.kr);
+    nr = NR(g.kr);
+    threads = nni_threads();
+    if (threads > 1 && 2.0 * work < GEMM_PARALLEL_MIN_FLOPS) threads = 1;
+    if (NARROW(g.kr) && n <= VL(g.kr)) return gemm_narrow(&g, (int)threads);
+    /* narrow C: the transposed product has a quarter fewer padded lanes or better */
+    if (4 * round_up(n, mr) * round_up(m, nr) < 3 * round_up(m, mr) * round_up(n, nr)) {
+        g.A = B;
+        g.B = A;
+        g.m = n;
+        g.n = m;
+        g.trans_a = !trans_b;
+        g.trans_b = !trans_a;
+        g.transposed = 1;
     }
-#endif
-    return gemm_range(&g, 0, m, 0, n);
+    nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T));
+    {
+        const int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
+        /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and
+         * written once per block, so a short last block costs a whole pass for little work */
+        g.kc = (k + k_blocks - 1) / k_blocks;
+        g.mc = bl.mc;
+        g.nc = bl.nc;
+    }
+    if (threads > 1) return gemm_parallel(&g, (int)threads);
+    return gemm_range(&g, 0, g.m, 0, g.n, NULL, NULL);
 }
 
 /* The plain triple loop: C[i,j] = alpha sum_p op(A)[i,p] op(B)[p,j] + beta C[i,j], epilogue. */

@@ -6,6 +6,8 @@
 #include <immintrin.h>
 
 #define UKR_NAME nni_ukr_avx2_f32
+#define UKR_NARROW_NAME nni_ukr_narrow_avx2_f32
+#define UKR_MR 6
 #define UKR_T float
 #define UKR_V __m256
 #define UKR_VL 8
@@ -21,6 +23,8 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx2_f64
+#define UKR_NARROW_NAME nni_ukr_narrow_avx2_f64
+#define UKR_MR 6
 #define UKR_T double
 #define UKR_V __m256d
 #define UKR_VL 4
@@ -36,4 +40,5 @@ static
 #include "gemm_ukr_simd.h"
 
 const nni_gemm_kernel nni_kernel_avx2 = {
-    "avx2", "avx2+fma 6x16", "avx2+fma 6x8", 6, 16, 6, 8, nni_ukr_avx2_f32, nni_ukr_avx2_f64};
+    "avx2", "avx2+fma 6x16", "avx2+fma 6x8", 6, 16, 6, 8, nni_ukr_avx2_f32, nni_ukr_avx2_f64,
+    8, 4, nni_ukr_narrow_avx2_f32, nni_ukr_narrow_avx2_f64};

@@ -5,6 +5,8 @@
 #include <arm_neon.h>
 
 #define UKR_NAME nni_ukr_neon_f32
+#define UKR_NARROW_NAME nni_ukr_narrow_neon_f32
+#define UKR_MR 6
 #define UKR_T float
 #define UKR_V float32x4_t
 #define UKR_VL 4
@@ -20,6 +22,8 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_neon_f64
+#define UKR_NARROW_NAME nni_ukr_narrow_neon_f64
+#define UKR_MR 6
 #define UKR_T double
 #define UKR_V float64x2_t
 #define UKR_VL 2
@@ -35,4 +39,5 @@ static
 #include "gemm_ukr_simd.h"
 
 const nni_gemm_kernel nni_kernel_neon = {
-    "neon", "neon 6x8", "neon 6x4", 6, 8, 6, 4, nni_ukr_neon_f32, nni_ukr_neon_f64};
+    "neon", "neon 6x8", "neon 6x4", 6, 8, 6, 4, nni_ukr_neon_f32, nni_ukr_neon_f64,
+    4, 2, nni_ukr_narrow_neon_f32, nni_ukr_narrow_neon_f64};

@@ -37,8 +37,17 @@ static inline void pack_b_panel(NN_T *restrict bp, const NN_T *restrict B, int64
     if (cols == nr && bcs == 1) { /* a row of nr contiguous values per p */
         for (p = 0; p < kc; p++)
             for (j = 0; j < nr; j++) bp[p * nr + j] = B[p * brs + j];
-    } else if (cols == nr) { /* op(B) columns are B's rows: nr rows side by side */
-        for (p = 0; p < kc; p++)
+    } else if (cols == nr) { /* op(B) columns are B's rows: each read along, in blocks of 8 p
+                              * so the writes stay within a few cache lines of the panel */
+        for (p = 0; p + 8 <= kc; p += 8)
+            for (j = 0; j < nr; j++) {
+                const NN_T *src = B + j * bcs + p;
+                NN_T *dst = bp + p * nr + j;
+                dst[0] = src[0], dst[nr] = src[1], dst[2 * nr] = src[2], dst[3 * nr] = src[3];
+                dst[4 * nr] = src[4], dst[5 * nr] = src[5], dst[6 * nr] = src[6];
+                dst[7 * nr] = src[7];
+            }
+        for (; p < kc; p++)
             for (j = 0; j < nr; j++) bp[p * nr + j] = B[j * bcs + p];
     } else {
         for (p = 0; p < kc; p++) {
@@ -63,6 +72,7 @@ void NNI_F(pack_a)(NN_T *restrict ap, const NN_T *restrict A, int64_t m, int64_t
         switch (mr) {
         case 4: pack_a_panel(ap, src, ars, acs, kc, rows, 4, alpha); break;
         case 6: pack_a_panel(ap, src, ars, acs, kc, rows, 6, alpha); break;
+        case 12: pack_a_panel(ap, src, ars, acs, kc, rows, 12, alpha); break;
         default: pack_a_panel(ap, src, ars, acs, kc, rows, mr, alpha); break;
         }
     }

@@ -1,78 +1,108 @@
-/* The 6 x (2 vectors) GEMM micro-kernel, written once for every SIMD instruction set.
+/* The UKR_MR x (2 vectors) GEMM micro-kernel, written once for every SIMD instruction set.
  * Included by gemm_kernels_<isa>.c after defining (no include guard on purpose):
  *   UKR_NAME          the function's name
+ *   UKR_MR            rows of the tile (2 UKR_MR accumulators must fit in the registers,
+ *                     with two for B and one for the broadcast A)
  *   UKR_T, UKR_V      the element type and its vector type; UKR_VL lanes per vector
  *   UKR_LOAD(p) UKR_STORE(p, v) UKR_BCAST(x) UKR_ZERO()   unaligned load/store, broadcast, 0
  *   UKR_FMA(a, b, c)  a * b + c, fused;  UKR_ADD(a, b), UKR_MUL(a, b)
  *   UKR_PREFETCH(p)   a hint to fetch the cache line at p (may be empty)
- * The contract is nni_ukr_f32/_f64's (internal.h): c = beta c + a @ b, each of the 6 x NR
- * sums started from 0 and accumulated over p in order, one fused multiply-add per term. */
+ * The contract is nni_ukr_f32/_f64's (internal.h): c = beta c + a @ b, each of the MR x NR
+ * sums started from 0 and accumulated over p in order, one fused multiply-add per term.
+ * The row loops have constant bounds and are fully unrolled, so the accumulators live in
+ * registers (GCC and Clang; other compilers may keep them on the stack, still correct). */
+#if defined(__clang__)
+#define UKR_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define UKR_UNROLL _Pragma("GCC unroll 16")
+#else
+#define UKR_UNROLL
+#endif
 
 void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
 {
-    UKR_V c00 = UKR_ZERO(), c01 = UKR_ZERO(), c10 = UKR_ZERO(), c11 = UKR_ZERO();
-    UKR_V c20 = UKR_ZERO(), c21 = UKR_ZERO(), c30 = UKR_ZERO(), c31 = UKR_ZERO();
-    UKR_V c40 = UKR_ZERO(), c41 = UKR_ZERO(), c50 = UKR_ZERO(), c51 = UKR_ZERO();
+    UKR_V c0[UKR_MR], c1[UKR_MR];
     int64_t p;
-    /* C's rows are written at the end: start fetching them now, behind the k loop. */
-    UKR_PREFETCH(c);
-    UKR_PREFETCH(c + ldc);
-    UKR_PREFETCH(c + 2 * ldc);
-    UKR_PREFETCH(c + 3 * ldc);
-    UKR_PREFETCH(c + 4 * ldc);
-    UKR_PREFETCH(c + 5 * ldc);
+    int i;
+    UKR_UNROLL
+    for (i = 0; i < UKR_MR; i++) {
+        c0[i] = UKR_ZERO();
+        c1[i] = UKR_ZERO();
+        /* C's rows are written at the end: start fetching them now, behind the k loop. */
+        UKR_PREFETCH(c + i * ldc);
+        UKR_PREFETCH(c + i * ldc + 2 * UKR_VL - 1);
+    }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
     for (p = 0; p < kc; p++) {
         const UKR_V b0 = UKR_LOAD(b), b1 = UKR_LOAD(b + UKR_VL);
-        UKR_V ai;
-        ai = UKR_BCAST(a[0]);
-        c00 = UKR_FMA(ai, b0, c00);
-        c01 = UKR_FMA(ai, b1, c01);
-        ai = UKR_BCAST(a[1]);
-        c10 = UKR_FMA(ai, b0, c10);
-        c11 = UKR_FMA(ai, b1, c11);
-        ai = UKR_BCAST(a[2]);
-        c20 = UKR_FMA(ai, b0, c20);
-        c21 = UKR_FMA(ai, b1, c21);
-        ai = UKR_BCAST(a[3]);
-        c30 = UKR_FMA(ai, b0, c30);
-        c31 = UKR_FMA(ai, b1, c31);
-        ai = UKR_BCAST(a[4]);
-        c40 = UKR_FMA(ai, b0, c40);
-        c41 = UKR_FMA(ai, b1, c41);
-        ai = UKR_BCAST(a[5]);
-        c50 = UKR_FMA(ai, b0, c50);
-        c51 = UKR_FMA(ai, b1, c51);
-        a += 6;
+        UKR_UNROLL
+        for (i = 0; i < UKR_MR; i++) {
+            const UKR_V ai = UKR_BCAST(a[i]);
+            c0[i] = UKR_FMA(ai, b0, c0[i]);
+            c1[i] = UKR_FMA(ai, b1, c1[i]);
+        }
+        a += UKR_MR;
         b += 2 * UKR_VL;
     }
-#define UKR_WRITE_ROW(r, x0, x1)                                                              \
-    do {                                                                                      \
-        UKR_T *cr = c + (r) * ldc;                                                            \
-        if (beta == 0) {                                                                      \
-            UKR_STORE(cr, x0);                                                                \
-            UKR_STORE(cr + UKR_VL, x1);                                                       \
-        } else if (beta == 1) {                                                               \
-            UKR_STORE(cr, UKR_ADD(UKR_LOAD(cr), x0));                                         \
-            UKR_STORE(cr + UKR_VL, UKR_ADD(UKR_LOAD(cr + UKR_VL), x1));                       \
-        } else {                                                                              \
-            const UKR_V bv = UKR_BCAST(beta);                                                 \
-            UKR_STORE(cr, UKR_ADD(UKR_MUL(bv, UKR_LOAD(cr)), x0));                            \
-            UKR_STORE(cr + UKR_VL, UKR_ADD(UKR_MUL(bv, UKR_LOAD(cr + UKR_VL)), x1));          \
-        }                                                                                     \
-    } while (0)
-    UKR_WRITE_ROW(0, c00, c01);
-    UKR_WRITE_ROW(1, c10, c11);
-    UKR_WRITE_ROW(2, c20, c21);
-    UKR_WRITE_ROW(3, c30, c31);
-    UKR_WRITE_ROW(4, c40, c41);
-    UKR_WRITE_ROW(5, c50, c51);
-#undef UKR_WRITE_ROW
+    UKR_UNROLL
+    for (i = 0; i < UKR_MR; i++) {
+        UKR_T *cr = c + i * ldc;
+        if (beta == 0) {
+            UKR_STORE(cr, c0[i]);
+            UKR_STORE(cr + UKR_VL, c1[i]);
+        } else if (beta == 1) {
+            UKR_STORE(cr, UKR_ADD(UKR_LOAD(cr), c0[i]));
+            UKR_STORE(cr + UKR_VL, UKR_ADD(UKR_LOAD(cr + UKR_VL), c1[i]));
+        } else {
+            const UKR_V bv = UKR_BCAST(beta);
+            UKR_STORE(cr, UKR_ADD(UKR_MUL(bv, UKR_LOAD(cr)), c0[i]));
+            UKR_STORE(cr + UKR_VL, UKR_ADD(UKR_MUL(bv, UKR_LOAD(cr + UKR_VL)), c1[i]));
+        }
+    }
 }
 
+#ifdef UKR_NARROW_NAME
+/* The narrow kernel, for C at most one vector wide (n = 10 against 16 float lanes): c (UKR_MR x
+ * UKR_VL, row stride ldc) = beta c + sum_p op(A)[i, p] b[p UKR_VL + j], p = 0 .. kc-1 in order
+ * from 0, one FMA per term. A is read where it is (element (i, p) at a[i ars + p acs]): for a
+ * narrow C, packing A would cost more than the product. b is one packed panel (gemm_pack.c).
+ * (Static, like UKR_NAME, whose includer writes `static` before the #include.)            */
+static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs, const UKR_T *b,
+                     UKR_T *c, int64_t ldc, UKR_T beta)
+{
+    UKR_V c0[UKR_MR];
+    int64_t p;
+    int i;
+    UKR_UNROLL
+    for (i = 0; i < UKR_MR; i++) c0[i] = UKR_ZERO();
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+    for (p = 0; p < kc; p++) {
+        const UKR_V b0 = UKR_LOAD(b + p * UKR_VL);
+        const UKR_T *ap = a + p * acs;
+        UKR_UNROLL
+        for (i = 0; i < UKR_MR; i++) c0[i] = UKR_FMA(UKR_BCAST(ap[i * ars]), b0, c0[i]);
+    }
+    UKR_UNROLL
+    for (i = 0; i < UKR_MR; i++) {
+        UKR_T *cr = c + i * ldc;
+        if (beta == 0)
+            UKR_STORE(cr, c0[i]);
+        else if (beta == 1)
+            UKR_STORE(cr, UKR_ADD(UKR_LOAD(cr), c0[i]));
+        else
+            UKR_STORE(cr, UKR_ADD(UKR_MUL(UKR_BCAST(beta), UKR_LOAD(cr)), c0[i]));
+    }
+}
+#undef UKR_NARROW_NAME
+#endif
+
+#undef UKR_UNROLL
 #undef UKR_NAME
+#undef UKR_MR
 #undef UKR_T
 #undef UKR_V
 #undef UKR_VL

@@ -54,16 +54,30 @@ static inline void *nni_alloc(int64_t count, size_t elem)
     return malloc(bytes ? bytes : 1);
 }
 
-/* Threads an OpenMP region may use: nn_get_num_threads() with OpenMP, else 1.            */
+/* ---- threads (threads.c) ---------------------------------------------------------------- */
+/* The thread pool is built on POSIX threads where there are any, else on OpenMP (MSVC).      */
+#if defined(__unix__) || defined(__APPLE__)
+#define NNI_POOL_PTHREADS 1
+#endif
+
+/* Threads a parallel loop may use: nn_get_num_threads() with a pool, else 1.              */
 static inline int nni_threads(void)
 {
-#ifdef NN_HAVE_OPENMP
+#if defined(NNI_POOL_PTHREADS) || defined(NN_HAVE_OPENMP)
     int t = nn_get_num_threads();
     return t > 0 ? t : 1;
 #else
     return 1;
 #endif
 }
+
+/* One part of a parallel loop: returns NN_OK or an error status.                          */
+typedef int (*nni_part_fn)(void *ctx, int64_t part);
+/* fn(ctx, c) once for every c in 0 .. n_parts-1, on up to `threads` threads (the caller and
+ * pool workers; threads.c): parts are claimed one at a time, so a late thread leaves its
+ * share to the others. Returns when every part is done: NN_OK, or a failing part's status.
+ * Parts must not depend on which thread runs them or in what order.                       */
+int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx);
 
 static inline int nni_act_valid(nn_act act)
 {
@@ -90,15 +104,45 @@ typedef void (*nni_ukr_f32)(int64_t kc, const float *a, const float *b, float *c
                             float beta);
 typedef void (*nni_ukr_f64)(int64_t kc, const double *a, const double *b, double *c,
                             int64_t ldc, double beta);
+/* The narrow kernels: c (mr x vl) = beta c + sum_p op(A)[i, p] b[p vl + j] over p = 0 .. kc-1
+ * in order from 0, A read in place (element (i, p) at a[i ars + p acs]), b one packed panel
+ * of vl columns (gemm_kernels_*.c); for C at most vl wide.                                 */
+typedef void (*nni_ukr_narrow_f32)(int64_t kc, const float *a, int64_t ars, int64_t acs,
+                                   const float *b, float *c, int64_t ldc, float beta);
+typedef void (*nni_ukr_narrow_f64)(int64_t kc, const double *a, int64_t ars, int64_t acs,
+                                   const double *b, double *c, int64_t ldc, double beta);
 typedef struct {
     const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
     const char *label_f32, *label_f64; /* for nn_get_build_info: "avx2+fma 6x16"            */
     int mr_f32, nr_f32, mr_f64, nr_f64;
     nni_ukr_f32 ukr_f32;
     nni_ukr_f64 ukr_f64;
+    /* the narrow kernels (NULL: none) and their widths: mr_* rows, vl_* columns             */
+    int vl_f32, vl_f64;
+    nni_ukr_narrow_f32 narrow_f32;
+    nni_ukr_narrow_f64 narrow_f64;
 } nni_gemm_kernel;
 
-#define NNI_UKR_MAX_TILE 256 /* mr * nr of the largest micro-kernel (avx512 f32 6x32)     */
+#define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernel (avx512 f32 12x32)    */
+
+#if defined(_MSC_VER)
+#define NNI_ALIGN64 __declspec(align(64))
+#elif defined(__GNUC__) || defined(__clang__)
+#define NNI_ALIGN64 __attribute__((aligned(64)))
+#else
+#define NNI_ALIGN64
+#endif
+
+/* GEMM blocking in elements (dispatch.c): a kc x nr panel of B fills about half of L1, the
+ * mc x kc block of A half of L2, the kc x nc block of B a share of L3; mc a multiple of mr,
+ * nc of nr. Computed once from the caches the CPU reports (sane fallbacks where it reports
+ * none); a function of the machine and kernel only, never of the thread count.             */
+typedef struct {
+    int64_t mc, kc, nc;
+} nni_gemm_blocking;
+void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes);
+/* Tests: use these blocks (rounded to the kernel's mr and nr) instead; all 0 = the machine's. */
+void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc);
 
 /* The kernel chosen once (dispatch.c): NNFAST_GEMM_KERNEL when it is available on this CPU,
  * else the best the CPU supports.                                                           */
@@ -144,7 +188,7 @@ extern const nni_gemm_kernel nni_kernel_neon;
 /* scratch.c: this thread's scratch buffer number slot (< NNI_SCRATCH_SLOTS), aligned to 64 bytes
  * and at least bytes long: grown on demand, kept for the thread's next calls, freed when the
  * thread ends (POSIX). NULL when out of memory. The GEMM packs A and B into these.          */
-#define NNI_SCRATCH_SLOTS 4
+#define NNI_SCRATCH_SLOTS 6
 void *nni_thread_scratch(int slot, int64_t bytes);
 
 /* Thread-local storage (scratch.c's per-thread buffers).                               */

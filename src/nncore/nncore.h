@@ -51,6 +51,12 @@ int nn_get_num_threads(void);
 int nn_has_openmp(void);
 /* Seconds on a monotonic clock (for throttling callbacks; the origin is arbitrary).         */
 double nn_seconds(void);
+/* The clock the core runs at, in Hz, from a chain of dependent integer adds (one per cycle):
+ * the fastest of `samples` timings of about sample_seconds each; 0 where it cannot be measured. */
+double nn_measure_cpu_hz(double sample_seconds, int samples);
+/* Bytes of this core's level-1 data (level 1), level-2 (2) and last-level (3) cache as the CPU
+ * reports them; 0 when unknown. The GEMM's blocking is computed from them.                 */
+int64_t nn_cache_size(int level);
 
 /* ---- build and run-time report (dispatch.c) -------------------------------------------------- */
 typedef struct {

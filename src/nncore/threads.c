@@ -1,4 +1,17 @@
-/* Threads: how many the parallel regions use, and whether OpenMP is compiled in. */
+/* Threads: how many the kernels use, and the pool that runs a parallel loop.
+ *
+ * The pool (POSIX threads; OpenMP where there are none, e.g. MSVC) never steals a core:
+ * - a waiting thread spins for a bounded few microseconds (POOL_SPIN_SECONDS), then sleeps on a
+ *   condition variable, whatever the environment sets (OMP_WAIT_POLICY and GOMP_SPINCOUNT do
+ *   not apply);
+ * - the parts of a loop are claimed one at a time from a shared counter, by the caller as well
+ *   as the workers: a worker that is late (its core held by another process) leaves its parts to
+ *   the others, so a loop waits only for parts already started, never for a thread to wake.
+ * Which thread runs a part never changes what the part computes, so results do not depend on
+ * the thread count or on the timing.
+ * One loop at a time uses the workers: a caller that finds them busy (another Python thread's
+ * fit) runs its parts itself. A forked child starts with no workers (pthread_atfork).
+ */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #endif
@@ -6,6 +19,9 @@
 
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
 #endif
 
 /* 0 = not chosen yet: the default is computed on first use. A plain int is enough: a
@@ -41,6 +57,12 @@ static int default_num_threads(void)
         }
     }
 #endif
+#if defined(NNI_POOL_PTHREADS) && defined(_SC_NPROCESSORS_ONLN)
+    {
+        long p = sysconf(_SC_NPROCESSORS_ONLN);
+        if (p > 0) return p > 1 << 16 ? 1 << 16 : (int)p;
+    }
+#endif
 #ifdef NN_HAVE_OPENMP
     {
         int p = omp_get_num_procs();
@@ -50,7 +72,8 @@ static int default_num_threads(void)
     return 1;
 }
 
-/* n <= 0 restores the default. Without OpenMP the count is kept but every kernel is serial. */
+/* n <= 0 restores the default. Without threads in the build the count is kept but every
+ * kernel is serial. */
 void nn_set_num_threads(int n)
 {
     g_num_threads = n > 0 ? n : default_num_threads();
@@ -74,3 +97,242 @@ int nn_has_openmp(void)
     return 0;
 #endif
 }
+
+/* Run every part on the calling thread, in order; the first failing status. */
+static int run_serially(int64_t n_parts, nni_part_fn fn, void *ctx)
+{
+    int64_t c;
+    int st = NN_OK, s;
+    for (c = 0; c < n_parts; c++)
+        if ((s = fn(ctx, c)) != NN_OK && st == NN_OK) st = s;
+    return st;
+}
+
+#if defined(NNI_POOL_PTHREADS)
+#include <pthread.h>
+
+/* How long a waiting thread spins before it sleeps. Wider than the gap between the products of
+ * one training step (a few microseconds of elementwise work), so a step's products find the
+ * workers awake; short enough that on a busy machine a spinning worker costs the other
+ * process little. Waking a sleeping thread costs ~5-50 us (more in a VM); spinning longer than
+ * that gains nothing.                                                                        */
+#define POOL_SPIN_SECONDS 30e-6
+#define POOL_MAX_WORKERS 255
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define LOAD(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
+
+/* The job word: generation (high 32 bits) and the next part to claim (low 32 bits). The caller
+ * closes a job (index CLOSED) before it rewrites the job's fields, and a part is claimed by a
+ * compare-and-swap on the whole word, so a late thread can never claim a part of a finished
+ * job with the fields of the next one (the fields are read, then the word is checked
+ * unchanged: a sequence lock).                                                              */
+#define JOB_CLOSED 0xffffffffu
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* workers sleep here waiting for a new generation             */
+    pthread_cond_t done_cv; /* the caller sleeps here waiting for the parts in flight         */
+    int n_workers;          /* started so far                                               */
+    int in_use;             /* 1 while a caller runs a loop on the pool                      */
+    int work_sleepers, done_sleepers;
+    uint64_t word;
+    /* the job (written only while it is closed)                                              */
+    nni_part_fn fn;
+    void *ctx;
+    int64_t n_parts;
+    int helpers; /* workers 0 .. helpers-1 take part                                         */
+    int64_t done; /* parts finished                                                           */
+    int status;
+} thread_pool;
+
+static thread_pool g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                             PTHREAD_COND_INITIALIZER, 0, 0, 0, 0,
+                             (uint64_t)JOB_CLOSED, NULL, NULL, 0, 0, 0, NN_OK};
+static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
+
+/* A forked child has only the thread that forked: no workers, and a pool no one holds. */
+static void pool_after_fork_child(void)
+{
+    pthread_mutex_init(&g_pool.mu, NULL);
+    pthread_cond_init(&g_pool.work_cv, NULL);
+    pthread_cond_init(&g_pool.done_cv, NULL);
+    g_pool.n_workers = 0;
+    g_pool.in_use = 0;
+    g_pool.work_sleepers = g_pool.done_sleepers = 0;
+    g_pool.word = (uint64_t)JOB_CLOSED;
+}
+
+static void pool_init_once(void) { (void)pthread_atfork(NULL, NULL, pool_after_fork_child); }
+
+/* Claim and run parts of the job in word w (and its successors) until none is left. */
+static void run_parts(thread_pool *p, uint64_t w)
+{
+    for (;;) {
+        const uint32_t next = (uint32_t)w;
+        nni_part_fn fn;
+        void *ctx;
+        int64_t n_parts;
+        int s;
+        if (next == JOB_CLOSED) return;
+        fn = __atomic_load_n(&p->fn, __ATOMIC_RELAXED);
+        ctx = __atomic_load_n(&p->ctx, __ATOMIC_RELAXED);
+        n_parts = __atomic_load_n(&p->n_parts, __ATOMIC_RELAXED);
+        if ((int64_t)next >= n_parts) return;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (!__atomic_compare_exchange_n(&p->word, &w, w + 1, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            continue; /* w now holds the current word: try again */
+        s = fn(ctx, (int64_t)next);
+        if (s != NN_OK) {
+            int ok = NN_OK;
+            __atomic_compare_exchange_n(&p->status, &ok, s, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED);
+        }
+        if (__atomic_add_fetch(&p->done, 1, __ATOMIC_SEQ_CST) == n_parts &&
+            __atomic_load_n(&p->done_sleepers, __ATOMIC_SEQ_CST) > 0) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_broadcast(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+        w = LOAD(&p->word);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    thread_pool *p = &g_pool;
+    const int index = (int)(intptr_t)arg;
+    /* not the current generation: the first pass looks at the job that may be open now */
+    uint32_t seen = (uint32_t)(LOAD(&p->word) >> 32) - 1u;
+    for (;;) {
+        uint64_t w = LOAD(&p->word);
+        if ((uint32_t)(w >> 32) == seen) { /* no new job: spin a while, then sleep */
+            const double until = nn_seconds() + POOL_SPIN_SECONDS;
+            int i = 0;
+            while ((uint32_t)((w = LOAD(&p->word)) >> 32) == seen) {
+                CPU_RELAX();
+                if (++i % 64 == 0 && nn_seconds() > until) {
+                    pthread_mutex_lock(&p->mu);
+                    __atomic_add_fetch(&p->work_sleepers, 1, __ATOMIC_SEQ_CST);
+                    while ((uint32_t)((w = __atomic_load_n(&p->word, __ATOMIC_SEQ_CST)) >>
+                                      32) == seen)
+                        pthread_cond_wait(&p->work_cv, &p->mu);
+                    __atomic_sub_fetch(&p->work_sleepers, 1, __ATOMIC_SEQ_CST);
+                    pthread_mutex_unlock(&p->mu);
+                    break;
+                }
+            }
+        }
+        seen = (uint32_t)(w >> 32);
+        if (index < __atomic_load_n(&p->helpers, __ATOMIC_RELAXED)) run_parts(p, w);
+    }
+    return NULL;
+}
+
+/* Start workers until there are n; fewer when the system refuses threads. */
+static void pool_grow(thread_pool *p, int n)
+{
+    while (p->n_workers < n) {
+        pthread_t tid;
+        pthread_attr_t attr;
+        int ok;
+        if (pthread_attr_init(&attr) != 0) return;
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        ok = pthread_create(&tid, &attr, worker_main, (void *)(intptr_t)p->n_workers) == 0;
+        pthread_attr_destroy(&attr);
+        if (!ok) return;
+        p->n_workers++;
+    }
+}
+
+int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
+{
+    thread_pool *p = &g_pool;
+    int helpers = threads - 1, st;
+    uint64_t w;
+    if (n_parts <= 0) return NN_OK;
+    if (helpers > n_parts - 1) helpers = (int)(n_parts - 1);
+    if (helpers > POOL_MAX_WORKERS) helpers = POOL_MAX_WORKERS;
+    if (helpers <= 0 || n_parts >= (int64_t)JOB_CLOSED ||
+        __atomic_exchange_n(&p->in_use, 1, __ATOMIC_ACQUIRE))
+        return run_serially(n_parts, fn, ctx);
+    pthread_once(&g_pool_once, pool_init_once);
+    if (p->n_workers < helpers) pool_grow(p, helpers);
+    if (helpers > p->n_workers) helpers = p->n_workers;
+
+    /* the job is closed (the last loop closed it): write it, then open it */
+    w = p->word;
+    __atomic_store_n(&p->fn, fn, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->ctx, ctx, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->n_parts, n_parts, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->helpers, helpers, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->status, NN_OK, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->word, (uint64_t)((uint32_t)(w >> 32) + 1u) << 32, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&p->work_sleepers, __ATOMIC_SEQ_CST) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->work_cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+
+    run_parts(p, LOAD(&p->word));
+
+    /* every part is claimed; wait for the ones still running on workers */
+    if (LOAD(&p->done) < n_parts) {
+        const double until = nn_seconds() + POOL_SPIN_SECONDS;
+        int i = 0;
+        while (LOAD(&p->done) < n_parts) {
+            CPU_RELAX();
+            if (++i % 64 == 0 && nn_seconds() > until) {
+                pthread_mutex_lock(&p->mu);
+                __atomic_add_fetch(&p->done_sleepers, 1, __ATOMIC_SEQ_CST);
+                while (__atomic_load_n(&p->done, __ATOMIC_SEQ_CST) < n_parts)
+                    pthread_cond_wait(&p->done_cv, &p->mu);
+                __atomic_sub_fetch(&p->done_sleepers, 1, __ATOMIC_SEQ_CST);
+                pthread_mutex_unlock(&p->mu);
+            }
+        }
+    }
+    st = LOAD(&p->status);
+    /* close the job before anyone may rewrite it */
+    w = LOAD(&p->word);
+    __atomic_store_n(&p->word, (w & ~(uint64_t)0xffffffffu) | JOB_CLOSED, __ATOMIC_SEQ_CST);
+    STORE(&p->in_use, 0);
+    return st;
+}
+
+#elif defined(NN_HAVE_OPENMP)
+/* No POSIX threads (MSVC): an OpenMP loop with parts handed out one at a time. */
+int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
+{
+    int st = NN_OK;
+    int c;
+    if (threads <= 1 || n_parts <= 1 || n_parts > 1 << 30) return run_serially(n_parts, fn, ctx);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (c = 0; c < (int)n_parts; c++) {
+        const int s = fn(ctx, c);
+        if (s != NN_OK) {
+#pragma omp critical(nn_parallel_status)
+            if (st == NN_OK) st = s;
+        }
+    }
+    return st;
+}
+
+#else
+int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
+{
+    (void)threads;
+    return run_serially(n_parts, fn, ctx);
+}
+#endif

@@ -84,9 +84,9 @@ static void test_rng(void)
 }
 
 /* ---- GEMM against the naive loop, per element type ---------------------------------------- */
-/* Shapes not multiples of any block (gemm.c: MC 144/72, NC 4096, KC 256; MR 6 or 4, NR 4..32):
- * the direct loop (m n k <= 32^3) and the packed path, edges in m, n and k (k > KC, m > MC,
- * n > NC), a single row or column. */
+/* Shapes not multiples of any block (MR 6 or 4, NR 4..32; the machine's MC, KC, NC, and tiny
+ * ones set by the test): the direct loop (m n k <= 32^3) and the packed path, edges in m, n
+ * and k (k > KC, m > MC, n > NC), a single row or column, narrow C (the transposed path). */
 static const int64_t g_shapes[][3] = {{1, 1, 1},      {7, 13, 5},    {67, 129, 131},
                                       {33, 5, 300},   {5, 300, 7},   {4, 8, 257},
                                       {1, 200, 3},    {130, 1, 9},   {146, 19, 259},
@@ -199,40 +199,47 @@ static const int64_t g_shapes[][3] = {{1, 1, 1},      {7, 13, 5},    {67, 129, 1
         printf("gemm " #S ": largest rel diff vs naive %.3g (tolerance %g (1 + k/256))\n",    \
                worst_all, (double)(TOL));                                                     \
     }                                                                                         \
-    /* The same product with 1 and 2 threads must be bit-identical. */                        \
+    /* The same product with 1, 2 and 3 threads must be bit-identical: split by columns, by  \
+     * rows, and transposed (n = 10), each with a shared packed operand. */                   \
     static void test_gemm_threads_##S(void)                                                   \
     {                                                                                         \
-        const int64_t m = 300, n = 257, k = 511;                                              \
-        T *A = (T *)xmalloc((size_t)(m * k) * sizeof(T));                                     \
-        T *B = (T *)xmalloc((size_t)(k * n) * sizeof(T));                                     \
-        T *C1 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                    \
-        T *C2 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                    \
-        T *D = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                     \
-        T *bias = (T *)xmalloc((size_t)n * sizeof(T));                                        \
-        int ta, tb;                                                                           \
-        fill_##S(A, m * k, -1, 1);                                                            \
-        fill_##S(B, k * n, -1, 1);                                                            \
-        fill_##S(D, m * n, -0.9, 0.9);                                                        \
-        fill_##S(bias, n, -1, 1);                                                             \
-        for (ta = 0; ta < 2; ta++)                                                            \
-            for (tb = 0; tb < 2; tb++) {                                                      \
-                nn_epilogue_##S ep = {bias, NN_ACT_TANH, D, NN_ACT_TANH};                     \
-                nn_set_num_threads(1);                                                        \
-                CHECK_STATUS(nn_gemm_##S(C1, A, B, m, n, k, ta, tb, 1, 0, &ep), NN_OK);       \
-                nn_set_num_threads(2);                                                        \
-                CHECK_STATUS(nn_gemm_##S(C2, A, B, m, n, k, ta, tb, 1, 0, &ep), NN_OK);       \
-                CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(T)) == 0,                       \
-                      #S " gemm 300x257x511 ta=%d tb=%d differs between 1 and 2 threads "     \
-                         "(largest rel diff %.3g)",                                           \
-                      ta, tb, max_rel_diff_##S(C1, C2, m * n));                               \
-            }                                                                                 \
+        static const int64_t shapes[4][3] = {{300, 257, 511}, {700, 10, 300},                 \
+                                             {1000, 60, 64}, {64, 256, 784}};                 \
+        int sh, ta, tb, nt;                                                                   \
+        for (sh = 0; sh < 4; sh++) {                                                          \
+            const int64_t m = shapes[sh][0], n = shapes[sh][1], k = shapes[sh][2];            \
+            T *A = (T *)xmalloc((size_t)(m * k) * sizeof(T));                                 \
+            T *B = (T *)xmalloc((size_t)(k * n) * sizeof(T));                                 \
+            T *C1 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                \
+            T *C2 = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                \
+            T *D = (T *)xmalloc((size_t)(m * n) * sizeof(T));                                 \
+            T *bias = (T *)xmalloc((size_t)n * sizeof(T));                                    \
+            fill_##S(A, m * k, -1, 1);                                                        \
+            fill_##S(B, k * n, -1, 1);                                                        \
+            fill_##S(D, m * n, -0.9, 0.9);                                                    \
+            fill_##S(bias, n, -1, 1);                                                         \
+            for (ta = 0; ta < 2; ta++)                                                        \
+                for (tb = 0; tb < 2; tb++)                                                    \
+                    for (nt = 2; nt <= 3; nt++) {                                             \
+                        nn_epilogue_##S ep = {bias, NN_ACT_TANH, D, NN_ACT_TANH};             \
+                        nn_set_num_threads(1);                                                \
+                        CHECK_STATUS(nn_gemm_##S(C1, A, B, m, n, k, ta, tb, 1, 0, &ep), NN_OK); \
+                        nn_set_num_threads(nt);                                               \
+                        CHECK_STATUS(nn_gemm_##S(C2, A, B, m, n, k, ta, tb, 1, 0, &ep), NN_OK); \
+                        CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(T)) == 0,               \
+                              #S " gemm %lldx%lldx%lld ta=%d tb=%d differs between 1 and %d " \
+                                 "threads (largest rel diff %.3g)",                           \
+                              (long long)m, (long long)n, (long long)k, ta, tb, nt,           \
+                              max_rel_diff_##S(C1, C2, m * n));                               \
+                    }                                                                         \
+            free(A);                                                                          \
+            free(B);                                                                          \
+            free(C1);                                                                         \
+            free(C2);                                                                         \
+            free(D);                                                                          \
+            free(bias);                                                                       \
+        }                                                                                     \
         nn_set_num_threads(0);                                                                \
-        free(A);                                                                              \
-        free(B);                                                                              \
-        free(C1);                                                                             \
-        free(C2);                                                                             \
-        free(D);                                                                              \
-        free(bias);                                                                           \
     }
 
 DEFINE_GEMM_TESTS(float, f32, 1e-5)
@@ -326,6 +333,13 @@ static void test_gemm_each_kernel(void)
         test_gemm_f64();
         test_gemm_threads_f32();
         test_gemm_threads_f64();
+        /* tiny blocks: every shape crosses the mc, kc and nc edges, on 1 and 2 threads */
+        nni_gemm_blocking_set(13, 37, 70);
+        test_gemm_f32();
+        test_gemm_f64();
+        test_gemm_threads_f32();
+        test_gemm_threads_f64();
+        nni_gemm_blocking_set(0, 0, 0);
         test_float_activations();
         ran++;
     }

@@ -100,9 +100,13 @@ def machine_lines(machine, versions):
     lines = [f"machine: {machine['cores']} cores, clock {clock:.2f} GHz (measured: dependent "
              f"adds)" if clock else f"machine: {machine['cores']} cores, clock not measured "
              f"on {machine['machine']} (no % of peak)",
-             f"  CPU features {machine['cpu_features']!r}; widest SIMD {machine['isa']}: "
-             f"{machine['flops_per_cycle']} FLOP/cycle/core; nnfast GEMM kernels "
-             f"{machine['gemm_kernels']}"]
+             f"  CPU features {machine['cpu_features']!r}; SIMD of the chosen GEMM kernel "
+             f"{machine['isa']}: {machine['flops_per_cycle']} FLOP/cycle/core; nnfast GEMM "
+             f"kernels {machine['gemm_kernels']}"]
+    caches = machine.get("caches") or {}
+    if any(caches.values()):
+        lines.append("  caches (the GEMM blocking follows them): " + ", ".join(
+            f"{name} {size / 1024:.0f} KiB" for name, size in caches.items() if size))
     if peak:
         lines.append("  peak = cores x clock x FLOP/cycle: " + ", ".join(
             f"{dtype} {value:.0f} GFLOP/s" for dtype, value in peak.items()))
