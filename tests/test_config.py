@@ -16,7 +16,8 @@ def test_config_reports_version_build_kernels_cpu_threads():
     assert report["nnfast"]["version"] == nnfast.__version__
     assert report["numpy"]["version"] == np.__version__
     info = _core.build_info()
-    assert report["build"]["openmp"] is info["openmp"] is _core.has_openmp()
+    assert report["build"]["threading"] == info["threading"] == _core.threading()
+    assert _core.threading() in ("pool", "openmp", "serial")
     assert report["build"]["native_build"] is info["native_build"]
     assert report["kernels"] == {k: v for k, v in info.items() if "kernel" in k}
     assert set(report["kernels"]) >= {"gemm_kernel_float32", "gemm_kernel_float64"}

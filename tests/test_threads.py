@@ -5,11 +5,11 @@ import pytest
 import nnfast
 from nnfast import _core
 
-# Without OpenMP every kernel runs on one thread whatever the count: comparing 1 and 2 threads
+# A serial build runs every kernel on one thread whatever the count: comparing 1 and 2 threads
 # would compare a serial run with itself, and pass without checking anything.
-needs_openmp = pytest.mark.skipif(
-    not nnfast.config()["build"]["openmp"],
-    reason="built without OpenMP: 1 and 2 threads both run serially, nothing to compare")
+needs_threads = pytest.mark.skipif(
+    nnfast.config()["build"]["threading"] == "serial",
+    reason="a serial build (no thread pool, no OpenMP): 1 and 2 threads both run serially")
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def train(n_threads, dtype):
     return model, model.forward(X)
 
 
-@needs_openmp
+@needs_threads
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_training_is_bit_identical_for_1_and_2_threads(dtype, restore_threads):
     one, out_one = train(1, dtype)
@@ -41,7 +41,7 @@ def test_training_is_bit_identical_for_1_and_2_threads(dtype, restore_threads):
     assert one.loss_curve_ == two.loss_curve_
 
 
-@needs_openmp
+@needs_threads
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True)])
 def test_gemm_is_bit_identical_for_1_and_2_threads(dtype, trans_a, trans_b, restore_threads):

@@ -70,8 +70,9 @@ def get_num_threads():
     return nn_get_num_threads()
 
 
-def has_openmp():
-    return bool(nn_has_openmp())
+def threading():
+    """How the core's parallel loops run: "pool", "openmp" or "serial"."""
+    return nn_threading().decode()
 
 
 def build_info():
@@ -82,7 +83,7 @@ def build_info():
             "gemm_kernel_float64": info.gemm_kernel_f64.decode(),
             "vecmath_kernel": info.vecmath.decode(),
             "cpu_features": info.cpu_features.decode(), "compiler": info.compiler.decode(),
-            "openmp": bool(info.openmp), "native_build": bool(info.native_build),
+            "threading": info.threading.decode(), "native_build": bool(info.native_build),
             "num_threads": info.num_threads}
 
 

@@ -33,7 +33,7 @@ cdef extern from "nncore.h" nogil:
 
     void nn_set_num_threads(int n)
     int nn_get_num_threads()
-    int nn_has_openmp()
+    const char *nn_threading()
     double nn_seconds()
 
     ctypedef struct nn_build_info:
@@ -42,7 +42,7 @@ cdef extern from "nncore.h" nogil:
         const char *vecmath
         const char *cpu_features
         const char *compiler
-        int openmp
+        const char *threading
         int native_build
         int num_threads
     void nn_get_build_info(nn_build_info *info)

@@ -19,7 +19,7 @@ from ._version import __version__
 
 # The keys of _core.build_info() that describe the build; every "*kernel*" key is a kernel
 # choice, and any other key is reported under "core" so that nothing the core says is lost.
-BUILD_KEYS = ("compiler", "openmp", "native_build")
+BUILD_KEYS = ("compiler", "threading", "native_build")
 CPU_KEYS = ("cpu_features",)
 THREAD_KEYS = ("num_threads",)
 

@@ -131,7 +131,7 @@ void nn_get_build_info(nn_build_info *info)
 #else
     info->compiler = "unknown";
 #endif
-    info->openmp = nn_has_openmp();
+    info->threading = nn_threading();
 #ifdef NN_NATIVE_BUILD
     info->native_build = 1;
 #else

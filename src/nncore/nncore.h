@@ -48,7 +48,9 @@ typedef enum { NN_INIT_GLOROT = 0, NN_INIT_ZEROS = 1 } nn_init;
 /* n <= 0 restores the default: NNFAST_NUM_THREADS, else OMP_NUM_THREADS, else the cores.   */
 void nn_set_num_threads(int n);
 int nn_get_num_threads(void);
-int nn_has_openmp(void);
+/* How parallel loops run: "pool" (the core's POSIX-thread pool), "openmp" (MSVC builds), or
+ * "serial" (neither; nn_set_num_threads is then kept but every loop runs on one thread).    */
+const char *nn_threading(void);
 /* Seconds on a monotonic clock (for throttling callbacks; the origin is arbitrary).         */
 double nn_seconds(void);
 /* The clock the core runs at, in Hz, from a chain of dependent integer adds (one per cycle):
@@ -65,7 +67,7 @@ typedef struct {
     const char *vecmath;          /* the vector exp/sigmoid/tanh set chosen at run time     */
     const char *cpu_features;     /* the instruction sets the CPU reports, space-separated */
     const char *compiler;         /* the compiler that built the core                      */
-    int openmp;                   /* 1 when built with OpenMP                              */
+    const char *threading;        /* nn_threading(): "pool", "openmp" or "serial"           */
     int native_build;             /* 1 when built with NNFAST_NATIVE (-march=native)       */
     int num_threads;              /* nn_get_num_threads()                                  */
 } nn_build_info;

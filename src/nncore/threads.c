@@ -89,12 +89,14 @@ int nn_get_num_threads(void)
     return n;
 }
 
-int nn_has_openmp(void)
+const char *nn_threading(void)
 {
-#ifdef NN_HAVE_OPENMP
-    return 1;
+#if defined(NNI_POOL_PTHREADS)
+    return "pool";
+#elif defined(NN_HAVE_OPENMP)
+    return "openmp";
 #else
-    return 0;
+    return "serial";
 #endif
 }
 

@@ -55,7 +55,7 @@ static void *xmalloc(size_t bytes)
 /* ---- the random stream --------------------------------------------------------------------- */
 static void test_rng(void)
 {
-    /* shared/DESIGN.md: seed 0 gives these three uniforms */
+    /* SplitMix64 seeded with 0 (docs/semantics.md; python/nnfast/reference/rng.py) gives these */
     const double want[3] = {0.8833108082136426, 0.43152799704850997, 0.026433771592597743};
     uint64_t s = 0;
     int64_t order[10], seen[10] = {0}, i;
@@ -842,7 +842,7 @@ static void test_optimizers(void)
 
 int main(void)
 {
-    printf("nncore tests: openmp %s, %d threads by default\n", nn_has_openmp() ? "on" : "off",
+    printf("nncore tests: threading %s, %d threads by default\n", nn_threading(),
            nn_get_num_threads());
     test_rng();
     test_gemm_each_kernel();

@@ -24,7 +24,7 @@ from .workloads import DATA_SEED, MODEL_SEED
 TOLERANCES = {"float64": {"loss": 1e-9, "weights": 1e-9},
               "float32": {"loss": 1e-4, "weights": 2e-2}}
 
-# Pause between two timed runs: threads of the BLAS and OpenMP pools that spin-wait after
+# Pause between two timed runs: threads of BLAS and OpenMP pools that spin-wait after
 # their work (OpenBLAS up to ~0.1 s) would otherwise steal a core from the next run.
 SETTLE_SECONDS = 0.15
 

@@ -81,5 +81,5 @@ def describe():
             "gemm_kernels": {dtype: info.get(f"gemm_kernel_{dtype}", "?")
                              for dtype in ("float32", "float64")},
             "caches": _core.cache_sizes(),
-            "openmp": info.get("openmp"), "machine": platform.machine(),
+            "threading": info.get("threading"), "machine": platform.machine(),
             "python": platform.python_version()}
