@@ -1,0 +1,16 @@
+"""to_nnfast(): a fitted nnfast.sklearn estimator as an nnfast model (nnfast.interop)."""
+
+
+class NnfastModelMixin:
+    """Adds ``to_nnfast()`` to a fitted estimator."""
+
+    def to_nnfast(self):
+        """The fitted network as an nnfast.MLP with the same weights and class labels (the
+        model nnfast.MLP.from_sklearn gives; for the Perceptron a one-layer MLP whose predict
+        gives the same classes), to save, export or predict without scikit-learn."""
+        from ..models import MLP
+
+        if hasattr(self, "coefs_") or not hasattr(self, "coef_"):
+            return MLP.from_sklearn(self)
+        from ..interop.sklearn_weights import record_from_sklearn_linear
+        return MLP.from_record(record_from_sklearn_linear(self))
