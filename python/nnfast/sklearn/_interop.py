@@ -1,8 +1,14 @@
-"""to_nnfast(): a fitted nnfast.sklearn estimator as an nnfast model (nnfast.interop)."""
+"""to_nnfast(), and the estimators' registration with skl2onnx (nnfast.interop)."""
+from ..interop.skl2onnx_converters import register_when_imported
 
 
 class NnfastModelMixin:
-    """Adds ``to_nnfast()`` to a fitted estimator."""
+    """Adds ``to_nnfast()`` to a fitted estimator; registers each estimator class with
+    skl2onnx (when skl2onnx is imported), so ``skl2onnx.to_onnx`` converts it."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register_when_imported(cls)
 
     def to_nnfast(self):
         """The fitted network as an nnfast.MLP with the same weights and class labels (the
