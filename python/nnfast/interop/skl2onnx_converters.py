@@ -14,6 +14,7 @@ skl2onnx is loaded, else right after skl2onnx's own import finishes.
 import importlib.abc
 import importlib.util
 import sys
+from typing import List
 
 # scikit-learn's class name -> (skl2onnx alias, its shape calculator, its converter, options)
 CONVERTERS = {
@@ -29,7 +30,7 @@ CONVERTERS = {
                    {"zipmap": [True, False, "columns"], "nocl": [True, False],
                     "output_class_labels": [False, True], "raw_scores": [True, False]}),
 }
-PENDING = []  # estimator classes defined before skl2onnx was imported
+PENDING: List[type] = []  # estimator classes defined before skl2onnx was imported
 
 
 def scikit_learn_name(estimator_class):
