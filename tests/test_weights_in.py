@@ -63,7 +63,8 @@ def test_from_sklearn_classifier_forward_is_predict_proba(dtype, activation, n_c
 def test_from_sklearn_regressor_forward_is_predict(dtype, n_targets):
     X, _ = data()
     Y = np.column_stack([X.sum(axis=1), X[:, 0] * X[:, 1]])[:, :n_targets].squeeze()
-    source = fitted(neural_network.MLPRegressor(hidden_layer_sizes=(6,), max_iter=40, random_state=1),
+    source = fitted(neural_network.MLPRegressor(hidden_layer_sizes=(6,), max_iter=40,
+                                                random_state=1),
                     X.astype(dtype), Y)
     model = nnfast.MLP.from_sklearn(source)
     assert (model.output, model.loss_name) == ("identity", "mse")
@@ -87,7 +88,8 @@ def test_from_sklearn_multilabel_and_feature_names():
 def test_nnfast_sklearn_to_nnfast_and_the_model_saves(tmp_path):
     X, y = data()
     for estimator in (nnfast.sklearn.MLPClassifier((6,), max_iter=20, random_state=0),
-                      nnfast.sklearn.MLPRegressor(hidden_layer_sizes=(6,), max_iter=20, random_state=0,
+                      nnfast.sklearn.MLPRegressor(hidden_layer_sizes=(6,), max_iter=20,
+                                                  random_state=0,
                                                   dtype="float32")):
         source = fitted(estimator, X, y)
         model = source.to_nnfast()
@@ -113,7 +115,8 @@ def test_perceptron_to_nnfast_predicts_its_classes(n_classes):
 
 def test_from_sklearn_refuses_what_nnfast_cannot_express():
     X, _ = data()
-    poisson = fitted(neural_network.MLPRegressor(hidden_layer_sizes=(4,), loss="poisson", max_iter=5), X,
+    poisson = fitted(neural_network.MLPRegressor(hidden_layer_sizes=(4,), loss="poisson",
+                                                 max_iter=5), X,
                      np.abs(X[:, 0]))
     with pytest.raises(ValueError, match="no 'exp' output activation"):
         nnfast.MLP.from_sklearn(poisson)

@@ -2,6 +2,7 @@
 with --int8 --calibrate DATA) or as an ONNX graph."""
 import argparse
 import os
+import tempfile
 
 import numpy as np
 
@@ -86,8 +87,6 @@ def write_onnx(model, path, out):
 
 def write_atomically_bytes(path, data):
     """write_atomically for bytes: a temporary file in the same folder, then a rename."""
-    import tempfile
-
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CommandError(f"{path}: the folder {folder} does not exist")

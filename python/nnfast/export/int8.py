@@ -180,7 +180,8 @@ def quantize(model, X):
         layers.append(QuantizedLayer(Wq, bq, m, shift, table))
         a = ACTIVATIONS_NP[activations[l]](z)
     return QuantizedMLP(
-        mean.astype(np.float32), (1 / (std * input_scale)).astype(np.float32), layers, net.output, prediction_rule(model, net),
+        mean.astype(np.float32), (1 / (std * input_scale)).astype(np.float32), layers,
+        net.output, prediction_rule(model, net),
         pre.target_mean, pre.target_std, type(model).__name__, list(net.layers), net.dtype)
 
 

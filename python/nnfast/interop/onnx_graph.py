@@ -75,7 +75,7 @@ def is_classifier(model, net):
     return net is not model or net.loss_name != "mse"
 
 
-def to_onnx(model, path=None, preprocessing=None):
+def to_onnx(model, path=None):
     """The ONNX graph of an nnfast MLP or Perceptron.
 
     Parameters
@@ -83,9 +83,6 @@ def to_onnx(model, path=None, preprocessing=None):
     model : nnfast.MLP or nnfast.Perceptron
     path : str or os.PathLike, optional
         Where to write it (the .onnx file).
-    preprocessing : Preprocessing, optional
-        Its standardization, target scaling and class labels; by default those the model
-        holds (nnfast.models.preprocessing.Preprocessing.of(model)).
 
     Returns
     -------
@@ -100,7 +97,7 @@ def to_onnx(model, path=None, preprocessing=None):
     from ..models.preprocessing import Preprocessing
 
     net = model.network
-    pre = preprocessing if preprocessing is not None else Preprocessing.of(model)
+    pre = Preprocessing.of(model)  # the standardization, target scaling and class labels
     builder = GraphBuilder(net.dtype)
     helper, T = onnx.helper, builder.element_type
     a = "input"

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..models.files import ModelRecord
 
-# scikit-learn's activation names -> nnfast's
+# scikit-learn's activation names -> nnfast's (nnfast.sklearn._base has the same table; this
+# module reads fitted attributes only and imports neither scikit-learn nor nnfast.sklearn)
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                "softmax": "softmax"}
 # out_activation_ -> nnfast's loss for that output

@@ -70,7 +70,8 @@ def record_from_torch(sequential):
     Returns
     -------
     ModelRecord of an MLP (MLP.from_record) whose forward(X) is sequential(X), X of shape
-    (n_samples, n_inputs). A sigmoid output gets the loss binary_cross_entropy, softmax cross_entropy, any other mse.
+    (n_samples, n_inputs). A sigmoid output gets the loss binary_cross_entropy, softmax
+    cross_entropy, any other mse.
     """
     import torch
 
