@@ -1,6 +1,8 @@
 """ONNX export: the graph of every activation, output and dtype, run in onnxruntime, computes
 what forward and predict compute on the raw features (float64 to 1e-12, float32 to 1e-5,
 relative), with the stored standardization in front and the class labels out."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -138,3 +140,16 @@ def test_cli_export_onnx_matches_predict(tmp_path, capsys):
     assert_close("probabilities", outputs["probabilities"], saved.forward(pre.inputs(X)),
                  "float64")
     assert (outputs["label"] == np.array(pre.classes)[saved.predict(pre.inputs(X))]).all()
+
+
+def test_without_the_onnx_package_the_error_says_what_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
+    model = nnfast.MLP([2, 2])
+    with pytest.raises(ImportError, match=r'pip install "nnfast\[onnx\]"'):
+        model.to_onnx()
+    model.save(tmp_path / "m.npz")
+    from nnfast.cli import main
+
+    assert main(["export", str(tmp_path / "m.npz"), "--onnx", str(tmp_path / "m.onnx")]) == 2
+    assert 'pip install "nnfast[onnx]"' in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
