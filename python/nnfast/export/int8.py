@@ -302,14 +302,16 @@ def int8_header(q, prefix, source):
     out += ["",
             "/* acc = b + a_prev @ W in int32: a_prev (n_in) int8, W (n_in, n) int8, b (n) */",
             f"static inline void {p}dense_int8(int32_t *acc, const int8_t *a_prev, "
-            "const int8_t *W, const int32_t *b, int n_in, int n)",
+            "const int8_t *W,",
+            " " * len(f"static inline void {p}dense_int8(") + "const int32_t *b, int n_in, int n)",
             "{", "    int i, j;", "    for (j = 0; j < n; j++) acc[j] = b[j];",
             "    for (i = 0; i < n_in; i++) {", "        const int32_t x = a_prev[i];",
             "        for (j = 0; j < n; j++) acc[j] += x * W[i * n + j];", "    }", "}", "",
             "/* a = table[clamp(round(acc * m * 2^-shift)) + 128], the next layer's int8 input;",
             " * the rounding is half away from zero on the magnitude: no shift of a negative */",
             f"static inline void {p}requantize(int8_t *a, const int32_t *acc, const int32_t *m,",
-            "                                 const uint8_t *shift, const int8_t *table, int n)",
+            " " * len(f"static inline void {p}requantize(")
+            + "const uint8_t *shift, const int8_t *table, int n)",
             "{", "    int j;", "    for (j = 0; j < n; j++) {",
             "        const int64_t p = (int64_t)acc[j] * m[j];",
             "        const int64_t half = (int64_t)1 << (shift[j] - 1);",
