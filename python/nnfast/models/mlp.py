@@ -322,6 +322,29 @@ class MLP:
         self._rng_state = check.seed(record.rng_state, "rng_state")
         self._loss_curve = None if record.loss_curve is None else list(record.loss_curve)
 
+    # ---- other formats (nnfast.interop) ----------------------------------------------------
+
+    @classmethod
+    def from_sklearn(cls, estimator: Any) -> MLP:
+        """The MLP of a fitted scikit-learn MLPClassifier or MLPRegressor: forward(X) equals
+        its predict_proba(X) (the last column for a binary classifier) or predict(X)."""
+        from ..interop.sklearn_weights import record_from_sklearn
+        return cls.from_record(record_from_sklearn(estimator))
+
+    @classmethod
+    def from_torch(cls, sequential: Any) -> MLP:
+        """The MLP of a torch.nn.Sequential of Linear layers and activations (ReLU, Tanh,
+        Sigmoid, Softmax, Identity, Dropout): forward(X) equals sequential(X) in eval mode."""
+        from ..interop.torch_weights import record_from_torch
+        return cls.from_record(record_from_torch(sequential))
+
+    def to_onnx(self, path: Optional[Union[str, os.PathLike[str]]] = None) -> Any:
+        """The model as an onnx.ModelProto (needs the onnx extra), written to path when one is
+        given: the stored standardization, the layers, and for a classifier a "label" and a
+        "probabilities" output (a regression model: "variable")."""
+        from ..interop.onnx_graph import to_onnx
+        return to_onnx(self, path)
+
     def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the model to a .npz file (see nnfast.load)."""
         write_record(self.to_record(), path)

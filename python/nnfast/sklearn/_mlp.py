@@ -9,9 +9,10 @@ from sklearn import neural_network
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import NativeMLPMixin
+from ._interop import NnfastModelMixin
 
 
-class MLPClassifier(NativeMLPMixin, neural_network.MLPClassifier):
+class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifier):
     """Multi-layer perceptron classifier (log-loss), trained by the nnfast core.
 
     Parameters: those of ``sklearn.neural_network.MLPClassifier``, with the same defaults and
@@ -47,7 +48,7 @@ class MLPClassifier(NativeMLPMixin, neural_network.MLPClassifier):
         self.dtype = dtype
 
 
-class MLPRegressor(NativeMLPMixin, neural_network.MLPRegressor):
+class MLPRegressor(NativeMLPMixin, NnfastModelMixin, neural_network.MLPRegressor):
     """Multi-layer perceptron regressor, trained by the nnfast core.
 
     Parameters: those of ``sklearn.neural_network.MLPRegressor`` (loss "squared_error" or

@@ -18,13 +18,14 @@ from sklearn.utils import check_random_state
 
 from .. import ops
 from ._base import dense
+from ._interop import NnfastModelMixin
 
 MAX_INT = np.iinfo(np.int32).max
 # penalty -> the fraction of alpha that is L1 (None: no penalty at all)
 L1_RATIOS = {None: None, "l2": lambda r: 0.0, "l1": lambda r: 1.0, "elasticnet": lambda r: r}
 
 
-class Perceptron(linear_model.Perceptron):
+class Perceptron(NnfastModelMixin, linear_model.Perceptron):
     """Linear perceptron classifier, trained by the nnfast core.
 
     Parameters, attributes (coef_, intercept_, classes_, n_iter_, t_, n_features_in_,

@@ -14,9 +14,9 @@ import re
 
 import numpy as np
 
-from ._version import __version__
-from .models import Perceptron
-from .models.preprocessing import Preprocessing
+from .._version import __version__
+from ..models import Perceptron
+from ..models.preprocessing import Preprocessing
 
 C_TYPES = {"float32": ("float", "f"), "float64": ("double", "")}
 
