@@ -112,12 +112,18 @@ int nni_cpu_runs_avx2(void);
 int nni_cpu_runs_avx512(void);
 
 /* ---- vector math (vecmath.c, vecmath_<isa>.c), its own table, chosen apart from the GEMM -- */
-/* In place over n values, x[j] = f(x[j]); a NULL entry means libm, one value at a time.     */
+/* In place over n values, x[j] = f(x[j]); a NULL entry means libm, one value at a time.
+ * softplus(x) = log(1 + e^x). Bounds (ulp, tests/c/test_vecmath.c): see vecmath_simd.h.     */
 typedef struct {
     const char *name; /* the NNFAST_VECMATH value: "avx2"                                    */
     void (*exp_f32)(float *x, int64_t n);
     void (*sigmoid_f32)(float *x, int64_t n);
     void (*tanh_f32)(float *x, int64_t n);
+    void (*exp_f64)(double *x, int64_t n);
+    void (*sigmoid_f64)(double *x, int64_t n);
+    void (*tanh_f64)(double *x, int64_t n);
+    void (*log1p_f64)(double *x, int64_t n);
+    void (*softplus_f64)(double *x, int64_t n);
 } nni_vecmath;
 
 /* The vector math chosen once: NNFAST_VECMATH when this CPU runs it, else the best it runs. */
@@ -128,6 +134,33 @@ extern const nni_vecmath nni_vecmath_portable;
 #ifdef NN_HAVE_KERNEL_AVX2
 extern const nni_vecmath nni_vecmath_avx2;
 #endif
+#ifdef NN_HAVE_VECMATH_AVX512
+extern const nni_vecmath nni_vecmath_avx512;
+#endif
+
+/* x[j] = e^x[j] and x[j] = softplus(x[j]) = max(x, 0) + log1p(e^-|x|) over n doubles, with
+ * the vector math in use (the losses compute in double for both element types).           */
+static inline void nni_exp_f64_inplace(double *x, int64_t n)
+{
+    const nni_vecmath *vm = nni_vecmath_get();
+    int64_t j;
+    if (vm->exp_f64) {
+        vm->exp_f64(x, n);
+        return;
+    }
+    for (j = 0; j < n; j++) x[j] = exp(x[j]);
+}
+static inline void nni_softplus_f64_inplace(double *x, int64_t n)
+{
+    const nni_vecmath *vm = nni_vecmath_get();
+    int64_t j;
+    if (vm->softplus_f64) {
+        vm->softplus_f64(x, n);
+        return;
+    }
+    /* e^-|x| <= 1 never overflows */
+    for (j = 0; j < n; j++) x[j] = (x[j] > 0 ? x[j] : 0.0) + log1p(exp(-fabs(x[j])));
+}
 
 /* The kernel sets compiled into this build (gemm_kernels_*.c).                            */
 extern const nni_gemm_kernel nni_kernel_portable;
@@ -209,17 +242,16 @@ static inline nni_vec_fn nni_vec_exp(void)
 #ifdef NN_ELEM_F32
     return nni_vecmath_get()->exp_f32;
 #else
-    return NULL;
+    return nni_vecmath_get()->exp_f64;
 #endif
 }
 static inline nni_vec_fn nni_vec_act(nn_act act)
 {
-#ifdef NN_ELEM_F32
     const nni_vecmath *vm = nni_vecmath_get();
+#ifdef NN_ELEM_F32
     return act == NN_ACT_SIGMOID ? vm->sigmoid_f32 : act == NN_ACT_TANH ? vm->tanh_f32 : NULL;
 #else
-    (void)act;
-    return NULL;
+    return act == NN_ACT_SIGMOID ? vm->sigmoid_f64 : act == NN_ACT_TANH ? vm->tanh_f64 : NULL;
 #endif
 }
 
