@@ -346,6 +346,32 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch);
 void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf);
 
+/* ---- the fused small-network engine (small_net.c, small_net.h, small_kernels_<isa>.c) ---- */
+/* What one fused step works on: the training loop's state (train.c's workspace).            */
+typedef struct NNI_F(small_ctx) {
+    const nn_net *net;
+    const nn_fit_config *cfg;
+    int64_t n_params;
+    NN_T *params, *grads, *state1, *state2;
+    int64_t *step;                 /* adam's t, incremented by the step                      */
+    NN_T *WT;                      /* max_l n_l n_{l+1}: W^T of one layer                     */
+    const NNI_F(batch_buffers) *buf;
+} NNI_F(small_ctx);
+
+/* One batch of m rows: forward, loss (before the update, as batch_loss_gradient's), backward
+ * and the optimizer step. NN_ENONFINITE (nothing updated) when the loss is not finite.       */
+typedef int (*NNI_F(small_step_fn))(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
+                                    const NN_T *Y, const double *sw, int64_t m);
+int NNI_F(small_step_portable)(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
+                               const NN_T *Y, const double *sw, int64_t m);
+int NNI_F(small_step_avx2)(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
+                           const NN_T *Y, const double *sw, int64_t m);
+int NNI_F(small_step_avx512)(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
+                             const NN_T *Y, const double *sw, int64_t m);
+/* The step for a checked, trainable net at this batch size, or NULL for the general path
+ * (too big for the rule in small_net.c, or NNFAST_SMALL_ENGINE=0).                           */
+NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_opt optimizer);
+
 #endif /* NN_ELEM_F32 || NN_ELEM_F64 */
 
 #endif /* NNCORE_INTERNAL_H */
