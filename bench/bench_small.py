@@ -116,7 +116,7 @@ def main(argv=None):
     r = args.repeats
     info = nnfast._core.build_info()
     print(f"nnfast {nnfast.__version__}; gemm {info['gemm_kernel_float64']}; "
-          f"vecmath {info.get('vecmath', '?')}; cpu {info['cpu_features']}; "
+          f"vecmath {info.get('vecmath_kernel', '?')}; cpu {info['cpu_features']}; "
           f"load {os.getloadavg()[0]:.2f}")
     print("median us per step (nnfast, numpy, ratio):")
     for name, dtype, epochs in (("W1", "float64", 10000), ("W2", "float64", 200),
