@@ -368,6 +368,18 @@ int NNI_F(small_step_avx2)(double *loss, const NNI_F(small_ctx) *c, const NN_T *
                            const NN_T *Y, const double *sw, int64_t m);
 int NNI_F(small_step_avx512)(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
                              const NN_T *Y, const double *sw, int64_t m);
+/* out (m, n_L) = the net's output for X (m, n_0), via the ping-pong buffers h0, h1 (each at
+ * least m x the widest hidden layer): the fused step's forward.                              */
+typedef void (*NNI_F(small_forward_fn))(NN_T *out, const NN_T *params, const nn_net *net,
+                                        const NN_T *X, int64_t m, NN_T *h0, NN_T *h1);
+void NNI_F(small_forward_portable)(NN_T *out, const NN_T *params, const nn_net *net,
+                                   const NN_T *X, int64_t m, NN_T *h0, NN_T *h1);
+void NNI_F(small_forward_avx2)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X,
+                               int64_t m, NN_T *h0, NN_T *h1);
+void NNI_F(small_forward_avx512)(NN_T *out, const NN_T *params, const nn_net *net,
+                                 const NN_T *X, int64_t m, NN_T *h0, NN_T *h1);
+/* The forward for a checked net whose parameters fit the engine's budget, else NULL.         */
+NNI_F(small_forward_fn) NNI_F(small_forward_engine)(const nn_net *net);
 /* The step for a checked, trainable net at this batch size, or NULL for the general path
  * (too big for the rule in small_net.c, or NNFAST_SMALL_ENGINE=0).                           */
 NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_opt optimizer);

@@ -4,5 +4,6 @@
 #include "internal.h"
 
 #define SMALL_STEP NNI_F(small_step_avx2)
+#define SMALL_FORWARD NNI_F(small_forward_avx2)
 #define SMALL_VBYTES 32
 #include "small_net.h"

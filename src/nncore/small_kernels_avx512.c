@@ -4,5 +4,6 @@
 #include "internal.h"
 
 #define SMALL_STEP NNI_F(small_step_avx512)
+#define SMALL_FORWARD NNI_F(small_forward_avx512)
 #define SMALL_VBYTES 64
 #include "small_net.h"

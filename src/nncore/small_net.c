@@ -16,6 +16,7 @@
 #define SMALL_MAX_BYTES (256 * 1024)
 
 #define SMALL_STEP NNI_F(small_step_portable)
+#define SMALL_FORWARD NNI_F(small_forward_portable)
 #define SMALL_VBYTES 16
 #include "small_net.h"
 
@@ -37,22 +38,52 @@ static double step_bytes(const nn_net *net, int64_t batch, nn_opt optimizer)
                                             2.0 * (double)net->sizes[net->n_layers] + 2 * maxw));
 }
 
-NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_opt optimizer)
+/* 2: avx512, 1: avx2, 0: portable: the instruction set of the GEMM kernel in use, so
+ * NNFAST_GEMM_KERNEL=avx2 runs the AVX2 engine on an AVX-512 machine; -1 when
+ * NNFAST_SMALL_ENGINE=0. */
+static int engine_isa(void)
 {
     const char *env = getenv("NNFAST_SMALL_ENGINE");
-    const char *kernel;
-    if (env && strcmp(env, "0") == 0) return NULL;
-    if (step_bytes(net, batch, optimizer) > SMALL_MAX_BYTES) return NULL;
-    /* the instruction set of the GEMM kernel in use, so NNFAST_GEMM_KERNEL=avx2 tests the
-     * AVX2 step on an AVX-512 machine */
-    kernel = nni_gemm_kernel_get()->name;
+    const char *kernel = nni_gemm_kernel_get()->name;
+    if (env && strcmp(env, "0") == 0) return -1;
 #ifdef NN_HAVE_KERNEL_AVX512
-    if (strcmp(kernel, "avx512") == 0) return NNI_F(small_step_avx512);
+    if (strcmp(kernel, "avx512") == 0) return 2;
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
-    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0)
-        return NNI_F(small_step_avx2);
+    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0) return 1;
 #endif
     (void)kernel;
+    return 0;
+}
+
+NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_opt optimizer)
+{
+    const int isa = engine_isa();
+    if (isa < 0 || step_bytes(net, batch, optimizer) > SMALL_MAX_BYTES) return NULL;
+#ifdef NN_HAVE_KERNEL_AVX512
+    if (isa == 2) return NNI_F(small_step_avx512);
+#endif
+#ifdef NN_HAVE_KERNEL_AVX2
+    if (isa >= 1) return NNI_F(small_step_avx2);
+#endif
     return NNI_F(small_step_portable);
+}
+
+/* The forward for nets whose parameters fit SMALL_MAX_BYTES (nn_forward's chunks then run from
+ * L1/L2), else NULL (the general dense_forward).                                           */
+NNI_F(small_forward_fn) NNI_F(small_forward_engine)(const nn_net *net)
+{
+    const int isa = engine_isa();
+    double params = 0;
+    int64_t l;
+    for (l = 0; l < net->n_layers; l++)
+        params += (double)net->sizes[l] * (double)net->sizes[l + 1] + (double)net->sizes[l + 1];
+    if (isa < 0 || params * sizeof(NN_T) > SMALL_MAX_BYTES) return NULL;
+#ifdef NN_HAVE_KERNEL_AVX512
+    if (isa == 2) return NNI_F(small_forward_avx512);
+#endif
+#ifdef NN_HAVE_KERNEL_AVX2
+    if (isa >= 1) return NNI_F(small_forward_avx2);
+#endif
+    return NNI_F(small_forward_portable);
 }

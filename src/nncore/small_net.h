@@ -1,7 +1,8 @@
 /* The fused small-network training step, written once and compiled once per instruction set
  * (small_net.c: portable; small_kernels_avx2.c, small_kernels_avx512.c: with the ISA's flags, so
  * the loops below vectorize for it). Included by each, with NN_ELEM_F32 or NN_ELEM_F64 set, after
- * defining SMALL_STEP (the step function's name); no include guard on purpose.
+ * defining SMALL_STEP and SMALL_FORWARD (the functions' names) and SMALL_VBYTES; no include
+ * guard on purpose.
  *
  * One call = one batch: forward, loss, backward and the optimizer step, with direct loops over
  * the workspace's buffers (no packing, no threads, no per-layer argument checks), the activations
@@ -155,6 +156,24 @@ static void small_activate(NN_T *A, const NN_T *Z, int64_t m, int64_t n, nn_act 
     }
 }
 
+/* out (m, n_L) = the network's output for X (m, n_0), through the ping-pong buffers h0, h1 (each
+ * m x max hidden width): the forward of SMALL_STEP, for nn_forward. */
+void SMALL_FORWARD(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X, int64_t m,
+                   NN_T *h0, NN_T *h1)
+{
+    const int64_t L = net->n_layers;
+    const NN_T *in = X;
+    int64_t l, off = 0;
+    for (l = 0; l < L; l++) {
+        const int64_t k = net->sizes[l], n = net->sizes[l + 1];
+        NN_T *dst = l == L - 1 ? out : l % 2 ? h1 : h0;
+        small_gemm(dst, in, k, 1, params + off, params + off + k * n, (NN_T)1, m, k, n);
+        small_activate(dst, dst, m, n, nn_net_layer_act(net, l));
+        off += k * n + n;
+        in = dst;
+    }
+}
+
 int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_T *Y,
                const double *sw, int64_t m)
 {
@@ -281,6 +300,7 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
 }
 
 #undef SMALL_STEP
+#undef SMALL_FORWARD
 #undef SMALL_JB
 #undef SMALL_RB
 #undef SMALL_PAD_MAX
