@@ -143,3 +143,32 @@ def test_nonfinite_loss_stops_before_the_update():
             assert np.array_equal(params, [1.0, 1.0, 0.0])
         finally:
             del os.environ["NNFAST_SMALL_ENGINE"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("sizes", [[4, 16, 3], [30, 600, 200, 5]])
+def test_forward_is_bit_identical_for_any_thread_count(sizes, dtype):
+    """nn_forward deals fixed 256-row chunks to threads: the same bits for 1 and 2 threads, and
+    (small nets, through the fused engine's forward) each row's output is that of the row alone."""
+    import nnfast
+    net = _core.Net(sizes, ACT["tanh"], ACT["softmax"], LOSS["cross_entropy"])
+    params = np.empty(net.n_params, dtype)
+    _core.init_params(params, net, 0, 5)
+    n = 5003 if sizes[0] == 4 else 1100
+    X = np.random.default_rng(2).normal(size=(n, sizes[0])).astype(dtype)
+    before = nnfast.get_num_threads()
+    outs = []
+    try:
+        for threads in (1, 2):
+            nnfast.set_num_threads(threads)
+            out = np.empty((n, sizes[-1]), dtype)
+            _core.forward(out, params, net, X)
+            outs.append(out)
+    finally:
+        nnfast.set_num_threads(before)
+    assert np.array_equal(outs[0], outs[1])
+    if sizes[0] == 4:
+        for i in (0, 1, 255, 256, 4999, n - 1):
+            one = np.empty((1, sizes[-1]), dtype)
+            _core.forward(one, params, net, X[i:i + 1])
+            assert np.array_equal(one[0], outs[0][i]), i
