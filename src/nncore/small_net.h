@@ -41,6 +41,15 @@ static void small_gemm(NN_T *restrict C, const NN_T *restrict A, int64_t ars, in
     NN_T bpad[SMALL_PAD_MAX];
     int64_t i0, j0, q;
     int r, j;
+    if (n < SMALL_VL && m * kq * n <= 64) { /* tiny (the AND gate's 4 x 2 x 1): plain loops */
+        for (i0 = 0; i0 < m; i0++)
+            for (j0 = 0; j0 < n; j0++) {
+                NN_T acc = 0;
+                for (q = 0; q < kq; q++) acc += A[i0 * ars + q * acs] * B[q * n + j0];
+                C[i0 * n + j0] = bias ? scale * acc + bias[j0] : scale * acc;
+            }
+        return;
+    }
     for (j0 = 0; j0 < n; j0 += SMALL_JB) {
         const int cols = n - j0 < SMALL_JB ? (int)(n - j0) : SMALL_JB;
         const NN_T *bb = B + j0;
