@@ -131,13 +131,12 @@ static int check_config(const nn_fit_config *cfg, const NN_WS *ws)
 /* One epoch: order (a fresh permutation when shuffling, else 0..n-1 with no copy of X, Y),
  * consecutive batches; per batch forward, loss (before the update), backward, one step.
  * epoch_loss = sum_batches batch_loss * rows / n. */
-int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
-                      const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
-                      uint64_t *rng_state)
+/* train_epoch's argument checks: NN_OK when these arguments can run epochs. */
+static int check_epoch_args(const NN_T *params, const double *epoch_loss, const NN_WS *ws,
+                            const nn_net *net, const nn_fit_config *cfg, const NN_T *X,
+                            const NN_T *Y, int64_t n, const uint64_t *rng_state)
 {
-    int64_t n_params, L, l, b0;
-    double total = 0.0;
-    NNI_F(small_ctx) small;
+    int64_t n_params, L, l;
     int st;
     if (!params || !epoch_loss || !ws || !cfg || !X || !Y) return NN_EINVAL;
     if ((st = nn_net_check(net, &n_params)) != NN_OK) return st;
@@ -149,6 +148,19 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
         if (net->sizes[l] != ws->sizes[l]) return NN_EINVAL;
     if ((st = check_config(cfg, ws)) != NN_OK) return st;
     if (cfg->shuffle && !rng_state) return NN_EINVAL;
+    return NN_OK;
+}
+
+/* One epoch with checked arguments (train_epoch, or train_epochs once for all its epochs). */
+static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
+                     const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
+                     uint64_t *rng_state)
+{
+    const int64_t L = net->n_layers, n_params = ws->n_params;
+    int64_t b0;
+    double total = 0.0;
+    NNI_F(small_ctx) small;
+    int st;
 
     if (cfg->shuffle && (st = nn_rng_permutation(ws->order, n, rng_state)) != NN_OK) return st;
     if (ws->small) {
@@ -211,6 +223,15 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
     return NN_OK;
 }
 
+int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
+                      const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
+                      uint64_t *rng_state)
+{
+    const int st = check_epoch_args(params, epoch_loss, ws, net, cfg, X, Y, n, rng_state);
+    if (st != NN_OK) return st;
+    return run_epoch(params, epoch_loss, ws, net, cfg, X, Y, n, rng_state);
+}
+
 int NN_F(train_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done, NN_WS *ws,
                        const nn_net *net, const nn_fit_config *cfg, const NN_T *X,
                        const NN_T *Y, int64_t n, int64_t epochs, uint64_t *rng_state)
@@ -218,8 +239,12 @@ int NN_F(train_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done, N
     int64_t e;
     if (!loss_curve || !epochs_done || epochs < 0) return NN_EINVAL;
     *epochs_done = 0;
+    if (epochs > 0) { /* the arguments are the same for every epoch: checked once */
+        const int st = check_epoch_args(params, loss_curve, ws, net, cfg, X, Y, n, rng_state);
+        if (st != NN_OK) return st;
+    }
     for (e = 0; e < epochs; e++) {
-        int st = NN_F(train_epoch)(params, loss_curve + e, ws, net, cfg, X, Y, n, rng_state);
+        int st = run_epoch(params, loss_curve + e, ws, net, cfg, X, Y, n, rng_state);
         if (st != NN_OK) return st;
         *epochs_done = e + 1;
     }
