@@ -95,6 +95,27 @@ static void small_gemm(NN_T *restrict C, const NN_T *restrict A, int64_t ars, in
                         t3 = t3 + a3[q * acs] * c;
                     }
                 }
+                if (cols == SMALL_JB && rows == SMALL_RB) { /* whole block: vector stores */
+                    small_vec bv = {0}, bw = {0};
+                    NN_T *c0 = C + i0 * n + j0;
+                    if (bias) {
+                        memcpy(&bv, bias + j0, sizeof bv);
+                        memcpy(&bw, bias + j0 + SMALL_VL, sizeof bw);
+                    }
+#define SMALL_STORE(r, sv, tv)                                                                \
+    do {                                                                                      \
+        small_vec x = scale * (sv), y = scale * (tv);                                         \
+        if (bias) x = x + bv, y = y + bw;                                                     \
+        memcpy(c0 + (r) * n, &x, sizeof x);                                                   \
+        memcpy(c0 + (r) * n + SMALL_VL, &y, sizeof y);                                        \
+    } while (0)
+                    SMALL_STORE(0, s0, t0);
+                    SMALL_STORE(1, s1, t1);
+                    SMALL_STORE(2, s2, t2);
+                    SMALL_STORE(3, s3, t3);
+#undef SMALL_STORE
+                    continue;
+                }
                 memcpy(acc[0], &s0, sizeof s0);
                 memcpy(acc[0] + SMALL_VL, &t0, sizeof t0);
                 memcpy(acc[1], &s1, sizeof s1);
