@@ -172,3 +172,23 @@ def test_forward_is_bit_identical_for_any_thread_count(sizes, dtype):
             one = np.empty((1, sizes[-1]), dtype)
             _core.forward(one, params, net, X[i:i + 1])
             assert np.array_equal(one[0], outs[0][i]), i
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_every_instruction_set_engine(isa):
+    """The engine of each instruction set (it follows NNFAST_GEMM_KERNEL, so avx2 runs here on an
+    AVX-512 machine as on the AVX2-only CI machine), in a fresh process: the W1/W2 checks above."""
+    import subprocess
+    import sys
+    from test_vecmath import runs
+    if not runs(isa):
+        pytest.skip(f"this CPU does not run {isa}")
+    env = dict(os.environ, NNFAST_GEMM_KERNEL=isa, NNFAST_VECMATH=isa)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p",
+                             "no:cacheprovider", "-k", "w1_w2_shapes or thread_count"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    info = subprocess.run([sys.executable, "-c", "from nnfast import _core; "
+                           "print(_core.build_info()['gemm_kernel_float64'])"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert info.stdout.startswith(isa)

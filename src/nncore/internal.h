@@ -113,7 +113,8 @@ int nni_cpu_runs_avx512(void);
 
 /* ---- vector math (vecmath.c, vecmath_<isa>.c), its own table, chosen apart from the GEMM -- */
 /* In place over n values, x[j] = f(x[j]); a NULL entry means libm, one value at a time.
- * softplus(x) = log(1 + e^x). Bounds (ulp, tests/c/test_vecmath.c): see vecmath_simd.h.     */
+ * softplus(x) = log(1 + e^x). Algorithms: vecmath_simd.h; measured ulp bounds per set:
+ * tests/c/test_vecmath.c.                                                                   */
 typedef struct {
     const char *name; /* the NNFAST_VECMATH value: "avx2"                                    */
     void (*exp_f32)(float *x, int64_t n);
