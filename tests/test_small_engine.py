@@ -128,7 +128,7 @@ def test_w1_w2_shapes_match(sizes, batch, dtype):
 
 
 def test_nonfinite_loss_stops_before_the_update():
-    """A loss that overflows stops the fit with FloatingPointError, weights untouched (both paths)."""
+    """A loss that overflows stops the fit (FloatingPointError), weights untouched: both paths."""
     X = np.array([[1e200, 1.0]])
     Y = np.array([[1.0]])
     net = _core.Net([2, 1], ACT["identity"], ACT["identity"], LOSS["mse"])

@@ -10,7 +10,8 @@
  * (network.c's batch_loss_gradient + optim.c) does, operation for operation in the same order:
  *   Z_l[i, j] = (sum_p A_{l-1}[i, p] W_l[p, j], p from 0) + b_l[j];  A_l = f(Z_l)
  *   delta_L = output delta (losses.c), rows scaled by sw_i m / S with sample weights
- *   dW_l[p, j] = (1/m) sum_i A_{l-1}[i, p] delta_l[i, j] (i from 0);  db_l[j] = (sum_i delta_l[i, j]) / m
+ *   dW_l[p, j] = (1/m) sum_i A_{l-1}[i, p] delta_l[i, j] (i from 0)
+ *   db_l[j] = (sum_i delta_l[i, j]) / m
  *   delta_{l-1}[i, p] = (sum_j delta_l[i, j] W_l[p, j], j from 0) * f'(A_{l-1}[i, p])
  *   dW_l += alpha W_l / m;  then sgd / momentum / nesterov / adam as optim.c.
  * The ISA files are compiled with -ffp-contract=off (no fused multiply-add), so results equal

@@ -78,7 +78,8 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
     if ((ws->small = NNI_F(small_engine)(net, batch_size, optimizer)) != NULL) {
         int64_t l, maxkn = 1;
         for (l = 0; l < L; l++)
-            if (net->sizes[l] * net->sizes[l + 1] > maxkn) maxkn = net->sizes[l] * net->sizes[l + 1];
+            if (net->sizes[l] * net->sizes[l + 1] > maxkn)
+                maxkn = net->sizes[l] * net->sizes[l + 1];
         if (!(ws->WT = (NN_T *)nni_alloc(maxkn, sizeof(NN_T)))) {
             NN_F(workspace_free)(ws);
             return NN_ENOMEM;
