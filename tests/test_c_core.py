@@ -1,7 +1,8 @@
-"""Build and run the C test program (tests/c/test_nncore.c) against the C core alone.
+"""Build and run the C test programs against the C core alone.
 
-It checks each kernel against its *_naive twin, the gradients by central differences, the
-thread-count independence and the error codes, with no Python in between.
+tests/c/test_nncore.c checks each kernel against its *_naive twin, the gradients by central
+differences, the thread-count independence and the error codes, with no Python in between;
+tests/c/test_vecmath.c measures every vector-math set this CPU runs against a long-double oracle.
 """
 import os
 import shutil
@@ -23,7 +24,7 @@ def cmake():
 
 
 @pytest.fixture(scope="module")
-def test_program(tmp_path_factory):
+def c_build(tmp_path_factory):
     build = tmp_path_factory.mktemp("build-c")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     subprocess.run([cmake(), "-S", str(ROOT), "-B", str(build), *generator,
@@ -32,7 +33,12 @@ def test_program(tmp_path_factory):
     result = subprocess.run([cmake(), "--build", str(build)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "warning:" not in result.stdout + result.stderr, result.stdout + result.stderr
-    return build / "test_nncore"
+    return build
+
+
+@pytest.fixture(scope="module")
+def test_program(c_build):
+    return c_build / "test_nncore"
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
@@ -41,3 +47,10 @@ def test_c_core_program_passes(test_program, threads):
     result = subprocess.run([str(test_program)], capture_output=True, text=True, env=env,
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_vector_math_within_its_ulp_bounds(c_build):
+    result = subprocess.run([str(c_build / "test_vecmath")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all vecmath checks passed" in result.stdout

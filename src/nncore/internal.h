@@ -156,12 +156,19 @@ int nni_cpu_runs_avx2(void);
 int nni_cpu_runs_avx512(void);
 
 /* ---- vector math (vecmath.c, vecmath_<isa>.c), its own table, chosen apart from the GEMM -- */
-/* In place over n values, x[j] = f(x[j]); a NULL entry means libm, one value at a time.     */
+/* In place over n values, x[j] = f(x[j]); a NULL entry means libm, one value at a time.
+ * softplus(x) = log(1 + e^x). Algorithms: vecmath_simd.h; measured ulp bounds per set:
+ * tests/c/test_vecmath.c.                                                                   */
 typedef struct {
     const char *name; /* the NNFAST_VECMATH value: "avx2"                                    */
     void (*exp_f32)(float *x, int64_t n);
     void (*sigmoid_f32)(float *x, int64_t n);
     void (*tanh_f32)(float *x, int64_t n);
+    void (*exp_f64)(double *x, int64_t n);
+    void (*sigmoid_f64)(double *x, int64_t n);
+    void (*tanh_f64)(double *x, int64_t n);
+    void (*log1p_f64)(double *x, int64_t n);
+    void (*softplus_f64)(double *x, int64_t n);
 } nni_vecmath;
 
 /* The vector math chosen once: NNFAST_VECMATH when this CPU runs it, else the best it runs. */
@@ -172,6 +179,33 @@ extern const nni_vecmath nni_vecmath_portable;
 #ifdef NN_HAVE_KERNEL_AVX2
 extern const nni_vecmath nni_vecmath_avx2;
 #endif
+#ifdef NN_HAVE_VECMATH_AVX512
+extern const nni_vecmath nni_vecmath_avx512;
+#endif
+
+/* x[j] = e^x[j] and x[j] = softplus(x[j]) = max(x, 0) + log1p(e^-|x|) over n doubles, with
+ * the vector math in use (the losses compute in double for both element types).           */
+static inline void nni_exp_f64_inplace(double *x, int64_t n)
+{
+    const nni_vecmath *vm = nni_vecmath_get();
+    int64_t j;
+    if (vm->exp_f64) {
+        vm->exp_f64(x, n);
+        return;
+    }
+    for (j = 0; j < n; j++) x[j] = exp(x[j]);
+}
+static inline void nni_softplus_f64_inplace(double *x, int64_t n)
+{
+    const nni_vecmath *vm = nni_vecmath_get();
+    int64_t j;
+    if (vm->softplus_f64) {
+        vm->softplus_f64(x, n);
+        return;
+    }
+    /* e^-|x| <= 1 never overflows */
+    for (j = 0; j < n; j++) x[j] = (x[j] > 0 ? x[j] : 0.0) + log1p(exp(-fabs(x[j])));
+}
 
 /* The kernel sets compiled into this build (gemm_kernels_*.c).                            */
 extern const nni_gemm_kernel nni_kernel_portable;
@@ -253,17 +287,16 @@ static inline nni_vec_fn nni_vec_exp(void)
 #ifdef NN_ELEM_F32
     return nni_vecmath_get()->exp_f32;
 #else
-    return NULL;
+    return nni_vecmath_get()->exp_f64;
 #endif
 }
 static inline nni_vec_fn nni_vec_act(nn_act act)
 {
-#ifdef NN_ELEM_F32
     const nni_vecmath *vm = nni_vecmath_get();
+#ifdef NN_ELEM_F32
     return act == NN_ACT_SIGMOID ? vm->sigmoid_f32 : act == NN_ACT_TANH ? vm->tanh_f32 : NULL;
 #else
-    (void)act;
-    return NULL;
+    return act == NN_ACT_SIGMOID ? vm->sigmoid_f64 : act == NN_ACT_TANH ? vm->tanh_f64 : NULL;
 #endif
 }
 
@@ -357,6 +390,44 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 /* network.c: allocate / free the buffers above for batches of at most batch rows.            */
 int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch);
 void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf);
+
+/* ---- the fused small-network engine (small_net.c, small_net.h, small_kernels_<isa>.c) ---- */
+/* What one fused step works on: the training loop's state (train.c's workspace).            */
+typedef struct NNI_F(small_ctx) {
+    const nn_net *net;
+    const nn_fit_config *cfg;
+    int64_t n_params;
+    NN_T *params, *grads, *state1, *state2;
+    int64_t *step;                 /* adam's t, incremented by the step                      */
+    NN_T *WT;                      /* max_l n_l n_{l+1}: W^T of one layer                     */
+    const NNI_F(batch_buffers) *buf;
+} NNI_F(small_ctx);
+
+/* One batch of m rows: forward, loss (before the update, as batch_loss_gradient's), backward
+ * and the optimizer step. NN_ENONFINITE (nothing updated) when the loss is not finite.       */
+typedef int (*NNI_F(small_step_fn))(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
+                                    const NN_T *Y, const double *sw, int64_t m);
+int NNI_F(small_step_portable)(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
+                               const NN_T *Y, const double *sw, int64_t m);
+int NNI_F(small_step_avx2)(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
+                           const NN_T *Y, const double *sw, int64_t m);
+int NNI_F(small_step_avx512)(double *loss, const NNI_F(small_ctx) *c, const NN_T *X,
+                             const NN_T *Y, const double *sw, int64_t m);
+/* out (m, n_L) = the net's output for X (m, n_0), via the ping-pong buffers h0, h1 (each at
+ * least m x the widest hidden layer): the fused step's forward.                              */
+typedef void (*NNI_F(small_forward_fn))(NN_T *out, const NN_T *params, const nn_net *net,
+                                        const NN_T *X, int64_t m, NN_T *h0, NN_T *h1);
+void NNI_F(small_forward_portable)(NN_T *out, const NN_T *params, const nn_net *net,
+                                   const NN_T *X, int64_t m, NN_T *h0, NN_T *h1);
+void NNI_F(small_forward_avx2)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X,
+                               int64_t m, NN_T *h0, NN_T *h1);
+void NNI_F(small_forward_avx512)(NN_T *out, const NN_T *params, const nn_net *net,
+                                 const NN_T *X, int64_t m, NN_T *h0, NN_T *h1);
+/* The forward for a checked net whose parameters fit the engine's budget, else NULL.         */
+NNI_F(small_forward_fn) NNI_F(small_forward_engine)(const nn_net *net);
+/* The step for a checked, trainable net at this batch size, or NULL for the general path
+ * (too big for the rule in small_net.c, or NNFAST_SMALL_ENGINE=0).                           */
+NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_opt optimizer);
 
 #endif /* NN_ELEM_F32 || NN_ELEM_F64 */
 

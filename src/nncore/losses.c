@@ -1,50 +1,92 @@
 /* Losses from the logits (stable forms), output deltas and the L2 penalty. */
 #include "internal.h"
 
-/* softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|): e^-|z| <= 1 never overflows. */
-static double softplus(double z)
-{
-    return (z > 0 ? z : 0.0) + log1p(exp(-fabs(z)));
-}
+#define LOSS_CHUNK 256 /* values put through the vector math at once (a stack buffer) */
 
-/* lse(z) = max z + log sum_i e^(z_i - max z), shifted so e^x <= 1. */
-static double logsumexp(const NN_T *z, int64_t n)
+/* The losses of R consecutive rows into out[0:R], in double (R n <= LOSS_CHUNK, or R = 1):
+ * bce: sum_k softplus(z) - y z, softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|) (stable:
+ *      e^-|z| <= 1);  ce: sum_k y_k (lse(z) - z_k), lse(z) = max z + log sum_i e^(z_i - max z)
+ *      (shifted so e^x <= 1);  mse: (1/K) sum_k (a - y)^2.
+ * Each row's terms are summed in column order; the exps and softpluses of the whole block go
+ * through the vector math in one call per LOSS_CHUNK values. */
+static void block_losses(double *out, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t R,
+                         int64_t n, nn_loss loss_kind)
 {
-    double zmax = z[0], s = 0.0;
-    int64_t j;
-    for (j = 1; j < n; j++)
-        if (z[j] > zmax) zmax = z[j];
-    for (j = 0; j < n; j++) s += exp((double)z[j] - zmax);
-    return zmax + log(s);
-}
-
-/* The loss of one sample (row i), in double.
- * bce: sum_k softplus(z) - y z;  ce: sum_k y_k (lse(z) - z_k);  mse: (1/K) sum_k (a - y)^2. */
-static double sample_loss(const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t i, int64_t n,
-                          nn_loss loss_kind)
-{
-    const NN_T *y = Y + i * n;
-    double s = 0.0;
-    int64_t j;
-    if (loss_kind == NN_LOSS_BCE) {
-        const NN_T *z = Z + i * n;
-        for (j = 0; j < n; j++) s += softplus(z[j]) - (double)y[j] * (double)z[j];
-    } else if (loss_kind == NN_LOSS_CE) {
-        const NN_T *z = Z + i * n;
-        const double lse = logsumexp(z, n);
-        /* a zero target adds nothing; skipping it keeps 0 * inf (lse - z_k overflowing for
-         * z_k near -DBL_MAX) from turning the loss into NaN */
-        for (j = 0; j < n; j++)
-            if (y[j] != 0) s += (double)y[j] * (lse - (double)z[j]);
-    } else {
-        const NN_T *a = A + i * n;
-        for (j = 0; j < n; j++) {
-            const double d = (double)a[j] - (double)y[j];
-            s += d * d;
+    double buf[LOSS_CHUNK], zmax[LOSS_CHUNK];
+    const int64_t count = R * n;
+    int64_t i, j, e0, e;
+    for (i = 0; i < R; i++) out[i] = 0.0;
+    if (loss_kind == NN_LOSS_MSE) {
+        for (i = 0; i < R; i++) {
+            const NN_T *a = A + i * n, *y = Y + i * n;
+            double s = 0.0;
+            for (j = 0; j < n; j++) {
+                const double d = (double)a[j] - (double)y[j];
+                s += d * d;
+            }
+            out[i] = s / (double)n;
         }
-        s = s / (double)n;
+        return;
     }
-    return s;
+    if (loss_kind == NN_LOSS_CE)
+        for (i = 0; i < R; i++) {
+            const NN_T *z = Z + i * n;
+            double m = z[0];
+            for (j = 1; j < n; j++)
+                if (z[j] > m) m = z[j];
+            zmax[i] = m;
+        }
+    /* pass over the block's values in chunks: bce adds softplus(z) - y z to its row, ce
+     * adds e^(z - max z) (the sum inside lse) */
+    for (e0 = 0; e0 < count; e0 += LOSS_CHUNK) {
+        const int64_t len = count - e0 < LOSS_CHUNK ? count - e0 : LOSS_CHUNK;
+        i = e0 / n;
+        j = e0 - i * n;
+        for (e = 0; e < len; e++) {
+            buf[e] = loss_kind == NN_LOSS_CE ? (double)Z[e0 + e] - zmax[i] : (double)Z[e0 + e];
+            if (++j == n) j = 0, i++;
+        }
+        if (loss_kind == NN_LOSS_CE) nni_exp_f64_inplace(buf, len);
+        else nni_softplus_f64_inplace(buf, len);
+        i = e0 / n;
+        j = e0 - i * n;
+        for (e = 0; e < len; e++) {
+            out[i] += loss_kind == NN_LOSS_CE
+                          ? buf[e]
+                          : buf[e] - (double)Y[e0 + e] * (double)Z[e0 + e];
+            if (++j == n) j = 0, i++;
+        }
+    }
+    if (loss_kind == NN_LOSS_CE)
+        for (i = 0; i < R; i++) {
+            const NN_T *z = Z + i * n, *y = Y + i * n;
+            const double lse = zmax[i] + log(out[i]);
+            double s = 0.0;
+            /* a zero target adds nothing; skipping it keeps 0 * inf (lse - z_k overflowing for
+             * z_k near -DBL_MAX) from turning the loss into NaN */
+            for (j = 0; j < n; j++)
+                if (y[j] != 0) s += (double)y[j] * (lse - (double)z[j]);
+            out[i] = s;
+        }
+}
+
+/* sum_i loss_i (sw NULL) or sum_i sw_i loss_i (rows with sw_i = 0 skipped), in row order. */
+static double total_loss(const NN_T *Z, const NN_T *A, const NN_T *Y, const double *sw,
+                         int64_t m, int64_t n, nn_loss loss_kind)
+{
+    const int64_t rows = n < LOSS_CHUNK ? LOSS_CHUNK / n : 1;
+    double out[LOSS_CHUNK], total = 0.0;
+    int64_t i0, i;
+    for (i0 = 0; i0 < m; i0 += rows) {
+        const int64_t R = m - i0 < rows ? m - i0 : rows;
+        const int64_t off = i0 * n;
+        block_losses(out, Z ? Z + off : NULL, A ? A + off : NULL, Y + off, R, n, loss_kind);
+        for (i = 0; i < R; i++) {
+            if (!sw) total += out[i];
+            else if (sw[i0 + i] != 0) total += sw[i0 + i] * out[i];
+        }
+    }
+    return total;
 }
 
 static int check_loss_args(const double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y,
@@ -60,12 +102,9 @@ static int check_loss_args(const double *loss, const NN_T *Z, const NN_T *A, con
 int NN_F(loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m, int64_t n,
                nn_loss loss_kind)
 {
-    double total = 0.0;
-    int64_t i;
     int st;
     if ((st = check_loss_args(loss, Z, A, Y, m, n, loss_kind)) != NN_OK) return st;
-    for (i = 0; i < m; i++) total += sample_loss(Z, A, Y, i, n, loss_kind);
-    *loss = total / (double)m;
+    *loss = total_loss(Z, A, Y, NULL, m, n, loss_kind) / (double)m;
     return NN_OK;
 }
 
@@ -73,7 +112,7 @@ int NN_F(loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_
 int NN_F(weighted_loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y,
                         const double *sw, int64_t m, int64_t n, nn_loss loss_kind)
 {
-    double total = 0.0, sw_sum = 0.0;
+    double sw_sum = 0.0;
     int64_t i;
     int st;
     if ((st = check_loss_args(loss, Z, A, Y, m, n, loss_kind)) != NN_OK) return st;
@@ -83,9 +122,7 @@ int NN_F(weighted_loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *
         sw_sum += sw[i];
     }
     if (!(sw_sum > 0)) return NN_EINVAL;
-    for (i = 0; i < m; i++)
-        if (sw[i] != 0) total += sw[i] * sample_loss(Z, A, Y, i, n, loss_kind);
-    *loss = total / sw_sum;
+    *loss = total_loss(Z, A, Y, sw, m, n, loss_kind) / sw_sum;
     return NN_OK;
 }
 

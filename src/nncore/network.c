@@ -31,42 +31,104 @@ int NN_F(init_params)(NN_T *params, const nn_net *net, nn_init init, uint64_t *r
     return NN_OK;
 }
 
-/* out (n, n_L) = the output activations for X (n, n_0), FORWARD_CHUNK_ROWS rows at a time
- * through two ping-pong buffers allocated once per call. */
+/* One chunk of rows through the network: the small engine's forward when given (parameters
+ * within its budget), else dense_forward layer by layer (the activation fused into the
+ * product's write-out). h0, h1: ping-pong buffers of rows x the widest hidden layer. */
+static int forward_chunk(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X,
+                         int64_t rows, NN_T *h0, NN_T *h1, NNI_F(small_forward_fn) small)
+{
+    const int64_t L = net->n_layers;
+    const NN_T *in = X;
+    int64_t l, off = 0;
+    int st = NN_OK;
+    if (small) {
+        small(out, params, net, X, rows, h0, h1);
+        return NN_OK;
+    }
+    for (l = 0; l < L && st == NN_OK; l++) {
+        const int64_t k = net->sizes[l], m = net->sizes[l + 1];
+        NN_T *dst = l == L - 1 ? out : l % 2 ? h1 : h0;
+        st = NN_F(dense_forward)(dst, NULL, in, params + off, params + off + k * m, rows, k, m,
+                                 nn_net_layer_act(net, l));
+        off += k * m + m;
+        in = dst;
+    }
+    return st;
+}
+
+/* Rows of work (multiply-adds) below which the forward stays on one thread: a parallel region
+ * costs a few microseconds, ~10k multiply-adds. */
+#define FORWARD_PARALLEL_MIN_WORK (256.0 * 1024.0)
+/* Ping-pong buffers up to this many elements live on the stack (no allocation for one row). */
+#define FORWARD_STACK_ELEMS 1024
+
+/* out (n, n_L) = the output activations for X (n, n_0), in chunks of FORWARD_CHUNK_ROWS rows
+ * (fixed boundaries, a function of n alone). Each chunk runs whole on one thread, so a row's
+ * result depends on its chunk's computation only, never on the thread count: chunks are dealt
+ * to the threads when the work pays for a parallel region. Small nets run each chunk through
+ * the small engine's forward (small_net.h), others through dense_forward. */
 int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X, int64_t n)
 {
     const int64_t chunk = n < FORWARD_CHUNK_ROWS ? n : FORWARD_CHUNK_ROWS;
-    int64_t n_params, L, l, r0, t, maxw = 1, buf_count = 0;
-    NN_T *buf = NULL;
-    int st;
+    NN_T stack_buf[FORWARD_STACK_ELEMS];
+    NNI_F(small_forward_fn) small;
+    int64_t n_params, L, l, t, maxw = 1, buf_count, n_chunks, c;
+    double work = 0;
+    NN_T *buf = stack_buf;
+    int st, threads = 1;
     if (!out || !params || !X || n <= 0) return NN_EINVAL;
     if ((st = nni_net_check_shape(net, &n_params)) != NN_OK) return st;
     L = net->n_layers;
     if ((st = nni_mul(&t, n, net->sizes[0])) != NN_OK ||
         (st = nni_mul(&t, n, net->sizes[L])) != NN_OK)
         return st;
-    for (l = 1; l < L; l++)
-        if (net->sizes[l] > maxw) maxw = net->sizes[l];
-    if (L > 1) {
-        if ((st = nni_mul(&buf_count, chunk, maxw)) != NN_OK ||
-            (st = nni_mul(&t, buf_count, 2)) != NN_OK)
-            return st;
-        if (!(buf = (NN_T *)nni_alloc(t, sizeof(NN_T)))) return NN_ENOMEM;
+    for (l = 0; l < L; l++) {
+        if (l > 0 && net->sizes[l] > maxw) maxw = net->sizes[l];
+        work += (double)net->sizes[l] * (double)net->sizes[l + 1];
     }
-    for (r0 = 0; r0 < n && st == NN_OK; r0 += chunk) {
-        const int64_t rows = n - r0 < chunk ? n - r0 : chunk;
-        const NN_T *in = X + r0 * net->sizes[0];
-        int64_t off = 0;
-        for (l = 0; l < L && st == NN_OK; l++) {
-            const int64_t k = net->sizes[l], m = net->sizes[l + 1];
-            NN_T *dst = l == L - 1 ? out + r0 * net->sizes[L] : buf + (l % 2) * buf_count;
-            st = NN_F(dense_forward)(dst, NULL, in, params + off, params + off + k * m, rows, k,
-                                     m, nn_net_layer_act(net, l));
-            off += k * m + m;
-            in = dst;
+    work *= (double)n;
+    n_chunks = (n + chunk - 1) / chunk;
+#ifdef NN_HAVE_OPENMP
+    if (n_chunks > 1 && work >= FORWARD_PARALLEL_MIN_WORK) {
+        threads = nni_threads();
+        if (threads > n_chunks) threads = (int)n_chunks;
+    }
+#endif
+    small = NNI_F(small_forward_engine)(net);
+    /* two ping-pong buffers of chunk x maxw per thread */
+    if ((st = nni_mul(&buf_count, chunk, maxw)) != NN_OK ||
+        (st = nni_mul(&t, buf_count, 2 * (int64_t)threads)) != NN_OK)
+        return st;
+    if (t > FORWARD_STACK_ELEMS && !(buf = (NN_T *)nni_alloc(t, sizeof(NN_T)))) return NN_ENOMEM;
+    if (threads <= 1) {
+        for (c = 0; c < n_chunks && st == NN_OK; c++) {
+            const int64_t r0 = c * chunk, rows = n - r0 < chunk ? n - r0 : chunk;
+            st = forward_chunk(out + r0 * net->sizes[L], params, net, X + r0 * net->sizes[0],
+                               rows, buf, buf + buf_count, small);
         }
     }
-    free(buf);
+#ifdef NN_HAVE_OPENMP
+    else {
+#pragma omp parallel num_threads(threads)
+        {
+            const int tid = omp_get_thread_num();
+            NN_T *h0 = buf + 2 * (int64_t)tid * buf_count;
+            int64_t cc;
+#pragma omp for schedule(static)
+            for (cc = 0; cc < n_chunks; cc++) {
+                const int64_t r0 = cc * chunk, rows = n - r0 < chunk ? n - r0 : chunk;
+                const int s = forward_chunk(out + r0 * net->sizes[L], params, net,
+                                            X + r0 * net->sizes[0], rows, h0, h0 + buf_count,
+                                            small);
+                if (s != NN_OK) {
+#pragma omp critical(nn_forward_status)
+                    st = s;
+                }
+            }
+        }
+    }
+#endif
+    if (buf != stack_buf) free(buf);
     return st;
 }
 

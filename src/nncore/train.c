@@ -15,6 +15,8 @@ struct NN_WS {
     NN_T *grads;             /* (n_params)                                                    */
     NN_T *state1, *state2;   /* sgd: velocity; adam: first and second moments (n_params)     */
     int64_t step;            /* adam's step count t                                           */
+    NNI_F(small_step_fn) small; /* the fused step (small_net.c) when the net is small, or NULL */
+    NN_T *WT;                /* its W^T buffer (max_l n_l n_{l+1})                             */
 };
 
 void NN_F(workspace_free)(NN_WS *ws)
@@ -29,6 +31,7 @@ void NN_F(workspace_free)(NN_WS *ws)
     free(ws->grads);
     free(ws->state1);
     free(ws->state2);
+    free(ws->WT);
     free(ws);
 }
 
@@ -71,6 +74,16 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
     if ((st = NNI_F(batch_buffers_alloc)(&ws->buf, net, batch_size)) != NN_OK) {
         NN_F(workspace_free)(ws);
         return st;
+    }
+    if ((ws->small = NNI_F(small_engine)(net, batch_size, optimizer)) != NULL) {
+        int64_t l, maxkn = 1;
+        for (l = 0; l < L; l++)
+            if (net->sizes[l] * net->sizes[l + 1] > maxkn)
+                maxkn = net->sizes[l] * net->sizes[l + 1];
+        if (!(ws->WT = (NN_T *)nni_alloc(maxkn, sizeof(NN_T)))) {
+            NN_F(workspace_free)(ws);
+            return NN_ENOMEM;
+        }
     }
     memcpy(ws->sizes, net->sizes, (size_t)(L + 1) * sizeof(int64_t));
     memset(ws->state1, 0, (size_t)n_params * sizeof(NN_T));
@@ -119,12 +132,12 @@ static int check_config(const nn_fit_config *cfg, const NN_WS *ws)
 /* One epoch: order (a fresh permutation when shuffling, else 0..n-1 with no copy of X, Y),
  * consecutive batches; per batch forward, loss (before the update), backward, one step.
  * epoch_loss = sum_batches batch_loss * rows / n. */
-int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
-                      const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
-                      uint64_t *rng_state)
+/* train_epoch's argument checks: NN_OK when these arguments can run epochs. */
+static int check_epoch_args(const NN_T *params, const double *epoch_loss, const NN_WS *ws,
+                            const nn_net *net, const nn_fit_config *cfg, const NN_T *X,
+                            const NN_T *Y, int64_t n, const uint64_t *rng_state)
 {
-    int64_t n_params, L, l, b0;
-    double total = 0.0;
+    int64_t n_params, L, l;
     int st;
     if (!params || !epoch_loss || !ws || !cfg || !X || !Y) return NN_EINVAL;
     if ((st = nn_net_check(net, &n_params)) != NN_OK) return st;
@@ -136,8 +149,33 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
         if (net->sizes[l] != ws->sizes[l]) return NN_EINVAL;
     if ((st = check_config(cfg, ws)) != NN_OK) return st;
     if (cfg->shuffle && !rng_state) return NN_EINVAL;
+    return NN_OK;
+}
+
+/* One epoch with checked arguments (train_epoch, or train_epochs once for all its epochs). */
+static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
+                     const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
+                     uint64_t *rng_state)
+{
+    const int64_t L = net->n_layers, n_params = ws->n_params;
+    int64_t b0;
+    double total = 0.0;
+    NNI_F(small_ctx) small;
+    int st;
 
     if (cfg->shuffle && (st = nn_rng_permutation(ws->order, n, rng_state)) != NN_OK) return st;
+    if (ws->small) {
+        small.net = net;
+        small.cfg = cfg;
+        small.n_params = n_params;
+        small.params = params;
+        small.grads = ws->grads;
+        small.state1 = ws->state1;
+        small.state2 = ws->state2;
+        small.step = &ws->step;
+        small.WT = ws->WT;
+        small.buf = &ws->buf;
+    }
 
     for (b0 = 0; b0 < n; b0 += ws->batch) {
         const int64_t m = n - b0 < ws->batch ? n - b0 : ws->batch;
@@ -162,6 +200,11 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
             if (ws->sw) swb = ws->sw + b0;
         }
         if (cfg->should_stop && cfg->should_stop(cfg->stop_ctx)) return NN_EINTR;
+        if (ws->small) { /* the whole step fused (small_net.h), the same math */
+            if ((st = ws->small(&batch_loss, &small, Xb, Yb, swb, m)) != NN_OK) return st;
+            total += batch_loss * (double)m;
+            continue;
+        }
         st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb, Yb,
                                         swb, m, cfg->alpha);
         if (st != NN_OK) return st;
@@ -181,6 +224,15 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
     return NN_OK;
 }
 
+int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
+                      const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
+                      uint64_t *rng_state)
+{
+    const int st = check_epoch_args(params, epoch_loss, ws, net, cfg, X, Y, n, rng_state);
+    if (st != NN_OK) return st;
+    return run_epoch(params, epoch_loss, ws, net, cfg, X, Y, n, rng_state);
+}
+
 int NN_F(train_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done, NN_WS *ws,
                        const nn_net *net, const nn_fit_config *cfg, const NN_T *X,
                        const NN_T *Y, int64_t n, int64_t epochs, uint64_t *rng_state)
@@ -188,8 +240,12 @@ int NN_F(train_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done, N
     int64_t e;
     if (!loss_curve || !epochs_done || epochs < 0) return NN_EINVAL;
     *epochs_done = 0;
+    if (epochs > 0) { /* the arguments are the same for every epoch: checked once */
+        const int st = check_epoch_args(params, loss_curve, ws, net, cfg, X, Y, n, rng_state);
+        if (st != NN_OK) return st;
+    }
     for (e = 0; e < epochs; e++) {
-        int st = NN_F(train_epoch)(params, loss_curve + e, ws, net, cfg, X, Y, n, rng_state);
+        int st = run_epoch(params, loss_curve + e, ws, net, cfg, X, Y, n, rng_state);
         if (st != NN_OK) return st;
         *epochs_done = e + 1;
     }

@@ -1,10 +1,13 @@
-/* Vector math dispatch: exp, sigmoid and tanh over arrays, one set per instruction set, chosen
- * once per process apart from the GEMM kernel, so NNFAST_GEMM_KERNEL never changes an
- * activation's result. NNFAST_VECMATH=portable|avx2 forces a set (tests, debugging). */
+/* Vector math dispatch: exp, sigmoid, tanh (float and double), log1p and softplus (double)
+ * over arrays, one set per instruction set, chosen once per process apart from the GEMM
+ * kernel, so NNFAST_GEMM_KERNEL never changes how an activation is computed.
+ * NNFAST_VECMATH=portable|avx2|avx512 forces a set (tests, debugging). The avx2 and avx512
+ * sets run the same algorithms lane by lane (vecmath_simd.h) and give the same bits. */
 #include "internal.h"
 
 /* NULL entries: libm, one value at a time (internal.h's nni_act_inplace). */
-const nni_vecmath nni_vecmath_portable = {"portable", NULL, NULL, NULL};
+const nni_vecmath nni_vecmath_portable = {"portable", NULL, NULL, NULL, NULL,
+                                          NULL,       NULL, NULL, NULL};
 
 static int cpu_runs_any(void) { return 1; }
 
@@ -13,6 +16,9 @@ static const struct {
     const nni_vecmath *set;
     int (*cpu_runs)(void);
 } g_vecmath_table[] = {
+#ifdef NN_HAVE_VECMATH_AVX512
+    {&nni_vecmath_avx512, nni_cpu_runs_avx512},
+#endif
 #ifdef NN_HAVE_KERNEL_AVX2
     {&nni_vecmath_avx2, nni_cpu_runs_avx2},
 #endif

@@ -1,113 +1,73 @@
-/* Vectorized float32 exp, sigmoid and tanh (AVX2 + FMA, 8 lanes) for the GEMM epilogues and
- * the activations; float64 keeps libm. Compiled with -mavx2 -mfma (/arch:AVX2), chosen by
- * vecmath.c only when the CPU runs avx2 and fma.
- *
- * exp: Cephes expf. x = n ln2 + r, |r| <= ln2/2, ln2 split in two constants so n ln2 is exact
- * to float precision; e^r = 1 + r + r^2 P(r), P of degree 5; e^x = 2^n e^r with 2^n built in
- * the exponent field. tanh: Cephes tanhf. |x| < 0.625: x + x^3 Q(x^2), Q of degree 4; else
- * 1 - 2 / (e^(2|x|) + 1) with the sign of x. Measured against double-precision libm over
- * every float in [-80, 80] step 2^-12 and random draws: within 2 ulp (tests/c/test_nncore.c
- * checks 4).
- *
- * Lanes with |x| > 80 (where e^x leaves the normal range) or NaN take libm, so infinities,
- * NaN and subnormal results are libm's. A tail shorter than 8 goes through the same vector
- * code in a padded buffer: every value is a function of its input alone, wherever it sits.
+/* Vectorized exp, sigmoid, tanh (float, 8 lanes; double, 4 lanes), log1p and softplus (double)
+ * for AVX2 + FMA: the algorithms of vecmath_simd.h on 256-bit vectors. Compiled with
+ * -mavx2 -mfma (/arch:AVX2); vecmath.c chooses it only when the CPU runs avx2 and fma.
+ * Bounds measured by tests/c/test_vecmath.c (the same as avx512's: same algorithms, lane by lane).
  */
 #include "internal.h"
 
 #include <immintrin.h>
 
-#define VEC_BIG 80.0f
+#define VM_FV __m256
+#define VM_FL 8
+#define VM_F1(x) _mm256_set1_ps(x)
+#define VM_FLOAD(p) _mm256_loadu_ps(p)
+#define VM_FSTORE(p, v) _mm256_storeu_ps(p, v)
+#define VM_FADD(a, b) _mm256_add_ps(a, b)
+#define VM_FSUB(a, b) _mm256_sub_ps(a, b)
+#define VM_FMUL(a, b) _mm256_mul_ps(a, b)
+#define VM_FDIV(a, b) _mm256_div_ps(a, b)
+#define VM_FMIN(a, b) _mm256_min_ps(a, b)
+#define VM_FMAX(a, b) _mm256_max_ps(a, b)
+#define VM_FFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VM_FFNMA(a, b, c) _mm256_fnmadd_ps(a, b, c)
+#define VM_FABS(v) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v)
+#define VM_FSIGN(v) _mm256_and_ps(_mm256_set1_ps(-0.0f), v)
+#define VM_FOR(a, b) _mm256_or_ps(a, b)
+#define VM_FSEL_LT(x, y, a, b) _mm256_blendv_ps(a, b, _mm256_cmp_ps(x, y, _CMP_LT_OQ))
+#define VM_FOK(v, lo, hi)                                                                     \
+    _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(lo), _CMP_GE_OQ),        \
+                                     _mm256_cmp_ps(v, _mm256_set1_ps(hi), _CMP_LE_OQ)))
+#define VM_FPOW2(t)                                                                           \
+    _mm256_castsi256_ps(_mm256_slli_epi32(                                                    \
+        _mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(127)), 23))
 
-static __m256 exp_ps(__m256 x)
-{
-    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-    const __m256 c1 = _mm256_set1_ps(0.693359375f), c2 = _mm256_set1_ps(-2.12194440e-4f);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT |
-                                                             _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, c1, x);
-    __m256 p, r2;
-    __m256i e;
-    r = _mm256_fnmadd_ps(n, c2, r);
-    r2 = _mm256_mul_ps(r, r);
-    p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+#define VM_DV __m256d
+#define VM_DL 4
+#define VM_D1(x) _mm256_set1_pd(x)
+#define VM_DLOAD(p) _mm256_loadu_pd(p)
+#define VM_DSTORE(p, v) _mm256_storeu_pd(p, v)
+#define VM_DADD(a, b) _mm256_add_pd(a, b)
+#define VM_DSUB(a, b) _mm256_sub_pd(a, b)
+#define VM_DMUL(a, b) _mm256_mul_pd(a, b)
+#define VM_DDIV(a, b) _mm256_div_pd(a, b)
+#define VM_DMIN(a, b) _mm256_min_pd(a, b)
+#define VM_DMAX(a, b) _mm256_max_pd(a, b)
+#define VM_DFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define VM_DFNMA(a, b, c) _mm256_fnmadd_pd(a, b, c)
+#define VM_DABS(v) _mm256_andnot_pd(_mm256_set1_pd(-0.0), v)
+#define VM_DSIGN(v) _mm256_and_pd(_mm256_set1_pd(-0.0), v)
+#define VM_DOR(a, b) _mm256_or_pd(a, b)
+#define VM_DSEL_LT(x, y, a, b) _mm256_blendv_pd(a, b, _mm256_cmp_pd(x, y, _CMP_LT_OQ))
+#define VM_DOK(v, lo, hi)                                                                     \
+    _mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(v, _mm256_set1_pd(lo), _CMP_GE_OQ),        \
+                                     _mm256_cmp_pd(v, _mm256_set1_pd(hi), _CMP_LE_OQ)))
+#define VM_DPOW2(t)                                                                           \
+    _mm256_castsi256_pd(_mm256_slli_epi64(                                                    \
+        _mm256_add_epi64(_mm256_castpd_si256(t), _mm256_set1_epi64x(1023)), 52))
+#define VM_DADDBITS(v, c)                                                                     \
+    _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(v), _mm256_set1_epi64x(c)))
+#define VM_DEXPO(v)                                                                           \
+    _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(                                        \
+                      _mm256_srli_epi64(_mm256_castpd_si256(v), 52),                          \
+                      _mm256_set1_epi64x(0x4330000000000000LL))),                             \
+                  _mm256_set1_pd(4503599627370496.0))
+#define VM_DMANT(v, c)                                                                        \
+    _mm256_castsi256_pd(_mm256_add_epi64(                                                     \
+        _mm256_and_si256(_mm256_castpd_si256(v), _mm256_set1_epi64x(0x000fffffffffffffLL)),  \
+        _mm256_set1_epi64x(c)))
 
-/* sigmoid: e = e^-|x|; 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0 (no overflow). */
-static __m256 sigmoid_ps(__m256 x)
-{
-    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
-    const __m256 e = exp_ps(_mm256_or_ps(x, sign)); /* -|x| */
-    const __m256 pos = _mm256_div_ps(one, _mm256_add_ps(one, e));
-    const __m256 neg = _mm256_div_ps(e, _mm256_add_ps(one, e));
-    return _mm256_blendv_ps(pos, neg, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
-}
+#include "vecmath_simd.h"
 
-static __m256 tanh_ps(__m256 x)
-{
-    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
-    const __m256 ax = _mm256_andnot_ps(sign, x), s = _mm256_mul_ps(x, x);
-    __m256 q, big;
-    q = _mm256_set1_ps(-5.70498872745e-3f);
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(2.06390887954e-2f));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(-5.37397155531e-2f));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(1.33314422036e-1f));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(-3.33332819422e-1f));
-    q = _mm256_fmadd_ps(_mm256_mul_ps(q, s), x, x);
-    q = _mm256_or_ps(_mm256_andnot_ps(sign, q), _mm256_and_ps(x, sign)); /* tanh(-0) = -0 */
-    /* |x| >= 20: tanh is 1 in float; the clamp keeps e^(2|x|) finite (its 2^n in range) */
-    big = _mm256_min_ps(ax, _mm256_set1_ps(20.0f));
-    big = exp_ps(_mm256_add_ps(big, big));
-    big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(big, one)));
-    big = _mm256_or_ps(big, _mm256_and_ps(x, sign));
-    return _mm256_blendv_ps(q, big, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_GE_OQ));
-}
-
-static float sigmoid_scalar(float z)
-{
-    float e;
-    if (z >= 0) return 1.0f / (1.0f + expf(-z));
-    e = expf(z);
-    return e / (1.0f + e);
-}
-
-/* x[0:8] = f(x[0:8]); lanes outside [-VEC_BIG, VEC_BIG] or NaN from the scalar libm form. */
-#define DEFINE_VEC_APPLY(NAME, VEC_F, SCALAR_F)                                                 \
-    static void NAME##_block(float *x)                                                          \
-    {                                                                                           \
-        const __m256 v = _mm256_loadu_ps(x);                                                    \
-        const __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v),           \
-                                         _mm256_set1_ps(VEC_BIG), _CMP_NLE_UQ);                 \
-        float in[8];                                                                            \
-        int lanes = _mm256_movemask_ps(big), i;                                                 \
-        _mm256_storeu_ps(in, v);                                                                \
-        _mm256_storeu_ps(x, VEC_F(v));                                                          \
-        for (i = 0; lanes; i++, lanes >>= 1)                                                    \
-            if (lanes & 1) x[i] = SCALAR_F(in[i]);                                              \
-    }                                                                                           \
-    static void NAME(float *x, int64_t n)                                                       \
-    {                                                                                           \
-        int64_t j;                                                                              \
-        for (j = 0; j + 8 <= n; j += 8) NAME##_block(x + j);                                    \
-        if (j < n) {                                                                            \
-            float pad[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
-            memcpy(pad, x + j, (size_t)(n - j) * sizeof(float));                                \
-            NAME##_block(pad);                                                                  \
-            memcpy(x + j, pad, (size_t)(n - j) * sizeof(float));                                \
-        }                                                                                       \
-    }
-
-DEFINE_VEC_APPLY(nni_exp_avx2_f32, exp_ps, expf)
-DEFINE_VEC_APPLY(nni_sigmoid_avx2_f32, sigmoid_ps, sigmoid_scalar)
-DEFINE_VEC_APPLY(nni_tanh_avx2_f32, tanh_ps, tanhf)
-
-const nni_vecmath nni_vecmath_avx2 = {"avx2", nni_exp_avx2_f32, nni_sigmoid_avx2_f32,
-                                      nni_tanh_avx2_f32};
+const nni_vecmath nni_vecmath_avx2 = {"avx2",          vm_exp_f32,     vm_sigmoid_f32,
+                                      vm_tanh_f32,     vm_exp_f64,     vm_sigmoid_f64,
+                                      vm_tanh_f64,     vm_log1p_f64,   vm_softplus_f64};

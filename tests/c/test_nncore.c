@@ -254,7 +254,7 @@ static double ulp_f32(double v)
     return (double)nextafterf(f, INFINITY) - (double)f;
 }
 
-/* sigmoid, tanh and softmax (through exp) in float within 4 ulp of the exact value (computed
+/* sigmoid, tanh and softmax (through exp) in float within 2.4 ulp of the exact value (computed
  * in double) over [-90, 90] step 2^-10, which crosses the vector paths' libm fallback at
  * |x| = 80; infinities and NaN as libm's. Prints the largest error in ulp. */
 static void test_float_activations(void)
@@ -291,8 +291,10 @@ static void test_float_activations(void)
     }
     printf("float activations: largest error sigmoid %.2f ulp, tanh %.2f ulp, softmax %.2f ulp\n",
            worst_sig, worst_tanh, worst_soft);
-    CHECK(worst_sig <= 4 && worst_tanh <= 4 && worst_soft <= 4,
-          "float activations beyond 4 ulp: sigmoid %.3g tanh %.3g softmax %.3g", worst_sig,
+    /* measured: sigmoid 2.35, tanh 1.21 (libm 2.07 in test_vecmath), softmax 2.22 ulp;
+     * test_vecmath.c measures each set over finer sweeps (sigmoid_f32 up to 2.57) */
+    CHECK(worst_sig <= 2.4 && worst_tanh <= 2.4 && worst_soft <= 2.4,
+          "float activations beyond 2.4 ulp: sigmoid %.3g tanh %.3g softmax %.3g", worst_sig,
           worst_tanh, worst_soft);
     /* specials, in a block of 8 and in a short tail */
     for (i = 0; i < 13; i++) Z[i] = special[i % 5];
@@ -516,8 +518,8 @@ typedef struct {
 static void test_training(void)
 {
     static const opt_case opts[] = {{"sgd", NN_OPT_SGD, 0.1, 0, 0},
-                                    {"momentum", NN_OPT_SGD, 0.05, 0.9, 0},
-                                    {"nesterov", NN_OPT_SGD, 0.05, 0.9, 1},
+                                    {"momentum", NN_OPT_SGD, 0.02, 0.9, 0},
+                                    {"nesterov", NN_OPT_SGD, 0.02, 0.9, 1},
                                     {"adam", NN_OPT_ADAM, 0.01, 0, 0}};
     static const int64_t batches[] = {1, 7, 40}; /* 40 = 5 * 7 + 5: a short last batch */
     const int64_t n = 40;
