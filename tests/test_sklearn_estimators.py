@@ -159,10 +159,14 @@ def test_float32_training_when_asked(iris):
     clf = quiet(MLPClassifier(max_iter=20, random_state=0, dtype="float32").fit, X, y)
     assert all(W.dtype == np.float32 for W in clf.coefs_ + clf.intercepts_)
     assert clf.predict_proba(X).dtype == np.float32
-    default = quiet(MLPClassifier(max_iter=20, random_state=0).fit, X.astype(np.float32), y)
+    default = quiet(MLPClassifier(max_iter=20, random_state=0).fit, X, y)
     assert all(W.dtype == np.float64 for W in default.coefs_)
     # the same run in float32 and float64 stays within float32 accuracy of each other
     assert np.allclose(clf.loss_curve_, default.loss_curve_, rtol=1e-4)
+    # an explicit dtype wins over X's
+    clf64 = quiet(MLPClassifier(max_iter=2, random_state=0, dtype="float64").fit,
+                  X.astype(np.float32), y)
+    assert all(W.dtype == np.float64 for W in clf64.coefs_ + clf64.intercepts_)
     with pytest.raises(ValueError, match="dtype"):
         MLPClassifier(dtype="float16").fit(X, y)
 
