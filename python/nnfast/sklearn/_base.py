@@ -37,9 +37,9 @@ import scipy.optimize
 import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network._base import LOSS_FUNCTIONS
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
-from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import validate_data
 
 from .. import _validation as check
@@ -57,13 +57,15 @@ OUTPUT_LOSSES = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
 LOSS_SCALES = {"cross_entropy": (lambda K: 1.0, 1.0),
                "binary_cross_entropy": (lambda K: 1.0, 1.0),
                "mse": (lambda K: K / 2.0, 0.5)}
-# The FitSettings of each solver for an estimator at learning rate `rate`, gradient scale c:
-# sgd absorbs c in the learning rate, adam in epsilon (see the module docstring).
+# The FitSettings of each solver from scikit-learn's optimizer object (the hyperparameters it
+# was made with: a partial_fit goes on with them whatever set_params changed since), for
+# gradient scale c: sgd absorbs c in the learning rate, adam in epsilon (module docstring).
 SOLVER_SETTINGS = {
-    "sgd": lambda est, rate, c: dict(lr=rate * c, momentum=est.momentum,
-                                     nesterov=bool(est.nesterovs_momentum)),
-    "adam": lambda est, rate, c: dict(lr=rate, beta1=est.beta_1, beta2=est.beta_2,
-                                      epsilon=est.epsilon / c),
+    "sgd": lambda optimizer, c: dict(lr=optimizer.learning_rate * c,
+                                     momentum=optimizer.momentum,
+                                     nesterov=bool(optimizer.nesterov)),
+    "adam": lambda optimizer, c: dict(lr=optimizer.learning_rate_init, beta1=optimizer.beta_1,
+                                      beta2=optimizer.beta_2, epsilon=optimizer.epsilon / c),
 }
 # scikit-learn's optimizer object of each solver (estimator._optimizer), made as its
 # _fit_stochastic makes it; its learning_rate schedule (iteration_ends, trigger_stopping) is
@@ -75,15 +77,6 @@ OPTIMIZERS = {
     "adam": lambda est, params: AdamOptimizer(
         params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon),
 }
-# The core's learning rate for the next epoch, from the optimizer object: sgd's rate follows
-# the schedule (scaled by c); adam's bias correction is done by the core from its step count.
-CORE_RATES = {
-    "sgd": lambda optimizer, c: optimizer.learning_rate * c,
-    "adam": lambda optimizer, c: optimizer.learning_rate_init,
-}
-NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain "
-                      "large values and need to be preprocessed.")
-
 
 def warn(message, category=UserWarning):
     """warnings.warn, attributed to the nearest scikit-learn frame on the stack (the code of
@@ -97,6 +90,23 @@ def warn(message, category=UserWarning):
                                module="sklearn.neural_network._multilayer_perceptron")
     else:
         warnings.warn(message, category, stacklevel=level + 1)
+
+
+def check_lbfgs_result(result, max_iter):
+    """scikit-learn's _check_optimize_result("lbfgs", ...): the iterations run, and its
+    ConvergenceWarning when scipy did not converge (here attributed to scikit-learn's code,
+    as warn() does, rather than to the caller as that function's stacklevel would)."""
+    n_iter = min(result.nit, max_iter)
+    if result.status != 0:
+        message = (f"lbfgs failed to converge after {n_iter} iteration(s) "
+                   f"(status={result.status}):\n{result.message}\n")
+        if n_iter == max_iter:
+            message += ("\nIncrease the number of iterations to improve the convergence "
+                        f"(max_iter={max_iter}).")
+        message += ("\nYou might also want to scale the data as shown in:\n"
+                    "    https://scikit-learn.org/stable/modules/preprocessing.html")
+        warn(message, ConvergenceWarning)
+    return n_iter
 
 
 def dense(X):
@@ -218,6 +228,7 @@ class NativeMLPMixin:
         trainer = self._trainer(network, 200 if self.batch_size == "auto" else self.batch_size)
         self.coefs_, self.intercepts_ = network.unpack(trainer.params)
         sample_idx = np.arange(n_samples) if self.shuffle else None
+        loss_type = self._loss_type(Y, sample_weight)
         diverged = False
         try:
             self.n_iter_ = 0
@@ -231,11 +242,12 @@ class NativeMLPMixin:
                 if diverged:
                     loss = np.nan  # NaN weights give a NaN loss, as scikit-learn's epochs do
                 else:
-                    trainer.lr = CORE_RATES[self.solver](self._optimizer, network.grad_scale)
+                    trainer.lr = SOLVER_SETTINGS[self.solver](self._optimizer,
+                                                              network.grad_scale)["lr"]
                     loss, diverged = self._train_epoch(trainer, X, Y, sample_idx,
                                                        sample_weight)
                 self.n_iter_ += 1
-                self.loss_ = np.float64(loss * network.loss_scale)
+                self.loss_ = loss_type(loss * network.loss_scale)
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
@@ -264,6 +276,20 @@ class NativeMLPMixin:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
 
+    def _loss_type(self, Y, sample_weight):
+        """The NumPy type of scikit-learn's loss_ for targets Y and these weights: its loss
+        function's result on one row of these dtypes plus its L2 term of coefs_'s dtype
+        (np.float64 but for a float32 regression: float32 X, coefs_ and y)."""
+        name = self.loss
+        if name == "log_loss" and self.out_activation_ == "logistic":
+            name = "binary_log_loss"
+        row = np.full((1, Y.shape[1]), 0.5, dtype=self.coefs_[0].dtype)
+        weight = None if sample_weight is None else np.ones_like(sample_weight[:1])
+        loss = LOSS_FUNCTIONS[name](np.zeros_like(Y[:1]), row, weight)
+        W = np.zeros(1, dtype=self.coefs_[0].dtype)
+        loss += (0.5 * self.alpha) * np.dot(W, W) / 1
+        return type(loss)
+
     def _is_stratified(self):
         return hasattr(self, "_label_binarizer") and self.n_outputs_ == 1
 
@@ -273,8 +299,7 @@ class NativeMLPMixin:
         # nnfast's own shuffle is off: the epoch loop passes scikit-learn's order
         settings = FitSettings(
             optimizer=self.solver, alpha=network.core_alpha(self.alpha), batch_size=batch_size,
-            shuffle=False, **SOLVER_SETTINGS[self.solver](self, self.learning_rate_init,
-                                                          network.grad_scale))
+            shuffle=False, **SOLVER_SETTINGS[self.solver](self._optimizer, network.grad_scale))
         trainer = network.model.trainer(settings)
         trainer.state = self._optimizer_to_core(trainer, network)
         return trainer
@@ -344,27 +369,24 @@ class NativeMLPMixin:
         if not self._native_supported():
             return super()._fit_lbfgs(X, y, sample_weight, activations, deltas, coef_grads,
                                       intercept_grads, layer_units)
-        if self.dtype is None:
-            # scikit-learn's L-BFGS trains in float64 whatever X is (scipy's vectors are
-            # float64), starting from the initial weights in X's dtype
-            X = X.astype(np.float64, copy=False)
-            self.coefs_ = [W.astype(np.float64) for W in self.coefs_]
-            self.intercepts_ = [b.astype(np.float64) for b in self.intercepts_]
         self._set_indptr(layer_units)
+        # scikit-learn's packing: in the weights' dtype, which scipy keeps for the points it
+        # evaluates (float32 X: float32 evaluations); its result, and so coefs_, is float64
         packed = np.hstack([W.ravel() for W in self.coefs_] + self.intercepts_)
+        loss_type = self._loss_type(np.reshape(y, (X.shape[0], -1)), sample_weight)
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
                    **_get_additional_lbfgs_options_dict("iprint", iprint)}
         self._lbfgs_objective = LBFGSObjective(self)
         try:
             result = scipy.optimize.minimize(
-                self._loss_grad_lbfgs, packed.astype(np.float64), method="L-BFGS-B", jac=True,
+                self._loss_grad_lbfgs, packed, method="L-BFGS-B", jac=True,
                 options=options, args=(X, y, sample_weight, activations, deltas, coef_grads,
                                        intercept_grads))
         finally:
             del self._lbfgs_objective
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
-        self.loss_ = np.float64(result.fun)
+        self.n_iter_ = check_lbfgs_result(result, self.max_iter)
+        self.loss_ = loss_type(result.fun)
         self._unpack(result.x)
         if self.dtype is not None:  # the asked precision (scikit-learn's _unpack: float64)
             self.coefs_ = [W.astype(check.dtype_of(self.dtype)) for W in self.coefs_]
@@ -417,7 +439,7 @@ class LBFGSObjective:
 
     def __call__(self, packed, X, y, sample_weight):
         params = self.trainer.params
-        params[self.order] = packed
+        params[self.order] = packed  # in the network's dtype
         Y = np.reshape(y, (X.shape[0], -1))
         try:
             loss, gradient = self.trainer.loss_gradient(X, Y, sample_weight)
