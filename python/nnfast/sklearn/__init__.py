@@ -21,5 +21,6 @@ Importing nnfast does not import scikit-learn; importing nnfast.sklearn does.
 """
 from ._mlp import MLPClassifier, MLPRegressor
 from ._perceptron import Perceptron
+from ._rbm import BernoulliRBM
 
-__all__ = ["MLPClassifier", "MLPRegressor", "Perceptron"]
+__all__ = ["BernoulliRBM", "MLPClassifier", "MLPRegressor", "Perceptron"]
