@@ -5,8 +5,10 @@ diverging run, and the warning filters written for scikit-learn.
 Each comparison runs scikit-learn's own estimator beside ours on the same data and seed; the
 `native_only` fixture proves that ours trained in the core (scikit-learn's numpy forward and
 backward passes are never called for an nnfast estimator)."""
+import itertools
 import warnings
 
+import nnfast
 import numpy as np
 import pytest
 from sklearn import linear_model, neural_network
@@ -23,6 +25,16 @@ NON_FINITE = ("Solver produced non-finite parameter weights. The input data may 
               " values and need to be preprocessed.")
 SCIKIT_LEARN = {MLPClassifier: neural_network.MLPClassifier,
                 MLPRegressor: neural_network.MLPRegressor}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Results are bit-identical for any thread count; one thread keeps these small fits fast
+    # on a loaded machine, where waiting OpenMP threads spin.
+    before = nnfast.get_num_threads()
+    nnfast.set_num_threads(1)
+    yield
+    nnfast.set_num_threads(before)
 
 
 @pytest.fixture
@@ -389,3 +401,52 @@ def test_lbfgs_convergence_warning_reads_as_scikit_learns(iris):
     theirs = fit_warnings(lambda: neural_network.MLPClassifier(**kw).fit(X, y))
     assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
     assert [w.filename for w in ours] == [neural_network._multilayer_perceptron.__file__]
+
+
+# ---- scikit-learn's own tests, with the import switched --------------------------------------
+
+def scikit_learn_tests(module, replacements, leave_out=()):
+    """pytest.params (test, kwargs) of the test functions of one of scikit-learn's test
+    modules, with their parametrizations, scikit-learn's estimator classes in the parameters
+    replaced by ours (`replacements`: theirs -> ours)."""
+    for name, test in sorted(vars(module).items()):
+        if not name.startswith("test_") or name in leave_out:
+            continue
+        grids = [([n.strip() for n in mark.args[0].split(",")], mark.args[1])
+                 for mark in getattr(test, "pytestmark", []) if mark.name == "parametrize"]
+        for index, combination in enumerate(itertools.product(*(v for _, v in grids))):
+            params = {}
+            for (names, _), value in zip(grids, combination):
+                values = value if len(names) > 1 else (value,)
+                params.update(zip(names, (replacements.get(v, v) if isinstance(v, type) else v
+                                          for v in values)))
+            yield pytest.param(test, params, id=f"{name}-{index}")
+
+
+def run_scikit_learn_test(module, replacements, test, params, request):
+    """Run one of scikit-learn's tests with `module`'s names rebound to our classes; the
+    pytest fixtures it asks for (capsys, tmp_path) are ours."""
+    for theirs, ours in replacements.items():
+        request.getfixturevalue("monkeypatch").setattr(module, theirs.__name__, ours)
+    code = test.__code__
+    for name in code.co_varnames[:code.co_argcount]:
+        if name not in params:
+            params[name] = request.getfixturevalue(name)
+    test(**params)
+
+
+from sklearn.neural_network.tests import test_mlp  # noqa: E402
+
+MLP_REPLACEMENTS = {neural_network.MLPClassifier: MLPClassifier,
+                    neural_network.MLPRegressor: MLPRegressor}
+# left out: scikit-learn's slowest (10-25 s here: thousands of epochs or many partial_fit
+# calls; their behaviour is checked above and in test_sklearn_agreement.py) and its Poisson
+# test (scikit-learn's own code trains loss="poisson"; it needs its global_random_seed)
+SLOW_OR_NOT_OURS = {"test_n_iter_no_change_inf", "test_partial_fit_classification",
+                    "test_multioutput_regression", "test_mlp_vs_poisson_glm_equivalent"}
+
+
+@pytest.mark.parametrize("test,params", scikit_learn_tests(test_mlp, MLP_REPLACEMENTS,
+                                                           SLOW_OR_NOT_OURS))
+def test_scikit_learns_mlp_tests_with_the_import_switched(test, params, request):
+    run_scikit_learn_test(test_mlp, MLP_REPLACEMENTS, test, params, request)

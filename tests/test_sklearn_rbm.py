@@ -1,7 +1,6 @@
 """nnfast.sklearn.BernoulliRBM against scikit-learn's: the same chain for the same
 random_state, trained by nnfast's kernels where they pay; scikit-learn's own RBM tests and its
 gallery example with the import switched."""
-import itertools
 import warnings
 
 import numpy as np
@@ -19,6 +18,7 @@ from nnfast.sklearn import BernoulliRBM
 from nnfast.sklearn._rbm import NATIVE_MIN_WORK
 
 from helpers import assert_close
+from test_sklearn_dropin import run_scikit_learn_test, scikit_learn_tests
 
 STATE = ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_")
 
@@ -126,28 +126,14 @@ def test_parameters_and_clone():
                                                     "bernoullirbm2"]
 
 
-def scikit_learn_rbm_tests():
-    """scikit-learn's own tests of its BernoulliRBM, with their parameters."""
-    from sklearn.neural_network.tests import test_rbm
-    for name, test in sorted(vars(test_rbm).items()):
-        if not name.startswith("test_"):
-            continue
-        grids = [([n.strip() for n in mark.args[0].split(",")], mark.args[1])
-                 for mark in getattr(test, "pytestmark", []) if mark.name == "parametrize"]
-        for index, combination in enumerate(itertools.product(*(v for _, v in grids))):
-            params = {}
-            for (names, _), value in zip(grids, combination):
-                params.update(zip(names, value if len(names) > 1 else (value,)))
-            yield pytest.param(test, params, id=f"{name}-{index}")
+from sklearn.neural_network.tests import test_rbm  # noqa: E402
+
+RBM_REPLACEMENTS = {neural_network.BernoulliRBM: BernoulliRBM}
 
 
-@pytest.mark.parametrize("test,params", scikit_learn_rbm_tests())
-def test_scikit_learns_rbm_tests_with_the_import_switched(test, params, monkeypatch, capsys):
-    from sklearn.neural_network.tests import test_rbm
-    monkeypatch.setattr(test_rbm, "BernoulliRBM", BernoulliRBM)
-    if "capsys" in test.__code__.co_varnames[:test.__code__.co_argcount]:
-        params["capsys"] = capsys
-    test(**params)
+@pytest.mark.parametrize("test,params", scikit_learn_tests(test_rbm, RBM_REPLACEMENTS))
+def test_scikit_learns_rbm_tests_with_the_import_switched(test, params, request):
+    run_scikit_learn_test(test_rbm, RBM_REPLACEMENTS, test, params, request)
 
 
 def test_the_gallery_example_with_the_import_switched():
