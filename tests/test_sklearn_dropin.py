@@ -377,7 +377,10 @@ def test_convergence_warning_is_silenced_by_the_filter_for_scikit_learn(iris, ma
 
 def test_other_warnings_are_attributed_to_scikit_learn_too(iris):
     X, y = iris
-    fit = lambda: MLPClassifier(max_iter=200, batch_size=1000, random_state=0).fit(X, y)  # noqa: E731
+
+    def fit():
+        MLPClassifier(max_iter=200, batch_size=1000, random_state=0).fit(X, y)
+
     messages = [str(w.message)[:20] for w in fit_warnings(fit)]
     assert messages == ["Got `batch_size` les", "Stochastic Optimizer"]
     assert fit_warnings(fit, category=UserWarning, module="sklearn") == []

@@ -78,6 +78,7 @@ OPTIMIZERS = {
         params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon),
 }
 
+
 def warn(message, category=UserWarning):
     """warnings.warn, attributed to the nearest scikit-learn frame on the stack (the code of
     scikit-learn's that called into nnfast.sklearn), so that the filters users write for
