@@ -90,9 +90,10 @@ class BernoulliRBM(neural_network.BernoulliRBM):
         if not self._native(v_pos):
             return super()._fit(v_pos, rng)
         v_pos = self._real(v_pos)
-        h_pos = self._mean_hiddens(v_pos)
         v_neg = self._real(self._sample_visibles(self.h_samples_, rng))
-        h_neg = self._mean_hiddens(v_neg)
+        # P(h | v) of both phases in one product (h_pos draws nothing from rng)
+        hiddens = self._mean_hiddens(np.concatenate([v_pos, v_neg]))
+        h_pos, h_neg = hiddens[:len(v_pos)], hiddens[len(v_pos):]
         lr = float(self.learning_rate) / v_pos.shape[0]
         # h_pos^T v_pos - h_neg^T v_neg as one product over the stacked phases
         update = ops.matmul(np.concatenate([h_pos, -h_neg]).T,
