@@ -1,5 +1,8 @@
 """Agreement with scikit-learn: the same loss curves from the same weights, and test scores
-within 1 point on digits, Iris and a regression set for the same hyperparameters."""
+within 1 point on digits, Iris and a regression set for the same hyperparameters.
+
+Every test here also proves the nnfast estimators trained and predicted in the core:
+scikit-learn's numpy forward and backward passes are counted and must never run for them."""
 import warnings
 
 import numpy as np
@@ -26,6 +29,24 @@ def one_thread():
     with threadpool_limits(1):
         yield
     nnfast.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def native_only(monkeypatch):
+    """Fails the test if scikit-learn's own arithmetic ran for an nnfast estimator."""
+    calls = []
+    base = neural_network._multilayer_perceptron.BaseMultilayerPerceptron
+    for name in ("_backprop", "_forward_pass", "_forward_pass_fast"):
+        original = getattr(base, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            if type(self).__module__.startswith("nnfast"):
+                calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(base, name, counted)
+    yield
+    assert calls == [], f"scikit-learn's own code ran for nnfast: {sorted(set(calls))}"
 
 
 def quiet(fn, *args, **kw):

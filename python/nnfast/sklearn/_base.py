@@ -5,7 +5,8 @@ initialization (its Glorot draws from ``random_state``), early-stopping split an
 rules; this mixin replaces what does the arithmetic -- the epochs of sgd/adam, the L-BFGS
 objective and the forward pass -- with nnfast's API: an nnfast MLP of the estimator's shape
 and its training handle (nnfast.models.training), which run in the C core (GIL released).
-The schedule of the learning rate stays here (_schedules.py): it sets the handle's lr
+The learning-rate schedule is scikit-learn's own optimizer object (``_optimizer``, an
+SGDOptimizer or AdamOptimizer kept in step with the core's state): it sets the handle's lr
 between epochs, and scikit-learn's row order is passed to each epoch.
 
 The translation (scikit-learn's ``_base.py`` and ``_multilayer_perceptron.py`` against
@@ -27,6 +28,8 @@ epsilon / c (Adam is invariant to the gradient's scale but for epsilon). The rep
 half the core's: exactly scikit-learn's for one output; with K > 1 outputs and alpha > 0 the
 stochastic solvers' loss_curve_ holds the L2 term divided by K (lbfgs reports it exactly).
 """
+import copy
+import sys
 import warnings
 
 import numpy as np
@@ -34,15 +37,15 @@ import scipy.optimize
 import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network._base import LOSS_FUNCTIONS
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
-from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import validate_data
 
 from .. import _validation as check
 from ..models import MLP
 from ..models.parameters import split_parameters
 from ..models.training import FitSettings
-from ._schedules import schedule_for
 
 # scikit-learn's activation names -> nnfast's.
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -54,14 +57,57 @@ OUTPUT_LOSSES = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
 LOSS_SCALES = {"cross_entropy": (lambda K: 1.0, 1.0),
                "binary_cross_entropy": (lambda K: 1.0, 1.0),
                "mse": (lambda K: K / 2.0, 0.5)}
-# The FitSettings of each solver for an estimator at learning rate `rate`, gradient scale c:
-# sgd absorbs c in the learning rate, adam in epsilon (see the module docstring).
+# The FitSettings of each solver from scikit-learn's optimizer object (the hyperparameters it
+# was made with: a partial_fit goes on with them whatever set_params changed since), for
+# gradient scale c: sgd absorbs c in the learning rate, adam in epsilon (module docstring).
 SOLVER_SETTINGS = {
-    "sgd": lambda est, rate, c: dict(lr=rate * c, momentum=est.momentum,
-                                     nesterov=bool(est.nesterovs_momentum)),
-    "adam": lambda est, rate, c: dict(lr=rate, beta1=est.beta_1, beta2=est.beta_2,
-                                      epsilon=est.epsilon / c),
+    "sgd": lambda optimizer, c: dict(lr=optimizer.learning_rate * c,
+                                     momentum=optimizer.momentum,
+                                     nesterov=bool(optimizer.nesterov)),
+    "adam": lambda optimizer, c: dict(lr=optimizer.learning_rate_init, beta1=optimizer.beta_1,
+                                      beta2=optimizer.beta_2, epsilon=optimizer.epsilon / c),
 }
+# scikit-learn's optimizer object of each solver (estimator._optimizer), made as its
+# _fit_stochastic makes it; its learning_rate schedule (iteration_ends, trigger_stopping) is
+# scikit-learn's own code.
+OPTIMIZERS = {
+    "sgd": lambda est, params: SGDOptimizer(
+        params, est.learning_rate_init, est.learning_rate, est.momentum,
+        est.nesterovs_momentum, est.power_t),
+    "adam": lambda est, params: AdamOptimizer(
+        params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon),
+}
+
+
+def warn(message, category=UserWarning):
+    """warnings.warn, attributed to the nearest scikit-learn frame on the stack (the code of
+    scikit-learn's that called into nnfast.sklearn), so that the filters users write for
+    scikit-learn's warnings (``module="sklearn"``) catch nnfast's as well."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and not frame.f_globals.get("__name__", "").startswith("sklearn."):
+        frame, level = frame.f_back, level + 1
+    if frame is None:
+        warnings.warn_explicit(message, category, __file__, 0,
+                               module="sklearn.neural_network._multilayer_perceptron")
+    else:
+        warnings.warn(message, category, stacklevel=level + 1)
+
+
+def check_lbfgs_result(result, max_iter):
+    """scikit-learn's _check_optimize_result("lbfgs", ...): the iterations run, and its
+    ConvergenceWarning when scipy did not converge (here attributed to scikit-learn's code,
+    as warn() does, rather than to the caller as that function's stacklevel would)."""
+    n_iter = min(result.nit, max_iter)
+    if result.status != 0:
+        message = (f"lbfgs failed to converge after {n_iter} iteration(s) "
+                   f"(status={result.status}):\n{result.message}\n")
+        if n_iter == max_iter:
+            message += ("\nIncrease the number of iterations to improve the convergence "
+                        f"(max_iter={max_iter}).")
+        message += ("\nYou might also want to scale the data as shown in:\n"
+                    "    https://scikit-learn.org/stable/modules/preprocessing.html")
+        warn(message, ConvergenceWarning)
+    return n_iter
 
 
 def dense(X):
@@ -99,27 +145,53 @@ class Network:
 
 
 class NativeMLPMixin:
-    """Overrides the arithmetic of scikit-learn's BaseMultilayerPerceptron (see module doc)."""
+    """Overrides the arithmetic of scikit-learn's BaseMultilayerPerceptron (see module doc).
+
+    Everything else -- validation, initialization, the stopping rules, the optimizer object
+    and its learning-rate schedule, the final check of the weights -- is scikit-learn's code,
+    called as scikit-learn calls it.
+    """
 
     def _native_supported(self):
         # loss="poisson" (output exp) has no core counterpart yet: scikit-learn trains it.
         return getattr(self, "loss", None) != "poisson"
 
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        """scikit-learn's _fit; a fit that fails (a diverging run: scikit-learn's ValueError
+        "Solver produced non-finite parameter weights ...") leaves the estimator as it was
+        before the call, every attribute included."""
+        before = copy.deepcopy(self.__dict__)
+        try:
+            return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
     # ---- input ------------------------------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset):
         X, y = super()._validate_input(X, y, incremental, reset)
-        return np.ascontiguousarray(dense(X), dtype=check.dtype_of(self.dtype)), y
+        # dtype=None: X's own dtype, float32 or float64, as scikit-learn validated it (its
+        # initial weights take that dtype; _fit_lbfgs then goes on in float64, as it does)
+        dtype = X.dtype if self.dtype is None else check.dtype_of(self.dtype)
+        return np.ascontiguousarray(dense(X), dtype=dtype), y
 
     def _network(self):
         return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_)
 
     # ---- forward ----------------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
-        if not self._native_supported():
+        weights = self.coefs_ + self.intercepts_
+        if not self._native_supported() or not all(check.all_finite(w) for w in weights):
+            # non-finite weights (a diverged run being scored): scikit-learn's NaN outputs
             return super()._forward_pass_fast(X, check_input=check_input)
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self._network().forward(dense(X))
+        output = self._network().forward(dense(X))
+        if self.dtype is not None:
+            return output  # the asked precision, whatever X is
+        # scikit-learn's output has the dtype of X @ coefs_ (float32 only when both are)
+        return output.astype(np.result_type(X.dtype, self.coefs_[0].dtype), copy=False)
 
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
@@ -128,9 +200,8 @@ class NativeMLPMixin:
             return super()._fit_stochastic(X, y, sample_weight, activations, deltas,
                                            coef_grads, intercept_grads, layer_units,
                                            incremental)
-        network = self._network()
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = {"rate": float(self.learning_rate_init), "state": None}
+            self._optimizer = OPTIMIZERS[self.solver](self, self.coefs_ + self.intercepts_)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -151,13 +222,15 @@ class NativeMLPMixin:
                 y_val = self._label_binarizer.inverse_transform(y_val)
         n_samples = X.shape[0]
         if self.batch_size != "auto" and self.batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                          "It is going to be clipped")
+            warn("Got `batch_size` less than 1 or larger than sample size. "
+                 "It is going to be clipped")
         Y = np.reshape(y, (n_samples, -1))
+        network = self._network()
         trainer = self._trainer(network, 200 if self.batch_size == "auto" else self.batch_size)
         self.coefs_, self.intercepts_ = network.unpack(trainer.params)
-        schedule = schedule_for(self.solver, self.learning_rate)
         sample_idx = np.arange(n_samples) if self.shuffle else None
+        loss_type = self._loss_type(Y, sample_weight)
+        diverged = False
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -167,77 +240,129 @@ class NativeMLPMixin:
                     permutation = np.arange(n_samples)
                     self._random_state.shuffle(permutation)
                     sample_idx = sample_idx[permutation]
-                trainer.lr = SOLVER_SETTINGS[self.solver](
-                    self, self._optimizer["rate"], network.grad_scale)["lr"]
-                loss = self._train_epoch(trainer, X, Y, sample_idx, sample_weight)
+                if diverged:
+                    loss = np.nan  # NaN weights give a NaN loss, as scikit-learn's epochs do
+                else:
+                    trainer.lr = SOLVER_SETTINGS[self.solver](self._optimizer,
+                                                              network.grad_scale)["lr"]
+                    loss, diverged = self._train_epoch(trainer, X, Y, sample_idx,
+                                                       sample_weight)
                 self.n_iter_ += 1
-                self.loss_ = loss * network.loss_scale
+                self.loss_ = loss_type(loss * network.loss_scale)
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                 self._update_no_improvement_count(early_stopping, X_val, y_val,
                                                   sample_weight_val)
-                self._optimizer["rate"] = schedule.epoch_end(
-                    self._optimizer["rate"], self.learning_rate_init, self.t_, self.power_t)
+                self._optimizer.iteration_ends(self.t_)
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if early_stopping else "Training loss"
                     msg = ("%s did not improve more than tol=%f for %d consecutive epochs."
                            % (what, self.tol, self.n_iter_no_change))
-                    self._optimizer["rate"], stop = schedule.plateau(self._optimizer["rate"])
-                    if self.verbose:
-                        print(msg + (" Stopping." if stop else " Setting learning rate to %f"
-                                     % self._optimizer["rate"]))
-                    if stop:
+                    if self._optimizer.trigger_stopping(msg, self.verbose):
                         break
                     self._no_improvement_count = 0
                 if incremental:
                     break
                 if self.n_iter_ == self.max_iter:
-                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and "
-                                  "the optimization hasn't converged yet." % self.max_iter,
-                                  ConvergenceWarning)
+                    warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                         "optimization hasn't converged yet." % self.max_iter,
+                         ConvergenceWarning)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
-        except ValueError:
-            # a diverging run leaves the weights as they were before this call: the trainer
-            # trained a copy, the network still holds them
-            self.coefs_, self.intercepts_ = network.model.weights, network.model.biases
-            raise
-        self._optimizer["state"] = trainer.state
+            warn("Training interrupted by user.")
+        finally:
+            self._optimizer_from_core(trainer, network)
         if early_stopping:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
+
+    def _loss_type(self, Y, sample_weight):
+        """The NumPy type of scikit-learn's loss_ for targets Y and these weights: its loss
+        function's result on one row of these dtypes plus its L2 term of coefs_'s dtype
+        (np.float64 but for a float32 regression: float32 X, coefs_ and y)."""
+        name = self.loss
+        if name == "log_loss" and self.out_activation_ == "logistic":
+            name = "binary_log_loss"
+        row = np.full((1, Y.shape[1]), 0.5, dtype=self.coefs_[0].dtype)
+        weight = None if sample_weight is None else np.ones_like(sample_weight[:1])
+        loss = LOSS_FUNCTIONS[name](np.zeros_like(Y[:1]), row, weight)
+        W = np.zeros(1, dtype=self.coefs_[0].dtype)
+        loss += (0.5 * self.alpha) * np.dot(W, W) / 1
+        return type(loss)
 
     def _is_stratified(self):
         return hasattr(self, "_label_binarizer") and self.n_outputs_ == 1
 
     def _trainer(self, network, batch_size):
-        """The training handle of a stochastic solver, continuing the optimizer state of a
-        previous call on the same architecture (partial_fit, warm_start)."""
+        """The training handle of a stochastic solver, continuing the state of the optimizer
+        object (its velocities, or Adam's moments and step count)."""
         # nnfast's own shuffle is off: the epoch loop passes scikit-learn's order
         settings = FitSettings(
             optimizer=self.solver, alpha=network.core_alpha(self.alpha), batch_size=batch_size,
-            shuffle=False, **SOLVER_SETTINGS[self.solver](self, self.learning_rate_init,
-                                                          network.grad_scale))
+            shuffle=False, **SOLVER_SETTINGS[self.solver](self._optimizer, network.grad_scale))
         trainer = network.model.trainer(settings)
-        state = self._optimizer.get("state")
-        if state is not None and state[0].shape == trainer.params.shape:
-            trainer.state = state
+        trainer.state = self._optimizer_to_core(trainer, network)
         return trainer
 
+    def _optimizer_to_core(self, trainer, network):
+        """The core's optimizer state (state1, state2, step) from self._optimizer.
+
+        scikit-learn's lists hold coefs_ then intercepts_; the core's vectors hold them layer
+        by layer, as its parameters. sgd's velocity is the same in both; Adam's moments are
+        of scikit-learn's gradient, c times the core's, so m / c and v / c^2."""
+        c = network.grad_scale
+        optimizer = self._optimizer
+
+        def packed(arrays, scale):
+            flat = np.empty_like(trainer.params)
+            coefs, intercepts = network.unpack(flat)
+            for view, value in zip(coefs + intercepts, arrays):
+                view[...] = value / scale
+            return flat
+
+        if isinstance(optimizer, AdamOptimizer):
+            return packed(optimizer.ms, c), packed(optimizer.vs, c * c), int(optimizer.t)
+        return packed(optimizer.velocities, 1.0), None, 0
+
+    def _optimizer_from_core(self, trainer, network):
+        """self._optimizer's arrays (and Adam's t and learning_rate) from the core's state:
+        the attributes scikit-learn's optimizer would hold after the same updates."""
+        state = trainer.state
+        if state is None:
+            return
+        c = network.grad_scale
+        optimizer = self._optimizer
+        state1, state2, step = state
+
+        def unpacked(flat, scale):
+            coefs, intercepts = network.unpack(flat * scale)
+            return coefs + intercepts
+
+        if isinstance(optimizer, AdamOptimizer):
+            optimizer.ms, optimizer.vs, optimizer.t = unpacked(state1, c), \
+                unpacked(state2, c * c), int(step)
+            if optimizer.t > 0:
+                optimizer.learning_rate = (optimizer.learning_rate_init
+                                           * np.sqrt(1 - optimizer.beta_2 ** optimizer.t)
+                                           / (1 - optimizer.beta_1 ** optimizer.t))
+        else:
+            optimizer.velocities = unpacked(state1, 1.0)
+
     def _train_epoch(self, trainer, X, Y, order, sample_weight):
-        """One epoch in the core; a non-finite loss is scikit-learn's ValueError."""
+        """One epoch in the core: (loss, diverged). A loss that becomes infinite or NaN is a
+        diverged run: its weights become NaN, as scikit-learn's updates would make them."""
         try:
-            return trainer.epoch(X, Y, order, sample_weight)
+            return trainer.epoch(X, Y, order, sample_weight), False
         except ValueError:
             if sample_weight is not None and not np.all(sample_weight > 0):
                 raise ValueError("the sample weights of a batch sum to zero: scikit-learn "
                                  "cannot average such a batch either; use positive weights "
                                  "or shuffle=True") from None
             raise
-        except FloatingPointError as exc:
-            raise ValueError(str(exc)) from None
+        except FloatingPointError:
+            trainer.params[:] = np.nan
+            return np.nan, True
 
     # ---- lbfgs ------------------------------------------------------------------------------
     def _fit_lbfgs(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
@@ -245,33 +370,91 @@ class NativeMLPMixin:
         if not self._native_supported():
             return super()._fit_lbfgs(X, y, sample_weight, activations, deltas, coef_grads,
                                       intercept_grads, layer_units)
-        network = self._network()
-        Y = np.reshape(y, (X.shape[0], -1))
-        core_alpha = network.core_alpha(self.alpha)
-        trainer = network.model.trainer(FitSettings(alpha=core_alpha))
-        params = trainer.params
-        weight_mask = np.zeros(params.shape[0], dtype=bool)  # the W entries (L2 penalizes)
-        for W in network.unpack(np.arange(params.shape[0]))[0]:
-            weight_mask[W.ravel()] = True
-        denominator = X.shape[0] if sample_weight is None else np.sum(sample_weight)
-
-        def loss_and_gradient(packed):
-            params[:] = packed
-            loss, gradient = trainer.loss_gradient(X, Y, sample_weight)
-            grad = gradient.astype(np.float64) * network.grad_scale
-            # scikit-learn's loss: the core's data term scaled, scikit-learn's own L2 term
-            # (for log-loss the scale is 1 and core_alpha = alpha: the core's loss as it is)
-            penalty = float(np.dot(packed[weight_mask], packed[weight_mask])) / denominator
-            loss = network.loss_scale * (loss - core_alpha / 2 * penalty) \
-                + self.alpha / 2 * penalty
-            return loss, grad
-
+        self._set_indptr(layer_units)
+        # scikit-learn's packing: in the weights' dtype, which scipy keeps for the points it
+        # evaluates (float32 X: float32 evaluations); its result, and so coefs_, is float64
+        packed = np.hstack([W.ravel() for W in self.coefs_] + self.intercepts_)
+        loss_type = self._loss_type(np.reshape(y, (X.shape[0], -1)), sample_weight)
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
                    **_get_additional_lbfgs_options_dict("iprint", iprint)}
-        result = scipy.optimize.minimize(loss_and_gradient, params.astype(np.float64),
-                                         method="L-BFGS-B", jac=True, options=options)
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
-        self.loss_ = result.fun
-        params[:] = result.x
-        self.coefs_, self.intercepts_ = network.unpack(params)
+        self._lbfgs_objective = LBFGSObjective(self)
+        try:
+            result = scipy.optimize.minimize(
+                self._loss_grad_lbfgs, packed, method="L-BFGS-B", jac=True,
+                options=options, args=(X, y, sample_weight, activations, deltas, coef_grads,
+                                       intercept_grads))
+        finally:
+            del self._lbfgs_objective
+        self.n_iter_ = check_lbfgs_result(result, self.max_iter)
+        self.loss_ = loss_type(result.fun)
+        self._unpack(result.x)
+        if self.dtype is not None:  # the asked precision (scikit-learn's _unpack: float64)
+            self.coefs_ = [W.astype(check.dtype_of(self.dtype)) for W in self.coefs_]
+            self.intercepts_ = [b.astype(check.dtype_of(self.dtype)) for b in self.intercepts_]
+
+    def _set_indptr(self, layer_units):
+        """scikit-learn's _coef_indptr, _intercept_indptr: where each coefs_[i] (start, end,
+        shape) and intercepts_[i] (start, end) lie in the packed vector of L-BFGS."""
+        self._coef_indptr, self._intercept_indptr = [], []
+        start = 0
+        for n_fan_in, n_fan_out in zip(layer_units[:-1], layer_units[1:]):
+            self._coef_indptr.append((start, start + n_fan_in * n_fan_out,
+                                      (n_fan_in, n_fan_out)))
+            start += n_fan_in * n_fan_out
+        for n_fan_out in layer_units[1:]:
+            self._intercept_indptr.append((start, start + n_fan_out))
+            start += n_fan_out
+
+    def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight, activations, deltas,
+                         coef_grads, intercept_grads):
+        """scikit-learn's L-BFGS objective: (loss, gradient packed as packed_coef_inter), at
+        packed_coef_inter, computed by the core; coefs_/intercepts_ and coef_grads/
+        intercept_grads are left as scikit-learn's leaves them."""
+        if not self._native_supported():
+            return super()._loss_grad_lbfgs(packed_coef_inter, X, y, sample_weight,
+                                            activations, deltas, coef_grads, intercept_grads)
+        self._unpack(packed_coef_inter)
+        objective = getattr(self, "_lbfgs_objective", None) or LBFGSObjective(self)
+        loss, grad = objective(packed_coef_inter, X, y, sample_weight)
+        for i, ((start, end, shape), (b_start, b_end)) in enumerate(
+                zip(self._coef_indptr, self._intercept_indptr)):
+            coef_grads[i] = grad[start:end].reshape(shape)
+            intercept_grads[i] = grad[b_start:b_end]
+        return loss, grad
+
+
+class LBFGSObjective:
+    """The L-BFGS loss and gradient of an estimator's network, in scikit-learn's packing
+    (coefs_ raveled, then intercepts_), computed by the core's loss_gradient."""
+
+    def __init__(self, estimator):
+        self.alpha = estimator.alpha
+        self.network = estimator._network()
+        self.core_alpha = self.network.core_alpha(self.alpha)
+        self.trainer = self.network.model.trainer(FitSettings(alpha=self.core_alpha))
+        # core index of each packed entry: packed = params[order]
+        coefs, intercepts = self.network.unpack(np.arange(self.trainer.params.shape[0]))
+        self.order = np.concatenate([W.ravel() for W in coefs] + intercepts)
+        self.n_coefs = sum(W.size for W in coefs)
+
+    def __call__(self, packed, X, y, sample_weight):
+        params = self.trainer.params
+        params[self.order] = packed  # in the network's dtype
+        Y = np.reshape(y, (X.shape[0], -1))
+        try:
+            loss, gradient = self.trainer.loss_gradient(X, Y, sample_weight)
+        except (ValueError, FloatingPointError):
+            if np.all(np.isfinite(packed)):
+                raise
+            # NaN weights (a diverged line search): scikit-learn's NaN loss and gradient
+            return np.nan, np.full(packed.shape, np.nan)
+        grad = gradient[self.order].astype(np.float64) * self.network.grad_scale
+        # scikit-learn's loss: the core's data term scaled, scikit-learn's own L2 term
+        # (for log-loss the scale is 1 and core_alpha = alpha: the core's loss as it is)
+        weights = packed[:self.n_coefs]
+        denominator = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+        penalty = float(np.dot(weights, weights)) / denominator
+        loss = self.network.loss_scale * (loss - self.core_alpha / 2 * penalty) \
+            + self.alpha / 2 * penalty
+        return loss, grad

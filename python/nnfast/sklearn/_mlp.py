@@ -1,8 +1,9 @@
 """MLPClassifier and MLPRegressor: scikit-learn's estimators, trained by the nnfast core.
 
 Same constructor parameters, defaults, attributes and methods as
-``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``, plus ``dtype`` ("float64", the
-default, or "float32": the precision the network is trained and evaluated in). Sparse input
+``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``, plus ``dtype`` (None, the
+default: X's dtype as in scikit-learn; or "float64" / "float32": the precision the network is
+trained and evaluated in, whatever X is). Sparse input
 (CSR/CSC) is accepted and converted to a dense array once per call.
 """
 from sklearn import neural_network
@@ -18,8 +19,10 @@ class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifi
     Parameters: those of ``sklearn.neural_network.MLPClassifier``, with the same defaults and
     meaning, and
 
-    dtype : {"float64", "float32"}, default="float64"
-        The precision of the weights and of training. Input X is converted to it.
+    dtype : {"float64", "float32"} or None, default=None
+        The precision of the weights and of training. None does as scikit-learn does: sgd
+        and adam train in X's dtype (float32 X gives float32 coefs_ and predict_proba),
+        L-BFGS in float64. A dtype given here is used whatever X is (X is converted to it).
 
     Attributes: those of scikit-learn's MLPClassifier (classes_, loss_, best_loss_,
     loss_curve_, validation_scores_, best_validation_score_, t_, coefs_, intercepts_,
@@ -27,7 +30,7 @@ class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifi
     """
 
     _parameter_constraints = {**neural_network.MLPClassifier._parameter_constraints,
-                              "dtype": [StrOptions({"float64", "float32"}), type]}
+                              "dtype": [StrOptions({"float64", "float32"}), type, None]}
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -35,7 +38,7 @@ class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifi
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float64"):
+                 dtype=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -58,7 +61,7 @@ class MLPRegressor(NativeMLPMixin, NnfastModelMixin, neural_network.MLPRegressor
     """
 
     _parameter_constraints = {**neural_network.MLPRegressor._parameter_constraints,
-                              "dtype": [StrOptions({"float64", "float32"}), type]}
+                              "dtype": [StrOptions({"float64", "float32"}), type, None]}
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -66,7 +69,7 @@ class MLPRegressor(NativeMLPMixin, NnfastModelMixin, neural_network.MLPRegressor
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float64"):
+                 dtype=None):
         super().__init__(
             loss=loss, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             solver=solver, alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
