@@ -3,6 +3,7 @@ and importing it (or nnfast itself) loads neither NumPy nor the native core (nnf
 
 Each check runs in a fresh interpreter, since this process has NumPy loaded already.
 """
+import importlib.util
 import json
 import os
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
+# The folder holding the nnfast this test session imports: the installed package (CI, a user)
+# or the source tree with its built extension (development, PYTHONPATH=python).
+PYTHON_DIR = Path(importlib.util.find_spec("nnfast").origin).resolve().parents[1]
 
 # Put in front of sys.meta_path: any import of numpy fails as it does where NumPy is absent.
 BLOCK_NUMPY = r"""
@@ -49,7 +52,8 @@ print(json.dumps({
 
 
 def run_python(code):
-    """Run code in a fresh interpreter that imports nnfast from this tree; its JSON output."""
+    """Run code in a fresh interpreter that imports the same nnfast as this session; its JSON
+    output."""
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120, env={**os.environ, "PYTHONPATH": str(PYTHON_DIR)})
     assert result.returncode == 0, result.stderr

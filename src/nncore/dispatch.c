@@ -67,23 +67,37 @@ int nni_cpu_runs_avx512(void)
 #endif
 }
 
-static int cpu_runs_any(void) { return 1; }
+int nni_cpu_runs_any(void) { return 1; }
+
+const void *nni_dispatch_find(const nni_dispatch_entry *table, int count, const char *name)
+{
+    int i;
+    for (i = 0; name && i < count; i++)
+        if (strcmp(table[i].name, name) == 0 && table[i].cpu_runs()) return table[i].impl;
+    return NULL;
+}
+
+const void *nni_dispatch_choose(const nni_dispatch_entry *table, int count, const char *name)
+{
+    const void *impl = nni_dispatch_find(table, count, name);
+    int i;
+    for (i = 0; !impl && i < count; i++)
+        if (table[i].cpu_runs()) impl = table[i].impl;
+    return impl;
+}
 
 /* Every kernel set compiled in, best first, with the test of whether this CPU runs it. */
-static const struct {
-    const nni_gemm_kernel *kernel;
-    int (*cpu_runs)(void);
-} g_kernel_table[] = {
+static const nni_dispatch_entry g_kernel_table[] = {
 #ifdef NN_HAVE_KERNEL_AVX512
-    {&nni_kernel_avx512, nni_cpu_runs_avx512},
+    {"avx512", &nni_kernel_avx512, nni_cpu_runs_avx512},
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
-    {&nni_kernel_avx2, nni_cpu_runs_avx2},
+    {"avx2", &nni_kernel_avx2, nni_cpu_runs_avx2},
 #endif
 #ifdef NN_HAVE_KERNEL_NEON
-    {&nni_kernel_neon, cpu_runs_any},
+    {"neon", &nni_kernel_neon, nni_cpu_runs_any},
 #endif
-    {&nni_kernel_portable, cpu_runs_any},
+    {"portable", &nni_kernel_portable, nni_cpu_runs_any},
 };
 #define N_KERNELS ((int)(sizeof g_kernel_table / sizeof g_kernel_table[0]))
 
@@ -92,29 +106,20 @@ static const nni_gemm_kernel *volatile g_kernel = NULL;
 
 int nni_gemm_kernel_select(const char *name)
 {
-    int i;
-    for (i = 0; name && i < N_KERNELS; i++)
-        if (strcmp(g_kernel_table[i].kernel->name, name) == 0 && g_kernel_table[i].cpu_runs()) {
-            g_kernel = g_kernel_table[i].kernel;
-            return NN_OK;
-        }
-    return NN_EINVAL;
+    const nni_gemm_kernel *kr =
+        (const nni_gemm_kernel *)nni_dispatch_find(g_kernel_table, N_KERNELS, name);
+    if (!kr) return NN_EINVAL;
+    g_kernel = kr;
+    return NN_OK;
 }
 
 /* NNFAST_GEMM_KERNEL=portable|avx2|avx512|neon when this build and CPU run it, else the first
  * (best) entry of the table the CPU runs; the portable kernel always runs.                 */
 const nni_gemm_kernel *nni_gemm_kernel_get(void)
 {
-    const nni_gemm_kernel *kr = g_kernel;
-    int i;
-    if (kr) return kr;
-    if (nni_gemm_kernel_select(getenv("NNFAST_GEMM_KERNEL")) != NN_OK) {
-        for (i = 0; i < N_KERNELS; i++)
-            if (g_kernel_table[i].cpu_runs()) {
-                g_kernel = g_kernel_table[i].kernel;
-                break;
-            }
-    }
+    if (!g_kernel)
+        g_kernel = (const nni_gemm_kernel *)nni_dispatch_choose(g_kernel_table, N_KERNELS,
+                                                                getenv("NNFAST_GEMM_KERNEL"));
     return g_kernel;
 }
 

@@ -151,6 +151,19 @@ const nni_gemm_kernel *nni_gemm_kernel_get(void);
  * this CPU / build cannot run it (the kernel in use is then unchanged).                    */
 int nni_gemm_kernel_select(const char *name);
 
+/* dispatch.c: a run-time table entry: an implementation (a kernel set, a vector-math set),
+ * the name an environment variable may give, and whether this CPU (and OS) runs it.        */
+typedef struct {
+    const char *name;
+    const void *impl;
+    int (*cpu_runs)(void);
+} nni_dispatch_entry;
+/* The implementation called name when this CPU runs it, else NULL.                          */
+const void *nni_dispatch_find(const nni_dispatch_entry *table, int count, const char *name);
+/* name's implementation when the CPU runs it, else the first (best) entry the CPU runs.    */
+const void *nni_dispatch_choose(const nni_dispatch_entry *table, int count, const char *name);
+int nni_cpu_runs_any(void);
+
 /* dispatch.c: does this CPU (and OS) run the instruction set? 1 or 0; portable always 1. */
 int nni_cpu_runs_avx2(void);
 int nni_cpu_runs_avx512(void);
@@ -298,6 +311,20 @@ static inline nni_vec_fn nni_vec_act(nn_act act)
 #else
     return act == NN_ACT_SIGMOID ? vm->sigmoid_f64 : act == NN_ACT_TANH ? vm->tanh_f64 : NULL;
 #endif
+}
+
+/* delta (m, n) row i *= sw_i m / S, S = sum_i sw_i: the weighted mean's 1/S in place of the
+ * kernels' 1/m (network.c's batch_loss_gradient and the fused small engine share it).     */
+static inline void nni_scale_rows_by_weight(NN_T *delta, const double *sw, int64_t m,
+                                            int64_t n)
+{
+    double sw_sum = 0.0;
+    int64_t i, j;
+    for (i = 0; i < m; i++) sw_sum += sw[i];
+    for (i = 0; i < m; i++) {
+        const NN_T scale = (NN_T)(sw[i] * (double)m / sw_sum);
+        for (j = 0; j < n; j++) delta[i * n + j] *= scale;
+    }
 }
 
 /* x[j] = e^x[j] in place over n values.                                                     */

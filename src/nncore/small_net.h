@@ -256,14 +256,7 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
     if ((st = NN_F(output_delta)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
                                  net->loss)) != NN_OK)
         return st;
-    if (sw) {
-        double sw_sum = 0.0;
-        for (i = 0; i < m; i++) sw_sum += sw[i];
-        for (i = 0; i < m; i++) {
-            const NN_T scale = (NN_T)(sw[i] * (double)m / sw_sum);
-            for (j = 0; j < nL; j++) buf->delta[0][i * nL + j] *= scale;
-        }
-    }
+    if (sw) nni_scale_rows_by_weight(buf->delta[0], sw, m, nL);
     off = n_params;
     for (l = L - 1; l >= 0; l--) {
         const int64_t k = net->sizes[l], n = net->sizes[l + 1];

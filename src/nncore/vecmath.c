@@ -9,20 +9,15 @@
 const nni_vecmath nni_vecmath_portable = {"portable", NULL, NULL, NULL, NULL,
                                           NULL,       NULL, NULL, NULL};
 
-static int cpu_runs_any(void) { return 1; }
-
 /* Every set compiled in, best first, with the test of whether this CPU runs it. */
-static const struct {
-    const nni_vecmath *set;
-    int (*cpu_runs)(void);
-} g_vecmath_table[] = {
+static const nni_dispatch_entry g_vecmath_table[] = {
 #ifdef NN_HAVE_VECMATH_AVX512
-    {&nni_vecmath_avx512, nni_cpu_runs_avx512},
+    {"avx512", &nni_vecmath_avx512, nni_cpu_runs_avx512},
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
-    {&nni_vecmath_avx2, nni_cpu_runs_avx2},
+    {"avx2", &nni_vecmath_avx2, nni_cpu_runs_avx2},
 #endif
-    {&nni_vecmath_portable, cpu_runs_any},
+    {"portable", &nni_vecmath_portable, nni_cpu_runs_any},
 };
 #define N_SETS ((int)(sizeof g_vecmath_table / sizeof g_vecmath_table[0]))
 
@@ -31,26 +26,16 @@ static const nni_vecmath *volatile g_vecmath = NULL;
 
 int nni_vecmath_select(const char *name)
 {
-    int i;
-    for (i = 0; name && i < N_SETS; i++)
-        if (strcmp(g_vecmath_table[i].set->name, name) == 0 && g_vecmath_table[i].cpu_runs()) {
-            g_vecmath = g_vecmath_table[i].set;
-            return NN_OK;
-        }
-    return NN_EINVAL;
+    const nni_vecmath *vm = (const nni_vecmath *)nni_dispatch_find(g_vecmath_table, N_SETS, name);
+    if (!vm) return NN_EINVAL;
+    g_vecmath = vm;
+    return NN_OK;
 }
 
 const nni_vecmath *nni_vecmath_get(void)
 {
-    const nni_vecmath *vm = g_vecmath;
-    int i;
-    if (vm) return vm;
-    if (nni_vecmath_select(getenv("NNFAST_VECMATH")) != NN_OK) {
-        for (i = 0; i < N_SETS; i++)
-            if (g_vecmath_table[i].cpu_runs()) {
-                g_vecmath = g_vecmath_table[i].set;
-                break;
-            }
-    }
+    if (!g_vecmath)
+        g_vecmath = (const nni_vecmath *)nni_dispatch_choose(g_vecmath_table, N_SETS,
+                                                             getenv("NNFAST_VECMATH"));
     return g_vecmath;
 }
