@@ -6,7 +6,10 @@ float64, the same for every array of one call), releases the GIL, calls the core
 status code into a Python exception. Policy (defaults, label encoding, allocation of outputs)
 lives in the Python modules above this one.
 """
+from cpython.buffer cimport (PyBUF_RECORDS_RO, PyBUF_WRITABLE, PyBuffer_IsContiguous,
+                             PyBuffer_Release, PyObject_GetBuffer)
 from cpython.exc cimport PyErr_Occurred
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint64_t
 
 from nnfast._nncore cimport *
@@ -167,6 +170,214 @@ def forward(real[:, ::1] out, const real[::1] params, Net net, const real[:, ::1
             check(nn_forward_f32(&out[0, 0], &params[0], &net.net, &X[0, 0], n))
         else:
             check(nn_forward_f64(&out[0, 0], &params[0], &net.net, &X[0, 0], n))
+
+
+# ---- one call for a ready input: forward and predict in microseconds -------------------------
+#
+# try_forward and try_predict take X as the user passed it. When X is already what the core
+# reads - an ndarray (not a subclass), C-contiguous and aligned, 2-D (n >= 1, n_inputs), of
+# params' dtype, finite - they run the network on it in one call and return the result;
+# otherwise (and when an output is not finite) they return None, and the caller takes the
+# general path, which converts X or names what is wrong with it. The results are those of
+# forward() bit for bit: the same core call on the same memory.
+
+import numpy
+cdef object ndarray = numpy.ndarray
+cdef object new_array = numpy.empty
+cdef object FLOAT64 = numpy.dtype(numpy.float64)
+cdef object FLOAT32 = numpy.dtype(numpy.float32)
+cdef object INTP = numpy.dtype(numpy.intp)
+cdef object INT64 = numpy.dtype(numpy.int64)
+
+# What try_predict returns, by rule (nnfast.models.mlp chooses the rule by loss).
+cdef enum PredictRule:
+    ARGMAX = 0     # the index of each row's largest output (its first, on a tie)
+    THRESHOLD = 1  # 1 where an output is >= 0.5, else 0
+    VALUES = 2     # the outputs themselves
+PREDICT_ARGMAX, PREDICT_THRESHOLD, PREDICT_VALUES = ARGMAX, THRESHOLD, VALUES
+# A one-output network's answers have shape (n,), others (n, n_outputs) (argmax: always (n,)).
+
+# Up to this many multiply-adds (n * n_params, a few microseconds) the core runs with the GIL
+# held: releasing and taking it back costs ~0.1-0.3 us, as much as a one-row forward of a
+# small network; above, other Python threads run meanwhile.
+cdef int64_t GIL_FREE_WORK = 1 << 12
+
+
+cdef inline int float_size(const Py_buffer *view) noexcept:
+    """8 for a native float64 buffer, 4 for float32, 0 for anything else."""
+    cdef const char *fmt = view.format
+    if fmt == NULL or fmt[0] == 0 or fmt[1] != 0:
+        return 0
+    return 8 if fmt[0] == b'd' else 4 if fmt[0] == b'f' else 0
+
+
+cdef bint all_finite(const real *x, int64_t n) noexcept nogil:
+    """True when no value of x[0..n) is NaN or inf: x * 0 is 0 for a finite x, NaN otherwise,
+    and NaN propagates through the sums (four of them, so they run in parallel)."""
+    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef int64_t i = 0
+    while i + 4 <= n:
+        s0 += x[i] * 0
+        s1 += x[i + 1] * 0
+        s2 += x[i + 2] * 0
+        s3 += x[i + 3] * 0
+        i += 4
+    while i < n:
+        s0 += x[i] * 0
+        i += 1
+    return s0 + s1 + s2 + s3 == 0
+
+
+cdef int ready_buffers(Py_buffer *p, Py_buffer *x, Net net, object params,
+                       object X) except -1:
+    """Acquire params (p) and X (x); return their element size when the core can read X as it
+    is (see try_forward), else release what was acquired and return 0 (always 0 for a net of
+    None: a model without a native network)."""
+    cdef int size
+    if net is None or type(X) is not ndarray:
+        return 0
+    dtype = (<object>X).dtype
+    if dtype is FLOAT64:
+        size = 8
+    elif dtype is FLOAT32:
+        size = 4
+    else:
+        return 0  # other dtypes, a byte-swapped float64, object or datetime (no buffer)
+    PyObject_GetBuffer(X, x, PyBUF_RECORDS_RO)
+    if (x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != net.n_inputs
+            or not PyBuffer_IsContiguous(x, b'C') or float_size(x) != size
+            or <size_t>x.buf % size != 0):
+        PyBuffer_Release(x)
+        return 0
+    try:
+        PyObject_GetBuffer(params, p, PyBUF_RECORDS_RO)
+    except BaseException:
+        PyBuffer_Release(x)
+        raise
+    if (p.ndim != 1 or p.shape[0] != net.n_params or not PyBuffer_IsContiguous(p, b'C')
+            or float_size(p) != size):
+        PyBuffer_Release(p)
+        PyBuffer_Release(x)
+        return 0
+    if size == 8:
+        if all_finite(<const double *>x.buf, x.shape[0] * x.shape[1]):
+            return 8
+    elif all_finite(<const float *>x.buf, x.shape[0] * x.shape[1]):
+        return 4
+    PyBuffer_Release(p)
+    PyBuffer_Release(x)
+    return 0
+
+
+cdef int forward_buffers(void *out, const Py_buffer *p, const Py_buffer *x, Net net,
+                         int size) except -1:
+    """out (n, n_outputs) = the network's outputs for the checked buffers; 1 when they are all
+    finite, 0 when one is not (an overflow: the caller's general path reports it)."""
+    cdef int64_t n = x.shape[0]
+    cdef int64_t count = n * net.n_outputs
+    cdef int status
+    if n * net.n_params <= GIL_FREE_WORK:
+        if size == 8:
+            status = nn_forward_f64(<double *>out, <const double *>p.buf, &net.net,
+                                    <const double *>x.buf, n)
+        else:
+            status = nn_forward_f32(<float *>out, <const float *>p.buf, &net.net,
+                                    <const float *>x.buf, n)
+    else:
+        with nogil:
+            if size == 8:
+                status = nn_forward_f64(<double *>out, <const double *>p.buf, &net.net,
+                                        <const double *>x.buf, n)
+            else:
+                status = nn_forward_f32(<float *>out, <const float *>p.buf, &net.net,
+                                        <const float *>x.buf, n)
+    check(status)
+    if size == 8:
+        return all_finite(<const double *>out, count)
+    return all_finite(<const float *>out, count)
+
+
+cdef object forward_ready(Net net, object params, object X):
+    """try_forward: the outputs, or None."""
+    cdef Py_buffer p, x, o
+    cdef int size = ready_buffers(&p, &x, net, params, X)
+    cdef int ok = 0
+    if size == 0:
+        return None
+    try:
+        out = new_array((x.shape[0], net.n_outputs), FLOAT64 if size == 8 else FLOAT32)
+        PyObject_GetBuffer(out, &o, PyBUF_WRITABLE)
+        try:
+            ok = forward_buffers(o.buf, &p, &x, net, size)
+        finally:
+            PyBuffer_Release(&o)
+    finally:
+        PyBuffer_Release(&p)
+        PyBuffer_Release(&x)
+    return out if ok else None
+
+
+def try_forward(Net net, params, X):
+    """The output activations (n, n_outputs) for X, in one call, when X is a C-contiguous
+    finite (n, n_inputs) ndarray of params' dtype and the outputs are finite; else (and for a
+    net of None) None."""
+    return forward_ready(net, params, X)
+
+
+cdef void label_rows(int64_t *labels, const real *A, int64_t n, int64_t k,
+                     int rule) noexcept nogil:
+    """labels = argmax of each row of A (n, k), or A >= 0.5 (n * k values), by rule."""
+    cdef int64_t i, j, best
+    if rule == ARGMAX:
+        for i in range(n):
+            best = 0
+            for j in range(1, k):
+                if A[i * k + j] > A[i * k + best]:
+                    best = j
+            labels[i] = best
+    else:
+        for i in range(n * k):
+            labels[i] = A[i] >= 0.5
+
+
+def try_predict(Net net, params, X, int rule):
+    """What predict answers for X by rule (PREDICT_*), in one call, under try_forward's
+    conditions; else None."""
+    cdef Py_buffer p, x, o
+    cdef int64_t n, k = net.n_outputs
+    cdef int size, ok = 0
+    cdef double small[64]  # the outputs of a few rows, before they become labels
+    cdef void *A = NULL
+    if rule == VALUES:
+        out = forward_ready(net, params, X)
+        return out[:, 0] if out is not None and k == 1 else out
+    expect(rule == ARGMAX or rule == THRESHOLD, "unknown predict rule")
+    size = ready_buffers(&p, &x, net, params, X)
+    if size == 0:
+        return None
+    n = x.shape[0]
+    try:
+        A = <void *>small if n * k <= 64 else PyMem_Malloc(n * k * size)
+        if A == NULL:
+            raise MemoryError()
+        if not forward_buffers(A, &p, &x, net, size):
+            return None
+        if rule == ARGMAX:
+            labels = new_array(n, INTP)
+        else:
+            labels = new_array(<object>n if k == 1 else (n, k), INT64)
+        PyObject_GetBuffer(labels, &o, PyBUF_WRITABLE)
+        if size == 8:
+            label_rows(<int64_t *>o.buf, <const double *>A, n, k, rule)
+        else:
+            label_rows(<int64_t *>o.buf, <const float *>A, n, k, rule)
+        PyBuffer_Release(&o)
+    finally:
+        if A != <void *>small:
+            PyMem_Free(A)
+        PyBuffer_Release(&p)
+        PyBuffer_Release(&x)
+    return labels
 
 
 def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const real[:, ::1] Y,
