@@ -217,3 +217,85 @@ def test_an_overflowing_output_is_reported_as_before(method):
     assert _core.try_forward(model._net, model._params, X) is None
     with pytest.raises(FloatingPointError, match="forward overflowed"):
         getattr(model, method)(X)
+
+
+# ---- the validation checks' one-call lane (ready_matrix, ready_indices) -------------------
+
+class NothingReady:
+    """Stands in for nnfast._core in nnfast._validation: no input is ready, so every check
+    takes its general path."""
+
+    @staticmethod
+    def ready_matrix(*args):
+        return False
+
+    @staticmethod
+    def ready_indices(*args):
+        return False
+
+
+def outcome(call):
+    """("ok", result) or ("error", exception type, message) of call()."""
+    try:
+        return "ok", call()
+    except (ValueError, TypeError) as exc:
+        return "error", type(exc), str(exc)
+
+
+def assert_same_outcome(call, monkeypatch, what):
+    fast = outcome(call)
+    with monkeypatch.context() as patched:
+        patched.setattr(check, "_core", NothingReady)
+        general = outcome(call)
+    assert fast[0] == general[0], f"{what}: {fast} against {general}"
+    if fast[0] == "error":
+        assert fast == general, what
+    else:
+        assert_same_bits(np.asarray(fast[1]), np.asarray(general[1]), what)
+
+
+def matrices(dtype):
+    X = np.random.default_rng(2).uniform(size=(6, 3)).astype(dtype)
+    nan, inf, below, above = X.copy(), X.copy(), X.copy(), X.copy()
+    nan[1, 1], inf[4, 0], below[2, 2], above[0, 0] = np.nan, -np.inf, -0.25, 1.5
+    return {"ready": X, "NaN": nan, "-inf": inf, "below 0": below, "above 1": above,
+            "one row": X[:1], "one column": X[:, :1].copy(), "wrong width": X[:, :2].copy(),
+            "Fortran": np.asfortranarray(X), "bool": X > 0.5, "int": (X * 4).astype(int),
+            "1-D": X[:, 0].copy(), "empty": X[:0], "other float": X.astype(
+                np.float32 if dtype == "float64" else np.float64)}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_matrix_checks_give_the_general_outcome(dtype, monkeypatch):
+    for case, X in matrices(dtype).items():
+        for n_features in (None, 3):
+            assert_same_outcome(lambda: check.as_matrix(X, "X", dtype, n_features),
+                                monkeypatch, f"as_matrix {case}, {n_features} features")
+    X = matrices(dtype)["ready"]
+    assert _core.ready_matrix(X, dtype, 6, 3) and _core.ready_matrix(X, dtype, -1, -1, 0, 1)
+    for case in ("NaN", "-inf", "Fortran", "bool", "1-D", "empty", "other float"):
+        assert not _core.ready_matrix(matrices(dtype)[case], dtype), case
+    assert not _core.ready_matrix(matrices(dtype)["below 0"], dtype, -1, -1, 0.0, 1.0)
+    assert check.as_matrix(X, "X", dtype, 3) is X, "a ready X is not copied"
+    assert check.as_matrix(X, "X", np.dtype(dtype).type, 3) is X
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy", "mse"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_target_checks_give_the_general_outcome(loss, dtype, monkeypatch):
+    for case, Y in matrices(dtype).items():
+        for n_rows, n_outputs in ((6, 3), (6, 1), (5, 3), (1, 3)):
+            assert_same_outcome(lambda: check.targets(Y, n_rows, n_outputs, loss, dtype),
+                                monkeypatch, f"targets {case}, ({n_rows}, {n_outputs}), {loss}")
+
+
+def test_row_order_checks_give_the_general_outcome(monkeypatch):
+    order = np.random.default_rng(3).permutation(7)
+    cases = {"ready": order, "out of range": np.where(order == 6, 7, order),
+             "negative": np.where(order == 0, -1, order), "int32": order.astype(np.int32),
+             "uint64": order.astype(np.uint64), "float": order.astype(float),
+             "strided": np.repeat(order, 2)[::2], "too short": order[:6], "2-D": order[None],
+             "list": order.tolist()}
+    for case, value in cases.items():
+        assert_same_outcome(lambda: check.row_order(value, 7), monkeypatch, f"order {case}")
+    assert check.row_order(order, 7) is order, "a ready order is not copied"

@@ -10,6 +10,7 @@ from cpython.buffer cimport (PyBUF_RECORDS_RO, PyBUF_WRITABLE, PyBuffer_IsContig
                              PyBuffer_Release, PyObject_GetBuffer)
 from cpython.exc cimport PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.math cimport INFINITY
 from libc.stdint cimport int64_t, uint64_t
 
 from nnfast._nncore cimport *
@@ -184,6 +185,8 @@ def forward(real[:, ::1] out, const real[::1] params, Net net, const real[:, ::1
 import numpy
 cdef object ndarray = numpy.ndarray
 cdef object new_array = numpy.empty
+cdef object FLOAT64_TYPE = numpy.float64
+cdef object FLOAT32_TYPE = numpy.float32
 cdef object FLOAT64 = numpy.dtype(numpy.float64)
 cdef object FLOAT32 = numpy.dtype(numpy.float32)
 cdef object INTP = numpy.dtype(numpy.intp)
@@ -228,26 +231,36 @@ cdef bint all_finite(const real *x, int64_t n) noexcept nogil:
     return s0 + s1 + s2 + s3 == 0
 
 
+cdef int acquire_ready(Py_buffer *x, object X, object dtype, int ndim, int64_t n_rows,
+                       int64_t n_columns) except -1:
+    """Acquire X's buffer and return 1 when X is an ndarray (not a subclass) of dtype (one of
+    the dtype objects above), C-contiguous and aligned, with ndim dimensions: (n_rows,) or
+    (n_rows, n_columns), a size of -1 standing for any size >= 1; else return 0, holding
+    nothing. Values are not looked at."""
+    if type(X) is not ndarray or (<object>X).dtype is not dtype:
+        return 0  # also a byte-swapped float64, objects, datetimes (no buffer)
+    PyObject_GetBuffer(X, x, PyBUF_RECORDS_RO)
+    if (x.ndim != ndim or x.shape[0] < 1 or (n_rows >= 0 and x.shape[0] != n_rows)
+            or (ndim == 2 and (x.shape[1] < 1 or (n_columns >= 0 and x.shape[1] != n_columns)))
+            or not PyBuffer_IsContiguous(x, b'C') or <size_t>x.buf % x.itemsize != 0):
+        PyBuffer_Release(x)
+        return 0
+    return 1
+
+
 cdef int ready_buffers(Py_buffer *p, Py_buffer *x, Net net, object params,
                        object X) except -1:
     """Acquire params (p) and X (x); return their element size when the core can read X as it
     is (see try_forward), else release what was acquired and return 0 (always 0 for a net of
     None: a model without a native network)."""
     cdef int size
-    if net is None or type(X) is not ndarray:
+    if net is None:
         return 0
-    dtype = (<object>X).dtype
-    if dtype is FLOAT64:
+    if acquire_ready(x, X, FLOAT64, 2, -1, net.n_inputs):
         size = 8
-    elif dtype is FLOAT32:
+    elif acquire_ready(x, X, FLOAT32, 2, -1, net.n_inputs):
         size = 4
     else:
-        return 0  # other dtypes, a byte-swapped float64, object or datetime (no buffer)
-    PyObject_GetBuffer(X, x, PyBUF_RECORDS_RO)
-    if (x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != net.n_inputs
-            or not PyBuffer_IsContiguous(x, b'C') or float_size(x) != size
-            or <size_t>x.buf % size != 0):
-        PyBuffer_Release(x)
         return 0
     try:
         PyObject_GetBuffer(params, p, PyBUF_RECORDS_RO)
@@ -378,6 +391,57 @@ def try_predict(Net net, params, X, int rule):
         PyBuffer_Release(&p)
         PyBuffer_Release(&x)
     return labels
+
+
+# ---- checks that need no conversion, for nnfast._validation -------------------------------
+
+cdef bint all_within(const real *x, int64_t n, double low, double high) noexcept nogil:
+    """True when every x[i] is finite and low <= x[i] <= high (x - x is NaN for inf and NaN)."""
+    cdef int64_t i
+    cdef bint ok = True
+    for i in range(n):
+        ok &= (x[i] - x[i] == 0) & (x[i] >= low) & (x[i] <= high)
+    return ok
+
+
+def ready_matrix(X, dtype, int64_t n_rows=-1, int64_t n_columns=-1, double low=-INFINITY,
+                 double high=INFINITY):
+    """True when X passes nnfast._validation's checks of a matrix as it is: an ndarray (not a
+    subclass) of dtype ("float64", "float32" or their NumPy types), C-contiguous and aligned,
+    of shape (n_rows, n_columns) (-1: any size >= 1), every value finite and in [low, high].
+    False says nothing about X: the general check then converts it or names the problem."""
+    cdef Py_buffer x
+    cdef bint ok
+    if dtype is FLOAT64 or dtype is FLOAT64_TYPE or dtype == "float64":
+        dtype = FLOAT64
+    elif dtype is FLOAT32 or dtype is FLOAT32_TYPE or dtype == "float32":
+        dtype = FLOAT32
+    else:
+        return False
+    if not acquire_ready(&x, X, dtype, 2, n_rows, n_columns):
+        return False
+    if dtype is FLOAT64:
+        ok = all_within(<const double *>x.buf, x.shape[0] * x.shape[1], low, high)
+    else:
+        ok = all_within(<const float *>x.buf, x.shape[0] * x.shape[1], low, high)
+    PyBuffer_Release(&x)
+    return ok
+
+
+def ready_indices(order, int64_t n):
+    """True when order passes nnfast._validation.row_order as it is: an int64 ndarray (not a
+    subclass) of shape (n,), C-contiguous and aligned, every value in [0, n)."""
+    cdef Py_buffer o
+    cdef const int64_t *index
+    cdef int64_t i
+    cdef bint ok = True
+    if not acquire_ready(&o, order, INT64, 1, n, -1):
+        return False
+    index = <const int64_t *>o.buf
+    for i in range(n):
+        ok &= (index[i] >= 0) & (index[i] < n)
+    PyBuffer_Release(&o)
+    return ok
 
 
 def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const real[:, ::1] Y,
