@@ -299,3 +299,45 @@ def test_row_order_checks_give_the_general_outcome(monkeypatch):
     for case, value in cases.items():
         assert_same_outcome(lambda: check.row_order(value, 7), monkeypatch, f"order {case}")
     assert check.row_order(order, 7) is order, "a ready order is not copied"
+
+
+# ---- the training handle's call into the core ----------------------------------------------
+
+def test_the_binding_trainer_refuses_arrays_it_cannot_train_on():
+    model = nnfast.MLP([3, 4, 2], "tanh", seed=1)
+    trainer = model.trainer(nnfast.models.FitSettings(shuffle=False))
+    X = np.random.default_rng(4).normal(size=(5, 3))
+    Y = np.eye(2)[[0, 1, 1, 0, 1]]
+    trainer.epoch(X, Y)
+    core, params = trainer._core, trainer.params
+    for args, message in (
+            ((params, X[:, :2].copy(), Y), r"X must be a C-contiguous float64 array of shape "
+                                           r"\(5, 3\)"),
+            ((params, X[:4].copy(), Y[:4]), r"X must be .* of shape \(5, 3\)"),
+            ((params, np.asfortranarray(X), Y), "X must be a C-contiguous"),
+            ((params, X.astype(np.float32), Y), "X must be a C-contiguous float64"),
+            ((params, X, Y[:, :1].copy()), r"Y must be .* of shape \(5, 2\)"),
+            ((params[:-1], X, Y), r"params must be .* of shape \(26,\)")):
+        with pytest.raises(ValueError, match=message):
+            core.epochs(*args, 1, 1)
+    with pytest.raises(ValueError, match=r"sample_weight must be .*float64 .* \(5,\)"):
+        core.epochs(params, X, Y, 1, 1, np.ones(4))
+    frozen = params.copy()
+    frozen.flags.writeable = False
+    with pytest.raises((BufferError, ValueError)):
+        core.epochs(frozen, X, Y, 1, 1)
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        core.epochs(params, X, Y, 1, 0)
+
+
+def test_one_call_of_many_epochs_equals_as_many_calls_of_one():
+    X = np.random.default_rng(5).normal(size=(9, 3))
+    y = np.array([0, 1, 1, 0, 1, 0, 0, 1, 1])
+    a, b = (nnfast.MLP([3, 4, 1], "tanh", seed=2) for _ in range(2))
+    a.fit(X, y, epochs=6, batch_size=4)
+    trainer = b.trainer(nnfast.models.FitSettings(batch_size=4))
+    curve = [trainer.epoch(X, y) for _ in range(6)]
+    trainer.commit()
+    assert curve == a.loss_curve_
+    assert_same_bits(a._params, b._params, "parameters")
+    assert a.rng_state == b.rng_state

@@ -290,7 +290,7 @@ cdef int forward_buffers(void *out, const Py_buffer *p, const Py_buffer *x, Net 
     cdef int64_t n = x.shape[0]
     cdef int64_t count = n * net.n_outputs
     cdef int status
-    if n * net.n_params <= GIL_FREE_WORK:
+    if <double>n * net.n_params <= GIL_FREE_WORK:
         if size == 8:
             status = nn_forward_f64(<double *>out, <const double *>p.buf, &net.net,
                                     <const double *>x.buf, n)
@@ -358,10 +358,13 @@ def try_predict(Net net, params, X, int rule):
     """What predict answers for X by rule (PREDICT_*), in one call, under try_forward's
     conditions; else None."""
     cdef Py_buffer p, x, o
-    cdef int64_t n, k = net.n_outputs
-    cdef int size, ok = 0
+    cdef int64_t n, k
+    cdef int size
     cdef double small[64]  # the outputs of a few rows, before they become labels
     cdef void *A = NULL
+    if net is None:
+        return None
+    k = net.n_outputs
     if rule == VALUES:
         out = forward_ready(net, params, X)
         return out[:, 0] if out is not None and k == 1 else out
@@ -471,11 +474,11 @@ def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const r
 
 
 cdef int acquire_floats(Py_buffer *view, object array, int size, int64_t n0, int64_t n1,
-                        str name) except -1:
-    """Acquire array's buffer: C-contiguous floats of `size` bytes (8: float64, 4: float32)
-    of shape (n0,), or (n0, n1) when n1 >= 0; else raise a ValueError naming it, holding
-    nothing."""
-    PyObject_GetBuffer(array, view, PyBUF_RECORDS_RO)
+                        str name, bint writable=False) except -1:
+    """Acquire array's buffer (writable if asked): C-contiguous floats of `size` bytes
+    (8: float64, 4: float32) of shape (n0,), or (n0, n1) when n1 >= 0; else raise a
+    ValueError naming it (a BufferError for a read-only array), holding nothing."""
+    PyObject_GetBuffer(array, view, PyBUF_RECORDS_RO | (PyBUF_WRITABLE if writable else 0))
     if (float_size(view) != size or view.ndim != (1 if n1 < 0 else 2) or view.shape[0] != n0
             or (n1 >= 0 and view.shape[1] != n1) or not PyBuffer_IsContiguous(view, b'C')):
         PyBuffer_Release(view)
@@ -603,7 +606,7 @@ cdef class Trainer:
         expect(epochs >= 1, "epochs must be at least 1")
         memset(views, 0, sizeof(views))  # each is released in `finally`, acquired or not
         try:
-            acquire_floats(p, params, size, self.net.n_params, -1, "params")
+            acquire_floats(p, params, size, self.net.n_params, -1, "params", True)
             acquire_floats(x, X, size, n, self.net.n_inputs, "X")
             acquire_floats(y, Y, size, n, self.net.n_outputs, "Y")
             if sample_weight is not None:
@@ -617,7 +620,7 @@ cdef class Trainer:
             self.cfg.should_stop = python_signal_pending
             self.cfg.stop_ctx = &signal_check
             # a few microseconds of work run with the GIL held (see GIL_FREE_WORK)
-            free_gil = n * self.net.n_params * epochs > GIL_FREE_WORK
+            free_gil = <double>n * self.net.n_params * epochs > GIL_FREE_WORK
             if size == 4:
                 nn_workspace_set_sample_weight_f32(self.ws32, sw)
                 if free_gil:
