@@ -341,3 +341,24 @@ def test_one_call_of_many_epochs_equals_as_many_calls_of_one():
     assert curve == a.loss_curve_
     assert_same_bits(a._params, b._params, "parameters")
     assert a.rng_state == b.rng_state
+
+
+def test_rows_are_gathered_as_numpy_takes_them_and_every_index_is_checked():
+    rng = np.random.default_rng(6)
+    for dtype in (np.float64, np.float32):
+        A = rng.normal(size=(7, 3)).astype(dtype)
+        order = rng.integers(0, 7, size=5)
+        out = np.empty((5, 3), dtype=dtype)
+        _core.gather_rows(out, A, order)
+        assert_same_bits(out, A[order], f"gather_rows {dtype.__name__}")
+    A, out = np.zeros((4, 2)), np.zeros((3, 2))
+    for order, message in ((np.array([0, 4, 1]), "index out of range"),
+                           (np.array([0, -1, 1]), "index out of range"),
+                           (np.array([0, 1, 2], dtype=np.int32), "int64"),
+                           (np.array([0, 1]), "one row per index")):
+        with pytest.raises(ValueError, match=message):
+            _core.gather_rows(out, A, order)
+    with pytest.raises(ValueError, match="same dtype"):
+        _core.gather_rows(out.astype(np.float32), A, np.arange(3))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.gather_rows(out, np.asfortranarray(np.zeros((4, 2))), np.arange(3))

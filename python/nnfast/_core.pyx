@@ -12,7 +12,7 @@ from cpython.exc cimport PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport INFINITY
 from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset, strcmp
 
 from nnfast._nncore cimport *
 
@@ -397,7 +397,7 @@ def try_predict(Net net, params, X, int rule):
     return labels
 
 
-# ---- checks that need no conversion, for nnfast._validation -------------------------------
+# ---- checks that need no conversion (nnfast._validation), rows in order (training) ---------
 
 cdef bint all_within(const real *x, int64_t n, double low, double high) noexcept nogil:
     """True when every x[i] is finite and low <= x[i] <= high (x - x is NaN for inf and NaN)."""
@@ -446,6 +446,43 @@ def ready_indices(order, int64_t n):
         ok &= (index[i] >= 0) & (index[i] < n)
     PyBuffer_Release(&o)
     return ok
+
+
+def gather_rows(out, A, order):
+    """out[i] = A[order[i]] for every i: rows of A (n, k) in the order of int64 indices
+    (m,), into out (m, k); A and out C-contiguous, of one dtype. One call for what two NumPy
+    calls (np.take into out) do in ~2 us on small arrays; every index is checked."""
+    cdef Py_buffer views[3]  # out, A, order
+    cdef const int64_t *index
+    cdef int64_t i, j, row_bytes
+    memset(views, 0, sizeof(views))  # each is released in `finally`, acquired or not
+    try:
+        PyObject_GetBuffer(out, &views[0], PyBUF_RECORDS_RO | PyBUF_WRITABLE)
+        PyObject_GetBuffer(A, &views[1], PyBUF_RECORDS_RO)
+        PyObject_GetBuffer(order, &views[2], PyBUF_RECORDS_RO)
+        expect(views[0].ndim == 2 and views[1].ndim == 2
+               and PyBuffer_IsContiguous(&views[0], b'C')
+               and PyBuffer_IsContiguous(&views[1], b'C'),
+               "out and A must be C-contiguous 2-D arrays")
+        expect(views[0].itemsize == views[1].itemsize and views[0].format != NULL
+               and views[1].format != NULL and strcmp(views[0].format, views[1].format) == 0,
+               "out and A must have the same dtype")
+        expect(views[2].ndim == 1 and views[2].itemsize == 8 and views[2].format != NULL
+               and views[2].format[0] in b'lq' and views[2].format[1] == 0
+               and PyBuffer_IsContiguous(&views[2], b'C'),
+               "order must be a contiguous 1-D int64 array")
+        expect(views[0].shape[0] == views[2].shape[0] and views[0].shape[1] == views[1].shape[1],
+               "out must have one row per index and A's columns")
+        index = <const int64_t *>views[2].buf
+        row_bytes = views[1].shape[1] * views[1].itemsize
+        for i in range(views[2].shape[0]):
+            j = index[i]
+            expect(0 <= j < views[1].shape[0], "order holds an index out of range")
+            memcpy(<char *>views[0].buf + i * row_bytes,
+                   <const char *>views[1].buf + j * row_bytes, row_bytes)
+    finally:
+        for i in range(3):
+            PyBuffer_Release(&views[i])
 
 
 def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const real[:, ::1] Y,
