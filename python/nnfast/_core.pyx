@@ -6,8 +6,13 @@ float64, the same for every array of one call), releases the GIL, calls the core
 status code into a Python exception. Policy (defaults, label encoding, allocation of outputs)
 lives in the Python modules above this one.
 """
+from cpython.buffer cimport (PyBUF_RECORDS_RO, PyBUF_WRITABLE, PyBuffer_IsContiguous,
+                             PyBuffer_Release, PyObject_GetBuffer)
 from cpython.exc cimport PyErr_Occurred
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.math cimport INFINITY
 from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcpy, memset, strcmp
 
 from nnfast._nncore cimport *
 
@@ -169,6 +174,317 @@ def forward(real[:, ::1] out, const real[::1] params, Net net, const real[:, ::1
             check(nn_forward_f64(&out[0, 0], &params[0], &net.net, &X[0, 0], n))
 
 
+# ---- one call for a ready input: forward and predict in microseconds -------------------------
+#
+# try_forward and try_predict take X as the user passed it. When X is already what the core
+# reads - an ndarray (not a subclass), C-contiguous and aligned, 2-D (n >= 1, n_inputs), of
+# params' dtype, finite - they run the network on it in one call and return the result;
+# otherwise (and when an output is not finite) they return None, and the caller takes the
+# general path, which converts X or names what is wrong with it. The results are those of
+# forward() bit for bit: the same core call on the same memory.
+
+import numpy
+cdef object ndarray = numpy.ndarray
+cdef object new_array = numpy.empty
+cdef object FLOAT64_TYPE = numpy.float64
+cdef object FLOAT32_TYPE = numpy.float32
+cdef object FLOAT64 = numpy.dtype(numpy.float64)
+cdef object FLOAT32 = numpy.dtype(numpy.float32)
+cdef object INTP = numpy.dtype(numpy.intp)
+cdef object INT64 = numpy.dtype(numpy.int64)
+
+# What try_predict returns, by rule (nnfast.models.mlp chooses the rule by loss).
+cdef enum PredictRule:
+    ARGMAX = 0     # the index of each row's largest output (its first, on a tie)
+    THRESHOLD = 1  # 1 where an output is >= 0.5, else 0
+    VALUES = 2     # the outputs themselves
+PREDICT_ARGMAX, PREDICT_THRESHOLD, PREDICT_VALUES = ARGMAX, THRESHOLD, VALUES
+# A one-output network's answers have shape (n,), others (n, n_outputs) (argmax: always (n,)).
+
+# Up to this many multiply-adds (n * n_params, a few microseconds) the core runs with the GIL
+# held: releasing and taking it back costs ~0.1-0.3 us, as much as a one-row forward of a
+# small network; above, other Python threads run meanwhile.
+cdef int64_t GIL_FREE_WORK = 1 << 12
+
+
+cdef inline int float_size(const Py_buffer *view) noexcept:
+    """8 for a native float64 buffer, 4 for float32, 0 for anything else."""
+    cdef const char *fmt = view.format
+    if fmt == NULL or fmt[0] == 0 or fmt[1] != 0:
+        return 0
+    return 8 if fmt[0] == b'd' else 4 if fmt[0] == b'f' else 0
+
+
+cdef bint all_finite(const real *x, int64_t n) noexcept nogil:
+    """True when no value of x[0..n) is NaN or inf: x * 0 is 0 for a finite x, NaN otherwise,
+    and NaN propagates through the sums (four of them, so they run in parallel)."""
+    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef int64_t i = 0
+    while i + 4 <= n:
+        s0 += x[i] * 0
+        s1 += x[i + 1] * 0
+        s2 += x[i + 2] * 0
+        s3 += x[i + 3] * 0
+        i += 4
+    while i < n:
+        s0 += x[i] * 0
+        i += 1
+    return s0 + s1 + s2 + s3 == 0
+
+
+cdef int acquire_ready(Py_buffer *x, object X, object dtype, int ndim, int64_t n_rows,
+                       int64_t n_columns) except -1:
+    """Acquire X's buffer and return 1 when X is an ndarray (not a subclass) of dtype (one of
+    the dtype objects above), C-contiguous and aligned, with ndim dimensions: (n_rows,) or
+    (n_rows, n_columns), a size of -1 standing for any size >= 1; else return 0, holding
+    nothing. Values are not looked at."""
+    if type(X) is not ndarray or (<object>X).dtype is not dtype:
+        return 0  # also a byte-swapped float64, objects, datetimes (no buffer)
+    PyObject_GetBuffer(X, x, PyBUF_RECORDS_RO)
+    if (x.ndim != ndim or x.shape[0] < 1 or (n_rows >= 0 and x.shape[0] != n_rows)
+            or (ndim == 2 and (x.shape[1] < 1 or (n_columns >= 0 and x.shape[1] != n_columns)))
+            or not PyBuffer_IsContiguous(x, b'C') or <size_t>x.buf % x.itemsize != 0):
+        PyBuffer_Release(x)
+        return 0
+    return 1
+
+
+cdef int ready_buffers(Py_buffer *p, Py_buffer *x, Net net, object params,
+                       object X) except -1:
+    """Acquire params (p) and X (x); return their element size when the core can read X as it
+    is (see try_forward), else release what was acquired and return 0 (always 0 for a net of
+    None: a model without a native network)."""
+    cdef int size
+    if net is None:
+        return 0
+    if acquire_ready(x, X, FLOAT64, 2, -1, net.n_inputs):
+        size = 8
+    elif acquire_ready(x, X, FLOAT32, 2, -1, net.n_inputs):
+        size = 4
+    else:
+        return 0
+    try:
+        PyObject_GetBuffer(params, p, PyBUF_RECORDS_RO)
+    except BaseException:
+        PyBuffer_Release(x)
+        raise
+    if (p.ndim != 1 or p.shape[0] != net.n_params or not PyBuffer_IsContiguous(p, b'C')
+            or float_size(p) != size):
+        PyBuffer_Release(p)
+        PyBuffer_Release(x)
+        return 0
+    if size == 8:
+        if all_finite(<const double *>x.buf, x.shape[0] * x.shape[1]):
+            return 8
+    elif all_finite(<const float *>x.buf, x.shape[0] * x.shape[1]):
+        return 4
+    PyBuffer_Release(p)
+    PyBuffer_Release(x)
+    return 0
+
+
+cdef int forward_buffers(void *out, const Py_buffer *p, const Py_buffer *x, Net net,
+                         int size) except -1:
+    """out (n, n_outputs) = the network's outputs for the checked buffers; 1 when they are all
+    finite, 0 when one is not (an overflow: the caller's general path reports it)."""
+    cdef int64_t n = x.shape[0]
+    cdef int64_t count = n * net.n_outputs
+    cdef int status
+    if <double>n * net.n_params <= GIL_FREE_WORK:
+        if size == 8:
+            status = nn_forward_f64(<double *>out, <const double *>p.buf, &net.net,
+                                    <const double *>x.buf, n)
+        else:
+            status = nn_forward_f32(<float *>out, <const float *>p.buf, &net.net,
+                                    <const float *>x.buf, n)
+    else:
+        with nogil:
+            if size == 8:
+                status = nn_forward_f64(<double *>out, <const double *>p.buf, &net.net,
+                                        <const double *>x.buf, n)
+            else:
+                status = nn_forward_f32(<float *>out, <const float *>p.buf, &net.net,
+                                        <const float *>x.buf, n)
+    check(status)
+    if size == 8:
+        return all_finite(<const double *>out, count)
+    return all_finite(<const float *>out, count)
+
+
+cdef object forward_ready(Net net, object params, object X):
+    """try_forward: the outputs, or None."""
+    cdef Py_buffer p, x, o
+    cdef int size = ready_buffers(&p, &x, net, params, X)
+    cdef int ok = 0
+    if size == 0:
+        return None
+    try:
+        out = new_array((x.shape[0], net.n_outputs), FLOAT64 if size == 8 else FLOAT32)
+        PyObject_GetBuffer(out, &o, PyBUF_WRITABLE)
+        try:
+            ok = forward_buffers(o.buf, &p, &x, net, size)
+        finally:
+            PyBuffer_Release(&o)
+    finally:
+        PyBuffer_Release(&p)
+        PyBuffer_Release(&x)
+    return out if ok else None
+
+
+def try_forward(Net net, params, X):
+    """The output activations (n, n_outputs) for X, in one call, when X is a C-contiguous
+    finite (n, n_inputs) ndarray of params' dtype and the outputs are finite; else (and for a
+    net of None) None."""
+    return forward_ready(net, params, X)
+
+
+cdef void label_rows(int64_t *labels, const real *A, int64_t n, int64_t k,
+                     int rule) noexcept nogil:
+    """labels = argmax of each row of A (n, k), or A >= 0.5 (n * k values), by rule."""
+    cdef int64_t i, j, best
+    if rule == ARGMAX:
+        for i in range(n):
+            best = 0
+            for j in range(1, k):
+                if A[i * k + j] > A[i * k + best]:
+                    best = j
+            labels[i] = best
+    else:
+        for i in range(n * k):
+            labels[i] = A[i] >= 0.5
+
+
+def try_predict(Net net, params, X, int rule):
+    """What predict answers for X by rule (PREDICT_*), in one call, under try_forward's
+    conditions; else None."""
+    cdef Py_buffer p, x, o
+    cdef int64_t n, k
+    cdef int size
+    cdef double small[64]  # the outputs of a few rows, before they become labels
+    cdef void *A = NULL
+    if net is None:
+        return None
+    k = net.n_outputs
+    if rule == VALUES:
+        out = forward_ready(net, params, X)
+        return out[:, 0] if out is not None and k == 1 else out
+    expect(rule == ARGMAX or rule == THRESHOLD, "unknown predict rule")
+    size = ready_buffers(&p, &x, net, params, X)
+    if size == 0:
+        return None
+    n = x.shape[0]
+    try:
+        A = <void *>small if n * k <= 64 else PyMem_Malloc(n * k * size)
+        if A == NULL:
+            raise MemoryError()
+        if not forward_buffers(A, &p, &x, net, size):
+            return None
+        if rule == ARGMAX:
+            labels = new_array(n, INTP)
+        else:
+            labels = new_array(<object>n if k == 1 else (n, k), INT64)
+        PyObject_GetBuffer(labels, &o, PyBUF_WRITABLE)
+        if size == 8:
+            label_rows(<int64_t *>o.buf, <const double *>A, n, k, rule)
+        else:
+            label_rows(<int64_t *>o.buf, <const float *>A, n, k, rule)
+        PyBuffer_Release(&o)
+    finally:
+        if A != <void *>small:
+            PyMem_Free(A)
+        PyBuffer_Release(&p)
+        PyBuffer_Release(&x)
+    return labels
+
+
+# ---- checks that need no conversion (nnfast._validation), rows in order (training) ---------
+
+cdef bint all_within(const real *x, int64_t n, double low, double high) noexcept nogil:
+    """True when every x[i] is finite and low <= x[i] <= high (x - x is NaN for inf and NaN)."""
+    cdef int64_t i
+    cdef bint ok = True
+    for i in range(n):
+        ok &= (x[i] - x[i] == 0) & (x[i] >= low) & (x[i] <= high)
+    return ok
+
+
+def ready_matrix(X, dtype, int64_t n_rows=-1, int64_t n_columns=-1, double low=-INFINITY,
+                 double high=INFINITY):
+    """True when X passes nnfast._validation's checks of a matrix as it is: an ndarray (not a
+    subclass) of dtype ("float64", "float32" or their NumPy types), C-contiguous and aligned,
+    of shape (n_rows, n_columns) (-1: any size >= 1), every value finite and in [low, high].
+    False says nothing about X: the general check then converts it or names the problem."""
+    cdef Py_buffer x
+    cdef bint ok
+    if dtype is FLOAT64 or dtype is FLOAT64_TYPE or dtype == "float64":
+        dtype = FLOAT64
+    elif dtype is FLOAT32 or dtype is FLOAT32_TYPE or dtype == "float32":
+        dtype = FLOAT32
+    else:
+        return False
+    if not acquire_ready(&x, X, dtype, 2, n_rows, n_columns):
+        return False
+    if dtype is FLOAT64:
+        ok = all_within(<const double *>x.buf, x.shape[0] * x.shape[1], low, high)
+    else:
+        ok = all_within(<const float *>x.buf, x.shape[0] * x.shape[1], low, high)
+    PyBuffer_Release(&x)
+    return ok
+
+
+def ready_indices(order, int64_t n):
+    """True when order passes nnfast._validation.row_order as it is: an int64 ndarray (not a
+    subclass) of shape (n,), C-contiguous and aligned, every value in [0, n)."""
+    cdef Py_buffer o
+    cdef const int64_t *index
+    cdef int64_t i
+    cdef bint ok = True
+    if not acquire_ready(&o, order, INT64, 1, n, -1):
+        return False
+    index = <const int64_t *>o.buf
+    for i in range(n):
+        ok &= (index[i] >= 0) & (index[i] < n)
+    PyBuffer_Release(&o)
+    return ok
+
+
+def gather_rows(out, A, order):
+    """out[i] = A[order[i]] for every i: rows of A (n, k) in the order of int64 indices
+    (m,), into out (m, k); A and out C-contiguous, of one dtype. One call for what two NumPy
+    calls (np.take into out) do in ~2 us on small arrays; every index is checked."""
+    cdef Py_buffer views[3]  # out, A, order
+    cdef const int64_t *index
+    cdef int64_t i, j, row_bytes
+    memset(views, 0, sizeof(views))  # each is released in `finally`, acquired or not
+    try:
+        PyObject_GetBuffer(out, &views[0], PyBUF_RECORDS_RO | PyBUF_WRITABLE)
+        PyObject_GetBuffer(A, &views[1], PyBUF_RECORDS_RO)
+        PyObject_GetBuffer(order, &views[2], PyBUF_RECORDS_RO)
+        expect(views[0].ndim == 2 and views[1].ndim == 2
+               and PyBuffer_IsContiguous(&views[0], b'C')
+               and PyBuffer_IsContiguous(&views[1], b'C'),
+               "out and A must be C-contiguous 2-D arrays")
+        expect(views[0].itemsize == views[1].itemsize and views[0].format != NULL
+               and views[1].format != NULL and strcmp(views[0].format, views[1].format) == 0,
+               "out and A must have the same dtype")
+        expect(views[2].ndim == 1 and views[2].itemsize == 8 and views[2].format != NULL
+               and views[2].format[0] in b'lq' and views[2].format[1] == 0
+               and PyBuffer_IsContiguous(&views[2], b'C'),
+               "order must be a contiguous 1-D int64 array")
+        expect(views[0].shape[0] == views[2].shape[0] and views[0].shape[1] == views[1].shape[1],
+               "out must have one row per index and A's columns")
+        index = <const int64_t *>views[2].buf
+        row_bytes = views[1].shape[1] * views[1].itemsize
+        for i in range(views[2].shape[0]):
+            j = index[i]
+            expect(0 <= j < views[1].shape[0], "order holds an index out of range")
+            memcpy(<char *>views[0].buf + i * row_bytes,
+                   <const char *>views[1].buf + j * row_bytes, row_bytes)
+    finally:
+        for i in range(3):
+            PyBuffer_Release(&views[i])
+
+
 def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const real[:, ::1] Y,
                   double alpha, real[::1] grads=None, const double[::1] sample_weight=None):
     """Return the batch loss of (X, Y); fill grads (n_params) with its gradient if not None.
@@ -192,6 +508,20 @@ def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const r
         else:
             check(nn_weighted_loss_gradient_f64(&loss, g, &params[0], &net.net, &X[0, 0], &Y[0, 0], sw, n, alpha))
     return loss
+
+
+cdef int acquire_floats(Py_buffer *view, object array, int size, int64_t n0, int64_t n1,
+                        str name, bint writable=False) except -1:
+    """Acquire array's buffer (writable if asked): C-contiguous floats of `size` bytes
+    (8: float64, 4: float32) of shape (n0,), or (n0, n1) when n1 >= 0; else raise a
+    ValueError naming it (a BufferError for a read-only array), holding nothing."""
+    PyObject_GetBuffer(array, view, PyBUF_RECORDS_RO | (PyBUF_WRITABLE if writable else 0))
+    if (float_size(view) != size or view.ndim != (1 if n1 < 0 else 2) or view.shape[0] != n0
+            or (n1 >= 0 and view.shape[1] != n1) or not PyBuffer_IsContiguous(view, b'C')):
+        PyBuffer_Release(view)
+        shape = f"({n0},)" if n1 < 0 else f"({n0}, {n1})"
+        raise ValueError(f"{name} must be a C-contiguous float{size * 8} array of shape {shape}")
+    return 0
 
 
 cdef class Trainer:
@@ -286,58 +616,92 @@ cdef class Trainer:
             dst2[:] = state2
         dst_step[0] = step
 
-    def epochs(self, real[::1] params, const real[:, ::1] X, const real[:, ::1] Y,
-               uint64_t state, int64_t epochs, const double[::1] sample_weight=None):
+    def epochs(self, params, X, Y, uint64_t state, int64_t epochs, sample_weight=None):
         """Train `epochs` epochs in place in one call into the core; return
-        (loss of each epoch, new stream state). sample_weight (n,) weighs each row (see
-        nn_fit_config). Ctrl-C raises KeyboardInterrupt between batches; params then hold a
-        partial run (the caller trains a copy). A non-finite loss raises FloatingPointError
-        with `epochs_done`, the epochs of this call completed before it."""
-        import numpy as np
-        cdef int64_t n = X.shape[0], done = 0
+        (loss of each epoch, new stream state). params (n_params), X (n_samples, n_inputs)
+        and Y (n_samples, n_outputs) are C-contiguous arrays of the trainer's dtype;
+        sample_weight (n_samples,) float64 weighs each row (see nn_fit_config). Ctrl-C raises
+        KeyboardInterrupt between batches; params then hold a partial run (the caller trains
+        a copy). A non-finite loss raises FloatingPointError with `epochs_done`, the epochs of
+        this call completed before it.
+
+        The arrays are read through the buffer protocol, without typed memoryviews: an epoch
+        of a small network takes about a microsecond, as much as making three memoryviews."""
+        cdef Py_buffer views[4]  # params, X, Y, sample_weight
+        cdef Py_buffer *p = &views[0]
+        cdef Py_buffer *x = &views[1]
+        cdef Py_buffer *y = &views[2]
+        cdef Py_buffer *w = &views[3]
+        cdef int size = 4 if self.ws32 != NULL else 8
+        cdef int64_t n = self.n_samples, done = 0, i
         cdef int status
+        cdef bint free_gil
         cdef SignalCheck signal_check
-        curve = np.zeros(max(epochs, 1), dtype=np.float64)
-        cdef double[::1] curve_view = curve
+        cdef double one_epoch
+        cdef double *curve = &one_epoch
+        cdef const double *sw = NULL
         expect(epochs >= 1, "epochs must be at least 1")
-        if sample_weight is not None:
-            expect(sample_weight.shape[0] == n, "sample_weight must have one value per row of X")
-        expect(n == self.n_samples, "X has a different number of rows than the trainer")
-        expect(params.shape[0] == self.net.n_params, "params has the wrong length")
-        expect(X.shape[1] == self.net.n_inputs, "X has the wrong number of features")
-        expect(Y.shape[0] == n and Y.shape[1] == self.net.n_outputs, "Y has the wrong shape")
-        signal_check.next_check = nn_seconds() + SIGNAL_CHECK_INTERVAL
-        self.cfg.should_stop = python_signal_pending
-        self.cfg.stop_ctx = &signal_check
-        cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
-        if self.ws32 != NULL:
-            nn_workspace_set_sample_weight_f32(self.ws32, sw)
-        else:
-            nn_workspace_set_sample_weight_f64(self.ws64, sw)
-        if real is float:
-            expect(self.ws32 != NULL, "this trainer was made for float64")
-            with nogil:
-                status = nn_train_epochs_f32(&params[0], &curve_view[0], &done, self.ws32,
-                                             &self.net.net, &self.cfg, &X[0, 0], &Y[0, 0], n,
-                                             epochs, &state)
-        else:
-            expect(self.ws64 != NULL, "this trainer was made for float32")
-            with nogil:
-                status = nn_train_epochs_f64(&params[0], &curve_view[0], &done, self.ws64,
-                                             &self.net.net, &self.cfg, &X[0, 0], &Y[0, 0], n,
-                                             epochs, &state)
-        self.cfg.should_stop = NULL
-        self.cfg.stop_ctx = NULL
-        if self.ws32 != NULL:
-            nn_workspace_set_sample_weight_f32(self.ws32, NULL)
-        else:
-            nn_workspace_set_sample_weight_f64(self.ws64, NULL)
-        if status == NN_ENONFINITE:
-            error = FloatingPointError("nncore: " + nn_strerror(status).decode())
-            error.epochs_done = done
-            raise error
-        check(status)
-        return curve.tolist(), state
+        memset(views, 0, sizeof(views))  # each is released in `finally`, acquired or not
+        try:
+            acquire_floats(p, params, size, self.net.n_params, -1, "params", True)
+            acquire_floats(x, X, size, n, self.net.n_inputs, "X")
+            acquire_floats(y, Y, size, n, self.net.n_outputs, "Y")
+            if sample_weight is not None:
+                acquire_floats(w, sample_weight, 8, n, -1, "sample_weight")
+                sw = <const double *>w.buf
+            if epochs > 1:
+                curve = <double *>PyMem_Malloc(epochs * sizeof(double))
+                if curve == NULL:
+                    raise MemoryError()
+            signal_check.next_check = nn_seconds() + SIGNAL_CHECK_INTERVAL
+            self.cfg.should_stop = python_signal_pending
+            self.cfg.stop_ctx = &signal_check
+            # a few microseconds of work run with the GIL held (see GIL_FREE_WORK)
+            free_gil = <double>n * self.net.n_params * epochs > GIL_FREE_WORK
+            if size == 4:
+                nn_workspace_set_sample_weight_f32(self.ws32, sw)
+                if free_gil:
+                    with nogil:
+                        status = self.train_f32(<float *>p.buf, curve, &done, <float *>x.buf,
+                                                <float *>y.buf, n, epochs, &state)
+                else:
+                    status = self.train_f32(<float *>p.buf, curve, &done, <float *>x.buf,
+                                            <float *>y.buf, n, epochs, &state)
+                nn_workspace_set_sample_weight_f32(self.ws32, NULL)
+            else:
+                nn_workspace_set_sample_weight_f64(self.ws64, sw)
+                if free_gil:
+                    with nogil:
+                        status = self.train_f64(<double *>p.buf, curve, &done, <double *>x.buf,
+                                                <double *>y.buf, n, epochs, &state)
+                else:
+                    status = self.train_f64(<double *>p.buf, curve, &done, <double *>x.buf,
+                                            <double *>y.buf, n, epochs, &state)
+                nn_workspace_set_sample_weight_f64(self.ws64, NULL)
+            self.cfg.should_stop = NULL
+            self.cfg.stop_ctx = NULL
+            if status == NN_ENONFINITE:
+                error = FloatingPointError("nncore: " + nn_strerror(status).decode())
+                error.epochs_done = done
+                raise error
+            check(status)
+            losses = [curve[i] for i in range(epochs)]
+        finally:
+            if curve != &one_epoch:
+                PyMem_Free(curve)
+            for i in range(4):
+                PyBuffer_Release(&views[i])
+        return losses, state
+
+    cdef int train_f32(self, float *params, double *curve, int64_t *done, const float *X,
+                       const float *Y, int64_t n, int64_t epochs, uint64_t *state) noexcept nogil:
+        return nn_train_epochs_f32(params, curve, done, self.ws32, &self.net.net, &self.cfg,
+                                   X, Y, n, epochs, state)
+
+    cdef int train_f64(self, double *params, double *curve, int64_t *done, const double *X,
+                       const double *Y, int64_t n, int64_t epochs, uint64_t *state) noexcept nogil:
+        return nn_train_epochs_f64(params, curve, done, self.ws64, &self.net.net, &self.cfg,
+                                   X, Y, n, epochs, state)
 
 
 # ---- kernels, for nnfast.ops --------------------------------------------------------------

@@ -1,14 +1,18 @@
 """Argument checks shared by the models, nnfast.ops and the command line.
 
 Each check raises a ValueError or TypeError whose message names the argument and the problem,
-before anything is computed or changed.
+before anything is computed or changed. An array already in the form a check returns (a
+C-contiguous ndarray of the right dtype and shape) is checked in one native call
+(nnfast._core.ready_matrix, ready_indices): the same checks, without the Python-level steps,
+which cost tens of microseconds on the small arrays a training loop passes every epoch.
 """
+import math
 import numbers
 import os
 
 import numpy as np
 
-from . import vocabulary
+from . import _core, vocabulary
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 # The core's largest buffer (src/nncore/internal.h, NNI_MAX_ELEMS): 16 bytes per element must
@@ -87,6 +91,8 @@ def as_matrix(X, name, dtype, n_features=None, what="the network") -> np.ndarray
     Raises TypeError for non-numeric data and ValueError for a wrong rank, an empty array,
     a wrong number of columns or NaN/inf.
     """
+    if _core.ready_matrix(X, dtype, -1, -1 if n_features is None else n_features):
+        return X
     arr = real_array(X, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
@@ -131,7 +137,9 @@ def positive_int(value, name, allow_none=False, high=2**63 - 1):
     """A positive integer no larger than `high` (by default, the core's int64_t)."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    # type(value) is int first: the abstract-class check costs a microsecond a call
+    if (type(value) is not int and (isinstance(value, bool)
+                                    or not isinstance(value, numbers.Integral))) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if value > high:
         raise ValueError(f"{name} must be at most {high}, got {value!r}")
@@ -140,6 +148,8 @@ def positive_int(value, name, allow_none=False, high=2**63 - 1):
 
 def row_order(order, n_rows, name="order") -> np.ndarray:
     """order as n_rows int64 row indices in [0, n_rows): the order a caller visits rows in."""
+    if _core.ready_indices(order, n_rows):
+        return order
     arr = as_array(order, name)
     if arr.dtype.kind not in "iu" or arr.shape != (n_rows,):
         raise ValueError(f"{name} must be {n_rows} integer sample indices, got {arr.dtype} of "
@@ -159,12 +169,13 @@ def seed(value, name="seed"):
 
 def real_in(value, name, low, high=np.inf, low_open=False, high_open=True):
     """A finite real number in [low, high) (open/closed ends as given)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and (isinstance(value, bool)
+                                     or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
-    if not np.isfinite(value) or too_low or too_high:
+    if not math.isfinite(value) or too_low or too_high:
         left, right = "(" if low_open else "[", ")" if high_open else "]"
         raise ValueError(f"{name} must be a finite number in {left}{low}, {high}{right}, got {value}")
     return value
@@ -182,7 +193,12 @@ def targets(y, n_rows, n_outputs, loss, dtype) -> np.ndarray:
     cross_entropy takes class indices (n,) in [0, n_outputs) or a (n, n_outputs) matrix;
     binary_cross_entropy and mse take (n,) when n_outputs == 1, or (n, n_outputs).
     """
+    low, high = (0.0, 1.0) if loss in PROBABILITY_TARGETS else (-np.inf, np.inf)
+    if _core.ready_matrix(y, dtype, n_rows, n_outputs, low, high):
+        return y
     arr = real_array(y, "y")
+    if arr.dtype.kind == "b" and arr.shape == (n_rows, n_outputs):
+        return np.ascontiguousarray(arr, dtype=dtype)  # 0/1: finite, in every loss's range
     if arr.ndim not in (1, 2):
         raise ValueError(f"y must have shape ({n_rows},) or ({n_rows}, {n_outputs}), "
                          f"got shape {arr.shape}")

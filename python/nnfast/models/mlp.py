@@ -8,6 +8,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
+from .. import _core
 from .. import _validation as check
 from .. import vocabulary
 from ..errors import NotFittedError
@@ -31,6 +32,15 @@ PREDICTIONS = {
     "cross_entropy": lambda A: A.argmax(axis=1),
     "binary_cross_entropy": lambda A: (A >= 0.5).astype(np.int64),
     "mse": lambda A: A,
+}
+
+
+# The same, as the rule of the binding's one call for an X the core reads as it is
+# (_core.try_predict): its answers equal PREDICTIONS' bit for bit.
+PREDICT_RULES = {
+    "cross_entropy": _core.PREDICT_ARGMAX,
+    "binary_cross_entropy": _core.PREDICT_THRESHOLD,
+    "mse": _core.PREDICT_VALUES,
 }
 
 
@@ -72,6 +82,7 @@ class MLP:
     init: str
     backend: str
     _engine: Any  # an engine of models/engines.py: NativeEngine or ReferenceEngine
+    _net: Any  # the engine's _core.Net (None for the reference): forward's one-call path
     _params: np.ndarray  # W0, b0, W1, b1, ... in one vector
     _rng_state: int
     _loss_curve: Optional[List[float]]
@@ -112,6 +123,7 @@ class MLP:
         self.backend = vocabulary.choose(backend, tuple(ENGINES), "backend")
         self._engine = ENGINES[self.backend](self.layers, self.activation, self.output,
                                              self.loss_name, self.dtype)
+        self._net = getattr(self._engine, "net", None)
         self._params = np.zeros(self._engine.n_params, dtype=self.dtype)
         self._rng_state = self._engine.init_params(self._params, self.init, self.seed)
         self._loss_curve = None
@@ -182,15 +194,24 @@ class MLP:
 
         X : array-like of shape (n_samples, n_inputs)
         Returns ndarray of shape (n_samples, n_outputs).
+
+        An X the core can read as it is (a finite C-contiguous ndarray of the model's dtype)
+        takes one call into the binding; anything else is converted and checked first.
         """
-        return overflow_checked(self._engine.forward(self._params, self._X(X)), "forward")
+        out = _core.try_forward(self._net, self._params, X)
+        if out is None:
+            out = overflow_checked(self._engine.forward(self._params, self._X(X)), "forward")
+        return out
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Class indices (cross_entropy), 0/1 labels (binary_cross_entropy) or values (mse).
 
         Shape (n_samples,) for class indices or a single output, else (n_samples, n_outputs).
         """
-        return predictions_from_outputs(self.forward(X), self.loss_name)
+        answers = _core.try_predict(self._net, self._params, X, PREDICT_RULES[self.loss_name])
+        if answers is None:
+            answers = predictions_from_outputs(self.forward(X), self.loss_name)
+        return answers
 
     def loss(self, X: npt.ArrayLike, y: npt.ArrayLike, alpha: float = 0.0) -> float:
         """Mean loss over the rows of X, plus alpha/2 * sum(W^2) / n_samples."""

@@ -197,8 +197,8 @@ class Trainer:
         if self._ordered is None or self._ordered[0].shape != X.shape:
             self._ordered = (np.empty_like(X), np.empty_like(Y))
         X_in, Y_in = self._ordered
-        np.take(X, order, axis=0, out=X_in)
-        np.take(Y, order, axis=0, out=Y_in)
+        _core.gather_rows(X_in, X, order)
+        _core.gather_rows(Y_in, Y, order)
         return X_in, Y_in, None if sample_weight is None else sample_weight[order]
 
     def epoch(self, X: npt.ArrayLike, Y: npt.ArrayLike, order: Optional[npt.ArrayLike] = None,
