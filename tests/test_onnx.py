@@ -102,11 +102,9 @@ def test_regression_target_scale_is_undone(dtype):
 @pytest.mark.parametrize("activation", ["step", "sigmoid"])
 @pytest.mark.parametrize("n_outputs", [1, 3])
 def test_perceptron(activation, n_outputs):
-    from nnfast.interop.onnx_graph import to_onnx
-
     model = nnfast.Perceptron(4, n_outputs, activation, init="glorot", seed=5)
     X = raw_features()
-    outputs = run(to_onnx(model), X)
+    outputs = run(model.to_onnx(), X)
     predicted = model.predict(X)
     if n_outputs == 1:
         p = model.forward(X)

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nnfast import _core
+from nnfast.models.training import FitSettings
 
 ACT = _core.ACTIVATION_CODES
 LOSS = _core.LOSS_CODES
@@ -38,9 +39,10 @@ def train(engine, sizes, hidden, output, loss, dtype, X, Y, sw, batch, optimizer
         params = np.empty(net.n_params, dtype)
         _core.init_params(params, net, 0, 7)  # glorot, stream 7
         lr = 0.01 if name == "adam" else 0.05
-        trainer = _core.Trainer(net, dtype, len(X), _core.OPTIMIZER_CODES[
-            "adam" if name == "adam" else "sgd"], lr, momentum, nesterov, 0.9, 0.999, 1e-8,
-            alpha, batch, shuffle)
+        settings = FitSettings(optimizer="adam" if name == "adam" else "sgd", lr=lr,
+                               momentum=momentum, nesterov=nesterov, alpha=alpha,
+                               batch_size=batch, shuffle=shuffle)
+        trainer = _core.Trainer(net, dtype, len(X), batch, settings)
         try:
             curve, _ = trainer.epochs(params, X, Y, 11, epochs, sw)
         except FloatingPointError:  # diverged: both paths must, at the same batch
@@ -136,8 +138,8 @@ def test_nonfinite_loss_stops_before_the_update():
         os.environ["NNFAST_SMALL_ENGINE"] = engine
         try:
             params = np.array([1.0, 1.0, 0.0])
-            trainer = _core.Trainer(net, "float64", 1, _core.OPTIMIZER_CODES["sgd"], 0.1, 0.0,
-                                    False, 0.9, 0.999, 1e-8, 0.0, 1, False)
+            trainer = _core.Trainer(net, "float64", 1, 1,
+                                    FitSettings(lr=0.1, batch_size=1, shuffle=False))
             with pytest.raises(FloatingPointError):
                 trainer.epochs(params, X, Y, 0, 1)
             assert np.array_equal(params, [1.0, 1.0, 0.0])

@@ -548,7 +548,6 @@ cdef class Trainer:
         self.cfg.beta2 = settings.beta2
         self.cfg.epsilon = settings.epsilon
         self.cfg.alpha = settings.alpha
-        self.cfg.batch_size = batch_size
         self.cfg.shuffle = settings.shuffle
         if self.dtype == "float32":
             with nogil:

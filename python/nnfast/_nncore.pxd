@@ -68,7 +68,6 @@ cdef extern from "nncore.h" nogil:
         double beta2
         double epsilon
         double alpha
-        int64_t batch_size
         int shuffle
         int (*should_stop)(void *ctx) noexcept nogil
         void *stop_ctx

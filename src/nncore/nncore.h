@@ -103,7 +103,6 @@ typedef struct {
     int nesterov;          /* sgd: 0 or 1                                                   */
     double beta1, beta2, epsilon;  /* adam                                                  */
     double alpha;          /* L2 penalty, >= 0                                              */
-    int64_t batch_size;    /* 1 .. n (the caller clips)                                     */
     int shuffle;           /* 0 or 1                                                        */
     /* Called between batches when not NULL (never inside a kernel); a nonzero return stops
      * training with NN_EINTR. The binding uses it to let Python handle Ctrl-C.             */

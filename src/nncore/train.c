@@ -114,7 +114,7 @@ int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight)
 /* The fit settings train_epoch can use: NN_OK or NN_EINVAL. */
 static int check_config(const nn_fit_config *cfg, const NN_WS *ws)
 {
-    if (cfg->optimizer != ws->optimizer || cfg->batch_size != ws->batch) return NN_EINVAL;
+    if (cfg->optimizer != ws->optimizer) return NN_EINVAL;
     if (!(cfg->lr > 0) || !isfinite(cfg->lr)) return NN_EINVAL;
     if (!(cfg->alpha >= 0) || !isfinite(cfg->alpha)) return NN_EINVAL;
     if (cfg->shuffle != 0 && cfg->shuffle != 1) return NN_EINVAL;

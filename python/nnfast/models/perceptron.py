@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -144,6 +144,12 @@ class Perceptron:
         model._errors = None if record.errors is None else list(record.errors)
         restore_records(model, record.records, model._mlp.layers)
         return model
+
+    def to_onnx(self, path: Optional[Union[str, os.PathLike[str]]] = None) -> Any:
+        """The model as an onnx.ModelProto (needs the onnx extra), written to path when one is
+        given: the stored standardization, the layer, a "label" and a "probabilities" output."""
+        from ..interop.onnx_graph import to_onnx
+        return to_onnx(self, path)
 
     def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the model to a .npz file (see nnfast.load)."""
