@@ -61,18 +61,47 @@ static int forward_chunk(NN_T *out, const NN_T *params, const nn_net *net, const
 #define FORWARD_PARALLEL_MIN_WORK (256.0 * 1024.0)
 /* Ping-pong buffers up to this many elements live on the stack (no allocation for one row). */
 #define FORWARD_STACK_ELEMS 1024
+/* Parts per thread when the chunks are shared out: a late thread leaves its parts to others. */
+#define FORWARD_PARTS_PER_THREAD 4
+
+/* A share of the chunks for nni_parallel_for: part p runs chunks [p * per_part, ...) with its
+ * own ping-pong buffers, whichever thread claims it. */
+typedef struct {
+    NN_T *out;
+    const NN_T *params, *X;
+    const nn_net *net;
+    int64_t n, chunk, n_chunks, per_part, buf_count;
+    NN_T *buf;
+    NNI_F(small_forward_fn) small;
+} NNI_F(forward_share);
+
+static int NNI_F(forward_part)(void *ctx, int64_t part)
+{
+    const NNI_F(forward_share) *f = (const NNI_F(forward_share) *)ctx;
+    const int64_t L = f->net->n_layers, n_in = f->net->sizes[0], n_out = f->net->sizes[L];
+    NN_T *h0 = f->buf + 2 * part * f->buf_count;
+    int64_t c, c_end = (part + 1) * f->per_part;
+    int st = NN_OK;
+    if (c_end > f->n_chunks) c_end = f->n_chunks;
+    for (c = part * f->per_part; c < c_end && st == NN_OK; c++) {
+        const int64_t r0 = c * f->chunk, rows = f->n - r0 < f->chunk ? f->n - r0 : f->chunk;
+        st = forward_chunk(f->out + r0 * n_out, f->params, f->net, f->X + r0 * n_in, rows, h0,
+                           h0 + f->buf_count, f->small);
+    }
+    return st;
+}
 
 /* out (n, n_L) = the output activations for X (n, n_0), in chunks of FORWARD_CHUNK_ROWS rows
  * (fixed boundaries, a function of n alone). Each chunk runs whole on one thread, so a row's
- * result depends on its chunk's computation only, never on the thread count: chunks are dealt
- * to the threads when the work pays for a parallel region. Small nets run each chunk through
+ * result depends on its chunk's computation only, never on the thread count: shares of the
+ * chunks go to the thread pool when the work pays for it. Small nets run each chunk through
  * the small engine's forward (small_net.h), others through dense_forward. */
 int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X, int64_t n)
 {
     const int64_t chunk = n < FORWARD_CHUNK_ROWS ? n : FORWARD_CHUNK_ROWS;
     NN_T stack_buf[FORWARD_STACK_ELEMS];
-    NNI_F(small_forward_fn) small;
-    int64_t n_params, L, l, t, maxw = 1, buf_count, n_chunks, c;
+    NNI_F(forward_share) share;
+    int64_t n_params, L, l, t, maxw = 1, buf_count, n_chunks, n_parts = 1;
     double work = 0;
     NN_T *buf = stack_buf;
     int st, threads = 1;
@@ -88,46 +117,32 @@ int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *
     }
     work *= (double)n;
     n_chunks = (n + chunk - 1) / chunk;
-#ifdef NN_HAVE_OPENMP
     if (n_chunks > 1 && work >= FORWARD_PARALLEL_MIN_WORK) {
         threads = nni_threads();
-        if (threads > n_chunks) threads = (int)n_chunks;
+        n_parts = (int64_t)threads * FORWARD_PARTS_PER_THREAD;
+        if (threads <= 1) n_parts = 1;
+        if (n_parts > n_chunks) n_parts = n_chunks;
     }
-#endif
-    small = NNI_F(small_forward_engine)(net);
-    /* two ping-pong buffers of chunk x maxw per thread */
+    /* two ping-pong buffers of chunk x maxw per part */
     if ((st = nni_mul(&buf_count, chunk, maxw)) != NN_OK ||
-        (st = nni_mul(&t, buf_count, 2 * (int64_t)threads)) != NN_OK)
+        (st = nni_mul(&t, buf_count, 2 * n_parts)) != NN_OK)
         return st;
     if (t > FORWARD_STACK_ELEMS && !(buf = (NN_T *)nni_alloc(t, sizeof(NN_T)))) return NN_ENOMEM;
-    if (threads <= 1) {
-        for (c = 0; c < n_chunks && st == NN_OK; c++) {
-            const int64_t r0 = c * chunk, rows = n - r0 < chunk ? n - r0 : chunk;
-            st = forward_chunk(out + r0 * net->sizes[L], params, net, X + r0 * net->sizes[0],
-                               rows, buf, buf + buf_count, small);
-        }
-    }
-#ifdef NN_HAVE_OPENMP
-    else {
-#pragma omp parallel num_threads(threads)
-        {
-            const int tid = omp_get_thread_num();
-            NN_T *h0 = buf + 2 * (int64_t)tid * buf_count;
-            int64_t cc;
-#pragma omp for schedule(static)
-            for (cc = 0; cc < n_chunks; cc++) {
-                const int64_t r0 = cc * chunk, rows = n - r0 < chunk ? n - r0 : chunk;
-                const int s = forward_chunk(out + r0 * net->sizes[L], params, net,
-                                            X + r0 * net->sizes[0], rows, h0, h0 + buf_count,
-                                            small);
-                if (s != NN_OK) {
-#pragma omp critical(nn_forward_status)
-                    st = s;
-                }
-            }
-        }
-    }
-#endif
+    share.out = out;
+    share.params = params;
+    share.X = X;
+    share.net = net;
+    share.n = n;
+    share.chunk = chunk;
+    share.n_chunks = n_chunks;
+    share.per_part = (n_chunks + n_parts - 1) / n_parts;
+    share.buf_count = buf_count;
+    share.buf = buf;
+    share.small = NNI_F(small_forward_engine)(net);
+    if (n_parts <= 1)
+        st = NNI_F(forward_part)(&share, 0);
+    else
+        st = nni_parallel_for(threads, n_parts, NNI_F(forward_part), &share);
     if (buf != stack_buf) free(buf);
     return st;
 }
