@@ -235,6 +235,10 @@ class NothingReady:
         return False
 
     @staticmethod
+    def ready_vector(*args):
+        return False
+
+    @staticmethod
     def ready_indices(*args):
         return False
 
@@ -283,6 +287,27 @@ def test_matrix_checks_give_the_general_outcome(dtype, monkeypatch):
     assert not _core.ready_matrix(matrices(dtype)["below 0"], dtype, -1, -1, 0.0, 1.0)
     assert check.as_matrix(X, "X", dtype, 3) is X, "a ready X is not copied"
     assert check.as_matrix(X, "X", np.dtype(dtype).type, 3) is X
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_vector_checks_give_the_general_outcome(dtype, monkeypatch):
+    x = np.random.default_rng(4).uniform(-1, 1, size=9).astype(dtype)
+    nan, inf = x.copy(), x.copy()
+    nan[3], inf[8] = np.nan, np.inf
+    cases = {"ready": x, "NaN": nan, "inf": inf, "strided": x[::2], "2-D": x.reshape(3, 3),
+             "one value": x[:1], "empty": x[:0], "int": (x * 4).astype(int), "bool": x > 0,
+             "other float": x.astype(np.float32 if dtype == "float64" else np.float64),
+             "list": x.tolist()}
+    for case, v in cases.items():
+        for length in (None, 9, 5):
+            assert_same_outcome(lambda: check.as_vector(v, "x", dtype, length), monkeypatch,
+                                f"as_vector {case}, length {length}")
+    assert _core.ready_vector(x, dtype, 9) and _core.ready_vector(x, dtype, -1, -1.0, 1.0)
+    for case in ("NaN", "inf", "strided", "2-D", "empty", "int", "other float", "list"):
+        assert not _core.ready_vector(cases[case], dtype), case
+    assert not _core.ready_vector(x, dtype, 8)
+    assert not _core.ready_vector(x, dtype, -1, 0.0, 1.0)  # values below 0
+    assert check.as_vector(x, "x", dtype, 9) is x, "a ready vector is not copied"
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy", "mse"])

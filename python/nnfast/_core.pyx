@@ -447,6 +447,28 @@ def ready_matrix(X, dtype, int64_t n_rows=-1, int64_t n_columns=-1, double low=-
     return ok
 
 
+def ready_vector(x, dtype, int64_t length=-1, double low=-INFINITY, double high=INFINITY):
+    """True when x passes nnfast._validation's checks of a vector as it is: an ndarray (not a
+    subclass) of dtype, C-contiguous and aligned, of shape (length,) (-1: any length >= 1),
+    every value finite and in [low, high]. False says nothing about x (see ready_matrix)."""
+    cdef Py_buffer v
+    cdef bint ok
+    if dtype is FLOAT64 or dtype is FLOAT64_TYPE or dtype == "float64":
+        dtype = FLOAT64
+    elif dtype is FLOAT32 or dtype is FLOAT32_TYPE or dtype == "float32":
+        dtype = FLOAT32
+    else:
+        return False
+    if not acquire_ready(&v, x, dtype, 1, length, -1):
+        return False
+    if dtype is FLOAT64:
+        ok = all_within(<const double *>v.buf, v.shape[0], low, high)
+    else:
+        ok = all_within(<const float *>v.buf, v.shape[0], low, high)
+    PyBuffer_Release(&v)
+    return ok
+
+
 def ready_indices(order, int64_t n):
     """True when order passes nnfast._validation.row_order as it is: an int64 ndarray (not a
     subclass) of shape (n,), C-contiguous and aligned, every value in [0, n)."""

@@ -125,6 +125,8 @@ def finite(out, original, name) -> np.ndarray:
 
 def as_vector(x, name, dtype, length=None) -> np.ndarray:
     """x as a C-contiguous finite 1-D array of `dtype`."""
+    if _core.ready_vector(x, dtype, -1 if length is None else length):
+        return x
     arr = real_array(x, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")

@@ -429,7 +429,7 @@ def perceptron_sgd_epoch(w: Array, b: float, u: float, q: Array, X: npt.ArrayLik
     w, q = _inplace(w=w, q=q)
     X = check.as_matrix(X, "X", w.dtype, w.shape[0], "w")
     y = check.as_vector(y, "y", w.dtype, len(X))
-    if not np.isin(y, (-1, 1)).all():
+    if not (np.abs(y) == 1).all():  # every label -1 or +1 (y is finite here)
         raise ValueError("y must hold -1/+1 labels for the perceptron loss")
     sample_weight = check.as_vector(sample_weight, "sample_weight", w.dtype, len(X))
     eta = check.real_in(eta, "eta", 0.0, low_open=True)
