@@ -612,6 +612,15 @@ cdef class Trainer:
     def lr(self, double value):
         self.cfg.lr = value  # checked by the caller (nnfast.models.training)
 
+    @property
+    def engine(self):
+        """Which engine the core trains with: "neuron" (one neuron, full batch: every epoch
+        of a call in one loop), "fused" (a small network's whole step in one pass) or
+        "general" (layer by layer through the GEMM). The same math in each."""
+        if self.ws32 != NULL:
+            return nn_workspace_engine_f32(self.ws32, &self.cfg).decode()
+        return nn_workspace_engine_f64(self.ws64, &self.cfg).decode()
+
     def _optimizer_views(self):
         """NumPy views (state1, state2 or None, step as a 1-element array) of the optimizer
         state in the workspace: sgd velocity; adam moments and step count."""

@@ -418,6 +418,31 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch);
 void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf);
 
+/* ---- one neuron trained full-batch (neuron_train.c) ------------------------------------ */
+/* What neuron_epochs works on: the training loop's state (train.c's workspace).             */
+typedef struct NNI_F(neuron_ctx) {
+    const nn_net *net;
+    const nn_fit_config *cfg;
+    NN_T *grads, *state1, *state2;  /* (n_0 + 1) each; state2 adam's only                    */
+    int64_t *step;                  /* adam's t                                               */
+    int64_t *order;                 /* (n) the epoch's permutation when shuffling             */
+    NN_T *Xb, *Yb;                  /* (n, n_0), (n): the rows gathered in that order          */
+} NNI_F(neuron_ctx);
+
+/* 1 when neuron_epochs can train this net with batches of `batch` rows out of n_samples:
+ * one layer, one output, sigmoid + bce or identity + mse, full batch, small data, and the
+ * small engines not turned off (NNFAST_SMALL_ENGINE=0). Sample weights and L2 are the
+ * caller's to exclude.                                                                      */
+int NNI_F(neuron_applies)(const nn_net *net, int64_t batch, int64_t n_samples);
+/* `epochs` full-batch epochs over X (n, n_0), Y (n, 1), as train_epochs: loss_curve[e] and
+ * *epochs_done as it fills them, NN_ENONFINITE / NN_EINTR as it stops.                      */
+int NNI_F(neuron_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done,
+                         const NNI_F(neuron_ctx) *c, const NN_T *X, const NN_T *Y, int64_t n,
+                         int64_t epochs, uint64_t *rng_state);
+int NNI_F(neuron_epochs_avx2)(NN_T *params, double *loss_curve, int64_t *epochs_done,
+                              const NNI_F(neuron_ctx) *c, const NN_T *X, const NN_T *Y,
+                              int64_t n, int64_t epochs, uint64_t *rng_state);
+
 /* ---- the fused small-network engine (small_net.c, small_net.h, small_kernels_<isa>.c) ---- */
 /* What one fused step works on: the training loop's state (train.c's workspace).            */
 typedef struct NNI_F(small_ctx) {

@@ -123,6 +123,9 @@ int NN_F(workspace_optimizer_state)(NN_WS *ws, NN_T **state1, NN_T **state2, int
  * caller keeps the array alive. A batch's loss is then sum_i sw_i loss_i / S +
  * alpha/2 sum W^2 / S, S = the sum of the batch's weights, which must be > 0.               */
 int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight);
+/* Which engine train_epochs runs with these settings and the sample weights set now:
+ * "neuron" (one neuron, full batch: neuron_train.c), "fused" (small_net.c) or "general". */
+const char *NN_F(workspace_engine)(const NN_WS *ws, const nn_fit_config *cfg);
 /* One epoch over X (n, n_0), Y (n, n_L): order (a fresh permutation when cfg->shuffle),
  * consecutive batches, forward, batch loss, backward, L2, one optimizer step per batch.
  * params are updated in place; epoch_loss = sum_batches batch_loss * rows / n.

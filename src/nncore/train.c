@@ -17,6 +17,7 @@ struct NN_WS {
     int64_t step;            /* adam's step count t                                           */
     NNI_F(small_step_fn) small; /* the fused step (small_net.c) when the net is small, or NULL */
     NN_T *WT;                /* its W^T buffer (max_l n_l n_{l+1})                             */
+    int neuron;              /* 1: one neuron, full batch: neuron_train.c runs whole fits      */
 };
 
 void NN_F(workspace_free)(NN_WS *ws)
@@ -85,6 +86,7 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
             return NN_ENOMEM;
         }
     }
+    ws->neuron = NNI_F(neuron_applies)(net, batch_size, n_samples);
     memcpy(ws->sizes, net->sizes, (size_t)(L + 1) * sizeof(int64_t));
     memset(ws->state1, 0, (size_t)n_params * sizeof(NN_T));
     if (ws->state2) memset(ws->state2, 0, (size_t)n_params * sizeof(NN_T));
@@ -109,6 +111,18 @@ int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight)
     if (!ws) return NN_EINVAL;
     ws->sw = sample_weight;
     return NN_OK;
+}
+
+/* 1 when train_epochs hands a whole run to the one-neuron engine (neuron_train.c). */
+static int runs_neuron(const NN_WS *ws, const nn_fit_config *cfg)
+{
+    return ws->neuron && !ws->sw && cfg->alpha == 0;
+}
+
+const char *NN_F(workspace_engine)(const NN_WS *ws, const nn_fit_config *cfg)
+{
+    if (!ws || !cfg) return "";
+    return runs_neuron(ws, cfg) ? "neuron" : ws->small ? "fused" : "general";
 }
 
 /* The fit settings train_epoch can use: NN_OK or NN_EINVAL. */
@@ -243,6 +257,21 @@ int NN_F(train_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done, N
     if (epochs > 0) { /* the arguments are the same for every epoch: checked once */
         const int st = check_epoch_args(params, loss_curve, ws, net, cfg, X, Y, n, rng_state);
         if (st != NN_OK) return st;
+    }
+    if (epochs > 0 && runs_neuron(ws, cfg)) {
+        /* one neuron, full batch: the whole run in one loop (neuron_train.c), the same math */
+        NNI_F(neuron_ctx) c;
+        c.net = net;
+        c.cfg = cfg;
+        c.grads = ws->grads;
+        c.state1 = ws->state1;
+        c.state2 = ws->state2;
+        c.step = &ws->step;
+        c.order = ws->order;
+        c.Xb = ws->Xb;
+        c.Yb = ws->Yb;
+        return NNI_F(neuron_epochs)(params, loss_curve, epochs_done, &c, X, Y, n, epochs,
+                                    rng_state);
     }
     for (e = 0; e < epochs; e++) {
         int st = run_epoch(params, loss_curve + e, ws, net, cfg, X, Y, n, rng_state);

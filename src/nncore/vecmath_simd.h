@@ -33,7 +33,7 @@
  */
 
 /* ---- float ------------------------------------------------------------------------------- */
-static VM_FV vm_exp_ps(VM_FV x)
+static inline VM_FV vm_exp_ps(VM_FV x)
 {
     const VM_FV magic = VM_F1(12582912.0f); /* 1.5 2^23: adding it rounds to an integer */
     const VM_FV t = VM_FFMA(x, VM_F1(1.44269504088896341f), magic);
@@ -50,7 +50,7 @@ static VM_FV vm_exp_ps(VM_FV x)
     return VM_FMUL(p, VM_FPOW2(t));
 }
 
-static VM_FV vm_sigmoid_ps(VM_FV x)
+static inline VM_FV vm_sigmoid_ps(VM_FV x)
 {
     const VM_FV one = VM_F1(1.0f);
     const VM_FV e = vm_exp_ps(VM_FOR(x, VM_F1(-0.0f))); /* e^-|x| */
@@ -58,7 +58,7 @@ static VM_FV vm_sigmoid_ps(VM_FV x)
     return VM_FSEL_LT(x, VM_F1(0.0f), VM_FDIV(one, d), VM_FDIV(e, d));
 }
 
-static VM_FV vm_tanh_ps(VM_FV x)
+static inline VM_FV vm_tanh_ps(VM_FV x)
 {
     const VM_FV one = VM_F1(1.0f), ax = VM_FABS(x), s = VM_FMUL(x, x), sign = VM_FSIGN(x);
     VM_FV q, big;
@@ -77,7 +77,7 @@ static VM_FV vm_tanh_ps(VM_FV x)
 }
 
 /* ---- double ------------------------------------------------------------------------------ */
-static VM_DV vm_exp_pd(VM_DV x)
+static inline VM_DV vm_exp_pd(VM_DV x)
 {
     const VM_DV magic = VM_D1(6755399441055744.0); /* 1.5 2^52 */
     const VM_DV t = VM_DFMA(x, VM_D1(1.4426950408889634074), magic);
@@ -101,7 +101,7 @@ static VM_DV vm_exp_pd(VM_DV x)
     return VM_DMUL(p, VM_DPOW2(t));
 }
 
-static VM_DV vm_sigmoid_pd(VM_DV x)
+static inline VM_DV vm_sigmoid_pd(VM_DV x)
 {
     const VM_DV one = VM_D1(1.0);
     const VM_DV e = vm_exp_pd(VM_DOR(x, VM_D1(-0.0))); /* e^-|x| */
@@ -109,7 +109,7 @@ static VM_DV vm_sigmoid_pd(VM_DV x)
     return VM_DSEL_LT(x, VM_D1(0.0), VM_DDIV(one, d), VM_DDIV(e, d));
 }
 
-static VM_DV vm_tanh_pd(VM_DV x)
+static inline VM_DV vm_tanh_pd(VM_DV x)
 {
     const VM_DV one = VM_D1(1.0), ax = VM_DABS(x), z = VM_DMUL(x, x), sign = VM_DSIGN(x);
     VM_DV p, q, small, big;
@@ -129,7 +129,7 @@ static VM_DV vm_tanh_pd(VM_DV x)
 }
 
 /* x > -1, finite. */
-static VM_DV vm_log1p_pd(VM_DV x)
+static inline VM_DV vm_log1p_pd(VM_DV x)
 {
     const VM_DV one = VM_D1(1.0), w = VM_DADD(one, x);
     /* w = 2^k m: shift w's bits so m's exponent field lands on sqrt(2)/2 <= m < sqrt(2) */
@@ -158,34 +158,37 @@ static VM_DV vm_log1p_pd(VM_DV x)
     }
 }
 
-static VM_DV vm_softplus_pd(VM_DV x)
+static inline VM_DV vm_softplus_pd(VM_DV x)
 {
     const VM_DV e = vm_exp_pd(VM_DOR(x, VM_D1(-0.0))); /* e^-|x| <= 1 */
     return VM_DADD(VM_DMAX(x, VM_D1(0.0)), vm_log1p_pd(e));
 }
 
 /* ---- the scalar forms for lanes out of range ------------------------------------------------ */
-static float vm_sigmoid_f(float z)
+static inline float vm_sigmoid_f(float z)
 {
     float e;
     if (z >= 0) return 1.0f / (1.0f + expf(-z));
     e = expf(z);
     return e / (1.0f + e);
 }
-static double vm_sigmoid_d(double z)
+static inline double vm_sigmoid_d(double z)
 {
     double e;
     if (z >= 0) return 1.0 / (1.0 + exp(-z));
     e = exp(z);
     return e / (1.0 + e);
 }
-static double vm_softplus_d(double z) { return (z > 0 ? z : 0.0) + log1p(exp(-fabs(z))); }
+static inline double vm_softplus_d(double z)
+{
+    return (z > 0 ? z : 0.0) + log1p(exp(-fabs(z)));
+}
 
 /* x[0:n] = f(x[0:n]) in blocks of the vector width; lanes outside [LO, HI] (or NaN) from
  * SCALAR_F. A tail shorter than a block goes through the same code in a padded buffer, so
  * each value's result is a function of the value alone. */
 #define VM_APPLY(NAME, T, V, VL, LOAD, STORE, OK, VEC_F, SCALAR_F, LO, HI, PAD)                \
-    static void NAME##_block(T *x)                                                           \
+    static inline void NAME##_block(T *x)                                                        \
     {                                                                                        \
         const V v = LOAD(x);                                                                 \
         int bad = ~OK(v, LO, HI) & ((1 << (VL)) - 1), i;                                     \
@@ -195,7 +198,7 @@ static double vm_softplus_d(double z) { return (z > 0 ? z : 0.0) + log1p(exp(-fa
         for (i = 0; bad; i++, bad >>= 1)                                                     \
             if (bad & 1) x[i] = SCALAR_F(in[i]);                                             \
     }                                                                                        \
-    static void NAME(T *x, int64_t n)                                                        \
+    static inline void NAME(T *x, int64_t n)                                                     \
     {                                                                                        \
         int64_t j;                                                                           \
         for (j = 0; j + (VL) <= n; j += (VL)) NAME##_block(x + j);                           \
