@@ -119,12 +119,17 @@ static inline VM_DV vm_tanh_pd(VM_DV x)
     q = VM_DADD(z, VM_D1(1.12811678491632931402e2));
     q = VM_DFMA(q, z, VM_D1(2.23548839060100448583e3));
     q = VM_DFMA(q, z, VM_D1(4.84406305325125486048e3));
-    small = VM_DFMA(VM_DMUL(x, z), VM_DDIV(p, q), x);
-    small = VM_DOR(VM_DABS(small), sign); /* tanh(-0) = -0 */
     big = VM_DMIN(ax, VM_D1(20.0));
     big = vm_exp_pd(VM_DADD(big, big));
-    big = VM_DSUB(one, VM_DDIV(VM_D1(2.0), VM_DADD(big, one)));
-    big = VM_DOR(big, sign);
+    {
+        /* one division serves both forms: p / q for |x| < 0.625, else 2 / (e^2|x| + 1) (the
+         * same quotients, so the same bits as two divisions) */
+        const VM_DV ratio = VM_DDIV(VM_DSEL_LT(ax, VM_D1(0.625), VM_D1(2.0), p),
+                                    VM_DSEL_LT(ax, VM_D1(0.625), VM_DADD(big, one), q));
+        small = VM_DFMA(VM_DMUL(x, z), ratio, x);
+        small = VM_DOR(VM_DABS(small), sign); /* tanh(-0) = -0 */
+        big = VM_DOR(VM_DSUB(one, ratio), sign);
+    }
     return VM_DSEL_LT(ax, VM_D1(0.625), big, small);
 }
 
