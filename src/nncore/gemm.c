@@ -8,7 +8,7 @@
  *   macro_kernel()  jr over the NR-column panels, ir over the MR-row panels: the
  *                   micro-kernel (gemm_kernels_*.c, the only per-instruction-set code,
  *                   chosen at run time in dispatch.c), then, after the last k block, the epilogue
- *                   on the MR x NR tile while it is in L1.
+ *                   on the MC x NC block just written.
  * Blocking (dispatch.c, from the caches the CPU reports): a kc x NR panel of B stays in L1, the
  * MC x kc block of A in L2, the kc x NC block of B in L3.
  *
@@ -79,12 +79,14 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
 
 /* One row segment of C after its sums are final: c += bias; c = act(c); c *= act'(deriv_of). */
-static void epilogue_row(NN_T *c, int64_t len, const epilogue_t *ep, int64_t row_off,
+static void epilogue_row(NN_T *restrict c, int64_t len, const epilogue_t *ep, int64_t row_off,
                          int64_t col)
 {
     int64_t j;
-    if (ep->bias)
-        for (j = 0; j < len; j++) c[j] += ep->bias[col + j];
+    if (ep->bias) {
+        const NN_T *restrict bias = ep->bias + col; /* restrict: the loop vectorizes */
+        for (j = 0; j < len; j++) c[j] += bias[j];
+    }
     if (ep->act != NN_ACT_IDENTITY) nni_act_inplace(c, len, ep->act);
     if (ep->deriv_of) nni_deriv_mul(c, c, ep->deriv_of + row_off + col, len, ep->deriv_act);
 }
@@ -172,9 +174,14 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
                 ukr(kc, ap + ir * kc, bp + jr * kc, tile, nr, 0);
                 write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
             }
-            if (last && g->ep) epilogue_tile(g, ic + ir, jc + jr, rows, cols);
         }
     }
+    /* the epilogue once over the block, in rows of nc (or mc) values rather than tile rows of
+     * NR: a call costs a few dozen instructions of dispatch, which a tile row of 8 or 16 values
+     * never amortized (a fifth of the instructions of a digits-sized training step). The block
+     * was just written; re-reading one value costs far less than the 2 kc FLOP of the last k
+     * block spent on it. */
+    if (last && g->ep) epilogue_tile(g, ic, jc, mc, nc);
 }
 
 /* Rows r0 .. r1-1 and columns c0 .. c1-1 of the kernel's C, serially. The packed operands are
