@@ -33,11 +33,11 @@ def checked_class_weight(class_weight: Any, n_classes: int) -> Any:
     checked = {}
     for label, value in class_weight.items():
         if isinstance(label, (bool, np.bool_)) or not isinstance(label, numbers.Integral) \
-                or not 0 <= label < n_classes:
+                or not 0 <= int(label) < n_classes:
             raise ValueError(f"class_weight names {label!r}, which is not a class "
                              f"(the classes are 0..{n_classes - 1})")
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-                or not np.isfinite(value) or value < 0:
+                or not np.isfinite(float(value)) or value < 0:
             raise ValueError(f"class_weight[{label!r}] must be a finite number >= 0, "
                              f"got {value!r}")
         checked[int(label)] = float(value)

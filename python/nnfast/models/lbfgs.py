@@ -47,6 +47,14 @@ class LBFGSResult:
     message: str
 
 
+@dataclass
+class Point:
+    """A point of the run and its loss."""
+
+    x: np.ndarray
+    loss: float
+
+
 def scipy_minimize():
     """scipy.optimize.minimize, or the ImportError that names the extra to install."""
     try:
@@ -77,19 +85,20 @@ def minimize_lbfgs(loss_and_gradient: LossAndGradient, start: np.ndarray, max_it
         Called after each iteration (0-based) with its iterate; a true return stops the run.
     """
     minimize = scipy_minimize()
-    last = {"x": None, "loss": None}  # the last point evaluated: the iterate, at an iteration's end
+    # the last point evaluated (at an iteration's end, the iterate) and the last iterate
+    last = Point(np.array(start, dtype=np.float64), np.nan)
+    accepted = Point(last.x, np.nan)
     curve: List[float] = []
-    accepted = {"x": np.array(start, dtype=np.float64), "loss": None}
 
     def objective(x):
         loss, gradient = loss_and_gradient(x)
-        last["x"], last["loss"] = x.copy(), float(loss)
+        last.x, last.loss = x.copy(), float(loss)
         return float(loss), np.asarray(gradient, dtype=np.float64)
 
     def on_iteration(xk):
-        loss = last["loss"] if np.array_equal(xk, last["x"]) else objective(xk)[0]
+        loss = last.loss if np.array_equal(xk, last.x) else objective(xk)[0]
         curve.append(loss)
-        accepted["x"], accepted["loss"] = np.array(xk, dtype=np.float64), loss
+        accepted.x, accepted.loss = np.array(xk, dtype=np.float64), loss
         if callback is not None and callback(len(curve) - 1, loss, xk):
             raise StopIteration  # SciPy >= 1.11 ends the run; an older one lets it through
 
@@ -98,7 +107,7 @@ def minimize_lbfgs(loss_and_gradient: LossAndGradient, start: np.ndarray, max_it
                           jac=True, callback=on_iteration,
                           options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol})
     except StopIteration:
-        return LBFGSResult(accepted["x"], accepted["loss"], len(curve), False, curve,
+        return LBFGSResult(accepted.x, accepted.loss, len(curve), False, curve,
                            "stopped by the callback")
     return LBFGSResult(np.asarray(result.x, dtype=np.float64), float(result.fun),
                        int(result.nit), result.status == 0, curve, str(result.message))
