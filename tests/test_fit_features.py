@@ -297,3 +297,34 @@ def test_the_reference_backend_refuses_the_new_options():
     model = nnfast.MLP([3, 3], backend="reference")
     with pytest.raises(ValueError, match="native backend"):
         model.fit(X, y, validation_fraction=0.2)
+
+
+# ---- model files ------------------------------------------------------------------------------
+
+def test_model_files_keep_the_validation_curve_and_best_epoch(tmp_path):
+    X, y = data()
+    model = nnfast.MLP([3, 4, 3], seed=1).fit(X, y, epochs=30, lr=0.5, validation_fraction=0.3,
+                                             early_stopping=True, patience=2)
+    model.save(tmp_path / "m.npz")
+    loaded = nnfast.load(tmp_path / "m.npz")
+    assert loaded.validation_loss_curve_ == model.validation_loss_curve_
+    assert loaded.best_epoch_ == model.best_epoch_ is not None
+    plain = nnfast.MLP([3, 4, 3]).fit(X, y, epochs=2)
+    plain.save(tmp_path / "p.npz")
+    assert nnfast.load(tmp_path / "p.npz").validation_loss_curve_ is None
+
+
+@pytest.mark.parametrize("history, word", [
+    ({"validation_loss_curve": [0.5, float("nan")], "best_epoch": 0}, "NaN"),
+    ({"validation_loss_curve": [0.5, 0.4], "best_epoch": 2}, "best_epoch"),
+    ({"validation_loss_curve": [0.5, 0.4]}, "together"),
+])
+def test_a_corrupt_validation_history_is_refused(tmp_path, history, word):
+    from nnfast.models.files import ModelFileError, read_record, write_record
+    X, y = data()
+    record = nnfast.MLP([3, 3]).fit(X, y, epochs=2).to_record()
+    record.validation_loss_curve = history.get("validation_loss_curve")
+    record.best_epoch = history.get("best_epoch")
+    write_record(record, tmp_path / "bad.npz")
+    with pytest.raises(ModelFileError, match=word):
+        read_record(tmp_path / "bad.npz", ["MLP"])

@@ -392,7 +392,7 @@ class MLP:
         return ModelRecord("MLP", self._config(), [W.copy() for W in self.weights],
                            [b.copy() for b in self.biases], self._rng_state,
                            None if self._loss_curve is None else list(self._loss_curve), None,
-                           records_of(self))
+                           records_of(self), self._validation_loss_curve, self._best_epoch)
 
     @classmethod
     def from_record(cls, record: ModelRecord) -> MLP:
@@ -407,6 +407,8 @@ class MLP:
         self.set_parameters(record.weights, record.biases)
         self._rng_state = check.seed(record.rng_state, "rng_state")
         self._loss_curve = None if record.loss_curve is None else list(record.loss_curve)
+        self._validation_loss_curve = record.validation_loss_curve
+        self._best_epoch = record.best_epoch
 
     # ---- other formats (nnfast.interop) ----------------------------------------------------
 
