@@ -239,8 +239,6 @@ BAD_FITS = [
     (dict(sample_weight=np.ones(3)), ValueError, "sample_weight"),
     (dict(max_iter=10), ValueError, "max_iter"),
     (dict(optimizer="lbfgs", max_iter=0), ValueError, "max_iter"),
-    (dict(optimizer="lbfgs", early_stopping=True, validation_fraction=0.2), ValueError,
-     "early_stopping"),
     (dict(optimizer="newton"), ValueError, "optimizer"),
 ]
 

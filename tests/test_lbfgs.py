@@ -153,3 +153,16 @@ def test_a_non_finite_lbfgs_run_leaves_the_model_unchanged():
         model.fit(X * 1e200, y * 1e200, optimizer="lbfgs", max_iter=20)
     np.testing.assert_array_equal(flat_params(model), before)
     assert model.rng_state == state and len(model.loss_curve_) == 2
+
+
+def test_lbfgs_early_stopping_keeps_the_best_iteration():
+    X, y = binary_data(n=80)
+    X_val, y_val = binary_data(n=40, seed=3)
+    y_val = 1 - y_val  # the better the fit, the worse the validation loss
+    model = nnfast.MLP([3, 4, 1], seed=2).fit(X, y, optimizer="lbfgs", max_iter=100,
+                                             validation_data=(X_val, y_val),
+                                             early_stopping=True, patience=3)
+    best = model.best_epoch_
+    assert len(model.loss_curve_) == best + 1 + 3 < 100
+    direct = nnfast.MLP([3, 4, 1], seed=2).fit(X, y, optimizer="lbfgs", max_iter=best + 1)
+    assert_close("params", flat_params(model), flat_params(direct), 1e-12, 1e-15)

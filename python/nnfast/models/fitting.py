@@ -46,9 +46,6 @@ class FitOptions:
         if self.early_stopping and self.validation_data is None and fraction == 0:
             raise ValueError("early_stopping watches the validation loss: give "
                              "validation_data or validation_fraction > 0")
-        if lbfgs and self.early_stopping:
-            raise ValueError("early_stopping needs optimizer 'sgd' or 'adam': L-BFGS runs "
-                             "until it converges or reaches max_iter")
         if self.max_iter is not None:
             if not lbfgs:
                 raise ValueError("max_iter bounds the iterations of optimizer='lbfgs'; sgd "

@@ -301,7 +301,7 @@ class MLP:
             Instead of validation_data: hold out this fraction of the rows, drawn from the
             model's random stream (stratified by class for classification losses).
         early_stopping : bool
-            Stop after `patience` epochs without a lower validation loss (sgd and adam).
+            Stop after `patience` epochs (L-BFGS iterations) without a lower validation loss.
         patience : int >= 1
         restore_best : bool
             With early_stopping: end with the weights and random stream of the best epoch
@@ -336,7 +336,8 @@ class MLP:
             rows = options.rows(trainer, X, y)
             if lbfgs:
                 trainer.run_lbfgs(rows.X, rows.Y, options.max_iter or epochs, report,
-                                  rows.weights, rows.validation)
+                                  rows.weights, rows.validation,
+                                  patience if early_stopping else None, restore_best)
             else:
                 trainer.run(rows.X, rows.Y, epochs, report, rows.weights, rows.validation,
                             patience if early_stopping else None, restore_best)

@@ -265,28 +265,43 @@ class Trainer:
     def _run_watched(self, X, Y, epochs, report, sample_weight, validation, patience,
                      restore_best):
         """run() epoch by epoch, with the validation loss, early stopping and the report."""
-        watch = None if patience is None else EarlyStopping(patience)
-        if watch is not None and validation is None:
-            raise ValueError("early stopping watches the validation loss: give "
-                             "validation_data or validation_fraction > 0")
+        watch = self._watch(validation, patience)
         curve: List[float] = []
         for epoch in range(epochs):
             curve += self._train(X, Y, 1, sample_weight)
-            stop = False
-            if validation is not None:
-                self._validate(validation)
-                if watch is not None:
-                    watch.update(epoch, self.validation_loss_curve[-1], self.params,
-                                 self.rng_state)
-                    stop = watch.stop
+            stop = self._after_epoch(epoch, validation, watch)
             if report is not None and report(epoch, curve[-1]):
                 stop = True
             if stop:
                 break
+        self._restore_best(watch, restore_best)
+        return curve
+
+    @staticmethod
+    def _watch(validation, patience):
+        """The early-stopping watch of a run with `patience`, else None."""
+        if patience is None:
+            return None
+        if validation is None:
+            raise ValueError("early stopping watches the validation loss: give "
+                             "validation_data or validation_fraction > 0")
+        return EarlyStopping(patience)
+
+    def _after_epoch(self, epoch, validation, watch):
+        """The validation loss of the epoch's weights, and the watch's verdict: stop?"""
+        if validation is None:
+            return False
+        self._validate(validation)
+        if watch is None:
+            return False
+        watch.update(epoch, self.validation_loss_curve[-1], self.params, self.rng_state)
+        return watch.stop
+
+    def _restore_best(self, watch, restore_best):
+        """With early stopping and restore_best: back to the best epoch's params and stream."""
         if watch is not None and restore_best:
             self.params[...] = watch.best_params
             self.rng_state = watch.best_rng_state
-        return curve
 
     def validation_loss(self, validation: ValidationSet) -> float:
         """The (weighted) mean loss of the validation rows at the working parameters, without
@@ -308,18 +323,21 @@ class Trainer:
     def run_lbfgs(self, X: npt.ArrayLike, Y: npt.ArrayLike, max_iter: int,
                   report: Optional[Callable[[int, float], bool]] = None,
                   sample_weight: Optional[npt.ArrayLike] = None,
-                  validation: Optional[ValidationSet] = None) -> List[float]:
+                  validation: Optional[ValidationSet] = None, patience: Optional[int] = None,
+                  restore_best: bool = True) -> List[float]:
         """Full-batch L-BFGS (nnfast.models.lbfgs, SciPy) on the loss of (X, Y) with the
         settings' L2 term, at most max_iter iterations; return the loss after each.
 
         Each iteration counts as an epoch: its loss is appended to ``loss_curve``, the
-        validation loss to ``validation_loss_curve``, and report(iteration, loss) is called
-        (a true return stops the run). A run that ends non-finite raises FloatingPointError.
+        validation loss to ``validation_loss_curve``, early stopping watches it as run()
+        does, and report(iteration, loss) is called (a true return stops the run). A run
+        that ends non-finite raises FloatingPointError.
         """
         from .lbfgs import minimize_lbfgs
 
         max_iter = check.positive_int(max_iter, "max_iter")
         X, Y, sample_weight = self._inputs(X, Y, sample_weight)
+        watch = self._watch(validation, patience)
         alpha, dtype = self.settings.alpha, self.params.dtype
         gradient = np.zeros_like(self.params)
 
@@ -332,9 +350,8 @@ class Trainer:
             self.params[...] = x.astype(dtype, copy=False)
             self.epochs_done += 1
             self.loss_curve.append(loss)
-            if validation is not None:
-                self._validate(validation)
-            return report is not None and report(iteration, loss)
+            stop = self._after_epoch(iteration, validation, watch)
+            return (report is not None and report(iteration, loss)) or stop
 
         start = self.params.astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -343,6 +360,7 @@ class Trainer:
             raise diverged("L-BFGS reached a non-finite loss or weight")
         self.params[...] = result.params.astype(dtype, copy=False)
         self.converged = result.converged
+        self._restore_best(watch, restore_best)
         return result.loss_curve
 
     def loss_gradient(self, X: npt.ArrayLike, Y: npt.ArrayLike,
