@@ -29,13 +29,16 @@ xor, moons, digits (digits needs scikit-learn). Text targets, and whole-number t
 most 20 values, make a classifier; other numbers a regression model (--task overrides).
 
 Training is one nnfast.MLP.fit call; after each epoch it reports the loss and, with
---validation, the held-out score of the weights trained so far."""
+--validation, the held-out score of the weights trained so far; the held-out loss is recorded
+too, and --early-stopping watches it."""
 
 EXAMPLES = """\
 examples:
   nnfast train iris --layers 16 --epochs 100 --validation 0.2 --standardize --out iris.npz
   nnfast train houses.csv --target price --layers 64,32 --lr 0.01 --standardize
-  nnfast train moons --layers 16,16 --activation tanh --plot plots/"""
+  nnfast train moons --layers 16,16 --activation tanh --plot plots/
+  nnfast train iris --epochs 500 --validation 0.2 --early-stopping --class-weight balanced
+  nnfast train iris --optimizer lbfgs --max-iter 200 --alpha 0.001 --standardize"""
 
 
 def hidden_sizes(text):
