@@ -6,6 +6,7 @@ behaviour the reference does not decide (bad input, the model left unchanged) is
 the native API."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import nnfast
 from nnfast import reference
@@ -326,3 +327,50 @@ def test_a_corrupt_validation_history_is_refused(tmp_path, history, word):
     write_record(record, tmp_path / "bad.npz")
     with pytest.raises(ModelFileError, match=word):
         read_record(tmp_path / "bad.npz", ["MLP"])
+
+
+# ---- properties of the hold-out, and what else the curves hold ------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(labels=st.lists(st.integers(0, 3), min_size=2, max_size=60),
+       fraction=st.floats(0.01, 0.99), seed=st.integers(0, 2**64 - 1),
+       stratified=st.booleans())
+def test_hold_out_matches_the_reference_and_keeps_each_class_share(labels, fraction, seed,
+                                                                   stratified):
+    from nnfast.models.validation import hold_out
+    y = np.array(labels)
+    Y, loss = (np.eye(4)[y], "cross_entropy") if stratified else (y[:, None] * 1.0, "mse")
+    train, held, state = hold_out(Y, loss, fraction, seed)
+    rng = reference.SplitMix64(seed)
+    ref_train, ref_held = reference.fitting.hold_out(Y.tolist(), loss, fraction, rng)
+    assert (train.tolist(), held.tolist(), state) == (ref_train, ref_held, rng.state)
+    assert sorted(train.tolist() + held.tolist()) == list(range(len(y)))
+    groups = np.unique(y) if stratified else [None]
+    for k in groups:
+        rows = y == k if stratified else np.ones(len(y), dtype=bool)
+        n_k = int(rows.sum())
+        assert int(rows[held].sum()) == int(np.floor(fraction * n_k + 0.5))
+
+
+def test_validation_data_rows_weigh_their_class_weight():
+    X, y = data()
+    X_val, y_val = data(n=17, seed=6)
+    weights = {0: 2.0, 1: 0.25}
+    model = nnfast.MLP([3, 4, 3], seed=1).fit(X, y, epochs=3, class_weight=weights,
+                                             validation_data=(X_val, y_val))
+    ref = reference.MLP([3, 4, 3], seed=1)
+    ref.weights = [W.tolist() for W in model.weights]
+    ref.biases = [b.tolist() for b in model.biases]
+    row_weights = [weights.get(k, 1.0) for k in y_val.tolist()]
+    assert_close("last validation loss", model.validation_loss_curve_[-1],
+                 ref.loss(X_val.tolist(), y_val.tolist(), sample_weight=row_weights), 1e-12)
+
+
+def test_float32_models_validate_and_stop_early():
+    X, y = data(n=60)
+    model = nnfast.MLP([3, 8, 3], seed=1, dtype="float32").fit(
+        X, y, epochs=300, lr=0.5, batch_size=8, validation_fraction=0.3, early_stopping=True,
+        patience=5, class_weight="balanced")
+    curve = model.validation_loss_curve_
+    assert np.all(np.isfinite(curve)) and len(curve) == model.best_epoch_ + 6 < 300
+    assert model.weights[0].dtype == np.float32
