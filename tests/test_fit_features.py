@@ -206,7 +206,10 @@ def test_callback_and_verbose_see_each_epoch_of_a_validated_run(capsys):
         X, y, epochs=6, validation_fraction=0.2, verbose=True,
         callback=lambda epoch, loss, forward: seen.append(epoch) or epoch == 3)
     assert seen == [0, 1, 2, 3] and len(model.validation_loss_curve_) == 4
-    assert capsys.readouterr().out.count("epoch") == 4
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4
+    assert lines[-1] == (f"epoch 4: loss {model.loss_curve_[-1]:.6g}, validation loss "
+                         f"{model.validation_loss_curve_[-1]:.6g}")
 
 
 # ---- bad input: a clear error naming the argument, the model unchanged -------------------------

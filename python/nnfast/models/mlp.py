@@ -377,7 +377,9 @@ class MLP:
 
         def report(epoch, loss):
             if verbose:
-                print(f"epoch {epoch + 1}: loss {loss:.6g}")
+                validation = trainer.validation_loss_curve  # this epoch's, when validating
+                print(f"epoch {epoch + 1}: loss {loss:.6g}" + (
+                    "" if validation is None else f", validation loss {validation[-1]:.6g}"))
             return bool(callback(epoch, loss, forward)) if callback is not None else False
         return report
 

@@ -113,6 +113,14 @@ class Trainer:
         The random stream's state: shuffling draws from it.
     epochs_done : int
         Epochs trained so far by this handle.
+    loss_curve : list of float
+        The loss of each epoch (L-BFGS: each iteration) trained by this handle.
+    validation_loss_curve : list of float or None
+        The validation loss after each epoch of a run with validation rows.
+    best_epoch : int or None
+        The 0-based epoch of the lowest validation loss.
+    converged : bool or None
+        Whether the last run_lbfgs converged (None before one).
     """
 
     def __init__(self, engine: Any, params: np.ndarray, settings: FitSettings,
