@@ -31,6 +31,10 @@ def history_lines(model):
     if errors:
         lines.append(f"training: {len(errors)} perceptron-rule epochs, mistakes "
                      f"{errors[0]} -> {errors[-1]}")
+    if record.validation_loss_curve:
+        losses, best = record.validation_loss_curve, record.best_epoch
+        lines.append(f"validation loss: {len(losses)} epochs, last {losses[-1]:.4f}, best "
+                     f"{losses[best]:.4f} at epoch {best + 1}")
     if validation and validation["scores"]:
         scores = validation["scores"]
         best = max(range(len(scores)), key=scores.__getitem__)

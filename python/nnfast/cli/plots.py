@@ -1,5 +1,6 @@
-"""Training plots as PNG files (matplotlib, the `plot` extra): the loss curve with the
-validation score, and for 2-feature classifiers the decision boundary with the samples."""
+"""Training plots as PNG files (matplotlib, the `plot` extra): the training and validation
+loss curves with the validation score, and for 2-feature classifiers the decision boundary
+with the samples."""
 import os
 
 import numpy as np
@@ -10,6 +11,7 @@ from .common import CommandError, classes_of, task_of
 FIGURE_SIZE = (6.4, 4.8)  # inches; at DPI this is 640 x 480 pixels
 DPI = 100
 GRID_POINTS = 300  # per axis of the decision-boundary picture
+VALIDATION_LOSS_COLOR = "tab:red"
 
 
 def pyplot():
@@ -22,29 +24,36 @@ def pyplot():
     return plt
 
 
-def loss_plot(path, curve, validation=None):
-    """The mean training loss per epoch, and the validation score on a second axis."""
+def loss_plot(path, curve, validation=None, validation_loss=None):
+    """The mean training loss per epoch, the validation loss beside it on the same axis, and
+    the validation score on a second axis; return the labels of the lines drawn."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGURE_SIZE, dpi=DPI)
     epochs = np.arange(1, len(curve) + 1)
     ax.plot(epochs, curve, color="tab:blue", label="training loss")
+    losses = list(curve)
+    if validation_loss is not None:
+        ax.plot(np.arange(1, len(validation_loss) + 1), validation_loss,
+                color=VALIDATION_LOSS_COLOR, label="validation loss")
+        losses += list(validation_loss)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
-    if min(curve) > 0 and max(curve) / min(curve) > 100:
+    ax.set_ylabel("loss")
+    if min(losses) > 0 and max(losses) / min(losses) > 100:
         ax.set_yscale("log")
+    lines = list(ax.get_lines())
     if validation:
         right = ax.twinx()
         right.plot(epochs, validation["scores"], color="tab:orange",
                    label=f"validation {validation['metric']}")
         right.set_ylabel(f"validation {validation['metric']}")
-        lines = ax.get_lines() + right.get_lines()
-        ax.legend(lines, [line.get_label() for line in lines], loc="center right")
-    else:
-        ax.legend(loc="upper right")
+        lines += right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines],
+              loc="center right" if validation else "upper right")
     ax.set_title("training")
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
+    return [line.get_label() for line in lines]
 
 
 def boundary_plot(path, model, X, y):
@@ -79,13 +88,13 @@ def boundary_plot(path, model, X, y):
     plt.close(fig)
 
 
-def training_plots(folder, model, X, y, curve, validation):
-    """Write loss.png, and boundary.png for a 2-feature classifier, into folder; return the
-    paths written."""
+def training_plots(folder, model, X, y, curve, validation, validation_loss=None):
+    """Write loss.png (the training and validation losses, the validation score), and
+    boundary.png for a 2-feature classifier, into folder; return the paths written."""
     pyplot()  # fail before creating anything when matplotlib is missing
     os.makedirs(folder, exist_ok=True)
     paths = [os.path.join(folder, "loss.png")]
-    loss_plot(paths[0], curve, validation)
+    loss_plot(paths[0], curve, validation, validation_loss)
     if X.shape[1] == 2 and task_of(model) == "classification":
         paths.append(os.path.join(folder, "boundary.png"))
         boundary_plot(paths[1], model, X, y)

@@ -29,13 +29,16 @@ xor, moons, digits (digits needs scikit-learn). Text targets, and whole-number t
 most 20 values, make a classifier; other numbers a regression model (--task overrides).
 
 Training is one nnfast.MLP.fit call; after each epoch it reports the loss and, with
---validation, the held-out score of the weights trained so far."""
+--validation, the held-out score of the weights trained so far; the held-out loss is recorded
+too, and --early-stopping watches it."""
 
 EXAMPLES = """\
 examples:
   nnfast train iris --layers 16 --epochs 100 --validation 0.2 --standardize --out iris.npz
   nnfast train houses.csv --target price --layers 64,32 --lr 0.01 --standardize
-  nnfast train moons --layers 16,16 --activation tanh --plot plots/"""
+  nnfast train moons --layers 16,16 --activation tanh --plot plots/
+  nnfast train iris --epochs 500 --validation 0.2 --early-stopping --class-weight balanced
+  nnfast train iris --optimizer lbfgs --max-iter 200 --alpha 0.001 --standardize"""
 
 
 def hidden_sizes(text):
@@ -83,8 +86,12 @@ def add_parser(commands):
     p.add_argument("--batch-size", type=positive, default=32,
                    help="rows per gradient step (default 32; clipped to the data)")
     p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
-    p.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default="sgd",
-                   help="default sgd")
+    # lbfgs is MLP.fit's full-batch optimizer (SciPy), beside the core's sgd and adam
+    p.add_argument("--optimizer", choices=OPTIMIZER_NAMES + ("lbfgs",), default="sgd",
+                   help="default sgd; lbfgs: full-batch L-BFGS (needs SciPy: "
+                        "pip install 'nnfast[lbfgs]')")
+    p.add_argument("--max-iter", type=positive, metavar="N",
+                   help="lbfgs: the most iterations (default: --epochs)")
     p.add_argument("--momentum", type=float, default=0.0,
                    help="sgd momentum (default 0)")
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
@@ -93,7 +100,20 @@ def add_parser(commands):
                    help="initialization, shuffling and validation split (default 0)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     p.add_argument("--validation", type=fraction, default=0.0, metavar="FRACTION",
-                   help="hold out this fraction and report its score each epoch")
+                   help="hold out this fraction and report its score and loss each epoch")
+    p.add_argument("--validation-fraction", type=fraction, default=0.0, metavar="FRACTION",
+                   help="let fit hold out this fraction (stratified, from the model's random "
+                        "stream) and record its loss each epoch; an alternative to "
+                        "--validation")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop after --patience epochs without a lower validation loss and "
+                        "keep the best epoch's weights (validation: --validation, "
+                        "--validation-fraction, else --validation-fraction 0.1)")
+    p.add_argument("--patience", type=positive, default=10,
+                   help="epochs without a new best validation loss before early stopping "
+                        "(default 10)")
+    p.add_argument("--class-weight", choices=("balanced",),
+                   help="balanced: weigh each class by n / (classes * its rows)")
     p.add_argument("--standardize", action="store_true",
                    help="scale features (and a regression target) to mean 0, std 1; "
                         "the scaling is stored in the model file")
@@ -130,6 +150,10 @@ def prepare(args, out):
         raise CommandError(f"{args.data}: no target column to train on")
     y, task, classes = encode_target(table.y, args.task, table.source, table.classes)
     describe_data(table, task, classes, out)
+    if args.validation and args.validation_fraction:
+        raise CommandError("give --validation or --validation-fraction, not both")
+    if args.class_weight and task != "classification":
+        raise CommandError("--class-weight needs a classification target")
     if args.validation:
         if len(table.X) < 2:
             raise CommandError("--validation needs at least 2 samples")
@@ -175,13 +199,46 @@ def train_epochs(model, preprocessing, task, split, args, progress):
     try:
         model.fit(X_fit, y_fit, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   optimizer=args.optimizer, momentum=args.momentum, nesterov=args.nesterov,
-                  alpha=args.alpha, callback=after_epoch)
+                  alpha=args.alpha, callback=after_epoch, **fit_options(args, X_val_fit, y_val,
+                                                                        preprocessing))
     except KeyboardInterrupt:
         raise CommandError(f"interrupted after {len(curve)} of {args.epochs} epochs; "
                            f"{args.out} was not written", status=130) from None
     finally:
         progress.close()
     return curve, scores
+
+
+def fit_options(args, X_val_fit, y_val, preprocessing):
+    """MLP.fit's validation, early-stopping, class-weight and L-BFGS arguments."""
+    options = dict(early_stopping=args.early_stopping, patience=args.patience,
+                   class_weight=args.class_weight,
+                   validation_fraction=args.validation_fraction)
+    if X_val_fit is not None:
+        options["validation_data"] = (X_val_fit, preprocessing.targets(y_val))
+    elif args.early_stopping and not args.validation_fraction:
+        options["validation_fraction"] = 0.1
+    if args.optimizer == "lbfgs":
+        options["max_iter"] = args.max_iter
+    elif args.max_iter is not None:
+        raise CommandError("--max-iter bounds the iterations of --optimizer lbfgs")
+    return options
+
+
+def fit_summary(model, curve, args):
+    """What the run did: epochs (or L-BFGS iterations), and where early stopping stopped."""
+    unit = "iterations" if args.optimizer == "lbfgs" else "epochs"
+    text = f"trained {len(curve)} {unit}: loss {curve[0]:.4f} -> {curve[-1]:.4f}"
+    validation = model.validation_loss_curve_
+    if validation is not None:
+        best = model.best_epoch_
+        text += f", validation loss {validation[-1]:.4f} (best {validation[best]:.4f} at " \
+                f"{unit[:-1]} {best + 1}"
+        if args.early_stopping:
+            stopped = len(curve) < args.epochs
+            text += ("; stopped early" if stopped else "") + ", its weights kept"
+        text += ")"
+    return text
 
 
 def run(args, out=print):
@@ -196,22 +253,25 @@ def run(args, out=print):
     out(f"model: MLP {' -> '.join(map(str, model.layers))}, hidden {args.activation}, output "
         f"{output}, loss {loss}, {args.dtype}, {model.n_params} parameters")
     score_name, score = VALIDATION_SCORES[task]
-    progress = EpochProgress(args.epochs, score_name, quiet=args.quiet, out=out)
+    steps = args.max_iter or args.epochs if args.optimizer == "lbfgs" else args.epochs
+    progress = EpochProgress(steps, score_name, quiet=args.quiet, out=out)
     curve, scores = train_epochs(model, preprocessing, task, split, args, progress)
     if scores:
         model.validation = {"metric": score_name, "scores": scores}
     model.save(args.out)
 
     X_train, X_val, y_train, _ = split
-    summary = (f"trained {args.epochs} epochs: loss {curve[0]:.4f} -> {curve[-1]:.4f}, "
-               f"training {score_name} "
+    summary = (f"{fit_summary(model, curve, args)}, training {score_name} "
                f"{score(y_train, predictions(model, preprocessing, X_train)):.4f}")
     if scores:
-        summary += f", validation {score_name} {scores[-1]:.4f} ({len(X_val)} samples)"
+        # the score of the weights kept: the best epoch's after early stopping
+        kept = model.best_epoch_ if args.early_stopping else -1
+        summary += f", validation {score_name} {scores[kept]:.4f} ({len(X_val)} samples)"
     out(summary)
     out(f"wrote {args.out}")
     if args.plot:
         for path in plots.training_plots(args.plot, model, table.X, y_all, curve,
-                                         model.validation if scores else None):
+                                         model.validation if scores else None,
+                                         model.validation_loss_curve_):
             out(f"wrote {path}")
     return 0

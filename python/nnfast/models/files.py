@@ -53,6 +53,10 @@ class ModelRecord:
         The random stream's state, in [0, 2**64).
     loss_curve, errors : list or None
         The training history: the loss of each epoch, the perceptron rule's mistakes.
+    validation_loss_curve : list or None
+        The validation loss of each epoch of the last fit, when it had validation rows.
+    best_epoch : int or None
+        The 0-based epoch of its lowest validation loss.
     records : dict
         The optional records (nnfast.models.preprocessing): preprocessing, classes,
         validation; absent ones are None.
@@ -66,6 +70,8 @@ class ModelRecord:
     loss_curve: Optional[List[float]] = None
     errors: Optional[List[int]] = None
     records: Optional[Dict[str, Any]] = None
+    validation_loss_curve: Optional[List[float]] = None
+    best_epoch: Optional[int] = None
 
 
 def write_record(record: ModelRecord, path: Union[str, os.PathLike[str]]) -> None:
@@ -76,7 +82,9 @@ def write_record(record: ModelRecord, path: Union[str, os.PathLike[str]]) -> Non
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "nnfast_version": __version__,
         "kind": record.kind, "config": record.config, "rng_state": str(record.rng_state),
-        "history": {"loss_curve": record.loss_curve, "errors": record.errors},
+        "history": {"loss_curve": record.loss_curve, "errors": record.errors,
+                    "validation_loss_curve": record.validation_loss_curve,
+                    "best_epoch": record.best_epoch},
     }
     meta.update({key: value for key, value in (record.records or {}).items()
                  if value is not None})
@@ -168,6 +176,30 @@ def _layers(config, path):
     return layers
 
 
+def _curve(values, name):
+    """A recorded curve: None, or a list of finite floats."""
+    if values is None:
+        return None
+    curve = [float(v) for v in values]
+    if not np.isfinite(curve).all():
+        raise ValueError(f"the {name} holds NaN or infinity")
+    return curve
+
+
+def _fit_results(history):
+    """(validation_loss_curve, best_epoch) of the history record, checked: both absent (a fit
+    without validation, or a file written before they were recorded) or a curve and an epoch
+    within it."""
+    curve = _curve(history.get("validation_loss_curve"), "validation loss curve")
+    best = history.get("best_epoch")
+    if (curve is None) != (best is None):
+        raise ValueError("the validation loss curve and best_epoch come together")
+    if best is not None and (isinstance(best, bool) or not isinstance(best, int)
+                             or not 0 <= best < len(curve)):
+        raise ValueError(f"best_epoch {best!r} is not an epoch of the validation loss curve")
+    return curve, best
+
+
 def _history(meta):
     """(rng_state, loss_curve, errors) of the meta record, checked."""
     state = int(meta["rng_state"])
@@ -176,11 +208,7 @@ def _history(meta):
     history = meta.get("history") or {}
     if not isinstance(history, dict):
         raise TypeError("history must be a record")
-    curve, errors = history.get("loss_curve"), history.get("errors")
-    if curve is not None:
-        curve = [float(v) for v in curve]
-        if not np.isfinite(curve).all():
-            raise ValueError("the loss curve holds NaN or infinity")
+    curve, errors = _curve(history.get("loss_curve"), "loss curve"), history.get("errors")
     if errors is not None:
         errors = [int(v) for v in errors]
     return state, curve, errors
@@ -222,9 +250,11 @@ def read_record(path: Union[str, os.PathLike[str]], kinds: Iterable[str]) -> Mod
         arrays = {name: _read_member(zf, name, shape, dtype, path) for name, shape in shapes}
         try:
             state, curve, errors = _history(meta)
+            validation_curve, best_epoch = _fit_results(meta.get("history") or {})
         except (TypeError, ValueError, KeyError) as exc:
             raise ModelFileError(f"{path}: invalid model description ({exc})") from None
     n = len(layers) - 1
     return ModelRecord(kind, config, [arrays[f"W{l}"] for l in range(n)],
                        [arrays[f"b{l}"] for l in range(n)], state, curve, errors,
-                       {key: meta.get(key) for key in OPTIONAL_RECORDS})
+                       {key: meta.get(key) for key in OPTIONAL_RECORDS}, validation_curve,
+                       best_epoch)

@@ -16,6 +16,7 @@ from .engines import ENGINES
 from .files import ModelRecord, write_record
 from .parameters import count_parameters, split_parameters
 from .preprocessing import records_of, restore_records
+from .fitting import FitOptions
 from .training import FitSettings, Trainer
 
 def overflow_checked(result: Any, what: str) -> Any:
@@ -86,6 +87,9 @@ class MLP:
     _params: np.ndarray  # W0, b0, W1, b1, ... in one vector
     _rng_state: int
     _loss_curve: Optional[List[float]]
+    # what the last fit recorded of its validation rows (None: it had none)
+    _validation_loss_curve: Optional[List[float]] = None
+    _best_epoch: Optional[int] = None
     # the optional records nnfast train keeps with a model (nnfast.models.preprocessing)
     preprocessing: Optional[dict] = None
     classes: Optional[list] = None
@@ -181,6 +185,21 @@ class MLP:
             raise NotFittedError("this MLP has not been fitted yet: call fit(X, y) first")
         return list(self._loss_curve)
 
+    @property
+    def validation_loss_curve_(self) -> Optional[List[float]]:
+        """list of float or None: the validation loss after each epoch of the last fit (the
+        mean loss of the held-out rows, weighted as the training rows, without the L2 term);
+        None when that fit had no validation rows."""
+        self.loss_curve_  # NotFittedError before the first fit
+        return None if self._validation_loss_curve is None else list(self._validation_loss_curve)
+
+    @property
+    def best_epoch_(self) -> Optional[int]:
+        """int or None: the 0-based epoch of the lowest validation loss of the last fit (the
+        first, on ties); None when that fit had no validation rows."""
+        self.loss_curve_
+        return self._best_epoch
+
     # ---- inference ----------------------------------------------------------------------
 
     def _X(self, X: npt.ArrayLike) -> np.ndarray:
@@ -248,36 +267,80 @@ class MLP:
             batch_size: Optional[int] = None, lr: float = 0.1, optimizer: str = "sgd",
             momentum: float = 0.0, nesterov: bool = False, alpha: float = 0.0,
             shuffle: bool = True, verbose: bool = False,
-            callback: Optional[Callable[..., Any]] = None) -> MLP:
-        """Train by minibatch gradient descent (docs/semantics.md, "Training").
+            callback: Optional[Callable[..., Any]] = None,
+            sample_weight: Optional[npt.ArrayLike] = None, class_weight: Any = None,
+            validation_data: Optional[Tuple[npt.ArrayLike, npt.ArrayLike]] = None,
+            validation_fraction: float = 0.0, early_stopping: bool = False,
+            patience: int = 10, restore_best: bool = True,
+            max_iter: Optional[int] = None) -> MLP:
+        """Train by minibatch gradient descent, or full-batch L-BFGS (docs/semantics.md,
+        "Training" and "Validation, early stopping, class weights").
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_inputs)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         batch_size : int or None (the full batch)
+        optimizer : {"sgd", "adam", "lbfgs"}
+            "lbfgs": SciPy's L-BFGS-B on the full batch (the ``lbfgs`` extra); each
+            iteration counts as an epoch of the curves; lr, momentum, batch_size and shuffle
+            do not apply.
         callback : callable(epoch, loss, forward) -> bool, optional
             Called after each epoch (native backend) with the 0-based epoch, its mean loss and
             `forward(X)`, the outputs of the weights trained so far (e.g. for a validation
             score). A true return value stops training after that epoch. One fit call with a
             callback trains exactly like one without: the optimizer state carries over.
+        sample_weight : array-like of shape (n_samples,), optional
+            Each row's weight in its batch's mean loss (>= 0).
+        class_weight : None, "balanced" or dict {class index: weight}
+            Multiplies sample_weight by the weight of each row's class: "balanced" is
+            n / (K * n_k) as in scikit-learn. Classification losses only.
+        validation_data : (X_val, y_val), optional
+            Rows whose loss is recorded after each epoch (``validation_loss_curve_``).
+        validation_fraction : float in [0, 1)
+            Instead of validation_data: hold out this fraction of the rows, drawn from the
+            model's random stream (stratified by class for classification losses).
+        early_stopping : bool
+            Stop after `patience` epochs (L-BFGS iterations) without a lower validation loss.
+        patience : int >= 1
+        restore_best : bool
+            With early_stopping: end with the weights and random stream of the best epoch
+            (``best_epoch_``), as a fit of ``best_epoch_ + 1`` epochs would.
+        max_iter : int, optional
+            optimizer="lbfgs" only: the most L-BFGS iterations (default: `epochs`).
 
         Notes
         -----
         The model changes only when the whole run succeeds: a bad argument, a non-finite loss
         (FloatingPointError) or an interrupt leaves it as it was.
         """
-        settings = FitSettings(optimizer=optimizer, lr=lr, momentum=momentum,
-                               nesterov=nesterov, alpha=alpha, batch_size=batch_size,
-                               shuffle=shuffle)
+        lbfgs = optimizer == "lbfgs"
+        settings = FitSettings(optimizer="sgd" if lbfgs else optimizer, lr=lr,
+                               momentum=momentum, nesterov=nesterov, alpha=alpha,
+                               batch_size=batch_size, shuffle=shuffle)
         check.flag(verbose, "verbose")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
-        if callback is not None and self.backend != "native":
-            raise ValueError("callback needs the native backend: the reference trains the "
-                             "whole run in one call")
+        options = FitOptions(sample_weight, class_weight, validation_data, validation_fraction,
+                             early_stopping, patience, restore_best, max_iter)
+        options.check(lbfgs, epochs)
+        if self.backend != "native" and (callback is not None or options.used or lbfgs):
+            raise ValueError("callback, sample_weight, class_weight, validation, early "
+                             "stopping and lbfgs need the native backend: the reference "
+                             "backend trains the whole run in one call")
         trainer = self.trainer(settings)
-        trainer.run(X, y, epochs, self._epoch_report(trainer, verbose, callback))
+        report = self._epoch_report(trainer, verbose, callback)
+        if self.backend != "native":
+            trainer.run(X, y, epochs, report)
+        else:
+            rows = options.rows(trainer, X, y)
+            if lbfgs:
+                trainer.run_lbfgs(rows.X, rows.Y, options.max_iter or epochs, report,
+                                  rows.weights, rows.validation,
+                                  patience if early_stopping else None, restore_best)
+            else:
+                trainer.run(rows.X, rows.Y, epochs, report, rows.weights, rows.validation,
+                            patience if early_stopping else None, restore_best)
         trainer.commit()
         return self
 
@@ -300,6 +363,9 @@ class MLP:
         self._params[...] = trainer.params
         self._rng_state = trainer.rng_state
         self._loss_curve = list(trainer.loss_curve)
+        self._validation_loss_curve = (None if trainer.validation_loss_curve is None
+                                       else list(trainer.validation_loss_curve))
+        self._best_epoch = trainer.best_epoch
 
     @staticmethod
     def _epoch_report(trainer, verbose, callback):
@@ -311,7 +377,9 @@ class MLP:
 
         def report(epoch, loss):
             if verbose:
-                print(f"epoch {epoch + 1}: loss {loss:.6g}")
+                validation = trainer.validation_loss_curve  # this epoch's, when validating
+                print(f"epoch {epoch + 1}: loss {loss:.6g}" + (
+                    "" if validation is None else f", validation loss {validation[-1]:.6g}"))
             return bool(callback(epoch, loss, forward)) if callback is not None else False
         return report
 
@@ -327,7 +395,7 @@ class MLP:
         return ModelRecord("MLP", self._config(), [W.copy() for W in self.weights],
                            [b.copy() for b in self.biases], self._rng_state,
                            None if self._loss_curve is None else list(self._loss_curve), None,
-                           records_of(self))
+                           records_of(self), self._validation_loss_curve, self._best_epoch)
 
     @classmethod
     def from_record(cls, record: ModelRecord) -> MLP:
@@ -342,6 +410,8 @@ class MLP:
         self.set_parameters(record.weights, record.biases)
         self._rng_state = check.seed(record.rng_state, "rng_state")
         self._loss_curve = None if record.loss_curve is None else list(record.loss_curve)
+        self._validation_loss_curve = record.validation_loss_curve
+        self._best_epoch = record.best_epoch
 
     # ---- other formats (nnfast.interop) ----------------------------------------------------
 

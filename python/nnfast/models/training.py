@@ -16,6 +16,7 @@ import numpy.typing as npt
 from .. import _core
 from .. import _validation as check
 from ..vocabulary import OPTIMIZER_NAMES, choose
+from .validation import EarlyStopping, ValidationSet
 
 # (state1, state2 or None, step): sgd velocity; adam moments and step count
 OptimizerState = Tuple[np.ndarray, Optional[np.ndarray], int]
@@ -112,6 +113,14 @@ class Trainer:
         The random stream's state: shuffling draws from it.
     epochs_done : int
         Epochs trained so far by this handle.
+    loss_curve : list of float
+        The loss of each epoch (L-BFGS: each iteration) trained by this handle.
+    validation_loss_curve : list of float or None
+        The validation loss after each epoch of a run with validation rows.
+    best_epoch : int or None
+        The 0-based epoch of the lowest validation loss.
+    converged : bool or None
+        Whether the last run_lbfgs converged (None before one).
     """
 
     def __init__(self, engine: Any, params: np.ndarray, settings: FitSettings,
@@ -121,6 +130,11 @@ class Trainer:
         self.engine, self.params, self.settings = engine, params, settings
         self.rng_state, self.epochs_done = rng_state, 0
         self.loss_curve: List[float] = []
+        # the validation loss after each epoch and the epoch of its lowest value, when the
+        # run has validation rows (docs/semantics.md, "Validation, early stopping, ...")
+        self.validation_loss_curve: Optional[List[float]] = None
+        self.best_epoch: Optional[int] = None
+        self.converged: Optional[bool] = None  # set by run_lbfgs: whether SciPy converged
         self._commit = commit
         self._lr = settings.lr
         self._core: Any = None  # the binding's Trainer, for the current number of rows
@@ -230,27 +244,132 @@ class Trainer:
         return self._train(X, Y, 1, sample_weight)[0]
 
     def run(self, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
-            report: Optional[Callable[[int, float], bool]] = None) -> List[float]:
+            report: Optional[Callable[[int, float], bool]] = None,
+            sample_weight: Optional[npt.ArrayLike] = None,
+            validation: Optional[ValidationSet] = None, patience: Optional[int] = None,
+            restore_best: bool = True) -> List[float]:
         """Train `epochs` epochs; return the loss of each.
 
-        Without a report the whole run is one call into the core (GIL released); with one,
-        report(epoch, loss) is called after each epoch (0-based) and a true return stops
-        the run. A weight made infinite or NaN by the last update is refused here.
+        Without a report or validation rows the whole run is one call into the core (GIL
+        released); with them, epoch by epoch: the validation loss of each epoch's weights is
+        appended to ``validation_loss_curve``, then report(epoch, loss) is called (0-based) and
+        a true return stops the run. With `patience` (early stopping, which needs
+        `validation`), the run stops after `patience` epochs without a lower validation loss,
+        and with `restore_best` ends with the params and stream state of the best epoch. A
+        weight made infinite or NaN by the last update is refused here.
         """
         epochs = check.allocation(check.positive_int(epochs, "epochs"), 8, "epochs")
-        X, Y, _ = self._inputs(X, Y, None)
-        if report is None:
-            curve = self._train(X, Y, epochs)
+        X, Y, sample_weight = self._inputs(X, Y, sample_weight)
+        if report is None and validation is None:
+            curve = self._train(X, Y, epochs, sample_weight)
         else:
-            curve = []
-            for epoch in range(epochs):
-                curve += self._train(X, Y, 1)
-                if report(epoch, curve[-1]):
-                    break
+            curve = self._run_watched(X, Y, epochs, report, sample_weight, validation,
+                                      patience, restore_best)
         # Each epoch's loss is taken before its updates, so the last update is checked here.
         if not check.all_finite(self.params):
             raise diverged("the last update made a weight infinite or NaN")
         return curve
+
+    def _run_watched(self, X, Y, epochs, report, sample_weight, validation, patience,
+                     restore_best):
+        """run() epoch by epoch, with the validation loss, early stopping and the report."""
+        watch = self._watch(validation, patience)
+        curve: List[float] = []
+        for epoch in range(epochs):
+            curve += self._train(X, Y, 1, sample_weight)
+            stop = self._after_epoch(epoch, validation, watch)
+            if report is not None and report(epoch, curve[-1]):
+                stop = True
+            if stop:
+                break
+        self._restore_best(watch, restore_best)
+        return curve
+
+    @staticmethod
+    def _watch(validation, patience):
+        """The early-stopping watch of a run with `patience`, else None."""
+        if patience is None:
+            return None
+        if validation is None:
+            raise ValueError("early stopping watches the validation loss: give "
+                             "validation_data or validation_fraction > 0")
+        return EarlyStopping(patience)
+
+    def _after_epoch(self, epoch, validation, watch):
+        """The validation loss of the epoch's weights, and the watch's verdict: stop?"""
+        if validation is None:
+            return False
+        self._validate(validation)
+        if watch is None:
+            return False
+        watch.update(epoch, self.validation_loss_curve[-1], self.params, self.rng_state)
+        return watch.stop
+
+    def _restore_best(self, watch, restore_best):
+        """With early stopping and restore_best: back to the best epoch's params and stream."""
+        if watch is not None and restore_best:
+            self.params[...] = watch.best_params
+            self.rng_state = watch.best_rng_state
+
+    def validation_loss(self, validation: ValidationSet) -> float:
+        """The (weighted) mean loss of the validation rows at the working parameters, without
+        the L2 term."""
+        return float(self.engine.loss_gradient(self.params, validation.X, validation.Y, 0.0,
+                                               None, validation.weights))
+
+    def _validate(self, validation: ValidationSet) -> None:
+        """Append the validation loss of the working parameters; a non-finite one diverged."""
+        loss = self.validation_loss(validation)
+        if not np.isfinite(loss):
+            raise diverged(f"the validation loss became non-finite (infinite or NaN) after "
+                           f"epoch {self.epochs_done}")
+        if self.validation_loss_curve is None:
+            self.validation_loss_curve = []
+        self.validation_loss_curve.append(loss)
+        self.best_epoch = int(np.argmin(self.validation_loss_curve))
+
+    def run_lbfgs(self, X: npt.ArrayLike, Y: npt.ArrayLike, max_iter: int,
+                  report: Optional[Callable[[int, float], bool]] = None,
+                  sample_weight: Optional[npt.ArrayLike] = None,
+                  validation: Optional[ValidationSet] = None, patience: Optional[int] = None,
+                  restore_best: bool = True) -> List[float]:
+        """Full-batch L-BFGS (nnfast.models.lbfgs, SciPy) on the loss of (X, Y) with the
+        settings' L2 term, at most max_iter iterations; return the loss after each.
+
+        Each iteration counts as an epoch: its loss is appended to ``loss_curve``, the
+        validation loss to ``validation_loss_curve``, early stopping watches it as run()
+        does, and report(iteration, loss) is called (a true return stops the run). A run
+        that ends non-finite raises FloatingPointError.
+        """
+        from .lbfgs import minimize_lbfgs
+
+        max_iter = check.positive_int(max_iter, "max_iter")
+        X, Y, sample_weight = self._inputs(X, Y, sample_weight)
+        watch = self._watch(validation, patience)
+        alpha, dtype = self.settings.alpha, self.params.dtype
+        gradient = np.zeros_like(self.params)
+
+        def loss_and_gradient(x):
+            self.params[...] = x.astype(dtype, copy=False)
+            loss = self.engine.loss_gradient(self.params, X, Y, alpha, gradient, sample_weight)
+            return loss, gradient.astype(np.float64)
+
+        def each_iteration(iteration, loss, x):
+            self.params[...] = x.astype(dtype, copy=False)
+            self.epochs_done += 1
+            self.loss_curve.append(loss)
+            stop = self._after_epoch(iteration, validation, watch)
+            return (report is not None and report(iteration, loss)) or stop
+
+        start = self.params.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = minimize_lbfgs(loss_and_gradient, start, max_iter, callback=each_iteration)
+        if not (np.isfinite(result.loss) and check.all_finite(result.params)):
+            raise diverged("L-BFGS reached a non-finite loss or weight")
+        self.params[...] = result.params.astype(dtype, copy=False)
+        self.converged = result.converged
+        self._restore_best(watch, restore_best)
+        return result.loss_curve
 
     def loss_gradient(self, X: npt.ArrayLike, Y: npt.ArrayLike,
                       sample_weight: Optional[npt.ArrayLike] = None) -> Tuple[float, np.ndarray]:

@@ -12,7 +12,7 @@ import numbers
 
 from .. import vocabulary
 from ..errors import NotFittedError
-from . import ops
+from . import fitting, ops
 
 FILE_FORMAT = "nnfast-reference"
 FILE_VERSION = 1
@@ -272,6 +272,7 @@ class MLP:
         self.weights, self.biases = ops.init_params(layers, self._layer_activations(), self.rng,
                                                     init)
         self._loss_curve = None
+        self._validation_loss_curve = self._best_epoch = None
 
     def _layer_activations(self):
         """The activation of each layer: hidden ones, then the output."""
@@ -282,6 +283,20 @@ class MLP:
         if self._loss_curve is None:
             raise NotFittedError("this MLP is not fitted yet: call fit before reading loss_curve_")
         return self._loss_curve
+
+    @property
+    def validation_loss_curve_(self):
+        """The validation loss after each epoch of the last fit; None when it had no
+        validation rows."""
+        self.loss_curve_  # NotFittedError before the first fit
+        return self._validation_loss_curve
+
+    @property
+    def best_epoch_(self):
+        """The 0-based epoch of the lowest validation loss (the first, on ties); None when
+        the last fit had no validation rows."""
+        self.loss_curve_
+        return self._best_epoch
 
     # ------------------------------------------------ forward and backward
 
@@ -367,8 +382,11 @@ class MLP:
         return dWs, dbs
 
     def fit(self, X, y, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", momentum=0.0,
-            nesterov=False, alpha=0.0, shuffle=True, verbose=False):
-        """Train by mini-batch gradient descent (docs/semantics.md, "Training").
+            nesterov=False, alpha=0.0, shuffle=True, verbose=False, sample_weight=None,
+            class_weight=None, validation_data=None, validation_fraction=0.0,
+            early_stopping=False, patience=10, restore_best=True):
+        """Train by mini-batch gradient descent (docs/semantics.md, "Training" and
+        "Validation, early stopping, class weights").
 
         Each epoch: an order of the rows (a fresh permutation when shuffle=True),
         cut into consecutive batches; per batch: forward, loss, backward, one
@@ -385,6 +403,16 @@ class MLP:
         momentum : float in [0, 1]; nesterov : bool (sgd only)
         alpha : float >= 0, the L2 penalty
         shuffle, verbose : bool
+        sample_weight : list of n floats >= 0, optional
+        class_weight : None, "balanced" or dict {class index: weight}
+            Multiplies sample_weight (classification losses only).
+        validation_data : (X_val, y_val), optional
+        validation_fraction : float in [0, 1)
+            Rows held out from X, drawn from the model's stream (stratified by class).
+        early_stopping : bool
+            Stop after `patience` epochs without a lower validation loss.
+        restore_best : bool
+            With early_stopping: end with the weights and stream of the best epoch.
 
         Returns
         -------
@@ -394,7 +422,6 @@ class MLP:
         X = _check_features(X, self.layers[0])
         Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
         epochs = _check_int("epochs", epochs)
-        batch = len(X) if batch_size is None else min(_check_int("batch_size", batch_size), len(X))
         lr = _check_float("lr", lr, low_open=True)
         vocabulary.check_name("optimizer", optimizer, vocabulary.OPTIMIZER_NAMES)
         momentum = _check_float("momentum", momentum, high=1.0)
@@ -402,16 +429,81 @@ class MLP:
         nesterov, shuffle, verbose = (_check_bool("nesterov", nesterov),
                                       _check_bool("shuffle", shuffle),
                                       _check_bool("verbose", verbose))
+        weights = self._fit_weights(Y, sample_weight, class_weight)
         before = (copy.deepcopy(self.weights), copy.deepcopy(self.biases), self.rng.state)
         try:
-            curve = self._train(X, Y, epochs, batch, lr, optimizer, momentum, nesterov, alpha,
-                                shuffle, verbose)
+            X, Y, weights, validation = self._validation_rows(
+                X, Y, weights, class_weight, validation_data, validation_fraction)
+            batch = len(X) if batch_size is None else min(_check_int("batch_size", batch_size),
+                                                          len(X))
+            watch = self._early_stopping(validation, early_stopping, patience)
+            restore_best = _check_bool("restore_best", restore_best)
+            curve, validation_curve = self._train(
+                X, Y, weights, validation, watch, epochs, batch, lr, optimizer, momentum,
+                nesterov, alpha, shuffle, verbose)
         except (FloatingPointError, OverflowError) as error:
             self.weights, self.biases, self.rng.state = before
             raise FloatingPointError(f"{error}; the model is left as it was before fit "
                                      f"(try a smaller lr)") from None
-        self._loss_curve = curve
+        except (TypeError, ValueError):
+            self.weights, self.biases, self.rng.state = before
+            raise
+        if watch is not None and restore_best:
+            self.weights, self.biases, self.rng.state = watch.best_state
+        self._loss_curve, self._validation_loss_curve = curve, validation_curve
+        self._best_epoch = None if validation is None else min(
+            range(len(validation_curve)), key=validation_curve.__getitem__)
         return self
+
+    def _fit_weights(self, Y, sample_weight, class_weight):
+        """Each row's weight: sample_weight times its class weight; None when neither."""
+        weights = _check_weights(sample_weight, len(Y))
+        if class_weight is None:
+            return weights
+        by_class = fitting.class_weight_of_rows(class_weight, Y, self.loss_name)
+        return by_class if weights is None else [w * c for w, c in zip(weights, by_class)]
+
+    def _validation_rows(self, X, Y, weights, class_weight, validation_data, fraction):
+        """(X, Y, weights) to train on and the validation set (X_val, Y_val, weights_val), or
+        None: validation_data, or the rows validation_fraction holds out of X."""
+        fraction = _check_float("validation_fraction", fraction, high=1.0)
+        if fraction >= 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
+        if validation_data is not None and fraction > 0:
+            raise ValueError("give validation_data or validation_fraction > 0, not both")
+        if validation_data is not None:
+            try:
+                X_val, y_val = validation_data
+                X_val = _check_features(X_val, self.layers[0])
+                Y_val = _check_targets(y_val, len(X_val), self.layers[-1], self.loss_name)
+                weights_val = None if class_weight is None else fitting.class_weight_of_rows(
+                    class_weight, Y_val, self.loss_name)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"validation_data: {error}") from None
+            return X, Y, weights, (X_val, Y_val, weights_val)
+        if fraction == 0:
+            return X, Y, weights, None
+        train, held = fitting.hold_out(Y, self.loss_name, fraction, self.rng)
+        if not held or not train:
+            raise ValueError(f"validation_fraction {fraction} of {len(Y)} rows holds out "
+                             f"{len(held)} rows and leaves {len(train)} to train on: "
+                             f"both need at least one")
+
+        def rows(values, chosen):
+            return None if values is None else [values[i] for i in chosen]
+        return (rows(X, train), rows(Y, train), rows(weights, train),
+                (rows(X, held), rows(Y, held), rows(weights, held)))
+
+    def _early_stopping(self, validation, early_stopping, patience):
+        """The early-stopping watch of a fit, or None without early stopping."""
+        early_stopping = _check_bool("early_stopping", early_stopping)
+        patience = _check_int("patience", patience)
+        if not early_stopping:
+            return None
+        if validation is None:
+            raise ValueError("early_stopping watches the validation loss: give "
+                             "validation_data or validation_fraction > 0")
+        return fitting.EarlyStopping(patience)
 
     def _parameter_vectors(self, weights, biases):
         """The flat vectors the optimizer updates, in file order: rows of W[0], b[0], ..."""
@@ -421,19 +513,25 @@ class MLP:
             vectors.append(b)
         return vectors
 
-    def _train(self, X, Y, epochs, batch, lr, optimizer, momentum, nesterov, alpha, shuffle,
-               verbose):
-        """The epoch loop of fit; returns the loss curve."""
+    def _train(self, X, Y, weights, validation, watch, epochs, batch, lr, optimizer, momentum,
+               nesterov, alpha, shuffle, verbose):
+        """The epoch loop of fit; returns the loss curve and the validation loss curve (None
+        without validation)."""
         n = len(X)
         parameters = self._parameter_vectors(self.weights, self.biases)
         states = [ops.OPTIMIZERS[optimizer](len(p), lr, momentum, nesterov) for p in parameters]
-        curve = []
+        curve, validation_curve = [], None if validation is None else []
         for epoch in range(epochs):
             order = ops.permutation(self.rng, n) if shuffle else list(range(n))
             total = 0.0
             for start in range(0, n, batch):
                 rows = order[start:start + batch]
-                loss, dWs, dbs = self._backprop([X[i] for i in rows], [Y[i] for i in rows], alpha)
+                batch_weights = None if weights is None else [weights[i] for i in rows]
+                if batch_weights is not None and not sum(batch_weights) > 0:
+                    raise ValueError(f"the sample weights of a batch in epoch {epoch + 1} "
+                                     f"sum to 0")
+                loss, dWs, dbs = self._backprop([X[i] for i in rows], [Y[i] for i in rows],
+                                                alpha, batch_weights)
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"the loss became {loss} in epoch {epoch + 1}")
                 total += loss * len(rows)
@@ -442,9 +540,26 @@ class MLP:
             curve.append(total / n)
             if verbose:
                 print(f"epoch {epoch + 1}/{epochs}: loss {curve[-1]:.6g}")
+            if validation is not None:
+                validation_curve.append(self._validation_loss(validation, epoch))
+                if watch is not None:
+                    if watch.update(epoch, validation_curve[-1]):
+                        watch.best_state = (copy.deepcopy(self.weights), copy.deepcopy(self.biases),
+                                      self.rng.state)
+                    if watch.stop:
+                        break
         if not all(math.isfinite(v) for p in parameters for v in p):
             raise FloatingPointError("a parameter became NaN or infinite in the last update")
-        return curve
+        return curve, validation_curve
+
+    def _validation_loss(self, validation, epoch):
+        """The (weighted) mean loss of the validation rows, without the L2 term."""
+        X_val, Y_val, weights_val = validation
+        outputs, Z = self._forward_pass(X_val)
+        loss = self._loss_value(Z, outputs[-1], Y_val, 0.0, weights_val)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the validation loss became {loss} in epoch {epoch + 1}")
+        return loss
 
     # ------------------------------------------------ files
 

@@ -39,6 +39,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network._base import LOSS_FUNCTIONS
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.validation import validate_data
 
@@ -46,6 +47,7 @@ from .. import _validation as check
 from ..models import MLP
 from ..models.parameters import split_parameters
 from ..models.training import FitSettings
+from ..models.validation import ValidationSet
 
 # scikit-learn's activation names -> nnfast's.
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -162,11 +164,35 @@ class NativeMLPMixin:
         before the call, every attribute included."""
         before = copy.deepcopy(self.__dict__)
         try:
+            sample_weight = self._class_weighted(y, sample_weight, incremental)
             return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
+
+    def _class_weighted(self, y, sample_weight, incremental):
+        """sample_weight times the class_weight of each row's label (MLPClassifier's
+        class_weight, nnfast's extra): "balanced" is scikit-learn's n / (K * n_k), computed
+        on the y of the call; a dict maps labels to weights, others weigh 1."""
+        class_weight = getattr(self, "class_weight", None)
+        if class_weight is None:
+            return sample_weight
+        if incremental and class_weight == "balanced":
+            raise ValueError("class_weight='balanced' needs the whole y: it is not supported "
+                             "by partial_fit; pass a dict {label: weight}")
+        labels = np.unique(np.asarray(y))
+        if hasattr(self, "classes_"):
+            labels = np.union1d(labels, self.classes_)
+        if isinstance(class_weight, dict):
+            unknown = [label for label in class_weight if label not in set(labels.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight names {unknown}, which are not classes "
+                                 f"(the classes are {labels.tolist()})")
+        weights = compute_sample_weight(class_weight, np.asarray(y))
+        if sample_weight is None:
+            return weights
+        return np.asarray(sample_weight, dtype=np.float64) * weights
 
     # ---- input ------------------------------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset):
@@ -205,7 +231,7 @@ class NativeMLPMixin:
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
-        X_val = y_val = sample_weight_val = None
+        X_val = y_val = Y_val = sample_weight_val = None
         if early_stopping:
             # scikit-learn's split, drawn from the same random_state
             stratify = y if self._is_stratified() else None
@@ -218,6 +244,7 @@ class NativeMLPMixin:
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
+            Y_val = np.reshape(y_val, (X_val.shape[0], -1))  # the targets the loss takes
             if hasattr(self, "_label_binarizer"):
                 y_val = self._label_binarizer.inverse_transform(y_val)
         n_samples = X.shape[0]
@@ -228,6 +255,8 @@ class NativeMLPMixin:
         network = self._network()
         trainer = self._trainer(network, 200 if self.batch_size == "auto" else self.batch_size)
         self.coefs_, self.intercepts_ = network.unpack(trainer.params)
+        validation = self._validation_loss_rows(trainer, X_val, Y_val if early_stopping
+                                                else None, sample_weight_val)
         sample_idx = np.arange(n_samples) if self.shuffle else None
         loss_type = self._loss_type(Y, sample_weight)
         diverged = False
@@ -251,6 +280,9 @@ class NativeMLPMixin:
                 self.loss_ = loss_type(loss * network.loss_scale)
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
+                if validation is not None:
+                    self.validation_loss_curve_.append(
+                        loss_type(trainer.validation_loss(validation) * network.loss_scale))
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                 self._update_no_improvement_count(early_stopping, X_val, y_val,
@@ -276,6 +308,22 @@ class NativeMLPMixin:
         if early_stopping:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
+
+    def _validation_loss_rows(self, trainer, X_val, Y_val, sample_weight_val):
+        """The held-out rows of early stopping as the trainer's validation set, and
+        validation_loss_curve_ (nnfast's extra: scikit-learn's loss of the held-out rows after
+        each epoch, without the L2 term; None without early stopping), started afresh where
+        scikit-learn starts loss_curve_ afresh."""
+        if Y_val is None:
+            self.validation_loss_curve_ = None
+            return None
+        if not self.loss_curve_ or getattr(self, "validation_loss_curve_", None) is None:
+            self.validation_loss_curve_ = []
+        engine = trainer.engine
+        X_val = engine.checked_X(X_val)
+        weights = None if sample_weight_val is None else np.ascontiguousarray(
+            sample_weight_val, dtype=np.float64)
+        return ValidationSet(X_val, engine.checked_Y(Y_val, len(X_val)), weights)
 
     def _loss_type(self, Y, sample_weight):
         """The NumPy type of scikit-learn's loss_ for targets Y and these weights: its loss

@@ -23,14 +23,23 @@ class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifi
         The precision of the weights and of training. None does as scikit-learn does: sgd
         and adam train in X's dtype (float32 X gives float32 coefs_ and predict_proba),
         L-BFGS in float64. A dtype given here is used whatever X is (X is converted to it).
+    class_weight : dict {label: weight}, "balanced" or None, default=None
+        nnfast's extra (scikit-learn's MLPClassifier has none): each sample's weight is
+        multiplied by its class's, as scikit-learn's linear models do; "balanced" is
+        n_samples / (n_classes * np.bincount(y)). None changes nothing. A dict label that is
+        not a class is a ValueError; "balanced" is refused by partial_fit.
 
     Attributes: those of scikit-learn's MLPClassifier (classes_, loss_, best_loss_,
     loss_curve_, validation_scores_, best_validation_score_, t_, coefs_, intercepts_,
-    n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_).
+    n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_), and
+    validation_loss_curve_ (nnfast's extra, sgd and adam): with early_stopping=True the loss
+    of the held-out rows after each epoch (as loss_curve_ computes it, without the L2 term),
+    else None.
     """
 
     _parameter_constraints = {**neural_network.MLPClassifier._parameter_constraints,
-                              "dtype": [StrOptions({"float64", "float32"}), type, None]}
+                              "dtype": [StrOptions({"float64", "float32"}), type, None],
+                              "class_weight": [StrOptions({"balanced"}), dict, None]}
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -38,7 +47,7 @@ class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifi
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None):
+                 dtype=None, class_weight=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -49,6 +58,7 @@ class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifi
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             max_fun=max_fun)
         self.dtype = dtype
+        self.class_weight = class_weight
 
 
 class MLPRegressor(NativeMLPMixin, NnfastModelMixin, neural_network.MLPRegressor):
@@ -58,6 +68,9 @@ class MLPRegressor(NativeMLPMixin, NnfastModelMixin, neural_network.MLPRegressor
     "poisson"), with the same defaults and meaning, and ``dtype`` as in MLPClassifier.
     loss="poisson" (exp output) is trained by scikit-learn's own solver: the core has no
     Poisson loss yet.
+
+    Attributes: those of scikit-learn's MLPRegressor, and validation_loss_curve_ as in
+    MLPClassifier (sgd and adam, with early_stopping=True).
     """
 
     _parameter_constraints = {**neural_network.MLPRegressor._parameter_constraints,
