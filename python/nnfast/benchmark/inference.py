@@ -28,15 +28,26 @@ def _flops(layers, rows):
 
 
 @contextlib.contextmanager
-def _nnfast_threads(n):
-    import nnfast
-
-    previous = nnfast.get_num_threads()
-    nnfast.set_num_threads(n)
+def _thread_count(get, set_count, n):
+    """A library's thread count set to n (get and set_count its functions), then restored."""
+    previous = get()
+    set_count(n)
     try:
         yield
     finally:
-        nnfast.set_num_threads(previous)
+        set_count(previous)
+
+
+def _nnfast_threads(n):
+    import nnfast
+
+    return _thread_count(nnfast.get_num_threads, nnfast.set_num_threads, n)
+
+
+def _torch_threads(n):
+    import torch
+
+    return _thread_count(torch.get_num_threads, torch.set_num_threads, n)
 
 
 @contextlib.contextmanager
@@ -49,18 +60,6 @@ def _numpy_threads(n):
         return
     with threadpool_limits(limits=n, user_api="blas"):
         yield
-
-
-@contextlib.contextmanager
-def _torch_threads(n):
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _torch_forward(weights, biases, X):
