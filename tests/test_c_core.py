@@ -2,7 +2,8 @@
 
 tests/c/test_nncore.c checks each kernel against its *_naive twin, the gradients by central
 differences, the thread-count independence and the error codes, with no Python in between;
-tests/c/test_vecmath.c measures every vector-math set this CPU runs against a long-double oracle.
+tests/c/test_vecmath.c measures every vector-math set this CPU runs against a long-double oracle;
+tests/c/test_gemm.c checks each kernel set's packing, odd shapes and thread-count independence.
 """
 import os
 import shutil
@@ -54,3 +55,10 @@ def test_vector_math_within_its_ulp_bounds(c_build):
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all vecmath checks passed" in result.stdout
+
+
+def test_gemm_packing_shapes_and_threads(c_build):
+    result = subprocess.run([str(c_build / "test_gemm")], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all gemm checks passed" in result.stdout

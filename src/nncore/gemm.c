@@ -213,7 +213,7 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
             if (bp_all) {
                 b = bp_all + pc * n_pad + jc * kc;
             } else {
-                NNI_F(pack_b)(bp, g->B, g->n, g->k, g->trans_b, pc, jc, kc, nc, nr);
+                NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, pc, jc, kc, nc, nr);
                 b = bp;
             }
             for (ic = r0; ic < r1; ic += g->mc) {
@@ -222,7 +222,7 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
                 if (ap_all) {
                     a = ap_all + pc * m_pad + ic * kc;
                 } else {
-                    NNI_F(pack_a)(ap, g->A, g->m, g->k, g->trans_a, ic, pc, mc, kc, mr,
+                    NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, ic, pc, mc, kc, mr,
                                   g->alpha);
                     a = ap;
                 }
@@ -260,10 +260,10 @@ static int pack_shared_part(void *ctx, int64_t c)
         const int64_t kc = min64(g->kc, g->k - pc);
         NN_T *dst = s->shared + pc * pad + i0 * kc;
         if (s->by_cols)
-            NNI_F(pack_a)(dst, g->A, g->m, g->k, g->trans_a, i0, pc, i1 - i0, kc, (int)r,
+            NNI_F(pack_a)(g->kr, dst, g->A, g->m, g->k, g->trans_a, i0, pc, i1 - i0, kc, (int)r,
                           g->alpha);
         else
-            NNI_F(pack_b)(dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, i1 - i0, (int)r);
+            NNI_F(pack_b)(g->kr, dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, i1 - i0, (int)r);
     }
     return NN_OK;
 }
@@ -336,7 +336,7 @@ static int narrow_part(void *ctx, int64_t c)
         } else {
             NN_T *ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mr * g->k * (int64_t)sizeof(NN_T));
             if (!ap) return NN_ENOMEM;
-            NNI_F(pack_a)(ap, g->A, g->m, g->k, g->trans_a, i0, 0, rows, g->k, (int)mr, 1);
+            NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, i0, 0, rows, g->k, (int)mr, 1);
             ukr(g->k, ap, 1, mr, s->bp, tile, vl, 0);
         }
         write_tile(g, tile, (int)vl, i0, 0, rows, g->n, g->beta);
@@ -353,7 +353,7 @@ static int gemm_narrow(const gemm_args *g, int threads)
     NN_T *bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->k * vl * (int64_t)sizeof(NN_T));
     int64_t i;
     if (!bp) return NN_ENOMEM;
-    NNI_F(pack_b)(bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)vl);
+    NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)vl);
     if (g->alpha != 1)
         for (i = 0; i < g->k * vl; i++) bp[i] *= g->alpha;
     s.g = g;

@@ -41,4 +41,5 @@ static
 
 const nni_gemm_kernel nni_kernel_avx2 = {
     "avx2", "avx2+fma 6x16", "avx2+fma 6x8", 6, 16, 6, 8, nni_ukr_avx2_f32, nni_ukr_avx2_f64,
-    8, 4, nni_ukr_narrow_avx2_f32, nni_ukr_narrow_avx2_f64};
+    8, 4, nni_ukr_narrow_avx2_f32, nni_ukr_narrow_avx2_f64,
+    nni_pack_t_avx2_f32, NULL};

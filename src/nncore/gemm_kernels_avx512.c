@@ -44,4 +44,5 @@ static
 
 const nni_gemm_kernel nni_kernel_avx512 = {
     "avx512", "avx512f 12x32", "avx512f 12x16", 12, 32, 12, 16, nni_ukr_avx512_f32,
-    nni_ukr_avx512_f64, 16, 8, nni_ukr_narrow_avx512_f32, nni_ukr_narrow_avx512_f64};
+    nni_ukr_avx512_f64, 16, 8, nni_ukr_narrow_avx512_f32, nni_ukr_narrow_avx512_f64,
+    nni_pack_t_avx512_f32, nni_pack_t_avx512_f64};

@@ -4,8 +4,16 @@
  *
  * Each panel is written in order (p outer, the mr or nr lanes inner), reading mr rows of A
  * or nr rows of B^T side by side. The panel width is a compile-time constant in the
- * specializations below (every kernel's MR and NR), so the lane loops unroll and vectorize. */
+ * specializations below (every kernel's MR and NR), so the lane loops unroll and vectorize.
+ * The panels that read across rows (A's rows for op(A) = A, B's rows for op(B) = B^T) are
+ * in-register transposes when the kernel has a packer for them (gemm_pack_<isa>.c).          */
 #include "internal.h"
+
+#ifdef NN_ELEM_F32
+#define PACK_T_OF(kr) ((kr)->pack_t_f32)
+#else
+#define PACK_T_OF(kr) ((kr)->pack_t_f64)
+#endif
 
 /* One panel of mr rows: ap[p mr + i] = alpha op(A)[i0 + i, p0 + p], rows >= `rows` zero.
  * op(A)[i, p] = A[i ars + p acs]. */
@@ -60,15 +68,19 @@ static inline void pack_b_panel(NN_T *restrict bp, const NN_T *restrict B, int64
 /* ap = alpha op(A)[i0 : i0+mc, p0 : p0+kc] as panels of mr rows: the panel of rows
  * ir .. ir+mr-1 starts at ap + ir kc and holds element (i, p) at p mr + (i - ir).
  * op(A)[i, p] = A[i k + p], or A[p m + i] when trans_a (A stored (k, m)).                    */
-void NNI_F(pack_a)(NN_T *restrict ap, const NN_T *restrict A, int64_t m, int64_t k,
-                   int trans_a, int64_t i0, int64_t p0, int64_t mc, int64_t kc, int mr,
-                   NN_T alpha)
+void NNI_F(pack_a)(const nni_gemm_kernel *kr, NN_T *restrict ap, const NN_T *restrict A,
+                   int64_t m, int64_t k, int trans_a, int64_t i0, int64_t p0, int64_t mc,
+                   int64_t kc, int mr, NN_T alpha)
 {
     const int64_t ars = trans_a ? 1 : k, acs = trans_a ? m : 1;
     int64_t ir;
     for (ir = 0; ir < mc; ir += mr, ap += mr * kc) {
         const int64_t rows = mc - ir < mr ? mc - ir : mr;
         const NN_T *src = A + (i0 + ir) * ars + p0 * acs;
+        if (!trans_a && PACK_T_OF(kr)) {
+            PACK_T_OF(kr)(ap, src, ars, kc, mr, (int)rows, alpha);
+            continue;
+        }
         switch (mr) {
         case 4: pack_a_panel(ap, src, ars, acs, kc, rows, 4, alpha); break;
         case 6: pack_a_panel(ap, src, ars, acs, kc, rows, 6, alpha); break;
@@ -81,14 +93,19 @@ void NNI_F(pack_a)(NN_T *restrict ap, const NN_T *restrict A, int64_t m, int64_t
 /* bp = op(B)[p0 : p0+kc, j0 : j0+nc] as panels of nr columns: the panel of columns
  * jr .. jr+nr-1 starts at bp + jr kc and holds element (p, j) at p nr + (j - jr).
  * op(B)[p, j] = B[p n + j], or B[j k + p] when trans_b (B stored (n, k)).                    */
-void NNI_F(pack_b)(NN_T *restrict bp, const NN_T *restrict B, int64_t n, int64_t k,
-                   int trans_b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, int nr)
+void NNI_F(pack_b)(const nni_gemm_kernel *kr, NN_T *restrict bp, const NN_T *restrict B,
+                   int64_t n, int64_t k, int trans_b, int64_t p0, int64_t j0, int64_t kc,
+                   int64_t nc, int nr)
 {
     const int64_t brs = trans_b ? 1 : n, bcs = trans_b ? k : 1;
     int64_t jr;
     for (jr = 0; jr < nc; jr += nr, bp += nr * kc) {
         const int64_t cols = nc - jr < nr ? nc - jr : nr;
         const NN_T *src = B + p0 * brs + (j0 + jr) * bcs;
+        if (trans_b && PACK_T_OF(kr)) {
+            PACK_T_OF(kr)(bp, src, bcs, kc, nr, (int)cols, 1);
+            continue;
+        }
         switch (nr) {
         case 4: pack_b_panel(bp, src, brs, bcs, kc, cols, 4); break;
         case 8: pack_b_panel(bp, src, brs, bcs, kc, cols, 8); break;

@@ -111,6 +111,14 @@ typedef void (*nni_ukr_narrow_f32)(int64_t kc, const float *a, int64_t ars, int6
                                    const float *b, float *c, int64_t ldc, float beta);
 typedef void (*nni_ukr_narrow_f64)(int64_t kc, const double *a, int64_t ars, int64_t acs,
                                    const double *b, double *c, int64_t ldc, double beta);
+/* The transposing panel packers (gemm_pack_<isa>.c; NULL: the portable loop of gemm_pack.c):
+ * dst[p w + j] = alpha src[j ld + p] for j < rows, 0 for rows <= j < w, p = 0 .. kc-1: a
+ * panel of w lanes from `rows` rows of a row-major matrix (A's rows for op(A) = A, B's rows
+ * for op(B) = B^T), the same bits as the portable loop.                                    */
+typedef void (*nni_pack_t_f32)(float *restrict dst, const float *restrict src, int64_t ld,
+                               int64_t kc, int w, int rows, float alpha);
+typedef void (*nni_pack_t_f64)(double *restrict dst, const double *restrict src, int64_t ld,
+                               int64_t kc, int w, int rows, double alpha);
 typedef struct {
     const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
     const char *label_f32, *label_f64; /* for nn_get_build_info: "avx2+fma 6x16"            */
@@ -121,6 +129,8 @@ typedef struct {
     int vl_f32, vl_f64;
     nni_ukr_narrow_f32 narrow_f32;
     nni_ukr_narrow_f64 narrow_f64;
+    nni_pack_t_f32 pack_t_f32; /* the packers that transpose (NULL: portable)           */
+    nni_pack_t_f64 pack_t_f64;
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernel (avx512 f32 12x32)    */
@@ -224,9 +234,15 @@ static inline void nni_softplus_f64_inplace(double *x, int64_t n)
 extern const nni_gemm_kernel nni_kernel_portable;
 #ifdef NN_HAVE_KERNEL_AVX2
 extern const nni_gemm_kernel nni_kernel_avx2;
+void nni_pack_t_avx2_f32(float *restrict dst, const float *restrict src, int64_t ld, int64_t kc,
+                         int w, int rows, float alpha);
 #endif
 #ifdef NN_HAVE_KERNEL_AVX512
 extern const nni_gemm_kernel nni_kernel_avx512;
+void nni_pack_t_avx512_f32(float *restrict dst, const float *restrict src, int64_t ld,
+                           int64_t kc, int w, int rows, float alpha);
+void nni_pack_t_avx512_f64(double *restrict dst, const double *restrict src, int64_t ld,
+                           int64_t kc, int w, int rows, double alpha);
 #endif
 #ifdef NN_HAVE_KERNEL_NEON
 extern const nni_gemm_kernel nni_kernel_neon;
@@ -392,12 +408,14 @@ static inline void nni_deriv_mul(NN_T *g, const NN_T *g_in, const NN_T *a, int64
 }
 
 /* gemm_pack.c: pack a block of alpha op(A) (mc x kc at (i0, p0)) in panels of mr rows, and
- * of op(B) (kc x nc at (p0, j0)) in panels of nr columns, zero-padded (see the file).      */
-void NNI_F(pack_a)(NN_T *restrict ap, const NN_T *restrict A, int64_t m, int64_t k,
-                   int trans_a, int64_t i0, int64_t p0, int64_t mc, int64_t kc, int mr,
-                   NN_T alpha);
-void NNI_F(pack_b)(NN_T *restrict bp, const NN_T *restrict B, int64_t n, int64_t k,
-                   int trans_b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, int nr);
+ * of op(B) (kc x nc at (p0, j0)) in panels of nr columns, zero-padded (see the file); the
+ * panels that read across rows through kr's transposing packer when it has one.           */
+void NNI_F(pack_a)(const nni_gemm_kernel *kr, NN_T *restrict ap, const NN_T *restrict A,
+                   int64_t m, int64_t k, int trans_a, int64_t i0, int64_t p0, int64_t mc,
+                   int64_t kc, int mr, NN_T alpha);
+void NNI_F(pack_b)(const nni_gemm_kernel *kr, NN_T *restrict bp, const NN_T *restrict B,
+                   int64_t n, int64_t k, int trans_b, int64_t p0, int64_t j0, int64_t kc,
+                   int64_t nc, int nr);
 
 /* network.c: one batch of m rows through the network, as nn_loss_gradient and
  * nn_train_epoch need it: forward keeping every layer's output, the batch loss

@@ -1,51 +1,126 @@
-/* Optimizer steps over a flat parameter vector, computed in the element type. */
+/* Optimizer steps over a flat parameter vector, computed in the element type.
+ *
+ * Threads: the vector is cut into fixed chunks of OPTIM_CHUNK elements (the cut depends on
+ * the count alone) and the chunks are shared over the pool (threads.c). Every element's update
+ * reads and writes that element only, so the result is the same bits for any thread count. */
 #include "internal.h"
 
-/* v = mu v - lr g;  w += v,  or with nesterov  w += mu v - lr g. */
-int NN_F(sgd_update)(NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr, double momentum,
-                     int nesterov)
+/* Elements per chunk: 4 arrays x 8192 floats = 128 KiB, in L2, and few enough chunks that
+ * claiming one (an atomic add) costs nothing beside it. */
+#define OPTIM_CHUNK 8192
+/* Below this many elements the step runs on the calling thread. callgrind counts (AVX-512
+ * Xeon, GCC -O3): adam ~11 instructions per float element, sgd with momentum ~4 (vectorized);
+ * at 2-4 instructions a cycle, 65536 elements are ~50-350 us of adam and ~25-90 us of sgd on one
+ * thread, against ~1-3 us of waking and waiting for the pool (gemm.c): a second thread then
+ * saves several times its wake-up cost. Below 65536 (a 256-128-10 network has 34k weights)
+ * the saving of sgd shrinks towards the wake-up cost. */
+#define OPTIM_PARALLEL_MIN 65536
+
+typedef struct optim_job {
+    NN_T *w, *s1, *s2;  /* parameters and optimizer state (s2: adam's v, else unused) */
+    const NN_T *g;
+    int64_t count;
+    NN_T a, b, c, d, e; /* the step's constants (sgd: mu, eta; adam: b1, c1, b2, c2, step) */
+    NN_T eps;
+    int nesterov;
+    void (*range)(const struct optim_job *j, int64_t i0, int64_t i1); /* the update      */
+} optim_job;
+
+/* v = mu v - lr g;  w += v,  or with nesterov  w += mu v - lr g. Elements i0 .. i1-1. */
+static void sgd_range(const optim_job *j, int64_t i0, int64_t i1)
 {
+    NN_T *restrict w = j->w, *restrict v = j->s1;
+    const NN_T *restrict g = j->g;
+    const NN_T mu = j->a, eta = j->b;
     int64_t i;
-    if (!w || !v || !g || count <= 0) return NN_EINVAL;
-    if (!(lr > 0) || !isfinite(lr) || !(momentum >= 0 && momentum < 1)) return NN_EINVAL;
-    if (nesterov != 0 && nesterov != 1) return NN_EINVAL;
-    {
-        const NN_T mu = (NN_T)momentum, eta = (NN_T)lr;
-        if (nesterov) {
-            for (i = 0; i < count; i++) {
-                v[i] = mu * v[i] - eta * g[i];
-                w[i] += mu * v[i] - eta * g[i];
-            }
-        } else {
-            for (i = 0; i < count; i++) {
-                v[i] = mu * v[i] - eta * g[i];
-                w[i] += v[i];
-            }
+    if (j->nesterov) {
+        for (i = i0; i < i1; i++) {
+            v[i] = mu * v[i] - eta * g[i];
+            w[i] += mu * v[i] - eta * g[i];
+        }
+    } else {
+        for (i = i0; i < i1; i++) {
+            v[i] = mu * v[i] - eta * g[i];
+            w[i] += v[i];
         }
     }
+}
+
+/* m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  w -= lr_t m / (sqrt(v) + eps). i0 .. i1-1. */
+static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
+{
+    NN_T *restrict w = j->w, *restrict m = j->s1, *restrict v = j->s2;
+    const NN_T *restrict g = j->g;
+    const NN_T b1 = j->a, c1 = j->b, b2 = j->c, c2 = j->d, step = j->e, eps = j->eps;
+    int64_t i;
+    for (i = i0; i < i1; i++) {
+        m[i] = b1 * m[i] + c1 * g[i];
+        v[i] = b2 * v[i] + c2 * (g[i] * g[i]);
+        w[i] -= step * m[i] / (NN_SQRT(v[i]) + eps);
+    }
+}
+
+/* Chunk c: elements c OPTIM_CHUNK .. (c + 1) OPTIM_CHUNK - 1 (fewer in the last). */
+static int optim_chunk(void *ctx, int64_t c)
+{
+    const optim_job *j = (const optim_job *)ctx;
+    const int64_t i0 = c * OPTIM_CHUNK;
+    j->range(j, i0, i0 + OPTIM_CHUNK < j->count ? i0 + OPTIM_CHUNK : j->count);
     return NN_OK;
 }
 
-/* m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  w -= lr_t m / (sqrt(v) + eps),
- * lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) in double (the bias correction), t >= 1. */
+/* The chunks of the job over the pool, or the whole vector here when it is short. */
+static int optim_run(const optim_job *j)
+{
+    const int threads = nni_threads();
+    if (threads <= 1 || j->count < OPTIM_PARALLEL_MIN) {
+        j->range(j, 0, j->count);
+        return NN_OK;
+    }
+    return nni_parallel_for(threads, (j->count + OPTIM_CHUNK - 1) / OPTIM_CHUNK, optim_chunk,
+                            (void *)j);
+}
+
+int NN_F(sgd_update)(NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr, double momentum,
+                     int nesterov)
+{
+    optim_job j;
+    if (!w || !v || !g || count <= 0) return NN_EINVAL;
+    if (!(lr > 0) || !isfinite(lr) || !(momentum >= 0 && momentum < 1)) return NN_EINVAL;
+    if (nesterov != 0 && nesterov != 1) return NN_EINVAL;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.s1 = v;
+    j.g = g;
+    j.count = count;
+    j.a = (NN_T)momentum;
+    j.b = (NN_T)lr;
+    j.nesterov = nesterov;
+    j.range = sgd_range;
+    return optim_run(&j);
+}
+
+/* lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) in double (the bias correction), t >= 1. */
 int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, int64_t t,
                       double lr, double beta1, double beta2, double epsilon)
 {
-    int64_t i;
+    optim_job j;
     if (!w || !m || !v || !g || count <= 0 || t < 1) return NN_EINVAL;
     if (!(lr > 0) || !isfinite(lr) || !(beta1 >= 0 && beta1 < 1) ||
         !(beta2 >= 0 && beta2 < 1) || !(epsilon > 0) || !isfinite(epsilon))
         return NN_EINVAL;
-    {
-        const double lr_t = lr * sqrt(1.0 - pow(beta2, (double)t)) / (1.0 - pow(beta1, (double)t));
-        const NN_T b1 = (NN_T)beta1, c1 = (NN_T)(1.0 - beta1);
-        const NN_T b2 = (NN_T)beta2, c2 = (NN_T)(1.0 - beta2);
-        const NN_T step = (NN_T)lr_t, eps = (NN_T)epsilon;
-        for (i = 0; i < count; i++) {
-            m[i] = b1 * m[i] + c1 * g[i];
-            v[i] = b2 * v[i] + c2 * (g[i] * g[i]);
-            w[i] -= step * m[i] / (NN_SQRT(v[i]) + eps);
-        }
-    }
-    return NN_OK;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.s1 = m;
+    j.s2 = v;
+    j.g = g;
+    j.count = count;
+    j.a = (NN_T)beta1;
+    j.b = (NN_T)(1.0 - beta1);
+    j.c = (NN_T)beta2;
+    j.d = (NN_T)(1.0 - beta2);
+    j.e = (NN_T)(lr * sqrt(1.0 - pow(beta2, (double)t)) / (1.0 - pow(beta1, (double)t)));
+    j.eps = (NN_T)epsilon;
+    j.range = adam_range;
+    return optim_run(&j);
 }

@@ -6,7 +6,7 @@ import platform
 import sys
 import time
 
-from . import comparison, gemm, machine, memory, report, runners
+from . import comparison, gemm, inference, machine, memory, report, runners
 from .workloads import FULL, workloads
 
 GEMM_SQUARE = {False: 2048, True: 128}   # the square GEMM's size, full and --quick
@@ -19,7 +19,8 @@ def build_parser(prog="nnfast bench"):
                     "pure-Python reference, NumPy, scikit-learn and PyTorch (when installed), "
                     "from the same weights, interleaved; print medians, us/step, GFLOP/s, % "
                     "of the CPU's peak and every ratio, check that all ended where nnfast "
-                    "did, and compare GEMM speed with NumPy's matmul.",
+                    "did, compare GEMM speed with NumPy's and PyTorch's matmul, and time the "
+                    "forward pass of 10,000 rows (large inference).",
         epilog="example: nnfast bench --workloads W1,W2 --repeats 5 --json bench.json")
     parser.add_argument("--workloads", default=",".join(FULL), metavar="W1,W2,...",
                         help="comma-separated workloads to run (default: all)")
@@ -31,6 +32,8 @@ def build_parser(prog="nnfast bench"):
                         help="leave out the training comparison (the workloads still choose "
                              "the GEMM shapes)")
     parser.add_argument("--skip-gemm", action="store_true", help="leave out the GEMM table")
+    parser.add_argument("--skip-inference", action="store_true",
+                        help="leave out the large inference (10,000 rows through W3's network)")
     parser.add_argument("--skip-memory", action="store_true",
                         help="leave out the peak memory of a W3 fit")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -73,7 +76,7 @@ def run(options, log):
                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": options.quick,
                "repeats": options.repeats, "machine": described, "versions": versions(),
                "tolerances": comparison.TOLERANCES, "workloads": [], "gemm": None,
-               "memory": None}
+               "inference": None, "memory": None}
     for w in [] if options.skip_training else chosen:
         results["workloads"].append(
             comparison.run_workload(w, table, options.repeats, settle=settle, log=log))
@@ -83,6 +86,10 @@ def run(options, log):
         shapes = gemm.shapes_for(chosen, GEMM_SQUARE[options.quick])
         gemm_rows = gemm.run(shapes, sorted({1, described["cores"]}),
                              min_seconds=0.01 if options.quick else 0.05, log=log)
+    if not options.skip_inference:
+        results["inference"] = inference.run(described["cores"], options.repeats,
+                                             options.quick, log=log)
+        save_json(results, options.json)
     memory_result = None
     if not options.skip_memory and "W3" in names:
         memory_result = memory.measure("W3", options.quick)
@@ -109,5 +116,5 @@ def main(argv=None):
         parser.error(str(error))
     print(report.render(results))
     save_json(results, options.json)
-    failed = report.warnings_for(results["workloads"], results["gemm"])
+    failed = report.warnings_for(results["workloads"], results["gemm"], results["inference"])
     return 1 if failed else 0

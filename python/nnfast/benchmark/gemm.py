@@ -1,10 +1,12 @@
-"""GEMM GFLOP/s: nnfast's core (nnfast._core.gemm) against NumPy's matmul (its BLAS), on the
-products of training for the W3 and W4 layers and a 2048^3 square, in float32 and float64,
-at 1 thread and at every core.
+"""GEMM GFLOP/s: nnfast's core (nnfast._core.gemm) against NumPy's matmul (its BLAS) and
+PyTorch's (when installed), on the products of training for the W3 and W4 layers (forward and
+both backward products) and a 2048^3 square, in float32 and float64, at 1 thread and at every
+core.
 
 The three products of a layer with k inputs, n outputs and a batch of m rows:
 forward X @ W (m,k)x(k,n); weight gradient A^T @ delta (k,m)x(m,n); delta @ W^T (m,n)x(n,k).
-nnfast is given the transposition flags, NumPy the transposed views (no copies either way).
+nnfast is given the transposition flags, NumPy and PyTorch the transposed views (no copies
+either way; torch.from_numpy shares the arrays).
 """
 import statistics
 import time
@@ -64,8 +66,25 @@ def _blas_threads(n):
     return threadpool_limits(limits=n, user_api="blas")
 
 
+def _torch_seconds(opA, opB, C, threads, min_seconds):
+    """Seconds per torch.matmul into C at `threads` threads; None without PyTorch."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    a, b, c = torch.from_numpy(opA), torch.from_numpy(opB), torch.from_numpy(C)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _seconds_per_call(lambda: torch.matmul(a, b, out=c), min_seconds)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, log=print):
-    """GFLOP/s of nnfast and NumPy, interleaved per shape; rows of a table."""
+    """GFLOP/s of nnfast, NumPy and PyTorch, interleaved per shape; rows of a table."""
     import nnfast
     from .. import _core
 
@@ -92,15 +111,20 @@ def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, 
                         with limit:
                             np_seconds = _seconds_per_call(lambda: np.matmul(opA, opB, out=C),
                                                            min_seconds)
+                    torch_seconds = _torch_seconds(opA, opB, C, threads, min_seconds)
                     row = {"shape": label, "m": m, "n": n, "k": k, "dtype": dtype,
                            "threads": threads, "nnfast_gflops": flops / nn / 1e9,
                            "numpy_gflops": np_seconds and flops / np_seconds / 1e9,
+                           "torch_gflops": torch_seconds and flops / torch_seconds / 1e9,
                            "nnfast_relative_error": error}
                     row["ratio"] = np_seconds and np_seconds / nn
+                    row["torch_ratio"] = torch_seconds and torch_seconds / nn
                     rows.append(row)
                     log(f"  gemm {dtype} {label:<22} {threads}t: nnfast "
                         f"{row['nnfast_gflops']:7.1f} GFLOP/s, NumPy "
-                        + (f"{row['numpy_gflops']:7.1f}" if np_seconds else "    n/a"))
+                        + (f"{row['numpy_gflops']:7.1f}" if np_seconds else "    n/a")
+                        + ", PyTorch "
+                        + (f"{row['torch_gflops']:7.1f}" if torch_seconds else "    n/a"))
     finally:
         nnfast.set_num_threads(previous)
     return rows

@@ -63,6 +63,16 @@ def one_hot(y, n_outputs, dtype):
     return Y
 
 
+def forward_layers(weights, biases, X, layer_activations):
+    """([X, A_1, ..., A_L], Z_L): every layer's output A_l = f_l(Z_l), Z_l = A_{l-1} @ W_l + b_l,
+    and the last layer's Z (the losses are written from it)."""
+    outputs, Z = [X], None
+    for W, b, name in zip(weights, biases, layer_activations):
+        Z = outputs[-1] @ W + b
+        outputs.append(ACTIVATIONS[name](Z))
+    return outputs, Z
+
+
 def train(weights, biases, X, Y, *, activation, output, epochs, batch_size, lr):
     """Train in place by minibatch SGD; return the mean loss of each epoch (taken before each
     batch's update, weighted by the batch's rows)."""
@@ -75,10 +85,7 @@ def train(weights, biases, X, Y, *, activation, output, epochs, batch_size, lr):
         for start in range(0, n, batch_size):
             A_batch, Y_batch = X[start:start + batch_size], Y[start:start + batch_size]
             m = len(A_batch)
-            outputs, Z = [A_batch], None
-            for W, b, name in zip(weights, biases, layer_activations):
-                Z = outputs[-1] @ W + b
-                outputs.append(ACTIVATIONS[name](Z))
+            outputs, Z = forward_layers(weights, biases, A_batch, layer_activations)
             total += loss(Z, Y_batch) * m
             delta = outputs[-1] - Y_batch
             for l in reversed(range(len(weights))):

@@ -1,6 +1,7 @@
 """The comparison as text: per workload the median time, us/step, GFLOP/s and % of the CPU's
 peak, and how many times faster nnfast is than each implementation; then the GEMM table, the
-peak memory of a fit, and a warning line for every cross-check that failed."""
+large inference, the peak memory of a fit, and a warning line for every cross-check that
+failed."""
 
 BIG = ("W3", "W4")  # workloads whose GEMMs dominate: GFLOP/s and % of peak are meaningful
 
@@ -54,7 +55,7 @@ def workload_lines(entry, machine):
     return lines
 
 
-def warnings_for(entries, gemm_rows):
+def warnings_for(entries, gemm_rows, inference_result=None):
     warnings = []
     for entry in entries:
         for result in entry["results"].values():
@@ -72,6 +73,11 @@ def warnings_for(entries, gemm_rows):
             if result.get("status") == "failed":
                 warnings.append(f"WARNING {entry['workload']}: {result['label']} failed: "
                                 f"{result['reason']}")
+    for result in ((inference_result or {}).get("results") or {}).values():
+        if result.get("status") == "ok" and not result["passed"]:
+            warnings.append(f"WARNING inference: {result['label']}'s outputs are "
+                            f"{result['max_difference']:.1e} away from nnfast's (tolerance "
+                            f"{inference_result['tolerance']:g})")
     for row in gemm_rows or []:
         limit = 1e-4 if row["dtype"] == "float32" else 1e-12
         if row["nnfast_relative_error"] > limit:
@@ -81,16 +87,47 @@ def warnings_for(entries, gemm_rows):
 
 
 def gemm_lines(rows):
-    lines = ["GEMM: nnfast._core.gemm vs NumPy matmul (GFLOP/s, 2*m*n*k per call; "
-             "'ratio' = NumPy time / nnfast time)",
+    def column(gflops):
+        return f"{gflops:8.1f}" if gflops else f"{'n/a':>8}"
+
+    def ratio(value):
+        return f"{value:6.2f}x" if value else f"{'-':>7}"
+
+    lines = ["GEMM: nnfast._core.gemm vs NumPy and PyTorch matmul (GFLOP/s, 2*m*n*k per call; "
+             "'ratio' = their time / nnfast's time)",
              f"  {'dtype':<8} {'shape':<22} {'m x n x k':>18} {'thr':>3} {'nnfast':>8} "
-             f"{'NumPy':>8} {'ratio':>7}"]
+             f"{'NumPy':>8} {'ratio':>7} {'PyTorch':>8} {'ratio':>7}"]
     for row in rows:
-        numpy_gflops = f"{row['numpy_gflops']:8.1f}" if row["numpy_gflops"] else f"{'n/a':>8}"
-        ratio = f"{row['ratio']:6.2f}x" if row["ratio"] else f"{'-':>7}"
         lines.append(f"  {row['dtype']:<8} {row['shape']:<22} "
                      f"{row['m']:>6}x{row['n']}x{row['k']:<6} {row['threads']:>3} "
-                     f"{row['nnfast_gflops']:8.1f} {numpy_gflops} {ratio}")
+                     f"{row['nnfast_gflops']:8.1f} {column(row['numpy_gflops'])} "
+                     f"{ratio(row['ratio'])} {column(row.get('torch_gflops'))} "
+                     f"{ratio(row.get('torch_ratio'))}")
+    return lines
+
+
+def inference_lines(result):
+    layers = "-".join(str(n) for n in result["layers"])
+    entries = result["results"]
+    nnfast_keys = [key for key in entries if key.startswith("nnfast-")
+                   and entries[key].get("status") == "ok"]
+    lines = [f"Large inference: forward of {result['rows']} rows through {layers} "
+             f"{result['dtype']} ({result['activation']}, {result['output']}), "
+             f"{result['repeats']} interleaved repeat(s); outputs checked against nnfast "
+             f"1 thread (max |difference| <= {result['tolerance']:g})",
+             f"  {'implementation':<24} {'median ms':>10} {'GFLOP/s':>8} "
+             + " ".join(f"{'vs ' + key.replace('nnfast-', 'nnfast '):>10}"
+                        for key in nnfast_keys) + "  check"]
+    for key, entry in entries.items():
+        if entry.get("status") != "ok":
+            lines.append(f"  {entry['label']:<24} {entry['status']}: {entry['reason']}")
+            continue
+        ratios = " ".join(f"{_ratio(entry['median'], entries[k]['median']):>10}"
+                          for k in nnfast_keys)
+        check = "ok" if entry["passed"] else "DIFFERS"
+        lines.append(f"  {entry['label']:<24} {entry['median'] * 1e3:10.3f} "
+                     f"{entry['gflops']:8.1f} {ratios}  {check} "
+                     f"({entry['max_difference']:.0e})")
     return lines
 
 
@@ -139,10 +176,13 @@ def render(report):
     if report.get("gemm"):
         lines.append("")
         lines += gemm_lines(report["gemm"])
+    if report.get("inference"):
+        lines.append("")
+        lines += inference_lines(report["inference"])
     if report.get("memory"):
         lines.append("")
         lines += memory_lines(report["memory"])
-    warnings = warnings_for(report["workloads"], report.get("gemm"))
+    warnings = warnings_for(report["workloads"], report.get("gemm"), report.get("inference"))
     lines.append("")
     if warnings or report["workloads"]:
         lines += warnings or ["all cross-checks passed: every implementation did the same "

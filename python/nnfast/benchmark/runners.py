@@ -169,23 +169,32 @@ def sklearn_run(workload, problem):
 
 # ---- PyTorch ----------------------------------------------------------------------------------
 
+def torch_sequential(weights, biases, activation, dtype):
+    """A torch.nn.Sequential of the layers (weights (in, out) as nnfast keeps them), the
+    hidden activation between them, none after the last (the logits)."""
+    import torch
+
+    torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+    make_activation = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
+                       "relu": torch.nn.ReLU, "identity": torch.nn.Identity}[activation]
+    modules = []
+    for l, (W, b) in enumerate(zip(weights, biases)):
+        layer = torch.nn.Linear(W.shape[0], W.shape[1], dtype=torch_dtype)
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))  # (out, in)
+            layer.bias.copy_(torch.from_numpy(b))
+        modules.append(layer)
+        if l < len(weights) - 1:
+            modules.append(make_activation())
+    return torch.nn.Sequential(*modules)
+
+
 def torch_runner(threads):
     def run(workload, problem):
         import torch
 
-        dtype = {"float32": torch.float32, "float64": torch.float64}[workload.dtype]
-        activation = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
-                      "relu": torch.nn.ReLU, "identity": torch.nn.Identity}[workload.activation]
-        modules = []
-        for l, (W, b) in enumerate(zip(problem.weights, problem.biases)):
-            layer = torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
-            with torch.no_grad():
-                layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))  # (out, in)
-                layer.bias.copy_(torch.from_numpy(b))
-            modules.append(layer)
-            if l < len(problem.weights) - 1:
-                modules.append(activation())
-        model = torch.nn.Sequential(*modules)
+        model = torch_sequential(problem.weights, problem.biases, workload.activation,
+                                 workload.dtype)
         if workload.output == "sigmoid":   # one unit: BCE from the logits, mean over rows
             loss_fn, target = torch.nn.BCEWithLogitsLoss(), torch.from_numpy(problem.Y)
         else:                             # softmax: cross-entropy from the logits

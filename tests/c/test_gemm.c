@@ -1,0 +1,298 @@
+/* The GEMM's packing and threads, and the optimizer's threads, against the C core alone.
+ *
+ * For every kernel set this build and CPU run (selected with nni_gemm_kernel_select):
+ * - its transposing packer (gemm_pack_<isa>.c), when it has one, against the scalar
+ *   definition dst[p w + j] = alpha src[j ld + p] (zero for j >= rows), bit for bit, for every
+ *   panel width the kernel uses, every row count, kc 1..70 and longer, row strides past kc;
+ * - gemm against gemm_naive on every shape m, n, k in a set of odd sizes in 1..70 and a few
+ *   large ones, every trans_a / trans_b, float and double, alpha and beta, with and without an
+ *   epilogue, within the rounding bound of a k-term sum;
+ * - the products the pool splits (the narrow kernel's rows, the column split of a short C, the
+ *   row split, the transposed product) and the optimizer steps (sgd, nesterov, adam over a long
+ *   vector) give the same bits on 1, 2 and 3 threads.
+ *
+ * Run: ./build/test_gemm (exit status 0 when every check passes); tests/test_c_core.py.
+ */
+#include "nncore.h"
+
+#include "internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_failures = 0;
+
+#define CHECK(cond, ...)                                                                      \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            g_failures++;                                                                     \
+            if (g_failures <= 20) {                                                           \
+                printf("FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+                printf(__VA_ARGS__);                                                          \
+                printf("\n");                                                                 \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
+
+/* xorshift64*: the same data on every run */
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+static double uniform(void) /* in [-1, 1) */
+{
+    g_rng ^= g_rng >> 12, g_rng ^= g_rng << 25, g_rng ^= g_rng >> 27;
+    return (double)((g_rng * 0x2545f4914f6cdd1dull) >> 11) / 4503599627370496.0 - 1.0;
+}
+
+static const int64_t SIZES[] = {1, 2, 3, 5, 7, 12, 13, 16, 17, 31, 33, 47, 64, 70};
+#define N_SIZES ((int)(sizeof SIZES / sizeof SIZES[0]))
+/* m, n, k beyond the blocking and the panels: W3's and W4-like products, odd edges */
+static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256},
+                                   {257, 129, 301}, {300, 10, 520}, {130, 1030, 67}};
+#define N_LARGE ((int)(sizeof LARGE / sizeof LARGE[0]))
+
+/* Typed tests, written once: T the element type, S the suffix (f32, f64), EPS its epsilon. */
+#define DEFINE_TYPED_TESTS(T, S, EPS)                                                         \
+    /* The kernel's transposing packer against its definition, exactly. */                    \
+    static void test_pack_t_##S(nni_pack_t_##S pack, const int *widths, int n_widths)        \
+    {                                                                                         \
+        static const int64_t kcs[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 70, 208,  \
+                                      257};                                                   \
+        static const T alphas[] = {1, (T)0.5, (T)-1.5};                                       \
+        const int64_t ld_max = 257 + 3, w_max = 32;                                           \
+        T *src = (T *)malloc((size_t)(w_max * ld_max) * sizeof(T));                           \
+        T *dst = (T *)malloc((size_t)(w_max * 257 + 64) * sizeof(T));                         \
+        int64_t i, p, ki;                                                                     \
+        int wi, rows, ai, j;                                                                  \
+        for (i = 0; i < w_max * ld_max; i++) src[i] = (T)uniform();                           \
+        for (wi = 0; wi < n_widths; wi++) {                                                   \
+            const int w = widths[wi];                                                         \
+            for (ki = 0; ki < (int64_t)(sizeof kcs / sizeof kcs[0]); ki++) {                  \
+                const int64_t kc = kcs[ki];                                                   \
+                for (rows = 0; rows <= w; rows++)                                             \
+                    for (ai = 0; ai < 3; ai++) {                                              \
+                        const int64_t ld = kc + (rows % 2 ? 3 : 0);                           \
+                        int bad = 0;                                                          \
+                        /* a sentinel past the panel: the packer writes kc w values only */   \
+                        for (i = 0; i < kc * w + 64; i++) dst[i] = (T)7;                      \
+                        pack(dst, src, ld, kc, w, rows, alphas[ai]);                          \
+                        for (p = 0; p < kc; p++)                                              \
+                            for (j = 0; j < w; j++) {                                         \
+                                const T want = j < rows ? alphas[ai] * src[j * ld + p] : 0;   \
+                                if (dst[p * w + j] != want) bad++;                            \
+                            }                                                                 \
+                        for (i = kc * w; i < kc * w + 64; i++)                                \
+                            if (dst[i] != (T)7) bad++;                                        \
+                        CHECK(bad == 0,                                                       \
+                              #S " packer: w %d rows %d kc %lld alpha %g: %d wrong values", w, \
+                              rows, (long long)kc, (double)alphas[ai], bad);                  \
+                    }                                                                         \
+            }                                                                                 \
+        }                                                                                     \
+        free(src);                                                                            \
+        free(dst);                                                                            \
+    }                                                                                         \
+                                                                                              \
+    /* gemm against gemm_naive: |C - C_naive| within 2 (k + 2) eps times the same product of  \
+     * |A|, |B| (plus |beta C|, |bias|): the rounding of two k-term sums; the activations are \
+     * at most 1-Lipschitz and the derivatives of relu 0 or 1. */                             \
+    static void check_gemm_##S(int64_t m, int64_t n, int64_t k, int ta, int tb, T alpha,      \
+                               T beta, int with_ep)                                           \
+    {                                                                                         \
+        T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                                      \
+        T *B = (T *)malloc((size_t)(k * n) * sizeof(T));                                      \
+        T *Aa = (T *)malloc((size_t)(m * k) * sizeof(T));                                     \
+        T *Ba = (T *)malloc((size_t)(k * n) * sizeof(T));                                     \
+        T *C = (T *)malloc((size_t)(m * n) * sizeof(T));                                      \
+        T *R = (T *)malloc((size_t)(m * n) * sizeof(T));                                      \
+        T *E = (T *)malloc((size_t)(m * n) * sizeof(T));                                      \
+        T *D = (T *)malloc((size_t)(m * n) * sizeof(T));                                      \
+        T *bias = (T *)malloc((size_t)n * sizeof(T));                                         \
+        NN_##S##_EPILOGUE ep;                                                                 \
+        int64_t i, worst = -1;                                                                \
+        int st1, st2;                                                                         \
+        for (i = 0; i < m * k; i++) A[i] = (T)uniform(), Aa[i] = (T)fabs((double)A[i]);       \
+        for (i = 0; i < k * n; i++) B[i] = (T)uniform(), Ba[i] = (T)fabs((double)B[i]);       \
+        for (i = 0; i < m * n; i++) C[i] = R[i] = (T)uniform(), D[i] = (T)uniform();          \
+        for (i = 0; i < n; i++) bias[i] = (T)uniform();                                       \
+        ep.bias = bias;                                                                       \
+        ep.act = NN_ACT_RELU;                                                                 \
+        ep.deriv_of = D;                                                                      \
+        ep.deriv_act = NN_ACT_RELU;                                                           \
+        for (i = 0; i < m * n; i++) E[i] = (T)fabs((double)C[i]);                             \
+        st1 = nn_gemm_##S(C, A, B, m, n, k, ta, tb, alpha, beta, with_ep ? &ep : NULL);       \
+        st2 = nn_gemm_naive_##S(R, A, B, m, n, k, ta, tb, alpha, beta, with_ep ? &ep : NULL); \
+        nn_gemm_naive_##S(E, Aa, Ba, m, n, k, ta, tb, (T)fabs((double)alpha),                 \
+                          (T)fabs((double)beta), NULL);                                       \
+        CHECK(st1 == NN_OK && st2 == NN_OK, "gemm status %d, naive %d", st1, st2);            \
+        for (i = 0; i < m * n; i++) {                                                         \
+            const double bound =                                                              \
+                2.0 * (double)(k + 2) * EPS * ((double)E[i] + fabs((double)bias[i % n]));     \
+            if (!(fabs((double)C[i] - (double)R[i]) <= bound)) worst = i;                     \
+        }                                                                                     \
+        CHECK(worst < 0,                                                                      \
+              #S " gemm %lldx%lldx%lld ta %d tb %d alpha %g beta %g ep %d: C[%lld] %.9g, "    \
+                 "naive %.9g",                                                                \
+              (long long)m, (long long)n, (long long)k, ta, tb, (double)alpha, (double)beta,  \
+              with_ep, (long long)worst, worst < 0 ? 0.0 : (double)C[worst],                  \
+              worst < 0 ? 0.0 : (double)R[worst]);                                            \
+        free(A), free(B), free(Aa), free(Ba), free(C), free(R), free(E), free(D), free(bias); \
+    }                                                                                         \
+                                                                                              \
+    static void test_gemm_shapes_##S(void)                                                    \
+    {                                                                                         \
+        int mi, ni, ki, t, li;                                                                \
+        for (mi = 0; mi < N_SIZES; mi++)                                                      \
+            for (ni = 0; ni < N_SIZES; ni++)                                                  \
+                for (ki = 0; ki < N_SIZES; ki++)                                              \
+                    for (t = 0; t < 4; t++) {                                                 \
+                        const int v = mi + ni + ki + t; /* vary alpha, beta, the epilogue */  \
+                        check_gemm_##S(SIZES[mi], SIZES[ni], SIZES[ki], t & 1, t >> 1,        \
+                                       v % 3 == 0 ? (T)0.75 : (T)1, v % 4 == 1 ? (T)1 : 0,    \
+                                       v % 2);                                                \
+                    }                                                                         \
+        for (li = 0; li < N_LARGE; li++)                                                      \
+            for (t = 0; t < 8; t++)                                                           \
+                check_gemm_##S(LARGE[li][0], LARGE[li][1], LARGE[li][2], t & 1, (t >> 1) & 1, \
+                               (T)1, t & 4 ? (T)0.5 : 0, t >> 2);                             \
+    }                                                                                         \
+                                                                                              \
+    /* One product on 1, 2 and 3 threads: the same bits. */                                   \
+    static void check_threads_##S(int64_t m, int64_t n, int64_t k, int ta, int tb)            \
+    {                                                                                         \
+        T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                                      \
+        T *B = (T *)malloc((size_t)(k * n) * sizeof(T));                                      \
+        T *C[3];                                                                              \
+        T *bias = (T *)malloc((size_t)n * sizeof(T));                                         \
+        NN_##S##_EPILOGUE ep;                                                                 \
+        int64_t i;                                                                            \
+        int t;                                                                                \
+        for (i = 0; i < m * k; i++) A[i] = (T)uniform();                                      \
+        for (i = 0; i < k * n; i++) B[i] = (T)uniform();                                      \
+        for (i = 0; i < n; i++) bias[i] = (T)uniform();                                       \
+        ep.bias = bias;                                                                       \
+        ep.act = NN_ACT_TANH;                                                                 \
+        ep.deriv_of = NULL;                                                                   \
+        ep.deriv_act = NN_ACT_IDENTITY;                                                       \
+        for (t = 0; t < 3; t++) {                                                             \
+            C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));                                  \
+            nn_set_num_threads(t + 1);                                                        \
+            CHECK(nn_gemm_##S(C[t], A, B, m, n, k, ta, tb, (T)0.5, 0, &ep) == NN_OK,          \
+                  "gemm failed");                                                             \
+        }                                                                                     \
+        CHECK(memcmp(C[0], C[1], (size_t)(m * n) * sizeof(T)) == 0 &&                         \
+                  memcmp(C[0], C[2], (size_t)(m * n) * sizeof(T)) == 0,                       \
+              #S " gemm %lldx%lldx%lld ta %d tb %d: threads change the bits", (long long)m,    \
+              (long long)n, (long long)k, ta, tb);                                            \
+        free(A), free(B), free(bias), free(C[0]), free(C[1]), free(C[2]);                     \
+    }                                                                                         \
+                                                                                              \
+    static void test_threads_##S(void)                                                        \
+    {                                                                                         \
+        /* narrow C (n <= a vector), column split of a short C (batch 64), row split, the     \
+         * transposed product (n much narrower than the kernel's panels), W4's k = 10 */      \
+        static const int64_t shapes[][3] = {{4096, 10, 128}, {2000, 7, 300}, {64, 2048, 256}, \
+                                            {64, 512, 128},  {40, 1000, 100}, {3000, 40, 64}, \
+                                            {1100, 20, 256}, {256, 2048, 10}};                \
+        int s, t;                                                                             \
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
+            for (t = 0; t < 4; t++)                                                           \
+                check_threads_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1);   \
+    }                                                                                         \
+                                                                                              \
+    /* sgd (plain, nesterov) and adam over a vector long enough to be split: the same bits on \
+     * 1, 2 and 3 threads, and the values of the update written out here. */                  \
+    static void test_optim_threads_##S(void)                                                  \
+    {                                                                                         \
+        const int64_t count = 200003;                                                         \
+        T *g = (T *)malloc((size_t)count * sizeof(T));                                        \
+        T *w[3], *s1[3], *s2[3];                                                              \
+        int64_t i;                                                                            \
+        int t, kind, bad;                                                                     \
+        for (i = 0; i < count; i++) g[i] = (T)uniform();                                      \
+        for (kind = 0; kind < 3; kind++) {                                                    \
+            for (t = 0; t < 3; t++) {                                                         \
+                w[t] = (T *)malloc((size_t)count * sizeof(T));                                \
+                s1[t] = (T *)malloc((size_t)count * sizeof(T));                               \
+                s2[t] = (T *)malloc((size_t)count * sizeof(T));                               \
+                for (i = 0; i < count; i++)                                                   \
+                    w[t][i] = (T)(i % 97) / 97, s1[t][i] = (T)(i % 13) / 50,                  \
+                    s2[t][i] = (T)(i % 11) / 40;                                              \
+                nn_set_num_threads(t + 1);                                                    \
+                CHECK((kind < 2 ? nn_sgd_update_##S(w[t], s1[t], g, count, 0.01, 0.9, kind)   \
+                                : nn_adam_update_##S(w[t], s1[t], s2[t], g, count, 3, 0.01,   \
+                                                     0.9, 0.999, 1e-8)) == NN_OK,             \
+                      "optimizer step failed");                                               \
+            }                                                                                 \
+            for (t = 1; t < 3; t++)                                                           \
+                CHECK(memcmp(w[0], w[t], (size_t)count * sizeof(T)) == 0 &&                   \
+                          memcmp(s1[0], s1[t], (size_t)count * sizeof(T)) == 0 &&             \
+                          memcmp(s2[0], s2[t], (size_t)count * sizeof(T)) == 0,               \
+                      #S " optimizer %d: %d threads change the bits", kind, t + 1);           \
+            for (i = 0, bad = 0; i < count; i++) { /* the update, in double */                \
+                const double w0 = (double)(T)((T)(i % 97) / 97), gi = (double)g[i];           \
+                const double m0 = (double)(T)((T)(i % 13) / 50);                              \
+                const double v0 = (double)(T)((T)(i % 11) / 40);                              \
+                double want;                                                                  \
+                if (kind < 2) {                                                               \
+                    const double v = 0.9 * m0 - 0.01 * gi;                                    \
+                    want = w0 + (kind ? 0.9 * v - 0.01 * gi : v);                             \
+                } else {                                                                      \
+                    const double m = 0.9 * m0 + 0.1 * gi, v = 0.999 * v0 + 0.001 * gi * gi;   \
+                    const double lr_t = 0.01 * sqrt(1 - pow(0.999, 3)) / (1 - pow(0.9, 3));   \
+                    want = w0 - lr_t * m / (sqrt(v) + 1e-8);                                  \
+                }                                                                             \
+                if (!(fabs((double)w[0][i] - want) <= 64 * EPS * (1 + fabs(want)))) bad++;    \
+            }                                                                                 \
+            CHECK(bad == 0, #S " optimizer %d: %d values off the update", kind, bad);         \
+            for (t = 0; t < 3; t++) free(w[t]), free(s1[t]), free(s2[t]);                     \
+        }                                                                                     \
+        free(g);                                                                              \
+    }
+
+#define NN_f32_EPILOGUE nn_epilogue_f32
+#define NN_f64_EPILOGUE nn_epilogue_f64
+DEFINE_TYPED_TESTS(float, f32, FLT_EPSILON)
+DEFINE_TYPED_TESTS(double, f64, DBL_EPSILON)
+
+int main(void)
+{
+    static const char *const names[] = {"portable", "avx2", "avx512", "neon"};
+    const int threads = nn_get_num_threads();
+    int i, ran = 0;
+    for (i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
+        const nni_gemm_kernel *kr;
+        if (nni_gemm_kernel_select(names[i]) != NN_OK) {
+            printf("gemm kernel %s: not available on this build and CPU\n", names[i]);
+            continue;
+        }
+        kr = nni_gemm_kernel_get();
+        printf("gemm kernel %s: packer f32 %s, f64 %s\n", kr->name,
+               kr->pack_t_f32 ? "simd" : "portable", kr->pack_t_f64 ? "simd" : "portable");
+        if (kr->pack_t_f32) {
+            const int widths[] = {kr->mr_f32, kr->nr_f32, kr->vl_f32 ? kr->vl_f32 : 1, 1, 5};
+            test_pack_t_f32(kr->pack_t_f32, widths, 5);
+        }
+        if (kr->pack_t_f64) {
+            const int widths[] = {kr->mr_f64, kr->nr_f64, kr->vl_f64 ? kr->vl_f64 : 1, 1, 5};
+            test_pack_t_f64(kr->pack_t_f64, widths, 5);
+        }
+        nn_set_num_threads(1);
+        test_gemm_shapes_f32();
+        test_gemm_shapes_f64();
+        test_threads_f32();
+        test_threads_f64();
+        ran++;
+    }
+    test_optim_threads_f32();
+    test_optim_threads_f64();
+    nn_set_num_threads(threads);
+    CHECK(ran >= 1, "no kernel ran");
+    if (g_failures) {
+        printf("%d gemm checks failed\n", g_failures);
+        return 1;
+    }
+    printf("all gemm checks passed (%d kernel sets)\n", ran);
+    return 0;
+}

@@ -1,0 +1,84 @@
+"""`nnfast bench`'s large inference and its GEMM table, in --quick mode (times mean nothing
+here; the structure, the cross-checks and the report do)."""
+import json
+
+import numpy as np
+import pytest
+
+from nnfast.benchmark import gemm, inference, report
+from nnfast.benchmark.cli import main
+from nnfast.benchmark.workloads import FULL, workloads
+
+
+@pytest.fixture(scope="module")
+def quick_inference():
+    return inference.run(cores=2, repeats=2, quick=True, log=lambda text: None)
+
+
+def test_inference_runs_every_implementation_at_1_and_2_threads(quick_inference):
+    keys = set(quick_inference["results"])
+    assert {"nnfast-1t", "nnfast-2t", "numpy-1t", "numpy-2t", "torch-1t", "torch-2t"} == keys
+    for entry in quick_inference["results"].values():
+        if entry["status"] == "ok":
+            assert len(entry["times"]) == 2 and entry["median"] > 0
+            assert entry["passed"], entry
+
+
+def test_inference_outputs_are_probabilities_that_agree(quick_inference):
+    results = quick_inference["results"]
+    assert results["nnfast-1t"]["max_difference"] == 0.0
+    assert results["nnfast-2t"]["max_difference"] == 0.0  # the threads change no bits
+    assert results["numpy-1t"]["max_difference"] <= inference.TOLERANCE
+
+
+def test_full_inference_is_w3s_network_on_10000_rows():
+    assert inference.ROWS[False] == 10_000
+    assert inference.LAYERS[False] == FULL["W3"].layers
+    assert (inference.ACTIVATION, inference.OUTPUT, inference.DTYPE) == (
+        FULL["W3"].activation, FULL["W3"].output, FULL["W3"].dtype)
+
+
+def test_inference_report_and_a_failed_check_warns(quick_inference):
+    text = "\n".join(report.inference_lines(quick_inference))
+    assert "Large inference" in text and "nnfast 2 threads" in text and "DIFFERS" not in text
+    broken = json.loads(json.dumps(quick_inference))
+    broken["results"]["numpy-1t"].update(passed=False, max_difference=0.5)
+    assert "DIFFERS" in "\n".join(report.inference_lines(broken))
+    warnings = report.warnings_for([], [], broken)
+    assert len(warnings) == 1 and "NumPy 1 thread" in warnings[0]
+
+
+def test_gemm_table_covers_w3_and_w4_forward_and_backward_shapes():
+    shapes = gemm.shapes_for(workloads(["W3", "W4"]), 128)
+    labels = {label for label, *_ in shapes}
+    for name, layers in (("W3", FULL["W3"].layers), ("W4", FULL["W4"].layers)):
+        for l in range(len(layers) - 1):
+            assert f"{name} L{l} X@W" in labels and f"{name} L{l} A^T@delta" in labels
+            if l:
+                assert f"{name} L{l} delta@W^T" in labels
+    w4 = {label: (m, n, k, ta, tb) for label, m, n, k, ta, tb in shapes}
+    assert w4["W4 L1 delta@W^T"] == (256, 2048, 2048, False, True)
+    assert w4["W4 L0 A^T@delta"] == (1024, 2048, 256, True, False)
+
+
+def test_gemm_rows_have_numpy_and_torch_columns():
+    rows = gemm.run([("tiny", 16, 24, 40, False, True)], [1], dtypes=("float32",),
+                    min_seconds=0.001, log=lambda text: None)
+    row = rows[0]
+    assert row["nnfast_relative_error"] < 1e-5
+    assert row["torch_gflops"] is None or row["torch_gflops"] > 0
+    text = "\n".join(report.gemm_lines(rows))
+    assert "PyTorch" in text and "tiny" in text
+
+
+def test_cli_writes_the_inference_to_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    status = main(["--quick", "--repeats", "1", "--workloads", "W3", "--skip-training",
+                   "--skip-gemm", "--skip-memory", "--json", str(path)])
+    assert status == 0
+    saved = json.loads(path.read_text())
+    assert saved["inference"]["rows"] == inference.ROWS[True]
+    assert "Large inference" in capsys.readouterr().out
+    assert main(["--quick", "--repeats", "1", "--workloads", "W3", "--skip-training",
+                 "--skip-gemm", "--skip-memory", "--skip-inference"]) == 0
+    assert "Large inference" not in capsys.readouterr().out

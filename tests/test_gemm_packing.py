@@ -1,0 +1,92 @@
+"""Every packing path of the GEMM against a float64 product: op(A) = A and A^T, op(B) = B and
+B^T (the transposed panels go through each kernel set's in-register transposes, gemm_pack_<isa>.c),
+odd shapes in 1..70 and large ones, float32 and float64, alpha, beta and the fused epilogue.
+Each instruction set runs in a fresh process, forced through NNFAST_GEMM_KERNEL (chosen once
+per process)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nnfast import _core
+
+SIZES = (1, 2, 5, 12, 13, 16, 17, 31, 33, 64, 70)
+LARGE = ((64, 256, 784), (784, 256, 64), (64, 784, 256), (257, 129, 301), (300, 10, 520))
+RELU = 4  # nnfast.vocabulary's activation code for relu (nncore.h NN_ACT_RELU)
+
+
+def product(m, n, k, dtype, trans_a, trans_b, alpha=1.0, beta=0.0, epilogue=False, seed=0):
+    """(nnfast's C, the float64 reference, the rounding bound of each element)"""
+    rng = np.random.default_rng(seed)
+    A = rng.uniform(-1, 1, (k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.uniform(-1, 1, (n, k) if trans_b else (k, n)).astype(dtype)
+    C = rng.uniform(-1, 1, (m, n)).astype(dtype)
+    opA = (A.T if trans_a else A).astype(np.float64)
+    opB = (B.T if trans_b else B).astype(np.float64)
+    want = alpha * (opA @ opB) + beta * C.astype(np.float64)
+    bound = abs(alpha) * (np.abs(opA) @ np.abs(opB)) + abs(beta) * np.abs(C.astype(np.float64))
+    extra = {}
+    if epilogue:
+        bias = rng.uniform(-1, 1, n).astype(dtype)
+        deriv_of = rng.uniform(-1, 1, (m, n)).astype(dtype)
+        want = np.maximum(want + bias, 0) * (deriv_of > 0)
+        bound = bound + np.abs(bias)
+        extra = dict(bias=bias, act=RELU, deriv_of=deriv_of, deriv_act=RELU)
+    _core.gemm(C, A, B, trans_a, trans_b, alpha, beta, **extra)
+    eps = np.finfo(dtype).eps
+    return C, want, 2 * (k + 2) * eps * bound
+
+
+def assert_close(m, n, k, dtype, trans_a, trans_b, **kw):
+    got, want, tol = product(m, n, k, dtype, trans_a, trans_b, **kw)
+    err = np.abs(got - want)
+    assert np.all(err <= tol), (m, n, k, trans_a, trans_b, kw, float((err - tol).max()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a,trans_b", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_odd_shapes_match_the_float64_product(dtype, trans_a, trans_b):
+    for i, m in enumerate(SIZES):
+        for j, n in enumerate(SIZES):
+            for k in SIZES[(i + j) % 3::3]:  # a third of the k for each (m, n), every k used
+                assert_close(m, n, k, dtype, trans_a, trans_b, alpha=0.75 if k % 2 else 1.0,
+                             beta=0.5 if m % 2 else 0.0, epilogue=bool(n % 2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a,trans_b", [(0, 0), (1, 0), (0, 1), (1, 1)])
+@pytest.mark.parametrize("epilogue", [False, True])
+def test_large_shapes_match_the_float64_product(dtype, trans_a, trans_b, epilogue):
+    for m, n, k in LARGE:
+        assert_close(m, n, k, dtype, trans_a, trans_b, alpha=-1.5, epilogue=epilogue)
+
+
+def test_a_negative_alpha_scales_the_transposed_panels():
+    """alpha is folded into the packed A (gemm_pack.c): a sign error would flip every value."""
+    C, want, tol = product(64, 256, 128, np.float32, 0, 1, alpha=-2.0)
+    assert np.all(np.abs(C - want) <= tol)
+    assert (C < 0).sum() == (want < 0).sum()
+
+
+def cpu_runs(isa):
+    from test_vecmath import runs
+    return runs(isa)
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_each_instruction_set_packs_the_same_products(isa):
+    """The checks above with the kernel set (and its packers) forced in a fresh process."""
+    if not cpu_runs(isa):
+        pytest.skip(f"this CPU does not run {isa}")
+    env = dict(os.environ, NNFAST_GEMM_KERNEL=isa)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p",
+                             "no:cacheprovider", "-k", "match or negative_alpha"],
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+    info = subprocess.run([sys.executable, "-c", "from nnfast import _core; "
+                           "print(_core.build_info()['gemm_kernel_float32'])"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert info.stdout.startswith(isa), info.stdout + info.stderr

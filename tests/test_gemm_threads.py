@@ -1,0 +1,93 @@
+"""The products and optimizer steps the thread pool splits give the same bits on 1, 2 and 3
+threads: the narrow kernel's rows (C at most one vector wide: the 10-wide output layers), the
+column split of a batch-64 C too short to split by rows, the row split, and sgd / nesterov /
+adam over vectors cut into fixed chunks (optim.c)."""
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import _core
+
+needs_threads = pytest.mark.skipif(
+    nnfast.config()["build"]["threading"] == "serial",
+    reason="a serial build (no thread pool, no OpenMP): every count runs serially")
+
+# (m, n, k) above the parallel threshold (2 MFLOP, gemm.c): narrow C; a short C split by
+# columns (W3's and W4's batch-64 products); a tall C split by rows; W4's k = 10 product
+SHAPES = [(4096, 10, 128), (2000, 7, 300), (64, 2048, 256), (64, 256, 784), (64, 512, 128),
+          (3000, 40, 64), (256, 2048, 10)]
+
+
+@pytest.fixture
+def restore_threads():
+    before = nnfast.get_num_threads()
+    yield
+    nnfast.set_num_threads(before)
+
+
+@needs_threads
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("trans_a,trans_b", [(0, 0), (1, 0), (0, 1)])
+def test_split_products_are_bit_identical_for_1_2_3_threads(dtype, shape, trans_a, trans_b,
+                                                            restore_threads):
+    m, n, k = shape
+    rng = np.random.default_rng(7)
+    A = rng.uniform(-1, 1, (k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.uniform(-1, 1, (n, k) if trans_b else (k, n)).astype(dtype)
+    bias = rng.uniform(-1, 1, n).astype(dtype)
+    outs = []
+    for threads in (1, 2, 3):
+        nnfast.set_num_threads(threads)
+        C = np.empty((m, n), dtype)
+        _core.gemm(C, A, B, trans_a, trans_b, 0.5, 0.0, bias=bias, act=3)  # tanh
+        outs.append(C)
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+    want = np.tanh(0.5 * (A.T if trans_a else A).astype(np.float64)
+                   @ (B.T if trans_b else B).astype(np.float64) + bias)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert np.allclose(outs[0], want, rtol=tol, atol=tol * k)
+
+
+def sgd_numpy(w, v, g, lr, mu, nesterov):
+    v = mu * v - lr * g
+    return (w + (mu * v - lr * g) if nesterov else w + v), v
+
+
+def adam_numpy(w, m, v, g, t, lr, b1, b2, eps):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    return w - lr_t * m / (np.sqrt(v) + eps), m, v
+
+
+@needs_threads
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["sgd", "nesterov", "adam"])
+@pytest.mark.parametrize("count", [100, 65536, 300001])
+def test_optimizer_steps_are_bit_identical_for_1_2_3_threads(dtype, kind, count,
+                                                             restore_threads):
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=count).astype(dtype)
+    w0 = rng.normal(size=count).astype(dtype)
+    m0 = rng.normal(scale=0.1, size=count).astype(dtype)
+    v0 = rng.uniform(0, 0.1, size=count).astype(dtype)
+    outs = []
+    for threads in (1, 2, 3):
+        nnfast.set_num_threads(threads)
+        w, m, v = w0.copy(), m0.copy(), v0.copy()
+        if kind == "adam":
+            _core.adam_update(w, m, v, g, 4, 0.01, 0.9, 0.999, 1e-8)
+        else:
+            _core.sgd_update(w, m, g, 0.01, 0.9, kind == "nesterov")
+        outs.append((w, m, v))
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            assert np.array_equal(a, b)
+    f64 = [x.astype(np.float64) for x in (w0, m0, v0, g)]
+    if kind == "adam":
+        want = adam_numpy(f64[0], f64[1], f64[2], f64[3], 4, 0.01, 0.9, 0.999, 1e-8)[0]
+    else:
+        want = sgd_numpy(f64[0], f64[1], f64[3], 0.01, 0.9, kind == "nesterov")[0]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert np.allclose(outs[0][0], want, rtol=tol, atol=tol)
