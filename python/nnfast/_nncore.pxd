@@ -20,10 +20,14 @@ cdef extern from "nncore.h" nogil:
         NN_ACT_TANH
         NN_ACT_RELU
         NN_ACT_SOFTMAX
+        NN_ACT_EXP
     ctypedef enum nn_loss:
         NN_LOSS_MSE
         NN_LOSS_BCE
         NN_LOSS_CE
+        NN_LOSS_MAE
+        NN_LOSS_HUBER
+        NN_LOSS_POISSON
     ctypedef enum nn_opt:
         NN_OPT_SGD
         NN_OPT_ADAM
@@ -57,7 +61,12 @@ cdef extern from "nncore.h" nogil:
         nn_act hidden
         nn_act output
         nn_loss loss
+        const nn_act *hidden_acts
+        const double *dropout
+        double huber_delta
     int nn_net_check(const nn_net *net, int64_t *n_params)
+    nn_act nn_net_layer_act(const nn_net *net, int64_t l)
+    double nn_net_layer_dropout(const nn_net *net, int64_t l)
 
     ctypedef struct nn_fit_config:
         nn_opt optimizer

@@ -52,3 +52,41 @@ int NN_F(activation_backward)(NN_T *G_out, const NN_T *A, const NN_T *G, int64_t
     }
     return NN_OK;
 }
+
+/* Inverted dropout, forward: per value in row-major order u = uniform (the stream's next),
+ * S = 1 / (1 - p) when u >= p else 0, A = F S. u = (u64 >> 11) 2^-53, so u >= p is the integer
+ * test (u64 >> 11) >= ceil(p 2^53) (p 2^53 is exact): the same decision without a division. */
+void NNI_F(dropout_forward)(NN_T *A, NN_T *S, const NN_T *F, int64_t count, double p,
+                            uint64_t *state)
+{
+    const uint64_t threshold = (uint64_t)ceil(p * 9007199254740992.0);
+    const NN_T scale = (NN_T)(1.0 / (1.0 - p));
+    uint64_t s = *state;
+    int64_t i;
+    for (i = 0; i < count; i++) {
+        S[i] = (nni_splitmix64(&s) >> 11) >= threshold ? scale : (NN_T)0;
+        A[i] = F[i] * S[i];
+    }
+    *state = s;
+}
+
+/* Inverted dropout, backward: G = (G S) f'(F), f' from the output before dropout (as
+ * nni_deriv_mul writes it); the mask and the derivative in one pass over the layer. */
+void NNI_F(dropout_backward)(NN_T *G, const NN_T *S, const NN_T *F, int64_t count, nn_act act)
+{
+    int64_t j;
+    switch (act) {
+    case NN_ACT_SIGMOID:
+        for (j = 0; j < count; j++) G[j] = G[j] * S[j] * (F[j] * ((NN_T)1 - F[j]));
+        break;
+    case NN_ACT_TANH:
+        for (j = 0; j < count; j++) G[j] = G[j] * S[j] * ((NN_T)1 - F[j] * F[j]);
+        break;
+    case NN_ACT_RELU:
+        for (j = 0; j < count; j++) G[j] = F[j] > 0 ? G[j] * S[j] : (NN_T)0;
+        break;
+    default: /* identity */
+        for (j = 0; j < count; j++) G[j] = G[j] * S[j];
+        break;
+    }
+}

@@ -440,7 +440,8 @@ static void test_gradcheck(void)
     double X[6 * 3], Y[6 * 2], params[64], grads[64], loss, lp, lm, worst = 0, gmax = 0;
     int c;
     for (c = 0; c < N_CASES; c++) {
-        nn_net net = {3, g_sizes, g_cases[c].hidden, g_cases[c].output, g_cases[c].loss};
+        nn_net net = {3, g_sizes, g_cases[c].hidden, g_cases[c].output, g_cases[c].loss, NULL,
+                      NULL, 0.0};
         int64_t n_params = 0, i;
         uint64_t seed = 42 + (uint64_t)c;
         worst = 0;
@@ -480,7 +481,7 @@ static void test_gradcheck(void)
 static void test_forward_init(void)
 {
     const int64_t n = 600;
-    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0};
     double params[64], *X = (double *)xmalloc(n * 3 * sizeof(double));
     double *out = (double *)xmalloc(n * 2 * sizeof(double)), row[2];
     float paramsf[64], Xf[3 * 3], outf[3 * 2];
@@ -523,7 +524,7 @@ static void test_training(void)
                                     {"adam", NN_OPT_ADAM, 0.01, 0, 0}};
     static const int64_t batches[] = {1, 7, 40}; /* 40 = 5 * 7 + 5: a short last batch */
     const int64_t n = 40;
-    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0};
     double X[40 * 3], Y[40 * 2], params[64];
     int64_t i, o, b;
     int shuffle;
@@ -645,7 +646,7 @@ static void test_training(void)
 
     /* a diverging run stops with NN_ENONFINITE */
     {
-        nn_net lin = {3, g_sizes, NN_ACT_IDENTITY, NN_ACT_IDENTITY, NN_LOSS_MSE};
+        nn_net lin = {3, g_sizes, NN_ACT_IDENTITY, NN_ACT_IDENTITY, NN_LOSS_MSE, NULL, NULL, 0.0};
         nn_fit_config cfg = {NN_OPT_SGD, 1e3, 0, 0, 0.9, 0.999, 1e-8, 0, 0, NULL, NULL};
         nn_workspace_f64 *ws = NULL;
         uint64_t seed = 1;
@@ -681,7 +682,7 @@ static void test_errors(void)
 {
     const int64_t huge = (int64_t)1 << 62;
     const int64_t big_sizes[3] = {3, huge, 2}, zero_sizes[3] = {3, 0, 2};
-    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0};
     nn_net bad;
     nn_workspace_f64 *ws = NULL;
     double A[16] = {0}, B[16] = {0}, C[16] = {0}, loss;
@@ -740,7 +741,7 @@ static void test_errors(void)
     CHECK_STATUS(nn_net_check(&bad, &n_params), NN_OK);
     CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, NN_ACT_TANH, NN_LOSS_CE), NN_EPAIR);
     CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, NN_ACT_STEP, NN_LOSS_MSE), NN_EINVAL);
-    CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, (nn_act)7, NN_LOSS_MSE), NN_EINVAL);
+    CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, (nn_act)NN_ACT_COUNT, NN_LOSS_MSE), NN_EINVAL);
 
     /* workspace sizes */
     CHECK_STATUS(nn_workspace_create_f64(NULL, &net, 10, 10, NN_OPT_SGD), NN_EINVAL);
@@ -796,7 +797,7 @@ static void test_errors(void)
     ep.deriv_of = A;
     ep.deriv_act = NN_ACT_STEP;
     CHECK_STATUS(nn_gemm_f64(C, A, B, 2, 2, 2, 0, 0, 1, 0, &ep), NN_EINVAL);
-    CHECK_STATUS(nn_activation_forward_f64(C, A, 2, 2, (nn_act)6), NN_EINVAL);
+    CHECK_STATUS(nn_activation_forward_f64(C, A, 2, 2, (nn_act)NN_ACT_COUNT), NN_EINVAL);
     CHECK_STATUS(nn_activation_forward_f64(C, A, huge, huge, NN_ACT_TANH), NN_EOVERFLOW);
     CHECK_STATUS(nn_activation_backward_f64(C, A, B, 2, 2, NN_ACT_STEP), NN_EINVAL);
     CHECK_STATUS(nn_dense_backward_f64(C, C, C, A, B, A, 2, 2, 2, NN_ACT_STEP), NN_EINVAL);
@@ -804,7 +805,7 @@ static void test_errors(void)
     CHECK_STATUS(nn_dense_backward_f64(NULL, C, C, A, B, A, 2, 2, 2, NN_ACT_TANH), NN_EINVAL);
     CHECK_STATUS(nn_dense_forward_f64(C, NULL, A, B, NULL, 2, 2, 2, NN_ACT_TANH), NN_EINVAL);
     CHECK_STATUS(nn_dense_forward_f64(C, NULL, A, B, A, 2, 0, 2, NN_ACT_TANH), NN_EINVAL);
-    CHECK_STATUS(nn_loss_f64(&loss, A, A, B, 2, 2, (nn_loss)3), NN_EINVAL);
+    CHECK_STATUS(nn_loss_f64(&loss, A, A, B, 2, 2, (nn_loss)NN_LOSS_COUNT), NN_EINVAL);
     CHECK_STATUS(nn_loss_f64(NULL, A, A, B, 2, 2, NN_LOSS_MSE), NN_EINVAL);
     CHECK_STATUS(nn_l2_penalty_f64(&loss, A, 4, -1, 2), NN_EINVAL);
     CHECK_STATUS(nn_l2_gradient_f64(C, A, 4, 0.1, 0), NN_EINVAL);

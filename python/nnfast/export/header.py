@@ -157,7 +157,7 @@ def to_c(model, prefix=None, source="a model"):
     P = p.upper()
     function = f"{p}inference" if prefix else "inference"
     layers = net.layers
-    activations = [net.activation] * (len(layers) - 2) + [net.output]
+    activations = list(net.activations) + [net.output]
     preprocessing = Preprocessing.of(model)
     guard = f"{P}MODEL_H"
     out = header_comment(model, net, function, activations, source)

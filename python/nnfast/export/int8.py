@@ -165,7 +165,7 @@ def quantize(model, X):
     std = np.ones(net.layers[0]) if pre.std is None else pre.std
     a = (X - mean) / std
     input_scale = scale = float(scale_of(np.abs(a).max()))
-    activations = [net.activation] * (len(net.layers) - 2) + [net.output]
+    activations = list(net.activations) + [net.output]
     layers: List[QuantizedLayer] = []
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
         W, b = W.astype(np.float64), b.astype(np.float64)

@@ -104,7 +104,7 @@ def to_onnx(model, path=None):
     if pre.mean is not None:
         a = builder.node("Sub", [a, builder.constant(pre.mean, "mean")])
         a = builder.node("Div", [a, builder.constant(pre.std, "std")])
-    activations = [net.activation] * (len(net.layers) - 2) + [net.output]
+    activations = list(net.activations) + [net.output]
     for l, (W, b, activation) in enumerate(zip(net.weights, net.biases, activations)):
         z = builder.node("MatMul", [a, builder.constant(W, f"W{l}")])
         z = builder.node("Add", [z, builder.constant(b, f"b{l}")])
