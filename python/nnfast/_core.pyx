@@ -880,30 +880,32 @@ def dense_backward(real[:, ::1] dW, real[::1] db, real[:, ::1] delta_prev,
             check(nn_dense_backward_f64(&dW[0, 0], &db[0], dp, &A_prev[0, 0], &W[0, 0], &delta[0, 0], m, k, n, <nn_act>act_prev))
 
 
-def loss(const real[:, ::1] Z, const real[:, ::1] A, const real[:, ::1] Y, int kind):
-    """Mean over rows of the per-sample loss, from logits Z and outputs A."""
+def loss(const real[:, ::1] Z, const real[:, ::1] A, const real[:, ::1] Y, int kind,
+         double param=1.0):
+    """Mean over rows of the per-sample loss, from logits Z and outputs A (param: huber's
+    delta)."""
     cdef double value = 0.0
     expect(Z.shape[0] == A.shape[0] == Y.shape[0] and Z.shape[1] == A.shape[1] == Y.shape[1],
            "Z, A and Y must have the same shape")
     with nogil:
         if real is float:
-            check(nn_loss_f32(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_loss>kind))
+            check(nn_loss_ex_f32(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], NULL, Z.shape[0], Z.shape[1], <nn_loss>kind, param))
         else:
-            check(nn_loss_f64(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_loss>kind))
+            check(nn_loss_ex_f64(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], NULL, Z.shape[0], Z.shape[1], <nn_loss>kind, param))
     return value
 
 
 def output_delta(real[:, ::1] delta, const real[:, ::1] Z, const real[:, ::1] A,
-                 const real[:, ::1] Y, int output, int kind):
-    """delta = dL_sample/dZ (not divided by the batch size)."""
+                 const real[:, ::1] Y, int output, int kind, double param=1.0):
+    """delta = dL_sample/dZ (not divided by the batch size; param: huber's delta)."""
     expect(Z.shape[0] == A.shape[0] == Y.shape[0] == delta.shape[0]
            and Z.shape[1] == A.shape[1] == Y.shape[1] == delta.shape[1],
            "delta, Z, A and Y must have the same shape")
     with nogil:
         if real is float:
-            check(nn_output_delta_f32(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind))
+            check(nn_output_delta_ex_f32(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind, param))
         else:
-            check(nn_output_delta_f64(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind))
+            check(nn_output_delta_ex_f64(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind, param))
 
 
 def l2_penalty(const real[::1] W, double alpha, int64_t m):
