@@ -286,13 +286,13 @@ def mse(A: npt.ArrayLike, Y: npt.ArrayLike) -> float:
 
 
 def mae(A: npt.ArrayLike, Y: npt.ArrayLike) -> float:
-    """Mean over rows of mean_k |a_k - y_k|, from the outputs A."""
+    """Mean over rows of mean_k abs(a_k - y_k), from the outputs A."""
     return LOSSES["mae"](A, A, Y)
 
 
 def huber(A: npt.ArrayLike, Y: npt.ArrayLike, delta: float = 1.0) -> float:
-    """Mean over rows of mean_k huber(a_k - y_k): r^2 / 2 for |r| <= delta, else
-    delta (|r| - delta / 2)."""
+    """Mean over rows of mean_k huber(a_k - y_k): r^2 / 2 for abs(r) <= delta, else
+    delta (abs(r) - delta / 2)."""
     return LOSSES["huber"](A, A, Y, check.real_in(delta, "delta", 0.0, low_open=True))
 
 

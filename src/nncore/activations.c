@@ -26,11 +26,12 @@ int NN_F(activation_forward)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, nn_ac
         return NN_OK;
     }
     if (A != Z) memmove(A, Z, (size_t)count * sizeof(NN_T));
-    nni_act_inplace(A, count, act);
+    nni_act_any_inplace(A, count, act);
     return NN_OK;
 }
 
-/* G_out = G * f'(A); softmax: the Jacobian-vector product a_j (g_j - sum_i g_i a_i). */
+/* G_out = G * f'(A); exp: f' = a; softmax: the Jacobian-vector product
+ * a_j (g_j - sum_i g_i a_i). */
 int NN_F(activation_backward)(NN_T *G_out, const NN_T *A, const NN_T *G, int64_t m, int64_t n,
                               nn_act act)
 {
@@ -39,6 +40,10 @@ int NN_F(activation_backward)(NN_T *G_out, const NN_T *A, const NN_T *G, int64_t
     if (!G_out || !A || !G || m <= 0 || n <= 0 || !nni_act_valid(act)) return NN_EINVAL;
     if (act == NN_ACT_STEP) return NN_EINVAL; /* not differentiable */
     if ((st = nni_mul(&count, m, n)) != NN_OK) return st;
+    if (act == NN_ACT_EXP) {
+        for (i = 0; i < count; i++) G_out[i] = G[i] * A[i];
+        return NN_OK;
+    }
     if (act != NN_ACT_SOFTMAX) {
         nni_deriv_mul(G_out, G, A, count, act);
         return NN_OK;

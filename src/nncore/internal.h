@@ -93,7 +93,7 @@ static inline int nni_loss_valid(nn_loss loss)
 static inline int nni_act_differentiable_elementwise(nn_act act)
 {
     return act == NN_ACT_IDENTITY || act == NN_ACT_SIGMOID || act == NN_ACT_TANH ||
-           act == NN_ACT_RELU || act == NN_ACT_EXP;
+           act == NN_ACT_RELU;
 }
 
 /* SplitMix64's step (rng.c's nn_rng_u64), inline for loops that draw one number per value:
@@ -382,16 +382,22 @@ static inline void nni_act_inplace(NN_T *x, int64_t n, nn_act act)
     case NN_ACT_RELU:
         for (j = 0; j < n; j++) x[j] = x[j] > 0 ? x[j] : (NN_T)0;
         break;
-    case NN_ACT_EXP:
-        nni_exp_inplace(x, n);
-        break;
-    default: /* identity; softmax is row-wise and never reaches here */
+    default: /* identity; softmax (row-wise) and exp (nni_act_any_inplace) never reach here */
         break;
     }
 }
 
+/* x[j] = f(x[j]) for any activation but softmax: exp (an output activation only) as well.
+ * exp is kept out of nni_act_inplace, which the GEMM's write-out inlines: the hidden layers'
+ * epilogue stays as it was.                                                                 */
+static inline void nni_act_any_inplace(NN_T *x, int64_t n, nn_act act)
+{
+    if (act == NN_ACT_EXP) nni_exp_inplace(x, n);
+    else nni_act_inplace(x, n, act);
+}
+
 /* g[j] = g_in[j] * f'(a[j]), f' written from the output a: sigmoid a(1-a), tanh 1-a^2,
- * relu [a>0], exp a, identity 1. g may alias g_in. Only elementwise differentiable ones.     */
+ * relu [a>0], identity 1. g may alias g_in. Only elementwise differentiable activations.    */
 static inline void nni_deriv_mul(NN_T *g, const NN_T *g_in, const NN_T *a, int64_t n,
                                  nn_act act)
 {
@@ -405,9 +411,6 @@ static inline void nni_deriv_mul(NN_T *g, const NN_T *g_in, const NN_T *a, int64
         break;
     case NN_ACT_RELU:
         for (j = 0; j < n; j++) g[j] = g_in[j] * (a[j] > 0 ? (NN_T)1 : (NN_T)0);
-        break;
-    case NN_ACT_EXP:
-        for (j = 0; j < n; j++) g[j] = g_in[j] * a[j];
         break;
     default: /* identity */
         if (g != g_in) memmove(g, g_in, (size_t)n * sizeof(NN_T));

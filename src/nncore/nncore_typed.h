@@ -8,7 +8,7 @@
  * The epilogue runs as C is written back, after the last product term:
  *   C = alpha * op(A) @ op(B) + beta * C
  *   C += bias            (per column) when bias != NULL
- *   C = act(C)           elementwise; act must not be softmax (identity = nothing)
+ *   C = act(C)           elementwise; act must not be softmax or exp (identity = nothing)
  *   C *= act'(deriv_of)  when deriv_of != NULL: derivative of deriv_act written from its output,
  *                        deriv_of has the shape and layout of C                              */
 typedef struct {

@@ -169,7 +169,7 @@ static void small_activate(NN_T *A, const NN_T *Z, int64_t m, int64_t n, nn_act 
     int64_t i, j;
     if (act != NN_ACT_SOFTMAX) {
         if (A != Z) memcpy(A, Z, (size_t)(m * n) * sizeof(NN_T));
-        nni_act_inplace(A, m * n, act);
+        nni_act_any_inplace(A, m * n, act);
         return;
     }
     for (i = 0; i < m; i++) {

@@ -296,13 +296,13 @@ def mse(A, Y):
 
 
 def mae(A, Y):
-    """L = mean_rows (1/K) sum_k |a_k - y_k|. A, Y (m, K) -> float."""
+    """L = mean_rows (1/K) sum_k abs(a_k - y_k). A, Y (m, K) -> float."""
     return sum(sum(abs(a - y) for a, y in zip(ar, yr)) / len(ar)
                for ar, yr in zip(A, Y)) / len(A)
 
 
 def _huber(r, delta):
-    """r^2 / 2 for |r| <= delta, else delta (|r| - delta / 2): quadratic near 0, linear
+    """r^2 / 2 for abs(r) <= delta, else delta (abs(r) - delta / 2): quadratic near 0, linear
     beyond delta, the two meeting with the same slope."""
     return 0.5 * r * r if abs(r) <= delta else delta * (abs(r) - 0.5 * delta)
 
@@ -357,7 +357,7 @@ def mae_gradient(A, Y, c=1.0):
 
 
 def huber_gradient(A, Y, c=1.0):
-    """dL_sample/dA for huber: r / K for |r| <= delta, else delta sign(r) / K, r = a - y."""
+    """dL_sample/dA for huber: r / K for abs(r) <= delta, else delta sign(r) / K, r = a - y."""
     return _elementwise(lambda a, y: min(max(a - y, -c), c) / len(A[0]), A, Y)
 
 
