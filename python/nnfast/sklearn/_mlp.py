@@ -3,8 +3,10 @@
 Same constructor parameters, defaults, attributes and methods as
 ``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``, plus ``dtype`` (None, the
 default: X's dtype as in scikit-learn; or "float64" / "float32": the precision the network is
-trained and evaluated in, whatever X is). Sparse input
-(CSR/CSC) is accepted and converted to a dense array once per call.
+trained and evaluated in, whatever X is), and extras scikit-learn has not: ``dropout`` for
+both, MLPRegressor's ``loss="absolute_error"`` and ``"huber"`` (with ``huber_delta``); the
+defaults are scikit-learn's. Sparse input (CSR/CSC) is accepted and converted to a dense array
+once per call.
 """
 from numbers import Real
 
