@@ -110,7 +110,9 @@ def test_every_scikit_learn_parameter_with_its_default(ours, theirs):
         assert name in mine, name
         assert mine[name] == value, (name, mine[name], value)
     extra = set(mine) - set(sk)
-    assert extra == ({"dtype"} if ours in (MLPClassifier, MLPRegressor) else set())
+    # nnfast's own: dtype, and the extras dropout (both) and huber_delta (the regressor)
+    assert extra == {MLPClassifier: {"dtype", "dropout"},
+                     MLPRegressor: {"dtype", "dropout", "huber_delta"}}.get(ours, set())
     assert isinstance(ours(), theirs)
 
 
@@ -256,7 +258,7 @@ def test_early_stopping_keeps_the_best_validation_weights(iris):
     quiet(clf.fit, X, y)
     assert clf.best_loss_ is None and len(clf.validation_scores_) == clf.n_iter_ < 200
     assert clf.best_validation_score_ == max(clf.validation_scores_)
-    params = {k: v for k, v in clf.get_params().items() if k != "dtype"}
+    params = {k: v for k, v in clf.get_params().items() if k not in ("dtype", "dropout")}
     theirs = quiet(neural_network.MLPClassifier(**params).fit, X, y)
     assert clf.validation_scores_ == pytest.approx(theirs.validation_scores_)
     assert np.allclose(clf.coefs_[0], theirs.coefs_[0], rtol=1e-8, atol=1e-12)

@@ -68,14 +68,10 @@ def hidden_activations(activation, n_hidden):
     """The activation of each of n_hidden hidden layers: one name for all, or a list (any
     sequence but a string) with one name per hidden layer. Raises ValueError naming
     `activation` for an unknown name or a list of the wrong length."""
-    if isinstance(activation, str):
+    if isinstance(activation, (str, bytes)) or not hasattr(activation, "__len__"):
         check_name("activation", activation, HIDDEN_ACTIVATIONS)
         return [activation] * n_hidden
-    try:
-        names = list(activation)
-    except TypeError:
-        raise ValueError(f"activation must be a name or a list of names, got "
-                         f"{activation!r}") from None
+    names = list(activation)
     if len(names) != n_hidden:
         raise ValueError(f"activation lists {len(names)} names for {n_hidden} hidden "
                          f"layer(s): give one name per hidden layer")
