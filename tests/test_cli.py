@@ -76,7 +76,7 @@ def test_predict_labels_probabilities_and_out_file(iris_model, tmp_path):
 
 def test_info_describes_the_model(iris_model):
     out = run_nnfast("info", iris_model[0], check=0).stdout
-    assert "nnfast MLP (model file format version 1)" in out
+    assert "nnfast MLP (model file format version 2)" in out
     assert "layers: 4 -> 8 -> 3 (hidden relu, output softmax, loss cross_entropy)" in out
     assert "dtype: float32" in out and f"parameters: {4 * 8 + 8 + 8 * 3 + 3}" in out
     assert "classes setosa, versicolor, virginica" in out

@@ -68,8 +68,9 @@ def test_neuron_with_sigmoid():
 def test_the_math_tables_are_keyed_by_the_vocabulary():
     # every name the vocabulary gives has its math, and the math has no name of its own
     assert set(ops.ACTIVATIONS) == set(vocabulary.OUTPUT_ACTIVATIONS)
-    # softmax's derivative is its Jacobian (activation_backward); step has none
-    assert set(ops.DERIVATIVES) == (set(vocabulary.HIDDEN_ACTIVATIONS)
+    # softmax's derivative is its Jacobian (activation_backward); step has none; exp, an
+    # output only, has its elementwise one
+    assert set(ops.DERIVATIVES) == ((set(vocabulary.HIDDEN_ACTIVATIONS) | {"exp"})
                                     - set(vocabulary.FORWARD_ONLY_ACTIVATIONS))
     assert set(ops.LOSSES) == set(vocabulary.LOSS_NAMES) == set(ops.LOSS_OUTPUTS)
     assert set(ops.OPTIMIZERS) == set(vocabulary.OPTIMIZER_NAMES)
@@ -503,7 +504,7 @@ def test_save_load_round_trip(tmp_path):
     assert loaded.weights == model.weights
     header = json.loads(path.read_text())
     assert (header["format"], header["format_version"], header["kind"]) == \
-           ("nnfast-reference", 1, "MLP")
+           ("nnfast-reference", 2, "MLP")
 
 
 def test_load_rejects_bad_files(tmp_path):
@@ -526,7 +527,7 @@ def test_load_rejects_bad_files(tmp_path):
     rejected("", "not an nnfast-reference model file")
     rejected("[1, 2, 3]", "format is not")
     rejected(edited(format="nnfast"), "format is not")
-    rejected(edited(format_version=2), "unsupported format_version 2")
+    rejected(edited(format_version=3), "unsupported format_version 3")
     rejected(edited(format_version=True), "unsupported format_version")
     rejected(edited(kind="Perceptron"), "kind 'Perceptron'")
     rejected(json.dumps({k: v for k, v in good.items() if k != "biases"}), "missing fields")

@@ -110,8 +110,10 @@ def test_every_scikit_learn_parameter_with_its_default(ours, theirs):
         assert name in mine, name
         assert mine[name] == value, (name, mine[name], value)
     extra = set(mine) - set(sk)
-    extras = {MLPClassifier: {"dtype", "class_weight"}, MLPRegressor: {"dtype"}}
-    assert extra == extras.get(ours, set())
+    # nnfast's own: dtype, and the extras class_weight (the classifier), dropout (both) and
+    # huber_delta (the regressor)
+    assert extra == {MLPClassifier: {"dtype", "class_weight", "dropout"},
+                     MLPRegressor: {"dtype", "dropout", "huber_delta"}}.get(ours, set())
     assert isinstance(ours(), theirs)
 
 
@@ -257,7 +259,8 @@ def test_early_stopping_keeps_the_best_validation_weights(iris):
     quiet(clf.fit, X, y)
     assert clf.best_loss_ is None and len(clf.validation_scores_) == clf.n_iter_ < 200
     assert clf.best_validation_score_ == max(clf.validation_scores_)
-    params = {k: v for k, v in clf.get_params().items() if k not in ("dtype", "class_weight")}
+    params = {k: v for k, v in clf.get_params().items()
+              if k not in ("dtype", "class_weight", "dropout")}
     theirs = quiet(neural_network.MLPClassifier(**params).fit, X, y)
     assert clf.validation_scores_ == pytest.approx(theirs.validation_scores_)
     assert np.allclose(clf.coefs_[0], theirs.coefs_[0], rtol=1e-8, atol=1e-12)

@@ -26,9 +26,10 @@ from nnfast.vocabulary import ACTIVATION_CODES, INIT_CODES, LOSS_CODES, OPTIMIZE
 CORE_ENUMS = (
     (ACTIVATION_CODES, {"identity": NN_ACT_IDENTITY, "step": NN_ACT_STEP,
                         "sigmoid": NN_ACT_SIGMOID, "tanh": NN_ACT_TANH, "relu": NN_ACT_RELU,
-                        "softmax": NN_ACT_SOFTMAX}),
+                        "softmax": NN_ACT_SOFTMAX, "exp": NN_ACT_EXP}),
     (LOSS_CODES, {"mse": NN_LOSS_MSE, "binary_cross_entropy": NN_LOSS_BCE,
-                  "cross_entropy": NN_LOSS_CE}),
+                  "cross_entropy": NN_LOSS_CE, "mae": NN_LOSS_MAE, "huber": NN_LOSS_HUBER,
+                  "poisson": NN_LOSS_POISSON}),
     (OPTIMIZER_CODES, {"sgd": NN_OPT_SGD, "adam": NN_OPT_ADAM}),
     (INIT_CODES, {"glorot": NN_INIT_GLOROT, "zeros": NN_INIT_ZEROS}),
 )
@@ -129,13 +130,18 @@ def rng_permutation(int64_t[::1] order, uint64_t state):
 # ---- network description ---------------------------------------------------------------------
 
 cdef class Net:
-    """A network's shape and names, as the core's nn_net."""
+    """A network's shape and names, as the core's nn_net: sizes, the hidden layers'
+    activation (one code, or hidden_acts: one code per hidden layer), the output's, the loss,
+    the hidden layers' dropout rates (None: no dropout) and huber's delta."""
     cdef nn_net net
     cdef int64_t[::1] sizes_view
-    cdef readonly object sizes
+    cdef int[::1] acts_view
+    cdef double[::1] dropout_view
+    cdef readonly object sizes, hidden_acts, dropout
     cdef readonly int64_t n_params, n_inputs, n_outputs
 
-    def __cinit__(self, sizes, int hidden, int output, int loss):
+    def __cinit__(self, sizes, int hidden, int output, int loss, hidden_acts=None,
+                  dropout=None, double huber_delta=1.0):
         import numpy as np
         self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         self.sizes_view = self.sizes
@@ -145,6 +151,20 @@ cdef class Net:
         self.net.hidden = <nn_act>hidden
         self.net.output = <nn_act>output
         self.net.loss = <nn_loss>loss
+        self.net.huber_delta = huber_delta
+        n_hidden = self.net.n_layers - 1
+        if hidden_acts is not None and n_hidden > 0:
+            # an enum is an int in C: the codes are read by the core as nn_act
+            self.hidden_acts = np.ascontiguousarray(hidden_acts, dtype=np.intc)
+            expect(self.hidden_acts.shape == (n_hidden,), "hidden_acts needs one code per "
+                   "hidden layer")
+            self.acts_view = self.hidden_acts
+            self.net.hidden_acts = <const nn_act *>&self.acts_view[0]
+        if dropout is not None and n_hidden > 0:
+            self.dropout = np.ascontiguousarray(dropout, dtype=np.float64)
+            expect(self.dropout.shape == (n_hidden,), "dropout needs one rate per hidden layer")
+            self.dropout_view = self.dropout
+            self.net.dropout = &self.dropout_view[0]
         check(nn_net_check(&self.net, &self.n_params))
         self.n_inputs = self.sizes_view[0]
         self.n_outputs = self.sizes_view[self.net.n_layers]
@@ -869,30 +889,32 @@ def dense_backward(real[:, ::1] dW, real[::1] db, real[:, ::1] delta_prev,
             check(nn_dense_backward_f64(&dW[0, 0], &db[0], dp, &A_prev[0, 0], &W[0, 0], &delta[0, 0], m, k, n, <nn_act>act_prev))
 
 
-def loss(const real[:, ::1] Z, const real[:, ::1] A, const real[:, ::1] Y, int kind):
-    """Mean over rows of the per-sample loss, from logits Z and outputs A."""
+def loss(const real[:, ::1] Z, const real[:, ::1] A, const real[:, ::1] Y, int kind,
+         double param=1.0):
+    """Mean over rows of the per-sample loss, from logits Z and outputs A (param: huber's
+    delta)."""
     cdef double value = 0.0
     expect(Z.shape[0] == A.shape[0] == Y.shape[0] and Z.shape[1] == A.shape[1] == Y.shape[1],
            "Z, A and Y must have the same shape")
     with nogil:
         if real is float:
-            check(nn_loss_f32(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_loss>kind))
+            check(nn_loss_ex_f32(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], NULL, Z.shape[0], Z.shape[1], <nn_loss>kind, param))
         else:
-            check(nn_loss_f64(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_loss>kind))
+            check(nn_loss_ex_f64(&value, &Z[0, 0], &A[0, 0], &Y[0, 0], NULL, Z.shape[0], Z.shape[1], <nn_loss>kind, param))
     return value
 
 
 def output_delta(real[:, ::1] delta, const real[:, ::1] Z, const real[:, ::1] A,
-                 const real[:, ::1] Y, int output, int kind):
-    """delta = dL_sample/dZ (not divided by the batch size)."""
+                 const real[:, ::1] Y, int output, int kind, double param=1.0):
+    """delta = dL_sample/dZ (not divided by the batch size; param: huber's delta)."""
     expect(Z.shape[0] == A.shape[0] == Y.shape[0] == delta.shape[0]
            and Z.shape[1] == A.shape[1] == Y.shape[1] == delta.shape[1],
            "delta, Z, A and Y must have the same shape")
     with nogil:
         if real is float:
-            check(nn_output_delta_f32(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind))
+            check(nn_output_delta_ex_f32(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind, param))
         else:
-            check(nn_output_delta_f64(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind))
+            check(nn_output_delta_ex_f64(&delta[0, 0], &Z[0, 0], &A[0, 0], &Y[0, 0], Z.shape[0], Z.shape[1], <nn_act>output, <nn_loss>kind, param))
 
 
 def l2_penalty(const real[::1] W, double alpha, int64_t m):

@@ -20,10 +20,14 @@ cdef extern from "nncore.h" nogil:
         NN_ACT_TANH
         NN_ACT_RELU
         NN_ACT_SOFTMAX
+        NN_ACT_EXP
     ctypedef enum nn_loss:
         NN_LOSS_MSE
         NN_LOSS_BCE
         NN_LOSS_CE
+        NN_LOSS_MAE
+        NN_LOSS_HUBER
+        NN_LOSS_POISSON
     ctypedef enum nn_opt:
         NN_OPT_SGD
         NN_OPT_ADAM
@@ -57,7 +61,12 @@ cdef extern from "nncore.h" nogil:
         nn_act hidden
         nn_act output
         nn_loss loss
+        const nn_act *hidden_acts
+        const double *dropout
+        double huber_delta
     int nn_net_check(const nn_net *net, int64_t *n_params)
+    nn_act nn_net_layer_act(const nn_net *net, int64_t l)
+    double nn_net_layer_dropout(const nn_net *net, int64_t l)
 
     ctypedef struct nn_fit_config:
         nn_opt optimizer
@@ -87,6 +96,8 @@ cdef extern from "nncore.h" nogil:
     int nn_dense_backward_f32(float *dW, float *db, float *delta_prev, const float *A_prev, const float *W, const float *delta, int64_t m, int64_t k, int64_t n, nn_act act_prev)
     int nn_loss_f32(double *loss, const float *Z, const float *A, const float *Y, int64_t m, int64_t n, nn_loss loss_kind)
     int nn_output_delta_f32(float *delta, const float *Z, const float *A, const float *Y, int64_t m, int64_t n, nn_act output, nn_loss loss_kind)
+    int nn_loss_ex_f32(double *loss, const float *Z, const float *A, const float *Y, const double *sw, int64_t m, int64_t n, nn_loss loss_kind, double param)
+    int nn_output_delta_ex_f32(float *delta, const float *Z, const float *A, const float *Y, int64_t m, int64_t n, nn_act output, nn_loss loss_kind, double param)
     int nn_l2_penalty_f32(double *penalty, const float *W, int64_t count, double alpha, int64_t m)
     int nn_l2_gradient_f32(float *dW, const float *W, int64_t count, double alpha, int64_t m)
     int nn_sgd_update_f32(float *w, float *v, const float *g, int64_t count, double lr, double momentum, int nesterov)
@@ -121,6 +132,8 @@ cdef extern from "nncore.h" nogil:
     int nn_dense_backward_f64(double *dW, double *db, double *delta_prev, const double *A_prev, const double *W, const double *delta, int64_t m, int64_t k, int64_t n, nn_act act_prev)
     int nn_loss_f64(double *loss, const double *Z, const double *A, const double *Y, int64_t m, int64_t n, nn_loss loss_kind)
     int nn_output_delta_f64(double *delta, const double *Z, const double *A, const double *Y, int64_t m, int64_t n, nn_act output, nn_loss loss_kind)
+    int nn_loss_ex_f64(double *loss, const double *Z, const double *A, const double *Y, const double *sw, int64_t m, int64_t n, nn_loss loss_kind, double param)
+    int nn_output_delta_ex_f64(double *delta, const double *Z, const double *A, const double *Y, int64_t m, int64_t n, nn_act output, nn_loss loss_kind, double param)
     int nn_l2_penalty_f64(double *penalty, const double *W, int64_t count, double alpha, int64_t m)
     int nn_l2_gradient_f64(double *dW, const double *W, int64_t count, double alpha, int64_t m)
     int nn_sgd_update_f64(double *w, double *v, const double *g, int64_t count, double lr, double momentum, int nesterov)

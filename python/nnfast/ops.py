@@ -31,10 +31,12 @@ Array = npt.NDArray[Any]
 
 __all__ = [
     "ACTIVATIONS", "AdamState", "DERIVATIVES", "LOSSES", "LOSS_OUTPUTS", "OPTIMIZERS",
-    "SGDState", "SplitMix64", "activation_backward", "adam_step", "binary_cross_entropy",
-    "cross_entropy", "dense_backward", "dense_forward",
-    "dense_linear", "glorot_bound", "identity", "identity_derivative", "init_params",
-    "l2_gradient", "l2_penalty", "matmul", "mse", "mse_gradient", "output_delta",
+    "SGDState", "SplitMix64", "activation_backward", "adam_step", "apply_mask",
+    "binary_cross_entropy", "cross_entropy", "dense_backward", "dense_forward",
+    "dense_linear", "dropout_mask", "exp", "exp_derivative", "glorot_bound", "huber",
+    "huber_gradient", "identity", "identity_derivative", "init_params",
+    "l2_gradient", "l2_penalty", "mae", "mae_gradient", "matmul", "mse", "mse_gradient",
+    "output_delta", "poisson",
     "perceptron_rule", "perceptron_sgd_epoch", "permutation", "relu", "relu_derivative",
     "sgd_step", "sigmoid", "sigmoid_derivative", "softmax", "step", "tanh", "tanh_derivative",
     "transpose", "weighted_loss",
@@ -132,17 +134,18 @@ def _forward(name: str) -> Callable[[npt.ArrayLike], Array]:
     return f
 
 
-identity, step, sigmoid, tanh, relu, softmax = (
+identity, step, sigmoid, tanh, relu, softmax, exp = (
     _forward(n) for n in OUTPUT_ACTIVATIONS)
-ACTIVATIONS = {f.__name__: f for f in (identity, step, sigmoid, tanh, relu, softmax)}
+ACTIVATIONS = {f.__name__: f for f in (identity, step, sigmoid, tanh, relu, softmax, exp)}
+# Output activations with an elementwise derivative (softmax's is a Jacobian product).
+OUTPUT_DIFFERENTIABLE = HIDDEN_DIFFERENTIABLE + ("softmax", "exp")
 
 
 def activation_backward(A: npt.ArrayLike, G: npt.ArrayLike, activation: str) -> Array:
     """G * f'(A), f' written from the output A; softmax: a_j (g_j - sum_i g_i a_i) per row."""
     A, G = _matrices(A=A, G=G)
     out = np.empty_like(G)
-    _core.activation_backward(out, A, G,
-                              _differentiable(activation, HIDDEN_DIFFERENTIABLE + ("softmax",)))
+    _core.activation_backward(out, A, G, _differentiable(activation, OUTPUT_DIFFERENTIABLE))
     return _finite(out, "activation_backward")
 
 
@@ -157,8 +160,9 @@ def _derivative(name: str) -> Callable[[npt.ArrayLike], Array]:
 
 identity_derivative, sigmoid_derivative, tanh_derivative, relu_derivative = (
     _derivative(n) for n in HIDDEN_DIFFERENTIABLE)
+exp_derivative = _derivative("exp")
 DERIVATIVES = {"identity": identity_derivative, "sigmoid": sigmoid_derivative,
-               "tanh": tanh_derivative, "relu": relu_derivative}
+               "tanh": tanh_derivative, "relu": relu_derivative, "exp": exp_derivative}
 
 
 # ---- dense layer ---------------------------------------------------------------------------
@@ -200,17 +204,47 @@ def dense_backward(A_prev: npt.ArrayLike, W: npt.ArrayLike, delta: npt.ArrayLike
     return dW, db, delta_prev
 
 
+# ---- dropout (training only) ---------------------------------------------------------------
+
+def dropout_mask(rng: SplitMix64, m: int, n: int, p: float) -> Array:
+    """Inverted dropout's scale S (m, n): value by value in row-major order, u = rng's next
+    uniform, S = 1 / (1 - p) when u >= p else 0 (the reference's draws, vectorized)."""
+    m, n = check.positive_int(m, "m"), check.positive_int(n, "n")
+    p = check.real_in(p, "p", 0.0, 1.0)
+    if p >= 1:
+        raise ValueError(f"p must be < 1, got {p}")
+    count = check.allocation(m * n, 8, "the mask")
+    state = check.seed(getattr(rng, "state", None), "rng.state")
+    with np.errstate(over="ignore"):  # SplitMix64 is arithmetic modulo 2^64
+        z = np.uint64(state) + np.uint64(0x9E3779B97F4A7C15) * np.arange(
+            1, count + 1, dtype=np.uint64)
+        rng.state = int(z[-1])
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    u = (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    return np.where(u >= p, 1.0 / (1.0 - p), 0.0).reshape(m, n)
+
+
+def apply_mask(F: npt.ArrayLike, S: npt.ArrayLike) -> Array:
+    """A = F * S elementwise: a layer's output after dropout."""
+    F, S = _matrices(F=F, S=S)
+    if F.shape != S.shape:
+        raise ValueError(f"F has shape {F.shape} and S {S.shape}: they must be equal")
+    return _finite(F * S, "apply_mask")
+
+
 # ---- losses ----------------------------------------------------------------------------------
 
-def _loss(name: str) -> Callable[[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike], float]:
+def _loss(name: str) -> Callable[..., float]:
     code = LOSS_CODES[name]
 
-    def loss(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+    def loss(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike, c: float = 1.0) -> float:
         Z, A, Y = _matrices(Z=Z, A=A, Y=Y)
         if not Z.shape == A.shape == Y.shape:
             raise ValueError(f"Z, A and Y must have the same shape, got {Z.shape}, {A.shape} "
                              f"and {Y.shape}")
-        return _finite(_core.loss(Z, A, _probabilities(Y, name), code), name)
+        return _finite(_core.loss(Z, A, _probabilities(Y, name), code, c), name)
     return loss
 
 
@@ -251,28 +285,63 @@ def mse(A: npt.ArrayLike, Y: npt.ArrayLike) -> float:
     return LOSSES["mse"](A, A, Y)
 
 
-def mse_gradient(A: npt.ArrayLike, Y: npt.ArrayLike) -> Array:
-    """dL_sample/dA of mse: 2 (a - y) / K."""
+def mae(A: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+    """Mean over rows of mean_k abs(a_k - y_k), from the outputs A."""
+    return LOSSES["mae"](A, A, Y)
+
+
+def huber(A: npt.ArrayLike, Y: npt.ArrayLike, delta: float = 1.0) -> float:
+    """Mean over rows of mean_k huber(a_k - y_k): r^2 / 2 for abs(r) <= delta, else
+    delta (abs(r) - delta / 2)."""
+    return LOSSES["huber"](A, A, Y, check.real_in(delta, "delta", 0.0, low_open=True))
+
+
+def poisson(Z: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+    """Mean over rows of sum_k e^(z_k) - y_k z_k, from the logits Z of exp outputs."""
+    return LOSSES["poisson"](Z, Z, Y)
+
+
+def _residuals(A: npt.ArrayLike, Y: npt.ArrayLike) -> Tuple[Array, int]:
     A, Y = _matrices(A=A, Y=Y)
     if A.shape != Y.shape:
         raise ValueError(f"A has shape {A.shape} and Y {Y.shape}: they must be equal")
-    return _finite(2.0 * (A - Y) / A.shape[1], "mse_gradient")
+    return A - Y, A.shape[1]
+
+
+def mse_gradient(A: npt.ArrayLike, Y: npt.ArrayLike) -> Array:
+    """dL_sample/dA of mse: 2 (a - y) / K."""
+    R, K = _residuals(A, Y)
+    return _finite(2.0 * R / K, "mse_gradient")
+
+
+def mae_gradient(A: npt.ArrayLike, Y: npt.ArrayLike, c: float = 1.0) -> Array:
+    """dL_sample/dA of mae: sign(a - y) / K, 0 where a = y."""
+    R, K = _residuals(A, Y)
+    return _finite(np.sign(R) / K, "mae_gradient")
+
+
+def huber_gradient(A: npt.ArrayLike, Y: npt.ArrayLike, c: float = 1.0) -> Array:
+    """dL_sample/dA of huber: clip(a - y, -delta, delta) / K, delta = c."""
+    R, K = _residuals(A, Y)
+    c = check.real_in(c, "c", 0.0, low_open=True)
+    return _finite(np.clip(R, -c, c) / K, "huber_gradient")
 
 
 def output_delta(Z: npt.ArrayLike, A: npt.ArrayLike, Y: npt.ArrayLike, output: str,
-                 loss: str) -> Array:
-    """dL_sample/dZ: a - y for sigmoid+binary_cross_entropy and softmax+cross_entropy,
-    else the chain rule through the output activation (mse)."""
+                 loss: str, c: float = 1.0) -> Array:
+    """dL_sample/dZ: a - y for sigmoid+binary_cross_entropy, softmax+cross_entropy and
+    exp+poisson, else the chain rule through the output activation (mse, mae, huber with
+    delta c)."""
     loss_outputs = check.lookup(LOSS_OUTPUTS, loss, "loss")
     if output not in loss_outputs:
         raise ValueError(f"output {output!r} with loss {loss!r} is not a supported pair")
-    code = _differentiable(output, HIDDEN_DIFFERENTIABLE + ("softmax",))
+    code = _differentiable(output, OUTPUT_DIFFERENTIABLE)
     Z, A, Y = _matrices(Z=Z, A=A, Y=Y)
     if not Z.shape == A.shape == Y.shape:
         raise ValueError(f"Z, A and Y must have the same shape, got {Z.shape}, {A.shape} and "
                          f"{Y.shape}")
     delta = np.empty_like(A)
-    _core.output_delta(delta, Z, A, _probabilities(Y, loss), code, LOSS_CODES[loss])
+    _core.output_delta(delta, Z, A, _probabilities(Y, loss), code, LOSS_CODES[loss], c)
     return _finite(delta, "output_delta")
 
 

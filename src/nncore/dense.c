@@ -15,7 +15,7 @@ int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, 
     ep.bias = b;
     ep.deriv_of = NULL;
     ep.deriv_act = NN_ACT_IDENTITY;
-    if (!Z_out && act != NN_ACT_SOFTMAX) {
+    if (!Z_out && act != NN_ACT_SOFTMAX && act != NN_ACT_EXP) {
         ep.act = act; /* fused: A_out = f(A @ W + b) as each tile is written */
         return NN_F(gemm)(A_out, A, W, m, n, k, 0, 0, 1, 0, &ep);
     }

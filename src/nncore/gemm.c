@@ -411,7 +411,9 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
         (st = nni_mul(&t, k, n)) != NN_OK)
         return st;
     if (ep) {
-        if (!nni_act_valid(ep->act) || ep->act == NN_ACT_SOFTMAX) return NN_EINVAL;
+        /* softmax is row-wise; exp, an output activation, is applied after the product */
+        if (!nni_act_valid(ep->act) || ep->act == NN_ACT_SOFTMAX || ep->act == NN_ACT_EXP)
+            return NN_EINVAL;
         if (ep->deriv_of && !nni_act_differentiable_elementwise(ep->deriv_act))
             return NN_EINVAL;
     }

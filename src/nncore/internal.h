@@ -96,6 +96,25 @@ static inline int nni_act_differentiable_elementwise(nn_act act)
            act == NN_ACT_RELU;
 }
 
+/* SplitMix64's step (rng.c's nn_rng_u64), inline for loops that draw one number per value:
+ * state += 0x9E3779B97F4A7C15; z = state; z = (z ^ z>>30) * 0xBF58476D1CE4E5B9;
+ * z = (z ^ z>>27) * 0x94D049BB133111EB; return z ^ z>>31, all mod 2^64.                    */
+static inline uint64_t nni_splitmix64(uint64_t *state)
+{
+    uint64_t z;
+    *state += UINT64_C(0x9E3779B97F4A7C15);
+    z = *state;
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* Losses computed from the output logits Z (the others from the outputs A).               */
+static inline int nni_loss_needs_logits(nn_loss loss)
+{
+    return loss == NN_LOSS_BCE || loss == NN_LOSS_CE || loss == NN_LOSS_POISSON;
+}
+
 /* ---- GEMM micro-kernels (gemm_kernels_*.c), one table entry per instruction set -------- */
 /* c (mr x nr, row stride ldc) = beta c + sum_p a[p mr + i] b[p nr + j], summed over
  * p = 0 .. kc-1 in order from 0; with beta == 0, c is never read. a and b are packed
@@ -269,6 +288,8 @@ int nni_net_check_shape(const nn_net *net, int64_t *n_params);
 /* network_desc.c: NN_OK when output and loss go together (semantics.md's table), else NN_EPAIR.     */
 int nni_pair_check(nn_act output, nn_loss loss);
 int nni_net_trainable(const nn_net *net);
+/* network_desc.c: 1 when a hidden layer has a dropout rate above 0, else 0.                */
+int nni_net_has_dropout(const nn_net *net);
 
 /* ---- the element type ------------------------------------------------------------------ */
 #if defined(NN_ELEM_F32) && defined(NN_ELEM_F64)
@@ -377,9 +398,18 @@ static inline void nni_act_inplace(NN_T *x, int64_t n, nn_act act)
     case NN_ACT_RELU:
         for (j = 0; j < n; j++) x[j] = x[j] > 0 ? x[j] : (NN_T)0;
         break;
-    default: /* identity; softmax is row-wise and never reaches here */
+    default: /* identity; softmax (row-wise) and exp (nni_act_any_inplace) never reach here */
         break;
     }
+}
+
+/* x[j] = f(x[j]) for any activation but softmax: exp (an output activation only) as well.
+ * exp is kept out of nni_act_inplace, which the GEMM's write-out inlines: the hidden layers'
+ * epilogue stays as it was.                                                                 */
+static inline void nni_act_any_inplace(NN_T *x, int64_t n, nn_act act)
+{
+    if (act == NN_ACT_EXP) nni_exp_inplace(x, n);
+    else nni_act_inplace(x, n, act);
 }
 
 /* g[j] = g_in[j] * f'(a[j]), f' written from the output a: sigmoid a(1-a), tanh 1-a^2,
@@ -417,26 +447,43 @@ void NNI_F(pack_b)(const nni_gemm_kernel *kr, NN_T *restrict bp, const NN_T *res
                    int64_t n, int64_t k, int trans_b, int64_t p0, int64_t j0, int64_t kc,
                    int64_t nc, int nr);
 
+/* activations.c: inverted dropout of one layer's output F (count values, row-major), rate
+ * p in (0, 1): value by value, u = the stream's next uniform, S = 1 / (1 - p) when u >= p
+ * (kept) else 0, A = F S. dropout_backward: G = G S f'(F), the mask and the derivative in one
+ * pass (elementwise differentiable act only).                                               */
+void NNI_F(dropout_forward)(NN_T *A, NN_T *S, const NN_T *F, int64_t count, double p,
+                            uint64_t *state);
+void NNI_F(dropout_backward)(NN_T *G, const NN_T *S, const NN_T *F, int64_t count, nn_act act);
+
 /* network.c: one batch of m rows through the network, as nn_loss_gradient and
  * nn_train_epoch need it: forward keeping every layer's output, the batch loss
  * (mean + alpha/2 sum W^2 / m) and, when grads != NULL, its gradient (overwritten).         */
 typedef struct NNI_F(batch_buffers) {
-    NN_T **A;        /* L layer outputs, each (batch, n_{l+1})                                */
+    NN_T **A;        /* L layer outputs, each (batch, n_{l+1}); after dropout when it applies */
     NN_T *Z;         /* output logits (batch, n_L)                                            */
     NN_T *delta[2];  /* ping-pong deltas (batch, max_l n_{l+1})                               */
     NN_T *data;      /* the one allocation A, Z and delta point into                          */
+    /* Only for a net with dropout (else NULL): per hidden layer with a rate above 0, its
+     * output before dropout F = f(Z) and the mask's scale S (0 or 1 / (1 - p)), A = F S.    */
+    NN_T **F, **S;
+    NN_T *drop_data; /* the one allocation F and S point into                                 */
 } NNI_F(batch_buffers);
 
 /* Needs a checked net (nn_net_check), m <= the batch buf was allocated for, and no step
  * hidden layer when grads != NULL.                                                          */
 /* sw (m) are per-sample weights, or NULL for all 1: the loss is then sum_i sw_i loss_i / S and
  * the L2 term alpha/2 sum W^2 / S, S = sum_i sw_i (S = m without weights).                  */
+/* dropout_rng: training's stream, from which the dropout masks are drawn (nncore_typed.h's
+ * order), or NULL: no dropout (the loss and gradient of the network as it predicts).        */
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
-                               const NN_T *Y, const double *sw, int64_t m, double alpha);
+                               const NN_T *Y, const double *sw, int64_t m, double alpha,
+                               uint64_t *dropout_rng);
 
-/* network.c: allocate / free the buffers above for batches of at most batch rows.            */
-int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch);
+/* network.c: allocate / free the buffers above for batches of at most batch rows; with
+ * dropout != 0 also F and S for the net's dropout layers.                                  */
+int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch,
+                               int dropout);
 void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf);
 
 /* ---- one neuron trained full-batch (neuron_train.c) ------------------------------------ */

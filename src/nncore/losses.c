@@ -3,6 +3,32 @@
 
 #define LOSS_CHUNK 256 /* values put through the vector math at once (a stack buffer) */
 
+/* The losses of one residual r = a - y, averaged over a row's outputs (mse's convention), and
+ * their derivatives d/dr, keyed by loss; c is the loss's parameter (huber's delta).
+ *   mae |r| (sign r, 0 at r = 0);
+ *   huber r^2 / 2 for |r| <= c, else c (|r| - c / 2)  (r for |r| <= c, else c sign r).
+ * mse, r^2 (2r), keeps its own loops below. */
+static double residual_absolute(double r, double c) { (void)c; return fabs(r); }
+static double residual_huber(double r, double c)
+{
+    return fabs(r) <= c ? 0.5 * r * r : c * (fabs(r) - 0.5 * c);
+}
+static NN_T slope_absolute(NN_T r, NN_T c)
+{
+    (void)c;
+    return r > 0 ? (NN_T)1 : r < 0 ? (NN_T)-1 : (NN_T)0;
+}
+static NN_T slope_huber(NN_T r, NN_T c)
+{
+    return r > c ? c : r < -c ? -c : r;
+}
+typedef double (*residual_loss_fn)(double r, double c);
+typedef NN_T (*residual_slope_fn)(NN_T r, NN_T c);
+static const residual_loss_fn RESIDUAL_LOSSES[NN_LOSS_COUNT] = {
+    [NN_LOSS_MAE] = residual_absolute, [NN_LOSS_HUBER] = residual_huber};
+static const residual_slope_fn RESIDUAL_SLOPES[NN_LOSS_COUNT] = {
+    [NN_LOSS_MAE] = slope_absolute, [NN_LOSS_HUBER] = slope_huber};
+
 /* The losses of R consecutive rows into out[0:R], in double (R n <= LOSS_CHUNK, or R = 1):
  * bce: sum_k softplus(z) - y z, softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|) (stable:
  *      e^-|z| <= 1);  ce: sum_k y_k (lse(z) - z_k), lse(z) = max z + log sum_i e^(z_i - max z)
@@ -10,12 +36,22 @@
  * Each row's terms are summed in column order; the exps and softpluses of the whole block go
  * through the vector math in one call per LOSS_CHUNK values. */
 static void block_losses(double *out, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t R,
-                         int64_t n, nn_loss loss_kind)
+                         int64_t n, nn_loss loss_kind, double param)
 {
     double buf[LOSS_CHUNK], zmax[LOSS_CHUNK];
     const int64_t count = R * n;
     int64_t i, j, e0, e;
     for (i = 0; i < R; i++) out[i] = 0.0;
+    if (loss_kind == NN_LOSS_MAE || loss_kind == NN_LOSS_HUBER) {
+        const residual_loss_fn f = RESIDUAL_LOSSES[loss_kind];
+        for (i = 0; i < R; i++) {
+            const NN_T *a = A + i * n, *y = Y + i * n;
+            double s = 0.0;
+            for (j = 0; j < n; j++) s += f((double)a[j] - (double)y[j], param);
+            out[i] = s / (double)n;
+        }
+        return;
+    }
     if (loss_kind == NN_LOSS_MSE) {
         for (i = 0; i < R; i++) {
             const NN_T *a = A + i * n, *y = Y + i * n;
@@ -36,8 +72,8 @@ static void block_losses(double *out, const NN_T *Z, const NN_T *A, const NN_T *
                 if (z[j] > m) m = z[j];
             zmax[i] = m;
         }
-    /* pass over the block's values in chunks: bce adds softplus(z) - y z to its row, ce
-     * adds e^(z - max z) (the sum inside lse) */
+    /* pass over the block's values in chunks: bce adds softplus(z) - y z to its row, poisson
+     * e^z - y z (from the logit: no log of the output), ce e^(z - max z) (the sum in lse) */
     for (e0 = 0; e0 < count; e0 += LOSS_CHUNK) {
         const int64_t len = count - e0 < LOSS_CHUNK ? count - e0 : LOSS_CHUNK;
         i = e0 / n;
@@ -46,8 +82,8 @@ static void block_losses(double *out, const NN_T *Z, const NN_T *A, const NN_T *
             buf[e] = loss_kind == NN_LOSS_CE ? (double)Z[e0 + e] - zmax[i] : (double)Z[e0 + e];
             if (++j == n) j = 0, i++;
         }
-        if (loss_kind == NN_LOSS_CE) nni_exp_f64_inplace(buf, len);
-        else nni_softplus_f64_inplace(buf, len);
+        if (loss_kind == NN_LOSS_BCE) nni_softplus_f64_inplace(buf, len);
+        else nni_exp_f64_inplace(buf, len);
         i = e0 / n;
         j = e0 - i * n;
         for (e = 0; e < len; e++) {
@@ -72,7 +108,7 @@ static void block_losses(double *out, const NN_T *Z, const NN_T *A, const NN_T *
 
 /* sum_i loss_i (sw NULL) or sum_i sw_i loss_i (rows with sw_i = 0 skipped), in row order. */
 static double total_loss(const NN_T *Z, const NN_T *A, const NN_T *Y, const double *sw,
-                         int64_t m, int64_t n, nn_loss loss_kind)
+                         int64_t m, int64_t n, nn_loss loss_kind, double param)
 {
     const int64_t rows = n < LOSS_CHUNK ? LOSS_CHUNK / n : 1;
     double out[LOSS_CHUNK], total = 0.0;
@@ -80,7 +116,8 @@ static double total_loss(const NN_T *Z, const NN_T *A, const NN_T *Y, const doub
     for (i0 = 0; i0 < m; i0 += rows) {
         const int64_t R = m - i0 < rows ? m - i0 : rows;
         const int64_t off = i0 * n;
-        block_losses(out, Z ? Z + off : NULL, A ? A + off : NULL, Y + off, R, n, loss_kind);
+        block_losses(out, Z ? Z + off : NULL, A ? A + off : NULL, Y + off, R, n, loss_kind,
+                     param);
         for (i = 0; i < R; i++) {
             if (!sw) total += out[i];
             else if (sw[i0 + i] != 0) total += sw[i0 + i] * out[i];
@@ -89,47 +126,66 @@ static double total_loss(const NN_T *Z, const NN_T *A, const NN_T *Y, const doub
     return total;
 }
 
+/* The arguments of a loss: buffers, sizes, the loss's parameter (huber: delta > 0) and
+ * targets in its domain (poisson: y >= 0). */
 static int check_loss_args(const double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y,
-                           int64_t m, int64_t n, nn_loss loss_kind)
+                           int64_t m, int64_t n, nn_loss loss_kind, double param)
 {
-    int64_t count;
-    if (!loss || !Y || m <= 0 || n <= 0 || !nni_loss_valid(loss_kind)) return NN_EINVAL;
-    if (loss_kind == NN_LOSS_MSE ? !A : !Z) return NN_EINVAL;
-    return nni_mul(&count, m, n);
-}
-
-/* loss = (1/m) sum_rows per-sample loss, accumulated in double. */
-int NN_F(loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m, int64_t n,
-               nn_loss loss_kind)
-{
+    int64_t count, i;
     int st;
-    if ((st = check_loss_args(loss, Z, A, Y, m, n, loss_kind)) != NN_OK) return st;
-    *loss = total_loss(Z, A, Y, NULL, m, n, loss_kind) / (double)m;
+    if (!loss || !Y || m <= 0 || n <= 0 || !nni_loss_valid(loss_kind)) return NN_EINVAL;
+    if (nni_loss_needs_logits(loss_kind) ? !Z : !A) return NN_EINVAL;
+    if (loss_kind == NN_LOSS_HUBER && !(param > 0 && isfinite(param))) return NN_EINVAL;
+    if ((st = nni_mul(&count, m, n)) != NN_OK) return st;
+    if (loss_kind == NN_LOSS_POISSON)
+        for (i = 0; i < count; i++)
+            if (!(Y[i] >= 0)) return NN_EINVAL;
     return NN_OK;
 }
 
-/* loss = sum_i sw_i loss_i / sum_i sw_i, accumulated in double. */
-int NN_F(weighted_loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y,
-                        const double *sw, int64_t m, int64_t n, nn_loss loss_kind)
+/* loss = (1/m) sum_rows per-sample loss, or with weights sum_i sw_i loss_i / sum_i sw_i,
+ * accumulated in double. */
+int NN_F(loss_ex)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, const double *sw,
+                  int64_t m, int64_t n, nn_loss loss_kind, double param)
 {
     double sw_sum = 0.0;
     int64_t i;
     int st;
-    if ((st = check_loss_args(loss, Z, A, Y, m, n, loss_kind)) != NN_OK) return st;
-    if (!sw) return NN_EINVAL;
+    if ((st = check_loss_args(loss, Z, A, Y, m, n, loss_kind, param)) != NN_OK) return st;
+    if (!sw) {
+        *loss = total_loss(Z, A, Y, NULL, m, n, loss_kind, param) / (double)m;
+        return NN_OK;
+    }
     for (i = 0; i < m; i++) {
         if (!(sw[i] >= 0) || !isfinite(sw[i])) return NN_EINVAL;
         sw_sum += sw[i];
     }
     if (!(sw_sum > 0)) return NN_EINVAL;
-    *loss = total_loss(Z, A, Y, sw, m, n, loss_kind) / sw_sum;
+    *loss = total_loss(Z, A, Y, sw, m, n, loss_kind, param) / sw_sum;
     return NN_OK;
 }
 
-/* delta = dL_sample/dZ: a - y for (sigmoid, bce) and (softmax, ce); for mse
- * g = 2 (a - y) / K, then through the output activation's derivative. */
-int NN_F(output_delta)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m,
-                       int64_t n, nn_act output, nn_loss loss_kind)
+/* huber's delta where none is given */
+#define DEFAULT_LOSS_PARAM 1.0
+
+int NN_F(loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m, int64_t n,
+               nn_loss loss_kind)
+{
+    return NN_F(loss_ex)(loss, Z, A, Y, NULL, m, n, loss_kind, DEFAULT_LOSS_PARAM);
+}
+
+int NN_F(weighted_loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y,
+                        const double *sw, int64_t m, int64_t n, nn_loss loss_kind)
+{
+    if (!sw) return NN_EINVAL;
+    return NN_F(loss_ex)(loss, Z, A, Y, sw, m, n, loss_kind, DEFAULT_LOSS_PARAM);
+}
+
+/* delta = dL_sample/dZ: a - y for (sigmoid, bce), (softmax, ce) and (exp, poisson); for
+ * mse g = 2 (a - y) / K, mae and huber g = slope(a - y) / K, then through the output
+ * activation's derivative. */
+int NN_F(output_delta_ex)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m,
+                          int64_t n, nn_act output, nn_loss loss_kind, double param)
 {
     int64_t count, i;
     int st;
@@ -138,16 +194,27 @@ int NN_F(output_delta)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y,
     if (!nni_act_valid(output) || !nni_loss_valid(loss_kind)) return NN_EINVAL;
     if ((st = nni_pair_check(output, loss_kind)) != NN_OK) return st;
     if ((st = nni_mul(&count, m, n)) != NN_OK) return st;
-    if (loss_kind != NN_LOSS_MSE) {
+    if (loss_kind == NN_LOSS_HUBER && !(param > 0 && isfinite(param))) return NN_EINVAL;
+    if (nni_loss_needs_logits(loss_kind)) { /* the canonical pairs: a - y */
         for (i = 0; i < count; i++) delta[i] = A[i] - Y[i];
         return NN_OK;
     }
-    {
+    if (loss_kind == NN_LOSS_MSE) {
         const NN_T K = (NN_T)n;
         for (i = 0; i < count; i++) delta[i] = (NN_T)2 * (A[i] - Y[i]) / K;
+    } else {
+        const residual_slope_fn slope = RESIDUAL_SLOPES[loss_kind];
+        const NN_T K = (NN_T)n, c = (NN_T)param;
+        for (i = 0; i < count; i++) delta[i] = slope(A[i] - Y[i], c) / K;
     }
     if (output == NN_ACT_IDENTITY) return NN_OK;
     return NN_F(activation_backward)(delta, A, delta, m, n, output);
+}
+
+int NN_F(output_delta)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m,
+                       int64_t n, nn_act output, nn_loss loss_kind)
+{
+    return NN_F(output_delta_ex)(delta, Z, A, Y, m, n, output, loss_kind, DEFAULT_LOSS_PARAM);
 }
 
 /* penalty = alpha / 2 * sum(W^2) / m, the sum in double. */

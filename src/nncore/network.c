@@ -169,18 +169,48 @@ int NN_F(weighted_loss_gradient)(double *loss, NN_T *grads, const NN_T *params,
     if ((st = nni_mul(&t, n, net->sizes[0])) != NN_OK ||
         (st = nni_mul(&t, n, net->sizes[net->n_layers])) != NN_OK)
         return st;
-    if ((st = NNI_F(batch_buffers_alloc)(&buf, net, n)) != NN_OK) return st;
-    st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha);
+    if ((st = NNI_F(batch_buffers_alloc)(&buf, net, n, 0)) != NN_OK) return st;
+    st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha, NULL);
     NNI_F(batch_buffers_free)(&buf);
     return st;
 }
 
-int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch)
+/* F and S (each batch x n_{l+1}) of every hidden layer with a dropout rate above 0. */
+static int dropout_buffers_alloc(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch)
+{
+    const int64_t L = net->n_layers;
+    int64_t l, t, total = 0, off = 0;
+    int st;
+    for (l = 0; l < L - 1; l++)
+        if (nn_net_layer_dropout(net, l) > 0 &&
+            ((st = nni_mul(&t, batch, 2 * net->sizes[l + 1])) != NN_OK ||
+             (st = nni_add(&total, total, t)) != NN_OK))
+            return st;
+    buf->F = (NN_T **)calloc((size_t)L, sizeof(NN_T *));
+    buf->S = (NN_T **)calloc((size_t)L, sizeof(NN_T *));
+    buf->drop_data = (NN_T *)nni_alloc(total, sizeof(NN_T));
+    if (!buf->F || !buf->S || !buf->drop_data) return NN_ENOMEM;
+    for (l = 0; l < L - 1; l++) {
+        if (!(nn_net_layer_dropout(net, l) > 0)) continue;
+        buf->F[l] = buf->drop_data + off;
+        buf->S[l] = buf->drop_data + off + batch * net->sizes[l + 1];
+        off += 2 * batch * net->sizes[l + 1];
+    }
+    return NN_OK;
+}
+
+int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch,
+                               int dropout)
 {
     const int64_t L = net->n_layers;
     int64_t l, t, maxw = 1, total = 0, off = 0;
     int st;
     memset(buf, 0, sizeof *buf);
+    if (dropout && nni_net_has_dropout(net) &&
+        (st = dropout_buffers_alloc(buf, net, batch)) != NN_OK) {
+        NNI_F(batch_buffers_free)(buf);
+        return st;
+    }
     for (l = 1; l <= L; l++) {
         if (net->sizes[l] > maxw) maxw = net->sizes[l];
         if ((st = nni_mul(&t, batch, net->sizes[l])) != NN_OK ||
@@ -213,17 +243,23 @@ void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
 {
     free(buf->A);
     free(buf->data);
+    free(buf->F);
+    free(buf->S);
+    free(buf->drop_data);
     memset(buf, 0, sizeof *buf);
 }
 
-/* Forward keeping A of every layer (and the output logits Z for bce/ce), the batch loss
- * mean_rows(loss) + alpha/2 sum_l sum(W_l^2) / m, then, when grads != NULL, backprop:
+/* Forward keeping A of every layer (and the output logits Z for bce/ce/poisson), the batch
+ * loss mean_rows(loss) + alpha/2 sum_l sum(W_l^2) / m, then, when grads != NULL, backprop:
  * delta_L = output delta; per layer from the last: dW, db, delta_prev; dW += alpha W / m.
+ * With dropout_rng, a hidden layer of rate p > 0 writes F = f(Z), draws its mask S and passes
+ * A = F S on; backward, its delta is (delta W^T) S f'(F).
  * With weights sw, S = sum sw: the weighted mean loss; delta row i is scaled by sw_i m / S and
  * alpha by m / S, so the kernels' 1/m becomes 1/S (dW = (A^T (sw delta) + alpha W) / S). */
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
-                               const NN_T *Y, const double *sw, int64_t m, double alpha)
+                               const NN_T *Y, const double *sw, int64_t m, double alpha,
+                               uint64_t *dropout_rng)
 {
     const int64_t L = net->n_layers, nL = net->sizes[L];
     const NN_T *in = X;
@@ -233,10 +269,12 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 
     for (l = 0; l < L; l++) {
         const int64_t k = net->sizes[l], n = net->sizes[l + 1];
-        NN_T *Z_out = l == L - 1 && net->loss != NN_LOSS_MSE ? buf->Z : NULL;
-        st = NN_F(dense_forward)(buf->A[l], Z_out, in, params + off, params + off + k * n, m, k,
-                                 n, nn_net_layer_act(net, l));
+        NN_T *Z_out = l == L - 1 && nni_loss_needs_logits(net->loss) ? buf->Z : NULL;
+        const double p = dropout_rng ? nn_net_layer_dropout(net, l) : 0.0;
+        st = NN_F(dense_forward)(p > 0 ? buf->F[l] : buf->A[l], Z_out, in, params + off,
+                                 params + off + k * n, m, k, n, nn_net_layer_act(net, l));
         if (st != NN_OK) return st;
+        if (p > 0) NNI_F(dropout_forward)(buf->A[l], buf->S[l], buf->F[l], m * n, p, dropout_rng);
         off += k * n + n;
         in = buf->A[l];
     }
@@ -244,10 +282,12 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
     if (sw) {
         double sw_sum = 0.0;
         for (l = 0; l < m; l++) sw_sum += sw[l];
-        st = NN_F(weighted_loss)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss);
+        st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss,
+                           net->huber_delta);
         if (st != NN_OK) return st;
         alpha = alpha * (double)m / sw_sum;
-    } else if ((st = NN_F(loss)(&lv, buf->Z, buf->A[L - 1], Y, m, nL, net->loss)) != NN_OK) {
+    } else if ((st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, NULL, m, nL, net->loss,
+                                   net->huber_delta)) != NN_OK) {
         return st;
     }
     if (alpha > 0) {
@@ -262,8 +302,8 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
     if (!grads) return NN_OK;
 
     memset(grads, 0, (size_t)n_params * sizeof(NN_T));
-    st = NN_F(output_delta)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
-                            net->loss);
+    st = NN_F(output_delta_ex)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
+                               net->loss, net->huber_delta);
     if (st != NN_OK) return st;
     if (sw) nni_scale_rows_by_weight(buf->delta[0], sw, m, nL);
     off = n_params;
@@ -272,10 +312,16 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         const NN_T *A_prev = l > 0 ? buf->A[l - 1] : X;
         NN_T *delta_prev = l > 0 ? buf->delta[1 - cur] : NULL;
         const nn_act act_prev = l > 0 ? nn_net_layer_act(net, l - 1) : NN_ACT_IDENTITY;
+        const int dropped = l > 0 && dropout_rng && nn_net_layer_dropout(net, l - 1) > 0;
         off -= k * n + n;
+        /* a dropped layer's delta_prev comes out of the product plain (identity), then takes
+         * its mask and derivative in one pass */
         st = NN_F(dense_backward)(grads + off, grads + off + k * n, delta_prev, A_prev,
-                                  params + off, buf->delta[cur], m, k, n, act_prev);
+                                  params + off, buf->delta[cur], m, k, n,
+                                  dropped ? NN_ACT_IDENTITY : act_prev);
         if (st != NN_OK) return st;
+        if (dropped)
+            NNI_F(dropout_backward)(delta_prev, buf->S[l - 1], buf->F[l - 1], m * k, act_prev);
         if (alpha > 0 &&
             (st = NN_F(l2_gradient)(grads + off, params + off, k * n, alpha, m)) != NN_OK)
             return st;

@@ -34,12 +34,15 @@ const char *nn_strerror(int status);
 /* ---- names (same order as the Python tables) ------------------------------------------- */
 typedef enum {
     NN_ACT_IDENTITY = 0, NN_ACT_STEP = 1, NN_ACT_SIGMOID = 2, NN_ACT_TANH = 3, NN_ACT_RELU = 4,
-    NN_ACT_SOFTMAX = 5
+    NN_ACT_SOFTMAX = 5, NN_ACT_EXP = 6 /* exp: an output activation only (poisson's) */
 } nn_act;
-#define NN_ACT_COUNT 6
+#define NN_ACT_COUNT 7
 
-typedef enum { NN_LOSS_MSE = 0, NN_LOSS_BCE = 1, NN_LOSS_CE = 2 } nn_loss;
-#define NN_LOSS_COUNT 3
+typedef enum {
+    NN_LOSS_MSE = 0, NN_LOSS_BCE = 1, NN_LOSS_CE = 2, NN_LOSS_MAE = 3, NN_LOSS_HUBER = 4,
+    NN_LOSS_POISSON = 5
+} nn_loss;
+#define NN_LOSS_COUNT 6
 
 typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM = 1 } nn_opt;
 typedef enum { NN_INIT_GLOROT = 0, NN_INIT_ZEROS = 1 } nn_init;
@@ -85,16 +88,23 @@ int nn_rng_permutation(int64_t *order, int64_t n, uint64_t *state);
 typedef struct {
     int64_t n_layers;      /* L, number of dense layers (>= 1)                               */
     const int64_t *sizes;  /* L + 1 widths: n_0 (inputs) ... n_L (outputs), each >= 1        */
-    nn_act hidden;         /* activation of layers 0 .. L-2                                  */
+    nn_act hidden;         /* activation of layers 0 .. L-2 (when hidden_acts is NULL)       */
     nn_act output;         /* activation of layer L-1                                        */
     nn_loss loss;
+    /* Appended fields: a description that leaves them zero means what it meant before.      */
+    const nn_act *hidden_acts; /* L-1 activations, one per hidden layer, or NULL: `hidden`    */
+    const double *dropout; /* L-1 rates p in [0, 1), one per hidden layer, or NULL: none.
+                            * Training only: a kept unit is scaled by 1 / (1 - p)            */
+    double huber_delta;    /* huber's delta (> 0); read only when loss is NN_LOSS_HUBER      */
 } nn_net;
 
-/* Checks the description (sizes, names, output/loss pair) and counts parameters:
+/* Checks the description (sizes, names, rates, output/loss pair) and counts parameters:
  * sum_l n_l * n_{l+1} + n_{l+1}, with overflow checks.                                      */
 int nn_net_check(const nn_net *net, int64_t *n_params);
-/* Activation of layer l: hidden for l < L-1, output for l = L-1.                            */
+/* Activation of layer l: hidden_acts[l] (or hidden) for l < L-1, output for l = L-1.        */
 nn_act nn_net_layer_act(const nn_net *net, int64_t l);
+/* Dropout rate of layer l's output during training: dropout[l] for l < L-1, else 0.         */
+double nn_net_layer_dropout(const nn_net *net, int64_t l);
 
 typedef struct {
     nn_opt optimizer;

@@ -8,7 +8,7 @@
  * The epilogue runs as C is written back, after the last product term:
  *   C = alpha * op(A) @ op(B) + beta * C
  *   C += bias            (per column) when bias != NULL
- *   C = act(C)           elementwise; act must not be softmax (identity = nothing)
+ *   C = act(C)           elementwise; act must not be softmax or exp (identity = nothing)
  *   C *= act'(deriv_of)  when deriv_of != NULL: derivative of deriv_act written from its output,
  *                        deriv_of has the shape and layout of C                              */
 typedef struct {
@@ -49,7 +49,10 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
 
 /* ---- losses (losses.c) ------------------------------------------------------------------ */
 /* loss = mean over the m rows of the per-sample loss. Z logits, A = f(Z), Y targets (m, n).
- * bce: sum_k softplus(z) - y z; ce: sum_k y_k (lse(z) - z_k); mse: mean_k (a - y)^2.          */
+ * bce: sum_k softplus(z) - y z; ce: sum_k y_k (lse(z) - z_k); mse: mean_k (a - y)^2;
+ * mae: mean_k |a - y|; huber: mean_k h(a - y), h(r) = r^2 / 2 for |r| <= delta, else
+ * delta (|r| - delta / 2), delta = 1 here (loss_ex takes it); poisson: sum_k e^z - y z from
+ * the logits (y >= 0, else NN_EINVAL).                                                      */
 int NN_F(loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m, int64_t n,
                nn_loss loss_kind);
 /* loss = sum_i sw_i loss_i / sum_i sw_i: the weighted mean of the per-sample loss above.
@@ -60,6 +63,15 @@ int NN_F(weighted_loss)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *
  * mse: 2 (a - y) / n through the output activation's derivative. Other pairs: NN_EPAIR.    */
 int NN_F(output_delta)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m,
                        int64_t n, nn_act output, nn_loss loss_kind);
+/* loss_ex / output_delta_ex: loss / weighted_loss (sw NULL: unweighted) and output_delta with
+ * the loss's parameter: huber's delta (> 0, else NN_EINVAL); the other losses ignore it.
+ * mae: delta = sign(a - y) / n (0 where a = y); huber: h'(a - y) / n, h'(r) = r for
+ * |r| <= delta, else delta sign(r); both through the output's derivative. poisson after
+ * exp: a - y.                                                                               */
+int NN_F(loss_ex)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, const double *sw,
+                  int64_t m, int64_t n, nn_loss loss_kind, double param);
+int NN_F(output_delta_ex)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y, int64_t m,
+                          int64_t n, nn_act output, nn_loss loss_kind, double param);
 /* penalty = alpha / 2 * sum(W^2) / m over count weights.                                  */
 int NN_F(l2_penalty)(double *penalty, const NN_T *W, int64_t count, double alpha, int64_t m);
 /* dW += alpha * W / m over count weights.                                                 */
@@ -128,6 +140,9 @@ int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight);
 const char *NN_F(workspace_engine)(const NN_WS *ws, const nn_fit_config *cfg);
 /* One epoch over X (n, n_0), Y (n, n_L): order (a fresh permutation when cfg->shuffle),
  * consecutive batches, forward, batch loss, backward, L2, one optimizer step per batch.
+ * With dropout, each batch's masks are drawn from rng_state during its forward: hidden layer
+ * by layer (rate 0: no draw), row by row in batch order, unit by unit, kept when
+ * uniform >= p (rng_state is then needed also without shuffle).
  * params are updated in place; epoch_loss = sum_batches batch_loss * rows / n.
  * NN_ENONFINITE when a batch loss is not finite (params then hold a partial epoch).         */
 int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,

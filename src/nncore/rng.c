@@ -1,16 +1,10 @@
 /* The random stream: SplitMix64, one per model, state = seed (docs/semantics.md). */
 #include "internal.h"
 
-/* state += 0x9E3779B97F4A7C15; z = state; z = (z ^ z>>30) * 0xBF58476D1CE4E5B9;
- * z = (z ^ z>>27) * 0x94D049BB133111EB; return z ^ z>>31, all mod 2^64.                    */
+/* SplitMix64's step: internal.h's nni_splitmix64 (the dropout masks inline it). */
 uint64_t nn_rng_u64(uint64_t *state)
 {
-    uint64_t z;
-    *state += UINT64_C(0x9E3779B97F4A7C15);
-    z = *state;
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
+    return nni_splitmix64(state);
 }
 
 /* uniform = (u64 >> 11) * 2^-53: the top 53 bits, exactly representable, in [0, 1). */

@@ -67,6 +67,7 @@ NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_op
 {
     const int isa = engine_isa();
     if (isa < 0 || step_bytes(net, batch, optimizer) > SMALL_MAX_BYTES) return NULL;
+    if (nni_net_has_dropout(net)) return NULL; /* masks: the general path's */
 #ifdef NN_HAVE_KERNEL_AVX512
     if (isa == 2) return NNI_F(small_step_avx512);
 #endif

@@ -169,7 +169,7 @@ static void small_activate(NN_T *A, const NN_T *Z, int64_t m, int64_t n, nn_act 
     int64_t i, j;
     if (act != NN_ACT_SOFTMAX) {
         if (A != Z) memcpy(A, Z, (size_t)(m * n) * sizeof(NN_T));
-        nni_act_inplace(A, m * n, act);
+        nni_act_any_inplace(A, m * n, act);
         return;
     }
     for (i = 0; i < m; i++) {
@@ -222,7 +222,7 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
     for (l = 0; l < L; l++) {
         const int64_t k = net->sizes[l], n = net->sizes[l + 1];
         const nn_act act = nn_net_layer_act(net, l);
-        NN_T *Zl = l == L - 1 && net->loss != NN_LOSS_MSE ? buf->Z : buf->A[l];
+        NN_T *Zl = l == L - 1 && nni_loss_needs_logits(net->loss) ? buf->Z : buf->A[l];
         small_gemm(Zl, in, k, 1, params + off, params + off + k * n, (NN_T)1, m, k, n);
         small_activate(buf->A[l], Zl, m, n, act);
         off += k * n + n;
@@ -232,12 +232,13 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
     /* loss, and its L2 term, as network.c computes them */
     if (sw) {
         double sw_sum = 0.0;
-        if ((st = NN_F(weighted_loss)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss)) !=
-            NN_OK)
+        if ((st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss,
+                                net->huber_delta)) != NN_OK)
             return st;
         for (i = 0; i < m; i++) sw_sum += sw[i];
         alpha = alpha * (double)m / sw_sum;
-    } else if ((st = NN_F(loss)(&lv, buf->Z, buf->A[L - 1], Y, m, nL, net->loss)) != NN_OK) {
+    } else if ((st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, NULL, m, nL, net->loss,
+                                   net->huber_delta)) != NN_OK) {
         return st;
     }
     if (alpha > 0) {
@@ -253,8 +254,8 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
     if (!isfinite(lv)) return NN_ENONFINITE; /* before any update, as train.c does */
 
     /* backward */
-    if ((st = NN_F(output_delta)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
-                                 net->loss)) != NN_OK)
+    if ((st = NN_F(output_delta_ex)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL,
+                                    net->output, net->loss, net->huber_delta)) != NN_OK)
         return st;
     if (sw) nni_scale_rows_by_weight(buf->delta[0], sw, m, nL);
     off = n_params;

@@ -72,7 +72,7 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
         NN_F(workspace_free)(ws);
         return NN_ENOMEM;
     }
-    if ((st = NNI_F(batch_buffers_alloc)(&ws->buf, net, batch_size)) != NN_OK) {
+    if ((st = NNI_F(batch_buffers_alloc)(&ws->buf, net, batch_size, 1)) != NN_OK) {
         NN_F(workspace_free)(ws);
         return st;
     }
@@ -162,7 +162,10 @@ static int check_epoch_args(const NN_T *params, const double *epoch_loss, const 
     for (l = 0; l <= L; l++)
         if (net->sizes[l] != ws->sizes[l]) return NN_EINVAL;
     if ((st = check_config(cfg, ws)) != NN_OK) return st;
-    if (cfg->shuffle && !rng_state) return NN_EINVAL;
+    /* the workspace holds the mask buffers of every dropout layer of this net */
+    for (l = 0; l < L - 1; l++)
+        if (nn_net_layer_dropout(net, l) > 0 && !(ws->buf.F && ws->buf.F[l])) return NN_EINVAL;
+    if ((cfg->shuffle || nni_net_has_dropout(net)) && !rng_state) return NN_EINVAL;
     return NN_OK;
 }
 
@@ -175,6 +178,7 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
     int64_t b0;
     double total = 0.0;
     NNI_F(small_ctx) small;
+    uint64_t *dropout_rng = nni_net_has_dropout(net) ? rng_state : NULL;
     int st;
 
     if (cfg->shuffle && (st = nn_rng_permutation(ws->order, n, rng_state)) != NN_OK) return st;
@@ -220,7 +224,7 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
             continue;
         }
         st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb, Yb,
-                                        swb, m, cfg->alpha);
+                                        swb, m, cfg->alpha, dropout_rng);
         if (st != NN_OK) return st;
         if (!isfinite(batch_loss)) return NN_ENONFINITE;
         total += batch_loss * (double)m;

@@ -440,7 +440,8 @@ static void test_gradcheck(void)
     double X[6 * 3], Y[6 * 2], params[64], grads[64], loss, lp, lm, worst = 0, gmax = 0;
     int c;
     for (c = 0; c < N_CASES; c++) {
-        nn_net net = {3, g_sizes, g_cases[c].hidden, g_cases[c].output, g_cases[c].loss};
+        nn_net net = {3, g_sizes, g_cases[c].hidden, g_cases[c].output, g_cases[c].loss, NULL,
+                      NULL, 0.0};
         int64_t n_params = 0, i;
         uint64_t seed = 42 + (uint64_t)c;
         worst = 0;
@@ -480,7 +481,7 @@ static void test_gradcheck(void)
 static void test_forward_init(void)
 {
     const int64_t n = 600;
-    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0};
     double params[64], *X = (double *)xmalloc(n * 3 * sizeof(double));
     double *out = (double *)xmalloc(n * 2 * sizeof(double)), row[2];
     float paramsf[64], Xf[3 * 3], outf[3 * 2];
@@ -523,7 +524,7 @@ static void test_training(void)
                                     {"adam", NN_OPT_ADAM, 0.01, 0, 0}};
     static const int64_t batches[] = {1, 7, 40}; /* 40 = 5 * 7 + 5: a short last batch */
     const int64_t n = 40;
-    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0};
     double X[40 * 3], Y[40 * 2], params[64];
     int64_t i, o, b;
     int shuffle;
@@ -645,7 +646,7 @@ static void test_training(void)
 
     /* a diverging run stops with NN_ENONFINITE */
     {
-        nn_net lin = {3, g_sizes, NN_ACT_IDENTITY, NN_ACT_IDENTITY, NN_LOSS_MSE};
+        nn_net lin = {3, g_sizes, NN_ACT_IDENTITY, NN_ACT_IDENTITY, NN_LOSS_MSE, NULL, NULL, 0.0};
         nn_fit_config cfg = {NN_OPT_SGD, 1e3, 0, 0, 0.9, 0.999, 1e-8, 0, 0, NULL, NULL};
         nn_workspace_f64 *ws = NULL;
         uint64_t seed = 1;
@@ -681,7 +682,7 @@ static void test_errors(void)
 {
     const int64_t huge = (int64_t)1 << 62;
     const int64_t big_sizes[3] = {3, huge, 2}, zero_sizes[3] = {3, 0, 2};
-    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE};
+    nn_net net = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0};
     nn_net bad;
     nn_workspace_f64 *ws = NULL;
     double A[16] = {0}, B[16] = {0}, C[16] = {0}, loss;
@@ -740,7 +741,8 @@ static void test_errors(void)
     CHECK_STATUS(nn_net_check(&bad, &n_params), NN_OK);
     CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, NN_ACT_TANH, NN_LOSS_CE), NN_EPAIR);
     CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, NN_ACT_STEP, NN_LOSS_MSE), NN_EINVAL);
-    CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, (nn_act)7, NN_LOSS_MSE), NN_EINVAL);
+    CHECK_STATUS(nn_output_delta_f64(C, NULL, A, B, 2, 2, (nn_act)NN_ACT_COUNT, NN_LOSS_MSE),
+                 NN_EINVAL);
 
     /* workspace sizes */
     CHECK_STATUS(nn_workspace_create_f64(NULL, &net, 10, 10, NN_OPT_SGD), NN_EINVAL);
@@ -796,7 +798,7 @@ static void test_errors(void)
     ep.deriv_of = A;
     ep.deriv_act = NN_ACT_STEP;
     CHECK_STATUS(nn_gemm_f64(C, A, B, 2, 2, 2, 0, 0, 1, 0, &ep), NN_EINVAL);
-    CHECK_STATUS(nn_activation_forward_f64(C, A, 2, 2, (nn_act)6), NN_EINVAL);
+    CHECK_STATUS(nn_activation_forward_f64(C, A, 2, 2, (nn_act)NN_ACT_COUNT), NN_EINVAL);
     CHECK_STATUS(nn_activation_forward_f64(C, A, huge, huge, NN_ACT_TANH), NN_EOVERFLOW);
     CHECK_STATUS(nn_activation_backward_f64(C, A, B, 2, 2, NN_ACT_STEP), NN_EINVAL);
     CHECK_STATUS(nn_dense_backward_f64(C, C, C, A, B, A, 2, 2, 2, NN_ACT_STEP), NN_EINVAL);
@@ -804,7 +806,7 @@ static void test_errors(void)
     CHECK_STATUS(nn_dense_backward_f64(NULL, C, C, A, B, A, 2, 2, 2, NN_ACT_TANH), NN_EINVAL);
     CHECK_STATUS(nn_dense_forward_f64(C, NULL, A, B, NULL, 2, 2, 2, NN_ACT_TANH), NN_EINVAL);
     CHECK_STATUS(nn_dense_forward_f64(C, NULL, A, B, A, 2, 0, 2, NN_ACT_TANH), NN_EINVAL);
-    CHECK_STATUS(nn_loss_f64(&loss, A, A, B, 2, 2, (nn_loss)3), NN_EINVAL);
+    CHECK_STATUS(nn_loss_f64(&loss, A, A, B, 2, 2, (nn_loss)NN_LOSS_COUNT), NN_EINVAL);
     CHECK_STATUS(nn_loss_f64(NULL, A, A, B, 2, 2, NN_LOSS_MSE), NN_EINVAL);
     CHECK_STATUS(nn_l2_penalty_f64(&loss, A, 4, -1, 2), NN_EINVAL);
     CHECK_STATUS(nn_l2_gradient_f64(C, A, 4, 0.1, 0), NN_EINVAL);
@@ -820,6 +822,149 @@ static void test_errors(void)
 }
 
 /* ---- the optimizers by hand ------------------------------------------------------------------ */
+/* ---- per-layer activations, dropout, mae / huber / poisson -------------------------------- */
+static double finite_difference_error(const nn_net *net, double *params, int64_t n_params,
+                                      const double *X, const double *Y, int64_t n)
+{
+    const double h = 1e-6;
+    double grads[64], loss, lp, lm, worst = 0;
+    int64_t i;
+    nn_loss_gradient_f64(&loss, grads, params, net, X, Y, n, 0.1);
+    for (i = 0; i < n_params; i++) {
+        const double keep = params[i];
+        double d;
+        params[i] = keep + h;
+        nn_loss_gradient_f64(&lp, NULL, params, net, X, Y, n, 0.1);
+        params[i] = keep - h;
+        nn_loss_gradient_f64(&lm, NULL, params, net, X, Y, n, 0.1);
+        params[i] = keep;
+        d = fabs((lp - lm) / (2 * h) - grads[i]) / (1 + fabs(grads[i]));
+        if (d > worst) worst = d;
+    }
+    return worst;
+}
+
+static void test_layer_features(void)
+{
+    static const nn_act acts[2] = {NN_ACT_SIGMOID, NN_ACT_TANH};
+    static const struct {
+        const char *name;
+        nn_act output;
+        nn_loss loss;
+    } cases[] = {{"mae identity", NN_ACT_IDENTITY, NN_LOSS_MAE},
+                 {"huber tanh", NN_ACT_TANH, NN_LOSS_HUBER},
+                 {"poisson exp", NN_ACT_EXP, NN_LOSS_POISSON}};
+    const int64_t n = 6;
+    double X[6 * 3], Y[6 * 2], params[64], loss;
+    int64_t n_params, i;
+    int c;
+    for (c = 0; c < 3; c++) {
+        nn_net net = {3, g_sizes, NN_ACT_RELU, cases[c].output, cases[c].loss, acts, NULL, 0.4};
+        uint64_t seed = 7;
+        CHECK_STATUS(nn_net_check(&net, &n_params), NN_OK);
+        CHECK(nn_net_layer_act(&net, 0) == NN_ACT_SIGMOID &&
+                  nn_net_layer_act(&net, 1) == NN_ACT_TANH &&
+                  nn_net_layer_act(&net, 2) == cases[c].output,
+              "per-layer activations");
+        CHECK_STATUS(nn_init_params_f64(params, &net, NN_INIT_GLOROT, &seed), NN_OK);
+        for (i = 0; i < n * 3; i++) X[i] = draw(-2, 2);
+        for (i = 0; i < n * 2; i++) /* poisson's targets are counts: y >= 0 */
+            Y[i] = cases[c].loss == NN_LOSS_POISSON ? draw(0, 3) : draw(-1, 1);
+        CHECK(finite_difference_error(&net, params, n_params, X, Y, n) < 1e-7, "gradcheck %s",
+              cases[c].name);
+    }
+    { /* the formulas: huber (delta 2) of residuals 0.3, 5, -5; poisson e^z - y z */
+        const double A[3] = {0.3, 5.0, -5.0}, Z0[3] = {0, 0, 0}, Zp[2] = {700.0, -800.0},
+                     Yp[2] = {2.0, 3.0};
+        double delta[3];
+        CHECK_STATUS(nn_loss_ex_f64(&loss, NULL, A, Z0, NULL, 1, 3, NN_LOSS_HUBER, 2.0), NN_OK);
+        CHECK(fabs(loss - (0.045 + 8.0 + 8.0) / 3) < 1e-15, "huber %.17g", loss);
+        CHECK_STATUS(nn_output_delta_ex_f64(delta, NULL, A, Z0, 1, 3, NN_ACT_IDENTITY,
+                                            NN_LOSS_HUBER, 2.0), NN_OK);
+        CHECK(fabs(delta[0] - 0.1) < 1e-15 && delta[1] == 2.0 / 3 && delta[2] == -2.0 / 3,
+              "huber delta %g %g %g", delta[0], delta[1], delta[2]);
+        CHECK_STATUS(nn_loss_f64(&loss, NULL, A, A, 1, 3, NN_LOSS_MAE), NN_OK);
+        CHECK(loss == 0, "mae of a = y is %g", loss);
+        CHECK_STATUS(nn_output_delta_f64(delta, NULL, A, A, 1, 3, NN_ACT_IDENTITY, NN_LOSS_MAE),
+                     NN_OK);
+        CHECK(delta[0] == 0 && delta[1] == 0 && delta[2] == 0, "mae's derivative at a = y");
+        CHECK_STATUS(nn_loss_f64(&loss, Zp, NULL, Yp, 1, 2, NN_LOSS_POISSON), NN_OK);
+        CHECK(isfinite(loss) && fabs(loss / (exp(700.0) + 1000.0) - 1) < 1e-14, "poisson %g",
+              loss);
+        CHECK_STATUS(nn_loss_ex_f64(&loss, NULL, A, Z0, NULL, 1, 3, NN_LOSS_HUBER, 0.0), NN_EINVAL);
+        {
+            const double negative[2] = {1.0, -0.5};
+            CHECK_STATUS(nn_loss_f64(&loss, Zp, NULL, negative, 1, 2, NN_LOSS_POISSON), NN_EINVAL);
+        }
+    }
+    { /* descriptions the core refuses */
+        static const nn_act softmax_hidden[2] = {NN_ACT_TANH, NN_ACT_SOFTMAX};
+        static const nn_act exp_hidden[2] = {NN_ACT_EXP, NN_ACT_TANH};
+        static const double one[2] = {0.2, 1.0}, negative[2] = {-0.1, 0.0};
+        nn_net bad = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0};
+        bad.hidden_acts = softmax_hidden;
+        CHECK_STATUS(nn_net_check(&bad, NULL), NN_EINVAL);
+        bad.hidden_acts = exp_hidden;
+        CHECK_STATUS(nn_net_check(&bad, NULL), NN_EINVAL);
+        bad.hidden_acts = NULL;
+        bad.dropout = one;
+        CHECK_STATUS(nn_net_check(&bad, NULL), NN_EINVAL);
+        bad.dropout = negative;
+        CHECK_STATUS(nn_net_check(&bad, NULL), NN_EINVAL);
+        bad.dropout = NULL;
+        bad.loss = NN_LOSS_HUBER;
+        bad.output = NN_ACT_IDENTITY;
+        CHECK_STATUS(nn_net_check(&bad, NULL), NN_EINVAL); /* huber_delta 0 */
+        bad.loss = NN_LOSS_POISSON;
+        CHECK_STATUS(nn_net_check(&bad, NULL), NN_EPAIR);
+    }
+    { /* dropout: one draw per unit of each dropout layer and row, in order; none at rate 0 */
+        static const double rates[2] = {0.5, 0.0}, tiny[2] = {1e-300, 1e-300};
+        nn_net plain = {3, g_sizes, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0};
+        nn_net dropped = plain;
+        nn_fit_config cfg;
+        nn_workspace_f64 *ws = NULL;
+        double Xd[20 * 3], Yd[20 * 2], p1[64], p2[64], epoch_loss;
+        uint64_t state = 99, seed = 3;
+        int64_t np_;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.optimizer = NN_OPT_SGD;
+        cfg.lr = 0.1;
+        for (i = 0; i < 20 * 3; i++) Xd[i] = draw(-1, 1);
+        make_targets(Yd, 20, 2, NN_LOSS_CE);
+        dropped.dropout = rates;
+        CHECK_STATUS(nn_net_check(&dropped, &np_), NN_OK);
+        CHECK_STATUS(nn_init_params_f64(p1, &dropped, NN_INIT_GLOROT, &seed), NN_OK);
+        CHECK_STATUS(nn_workspace_create_f64(&ws, &dropped, 20, 8, NN_OPT_SGD), NN_OK);
+        CHECK_STATUS(nn_train_epoch_f64(p1, &epoch_loss, ws, &dropped, &cfg, Xd, Yd, 20, NULL),
+                     NN_EINVAL); /* the masks need the stream, also without shuffle */
+        CHECK_STATUS(nn_train_epoch_f64(p1, &epoch_loss, ws, &dropped, &cfg, Xd, Yd, 20, &state),
+                     NN_OK);
+        CHECK(state == 99 + UINT64_C(0x9E3779B97F4A7C15) * 20 * 5, "dropout drew %llu",
+              (unsigned long long)state);
+        /* the same workspace cannot run a net whose dropout layers it has no buffers for */
+        dropped.dropout = tiny;
+        CHECK_STATUS(nn_train_epoch_f64(p1, &epoch_loss, ws, &dropped, &cfg, Xd, Yd, 20, &state),
+                     NN_EINVAL);
+        nn_workspace_free_f64(ws);
+        /* a rate so small that every unit is kept (scale 1): the network without dropout */
+        seed = 3;
+        CHECK_STATUS(nn_init_params_f64(p1, &plain, NN_INIT_GLOROT, &seed), NN_OK);
+        memcpy(p2, p1, sizeof p1);
+        CHECK_STATUS(nn_workspace_create_f64(&ws, &dropped, 20, 8, NN_OPT_SGD), NN_OK);
+        CHECK_STATUS(nn_train_epoch_f64(p1, &epoch_loss, ws, &dropped, &cfg, Xd, Yd, 20, &state),
+                     NN_OK);
+        nn_workspace_free_f64(ws);
+        CHECK_STATUS(nn_workspace_create_f64(&ws, &plain, 20, 8, NN_OPT_SGD), NN_OK);
+        CHECK_STATUS(nn_train_epoch_f64(p2, &epoch_loss, ws, &plain, &cfg, Xd, Yd, 20, &state),
+                     NN_OK);
+        nn_workspace_free_f64(ws);
+        for (i = 0; i < np_; i++)
+            CHECK(fabs(p1[i] - p2[i]) < 1e-12, "kept-all dropout differs at %lld",
+                  (long long)i);
+    }
+}
+
 static void test_optimizers(void)
 {
     /* sgd momentum 0.5, lr 0.1: v = 0.5 * 1 - 0.1 * 2 = 0.3; w = 1 + 0.3 = 1.3;
@@ -850,6 +995,7 @@ int main(void)
     test_training();
     test_perceptron();
     test_optimizers();
+    test_layer_features();
     test_errors();
     if (g_failures) {
         printf("%d of %d checks FAILED\n", g_failures, g_checks);

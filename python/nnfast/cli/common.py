@@ -13,6 +13,7 @@ from ..data.tables import DataError, read_csv_header, target_index
 from ..data.targets import encode_classes
 from ..models import Perceptron, load
 from ..models.preprocessing import Preprocessing
+from ..vocabulary import REGRESSION_LOSSES
 
 
 class CommandError(Exception):
@@ -32,8 +33,9 @@ def load_model(path):
 
 
 def task_of(model):
-    """'regression' for an mse network that is not a step perceptron, else 'classification'."""
-    if isinstance(model, Perceptron) or model.network.loss_name != "mse":
+    """'regression' for a network trained on a regression loss (mse, mae, huber, poisson)
+    that is not a step perceptron, else 'classification'."""
+    if isinstance(model, Perceptron) or model.network.loss_name not in REGRESSION_LOSSES:
         return "classification"
     return "regression"
 

@@ -50,9 +50,12 @@ def run(args, out=print):
     net = model.network
     out(f"{args.model}: nnfast {type(model).__name__} (model file format version "
         f"{FORMAT_VERSION})")
-    hidden = f"hidden {net.activation}, " if len(net.layers) > 2 else ""
+    hidden = f"hidden {','.join(net.activations)}, " if len(net.layers) > 2 else ""
+    loss = net.loss_name + (f" (delta {net.huber_delta:g})" if net.loss_name == "huber" else "")
     out(f"layers: {' -> '.join(map(str, net.layers))} ({hidden}output {net.output}, "
-        f"loss {net.loss_name})")
+        f"loss {loss})")
+    if any(getattr(net, "dropout", ())):
+        out(f"dropout: {', '.join(f'{p:g}' for p in net.dropout)} (training only)")
     out(f"dtype: {net.dtype}")
     out(f"parameters: {net.n_params:,}")
     task = task_of(model)

@@ -7,7 +7,8 @@ from ..data import train_test_split
 from ..data.sources import read_data
 from ..data.targets import TASKS, encode_target
 from ..models.preprocessing import Preprocessing
-from ..vocabulary import FORWARD_ONLY_ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZER_NAMES
+from ..vocabulary import (FORWARD_ONLY_ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSS_OUTPUTS,
+                          OPTIMIZER_NAMES, REGRESSION_LOSSES)
 from . import plots
 from .common import CommandError
 from .metrics import VALIDATION_SCORES
@@ -68,6 +69,44 @@ def positive(text):
     return value
 
 
+# Activations backprop can train (step has no derivative).
+TRAINABLE_ACTIVATIONS = [a for a in HIDDEN_ACTIVATIONS if a not in FORWARD_ONLY_ACTIVATIONS]
+
+
+def activations(text):
+    """--activation "relu" -> "relu"; "relu,tanh" -> ["relu", "tanh"], one per hidden layer."""
+    names = [part.strip() for part in text.split(",")]
+    for name in names:
+        if name not in TRAINABLE_ACTIVATIONS:
+            raise argparse.ArgumentTypeError(
+                f"unknown activation {name!r}; choose from {', '.join(TRAINABLE_ACTIVATIONS)}, "
+                f"or a comma list with one per hidden layer")
+    return names[0] if len(names) == 1 else names
+
+
+def rates(text):
+    """--dropout "0.2" -> 0.2; "0.2,0.1" -> [0.2, 0.1], one per hidden layer."""
+    try:
+        values = [fraction(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected rates in [0, 1) like 0.2 or 0.2,0.1, "
+                                         f"got {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def regression_head(loss):
+    """(n_outputs, output activation, loss) of a regression model trained on `loss`: the
+    identity output, or the one the loss needs (poisson: exp)."""
+    return 1, "identity" if "identity" in LOSS_OUTPUTS[loss] else LOSS_OUTPUTS[loss][0], loss
+
+
 def add_parser(commands):
     p = commands.add_parser("train", help="train a model on a CSV, .npy/.npz or built-in data",
                             description=DESCRIPTION, epilog=EXAMPLES,
@@ -79,9 +118,17 @@ def add_parser(commands):
     p.add_argument("--layers", type=hidden_sizes, default=[16], metavar="SIZES",
                    help="hidden layer sizes, comma separated, or none (default 16)")
     # step has no derivative, so backprop cannot train it
-    p.add_argument("--activation",
-                   choices=[a for a in HIDDEN_ACTIVATIONS if a not in FORWARD_ONLY_ACTIVATIONS],
-                   default="relu", help="hidden activation (default relu)")
+    p.add_argument("--activation", type=activations, default="relu", metavar="NAMES",
+                   help=f"hidden activation ({', '.join(TRAINABLE_ACTIVATIONS)}; default relu), "
+                        f"or a comma list with one per hidden layer, e.g. relu,tanh")
+    p.add_argument("--dropout", type=rates, default=0.0, metavar="RATES",
+                   help="dropout rate of the hidden layers while training, in [0, 1), or a "
+                        "comma list with one per hidden layer (default 0)")
+    p.add_argument("--loss", choices=REGRESSION_LOSSES, default=None,
+                   help="regression loss (default mse); poisson trains an exp output on "
+                        "targets >= 0")
+    p.add_argument("--huber-delta", type=positive_float, default=1.0, metavar="DELTA",
+                   help="where the huber loss turns from quadratic to linear (default 1)")
     p.add_argument("--epochs", type=positive, default=100, help="default 100")
     p.add_argument("--batch-size", type=positive, default=32,
                    help="rows per gradient step (default 32; clipped to the data)")
@@ -160,9 +207,13 @@ def prepare(args, out):
         split = train_test_split(table.X, y, test_fraction=args.validation, seed=args.seed)
     else:
         split = (table.X, None, y, None)
+    if args.loss is not None and task != "regression":
+        raise CommandError(f"--loss {args.loss} is a regression loss; this target makes a "
+                           f"{task} model (--task regression overrides)")
     preprocessing = Preprocessing.learned(
         split[0], split[2], standardize=args.standardize,
-        scale_target=args.standardize and task == "regression",
+        # poisson's targets are counts (>= 0): they keep their scale
+        scale_target=args.standardize and task == "regression" and args.loss != "poisson",
         features=table.feature_names, target=table.target_name, classes=classes)
     return table, y, task, split, preprocessing
 
@@ -246,12 +297,21 @@ def run(args, out=print):
 
     check_outputs(args)
     table, y_all, task, split, preprocessing = prepare(args, out)
-    n_out, output, loss = HEADS[task](len(preprocessing.classes or ()))
-    model = MLP([table.X.shape[1], *args.layers, n_out], activation=args.activation,
-                output=output, loss=loss, seed=args.seed, dtype=args.dtype)
+    n_out, output, loss = (regression_head(args.loss) if args.loss is not None
+                           else HEADS[task](len(preprocessing.classes or ())))
+    try:
+        model = MLP([table.X.shape[1], *args.layers, n_out], activation=args.activation,
+                    output=output, loss=loss, seed=args.seed, dtype=args.dtype,
+                    dropout=args.dropout, huber_delta=args.huber_delta)
+    except ValueError as exc:  # an activation or dropout list of the wrong length
+        raise CommandError(f"{exc} (--layers gives {len(args.layers)} hidden layer(s))") \
+            from None
     preprocessing.store(model)
-    out(f"model: MLP {' -> '.join(map(str, model.layers))}, hidden {args.activation}, output "
-        f"{output}, loss {loss}, {args.dtype}, {model.n_params} parameters")
+    extras = f", dropout {','.join(map(str, model.dropout))}" if any(model.dropout) else ""
+    extras += f", huber delta {model.huber_delta:g}" if loss == "huber" else ""
+    out(f"model: MLP {' -> '.join(map(str, model.layers))}, hidden "
+        f"{','.join(model.activations) or 'none'}, output {output}, loss {loss}{extras}, "
+        f"{args.dtype}, {model.n_params} parameters")
     score_name, score = VALIDATION_SCORES[task]
     steps = args.max_iter or args.epochs if args.optimizer == "lbfgs" else args.epochs
     progress = EpochProgress(steps, score_name, quiet=args.quiet, out=out)

@@ -17,6 +17,7 @@ import numpy as np
 from .._version import __version__
 from ..models import Perceptron
 from ..models.preprocessing import Preprocessing
+from ..vocabulary import REGRESSION_LOSSES
 
 C_TYPES = {"float32": ("float", "f"), "float64": ("double", "")}
 
@@ -36,13 +37,15 @@ ACTIVATIONS_C = {
                 "    for (j = 1; j < n; j++) if (z[j] > zmax) zmax = z[j];\n"
                 "    for (j = 0; j < n; j++) {{ z[j] = exp{s}(z[j] - zmax); sum += z[j]; }}\n"
                 "    for (j = 0; j < n; j++) z[j] = z[j] / sum;\n"),
+    # a Poisson output's rate
+    "exp": "    for (j = 0; j < n; j++) z[j] = exp{s}(z[j]);\n",
 }
 
 # How the predicted class follows from the outputs, by loss.
 PREDICTION_C = {
     "cross_entropy": ("    for (j = 1; j < {n}; j++) if (output[j] > output[best]) best = j;\n"),
     "binary_cross_entropy": "    best = output[0] >= ({t})0.5;\n",
-    "mse": "",
+    **{loss: "" for loss in REGRESSION_LOSSES},  # regression: no class
 }
 
 
@@ -157,7 +160,7 @@ def to_c(model, prefix=None, source="a model"):
     P = p.upper()
     function = f"{p}inference" if prefix else "inference"
     layers = net.layers
-    activations = [net.activation] * (len(layers) - 2) + [net.output]
+    activations = list(net.activations) + [net.output]
     preprocessing = Preprocessing.of(model)
     guard = f"{P}MODEL_H"
     out = header_comment(model, net, function, activations, source)

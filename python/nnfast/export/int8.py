@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import _validation as check
 from ..models.preprocessing import Preprocessing
+from ..vocabulary import REGRESSION_LOSSES
 from .header import ACTIVATIONS_C, C_TYPES, c_array, c_identifier, prediction_rule
 
 INT8_MAX = 127
@@ -44,18 +45,19 @@ ACTIVATIONS_NP = {
     "relu": lambda z: np.maximum(z, 0),
     "softmax": lambda z: (lambda e: e / e.sum(axis=1, keepdims=True))(
         np.exp(z - z.max(axis=1, keepdims=True))),
+    "exp": np.exp,
 }
 # The class each prediction rule (export.header.prediction_rule) gives from the output
 # layer's z, before its activation: argmax z is argmax softmax(z), z >= 0 is sigmoid(z) >= 0.5.
 CLASS_FROM_Z = {
     "cross_entropy": lambda z: z.argmax(axis=1),
     "binary_cross_entropy": lambda z: (z[:, 0] >= 0).astype(np.int64),
-    "mse": lambda z: np.zeros(len(z), dtype=np.int64),
+    **{loss: (lambda z: np.zeros(len(z), dtype=np.int64)) for loss in REGRESSION_LOSSES},
 }
 CLASS_FROM_Z_C = {
     "cross_entropy": "    for (j = 1; j < {n}; j++) if (output[j] > output[best]) best = j;\n",
     "binary_cross_entropy": "    best = output[0] >= 0.0f;\n",
-    "mse": "",
+    **{loss: "" for loss in REGRESSION_LOSSES},
 }
 
 
@@ -165,7 +167,7 @@ def quantize(model, X):
     std = np.ones(net.layers[0]) if pre.std is None else pre.std
     a = (X - mean) / std
     input_scale = scale = float(scale_of(np.abs(a).max()))
-    activations = [net.activation] * (len(net.layers) - 2) + [net.output]
+    activations = list(net.activations) + [net.output]
     layers: List[QuantizedLayer] = []
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
         W, b = W.astype(np.float64), b.astype(np.float64)

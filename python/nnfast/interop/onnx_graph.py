@@ -15,6 +15,8 @@ skl2onnx read.
 """
 import numpy as np
 
+from ..vocabulary import REGRESSION_LOSSES
+
 OPSET = 17
 IR_VERSION = 8
 ELEMENT_TYPES = {"float32": 1, "float64": 11}  # onnx.TensorProto.FLOAT, DOUBLE
@@ -34,6 +36,7 @@ ACTIVATIONS_ONNX = {
     "tanh": lambda builder, z: builder.node("Tanh", [z]),
     "relu": lambda builder, z: builder.node("Relu", [z]),
     "softmax": lambda builder, z: builder.node("Softmax", [z], axis=-1),
+    "exp": lambda builder, z: builder.node("Exp", [z]),  # a Poisson output's rate
 }
 
 
@@ -72,7 +75,7 @@ def class_labels(classes, n_classes):
 
 def is_classifier(model, net):
     """A Perceptron (its network is its one layer) or a network trained on a cross-entropy."""
-    return net is not model or net.loss_name != "mse"
+    return net is not model or net.loss_name not in REGRESSION_LOSSES
 
 
 def to_onnx(model, path=None):
@@ -104,7 +107,7 @@ def to_onnx(model, path=None):
     if pre.mean is not None:
         a = builder.node("Sub", [a, builder.constant(pre.mean, "mean")])
         a = builder.node("Div", [a, builder.constant(pre.std, "std")])
-    activations = [net.activation] * (len(net.layers) - 2) + [net.output]
+    activations = list(net.activations) + [net.output]
     for l, (W, b, activation) in enumerate(zip(net.weights, net.biases, activations)):
         z = builder.node("MatMul", [a, builder.constant(W, f"W{l}")])
         z = builder.node("Add", [z, builder.constant(b, f"b{l}")])

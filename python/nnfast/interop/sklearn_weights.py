@@ -9,6 +9,9 @@ scikit-learn keeps the weights as nnfast does: ``coefs_[l]`` of shape (n_l, n_{l
 | out_activation_ softmax (multiclass) | output softmax, loss cross_entropy |
 | out_activation_ logistic (binary, multilabel) | output sigmoid, loss binary_cross_entropy |
 | out_activation_ identity (squared_error) | output identity, loss mse |
+| out_activation_ exp (poisson) | output exp, loss poisson |
+| loss absolute_error / huber (nnfast.sklearn) | loss mae / huber (huber_delta) |
+| dropout (nnfast.sklearn) | dropout |
 | classes_ (single-label classifiers) | the model's classes record |
 
 A binary classifier's predict_proba is [1 - p, p]: the nnfast model's forward is p, one column.
@@ -20,10 +23,12 @@ from ..models.files import ModelRecord
 # scikit-learn's activation names -> nnfast's (nnfast.sklearn._base has the same table; this
 # module reads fitted attributes only and imports neither scikit-learn nor nnfast.sklearn)
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
-               "softmax": "softmax"}
+               "softmax": "softmax", "exp": "exp"}
 # out_activation_ -> nnfast's loss for that output
 OUTPUT_LOSSES = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
-                 "identity": "mse"}
+                 "identity": "mse", "exp": "poisson"}
+# nnfast.sklearn's regression extras (loss) -> nnfast's loss
+EXTRA_LOSSES = {"absolute_error": "mae", "huber": "huber"}
 
 
 def record_from_sklearn(estimator):
@@ -58,8 +63,12 @@ def record_from_sklearn(estimator):
         raise ValueError(f"coefs_ are {dtype.name}: nnfast runs float32 and float64")
     layers = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
     config = {"layers": layers, "activation": ACTIVATIONS[estimator.activation],
-              "output": ACTIVATIONS[out_activation], "loss": OUTPUT_LOSSES[out_activation],
-              "seed": 0, "dtype": dtype.name, "init": "zeros"}
+              "output": ACTIVATIONS[out_activation],
+              "loss": EXTRA_LOSSES.get(getattr(estimator, "loss", None),
+                                       OUTPUT_LOSSES[out_activation]),
+              "seed": 0, "dtype": dtype.name, "init": "zeros",
+              "dropout": getattr(estimator, "dropout", 0.0),
+              "huber_delta": getattr(estimator, "huber_delta", 1.0)}
     records = {}
     classes = getattr(estimator, "classes_", None)
     single_label = out_activation == "softmax" or (out_activation == "logistic"

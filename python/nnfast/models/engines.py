@@ -14,6 +14,10 @@ from .parameters import count_parameters, split_parameters
 from .training import Trainer, diverged
 
 
+# Losses whose targets are counts or rates: y >= 0.
+COUNT_TARGETS = ("poisson",)
+
+
 class NativeEngine:
     """The C core, through nnfast._core, for one network description.
 
@@ -21,14 +25,22 @@ class NativeEngine:
     ----------
     layers : list of int
         [n_inputs, hidden..., n_outputs], checked by the caller (the model).
-    activation, output, loss : str
+    activations : list of str
+        One name per hidden layer (nnfast.vocabulary), checked by the caller.
+    output, loss : str
         Names of nnfast.vocabulary, checked by the caller.
     dtype : {"float64", "float32"}
+    dropout : list of float
+        One rate per hidden layer (training only), checked by the caller.
+    huber_delta : float
     """
 
-    def __init__(self, layers, activation, output, loss, dtype):
-        self.net = _core.Net(layers, ACTIVATION_CODES[activation], ACTIVATION_CODES[output],
-                             LOSS_CODES[loss])
+    def __init__(self, layers, activations, output, loss, dtype, dropout=None,
+                 huber_delta=1.0):
+        codes = [ACTIVATION_CODES[a] for a in activations]
+        self.net = _core.Net(layers, codes[0] if codes else ACTIVATION_CODES["identity"],
+                             ACTIVATION_CODES[output], LOSS_CODES[loss], codes,
+                             dropout if dropout and any(dropout) else None, huber_delta)
         self.n_params = self.net.n_params
         self.layers, self.loss, self.dtype = list(layers), loss, dtype
 
@@ -37,8 +49,13 @@ class NativeEngine:
         return check.as_matrix(X, "X", self.dtype, self.layers[0])
 
     def checked_Y(self, y, n_rows):
-        """y as the (n_rows, n_outputs) target matrix of the network's loss."""
-        return check.targets(y, n_rows, self.layers[-1], self.loss, self.dtype)
+        """y as the (n_rows, n_outputs) target matrix of the network's loss (poisson: counts
+        or rates, y >= 0)."""
+        Y = check.targets(y, n_rows, self.layers[-1], self.loss, self.dtype)
+        if self.loss in COUNT_TARGETS and Y.size and Y.min() < 0:
+            raise ValueError(f"y holds a negative value ({Y.min():g}): the {self.loss} loss "
+                             f"needs targets y >= 0")
+        return Y
 
     def init_params(self, params, init, seed):
         """Fill params by the init contract; return the stream state after the draws."""
@@ -77,14 +94,17 @@ class NativeEngine:
 class ReferenceEngine:
     """nnfast.reference, on lists: the same model, slowly and readably, for comparison."""
 
-    def __init__(self, layers, activation, output, loss, dtype):
+    def __init__(self, layers, activations, output, loss, dtype, dropout=None,
+                 huber_delta=1.0):
         from .. import reference
 
         if dtype != "float64":
             raise ValueError("the reference backend computes in float64 only")
         self.reference = reference
         self.layers, self.loss, self.dtype = list(layers), loss, dtype
-        self.model = reference.MLP(self.layers, activation, output, loss, init="zeros")
+        self.model = reference.MLP(self.layers, list(activations), output, loss, init="zeros",
+                                   dropout=list(dropout or [0.0] * len(activations)),
+                                   huber_delta=huber_delta)
         self.n_params = count_parameters(self.layers)
 
     checked_X = NativeEngine.checked_X
@@ -106,7 +126,7 @@ class ReferenceEngine:
 
     def init_params(self, params, init, seed):
         rng = self.reference.SplitMix64(seed)
-        activations = [self.model.activation] * (len(self.layers) - 2) + [self.model.output]
+        activations = self.model.activations + [self.model.output]
         weights, biases = self.reference.ops.init_params(self.layers, activations, rng, init)
         self.model.weights, self.model.biases = weights, biases
         self._store(params)

@@ -1,6 +1,7 @@
 """Model files: a NumPy .npz holding each parameter array and a JSON `meta` record.
 
-Layout (format_version 1):
+Layout (format_version 2; version 1 is the same without the config's "dropout" and
+"huber_delta", whose defaults then apply, and with one hidden activation name):
     meta  uint8 array: UTF-8 JSON {format, format_version, nnfast_version, kind, config,
           rng_state, history}
     W0, b0, W1, b1, ...  the parameters, in the model's dtype
@@ -29,7 +30,8 @@ from .parameters import count_parameters
 from .preprocessing import OPTIONAL_RECORDS
 
 FORMAT = "nnfast"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: an MLP's config may hold per-layer activations, dropout, huber_delta
+READABLE_VERSIONS = (1, 2)
 MAX_META_BYTES = 1 << 20
 
 
@@ -160,9 +162,10 @@ def _read_meta(zf, path):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an nnfast model file")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ModelFileError(f"{path}: model file format version {version!r}; this nnfast "
-                             f"{__version__} reads version {FORMAT_VERSION}")
+                             f"{__version__} reads versions {READABLE_VERSIONS[0]} to "
+                             f"{FORMAT_VERSION}")
     return meta
 
 

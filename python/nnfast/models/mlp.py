@@ -32,7 +32,7 @@ def overflow_checked(result: Any, what: str) -> Any:
 PREDICTIONS = {
     "cross_entropy": lambda A: A.argmax(axis=1),
     "binary_cross_entropy": lambda A: (A >= 0.5).astype(np.int64),
-    "mse": lambda A: A,
+    **{loss: (lambda A: A) for loss in vocabulary.REGRESSION_LOSSES},
 }
 
 
@@ -41,7 +41,7 @@ PREDICTIONS = {
 PREDICT_RULES = {
     "cross_entropy": _core.PREDICT_ARGMAX,
     "binary_cross_entropy": _core.PREDICT_THRESHOLD,
-    "mse": _core.PREDICT_VALUES,
+    **{loss: _core.PREDICT_VALUES for loss in vocabulary.REGRESSION_LOSSES},
 }
 
 
@@ -58,24 +58,46 @@ class MLP:
     ----------
     layers : list of int
         [n_inputs, hidden..., n_outputs], at least two positive sizes.
-    activation : {"identity", "step", "sigmoid", "tanh", "relu"}
-        The hidden layers' activation.
-    output : {"identity", "step", "sigmoid", "tanh", "relu", "softmax"}, optional
+    activation : {"identity", "step", "sigmoid", "tanh", "relu"}, or a list of them
+        The hidden layers' activation: one name for all, or one name per hidden layer
+        (``["relu", "tanh"]``; a list of the wrong length is a ValueError).
+    output : {"identity", "step", "sigmoid", "tanh", "relu", "softmax", "exp"}, optional
         The last layer's activation; softmax when n_outputs > 1, else sigmoid.
-    loss : {"binary_cross_entropy", "cross_entropy", "mse"}, optional
+    loss : {"binary_cross_entropy", "cross_entropy", "mse", "mae", "huber", "poisson"}
         Defaults to the output's natural loss (softmax: cross_entropy, sigmoid:
-        binary_cross_entropy, others: mse).
+        binary_cross_entropy, exp: poisson, others: mse). mae and huber take any output,
+        as mse does; poisson needs output="exp" and targets y >= 0.
     seed : int
-        State of the model's SplitMix64 stream (initialization and shuffling).
+        State of the model's SplitMix64 stream (initialization, shuffling, dropout masks).
     dtype : {"float64", "float32"}
     init : {"glorot", "zeros"}
     backend : {"native", "reference"}
         "reference" runs the same model on nnfast.reference (float64 only), for comparison.
+    dropout : float or list of float, each in [0, 1)
+        Inverted dropout of the hidden layers' outputs during fit: one rate for all hidden
+        layers or one per hidden layer. A dropped unit outputs 0, a kept one is scaled by
+        1 / (1 - p); forward, predict, loss and gradients never drop (docs/semantics.md,
+        "Dropout").
+    huber_delta : float > 0
+        Where the huber loss turns from quadratic to linear (default 1.0).
+
+    Attributes
+    ----------
+    activations : list of str
+        The activation of each hidden layer.
+    activation : str or list of str
+        As given: one name when all hidden layers share it.
+    dropout : list of float
+        The dropout rate of each hidden layer.
+    huber_delta : float
     """
 
     # set by __init__ and fit; declared here for the type checker
     layers: List[int]
-    activation: str
+    activation: Union[str, List[str]]
+    activations: List[str]
+    dropout: List[float]
+    huber_delta: float
     output: str
     loss_name: str
     seed: int
@@ -95,10 +117,11 @@ class MLP:
     classes: Optional[list] = None
     validation: Optional[dict] = None
 
-    def __init__(self, layers: Sequence[int], activation: str = "sigmoid",
+    def __init__(self, layers: Sequence[int], activation: Union[str, Sequence[str]] = "sigmoid",
                  output: Optional[str] = None, loss: Optional[str] = None, *, seed: int = 0,
                  dtype: npt.DTypeLike = "float64", init: str = "glorot",
-                 backend: str = "native") -> None:
+                 backend: str = "native", dropout: Union[float, Sequence[float]] = 0.0,
+                 huber_delta: float = 1.0) -> None:
         if (isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__")
                 or len(layers) < 2):
             raise ValueError(f"layers must list at least 2 sizes [n_inputs, ..., n_outputs], "
@@ -108,7 +131,8 @@ class MLP:
         # Sizes are checked before the core sees them: a 10**12-unit layer is refused here.
         check.allocation(count_parameters(self.layers), np.dtype(self.dtype).itemsize,
                          f"layers {self.layers}")
-        self.activation = vocabulary.choose(activation, vocabulary.HIDDEN_ACTIVATIONS, "activation")
+        self.activations = vocabulary.hidden_activations(activation, len(self.layers) - 2)
+        self.activation = activation if isinstance(activation, str) else list(activation)
         if output is None:
             output = vocabulary.DEFAULT_OUTPUT[self.layers[-1] > 1]
         self.output = vocabulary.choose(output, vocabulary.OUTPUT_ACTIVATIONS, "output activation")
@@ -119,14 +143,17 @@ class MLP:
             raise ValueError(f"loss {self.loss_name!r} needs a "
                              f"{' or '.join(vocabulary.LOSS_OUTPUTS[self.loss_name])} output, "
                              f"got output {self.output!r}")
+        self.dropout = vocabulary.dropout_rates(dropout, len(self.layers) - 2)
+        self.huber_delta = vocabulary.check_huber_delta(huber_delta)
         if (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
                 or not 0 <= seed < 2**64):
             raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
         self.seed = int(seed)
         self.init = vocabulary.choose(init, vocabulary.INIT_NAMES, "init")
         self.backend = vocabulary.choose(backend, tuple(ENGINES), "backend")
-        self._engine = ENGINES[self.backend](self.layers, self.activation, self.output,
-                                             self.loss_name, self.dtype)
+        self._engine = ENGINES[self.backend](self.layers, self.activations, self.output,
+                                             self.loss_name, self.dtype, self.dropout,
+                                             self.huber_delta)
         self._net = getattr(self._engine, "net", None)
         self._params = np.zeros(self._engine.n_params, dtype=self.dtype)
         self._rng_state = self._engine.init_params(self._params, self.init, self.seed)
@@ -257,7 +284,7 @@ class MLP:
 
     def _require_differentiable(self):
         self._require_differentiable_output()
-        if self.activation in vocabulary.FORWARD_ONLY_ACTIVATIONS and len(self.layers) > 2:
+        if any(a in vocabulary.FORWARD_ONLY_ACTIVATIONS for a in self.activations):
             raise ValueError("the step activation has no derivative: backprop cannot train "
                              "step hidden layers; use sigmoid, tanh or relu")
 
@@ -388,7 +415,8 @@ class MLP:
     def _config(self):
         return {"layers": self.layers, "activation": self.activation, "output": self.output,
                 "loss": self.loss_name, "seed": self.seed, "dtype": self.dtype,
-                "init": self.init}
+                "init": self.init, "dropout": list(self.dropout),
+                "huber_delta": self.huber_delta}
 
     def to_record(self) -> ModelRecord:
         """The model as data (parameters copied): what its file holds."""
@@ -441,5 +469,8 @@ class MLP:
         write_record(self.to_record(), path)
 
     def __repr__(self) -> str:
+        extras = "" if not any(self.dropout) else f", dropout={self.dropout!r}"
+        if self.loss_name == "huber":
+            extras += f", huber_delta={self.huber_delta!r}"
         return (f"MLP({self.layers}, activation={self.activation!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, dtype={self.dtype!r})")
+                f"loss={self.loss_name!r}, dtype={self.dtype!r}{extras})")

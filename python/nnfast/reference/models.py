@@ -15,7 +15,7 @@ from ..errors import NotFittedError
 from . import fitting, ops
 
 FILE_FORMAT = "nnfast-reference"
-FILE_VERSION = 1
+FILE_VERSION = 2  # 2: per-layer activations, dropout, huber_delta; version 1 files still load
 
 
 # ---------------------------------------------------------------- argument checks
@@ -131,7 +131,17 @@ VECTOR_TARGETS = {  # how y of shape (n,) becomes (n, K), by loss
     "cross_entropy": _one_hot,
     "binary_cross_entropy": _column,
     "mse": _column,
+    "mae": _column,
+    "huber": _column,
+    "poisson": _column,
 }
+
+
+def _check_counts(Y, loss):
+    """poisson's targets are counts or rates: y >= 0 (y log a has no meaning below 0)."""
+    if loss == "poisson" and any(v < 0 for row in Y for v in row):
+        raise ValueError("y holds a negative value: the poisson loss needs targets y >= 0")
+    return Y
 
 
 def _check_targets(y, n, K, loss):
@@ -150,7 +160,7 @@ def _check_targets(y, n, K, loss):
             raise ValueError(f"y has {len(Y[0])} columns, the network has {K} outputs")
     if len(Y) != n:
         raise ValueError(f"X has {n} rows but y has {len(Y)}")
-    return Y
+    return _check_counts(Y, loss)
 
 
 # ---------------------------------------------------------------- predictions
@@ -174,6 +184,9 @@ PREDICTIONS = {  # what predict returns, by loss
     "cross_entropy": _argmax_rows,
     "binary_cross_entropy": _threshold,
     "mse": _squeeze,
+    "mae": _squeeze,
+    "huber": _squeeze,
+    "poisson": _squeeze,
 }
 
 
@@ -231,17 +244,23 @@ class MLP:
     Parameters
     ----------
     layers : list of int, [n_inputs, hidden..., n_outputs]
-    activation : {"sigmoid", "tanh", "relu", "identity", "step"}
-        Activation of the hidden layers ("step" runs forward but cannot be fit).
-    output : {"softmax", "sigmoid", "identity", "tanh", "relu"}, optional
+    activation : {"sigmoid", "tanh", "relu", "identity", "step"} or list of them
+        Activation of the hidden layers ("step" runs forward but cannot be fit): one
+        name for all, or a list with one name per hidden layer.
+    output : {"softmax", "sigmoid", "identity", "tanh", "relu", "exp"}, optional
         Output activation; default softmax when n_outputs > 1, else sigmoid.
-    loss : {"cross_entropy", "binary_cross_entropy", "mse"}, optional
+    loss : {"cross_entropy", "binary_cross_entropy", "mse", "mae", "huber", "poisson"}
         Default: cross_entropy after softmax, binary_cross_entropy after sigmoid,
-        else mse.
+        poisson after exp, else mse.
     seed : int in [0, 2^64)
-        State of the model's SplitMix64 stream (initialization and shuffling).
+        State of the model's SplitMix64 stream (initialization, shuffling, dropout).
     dtype : "float64"
     init : {"glorot", "zeros"}
+    dropout : float or list of float in [0, 1)
+        Inverted dropout of the hidden layers' outputs during fit: one rate for all or
+        one per hidden layer (docs/semantics.md, "Dropout").
+    huber_delta : float > 0
+        Where huber's loss turns from quadratic to linear.
 
     Attributes
     ----------
@@ -254,19 +273,24 @@ class MLP:
     """
 
     def __init__(self, layers, activation="sigmoid", output=None, loss=None, *, seed=0,
-                 dtype="float64", init="glorot"):
+                 dtype="float64", init="glorot", dropout=0.0, huber_delta=1.0):
         layers = _check_layers(layers)
-        vocabulary.check_name("activation", activation, vocabulary.HIDDEN_ACTIVATIONS)
+        activations = vocabulary.hidden_activations(activation, len(layers) - 2)
         if output is None:
             output = vocabulary.DEFAULT_OUTPUT[layers[-1] > 1]
         if loss is None:
             loss = vocabulary.DEFAULT_LOSS.get(output, "mse")
         vocabulary.check_output_loss(output, loss)
+        rates = vocabulary.dropout_rates(dropout, len(layers) - 2)
+        huber_delta = vocabulary.check_huber_delta(huber_delta)
         seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
         if dtype != "float64":
             raise ValueError(f"the reference computes in float64 only, got dtype={dtype!r}")
         vocabulary.check_name("init", init, vocabulary.INIT_NAMES)
-        self.layers, self.activation, self.output, self.loss_name = layers, activation, output, loss
+        self.layers, self.output, self.loss_name = layers, output, loss
+        # one name when every hidden layer has it (what version 1 files hold), else the list
+        self.activation = activation if isinstance(activation, str) else list(activation)
+        self.activations, self.dropout, self.huber_delta = activations, rates, huber_delta
         self.seed, self.dtype, self.init = seed, dtype, init
         self.rng = ops.SplitMix64(seed)
         self.weights, self.biases = ops.init_params(layers, self._layer_activations(), self.rng,
@@ -276,7 +300,7 @@ class MLP:
 
     def _layer_activations(self):
         """The activation of each layer: hidden ones, then the output."""
-        return [self.activation] * (len(self.layers) - 2) + [self.output]
+        return self.activations + [self.output]
 
     @property
     def loss_curve_(self):
@@ -300,30 +324,48 @@ class MLP:
 
     # ------------------------------------------------ forward and backward
 
-    def _forward_pass(self, X):
-        """All layer outputs [A_0 = X, A_1, ..., A_L] and the output logits Z_L."""
+    def _forward_pass(self, X, dropout_rng=None, masks=None):
+        """All layer outputs [A_0 = X, A_1, ..., A_L] and the output logits Z_L.
+
+        With dropout_rng (training), each hidden layer of rate p > 0 draws its mask from it,
+        in layer order (ops.dropout_mask), and passes F * S on; the list masks, when given,
+        receives (F, S) for each such layer and None for the others, for dense_backward."""
         outputs, Z = [X], None
-        for W, b, activation in zip(self.weights, self.biases, self._layer_activations()):
+        masks = [] if masks is None else masks
+        masks.append(None)  # X
+        rates = self.dropout + [0.0]
+        for W, b, activation, p in zip(self.weights, self.biases, self._layer_activations(),
+                                       rates):
             Z = ops.dense_linear(outputs[-1], W, b)
-            outputs.append(ops.ACTIVATIONS[activation](Z))
+            F = ops.ACTIVATIONS[activation](Z)
+            if dropout_rng is not None and p > 0:
+                S = ops.dropout_mask(dropout_rng, len(F), len(F[0]), p)
+                masks.append((F, S))
+                F = ops.apply_mask(F, S)
+            else:
+                masks.append(None)
+            outputs.append(F)
         return outputs, Z
 
     def _loss_value(self, Z, A, Y, alpha, sample_weight=None):
         """mean_rows(loss) + alpha / 2 * sum(W^2) / m; with sample weights sw the weighted
         mean sum_i sw_i loss_i / S + alpha / 2 * sum(W^2) / S, S = sum_i sw_i."""
         if sample_weight is None:
-            return (ops.LOSSES[self.loss_name](Z, A, Y)
+            return (ops.LOSSES[self.loss_name](Z, A, Y, self.huber_delta)
                     + ops.l2_penalty(self.weights, alpha, len(Y)))
-        return (ops.weighted_loss(Z, A, Y, sample_weight, self.loss_name)
+        return (ops.weighted_loss(Z, A, Y, sample_weight, self.loss_name, self.huber_delta)
                 + ops.l2_penalty(self.weights, alpha, sum(sample_weight)))
 
-    def _backprop(self, X, Y, alpha, sample_weight=None):
+    def _backprop(self, X, Y, alpha, sample_weight=None, dropout_rng=None):
         """Batch loss and its gradients (dW list, db list) by backpropagation.
 
-        With sample weights sw (S = sum sw): dW = (A^T (sw * delta) + alpha W) / S."""
-        outputs, Z = self._forward_pass(X)
+        With sample weights sw (S = sum sw): dW = (A^T (sw * delta) + alpha W) / S.
+        With dropout_rng, the masks of the hidden layers are drawn from it (training)."""
+        masks = []
+        outputs, Z = self._forward_pass(X, dropout_rng, masks)
         loss = self._loss_value(Z, outputs[-1], Y, alpha, sample_weight)
-        delta = ops.output_delta(Z, outputs[-1], Y, self.output, self.loss_name)
+        delta = ops.output_delta(Z, outputs[-1], Y, self.output, self.loss_name,
+                                 self.huber_delta)
         divisor = len(Y)
         if sample_weight is not None:
             divisor = sum(sample_weight)
@@ -333,7 +375,8 @@ class MLP:
         activations = [None] + self._layer_activations()  # activation that made outputs[l]
         dWs, dbs = [], []
         for l in reversed(range(len(self.weights))):
-            dW, db, delta = ops.dense_backward(outputs[l], self.weights[l], delta, activations[l])
+            dW, db, delta = ops.dense_backward(outputs[l], self.weights[l], delta, activations[l],
+                                               masks[l])
             l2 = ops.l2_gradient(self.weights[l], alpha, divisor)
             dWs.insert(0, [[d + r for d, r in zip(dr, rr)] for dr, rr in zip(dW, l2)])
             dbs.insert(0, db)
@@ -531,7 +574,7 @@ class MLP:
                     raise ValueError(f"the sample weights of a batch in epoch {epoch + 1} "
                                      f"sum to 0")
                 loss, dWs, dbs = self._backprop([X[i] for i in rows], [Y[i] for i in rows],
-                                                alpha, batch_weights)
+                                                alpha, batch_weights, dropout_rng=self.rng)
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"the loss became {loss} in epoch {epoch + 1}")
                 total += loss * len(rows)
@@ -569,6 +612,7 @@ class MLP:
             "format": FILE_FORMAT, "format_version": FILE_VERSION, "kind": "MLP",
             "layers": self.layers, "activation": self.activation, "output": self.output,
             "loss": self.loss_name, "seed": self.seed, "dtype": self.dtype, "init": self.init,
+            "dropout": self.dropout, "huber_delta": self.huber_delta,
             "rng_state": self.rng.state, "weights": self.weights, "biases": self.biases,
             "loss_curve": self._loss_curve,
         }
@@ -577,7 +621,8 @@ class MLP:
 
     def __repr__(self):
         return (f"MLP({self.layers}, activation={self.activation!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, seed={self.seed}, init={self.init!r})")
+                f"loss={self.loss_name!r}, seed={self.seed}, init={self.init!r}, "
+                f"dropout={self.dropout!r}, huber_delta={self.huber_delta!r})")
 
 
 FILE_FIELDS = ("layers", "activation", "output", "loss", "seed", "dtype", "init", "rng_state",
@@ -619,17 +664,21 @@ def load(path):
         raise ValueError(f"{path} is not an nnfast-reference model file (format is not "
                          f"{FILE_FORMAT!r})")
     version = data.get("format_version")
-    if type(version) is not int or version != FILE_VERSION or data.get("kind") != "MLP":
+    if type(version) is not int or version not in (1, FILE_VERSION) or data.get("kind") != "MLP":
         raise ValueError(f"{path}: unsupported format_version {version!r} or kind "
-                         f"{data.get('kind')!r}; this reads version {FILE_VERSION}, kind 'MLP'")
-    missing = [field for field in FILE_FIELDS if field not in data]
+                         f"{data.get('kind')!r}; this reads versions 1 to {FILE_VERSION}, "
+                         f"kind 'MLP'")
+    fields = FILE_FIELDS + (() if version == 1 else ("dropout", "huber_delta"))
+    missing = [field for field in fields if field not in data]
     if missing:
         raise ValueError(f"{path}: missing fields {missing}")
     try:
         layers = _check_layers(data["layers"])
         weights, biases = _check_parameters(data, layers)  # before MLP() allocates anything
+        extras = {} if version == 1 else {"dropout": data["dropout"],
+                                           "huber_delta": data["huber_delta"]}
         model = MLP(layers, data["activation"], data["output"], data["loss"], seed=data["seed"],
-                    dtype=data["dtype"], init=data["init"])
+                    dtype=data["dtype"], init=data["init"], **extras)
         model.weights, model.biases = weights, biases
         model.rng.state = _check_int("rng_state", data["rng_state"], low=0, high=2 ** 64 - 1)
         curve = data["loss_curve"]

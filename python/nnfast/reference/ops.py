@@ -90,6 +90,17 @@ def softmax(Z):
     return A
 
 
+def _exp(z):
+    """e^z; inf past the largest double (math.exp would raise), as the core's exp gives."""
+    return math.exp(z) if z < 709.78 else math.inf
+
+
+def exp(Z):
+    """f(z) = e^z, the rate of a Poisson output (poisson's loss reads z itself).
+    Z (m, n) -> A (m, n)."""
+    return _map(_exp, Z)
+
+
 ACTIVATIONS = {
     "identity": identity,
     "step": step,
@@ -97,6 +108,7 @@ ACTIVATIONS = {
     "tanh": tanh,
     "relu": relu,
     "softmax": softmax,
+    "exp": exp,
 }
 
 
@@ -123,11 +135,17 @@ def relu_derivative(A):
     return _map(lambda a: 1.0 if a > 0 else 0.0, A)
 
 
+def exp_derivative(A):
+    """f'(z) = e^z = a. A (m, n) -> (m, n)."""
+    return _map(float, A)
+
+
 DERIVATIVES = {
     "identity": identity_derivative,
     "sigmoid": sigmoid_derivative,
     "tanh": tanh_derivative,
     "relu": relu_derivative,
+    "exp": exp_derivative,
 }
 
 
@@ -182,11 +200,12 @@ def dense_forward(A, W, b, activation="identity"):
     return ACTIVATIONS[activation](dense_linear(A, W, b))
 
 
-def dense_backward(A_prev, W, delta, activation_prev=None):
+def dense_backward(A_prev, W, delta, activation_prev=None, dropout=None):
     """Gradients of one dense layer, from its output delta = dL/dZ.
 
     dW = A_prev^T @ delta / m;  db = sum_rows(delta) / m;
-    delta_prev = (delta @ W^T) * f'(A_prev), with f the previous layer's activation.
+    delta_prev = (delta @ W^T) * f'(A_prev), with f the previous layer's activation;
+    after dropout (A_prev = F * S): delta_prev = (delta @ W^T) * S * f'(F).
 
     Parameters
     ----------
@@ -197,6 +216,9 @@ def dense_backward(A_prev, W, delta, activation_prev=None):
         Per-sample dL/dZ (not divided by m).
     activation_prev : str or None
         Activation that produced A_prev; None for the first layer (A_prev = X).
+    dropout : (F, S) or None
+        When A_prev went through dropout: the layer's output before it, F, and the mask's
+        scale S (0 or 1 / (1 - p)), both (m, n_in).
 
     Returns
     -------
@@ -209,8 +231,26 @@ def dense_backward(A_prev, W, delta, activation_prev=None):
     db = [sum(column) / m for column in zip(*delta)]
     if activation_prev is None:
         return dW, db, None
-    delta_prev = activation_backward(A_prev, matmul(delta, transpose(W)), activation_prev)
-    return dW, db, delta_prev
+    G = matmul(delta, transpose(W))
+    if dropout is not None:
+        A_prev, S = dropout
+        G = _elementwise(lambda g, s: g * s, G, S)
+    return dW, db, activation_backward(A_prev, G, activation_prev)
+
+
+# ---------------------------------------------------------------- dropout (training only)
+
+def dropout_mask(rng, m, n, p):
+    """Inverted dropout's scale S (m, n): row by row, unit by unit, u = rng.uniform();
+    S = 1 / (1 - p) when u >= p (kept) else 0. The layer passes F * S on, so its expected
+    output is F and predicting needs no change. Draws m n numbers."""
+    keep = 1.0 / (1.0 - p)
+    return [[keep if rng.uniform() >= p else 0.0 for _ in range(n)] for _ in range(m)]
+
+
+def apply_mask(F, S):
+    """A = F * S elementwise. F, S (m, n) -> A (m, n)."""
+    return _elementwise(lambda f, s: f * s, F, S)
 
 
 # ---------------------------------------------------------------- losses (mean over rows)
@@ -255,18 +295,48 @@ def mse(A, Y):
                for ar, yr in zip(A, Y)) / len(A)
 
 
-LOSSES = {  # fn(Z, A, Y): logits, outputs, targets
-    "binary_cross_entropy": lambda Z, A, Y: binary_cross_entropy(Z, Y),
-    "cross_entropy": lambda Z, A, Y: cross_entropy(Z, Y),
-    "mse": lambda Z, A, Y: mse(A, Y),
+def mae(A, Y):
+    """L = mean_rows (1/K) sum_k abs(a_k - y_k). A, Y (m, K) -> float."""
+    return sum(sum(abs(a - y) for a, y in zip(ar, yr)) / len(ar)
+               for ar, yr in zip(A, Y)) / len(A)
+
+
+def _huber(r, delta):
+    """r^2 / 2 for abs(r) <= delta, else delta (abs(r) - delta / 2): quadratic near 0, linear
+    beyond delta, the two meeting with the same slope."""
+    return 0.5 * r * r if abs(r) <= delta else delta * (abs(r) - 0.5 * delta)
+
+
+def huber(A, Y, delta=1.0):
+    """L = mean_rows (1/K) sum_k huber(a_k - y_k). A, Y (m, K) -> float."""
+    return sum(sum(_huber(a - y, delta) for a, y in zip(ar, yr)) / len(ar)
+               for ar, yr in zip(A, Y)) / len(A)
+
+
+def poisson(Z, Y):
+    """L = mean_rows sum_k e^(z_k) - y_k z_k, from the logits of exp outputs (a = e^z).
+
+    Equals a - y log a, the negative Poisson log-likelihood up to log(y!), without ever
+    taking log a. Z, Y (m, K), y >= 0 -> float.
+    """
+    return sum(sum(_exp(z) - y * z for z, y in zip(zr, yr)) for zr, yr in zip(Z, Y)) / len(Z)
+
+
+LOSSES = {  # fn(Z, A, Y, c): logits, outputs, targets, the loss's parameter (huber's delta)
+    "binary_cross_entropy": lambda Z, A, Y, c=1.0: binary_cross_entropy(Z, Y),
+    "cross_entropy": lambda Z, A, Y, c=1.0: cross_entropy(Z, Y),
+    "mse": lambda Z, A, Y, c=1.0: mse(A, Y),
+    "mae": lambda Z, A, Y, c=1.0: mae(A, Y),
+    "huber": lambda Z, A, Y, c=1.0: huber(A, Y, c),
+    "poisson": lambda Z, A, Y, c=1.0: poisson(Z, Y),
 }
 
-def weighted_loss(Z, A, Y, sample_weight, loss):
+def weighted_loss(Z, A, Y, sample_weight, loss, c=1.0):
     """L = sum_i sw_i loss_i / sum_i sw_i: the weighted mean of each row's loss, loss_i the
     loss of row i alone. Z, A, Y (m, K); sample_weight (m,) >= 0 with a positive sum."""
     if any(w < 0 for w in sample_weight) or not sum(sample_weight) > 0:
         raise ValueError("sample weights must be >= 0 with a positive sum")
-    total = sum(w * LOSSES[loss]([z], [a], [y])
+    total = sum(w * LOSSES[loss]([z], [a], [y], c)
                 for z, a, y, w in zip(Z, A, Y, sample_weight) if w != 0)
     return total / sum(sample_weight)
 
@@ -276,17 +346,40 @@ def mse_gradient(A, Y):
     return _elementwise(lambda a, y: 2.0 * (a - y) / len(A[0]), A, Y)
 
 
+def _sign(r):
+    """sign r, and 0 at r = 0: mae's derivative where a = y (a subgradient) is 0."""
+    return 1.0 if r > 0 else -1.0 if r < 0 else 0.0
+
+
+def mae_gradient(A, Y, c=1.0):
+    """dL_sample/dA for mae: sign(a - y) / K (0 where a = y). A, Y (m, K) -> (m, K)."""
+    return _elementwise(lambda a, y: _sign(a - y) / len(A[0]), A, Y)
+
+
+def huber_gradient(A, Y, c=1.0):
+    """dL_sample/dA for huber: r / K for abs(r) <= delta, else delta sign(r) / K, r = a - y."""
+    return _elementwise(lambda a, y: min(max(a - y, -c), c) / len(A[0]), A, Y)
+
+
+OUTPUT_GRADIENTS = {  # dL_sample/dA of the losses taken through the output's derivative
+    "mse": lambda A, Y, c=1.0: mse_gradient(A, Y),
+    "mae": mae_gradient,
+    "huber": huber_gradient,
+}
+
 FUSED_DELTAS = {  # (output, loss) pairs whose delta simplifies to a - y
     ("sigmoid", "binary_cross_entropy"): lambda A, Y: _elementwise(lambda a, y: a - y, A, Y),
     ("softmax", "cross_entropy"): lambda A, Y: _elementwise(lambda a, y: a - y, A, Y),
+    ("exp", "poisson"): lambda A, Y: _elementwise(lambda a, y: a - y, A, Y),
 }
 
 
-def output_delta(Z, A, Y, output, loss):
+def output_delta(Z, A, Y, output, loss, c=1.0):
     """Per-sample dL/dZ at the output layer (not divided by the batch size m).
 
-    sigmoid + binary_cross_entropy and softmax + cross_entropy: a - y.
-    mse: the chain rule, activation_backward(A, 2 (a - y) / K, output).
+    sigmoid + binary_cross_entropy, softmax + cross_entropy and exp + poisson: a - y.
+    mse, mae, huber: the chain rule, activation_backward(A, dL/dA, output), dL/dA from
+    OUTPUT_GRADIENTS (c: huber's delta).
 
     Parameters
     ----------
@@ -302,7 +395,7 @@ def output_delta(Z, A, Y, output, loss):
     vocabulary.check_output_loss(output, loss)
     if (output, loss) in FUSED_DELTAS:
         return FUSED_DELTAS[output, loss](A, Y)
-    return activation_backward(A, mse_gradient(A, Y), output)
+    return activation_backward(A, OUTPUT_GRADIENTS[loss](A, Y, c), output)
 
 
 # ---------------------------------------------------------------- L2 penalty

@@ -18,6 +18,7 @@ docs/semantics.md):
 | out_activation_ softmax + log_loss | softmax + cross_entropy (same loss and gradient) |
 | out_activation_ logistic + log_loss | sigmoid + binary_cross_entropy (same) |
 | identity + squared_error: 1/2 mean_k (a-y)^2, delta a - y | identity + mse: mean_k (a-y)^2, delta 2(a-y)/K |
+| exp + poisson: sum_k a - y log a + (y log y - y), delta a - y | exp + poisson: sum_k e^z - y z, delta a - y |
 | L2 alpha/2 sum W^2 / n, gradient alpha W / n | the same (n = rows of the batch) |
 | coefs_[l], intercepts_[l] (n_in, n_out), (n_out,) | W[l], b[l]: the same layout, one flat vector |
 
@@ -27,6 +28,12 @@ absorbs c: sgd uses the learning rate c lr (velocity and step scale linearly), a
 epsilon / c (Adam is invariant to the gradient's scale but for epsilon). The reported loss is
 half the core's: exactly scikit-learn's for one output; with K > 1 outputs and alpha > 0 the
 stochastic solvers' loss_curve_ holds the L2 term divided by K (lbfgs reports it exactly).
+For poisson the gradients are the same (c = 1) and the reported loss adds the term
+y log y - y that scikit-learn's half Poisson deviance holds and the core's loss leaves out
+(it does not depend on the weights), averaged as scikit-learn averages its batches.
+
+Extras scikit-learn has not: MLPRegressor's loss="absolute_error" (the core's mae) and
+"huber" (huber_delta), reported as the core computes them, and dropout for sgd and adam.
 """
 import copy
 import sys
@@ -42,8 +49,10 @@ from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOpti
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.validation import validate_data
+from scipy.special import xlogy
 
 from .. import _validation as check
+from .. import vocabulary
 from ..models import MLP
 from ..models.parameters import split_parameters
 from ..models.training import FitSettings
@@ -51,14 +60,20 @@ from ..models.validation import ValidationSet
 
 # scikit-learn's activation names -> nnfast's.
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
-               "softmax": "softmax"}
+               "softmax": "softmax", "exp": "exp"}
 # out_activation_ -> nnfast's loss for it (scikit-learn's loss given that output).
 OUTPUT_LOSSES = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
-                 "identity": "mse"}
+                 "identity": "mse", "exp": "poisson"}
+# MLPRegressor's loss -> nnfast's: scikit-learn's own, and the extras of nnfast.sklearn.
+REGRESSION_LOSSES = {"squared_error": "mse", "poisson": "poisson", "absolute_error": "mae",
+                     "huber": "huber"}
 # loss -> (gradient scale c as a function of the outputs K, reported loss = core loss * this).
 LOSS_SCALES = {"cross_entropy": (lambda K: 1.0, 1.0),
                "binary_cross_entropy": (lambda K: 1.0, 1.0),
-               "mse": (lambda K: K / 2.0, 0.5)}
+               "mse": (lambda K: K / 2.0, 0.5),
+               "poisson": (lambda K: 1.0, 1.0),
+               "mae": (lambda K: 1.0, 1.0),
+               "huber": (lambda K: 1.0, 1.0)}
 # The FitSettings of each solver from scikit-learn's optimizer object (the hyperparameters it
 # was made with: a partial_fit goes on with them whatever set_params changed since), for
 # gradient scale c: sgd absorbs c in the learning rate, adam in epsilon (module docstring).
@@ -117,15 +132,24 @@ def dense(X):
     return X.toarray() if scipy.sparse.issparse(X) else X
 
 
-class Network:
-    """An nnfast MLP of scikit-learn's shape, holding an estimator's coefs_ and intercepts_."""
+def poisson_constant(Y):
+    """Per row, sum_k y log y - y: what scikit-learn's half Poisson deviance adds to the
+    core's poisson loss (0 log 0 = 0). Y (n, K) -> (n,)."""
+    return (xlogy(Y, Y) - Y).sum(axis=1)
 
-    def __init__(self, coefs, intercepts, activation, out_activation):
+
+class Network:
+    """An nnfast MLP of scikit-learn's shape, holding an estimator's coefs_ and intercepts_
+    (loss: the estimator's regression loss, None for a classifier)."""
+
+    def __init__(self, coefs, intercepts, activation, out_activation, loss=None, dropout=0.0,
+                 huber_delta=1.0):
         layer_units = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
-        self.loss_name = OUTPUT_LOSSES[out_activation]
+        self.loss_name = REGRESSION_LOSSES.get(loss, OUTPUT_LOSSES[out_activation])
         self.model = MLP(layer_units, ACTIVATIONS[activation],
                          output=ACTIVATIONS[out_activation], loss=self.loss_name,
-                         dtype=coefs[0].dtype, init="zeros")
+                         dtype=coefs[0].dtype, init="zeros", dropout=dropout,
+                         huber_delta=huber_delta)
         self.model.set_parameters(coefs, intercepts)
         self.layer_units, self.dtype = layer_units, coefs[0].dtype
         grad_scale, self.loss_scale = LOSS_SCALES[self.loss_name]
@@ -145,6 +169,23 @@ class Network:
         """nnfast's L2 strength: scikit-learn's gradient = c * nnfast's with alpha / c."""
         return alpha / self.grad_scale
 
+    def loss_offset(self, Y, sample_weight, order=None, batch_size=None):
+        """What scikit-learn's reported loss adds to the core's scaled one: for poisson the
+        (weighted) mean of poisson_constant over each batch, the batches weighted by their
+        rows as scikit-learn accumulates an epoch; 0 for the other losses."""
+        if self.loss_name != "poisson":
+            return 0.0
+        constant = poisson_constant(np.asarray(Y, dtype=np.float64))
+        weights = np.ones(len(constant)) if sample_weight is None else sample_weight
+        if order is not None:
+            constant, weights = constant[order], weights[order]
+        batch = batch_size or len(constant)
+        total = 0.0
+        for start in range(0, len(constant), batch):
+            c, w = constant[start:start + batch], weights[start:start + batch]
+            total += np.average(c, weights=w) * len(c)
+        return total / len(constant)
+
 
 class NativeMLPMixin:
     """Overrides the arithmetic of scikit-learn's BaseMultilayerPerceptron (see module doc).
@@ -153,10 +194,6 @@ class NativeMLPMixin:
     and its learning-rate schedule, the final check of the weights -- is scikit-learn's code,
     called as scikit-learn calls it.
     """
-
-    def _native_supported(self):
-        # loss="poisson" (output exp) has no core counterpart yet: scikit-learn trains it.
-        return getattr(self, "loss", None) != "poisson"
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         """scikit-learn's _fit; a fit that fails (a diverging run: scikit-learn's ValueError
@@ -203,12 +240,14 @@ class NativeMLPMixin:
         return np.ascontiguousarray(dense(X), dtype=dtype), y
 
     def _network(self):
-        return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_)
+        return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_,
+                       self.loss, getattr(self, "dropout", 0.0),
+                       getattr(self, "huber_delta", 1.0))
 
     # ---- forward ----------------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
         weights = self.coefs_ + self.intercepts_
-        if not self._native_supported() or not all(check.all_finite(w) for w in weights):
+        if not all(check.all_finite(w) for w in weights):
             # non-finite weights (a diverged run being scored): scikit-learn's NaN outputs
             return super()._forward_pass_fast(X, check_input=check_input)
         if check_input:
@@ -222,10 +261,6 @@ class NativeMLPMixin:
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
                         intercept_grads, layer_units, incremental):
-        if not self._native_supported():
-            return super()._fit_stochastic(X, y, sample_weight, activations, deltas,
-                                           coef_grads, intercept_grads, layer_units,
-                                           incremental)
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = OPTIMIZERS[self.solver](self, self.coefs_ + self.intercepts_)
         if self.early_stopping and incremental:
@@ -253,7 +288,8 @@ class NativeMLPMixin:
                  "It is going to be clipped")
         Y = np.reshape(y, (n_samples, -1))
         network = self._network()
-        trainer = self._trainer(network, 200 if self.batch_size == "auto" else self.batch_size)
+        batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n_samples)
+        trainer = self._trainer(network, batch_size)
         self.coefs_, self.intercepts_ = network.unpack(trainer.params)
         validation = self._validation_loss_rows(trainer, X_val, Y_val if early_stopping
                                                 else None, sample_weight_val)
@@ -276,8 +312,10 @@ class NativeMLPMixin:
                                                               network.grad_scale)["lr"]
                     loss, diverged = self._train_epoch(trainer, X, Y, sample_idx,
                                                        sample_weight)
+                    loss = loss * network.loss_scale + network.loss_offset(
+                        Y, sample_weight, sample_idx, batch_size)
                 self.n_iter_ += 1
-                self.loss_ = loss_type(loss * network.loss_scale)
+                self.loss_ = loss_type(loss)
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if validation is not None:
@@ -332,6 +370,8 @@ class NativeMLPMixin:
         name = self.loss
         if name == "log_loss" and self.out_activation_ == "logistic":
             name = "binary_log_loss"
+        if name not in LOSS_FUNCTIONS:  # nnfast's extras: the dtype rule of squared_error
+            name = "squared_error"
         row = np.full((1, Y.shape[1]), 0.5, dtype=self.coefs_[0].dtype)
         weight = None if sample_weight is None else np.ones_like(sample_weight[:1])
         loss = LOSS_FUNCTIONS[name](np.zeros_like(Y[:1]), row, weight)
@@ -351,6 +391,10 @@ class NativeMLPMixin:
             shuffle=False, **SOLVER_SETTINGS[self.solver](self._optimizer, network.grad_scale))
         trainer = network.model.trainer(settings)
         trainer.state = self._optimizer_to_core(trainer, network)
+        if any(network.model.dropout):
+            # the masks' stream, seeded from random_state (drawn only when there is dropout,
+            # so that without it the estimator draws exactly what scikit-learn draws)
+            trainer.rng_state = int(self._random_state.randint(0, 2**31 - 1))
         return trainer
 
     def _optimizer_to_core(self, trainer, network):
@@ -415,9 +459,9 @@ class NativeMLPMixin:
     # ---- lbfgs ------------------------------------------------------------------------------
     def _fit_lbfgs(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
                    layer_units):
-        if not self._native_supported():
-            return super()._fit_lbfgs(X, y, sample_weight, activations, deltas, coef_grads,
-                                      intercept_grads, layer_units)
+        if any(vocabulary.dropout_rates(self.dropout, len(layer_units) - 2)):
+            raise ValueError("dropout is applied by the stochastic solvers (sgd, adam); "
+                             "lbfgs minimizes the full-batch loss: use dropout=0 with lbfgs")
         self._set_indptr(layer_units)
         # scikit-learn's packing: in the weights' dtype, which scipy keeps for the points it
         # evaluates (float32 X: float32 evaluations); its result, and so coefs_, is float64
@@ -459,9 +503,6 @@ class NativeMLPMixin:
         """scikit-learn's L-BFGS objective: (loss, gradient packed as packed_coef_inter), at
         packed_coef_inter, computed by the core; coefs_/intercepts_ and coef_grads/
         intercept_grads are left as scikit-learn's leaves them."""
-        if not self._native_supported():
-            return super()._loss_grad_lbfgs(packed_coef_inter, X, y, sample_weight,
-                                            activations, deltas, coef_grads, intercept_grads)
         self._unpack(packed_coef_inter)
         objective = getattr(self, "_lbfgs_objective", None) or LBFGSObjective(self)
         loss, grad = objective(packed_coef_inter, X, y, sample_weight)
@@ -504,5 +545,5 @@ class LBFGSObjective:
         denominator = X.shape[0] if sample_weight is None else np.sum(sample_weight)
         penalty = float(np.dot(weights, weights)) / denominator
         loss = self.network.loss_scale * (loss - self.core_alpha / 2 * penalty) \
-            + self.alpha / 2 * penalty
+            + self.alpha / 2 * penalty + self.network.loss_offset(Y, sample_weight)
         return loss, grad
