@@ -18,7 +18,7 @@ EXPECTED = {
     "chain_rule_gradients.py": ["gradients agree: True"],
     "perceptron_rule.py": ["AND: learned", "OR : learned", "XOR: not learned after 100 epochs"],
     "mlp_forward_pass.py": ["same: True"],
-    "early_stopping_curves.py": ["<- best, weights kept",
+    "dropout_early_stopping.py": ["<- best, weights kept",
                                  "the validation loss rose after its best epoch: True"],
 }
 

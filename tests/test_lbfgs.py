@@ -166,3 +166,13 @@ def test_lbfgs_early_stopping_keeps_the_best_iteration():
     assert len(model.loss_curve_) == best + 1 + 3 < 100
     direct = nnfast.MLP([3, 4, 1], seed=2).fit(X, y, optimizer="lbfgs", max_iter=best + 1)
     assert_close("params", flat_params(model), flat_params(direct), 1e-12, 1e-15)
+
+
+def test_lbfgs_refuses_a_model_with_dropout_and_leaves_it_unchanged():
+    X, y = np.random.default_rng(4).normal(size=(40, 3)), np.arange(40) % 2
+    model = nnfast.MLP([3, 6, 2], activation="relu", dropout=0.25, seed=1)
+    before = [W.copy() for W in model.weights]
+    with pytest.raises(ValueError, match="dropout"):
+        model.fit(X, y, optimizer="lbfgs", max_iter=5)
+    after = [W.copy() for W in model.weights]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))

@@ -351,6 +351,10 @@ class MLP:
         options = FitOptions(sample_weight, class_weight, validation_data, validation_fraction,
                              early_stopping, patience, restore_best, max_iter)
         options.check(lbfgs, epochs)
+        if lbfgs and any(rate > 0 for rate in self.dropout):
+            raise ValueError(f"optimizer='lbfgs' cannot train with dropout {self.dropout}: it "
+                             f"minimizes the full-batch loss, which never drops; use sgd or "
+                             f"adam, or a model with dropout=0")
         if self.backend != "native" and (callback is not None or options.used or lbfgs):
             raise ValueError("callback, sample_weight, class_weight, validation, early "
                              "stopping and lbfgs need the native backend: the reference "

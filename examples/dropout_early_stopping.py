@@ -1,9 +1,10 @@
-"""Early stopping: a network large enough to learn the noise of its training rows, stopped
-when the loss of held-out rows stops falling, and given back the weights of its best epoch.
+"""Dropout and early stopping: a network large enough to learn the noise of its training
+rows, regularized by dropout (each hidden unit dropped with probability 0.2 while it trains),
+stopped when the loss of held-out rows stops falling, and given back the weights of its best
+epoch.
 
-Both curves are printed every 10 epochs; `python examples/early_stopping_curves.py FILE.png`
-also draws them into FILE.png (with matplotlib: pip install "nnfast[plot]"). To regularize the
-network as well, give the MLP dropout=0.2.
+Both curves are printed every 10 epochs; `python examples/dropout_early_stopping.py FILE.png`
+also draws them into FILE.png (with matplotlib: pip install "nnfast[plot]").
 """
 import sys
 
@@ -12,7 +13,7 @@ from nnfast.data.generators import make_moons
 
 X, y = make_moons(n_samples=120, noise=0.35, seed=3)   # few, noisy rows: easy to overfit
 
-model = nnfast.MLP([2, 64, 64, 2], activation="relu", seed=0)
+model = nnfast.MLP([2, 64, 64, 2], activation="relu", dropout=0.2, seed=0)
 model.fit(X, y, epochs=1000, batch_size=16, optimizer="adam", lr=0.005,
           validation_fraction=0.3, early_stopping=True, patience=50)
 
