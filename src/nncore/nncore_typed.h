@@ -158,10 +158,13 @@ int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const in
  * costs O(1), an update O(nonzeros of the row)). As scikit-learn does on sparse input, the L1
  * step touches the row's nonzero columns only, and the objective's |w|^2, |w|_1 are the
  * running norms (norms[0], norms[1], in/out: set from the row's columns at each update,
- * scaled by each shrink; start them at the full norms of w). With alpha = 0 and sorted
- * indices w, b and the objective are bit-identical to perceptron_sgd_epoch on the dense rows. */
+ * scaled by each shrink; start them at the full norms of w). The intercept moves by
+ * intercept_decay times the step (scikit-learn: 0.01 for sparse data). With alpha = 0,
+ * intercept_decay = 1 and sorted indices, w, b and the objective are bit-identical to
+ * perceptron_sgd_epoch on the dense rows.                                                   */
 int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
                                    double *objective, const int64_t *indptr,
                                    const int32_t *indices, const NN_T *data, const NN_T *y,
                                    const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
-                                   double eta, double alpha, double l1_ratio, int fit_intercept);
+                                   double eta, double alpha, double l1_ratio, int fit_intercept,
+                                   double intercept_decay);

@@ -239,7 +239,8 @@ static void fold_scale(NN_T *v, NN_T *scale, int64_t k)
  * WeightVector), so the L2 shrink w *= c costs one multiply, not k:
  *   p = scale (v . x) + b;  objective += max(0, -y p) + alpha ((1-r)/2 |w|^2 + r |w|_1);
  *   s = eta y sw if y p <= 0 else 0;  scale *= max(0, 1 - (1-r) eta alpha);
- *   v_j += x_j s / scale on the row's nonzeros;  b += s (fit_intercept);
+ *   v_j += x_j s / scale on the row's nonzeros;  b += s d (fit_intercept), d = intercept_decay
+ *   (scikit-learn moves the intercept of sparse data by 0.01 of the step; 1 is the dense rule);
  *   r > 0: u += r eta alpha, then the cumulative L1 step on the row's nonzeros only:
  *   w_j > 0: v_j = max(0, v_j - (u + q_j) / scale);  w_j < 0: v_j = min(0, v_j + (u - q_j) / scale);
  *   q_j += scale (v_j new - v_j old).
@@ -251,7 +252,8 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
                                    double *objective, const int64_t *indptr,
                                    const int32_t *indices, const NN_T *data, const NN_T *y,
                                    const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
-                                   double eta, double alpha, double l1_ratio, int fit_intercept)
+                                   double eta, double alpha, double l1_ratio, int fit_intercept,
+                                   double intercept_decay)
 {
     const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
     const int l1 = l1_ratio > 0 && alpha > 0;
@@ -262,7 +264,7 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
     if (!w || !b || !u || !norms || !objective || !y || !sw) return NN_EINVAL;
     if (l1 && !q) return NN_EINVAL;
     if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
-        !(l1_ratio >= 0 && l1_ratio <= 1))
+        !(l1_ratio >= 0 && l1_ratio <= 1) || !isfinite(intercept_decay))
         return NN_EINVAL;
     if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
     if (order)
@@ -300,7 +302,7 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
             }
             norms[0] = sq * (double)scale * (double)scale;
             norms[1] = abs_sum * (double)scale;
-            if (fit_intercept) *b += step;
+            if (fit_intercept) *b += step * intercept_decay;
         }
         if (l1) {
             *u += l1_ratio * eta * alpha;

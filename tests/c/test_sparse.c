@@ -310,7 +310,7 @@ static double perceptron_pair(const csr_t *c, double alpha, double l1_ratio, int
                                           0.7, alpha, l1_ratio, 1) == NN_OK, "dense epoch");
         CHECK(nn_perceptron_sgd_csr_epoch_f64(ws, &bs, &us, qs, norms, &os, c->indptr, c->indices,
                                               c->data, y, sw, order, n, k, 0.7, alpha, l1_ratio,
-                                              1) == NN_OK, "csr epoch");
+                                              1, 1.0) == NN_OK, "csr epoch");
     }
     for (i = 0; i < k; i++)
         if (fabs(ws[i] - wd[i]) > worst) worst = fabs(ws[i] - wd[i]);
@@ -391,7 +391,7 @@ static void test_errors(void)
                                      3, 1.0) == NN_EINVAL, "index out of range: gradient");
     CHECK(dW[0] == 0.25, "gradient wrote before refusing");
     CHECK(nn_perceptron_sgd_csr_epoch_f64(w, &bb, &u, q, norms, &obj, c.indptr, c.indices,
-                                          c.data, y, sw, NULL, 10, 6, 1, 0, 0, 1) == NN_EINVAL,
+                                          c.data, y, sw, NULL, 10, 6, 1, 0, 0, 1, 1.0) == NN_EINVAL,
           "index out of range: perceptron");
     CHECK(w[0] == 0 && bb == 0, "perceptron wrote before refusing");
     c.indices[c.indptr[5]] = -1;
@@ -425,7 +425,7 @@ static void test_errors(void)
     CHECK(nn_csr_dense_forward_f64(Z, NULL, c.indices, c.data, 10, NULL, 10, W, b, 6, 3) ==
               NN_EINVAL, "NULL indptr accepted");
     CHECK(nn_perceptron_sgd_csr_epoch_f64(w, &bb, &u, q, norms, &obj, c.indptr, c.indices,
-                                          c.data, y, sw, NULL, 10, 6, -1, 0, 0, 1) == NN_EINVAL,
+                                          c.data, y, sw, NULL, 10, 6, -1, 0, 0, 1, 1.0) == NN_EINVAL,
           "negative eta accepted");
     /* the valid call still works */
     CHECK(nn_csr_dense_forward_f64(Z, c.indptr, c.indices, c.data, 10, NULL, 10, W, b, 6, 3) ==
