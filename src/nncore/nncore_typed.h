@@ -159,9 +159,10 @@ int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const in
  * step touches the row's nonzero columns only, and the objective's |w|^2, |w|_1 are the
  * running norms (norms[0], norms[1], in/out: set from the row's columns at each update,
  * scaled by each shrink; start them at the full norms of w). The intercept moves by
- * intercept_decay times the step (scikit-learn: 0.01 for sparse data). With alpha = 0,
- * intercept_decay = 1 and sorted indices, w, b and the objective are bit-identical to
- * perceptron_sgd_epoch on the dense rows.                                                   */
+ * intercept_decay times the step (scikit-learn: 0.01 for sparse data). p = w . x is summed
+ * in scikit-learn's order (left to right), perceptron_sgd_epoch's in four lanes: with
+ * alpha = 0 and intercept_decay = 1 the two give the same w, b and objective up to that
+ * rounding, bit-identical when the sums are exact (small integer counts and weights).       */
 int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
                                    double *objective, const int64_t *indptr,
                                    const int32_t *indices, const NN_T *data, const NN_T *y,

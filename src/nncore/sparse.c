@@ -203,21 +203,15 @@ int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const in
     return st;
 }
 
-/* sum_j v_j x_j over one row's nonzeros, each term added to the partial sum dense dot4
- * (perceptron.c) gives column j: lane j mod 4 for j below k - k mod 4, lane 0 for the tail,
- * then (s0 + s1) + (s2 + s3). With sorted indices every lane adds the same nonzero terms in
- * the same order as the dense sum (its zero terms change nothing), so p is bit-identical. */
-static double csr_dot4(const NN_T *v, const int32_t *idx, const NN_T *x, int64_t nnz,
-                       int64_t k)
+/* sum_j v_j x_j over one row's nonzeros, left to right in stored order, each product rounded
+ * to NN_T and added in double: scikit-learn's WeightVector.dot, so that a sample on the
+ * boundary (y p = 0 exactly, common with small counts) gets the update scikit-learn gives it. */
+static double csr_dot(const NN_T *v, const int32_t *idx, const NN_T *x, int64_t nnz)
 {
-    const int64_t k4 = k - k % 4;
-    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    double s = 0.0;
     int64_t p;
-    for (p = 0; p < nnz; p++) {
-        const int64_t j = idx[p];
-        s[j < k4 ? (j & 3) : 0] += (double)v[j] * (double)x[p];
-    }
-    return (s[0] + s[1]) + (s[2] + s[3]);
+    for (p = 0; p < nnz; p++) s += (double)(v[idx[p]] * x[p]);
+    return s;
 }
 
 #ifdef NN_ELEM_F32
@@ -237,7 +231,7 @@ static void fold_scale(NN_T *v, NN_T *scale, int64_t k)
 
 /* perceptron_sgd_epoch on CSR rows, with the weights held as w = scale * v (scikit-learn's
  * WeightVector), so the L2 shrink w *= c costs one multiply, not k:
- *   p = scale (v . x) + b;  objective += max(0, -y p) + alpha ((1-r)/2 |w|^2 + r |w|_1);
+ *   p = scale (v . x) + b (v . x summed as scikit-learn does);  objective += max(0, -y p) + alpha ((1-r)/2 |w|^2 + r |w|_1);
  *   s = eta y sw if y p <= 0 else 0;  scale *= max(0, 1 - (1-r) eta alpha);
  *   v_j += x_j s / scale on the row's nonzeros;  b += s d (fit_intercept), d = intercept_decay
  *   (scikit-learn moves the intercept of sparse data by 0.01 of the step; 1 is the dense rule);
@@ -276,7 +270,8 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
         const int32_t *cols = indices + p0;
         const NN_T *x = data + p0;
         const double yi = (double)y[i];
-        const double pred = csr_dot4(w, cols, x, nnz, k) * (double)scale + *b;
+        /* scikit-learn's dot returns the scaled sum in the element type */
+        const double pred = (double)(NN_T)(csr_dot(w, cols, x, nnz) * (double)scale) + *b;
         const double step = yi * pred <= 0 ? eta * yi * (double)sw[i] : 0.0;
         obj += yi * pred <= 0 ? -yi * pred : 0.0;
         if (alpha > 0) {

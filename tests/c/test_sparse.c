@@ -302,15 +302,15 @@ static double perceptron_pair(const csr_t *c, double alpha, double l1_ratio, int
     int64_t i, e;
     for (i = 0; i < n; i++) {
         y[i] = draw(0, 1) < 0.5 ? -1.0 : 1.0;
-        sw[i] = draw(0.5, 1.5);
+        sw[i] = exact ? 1.0 : draw(0.5, 1.5); /* exact: every step a small integer */
     }
     nn_rng_permutation(order, n, &s);
     for (e = 0; e < 3; e++) {
         CHECK(nn_perceptron_sgd_epoch_f64(wd, &bd, &ud, qd, &od, c->dense, y, sw, order, n, k,
-                                          0.7, alpha, l1_ratio, 1) == NN_OK, "dense epoch");
+                                          exact ? 1.0 : 0.7, alpha, l1_ratio, 1) == NN_OK, "dense epoch");
         CHECK(nn_perceptron_sgd_csr_epoch_f64(ws, &bs, &us, qs, norms, &os, c->indptr, c->indices,
-                                              c->data, y, sw, order, n, k, 0.7, alpha, l1_ratio,
-                                              1, 1.0) == NN_OK, "csr epoch");
+                                              c->data, y, sw, order, n, k, exact ? 1.0 : 0.7,
+                                              alpha, l1_ratio, 1, 1.0) == NN_OK, "csr epoch");
     }
     for (i = 0; i < k; i++)
         if (fabs(ws[i] - wd[i]) > worst) worst = fabs(ws[i] - wd[i]);
@@ -334,11 +334,21 @@ static void test_perceptron(void)
 {
     csr_t c = make_csr(120, 37, 0.2, 0), cu = make_csr(120, 37, 0.2, 1);
     double d;
-    /* no penalty, sorted indices: bit-identical (csr_dot4 sums as dot4 does) */
-    perceptron_pair(&c, 0.0, 0.0, 1);
-    /* unsorted indices: the same terms in another order, 1e-12 */
+    /* no penalty: the dot products summed in another order, 1e-12 */
+    d = perceptron_pair(&c, 0.0, 0.0, 0);
+    CHECK(d < 1e-12, "csr perceptron: max diff %g", d);
     d = perceptron_pair(&cu, 0.0, 0.0, 0);
     CHECK(d < 1e-12, "unsorted csr perceptron: max diff %g", d);
+    /* small integer counts (bag of words): every sum exact, so bit-identical in any order */
+    {
+        csr_t counts = make_csr(120, 37, 0.2, 1);
+        int64_t p;
+        for (p = 0; p < counts.nnz; p++) counts.data[p] = floor(fabs(counts.data[p]) * 2) + 1;
+        for (p = 0; p < 120 * 37; p++)
+            if (counts.dense[p] != 0) counts.dense[p] = floor(fabs(counts.dense[p]) * 2) + 1;
+        perceptron_pair(&counts, 0.0, 0.0, 1);
+        free_csr(&counts);
+    }
     /* L2: scale * v against w shrunk in place, rounding only: 1e-12 */
     d = perceptron_pair(&c, 1e-3, 0.0, 0);
     CHECK(d < 1e-12, "L2 csr perceptron: max diff %g", d);

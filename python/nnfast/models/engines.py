@@ -7,7 +7,7 @@ the model code never asks which one it has.
 """
 import numpy as np
 
-from .. import _core
+from .. import _core, _sparse
 from .. import _validation as check
 from ..vocabulary import ACTIVATION_CODES, INIT_CODES, LOSS_CODES
 from .parameters import count_parameters, split_parameters
@@ -49,6 +49,14 @@ class NativeEngine:
         if X.shape[0] > 0:
             _core.forward(out, params, self.net, X)
         return out
+
+    def checked_csr(self, X):
+        """A scipy.sparse X as checked CSR rows of the network's dtype and width."""
+        return _sparse.as_csr(X, self.dtype, self.layers[0])
+
+    def forward_csr(self, params, X):
+        """forward on CSR rows (nnfast._sparse.CSR): the sparse first layer, no dense copy."""
+        return _sparse.forward(self.net, params, X)
 
     def loss_gradient(self, params, X, Y, alpha, grads, sample_weight=None):
         """The (weighted) mean loss of (X, Y) plus the L2 term; its gradient into grads
@@ -115,6 +123,16 @@ class ReferenceEngine:
     def forward(self, params, X):
         self._load(params)
         return np.array(self.model.forward(X.tolist()), dtype=np.float64)
+
+    checked_csr = NativeEngine.checked_csr
+
+    def forward_csr(self, params, X):
+        """The reference works on lists: the CSR rows written out densely, row by row."""
+        dense = np.zeros(X.shape)
+        for i in range(X.shape[0]):
+            p = slice(X.indptr[i], X.indptr[i + 1])
+            np.add.at(dense[i], X.indices[p], X.data[p])
+        return self.forward(params, dense)
 
     def loss_gradient(self, params, X, Y, alpha, grads, sample_weight=None):
         self._load(params)
