@@ -1117,13 +1117,17 @@ def perceptron_sgd_csr_epoch(real[::1] w, real[::1] q, double[::1] norms,
                              const real[::1] sample_weight, const int64_t[::1] order, double b,
                              double u, double eta, double alpha, double l1_ratio,
                              bint fit_intercept, double intercept_decay=1.0):
-    """perceptron_sgd_epoch on CSR rows, w and q in place, norms = [|w|^2, |w|_1] carried as
+    """perceptron_sgd_epoch on CSR rows, w and q in place (q may be None without L1),
+    norms = [|w|^2, |w|_1] carried as
     scikit-learn carries them, the intercept moved by intercept_decay times each step;
     return (b, u, objective)."""
     cdef double objective = 0.0
     cdef const int64_t *o = NULL
+    cdef real *q_data = NULL
     cdef int64_t n = csr_agrees(indptr, indices.shape[0], data.shape[0]), k = w.shape[0]
-    expect(q.shape[0] == k, "w and q must have one value per feature")
+    if q is not None:
+        expect(q.shape[0] == k, "w and q must have one value per feature")
+        q_data = &q[0]
     expect(norms.shape[0] == 2, "norms must hold [|w|^2, |w|_1]")
     expect(y.shape[0] == n and sample_weight.shape[0] == n, "y and sample_weight need one value per row")
     if order is not None:
@@ -1131,7 +1135,7 @@ def perceptron_sgd_csr_epoch(real[::1] w, real[::1] q, double[::1] norms,
         o = &order[0]
     with nogil:
         if real is float:
-            check(nn_perceptron_sgd_csr_epoch_f32(&w[0], &b, &u, &q[0], &norms[0], &objective, &indptr[0], &indices[0], &data[0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept, intercept_decay))
+            check(nn_perceptron_sgd_csr_epoch_f32(&w[0], &b, &u, q_data, &norms[0], &objective, &indptr[0], &indices[0], &data[0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept, intercept_decay))
         else:
-            check(nn_perceptron_sgd_csr_epoch_f64(&w[0], &b, &u, &q[0], &norms[0], &objective, &indptr[0], &indices[0], &data[0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept, intercept_decay))
+            check(nn_perceptron_sgd_csr_epoch_f64(&w[0], &b, &u, q_data, &norms[0], &objective, &indptr[0], &indices[0], &data[0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept, intercept_decay))
     return b, u, objective

@@ -98,13 +98,15 @@ def weight_norms(w: np.ndarray) -> np.ndarray:
     return np.array([np.dot(w64, w64), np.abs(w64).sum()], dtype=np.float64)
 
 
-def perceptron_sgd_epoch(w: np.ndarray, b: float, u: float, q: np.ndarray, norms: np.ndarray,
+def perceptron_sgd_epoch(w: np.ndarray, b: float, u: float, q: Optional[np.ndarray],
+                         norms: np.ndarray,
                          X: CSR, y: np.ndarray, sample_weight: np.ndarray, eta: float,
                          alpha: float = 0.0, l1_ratio: float = 0.0, fit_intercept: bool = True,
                          order: Optional[np.ndarray] = None,
                          intercept_decay: float = 1.0) -> Tuple[float, float, float]:
     """nnfast.ops.perceptron_sgd_epoch on CSR rows (w, q and norms in place): scikit-learn's
-    sparse semantics, the L1 step on each row's nonzero columns only, the intercept moved by
+    sparse semantics, the L1 step on each row's nonzero columns only (q may be None without
+    L1), the intercept moved by
     intercept_decay times each step; (b, u, objective)."""
     return _core.perceptron_sgd_csr_epoch(w, q, norms, X.indptr, X.indices, X.data, y,
                                           sample_weight, order, b, u, eta, alpha, l1_ratio,

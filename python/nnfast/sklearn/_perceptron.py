@@ -10,11 +10,11 @@ core releases the GIL).
 Sparse input stays sparse: CSR (CSC is converted to CSR, as scikit-learn does) runs the core's
 CSR epoch (``nnfast._sparse.perceptron_sgd_epoch``), which keeps the weights as scale * v, so
 an update costs the row's nonzeros, never the number of features. Its semantics are
-scikit-learn's on sparse input: the L1 step touches each row's nonzero columns only, and the
-stopping objective uses scikit-learn's running norms, and the intercept moves by 0.01 of
-each step (scikit-learn's SPARSE_INTERCEPT_DECAY), so sparse and dense input train
-differently here exactly as they do in scikit-learn. predict and decision_function are scikit-learn's (a sparse
-product, never densified).
+scikit-learn's on sparse input: the L1 step touches each row's nonzero columns only, the
+stopping objective uses scikit-learn's running norms, and the intercept moves by 0.01 of each
+step (scikit-learn's SPARSE_INTERCEPT_DECAY), so sparse and dense input train differently
+here exactly as they do in scikit-learn. predict and decision_function are scikit-learn's (a
+sparse product, never densified).
 
 One difference: with shuffle=True the order of each epoch is a NumPy permutation seeded from
 random_state, not scikit-learn's internal generator; with shuffle=False the updates are
@@ -44,9 +44,10 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
 
     def _fit_binary(self, X, y, alpha, sample_weight, learning_rate, max_iter):
         seed = check_random_state(self.random_state).randint(MAX_INT)
-        coef, intercept, n_iter = self._fit_one_vs_rest(
+        coef = np.array(self.coef_.ravel(), dtype=X.dtype)
+        intercept, n_iter = self._fit_one_vs_rest(
             1, X, y, alpha, max_iter, self._expanded_class_weight[1],
-            self._expanded_class_weight[0], sample_weight, None, seed)
+            self._expanded_class_weight[0], sample_weight, None, seed, coef)
         self.t_ += n_iter * X.shape[0]
         self.n_iter_ = n_iter
         self.coef_ = coef.reshape(1, -1)
@@ -55,28 +56,32 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
     def _fit_multiclass(self, X, y, alpha, learning_rate, sample_weight, max_iter):
         validation_mask = self._make_validation_split(y, sample_mask=sample_weight > 0)
         seeds = check_random_state(self.random_state).randint(MAX_INT, size=len(self.classes_))
+        # every class trains its row of a new matrix in place: coef_ changes only once all
+        # classes are done, and no class holds a second copy of its row (2^18 features: 2 MiB)
+        coef = np.array(self.coef_, dtype=X.dtype, order="C")
         results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(self._fit_one_vs_rest)(
                 i, X, y, alpha, max_iter, self._expanded_class_weight[i], 1.0, sample_weight,
-                validation_mask, seed)
+                validation_mask, seed, coef[i])
             for i, seed in enumerate(seeds))
         n_iter = 0
-        for i, (coef, intercept, n_iter_i) in enumerate(results):
-            self.coef_[i] = coef
+        for i, (intercept, n_iter_i) in enumerate(results):
             self.intercept_[i] = intercept
             n_iter = max(n_iter, n_iter_i)
+        if coef.dtype == self.coef_.dtype:
+            self.coef_ = coef
+        else:
+            self.coef_[...] = coef
         self.t_ += n_iter * X.shape[0]
         self.n_iter_ = n_iter
 
     def _fit_one_vs_rest(self, i, X, y, alpha, max_iter, pos_weight, neg_weight, sample_weight,
-                         validation_mask, seed):
-        """Class i against the rest: (coef, intercept, epochs run)."""
+                         validation_mask, seed, w):
+        """Class i against the rest, its coefficients w (of X's dtype) trained in place:
+        (intercept, epochs run)."""
         dtype = X.dtype
         y_i = np.where(y == self.classes_[i], 1.0, -1.0).astype(dtype)
-        if len(self.classes_) == 2:
-            coef, intercept = self.coef_.ravel(), self.intercept_[0]
-        else:
-            coef, intercept = self.coef_[i], self.intercept_[i]
+        intercept = self.intercept_[0 if len(self.classes_) == 2 else i]
         if validation_mask is None:
             validation_mask = self._make_validation_split(y_i, sample_mask=sample_weight > 0)
         score_on_validation = self._make_validation_score_cb(
@@ -93,8 +98,8 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         l1_ratio = L1_RATIOS[self.penalty]
         alpha, l1_ratio = (0.0, 0.0) if l1_ratio is None else (alpha, l1_ratio(self.l1_ratio))
 
-        w = np.array(coef, dtype=dtype, order="C")
-        q = np.zeros_like(w)
+        # q: the L1 penalty applied so far to each weight (the CSR epoch needs it only with L1)
+        q = None if epoch_kernel is sparse_epoch and not (alpha and l1_ratio) else np.zeros_like(w)
         b, u = float(intercept), 0.0
         # scikit-learn's running |w|^2 and |w|_1, from the full norms at the start of the call
         norms = _sparse.weight_norms(w)
@@ -123,7 +128,7 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
                 best_objective = min(best_objective, objective)
             if no_improvement >= self.n_iter_no_change:
                 break
-        return w, b, epoch + 1
+        return b, epoch + 1
 
 
 def dense_epoch(w, b, u, q, norms, X, y, weights, eta, alpha, l1_ratio, fit_intercept, order):
