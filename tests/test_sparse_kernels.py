@@ -179,3 +179,41 @@ def test_int64_indices_are_accepted_and_checked():
                         shape=X.shape)
     with pytest.raises(ValueError, match="column index outside"):
         _sparse.as_csr(bad, np.float64)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_perceptron_rule_on_sparse_rows_is_the_dense_rule(shuffle):
+    """Sorted CSR rows: the same updates in the same order, so the same weights bit for bit."""
+    X = random_csr(120, 30, 0.15, seed=12)
+    w_true = np.random.default_rng(1).normal(size=(30, 2))
+    Y = (X.toarray() @ w_true > 0).astype(int)
+    sparse = nnfast.Perceptron(30, 2, seed=4).fit(X, Y, epochs=15, lr=0.5, shuffle=shuffle)
+    dense = nnfast.Perceptron(30, 2, seed=4).fit(X.toarray(), Y, epochs=15, lr=0.5,
+                                                 shuffle=shuffle)
+    assert sparse.errors_ == dense.errors_ and sparse.errors_[0] > 0
+    assert np.array_equal(sparse.weights[0], dense.weights[0])
+    assert np.array_equal(sparse.biases[0], dense.biases[0])
+    ref = nnfast.Perceptron(30, 2, seed=4, backend="reference").fit(X, Y, epochs=15, lr=0.5,
+                                                                   shuffle=shuffle)
+    assert ref.errors_ == dense.errors_
+    assert_close("reference weights", ref.weights[0], dense.weights[0], 1e-12, 1e-12)
+
+
+def test_sigmoid_perceptron_trains_on_sparse_rows_densely():
+    X = random_csr(40, 10, 0.3, seed=13)
+    y = (np.arange(40) % 2)
+    sparse = nnfast.Perceptron(10, 1, "sigmoid").fit(X, y, epochs=5)
+    dense = nnfast.Perceptron(10, 1, "sigmoid").fit(X.toarray(), y, epochs=5)
+    assert np.array_equal(sparse.weights[0], dense.weights[0])
+
+
+def test_perceptron_rule_refuses_bad_sparse_rows():
+    p = nnfast.Perceptron(3, 1)
+    before = p.weights[0].copy()
+    with pytest.raises(ValueError, match="column index 7"):
+        p.fit(forged([1, 2], [0, 7], [0, 1, 2], (2, 3)), [0, 1])
+    with pytest.raises(ValueError, match="NaN"):
+        p.fit(forged([1, np.nan], [0, 1], [0, 1, 2], (2, 3)), [0, 1])
+    with pytest.raises(ValueError, match="features"):
+        p.fit(sp.csr_matrix(np.ones((2, 5))), [0, 1])
+    assert np.array_equal(p.weights[0], before)

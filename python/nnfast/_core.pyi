@@ -128,3 +128,6 @@ def perceptron_sgd_csr_epoch(w: _Floats, q: Optional[_Floats], norms: npt.NDArra
                              u: float, eta: float, alpha: float, l1_ratio: float,
                              fit_intercept: bool,
                              intercept_decay: float = ...) -> Tuple[float, float, float]: ...
+def perceptron_csr_epoch(W: _Floats, b: _Floats, indptr: _Int64s, indices: _Int32s,
+                         data: _Floats, Y: _Floats, order: Optional[_Int64s],
+                         lr: float) -> int: ...

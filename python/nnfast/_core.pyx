@@ -1139,3 +1139,25 @@ def perceptron_sgd_csr_epoch(real[::1] w, real[::1] q, double[::1] norms,
         else:
             check(nn_perceptron_sgd_csr_epoch_f64(&w[0], &b, &u, q_data, &norms[0], &objective, &indptr[0], &indices[0], &data[0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept, intercept_decay))
     return b, u, objective
+
+
+def perceptron_csr_epoch(real[:, ::1] W, real[::1] b, const int64_t[::1] indptr,
+                         const int32_t[::1] indices, const real[::1] data, const real[:, ::1] Y,
+                         const int64_t[::1] order, double lr):
+    """One pass of the perceptron rule over CSR rows; return the samples with a mistake."""
+    cdef int64_t mistakes = 0
+    cdef const int64_t *o = NULL
+    cdef int64_t n = csr_agrees(indptr, indices.shape[0], data.shape[0])
+    cdef int64_t k = W.shape[0], n_out = W.shape[1]
+    expect(b.shape[0] == n_out, "b must have one value per output")
+    expect(Y.shape[0] == n and Y.shape[1] == n_out, "Y must be (samples, outputs)")
+    if order is not None:
+        expect(order.shape[0] == n, "order must have one entry per sample")
+        o = &order[0]
+    with nogil:
+        if real is float:
+            check(nn_perceptron_csr_epoch_f32(&W[0, 0], &b[0], &mistakes, &indptr[0], &indices[0], &data[0], &Y[0, 0], o, n, k, n_out, lr))
+        else:
+            check(nn_perceptron_csr_epoch_f64(&W[0, 0], &b[0], &mistakes, &indptr[0], &indices[0], &data[0], &Y[0, 0], o, n, k, n_out, lr))
+    return mistakes
+

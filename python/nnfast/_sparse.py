@@ -111,3 +111,19 @@ def perceptron_sgd_epoch(w: np.ndarray, b: float, u: float, q: Optional[np.ndarr
     return _core.perceptron_sgd_csr_epoch(w, q, norms, X.indptr, X.indices, X.data, y,
                                           sample_weight, order, b, u, eta, alpha, l1_ratio,
                                           bool(fit_intercept), intercept_decay)
+
+
+def toarray(X: CSR) -> np.ndarray:
+    """The rows written out densely (float64): for the reference backend, which reads lists."""
+    dense = np.zeros(X.shape)
+    for i in range(X.shape[0]):
+        p = slice(X.indptr[i], X.indptr[i + 1])
+        np.add.at(dense[i], X.indices[p], X.data[p])
+    return dense
+
+
+def perceptron_rule_epoch(W: np.ndarray, b: np.ndarray, X: CSR, Y: np.ndarray,
+                          order: Optional[np.ndarray], lr: float) -> int:
+    """_core.perceptron_epoch on CSR rows (W, b in place): the samples with a mistake."""
+    return _core.perceptron_csr_epoch(W, b, X.indptr, X.indices, X.data, Y, order, lr)
+

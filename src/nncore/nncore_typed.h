@@ -154,6 +154,12 @@ int NN_F(csr_weight_gradient)(NN_T *dW, const int64_t *indptr, const int32_t *in
 /* out (n_rows, n_L) = forward's output for X in CSR with k = net->sizes[0].                 */
 int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const int64_t *indptr,
                       const int32_t *indices, const NN_T *data, int64_t n_rows);
+/* perceptron_epoch on the n CSR rows (k = W's rows): bit-identical W, b and mistakes for
+ * sorted indices.                                                                          */
+int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_t *indptr,
+                               const int32_t *indices, const NN_T *data, const NN_T *Y,
+                               const int64_t *order, int64_t n, int64_t k, int64_t n_out,
+                               double lr);
 /* perceptron_sgd_epoch on the n CSR rows, the weights kept as scale * v inside (an L2 shrink
  * costs O(1), an update O(nonzeros of the row)). As scikit-learn does on sparse input, the L1
  * step touches the row's nonzero columns only, and the objective's |w|^2, |w|_1 are the

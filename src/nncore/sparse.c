@@ -203,6 +203,49 @@ int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const in
     return st;
 }
 
+/* perceptron_epoch on CSR rows: for each sample i in order, each output j independently,
+ * z = sum_p W[indices[p], j] data[p] + b_j over the row's nonzeros;  y_hat = step(z);
+ * W[indices[p], j] += lr (y_ij - y_hat) data[p];  b_j += lr (y_ij - y_hat).
+ * The sum runs left to right in the element type as the dense rule's does, whose zero terms
+ * change nothing: with sorted indices the two give bit-identical W and b. */
+int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_t *indptr,
+                               const int32_t *indices, const NN_T *data, const NN_T *Y,
+                               const int64_t *order, int64_t n, int64_t k, int64_t n_out,
+                               double lr)
+{
+    const NN_T eta = (NN_T)lr;
+    int64_t idx, p, j, t, wrong = 0;
+    int st;
+    if (!W || !b || !Y || n_out <= 0 || !isfinite(lr)) return NN_EINVAL;
+    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
+    if ((st = nni_mul(&t, n, n_out)) != NN_OK || (st = nni_mul(&t, k, n_out)) != NN_OK)
+        return st;
+    if (order)
+        for (idx = 0; idx < n; idx++)
+            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    for (idx = 0; idx < n; idx++) {
+        const int64_t i = order ? order[idx] : idx;
+        const NN_T *y = Y + i * n_out;
+        int any_wrong = 0;
+        for (j = 0; j < n_out; j++) {
+            NN_T z = 0, y_hat, step;
+            for (p = indptr[i]; p < indptr[i + 1]; p++)
+                z += W[(int64_t)indices[p] * n_out + j] * data[p];
+            z += b[j];
+            y_hat = z >= 0 ? (NN_T)1 : (NN_T)0;
+            if (y[j] == y_hat) continue;
+            any_wrong = 1;
+            step = eta * (y[j] - y_hat);
+            for (p = indptr[i]; p < indptr[i + 1]; p++)
+                W[(int64_t)indices[p] * n_out + j] += step * data[p];
+            b[j] += step;
+        }
+        wrong += any_wrong;
+    }
+    if (mistakes) *mistakes = wrong;
+    return NN_OK;
+}
+
 /* sum_j v_j x_j over one row's nonzeros, left to right in stored order, each product rounded
  * to NN_T and added in double: scikit-learn's WeightVector.dot, so that a sample on the
  * boundary (y p = 0 exactly, common with small counts) gets the update scikit-learn gives it. */

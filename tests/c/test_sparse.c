@@ -379,6 +379,49 @@ static void test_perceptron(void)
     free_csr(&cu);
 }
 
+/* ---- the perceptron rule ----------------------------------------------------------------- */
+static void test_perceptron_rule(int unsorted)
+{
+    const int64_t n = 90, k = 23, n_out = 3;
+    csr_t c = make_csr(n, k, 0.2, unsorted);
+    double *Y = (double *)xcalloc((size_t)(n * n_out), sizeof(double));
+    double *Wd = random_vec(k * n_out, -0.5, 0.5), *bd = random_vec(n_out, -0.5, 0.5);
+    double *Ws = (double *)xcalloc((size_t)(k * n_out), sizeof(double));
+    double bs[3];
+    int64_t i, md = -1, ms = -2, e, order[90];
+    uint64_t s = 3;
+    for (i = 0; i < n * n_out; i++) Y[i] = draw(0, 1) < 0.5 ? 0.0 : 1.0;
+    memcpy(Ws, Wd, (size_t)(k * n_out) * sizeof(double));
+    memcpy(bs, bd, sizeof bs);
+    nn_rng_permutation(order, n, &s);
+    for (e = 0; e < 4; e++) {
+        CHECK(nn_perceptron_epoch_f64(Wd, bd, &md, c.dense, Y, order, n, k, n_out, 0.3) == NN_OK,
+              "dense rule");
+        CHECK(nn_perceptron_csr_epoch_f64(Ws, bs, &ms, c.indptr, c.indices, c.data, Y, order, n,
+                                          k, n_out, 0.3) == NN_OK, "csr rule");
+        CHECK(md == ms, "mistakes %lld (dense) vs %lld (csr)", (long long)md, (long long)ms);
+    }
+    if (unsorted) { /* the sums in another order: rounding */
+        CHECK(max_rel(Ws, Wd, k * n_out) < 1e-12 && max_rel(bs, bd, n_out) < 1e-12,
+              "unsorted csr rule: max rel %g", max_rel(Ws, Wd, k * n_out));
+    } else { /* sorted: the dense sum's order with its zero terms left out, bit-identical */
+        CHECK(memcmp(Ws, Wd, (size_t)(k * n_out) * sizeof(double)) == 0 &&
+                  memcmp(bs, bd, sizeof bs) == 0,
+              "csr rule not bit-identical: max rel %g", max_rel(Ws, Wd, k * n_out));
+    }
+    CHECK(md > 0, "the rule made no mistakes: the test learns nothing");
+    c.indices[c.indptr[4]] = (int32_t)k;
+    memcpy(bs, bd, sizeof bs);
+    CHECK(nn_perceptron_csr_epoch_f64(Ws, bs, &ms, c.indptr, c.indices, c.data, Y, NULL, n, k,
+                                      n_out, 0.3) == NN_EINVAL, "csr rule: index out of range");
+    CHECK(memcmp(bs, bd, sizeof bs) == 0, "csr rule wrote before refusing");
+    free(Y);
+    free(Wd);
+    free(bd);
+    free(Ws);
+    free_csr(&c);
+}
+
 /* ---- bad input ------------------------------------------------------------------------ */
 static void test_errors(void)
 {
@@ -451,6 +494,8 @@ int main(void)
     test_gradient(1);
     test_network_forward();
     test_perceptron();
+    test_perceptron_rule(0);
+    test_perceptron_rule(1);
     test_errors();
     if (g_failures) {
         printf("%d of %d sparse checks failed\n", g_failures, g_checks);

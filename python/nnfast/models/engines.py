@@ -73,10 +73,13 @@ class NativeEngine:
         (W,), (b,) = split_parameters(params, self.layers)
         order = np.arange(X.shape[0], dtype=np.int64) if shuffle else None
         errors = []
+        # CSR rows (nnfast._sparse.CSR) take the sparse rule: the same updates, no dense copy
+        epoch = _sparse.perceptron_rule_epoch if isinstance(X, _sparse.CSR) else \
+            _core.perceptron_epoch
         for _ in range(epochs):
             if shuffle:
                 state = _core.rng_permutation(order, state)
-            errors.append(_core.perceptron_epoch(W, b, X, Y, order, lr))
+            errors.append(epoch(W, b, X, Y, order, lr))
             if errors[-1] == 0:
                 break
         return errors, state
@@ -127,12 +130,8 @@ class ReferenceEngine:
     checked_csr = NativeEngine.checked_csr
 
     def forward_csr(self, params, X):
-        """The reference works on lists: the CSR rows written out densely, row by row."""
-        dense = np.zeros(X.shape)
-        for i in range(X.shape[0]):
-            p = slice(X.indptr[i], X.indptr[i + 1])
-            np.add.at(dense[i], X.indices[p], X.data[p])
-        return self.forward(params, dense)
+        """The reference works on lists: the CSR rows written out densely."""
+        return self.forward(params, _sparse.toarray(X))
 
     def loss_gradient(self, params, X, Y, alpha, grads, sample_weight=None):
         self._load(params)
@@ -150,6 +149,8 @@ class ReferenceEngine:
 
     def perceptron_fit(self, params, X, Y, epochs, lr, shuffle, state):
         (W,), (b,) = split_parameters(params, self.layers)
+        if isinstance(X, _sparse.CSR):
+            X = _sparse.toarray(X)
         W_list, b_list, X_list, Y_list = W.tolist(), b.tolist(), X.tolist(), Y.tolist()
         rng = self.reference.SplitMix64(state)
         errors = []
