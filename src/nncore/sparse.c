@@ -52,6 +52,40 @@ typedef struct {
     NN_T alpha;
 } NNI_F(csr_job);
 
+/* A job over the m rows (rows, or 0 .. m-1) of a checked CSR matrix, outputs n wide; *nnz the
+ * nonzeros it reads. The caller sets the job's arrays. */
+static int NNI_F(csr_job_start)(NNI_F(csr_job) *c, int64_t *nnz, const int64_t *indptr,
+                                const int32_t *indices, const NN_T *data, int64_t n_rows,
+                                const int64_t *rows, int64_t m, int64_t k, int64_t n)
+{
+    int64_t t;
+    int st;
+    if (n <= 0) return NN_EINVAL;
+    if ((st = csr_check(nnz, indptr, indices, data, n_rows, rows, m, k)) != NN_OK) return st;
+    if ((st = nni_mul(&t, m, n)) != NN_OK || (st = nni_mul(&t, k, n)) != NN_OK) return st;
+    memset(c, 0, sizeof *c);
+    c->indptr = indptr;
+    c->rows = rows;
+    c->indices = indices;
+    c->data = data;
+    c->m = m;
+    c->k = k;
+    c->n = n;
+    return NN_OK;
+}
+
+/* fn(c, part) for every part: on one thread when the work is small, else on the pool. */
+static int NNI_F(csr_job_run)(NNI_F(csr_job) *c, int64_t n_parts, int64_t nnz, nni_part_fn fn)
+{
+    const int threads = csr_threads(nnz, c->n);
+    int64_t part;
+    if (threads <= 1 || n_parts <= 1) {
+        for (part = 0; part < n_parts; part++) fn(c, part);
+        return NN_OK;
+    }
+    return nni_parallel_for(threads, n_parts, fn, c);
+}
+
 /* Rows [part * CSR_PART_ROWS, ...) of Z: each row starts from b and adds x_p W[j_p, :] for its
  * nonzeros in stored order, so a row's value never depends on the thread that wrote it. */
 static int NNI_F(csr_forward_part)(void *ctx, int64_t part)
@@ -82,29 +116,17 @@ int NN_F(csr_dense_forward)(NN_T *Z, const int64_t *indptr, const int32_t *indic
                             const NN_T *W, const NN_T *b, int64_t k, int64_t n)
 {
     NNI_F(csr_job) c;
-    int64_t nnz, t, n_parts;
-    int st, threads;
-    if (!Z || !W || n <= 0) return NN_EINVAL;
-    if ((st = csr_check(&nnz, indptr, indices, data, n_rows, rows, m, k)) != NN_OK) return st;
-    if ((st = nni_mul(&t, m, n)) != NN_OK || (st = nni_mul(&t, k, n)) != NN_OK) return st;
-    memset(&c, 0, sizeof c);
+    int64_t nnz;
+    int st;
+    if (!Z || !W) return NN_EINVAL;
+    if ((st = NNI_F(csr_job_start)(&c, &nnz, indptr, indices, data, n_rows, rows, m, k, n)) !=
+        NN_OK)
+        return st;
     c.Z = Z;
-    c.indptr = indptr;
-    c.rows = rows;
-    c.indices = indices;
-    c.data = data;
     c.W = W;
     c.b = b;
-    c.m = m;
-    c.k = k;
-    c.n = n;
-    n_parts = (m + CSR_PART_ROWS - 1) / CSR_PART_ROWS;
-    threads = csr_threads(nnz, n);
-    if (threads <= 1 || n_parts <= 1) {
-        for (t = 0; t < n_parts; t++) NNI_F(csr_forward_part)(&c, t);
-        return NN_OK;
-    }
-    return nni_parallel_for(threads, n_parts, NNI_F(csr_forward_part), &c);
+    return NNI_F(csr_job_run)(&c, (m + CSR_PART_ROWS - 1) / CSR_PART_ROWS, nnz,
+                              NNI_F(csr_forward_part));
 }
 
 /* Columns [part * CSR_PART_COLS, ...) of dW: every nonzero in row order, then stored order,
@@ -135,29 +157,17 @@ int NN_F(csr_weight_gradient)(NN_T *dW, const int64_t *indptr, const int32_t *in
                               const NN_T *delta, int64_t k, int64_t n, NN_T alpha)
 {
     NNI_F(csr_job) c;
-    int64_t nnz, t, n_parts;
-    int st, threads;
-    if (!dW || !delta || n <= 0 || !isfinite((double)alpha)) return NN_EINVAL;
-    if ((st = csr_check(&nnz, indptr, indices, data, n_rows, rows, m, k)) != NN_OK) return st;
-    if ((st = nni_mul(&t, m, n)) != NN_OK || (st = nni_mul(&t, k, n)) != NN_OK) return st;
-    memset(&c, 0, sizeof c);
+    int64_t nnz;
+    int st;
+    if (!dW || !delta || !isfinite((double)alpha)) return NN_EINVAL;
+    if ((st = NNI_F(csr_job_start)(&c, &nnz, indptr, indices, data, n_rows, rows, m, k, n)) !=
+        NN_OK)
+        return st;
     c.dW = dW;
-    c.indptr = indptr;
-    c.rows = rows;
-    c.indices = indices;
-    c.data = data;
     c.delta = delta;
-    c.m = m;
-    c.k = k;
-    c.n = n;
     c.alpha = alpha;
-    n_parts = (n + CSR_PART_COLS - 1) / CSR_PART_COLS;
-    threads = csr_threads(nnz, n);
-    if (threads <= 1 || n_parts <= 1) {
-        for (t = 0; t < n_parts; t++) NNI_F(csr_gradient_part)(&c, t);
-        return NN_OK;
-    }
-    return nni_parallel_for(threads, n_parts, NNI_F(csr_gradient_part), &c);
+    return NNI_F(csr_job_run)(&c, (n + CSR_PART_COLS - 1) / CSR_PART_COLS, nnz,
+                              NNI_F(csr_gradient_part));
 }
 
 /* out (n_rows, n_L) = the network's output for X in CSR: layer 0 by csr_dense_forward, its
