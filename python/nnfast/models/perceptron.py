@@ -98,9 +98,11 @@ class Perceptron:
             shuffle: bool = False) -> Perceptron:
         """Train: the perceptron rule for step, gradient descent on cross-entropy for sigmoid.
 
-        X : array-like or scipy.sparse matrix of shape (n_samples, n_inputs); the perceptron
-            rule reads sparse X as CSR rows, never densified (sigmoid trains on it densely)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_inputs)
         y : array-like of 0/1, shape (n_samples,) or (n_samples, n_outputs)
+
+        The perceptron rule reads a sparse X as CSR rows, never densified; sigmoid trains
+        on it densely.
         """
         return PERCEPTRON_TRAINING[self.activation](self, X, y, epochs, lr, shuffle)
 

@@ -59,10 +59,12 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         # every class trains its row of a new matrix in place: coef_ changes only once all
         # classes are done, and no class holds a second copy of its row (2^18 features: 2 MiB)
         coef = np.array(self.coef_, dtype=X.dtype, order="C")
+        # the classes share the validation split, so the rows they train on: prepared once
+        rows = self._training_rows(X, validation_mask)
         results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(self._fit_one_vs_rest)(
                 i, X, y, alpha, max_iter, self._expanded_class_weight[i], 1.0, sample_weight,
-                validation_mask, seed, coef[i])
+                validation_mask, seed, coef[i], rows)
             for i, seed in enumerate(seeds))
         n_iter = 0
         for i, (intercept, n_iter_i) in enumerate(results):
@@ -75,10 +77,19 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         self.t_ += n_iter * X.shape[0]
         self.n_iter_ = n_iter
 
+    @staticmethod
+    def _training_rows(X, validation_mask):
+        """The rows outside the validation split and the epoch that reads them: CSR rows
+        (never densified) for sparse X, C-contiguous rows otherwise."""
+        X_train = X[~validation_mask] if validation_mask.any() else X
+        if _sparse.issparse(X_train):
+            return _sparse.as_csr(X_train, X.dtype), sparse_epoch
+        return np.ascontiguousarray(X_train, dtype=X.dtype), dense_epoch
+
     def _fit_one_vs_rest(self, i, X, y, alpha, max_iter, pos_weight, neg_weight, sample_weight,
-                         validation_mask, seed, w):
-        """Class i against the rest, its coefficients w (of X's dtype) trained in place:
-        (intercept, epochs run)."""
+                         validation_mask, seed, w, rows=None):
+        """Class i against the rest, its coefficients w (of X's dtype) trained in place on
+        rows (_training_rows' answer; None: made here): (intercept, epochs run)."""
         dtype = X.dtype
         y_i = np.where(y == self.classes_[i], 1.0, -1.0).astype(dtype)
         intercept = self.intercept_[0 if len(self.classes_) == 2 else i]
@@ -87,10 +98,7 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         score_on_validation = self._make_validation_score_cb(
             validation_mask, X, y_i, sample_weight, classes=np.array([-1, 1], dtype=dtype))
         train = ~validation_mask
-        X_train = X[train] if validation_mask.any() else X
-        X_train, epoch_kernel = (
-            (_sparse.as_csr(X_train, dtype), sparse_epoch) if _sparse.issparse(X_train) else
-            (np.ascontiguousarray(X_train, dtype=dtype), dense_epoch))
+        X_train, epoch_kernel = rows or self._training_rows(X, validation_mask)
         y_train = np.ascontiguousarray(y_i[train])
         # class weights folded into the sample weights: update *= class_weight * sample_weight
         weights = np.where(y_train > 0, pos_weight, neg_weight) * sample_weight[train]
