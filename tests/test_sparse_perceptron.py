@@ -156,3 +156,16 @@ def test_bad_sparse_input_to_fit_is_refused():
         _sparse.as_csr(sp.csr_matrix((np.ones(1), np.array([40], dtype=np.int32),
                                       np.array([0, 1], dtype=np.int32)), shape=(1, 40)),
                        np.float64)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(penalty="l2", alpha=1e-3),
+                                dict(penalty="elasticnet", alpha=1e-3)])
+def test_float32_sparse_fit_matches_scikit_learn(kw):
+    """scikit-learn trains float32 CSR in float32 (its WeightVector32): so does nnfast."""
+    X, y = text_like(300, 500, seed=2)
+    X = X.astype(np.float32)
+    ours = Perceptron(shuffle=False, **kw).fit(X, y)
+    theirs = linear_model.Perceptron(shuffle=False, **kw).fit(X, y)
+    assert ours.coef_.dtype == theirs.coef_.dtype == np.float32
+    assert ours.n_iter_ == theirs.n_iter_
+    assert_close("coef_", ours.coef_, theirs.coef_, 1e-5, 1e-5)
