@@ -169,3 +169,11 @@ def test_float32_sparse_fit_matches_scikit_learn(kw):
     assert ours.coef_.dtype == theirs.coef_.dtype == np.float32
     assert ours.n_iter_ == theirs.n_iter_
     assert_close("coef_", ours.coef_, theirs.coef_, 1e-5, 1e-5)
+
+
+def test_classes_in_threads_give_the_same_sparse_fit():
+    X, y = text_like(200, 400, seed=6, n_classes=4)
+    one = Perceptron(shuffle=False, penalty="l1", alpha=1e-4).fit(X, y)
+    two = Perceptron(shuffle=False, penalty="l1", alpha=1e-4, n_jobs=2).fit(X, y)
+    assert np.array_equal(one.coef_, two.coef_)
+    assert np.array_equal(one.intercept_, two.intercept_)
