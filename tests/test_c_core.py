@@ -62,3 +62,13 @@ def test_gemm_packing_shapes_and_threads(c_build):
                             timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all gemm checks passed" in result.stdout
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_sparse_kernels_program_passes(c_build, threads):
+    """tests/c/test_sparse.c: the CSR kernels against the dense ones, the error codes."""
+    env = dict(os.environ, NNFAST_NUM_THREADS=threads)
+    result = subprocess.run([str(c_build / "test_sparse")], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sparse checks passed" in result.stdout

@@ -1035,3 +1035,160 @@ def measure_cpu_hz(double sample_seconds=0.001, int samples=100):
 def cache_sizes():
     """Bytes of the L1 data, L2 and last-level cache the CPU reports ({} entries of 0: unknown)."""
     return {"l1d": nn_cache_size(1), "l2": nn_cache_size(2), "l3": nn_cache_size(3)}
+
+
+# ---- sparse input (sparse.c): rows in CSR ----------------------------------------------------
+# A CSR matrix is three arrays: indptr (n_rows + 1) int64, indices (nnz) int32 column numbers,
+# data (nnz) float32/float64. check_csr names what is wrong with them; the kernels below check
+# only that the arrays agree in length (the core checks indptr's order and the indices' range
+# again and refuses with the outputs untouched), so they never read past an array.
+from libc.stdint cimport int32_t
+
+
+def check_csr(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] data,
+              int64_t n_columns, str name="X"):
+    """Raise ValueError naming the problem unless indptr, indices, data are a CSR matrix with
+    n_columns columns: indptr starts at 0, never decreases and ends at nnz = len(indices) =
+    len(data) (data and indices may hold one unused value when nnz = 0); every index in
+    [0, n_columns); every value finite."""
+    cdef int64_t i, n_rows = indptr.shape[0] - 1, nnz, bad = -1
+    cdef int64_t cols = n_columns
+    expect(n_rows >= 1, f"{name} has no rows")
+    nnz = indptr[n_rows]
+    expect(indptr[0] == 0, f"{name}.indptr must start at 0, got {indptr[0]}")
+    expect(0 <= nnz <= indices.shape[0] and indices.shape[0] == data.shape[0]
+           and (indices.shape[0] == nnz or (nnz == 0 and indices.shape[0] == 1)),
+           f"{name}.indptr ends at {nnz} but {name} holds {indices.shape[0]} indices and "
+           f"{data.shape[0]} values")
+    with nogil:
+        for i in range(n_rows):
+            if indptr[i + 1] < indptr[i]:
+                bad = i
+                break
+    expect(bad < 0, f"{name}.indptr decreases at row {bad}")
+    with nogil:
+        for i in range(nnz):
+            if indices[i] < 0 or indices[i] >= cols:
+                bad = i
+                break
+    expect(bad < 0, f"{name} holds column index {indices[bad] if bad >= 0 else 0} outside "
+                    f"[0, {n_columns}) (nonzero {bad})")
+    expect(nnz == 0 or all_within(&data[0], nnz, -INFINITY, INFINITY),
+           f"{name} holds NaN or infinity")
+
+
+cdef int64_t csr_agrees(const int64_t[::1] indptr, Py_ssize_t n_indices, Py_ssize_t n_data) except -1:
+    """The rows of a CSR matrix whose indptr stays within its indices and data (what the core
+    cannot see); ValueError otherwise."""
+    cdef int64_t n_rows = indptr.shape[0] - 1
+    expect(n_rows >= 1, "a CSR matrix needs at least one row")
+    expect(indptr[0] >= 0 and indptr[n_rows] <= n_indices and indptr[n_rows] <= n_data
+           and n_indices >= 1 and n_data >= 1,
+           "indptr points past the end of indices or data")
+    return n_rows
+
+
+def csr_dense_forward(real[:, ::1] Z, const int64_t[::1] indptr, const int32_t[::1] indices,
+                      const real[::1] data, const int64_t[::1] rows, const real[:, ::1] W,
+                      const real[::1] b):
+    """Z (m, n) = X[rows] @ W + b for X in CSR (rows None: all of them, m = n_rows)."""
+    cdef int64_t n_rows = csr_agrees(indptr, indices.shape[0], data.shape[0])
+    cdef int64_t m = n_rows if rows is None else rows.shape[0]
+    cdef const int64_t *r = NULL
+    cdef const real *bias = NULL
+    if rows is not None and m >= 1:
+        r = &rows[0]
+    if b is not None:
+        bias = &b[0]
+    expect(m >= 1, "rows is empty")
+    expect(Z.shape[0] == m and Z.shape[1] == W.shape[1], "Z must be (rows, W's columns)")
+    expect(b is None or b.shape[0] == W.shape[1], "b must have one value per column of W")
+    with nogil:
+        if real is float:
+            check(nn_csr_dense_forward_f32(&Z[0, 0], &indptr[0], &indices[0], &data[0], n_rows, r, m, &W[0, 0], bias, W.shape[0], W.shape[1]))
+        else:
+            check(nn_csr_dense_forward_f64(&Z[0, 0], &indptr[0], &indices[0], &data[0], n_rows, r, m, &W[0, 0], bias, W.shape[0], W.shape[1]))
+
+
+def csr_weight_gradient(real[:, ::1] dW, const int64_t[::1] indptr, const int32_t[::1] indices,
+                        const real[::1] data, const int64_t[::1] rows, const real[:, ::1] delta,
+                        double alpha):
+    """dW += alpha X[rows]^T @ delta for X in CSR (rows None: all of them)."""
+    cdef int64_t n_rows = csr_agrees(indptr, indices.shape[0], data.shape[0])
+    cdef int64_t m = n_rows if rows is None else rows.shape[0]
+    cdef const int64_t *r = NULL
+    if rows is not None and m >= 1:
+        r = &rows[0]
+    expect(m >= 1, "rows is empty")
+    expect(delta.shape[0] == m and delta.shape[1] == dW.shape[1],
+           "delta must be (rows, dW's columns)")
+    with nogil:
+        if real is float:
+            check(nn_csr_weight_gradient_f32(&dW[0, 0], &indptr[0], &indices[0], &data[0], n_rows, r, m, &delta[0, 0], dW.shape[0], dW.shape[1], <float>alpha))
+        else:
+            check(nn_csr_weight_gradient_f64(&dW[0, 0], &indptr[0], &indices[0], &data[0], n_rows, r, m, &delta[0, 0], dW.shape[0], dW.shape[1], alpha))
+
+
+def csr_forward(real[:, ::1] out, const real[::1] params, Net net, const int64_t[::1] indptr,
+                const int32_t[::1] indices, const real[::1] data):
+    """out (n_rows, n_L) = the network's output activations for X in CSR (n_rows, n_0)."""
+    cdef int64_t n_rows = csr_agrees(indptr, indices.shape[0], data.shape[0])
+    expect(params.shape[0] == net.n_params, "params has the wrong length")
+    expect(out.shape[0] == n_rows and out.shape[1] == net.n_outputs, "out has the wrong shape")
+    with nogil:
+        if real is float:
+            check(nn_csr_forward_f32(&out[0, 0], &params[0], &net.net, &indptr[0], &indices[0], &data[0], n_rows))
+        else:
+            check(nn_csr_forward_f64(&out[0, 0], &params[0], &net.net, &indptr[0], &indices[0], &data[0], n_rows))
+
+
+def perceptron_sgd_csr_epoch(real[::1] w, real[::1] q, double[::1] norms,
+                             const int64_t[::1] indptr, const int32_t[::1] indices,
+                             const real[::1] data, const real[::1] y,
+                             const real[::1] sample_weight, const int64_t[::1] order, double b,
+                             double u, double eta, double alpha, double l1_ratio,
+                             bint fit_intercept, double intercept_decay=1.0):
+    """perceptron_sgd_epoch on CSR rows, w and q in place (q may be None without L1),
+    norms = [|w|^2, |w|_1] carried as
+    scikit-learn carries them, the intercept moved by intercept_decay times each step;
+    return (b, u, objective)."""
+    cdef double objective = 0.0
+    cdef const int64_t *o = NULL
+    cdef real *q_data = NULL
+    cdef int64_t n = csr_agrees(indptr, indices.shape[0], data.shape[0]), k = w.shape[0]
+    if q is not None:
+        expect(q.shape[0] == k, "w and q must have one value per feature")
+        q_data = &q[0]
+    expect(norms.shape[0] == 2, "norms must hold [|w|^2, |w|_1]")
+    expect(y.shape[0] == n and sample_weight.shape[0] == n, "y and sample_weight need one value per row")
+    if order is not None:
+        expect(order.shape[0] == n, "order must have one entry per sample")
+        o = &order[0]
+    with nogil:
+        if real is float:
+            check(nn_perceptron_sgd_csr_epoch_f32(&w[0], &b, &u, q_data, &norms[0], &objective, &indptr[0], &indices[0], &data[0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept, intercept_decay))
+        else:
+            check(nn_perceptron_sgd_csr_epoch_f64(&w[0], &b, &u, q_data, &norms[0], &objective, &indptr[0], &indices[0], &data[0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept, intercept_decay))
+    return b, u, objective
+
+
+def perceptron_csr_epoch(real[:, ::1] W, real[::1] b, const int64_t[::1] indptr,
+                         const int32_t[::1] indices, const real[::1] data, const real[:, ::1] Y,
+                         const int64_t[::1] order, double lr):
+    """One pass of the perceptron rule over CSR rows; return the samples with a mistake."""
+    cdef int64_t mistakes = 0
+    cdef const int64_t *o = NULL
+    cdef int64_t n = csr_agrees(indptr, indices.shape[0], data.shape[0])
+    cdef int64_t k = W.shape[0], n_out = W.shape[1]
+    expect(b.shape[0] == n_out, "b must have one value per output")
+    expect(Y.shape[0] == n and Y.shape[1] == n_out, "Y must be (samples, outputs)")
+    if order is not None:
+        expect(order.shape[0] == n, "order must have one entry per sample")
+        o = &order[0]
+    with nogil:
+        if real is float:
+            check(nn_perceptron_csr_epoch_f32(&W[0, 0], &b[0], &mistakes, &indptr[0], &indices[0], &data[0], &Y[0, 0], o, n, k, n_out, lr))
+        else:
+            check(nn_perceptron_csr_epoch_f64(&W[0, 0], &b[0], &mistakes, &indptr[0], &indices[0], &data[0], &Y[0, 0], o, n, k, n_out, lr))
+    return mistakes
+

@@ -1,6 +1,6 @@
 # Declarations of the C core (src/nncore/nncore.h) for the Cython binding.
 # The typed functions appear twice, for float (_f32) and double (_f64), as in nncore_typed.h.
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "nncore.h" nogil:
     enum:
@@ -158,3 +158,17 @@ cdef extern from "nncore.h" nogil:
 cdef extern from "nncore.h" nogil:
     double nn_measure_cpu_hz(double sample_seconds, int samples)
     int64_t nn_cache_size(int level)
+
+
+# Sparse input (sparse.c): CSR rows, indptr int64 and indices int32.
+cdef extern from "nncore.h" nogil:
+    int nn_csr_dense_forward_f32(float *Z, const int64_t *indptr, const int32_t *indices, const float *data, int64_t n_rows, const int64_t *rows, int64_t m, const float *W, const float *b, int64_t k, int64_t n)
+    int nn_csr_dense_forward_f64(double *Z, const int64_t *indptr, const int32_t *indices, const double *data, int64_t n_rows, const int64_t *rows, int64_t m, const double *W, const double *b, int64_t k, int64_t n)
+    int nn_csr_weight_gradient_f32(float *dW, const int64_t *indptr, const int32_t *indices, const float *data, int64_t n_rows, const int64_t *rows, int64_t m, const float *delta, int64_t k, int64_t n, float alpha)
+    int nn_csr_weight_gradient_f64(double *dW, const int64_t *indptr, const int32_t *indices, const double *data, int64_t n_rows, const int64_t *rows, int64_t m, const double *delta, int64_t k, int64_t n, double alpha)
+    int nn_csr_forward_f32(float *out, const float *params, const nn_net *net, const int64_t *indptr, const int32_t *indices, const float *data, int64_t n_rows)
+    int nn_csr_forward_f64(double *out, const double *params, const nn_net *net, const int64_t *indptr, const int32_t *indices, const double *data, int64_t n_rows)
+    int nn_perceptron_sgd_csr_epoch_f32(float *w, double *b, double *u, float *q, double *norms, double *objective, const int64_t *indptr, const int32_t *indices, const float *data, const float *y, const float *sw, const int64_t *order, int64_t n, int64_t k, double eta, double alpha, double l1_ratio, int fit_intercept, double intercept_decay)
+    int nn_perceptron_sgd_csr_epoch_f64(double *w, double *b, double *u, double *q, double *norms, double *objective, const int64_t *indptr, const int32_t *indices, const double *data, const double *y, const double *sw, const int64_t *order, int64_t n, int64_t k, double eta, double alpha, double l1_ratio, int fit_intercept, double intercept_decay)
+    int nn_perceptron_csr_epoch_f32(float *W, float *b, int64_t *mistakes, const int64_t *indptr, const int32_t *indices, const float *data, const float *Y, const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr)
+    int nn_perceptron_csr_epoch_f64(double *W, double *b, int64_t *mistakes, const int64_t *indptr, const int32_t *indices, const double *data, const double *Y, const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr)

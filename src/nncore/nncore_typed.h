@@ -153,3 +153,43 @@ int NN_F(train_epoch)(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net 
 int NN_F(train_epochs)(NN_T *params, double *loss_curve, int64_t *epochs_done, NN_WS *ws,
                        const nn_net *net, const nn_fit_config *cfg, const NN_T *X,
                        const NN_T *Y, int64_t n, int64_t epochs, uint64_t *rng_state);
+
+/* ---- sparse input (sparse.c) --------------------------------------------------------------
+ * X (n_rows, k) in CSR: row i holds data[p] at column indices[p] for p = indptr[i] ..
+ * indptr[i+1]-1. indptr (n_rows + 1) int64, nondecreasing, indptr[0] >= 0 (the caller makes
+ * sure data and indices hold indptr[n_rows] values); indices int32 in [0, k), any order,
+ * duplicates add up. rows (m) selects rows (a batch, in any order), NULL for 0 .. m-1.
+ * Out-of-range rows or indices, or a decreasing indptr: NN_EINVAL, outputs untouched.       */
+/* Z (m, n) = X[rows] @ W + b. W (k, n), b (n) or NULL. Bit-identical for any thread count. */
+int NN_F(csr_dense_forward)(NN_T *Z, const int64_t *indptr, const int32_t *indices,
+                            const NN_T *data, int64_t n_rows, const int64_t *rows, int64_t m,
+                            const NN_T *W, const NN_T *b, int64_t k, int64_t n);
+/* dW (k, n) += alpha X[rows]^T @ delta, delta (m, n): dense_backward's dW with alpha = 1/m.
+ * Bit-identical for any thread count.                                                       */
+int NN_F(csr_weight_gradient)(NN_T *dW, const int64_t *indptr, const int32_t *indices,
+                              const NN_T *data, int64_t n_rows, const int64_t *rows, int64_t m,
+                              const NN_T *delta, int64_t k, int64_t n, NN_T alpha);
+/* out (n_rows, n_L) = forward's output for X in CSR with k = net->sizes[0].                 */
+int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const int64_t *indptr,
+                      const int32_t *indices, const NN_T *data, int64_t n_rows);
+/* perceptron_epoch on the n CSR rows (k = W's rows): bit-identical W, b and mistakes for
+ * sorted indices.                                                                          */
+int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_t *indptr,
+                               const int32_t *indices, const NN_T *data, const NN_T *Y,
+                               const int64_t *order, int64_t n, int64_t k, int64_t n_out,
+                               double lr);
+/* perceptron_sgd_epoch on the n CSR rows, the weights kept as scale * v inside (an L2 shrink
+ * costs O(1), an update O(nonzeros of the row)). As scikit-learn does on sparse input, the L1
+ * step touches the row's nonzero columns only, and the objective's |w|^2, |w|_1 are the
+ * running norms (norms[0], norms[1], in/out: set from the row's columns at each update,
+ * scaled by each shrink; start them at the full norms of w). The intercept moves by
+ * intercept_decay times the step (scikit-learn: 0.01 for sparse data). p = w . x is summed
+ * in scikit-learn's order (left to right), perceptron_sgd_epoch's in four lanes: with
+ * alpha = 0 and intercept_decay = 1 the two give the same w, b and objective up to that
+ * rounding, bit-identical when the sums are exact (small integer counts and weights).       */
+int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
+                                   double *objective, const int64_t *indptr,
+                                   const int32_t *indices, const NN_T *data, const NN_T *y,
+                                   const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
+                                   double eta, double alpha, double l1_ratio, int fit_intercept,
+                                   double intercept_decay);

@@ -7,7 +7,7 @@ the model code never asks which one it has.
 """
 import numpy as np
 
-from .. import _core
+from .. import _core, _sparse
 from .. import _validation as check
 from ..vocabulary import ACTIVATION_CODES, INIT_CODES, LOSS_CODES
 from .parameters import count_parameters, split_parameters
@@ -67,6 +67,14 @@ class NativeEngine:
             _core.forward(out, params, self.net, X)
         return out
 
+    def checked_csr(self, X):
+        """A scipy.sparse X as checked CSR rows of the network's dtype and width."""
+        return _sparse.as_csr(X, self.dtype, self.layers[0])
+
+    def forward_csr(self, params, X):
+        """forward on CSR rows (nnfast._sparse.CSR): the sparse first layer, no dense copy."""
+        return _sparse.forward(self.net, params, X)
+
     def loss_gradient(self, params, X, Y, alpha, grads, sample_weight=None):
         """The (weighted) mean loss of (X, Y) plus the L2 term; its gradient into grads
         (n_params) when grads is not None."""
@@ -82,10 +90,13 @@ class NativeEngine:
         (W,), (b,) = split_parameters(params, self.layers)
         order = np.arange(X.shape[0], dtype=np.int64) if shuffle else None
         errors = []
+        # CSR rows (nnfast._sparse.CSR) take the sparse rule: the same updates, no dense copy
+        epoch = _sparse.perceptron_rule_epoch if isinstance(X, _sparse.CSR) else \
+            _core.perceptron_epoch
         for _ in range(epochs):
             if shuffle:
                 state = _core.rng_permutation(order, state)
-            errors.append(_core.perceptron_epoch(W, b, X, Y, order, lr))
+            errors.append(epoch(W, b, X, Y, order, lr))
             if errors[-1] == 0:
                 break
         return errors, state
@@ -136,6 +147,12 @@ class ReferenceEngine:
         self._load(params)
         return np.array(self.model.forward(X.tolist()), dtype=np.float64)
 
+    checked_csr = NativeEngine.checked_csr
+
+    def forward_csr(self, params, X):
+        """The reference works on lists: the CSR rows written out densely."""
+        return self.forward(params, _sparse.toarray(X))
+
     def loss_gradient(self, params, X, Y, alpha, grads, sample_weight=None):
         self._load(params)
         sw = None if sample_weight is None else sample_weight.tolist()
@@ -152,6 +169,8 @@ class ReferenceEngine:
 
     def perceptron_fit(self, params, X, Y, epochs, lr, shuffle, state):
         (W,), (b,) = split_parameters(params, self.layers)
+        if isinstance(X, _sparse.CSR):
+            X = _sparse.toarray(X)
         W_list, b_list, X_list, Y_list = W.tolist(), b.tolist(), X.tolist(), Y.tolist()
         rng = self.reference.SplitMix64(state)
         errors = []

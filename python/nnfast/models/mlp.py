@@ -8,7 +8,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from .. import _core
+from .. import _core, _sparse
 from .. import _validation as check
 from .. import vocabulary
 from ..errors import NotFittedError
@@ -244,10 +244,19 @@ class MLP:
         An X the core can read as it is (a finite C-contiguous ndarray of the model's dtype)
         takes one call into the binding; anything else is converted and checked first.
         """
+        if _sparse.issparse(X):
+            return self.forward_sparse(X)
         out = _core.try_forward(self._net, self._params, X)
         if out is None:
             out = overflow_checked(self._engine.forward(self._params, self._X(X)), "forward")
         return out
+
+    def forward_sparse(self, X: Any, check_overflow: bool = True) -> np.ndarray:
+        """Output activations for a scipy.sparse X (CSR; other formats converted to CSR),
+        never densified: the core's sparse first layer, then the dense layers. With
+        check_overflow=False an overflowing result is returned as inf or NaN."""
+        out = self._engine.forward_csr(self._params, self._engine.checked_csr(X))
+        return overflow_checked(out, "forward") if check_overflow else out
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Class indices (cross_entropy), 0/1 labels (binary_cross_entropy) or values (mse).

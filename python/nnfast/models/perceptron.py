@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Sequence, Union
 import numpy as np
 import numpy.typing as npt
 
+from .. import _sparse
 from .. import _validation as check
 from .. import vocabulary
 from ..errors import NotFittedError
@@ -97,15 +98,19 @@ class Perceptron:
             shuffle: bool = False) -> Perceptron:
         """Train: the perceptron rule for step, gradient descent on cross-entropy for sigmoid.
 
-        X : array-like of shape (n_samples, n_inputs)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_inputs)
         y : array-like of 0/1, shape (n_samples,) or (n_samples, n_outputs)
+
+        The perceptron rule reads a sparse X as CSR rows, never densified; sigmoid trains
+        on it densely.
         """
         return PERCEPTRON_TRAINING[self.activation](self, X, y, epochs, lr, shuffle)
 
     def _fit_rule(self, X, y, epochs, lr, shuffle):
         mlp = self._mlp
-        X = mlp._X(X)
-        Y = check.targets(y, len(X), self.n_outputs, "binary_cross_entropy", self.dtype)
+        # sparse X stays sparse: CSR rows and the core's sparse rule (the same updates)
+        X = mlp._engine.checked_csr(X) if _sparse.issparse(X) else mlp._X(X)
+        Y = check.targets(y, X.shape[0], self.n_outputs, "binary_cross_entropy", self.dtype)
         if not np.isin(Y, (0, 1)).all():
             raise ValueError("y must hold 0/1 labels for the perceptron rule")
         epochs = check.positive_int(epochs, "epochs")
@@ -120,6 +125,8 @@ class Perceptron:
         return self
 
     def _fit_gradient_descent(self, X, y, epochs, lr, shuffle):
+        if _sparse.issparse(X):
+            X = X.toarray()  # training an MLP on sparse rows is dense for now
         self._mlp.fit(X, y, epochs=epochs, lr=lr, batch_size=None, optimizer="sgd",
                       shuffle=shuffle)
         return self

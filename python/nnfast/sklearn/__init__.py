@@ -18,7 +18,8 @@ Where the results differ from scikit-learn's (documented in README.md, "nnfast.s
   given is used whatever X is.
 - a fit that raises leaves the estimator as it was before the call (scikit-learn's leaves
   the NaN weights of the failed run).
-- sparse input is converted to dense once per call.
+- sparse input stays sparse in the Perceptron and in predict; the MLPs' fit converts it
+  to dense once per call.
 - MLPRegressor with several outputs and alpha > 0: the stochastic solvers' loss_curve_ holds
   the L2 term divided by the number of outputs (the updates are scikit-learn's).
 - MLPRegressor(loss="poisson") is trained by scikit-learn's own code (no core Poisson loss).

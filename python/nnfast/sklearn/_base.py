@@ -159,6 +159,8 @@ class Network:
         """Output activations (n_samples, n_outputs) of coefs_ and intercepts_, computed as
         scikit-learn does: a value that overflows is inf or NaN, not an error (the training
         handle's forward; MLP.forward would refuse it)."""
+        if scipy.sparse.issparse(X):
+            return self.model.forward_sparse(X, check_overflow=False)  # never densified
         return self.model.trainer(FitSettings()).forward(X)
 
     def unpack(self, params):
@@ -252,7 +254,7 @@ class NativeMLPMixin:
             return super()._forward_pass_fast(X, check_input=check_input)
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        output = self._network().forward(dense(X))
+        output = self._network().forward(X)
         if self.dtype is not None:
             return output  # the asked precision, whatever X is
         # scikit-learn's output has the dtype of X @ coefs_ (float32 only when both are)

@@ -1,0 +1,374 @@
+/* Sparse input: a first layer and the perceptron's SGD epoch on rows stored as CSR.
+ *
+ * X (n_rows, k) in CSR: row i holds data[p] at column indices[p], p = indptr[i] .. indptr[i+1]-1;
+ * indptr is nondecreasing from indptr[0] >= 0, indices are in [0, k), in any order (duplicates
+ * add up). Each kernel checks the rows it reads before it writes anything, so bad input returns
+ * NN_EINVAL with the outputs untouched. Work is linear in the nonzeros, never in n_rows * k. */
+#include "internal.h"
+
+#define CSR_PART_ROWS 64          /* rows of Z one part of the parallel forward writes       */
+#define CSR_PART_COLS 64          /* columns of dW one part of the parallel gradient writes   */
+#define CSR_PARALLEL_MIN_WORK 65536.0 /* nonzeros x outputs below which one thread is faster */
+#define CSR_FORWARD_CHUNK_ROWS 256 /* rows the network forward takes through its layers at once */
+
+/* NN_OK when the m rows (rows[r], or r when rows is NULL) exist in an n_rows-row CSR matrix
+ * with k columns: row numbers in range, indptr nondecreasing and within NNI_MAX_ELEMS, every
+ * column index in [0, k). *nnz = the nonzeros those rows hold. */
+static int csr_check(int64_t *nnz, const int64_t *indptr, const int32_t *indices,
+                     const NN_T *data, int64_t n_rows, const int64_t *rows, int64_t m,
+                     int64_t k)
+{
+    int64_t r, p, total = 0;
+    int st;
+    if (!indptr || !indices || !data || n_rows <= 0 || m <= 0 || k <= 0 || k > INT32_MAX)
+        return NN_EINVAL;
+    if (!(indptr[0] >= 0 && indptr[n_rows] <= NNI_MAX_ELEMS)) return NN_EINVAL;
+    for (r = 0; r < m; r++) {
+        const int64_t i = rows ? rows[r] : r;
+        if (i < 0 || i >= n_rows) return NN_EINVAL;
+        if (!(indptr[i] >= indptr[0] && indptr[i] <= indptr[i + 1] &&
+              indptr[i + 1] <= indptr[n_rows]))
+            return NN_EINVAL;
+        for (p = indptr[i]; p < indptr[i + 1]; p++)
+            if (indices[p] < 0 || (int64_t)indices[p] >= k) return NN_EINVAL;
+        if ((st = nni_add(&total, total, indptr[i + 1] - indptr[i])) != NN_OK) return st;
+    }
+    if (nnz) *nnz = total;
+    return NN_OK;
+}
+
+/* The threads for work = nonzeros x outputs: one below the threshold. */
+static int csr_threads(int64_t nnz, int64_t n)
+{
+    return (double)nnz * (double)n >= CSR_PARALLEL_MIN_WORK ? nni_threads() : 1;
+}
+
+typedef struct {
+    NN_T *Z, *dW;
+    const int64_t *indptr, *rows;
+    const int32_t *indices;
+    const NN_T *data, *W, *b, *delta;
+    int64_t m, k, n;
+    NN_T alpha;
+} NNI_F(csr_job);
+
+/* A job over the m rows (rows, or 0 .. m-1) of a checked CSR matrix, outputs n wide; *nnz the
+ * nonzeros it reads. The caller sets the job's arrays. */
+static int NNI_F(csr_job_start)(NNI_F(csr_job) *c, int64_t *nnz, const int64_t *indptr,
+                                const int32_t *indices, const NN_T *data, int64_t n_rows,
+                                const int64_t *rows, int64_t m, int64_t k, int64_t n)
+{
+    int64_t t;
+    int st;
+    if (n <= 0) return NN_EINVAL;
+    if ((st = csr_check(nnz, indptr, indices, data, n_rows, rows, m, k)) != NN_OK) return st;
+    if ((st = nni_mul(&t, m, n)) != NN_OK || (st = nni_mul(&t, k, n)) != NN_OK) return st;
+    memset(c, 0, sizeof *c);
+    c->indptr = indptr;
+    c->rows = rows;
+    c->indices = indices;
+    c->data = data;
+    c->m = m;
+    c->k = k;
+    c->n = n;
+    return NN_OK;
+}
+
+/* fn(c, part) for every part: on one thread when the work is small, else on the pool. */
+static int NNI_F(csr_job_run)(NNI_F(csr_job) *c, int64_t n_parts, int64_t nnz, nni_part_fn fn)
+{
+    const int threads = csr_threads(nnz, c->n);
+    int64_t part;
+    if (threads <= 1 || n_parts <= 1) {
+        for (part = 0; part < n_parts; part++) fn(c, part);
+        return NN_OK;
+    }
+    return nni_parallel_for(threads, n_parts, fn, c);
+}
+
+/* Rows [part * CSR_PART_ROWS, ...) of Z: each row starts from b and adds x_p W[j_p, :] for its
+ * nonzeros in stored order, so a row's value never depends on the thread that wrote it. */
+static int NNI_F(csr_forward_part)(void *ctx, int64_t part)
+{
+    const NNI_F(csr_job) *c = (const NNI_F(csr_job) *)ctx;
+    const int64_t r1 = (part + 1) * CSR_PART_ROWS < c->m ? (part + 1) * CSR_PART_ROWS : c->m;
+    int64_t r, p, j;
+    for (r = part * CSR_PART_ROWS; r < r1; r++) {
+        const int64_t i = c->rows ? c->rows[r] : r;
+        NN_T *z = c->Z + r * c->n;
+        if (c->b)
+            memcpy(z, c->b, (size_t)c->n * sizeof(NN_T));
+        else
+            for (j = 0; j < c->n; j++) z[j] = 0;
+        for (p = c->indptr[i]; p < c->indptr[i + 1]; p++) {
+            const NN_T x = c->data[p];
+            const NN_T *w = c->W + (int64_t)c->indices[p] * c->n;
+            for (j = 0; j < c->n; j++) z[j] += x * w[j];
+        }
+    }
+    return NN_OK;
+}
+
+/* Z (m, n) = X[rows] @ W + b:  Z[r, :] = b + sum_p data[p] W[indices[p], :] over row rows[r]'s
+ * nonzeros. W (k, n) row-major; b (n) or NULL for none; rows (m) or NULL for 0 .. m-1. */
+int NN_F(csr_dense_forward)(NN_T *Z, const int64_t *indptr, const int32_t *indices,
+                            const NN_T *data, int64_t n_rows, const int64_t *rows, int64_t m,
+                            const NN_T *W, const NN_T *b, int64_t k, int64_t n)
+{
+    NNI_F(csr_job) c;
+    int64_t nnz;
+    int st;
+    if (!Z || !W) return NN_EINVAL;
+    if ((st = NNI_F(csr_job_start)(&c, &nnz, indptr, indices, data, n_rows, rows, m, k, n)) !=
+        NN_OK)
+        return st;
+    c.Z = Z;
+    c.W = W;
+    c.b = b;
+    return NNI_F(csr_job_run)(&c, (m + CSR_PART_ROWS - 1) / CSR_PART_ROWS, nnz,
+                              NNI_F(csr_forward_part));
+}
+
+/* Columns [part * CSR_PART_COLS, ...) of dW: every nonzero in row order, then stored order,
+ * adds alpha x_p delta[r, cols] to dW[j_p, cols]; each element of dW sees the same sequence
+ * of adds whatever the number of threads. */
+static int NNI_F(csr_gradient_part)(void *ctx, int64_t part)
+{
+    const NNI_F(csr_job) *c = (const NNI_F(csr_job) *)ctx;
+    const int64_t j0 = part * CSR_PART_COLS;
+    const int64_t j1 = j0 + CSR_PART_COLS < c->n ? j0 + CSR_PART_COLS : c->n;
+    int64_t r, p, j;
+    for (r = 0; r < c->m; r++) {
+        const int64_t i = c->rows ? c->rows[r] : r;
+        const NN_T *d = c->delta + r * c->n;
+        for (p = c->indptr[i]; p < c->indptr[i + 1]; p++) {
+            const NN_T s = c->alpha * c->data[p];
+            NN_T *g = c->dW + (int64_t)c->indices[p] * c->n;
+            for (j = j0; j < j1; j++) g[j] += s * d[j];
+        }
+    }
+    return NN_OK;
+}
+
+/* dW (k, n) += alpha X[rows]^T @ delta:  dW[indices[p], :] += alpha data[p] delta[r, :] for
+ * every nonzero p of row rows[r]. delta (m, n); alpha = 1/m gives dense_backward's dW. */
+int NN_F(csr_weight_gradient)(NN_T *dW, const int64_t *indptr, const int32_t *indices,
+                              const NN_T *data, int64_t n_rows, const int64_t *rows, int64_t m,
+                              const NN_T *delta, int64_t k, int64_t n, NN_T alpha)
+{
+    NNI_F(csr_job) c;
+    int64_t nnz;
+    int st;
+    if (!dW || !delta || !isfinite((double)alpha)) return NN_EINVAL;
+    if ((st = NNI_F(csr_job_start)(&c, &nnz, indptr, indices, data, n_rows, rows, m, k, n)) !=
+        NN_OK)
+        return st;
+    c.dW = dW;
+    c.delta = delta;
+    c.alpha = alpha;
+    return NNI_F(csr_job_run)(&c, (n + CSR_PART_COLS - 1) / CSR_PART_COLS, nnz,
+                              NNI_F(csr_gradient_part));
+}
+
+/* out (n_rows, n_L) = the network's output for X in CSR: layer 0 by csr_dense_forward, its
+ * activation, then layers 1 .. L-1 by forward on the dense hidden rows, CSR_FORWARD_CHUNK_ROWS
+ * rows at a time (memory: one chunk of the first hidden layer). */
+int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const int64_t *indptr,
+                      const int32_t *indices, const NN_T *data, int64_t n_rows)
+{
+    int64_t n_params, n1, r0, t;
+    NN_T *H = NULL;
+    int st = NN_OK;
+    if (!out || !params || n_rows <= 0) return NN_EINVAL;
+    if ((st = nni_net_check_shape(net, &n_params)) != NN_OK) return st;
+    if ((st = csr_check(NULL, indptr, indices, data, n_rows, NULL, n_rows, net->sizes[0])) !=
+        NN_OK)
+        return st;
+    if ((st = nni_mul(&t, n_rows, net->sizes[net->n_layers])) != NN_OK) return st;
+    n1 = net->sizes[1];
+    if ((st = nni_mul(&t, CSR_FORWARD_CHUNK_ROWS, n1)) != NN_OK) return st;
+    if (net->n_layers > 1 && !(H = (NN_T *)nni_alloc(t, sizeof(NN_T)))) return NN_ENOMEM;
+    for (r0 = 0; r0 < n_rows && st == NN_OK; r0 += CSR_FORWARD_CHUNK_ROWS) {
+        const int64_t m = n_rows - r0 < CSR_FORWARD_CHUNK_ROWS ? n_rows - r0
+                                                               : CSR_FORWARD_CHUNK_ROWS;
+        /* indptr + r0: a CSR matrix of m rows whose offsets still point into indices/data */
+        const NN_T *W0 = params, *b0 = params + net->sizes[0] * n1;
+        if (net->n_layers == 1) {
+            NN_T *o = out + r0 * n1;
+            st = NN_F(csr_dense_forward)(o, indptr + r0, indices, data, m, NULL, m, W0, b0,
+                                         net->sizes[0], n1);
+            if (st == NN_OK) st = NN_F(activation_forward)(o, o, m, n1, net->output);
+        } else {
+            nn_net rest = *net;
+            rest.n_layers = net->n_layers - 1;
+            rest.sizes = net->sizes + 1;
+            st = NN_F(csr_dense_forward)(H, indptr + r0, indices, data, m, NULL, m, W0, b0,
+                                         net->sizes[0], n1);
+            if (st == NN_OK) st = NN_F(activation_forward)(H, H, m, n1, net->hidden);
+            if (st == NN_OK)
+                st = NN_F(forward)(out + r0 * net->sizes[net->n_layers], b0 + n1, &rest, H, m);
+        }
+    }
+    if (net->n_layers > 1) free(H);
+    return st;
+}
+
+/* perceptron_epoch on CSR rows: for each sample i in order, each output j independently,
+ * z = sum_p W[indices[p], j] data[p] + b_j over the row's nonzeros;  y_hat = step(z);
+ * W[indices[p], j] += lr (y_ij - y_hat) data[p];  b_j += lr (y_ij - y_hat).
+ * The sum runs left to right in the element type as the dense rule's does, whose zero terms
+ * change nothing: with sorted indices the two give bit-identical W and b. */
+int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_t *indptr,
+                               const int32_t *indices, const NN_T *data, const NN_T *Y,
+                               const int64_t *order, int64_t n, int64_t k, int64_t n_out,
+                               double lr)
+{
+    const NN_T eta = (NN_T)lr;
+    int64_t idx, p, j, t, wrong = 0;
+    int st;
+    if (!W || !b || !Y || n_out <= 0 || !isfinite(lr)) return NN_EINVAL;
+    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
+    if ((st = nni_mul(&t, n, n_out)) != NN_OK || (st = nni_mul(&t, k, n_out)) != NN_OK)
+        return st;
+    if (order)
+        for (idx = 0; idx < n; idx++)
+            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    for (idx = 0; idx < n; idx++) {
+        const int64_t i = order ? order[idx] : idx;
+        const NN_T *y = Y + i * n_out;
+        int any_wrong = 0;
+        for (j = 0; j < n_out; j++) {
+            NN_T z = 0, y_hat, step;
+            for (p = indptr[i]; p < indptr[i + 1]; p++)
+                z += W[(int64_t)indices[p] * n_out + j] * data[p];
+            z += b[j];
+            y_hat = z >= 0 ? (NN_T)1 : (NN_T)0;
+            if (y[j] == y_hat) continue;
+            any_wrong = 1;
+            step = eta * (y[j] - y_hat);
+            for (p = indptr[i]; p < indptr[i + 1]; p++)
+                W[(int64_t)indices[p] * n_out + j] += step * data[p];
+            b[j] += step;
+        }
+        wrong += any_wrong;
+    }
+    if (mistakes) *mistakes = wrong;
+    return NN_OK;
+}
+
+/* sum_j v_j x_j over one row's nonzeros, left to right in stored order, each product rounded
+ * to NN_T and added in double: scikit-learn's WeightVector.dot, so that a sample on the
+ * boundary (y p = 0 exactly, common with small counts) gets the update scikit-learn gives it. */
+static double csr_dot(const NN_T *v, const int32_t *idx, const NN_T *x, int64_t nnz)
+{
+    double s = 0.0;
+    int64_t p;
+    for (p = 0; p < nnz; p++) s += (double)(v[idx[p]] * x[p]);
+    return s;
+}
+
+#ifdef NN_ELEM_F32
+#define WSCALE_RESET 1e-6f /* scikit-learn's WeightVector32 folds its scale in below this */
+#else
+#define WSCALE_RESET 1e-9
+#endif
+
+/* v *= scale over all k weights, scale = 1: the lazy scale folded into the stored weights. */
+static void fold_scale(NN_T *v, NN_T *scale, int64_t k)
+{
+    int64_t j;
+    if (*scale == (NN_T)1) return;
+    for (j = 0; j < k; j++) v[j] *= *scale;
+    *scale = 1;
+}
+
+/* perceptron_sgd_epoch on CSR rows, with the weights held as w = scale * v (scikit-learn's
+ * WeightVector), so the L2 shrink w *= c costs one multiply, not k:
+ *   p = scale (v . x) + b (v . x summed as scikit-learn does);  objective += max(0, -y p) + alpha ((1-r)/2 |w|^2 + r |w|_1);
+ *   s = eta y sw if y p <= 0 else 0;  scale *= max(0, 1 - (1-r) eta alpha);
+ *   v_j += x_j s / scale on the row's nonzeros;  b += s d (fit_intercept), d = intercept_decay
+ *   (scikit-learn moves the intercept of sparse data by 0.01 of the step; 1 is the dense rule);
+ *   r > 0: u += r eta alpha, then the cumulative L1 step on the row's nonzeros only:
+ *   w_j > 0: v_j = max(0, v_j - (u + q_j) / scale);  w_j < 0: v_j = min(0, v_j + (u - q_j) / scale);
+ *   q_j += scale (v_j new - v_j old).
+ * |w|^2 and |w|_1 in the objective are scikit-learn's running values norms[0], norms[1]:
+ * set from the row's nonzeros after each update, scaled with the weights, carried from call
+ * to call (the caller starts them at the full norms). scale is folded into w when it falls
+ * below WSCALE_RESET and at the end, so w holds the plain weights on return. */
+int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
+                                   double *objective, const int64_t *indptr,
+                                   const int32_t *indices, const NN_T *data, const NN_T *y,
+                                   const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
+                                   double eta, double alpha, double l1_ratio, int fit_intercept,
+                                   double intercept_decay)
+{
+    const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
+    const int l1 = l1_ratio > 0 && alpha > 0;
+    NN_T scale = 1;
+    double obj = 0.0;
+    int64_t idx, p;
+    int st;
+    if (!w || !b || !u || !norms || !objective || !y || !sw) return NN_EINVAL;
+    if (l1 && !q) return NN_EINVAL;
+    if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
+        !(l1_ratio >= 0 && l1_ratio <= 1) || !isfinite(intercept_decay))
+        return NN_EINVAL;
+    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
+    if (order)
+        for (idx = 0; idx < n; idx++)
+            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    for (idx = 0; idx < n; idx++) {
+        const int64_t i = order ? order[idx] : idx;
+        const int64_t p0 = indptr[i], nnz = indptr[i + 1] - p0;
+        const int32_t *cols = indices + p0;
+        const NN_T *x = data + p0;
+        const double yi = (double)y[i];
+        /* scikit-learn's dot returns the scaled sum in the element type */
+        const double pred = (double)(NN_T)(csr_dot(w, cols, x, nnz) * (double)scale) + *b;
+        const double step = yi * pred <= 0 ? eta * yi * (double)sw[i] : 0.0;
+        obj += yi * pred <= 0 ? -yi * pred : 0.0;
+        if (alpha > 0) {
+            const double l2_norm = sqrt(norms[0]);
+            obj += alpha * ((1.0 - l1_ratio) * 0.5 * l2_norm * l2_norm + l1_ratio * norms[1]);
+        }
+        if (alpha > 0 && l1_ratio < 1) {
+            /* never scale to negative values when eta alpha is large: set w to zero instead */
+            const NN_T c = (NN_T)(l2_shrink > 0 ? l2_shrink : 0.0);
+            scale *= c;
+            norms[0] *= (double)c * (double)c;
+            norms[1] *= (double)c;
+            if (scale < WSCALE_RESET) fold_scale(w, &scale, k);
+        }
+        if (step != 0.0) {
+            const NN_T c = (NN_T)step / scale;
+            double sq = 0.0, abs_sum = 0.0;
+            for (p = 0; p < nnz; p++) {
+                NN_T *v = w + cols[p];
+                *v += x[p] * c;
+                sq += (double)*v * (double)*v;
+                abs_sum += fabs((double)*v);
+            }
+            norms[0] = sq * (double)scale * (double)scale;
+            norms[1] = abs_sum * (double)scale;
+            if (fit_intercept) *b += step * intercept_decay;
+        }
+        if (l1) {
+            *u += l1_ratio * eta * alpha;
+            for (p = 0; p < nnz; p++) {
+                const int64_t j = cols[p];
+                const NN_T z = w[j];
+                if (scale * z > 0) {
+                    const NN_T v = z - (NN_T)((*u + (double)q[j]) / (double)scale);
+                    w[j] = v > 0 ? v : (NN_T)0;
+                } else if (scale * z < 0) {
+                    const NN_T v = z + (NN_T)((*u - (double)q[j]) / (double)scale);
+                    w[j] = v < 0 ? v : (NN_T)0;
+                }
+                q[j] += scale * (w[j] - z);
+            }
+        }
+    }
+    fold_scale(w, &scale, k);
+    *objective = obj;
+    return NN_OK;
+}
