@@ -8,7 +8,7 @@ partition. ``predict`` and ``predict_proba`` are lazy dask arrays. See docs/scal
 
 Needs the ``dask`` extra: ``pip install nnfast[dask]``.
 """
-from .fit import fit
+from .fitting import fit
 from .lbfgs import LBFGSResult, lbfgs_in_process, minimize_lbfgs
 from .predict import predict, predict_proba
 from .progress import IterationReport

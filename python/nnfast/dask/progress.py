@@ -46,11 +46,12 @@ class Meter:
         self.to_workers = self.between = self.to_client = 0
 
     def add(self, total, sent):
-        """One round: `total` the tree's root (a PartitionSum), `sent` bytes broadcast."""
+        """One round: `total` the tree's root (a PartitionSum), `sent` the bytes of what was
+        sent, which each worker that computed a partition received once."""
         self.evaluations += 1
         for worker, t in total.seconds.items():
             self.seconds[worker] = self.seconds.get(worker, 0.0) + t
-        self.to_workers += sent
+        self.to_workers += sent * len(total.seconds)
         self.between += total.moved
         self.to_client += total.nbytes
 

@@ -19,7 +19,7 @@ from ..models.training import FitSettings, diverged, loss_diverged
 from .lbfgs import minimize_lbfgs
 from .progress import IterationReport, Meter
 from .reduce import tree_sum
-from .tasks import epoch_sum, loss_gradient_sum, nbytes
+from .tasks import carry, epoch_sum, loss_gradient_sum, nbytes
 
 # SplitMix64's increment: partition i of epoch e shuffles with the model's stream state moved
 # on by (e * partitions + i + 1) increments, a stream of its own for every task.
@@ -35,10 +35,13 @@ def weight_mask(layers, n_params):
 
 
 def broadcast(client, value):
-    """value scattered to every worker once; (its future, bytes sent)."""
-    n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
-    [future] = client.scatter([value], broadcast=True, hash=False)  # one object, not each item
-    return future, nbytes(value) * n_workers
+    """value sent to the cluster once: its future.
+
+    It travels inside a task (rather than scattered), so the scheduler can make it again
+    when the worker holding it dies; each worker that needs it fetches it once, whatever
+    the number of its tasks that read it.
+    """
+    return client.submit(carry, value, pure=False)
 
 
 def l2_objective(layers, alpha, total):
@@ -72,11 +75,11 @@ def run_lbfgs(client, work, parts, trainer, run):
 
     def objective(x):
         params = x.astype(dtype)
-        params_future, sent = broadcast(client, params)
+        params_future = broadcast(client, params)
         sums = [client.submit(loss_gradient_sum, work, params_future, X, y, sw, pure=False)
                 for X, y, sw in parts.blocks()]
         root = tree_sum(client, sums).result()
-        meter.add(root, sent)
+        meter.add(root, nbytes(params))
         return finish(*root.values, params)
 
     def after(iteration, loss, x):
@@ -95,12 +98,12 @@ def run_averaging(client, work, parts, trainer, run):
     params, state = trainer.params.copy(), None
     meter = Meter()
     for epoch in range(run.epochs):
-        start, sent = broadcast(client, (params, state))
+        start = broadcast(client, (params, state))
         sums = [client.submit(epoch_sum, work, start, X, y, sw,
                               stream(trainer.rng_state, epoch * len(parts) + i + 1), pure=False)
                 for i, (X, y, sw) in enumerate(parts.blocks())]
         root = tree_sum(client, sums).result()
-        meter.add(root, sent)
+        meter.add(root, nbytes((params, state)))
         p_sum, s1_sum, s2_sum, loss_sum, total, step_sum = root.values
         loss = loss_sum / total
         if not np.isfinite(loss):

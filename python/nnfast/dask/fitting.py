@@ -2,6 +2,7 @@
 cluster, the partitions staying where they lie."""
 from typing import Any, Callable, Optional
 
+from dask.base import is_dask_collection
 from distributed import default_client, wait
 
 from .. import _validation as check
@@ -9,7 +10,7 @@ from ..models.training import FitSettings
 from ..vocabulary import choose
 from .inputs import partitions
 from .predict import snapshot, predict_proba
-from .solvers import SOLVERS, Run
+from .solvers import SOLVERS, Run, broadcast
 from .tasks import Work, check_partition
 
 
@@ -49,7 +50,8 @@ def iteration_report(model, trainer, verbose, callback):
             return False
         current = snapshot(model, params)
         return bool(callback(progress.iteration, progress.loss,
-                             lambda X: predict_proba(current, X), progress))
+                             lambda X: (predict_proba(current, X) if is_dask_collection(X)
+                                        else current.forward(X)), progress))
     return report
 
 
@@ -112,8 +114,7 @@ def fit(model: Any, X: Any, y: Any, *, solver: str = "lbfgs", max_iter: int = 10
     client = cluster_client(client)
     parts = partitions(client, model.layers[0], X, y, sample_weight)
     solve = SOLVERS[solver]
-    work = client.scatter(Work(snapshot(model), solve.worker_settings(settings)),
-                          broadcast=True, hash=False)
+    work = broadcast(client, Work(snapshot(model), solve.worker_settings(settings)))
     total = checked_partitions(client, work, parts)
     run = Run(model.layers, total, max_iter, tol, epochs,
               iteration_report(model, trainer, verbose, callback))
