@@ -335,3 +335,48 @@ def test_the_default_client_or_a_clear_error(client, data, monkeypatch):
     monkeypatch.setattr(sys.modules["nnfast.dask.fitting"], "default_client", no_client)
     with pytest.raises(ValueError, match="no dask.distributed Client"):
         nd.fit(model(), Xd, yd, client=None)
+
+
+# ---- nnfast.sklearn under dask-ml's wrappers ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def iris_blocks():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(X))
+    X, y = (X[order] - X.mean(axis=0)) / X.std(axis=0), y[order]
+    return X, y, da.from_array(X, chunks=(50, 4)), da.from_array(y, chunks=50)
+
+
+def test_incremental_is_partial_fit_block_by_block(client, iris_blocks):
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    from nnfast.sklearn import MLPClassifier
+
+    X, y, Xd, yd = iris_blocks
+    settings = dict(hidden_layer_sizes=(8,), random_state=0, learning_rate_init=0.05)
+    incremental = wrappers.Incremental(MLPClassifier(**settings), shuffle_blocks=False)
+    incremental.fit(Xd, yd, classes=[0, 1, 2])
+    serial = MLPClassifier(**settings)
+    for start in range(0, len(X), 50):
+        serial.partial_fit(X[start:start + 50], y[start:start + 50], classes=[0, 1, 2])
+    for a, b in zip(incremental.estimator_.coefs_ + incremental.estimator_.intercepts_,
+                    serial.coefs_ + serial.intercepts_):
+        assert np.array_equal(a, b)
+    predicted = incremental.predict(Xd)
+    assert isinstance(predicted, da.Array)
+    assert np.array_equal(predicted.compute(), serial.predict(X))
+
+
+def test_parallel_post_fit_scores_block_by_block(client, iris_blocks):
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    from nnfast.sklearn import MLPClassifier
+
+    X, y, Xd, _ = iris_blocks
+    fitted = wrappers.ParallelPostFit(MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs",
+                                                    max_iter=200, random_state=0)).fit(X, y)
+    predicted, probabilities = fitted.predict(Xd), fitted.predict_proba(Xd)
+    assert isinstance(predicted, da.Array) and isinstance(probabilities, da.Array)
+    assert np.array_equal(predicted.compute(), fitted.estimator.predict(X))
+    assert np.array_equal(probabilities.compute(), fitted.estimator.predict_proba(X))
+    assert np.mean(predicted.compute() == y) > 0.9
