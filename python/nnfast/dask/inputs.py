@@ -88,5 +88,6 @@ def partitions(client, n_inputs: int, X: Any, y: Any, sample_weight: Any) -> Par
     persisted = client.persist(arrays)
     futures = [block_futures(array) for array in persisted]
     wait([f for block in futures for f in block])
-    weights = futures[2] if sample_weight is not None else [None] * len(futures[0])
+    weights: List[Optional[Future]] = (list(futures[2]) if sample_weight is not None
+                                       else [None] * len(futures[0]))
     return Partitions(persisted, futures[0], futures[1], weights)

@@ -38,13 +38,15 @@ def minimize_lbfgs(objective: Objective, x0: np.ndarray, max_iter: int, tol: flo
         Called after each iteration (0-based) with the loss at the new point x; a true return
         stops the run there.
     """
+    iterations = 0
+
     def callback(intermediate_result):
-        iteration = callback.count
-        callback.count += 1
-        if on_iteration is not None and on_iteration(iteration, float(intermediate_result.fun),
-                                                  intermediate_result.x):
+        nonlocal iterations
+        iterations += 1
+        if on_iteration is not None and on_iteration(iterations - 1,
+                                                     float(intermediate_result.fun),
+                                                     intermediate_result.x):
             raise StopIteration
-    callback.count = 0
     result = scipy.optimize.minimize(
         objective, np.array(x0, dtype=np.float64), method="L-BFGS-B", jac=True,
         callback=callback, options={"maxiter": max_iter, "maxfun": 20 * max_iter + 20,
@@ -67,9 +69,13 @@ def lbfgs_in_process(model, X, y, *, max_iter: int = 100, alpha: float = 0.0,
         loss, gradient = trainer.loss_gradient(X, y, sample_weight)
         return loss, gradient.astype(np.float64)
 
-    curve = []
-    result = minimize_lbfgs(objective, trainer.params.copy(), max_iter, tol,
-                            lambda iteration, loss, x: curve.append(loss) and False)
+    curve: list = []
+
+    def record(iteration, loss, x):
+        curve.append(loss)
+        return False
+
+    result = minimize_lbfgs(objective, trainer.params.copy(), max_iter, tol, record)
     if not (np.all(np.isfinite(result.params)) and np.isfinite(result.loss)):
         raise diverged("L-BFGS reached a non-finite loss or weight")
     trainer.params[...] = result.params

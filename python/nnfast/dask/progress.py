@@ -39,7 +39,7 @@ class Meter:
     def __init__(self):
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.start = time.perf_counter()
         self.evaluations = 0
         self.seconds: Dict[str, float] = {}
