@@ -380,3 +380,21 @@ def test_parallel_post_fit_scores_block_by_block(client, iris_blocks):
     assert np.array_equal(predicted.compute(), fitted.estimator.predict(X))
     assert np.array_equal(probabilities.compute(), fitted.estimator.predict_proba(X))
     assert np.mean(predicted.compute() == y) > 0.9
+
+
+def test_dask_dataframe_columns_train_as_the_arrays_they_hold(client, data):
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    X, y = data
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame["label"] = y
+    distributed_frame = dd.from_pandas(frame, npartitions=3, sort=False)
+    from_frame = model()
+    nd.fit(from_frame, distributed_frame[list(frame.columns[:-1])],
+           distributed_frame["label"], max_iter=5, client=client)
+    sizes = tuple(int(n) for n in distributed_frame.map_partitions(len).compute())
+    from_arrays = model()
+    nd.fit(from_arrays, da.from_array(X, chunks=(sizes, X.shape[1])),
+           da.from_array(y, chunks=(sizes,)), max_iter=5, client=client)
+    assert np.array_equal(from_frame.weights[0], from_arrays.weights[0])

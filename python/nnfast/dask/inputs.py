@@ -85,7 +85,11 @@ def partitions(client, n_inputs: int, X: Any, y: Any, sample_weight: Any) -> Par
                                    "sample_weight", (1,))
         same_rows(X, sample_weight, "sample_weight")
         arrays.append(sample_weight)
-    persisted = client.persist(arrays)
+    # each block aligned and writable once, where it is made (a block that arrives in a
+    # message lies where the message put it); the core reads it as it is from then on
+    persisted = client.persist([array.map_blocks(np.require, dtype=array.dtype,
+                                                 requirements=["C", "A", "W"])
+                                for array in arrays])
     futures = [block_futures(array) for array in persisted]
     wait([f for block in futures for f in block])
     weights: List[Optional[Future]] = (list(futures[2]) if sample_weight is not None
