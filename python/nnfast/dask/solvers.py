@@ -14,7 +14,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ..models.parameters import split_parameters
+from ..models.parameters import count_parameters, split_parameters
 from ..models.training import FitSettings, diverged, loss_diverged
 from .lbfgs import minimize_lbfgs
 from .progress import IterationReport, Meter
@@ -47,8 +47,9 @@ def broadcast(client, value):
 def l2_objective(layers, alpha, total):
     """(loss_sum, grad_sum, params) -> the full-batch objective and its gradient: the sums
     over the rows divided by the total weight, plus the L2 term, added once, here."""
+    mask = weight_mask(layers, count_parameters(layers))
+
     def objective(loss_sum, grad_sum, params):
-        mask = weight_mask(layers, params.size)
         W = params[mask].astype(np.float64)
         loss = loss_sum / total + alpha / 2 * float(np.dot(W, W)) / total
         gradient = grad_sum / total
