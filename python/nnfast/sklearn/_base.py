@@ -239,7 +239,8 @@ class NativeMLPMixin:
         # dtype=None: X's own dtype, float32 or float64, as scikit-learn validated it (its
         # initial weights take that dtype; _fit_lbfgs then goes on in float64, as it does)
         dtype = X.dtype if self.dtype is None else check.dtype_of(self.dtype)
-        return np.ascontiguousarray(dense(X), dtype=dtype), y
+        # aligned too: a block dask.distributed received lies where its message put it
+        return np.require(dense(X), dtype=dtype, requirements=["C", "A"]), y
 
     def _network(self):
         return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_,
