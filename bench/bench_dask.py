@@ -154,8 +154,8 @@ def one_process_case(rows, iterations):
     finally:
         type(probe).loss_gradient = loss_gradient
     return {"case": "one-process", "rows": rows, "dtype": "float64", "layers": LAYERS,
-            "iterations": result.iterations, "seconds": seconds,
-            "seconds_per_iteration": seconds / result.iterations,
+            "iterations": result.n_iter, "seconds": seconds,
+            "seconds_per_iteration": seconds / result.n_iter,
             "native_share": native[0] / seconds, "final_loss": result.loss}
 
 

@@ -3,7 +3,8 @@
 tests/c/test_nncore.c checks each kernel against its *_naive twin, the gradients by central
 differences, the thread-count independence and the error codes, with no Python in between;
 tests/c/test_vecmath.c measures every vector-math set this CPU runs against a long-double oracle;
-tests/c/test_gemm.c checks each kernel set's packing, odd shapes and thread-count independence.
+tests/c/test_gemm.c checks each kernel set's packing, odd shapes and thread-count independence;
+tests/c/test_sparse.c checks the CSR kernels against the dense ones, and their error codes.
 """
 import os
 import shutil

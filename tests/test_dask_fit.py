@@ -74,7 +74,7 @@ def test_lbfgs_agrees_with_the_single_process_fit(client, data, n_chunks):
     distributed_fit = lbfgs(client, X, y, n_chunks, 50)
     single = model()
     result = nd.lbfgs_in_process(single, X, y, max_iter=50, alpha=0.01)
-    assert result.iterations == 50 and len(distributed_fit.loss_curve_) == 50
+    assert result.n_iter == 50 and len(distributed_fit.loss_curve_) == 50
     scale = np.max(np.abs(single.weights[0]))
     for a, b in zip(distributed_fit.weights + distributed_fit.biases,
                     single.weights + single.biases):

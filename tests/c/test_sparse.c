@@ -260,8 +260,8 @@ static void test_network_forward(void)
 {
     const int64_t n = 600, k = 50; /* more rows than one chunk of the CSR forward */
     const int64_t sizes2[3] = {50, 9, 4}, sizes1[2] = {50, 3};
-    nn_net nets[2] = {{2, sizes2, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE},
-                      {1, sizes1, NN_ACT_RELU, NN_ACT_SIGMOID, NN_LOSS_BCE}};
+    nn_net nets[2] = {{2, sizes2, NN_ACT_TANH, NN_ACT_SOFTMAX, NN_LOSS_CE, NULL, NULL, 0.0},
+                      {1, sizes1, NN_ACT_RELU, NN_ACT_SIGMOID, NN_LOSS_BCE, NULL, NULL, 0.0}};
     csr_t c = make_csr(n, k, 0.1, 0);
     int t;
     for (t = 0; t < 2; t++) {

@@ -8,8 +8,9 @@ partition. ``predict`` and ``predict_proba`` are lazy dask arrays. See docs/scal
 
 Needs the ``dask`` extra: ``pip install nnfast[dask]``.
 """
+from ..models.lbfgs import LBFGSResult, minimize_lbfgs
 from .fitting import fit
-from .lbfgs import LBFGSResult, lbfgs_in_process, minimize_lbfgs
+from .lbfgs import lbfgs_in_process
 from .predict import predict, predict_proba
 from .progress import IterationReport
 

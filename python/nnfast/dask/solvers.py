@@ -16,7 +16,8 @@ import numpy as np
 
 from ..models.parameters import count_parameters, split_parameters
 from ..models.training import FitSettings, diverged, loss_diverged
-from .lbfgs import minimize_lbfgs
+from ..models.lbfgs import minimize_lbfgs
+from .lbfgs import lbfgs_options
 from .progress import IterationReport, Meter
 from .reduce import tree_sum
 from .tasks import carry, epoch_sum, loss_gradient_sum, nbytes
@@ -86,7 +87,8 @@ def run_lbfgs(client, work, parts, trainer, run):
     def after(iteration, loss, x):
         return run.on_iteration(meter.report(iteration, loss), x)
 
-    result = minimize_lbfgs(objective, trainer.params, run.max_iter, run.tol, after)
+    result = minimize_lbfgs(objective, trainer.params, run.max_iter, callback=after,
+                            **lbfgs_options(run.max_iter, run.tol))
     if not (np.all(np.isfinite(result.params)) and np.isfinite(result.loss)):
         raise diverged("L-BFGS reached a non-finite loss or weight")
     trainer.params[...] = result.params

@@ -65,7 +65,7 @@ def scipy_minimize():
 
 
 def minimize_lbfgs(loss_and_gradient: LossAndGradient, start: np.ndarray, max_iter: int, *,
-                   tol: float = 1e-5, max_fun: int = 15000,
+                   tol: float = 1e-5, ftol: Optional[float] = None, max_fun: int = 15000,
                    callback: Optional[Callable[[int, float, np.ndarray], bool]] = None
                    ) -> LBFGSResult:
     """Minimize loss_and_gradient from start by L-BFGS-B (no bounds), at most max_iter
@@ -79,6 +79,10 @@ def minimize_lbfgs(loss_and_gradient: LossAndGradient, start: np.ndarray, max_it
     max_iter : int >= 1
     tol : float
         SciPy's gtol (the largest gradient entry at which it stops).
+    ftol : float, optional
+        SciPy's ftol (the relative decrease of the loss at which it stops); None keeps
+        SciPy's default. tol = ftol = 0 runs max_iter iterations unless the line search can
+        make no progress.
     max_fun : int
         The most loss evaluations (line searches evaluate more than once per iteration).
     callback : callable(iteration, loss, params) -> bool, optional
@@ -105,7 +109,8 @@ def minimize_lbfgs(loss_and_gradient: LossAndGradient, start: np.ndarray, max_it
     try:
         result = minimize(objective, np.array(start, dtype=np.float64), method="L-BFGS-B",
                           jac=True, callback=on_iteration,
-                          options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol})
+                          options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol,
+                                   **({} if ftol is None else {"ftol": ftol})})
     except StopIteration:
         return LBFGSResult(accepted.x, accepted.loss, len(curve), False, curve,
                            "stopped by the callback")
