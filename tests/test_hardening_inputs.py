@@ -931,3 +931,20 @@ def test_load_of_things_that_are_not_model_files(tmp_path):
         nnfast.load(tmp_path)
     with pytest.raises(TypeError):
         nnfast.load(None)
+
+
+def test_an_unaligned_matrix_is_copied_aligned_and_trains():
+    # a C-contiguous float64 block that starts one byte into its buffer (as dask.distributed
+    # can deliver one): the checks copy it aligned rather than refuse it
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3))
+    raw = np.zeros(X.nbytes + 1, np.uint8)
+    unaligned = np.frombuffer(raw[1:].data, dtype=np.float64).reshape(20, 3)
+    unaligned[...] = X
+    assert not unaligned.flags.aligned and unaligned.flags.c_contiguous
+    y = (X[:, 0] > 0).astype(int)
+    a, b = nnfast.MLP([3, 4, 2], seed=0), nnfast.MLP([3, 4, 2], seed=0)
+    a.fit(unaligned, y, epochs=3)
+    b.fit(X, y, epochs=3)
+    assert np.array_equal(a.weights[0], b.weights[0])
+    assert np.array_equal(a.forward(unaligned), b.forward(X))

@@ -79,10 +79,12 @@ def real_array(value, name) -> np.ndarray:
 
 
 def convert(arr, dtype) -> np.ndarray:
-    """arr as C-contiguous `dtype`; values beyond float32's range become inf, which the caller's
-    finiteness check reports (without numpy's overflow warning)."""
+    """arr as C-contiguous, aligned `dtype` (a block a dask worker receives may sit unaligned in
+    its message buffer; the core reads only aligned arrays); values beyond float32's range
+    become inf, which the caller's finiteness check reports (without numpy's overflow
+    warning)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.ascontiguousarray(arr, dtype=dtype)
+        return np.require(arr, dtype=dtype, requirements=["C", "A"])
 
 
 def as_matrix(X, name, dtype, n_features=None, what="the network") -> np.ndarray:
