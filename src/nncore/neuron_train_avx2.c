@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "vecmath_avx2.h"
 #include "vecmath_simd.h"
+#include "optim_step.h"
 
 #define NEURON_CHUNK 256     /* rows whose z, a and softplus sit on the stack at once       */
 #define NEURON_STOP_EVERY 64 /* epochs between should_stop calls (microseconds apart)      */
@@ -142,31 +143,16 @@ static inline int neuron_run(NN_T *params, double *loss_curve, int64_t *epochs_d
         for (q = 0; q < k; q++) g[q] = inv_m * g[q];
         g[k] = g[k] / mm;
 
-        /* the optimizer step (optim.c's arithmetic) */
+        /* the optimizer step (optim_step.h, as optim.c) */
         if (cfg->optimizer == NN_OPT_SGD) {
-            const NN_T mu = (NN_T)cfg->momentum, eta = (NN_T)cfg->lr;
-            if (cfg->nesterov)
-                for (q = 0; q < n_params; q++) {
-                    v[q] = mu * v[q] - eta * g[q];
-                    w[q] += mu * v[q] - eta * g[q];
-                }
-            else
-                for (q = 0; q < n_params; q++) {
-                    v[q] = mu * v[q] - eta * g[q];
-                    w[q] += v[q];
-                }
+            nni_sgd_step(w, v, g, 0, n_params, (NN_T)cfg->momentum, (NN_T)cfg->lr,
+                         cfg->nesterov);
         } else {
             const int64_t t = ++*c->step;
-            const double lr_t = cfg->lr * sqrt(1.0 - pow(cfg->beta2, (double)t)) /
-                                (1.0 - pow(cfg->beta1, (double)t));
-            const NN_T b1 = (NN_T)cfg->beta1, c1 = (NN_T)(1.0 - cfg->beta1);
-            const NN_T b2 = (NN_T)cfg->beta2, c2 = (NN_T)(1.0 - cfg->beta2);
-            const NN_T step = (NN_T)lr_t, eps = (NN_T)cfg->epsilon;
-            for (q = 0; q < n_params; q++) {
-                v[q] = b1 * v[q] + c1 * g[q];
-                v2[q] = b2 * v2[q] + c2 * (g[q] * g[q]);
-                w[q] -= step * v[q] / (NN_SQRT(v2[q]) + eps);
-            }
+            nni_adam_step(w, v, v2, g, 0, n_params, (NN_T)cfg->beta1, (NN_T)(1.0 - cfg->beta1),
+                          (NN_T)cfg->beta2, (NN_T)(1.0 - cfg->beta2),
+                          (NN_T)nni_adam_lr(cfg->lr, cfg->beta1, cfg->beta2, t),
+                          (NN_T)cfg->epsilon);
         }
         *epochs_done = e + 1;
     }

@@ -4,6 +4,7 @@
  * the count alone) and the chunks are shared over the pool (threads.c). Every element's update
  * reads and writes that element only, so the result is the same bits for any thread count. */
 #include "internal.h"
+#include "optim_step.h"
 
 /* Elements per chunk: 4 arrays x 8192 floats = 128 KiB, in L2, and few enough chunks that
  * claiming one (an atomic add) costs nothing beside it. */
@@ -26,38 +27,15 @@ typedef struct optim_job {
     void (*range)(const struct optim_job *j, int64_t i0, int64_t i1); /* the update      */
 } optim_job;
 
-/* v = mu v - lr g;  w += v,  or with nesterov  w += mu v - lr g. Elements i0 .. i1-1. */
+/* The steps over elements i0 .. i1-1 (optim_step.h's arithmetic). */
 static void sgd_range(const optim_job *j, int64_t i0, int64_t i1)
 {
-    NN_T *restrict w = j->w, *restrict v = j->s1;
-    const NN_T *restrict g = j->g;
-    const NN_T mu = j->a, eta = j->b;
-    int64_t i;
-    if (j->nesterov) {
-        for (i = i0; i < i1; i++) {
-            v[i] = mu * v[i] - eta * g[i];
-            w[i] += mu * v[i] - eta * g[i];
-        }
-    } else {
-        for (i = i0; i < i1; i++) {
-            v[i] = mu * v[i] - eta * g[i];
-            w[i] += v[i];
-        }
-    }
+    nni_sgd_step(j->w, j->s1, j->g, i0, i1, j->a, j->b, j->nesterov);
 }
 
-/* m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  w -= lr_t m / (sqrt(v) + eps). i0 .. i1-1. */
 static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
 {
-    NN_T *restrict w = j->w, *restrict m = j->s1, *restrict v = j->s2;
-    const NN_T *restrict g = j->g;
-    const NN_T b1 = j->a, c1 = j->b, b2 = j->c, c2 = j->d, step = j->e, eps = j->eps;
-    int64_t i;
-    for (i = i0; i < i1; i++) {
-        m[i] = b1 * m[i] + c1 * g[i];
-        v[i] = b2 * v[i] + c2 * (g[i] * g[i]);
-        w[i] -= step * m[i] / (NN_SQRT(v[i]) + eps);
-    }
+    nni_adam_step(j->w, j->s1, j->s2, j->g, i0, i1, j->a, j->b, j->c, j->d, j->e, j->eps);
 }
 
 /* Chunk c: elements c OPTIM_CHUNK .. (c + 1) OPTIM_CHUNK - 1 (fewer in the last). */
@@ -119,7 +97,7 @@ int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, i
     j.b = (NN_T)(1.0 - beta1);
     j.c = (NN_T)beta2;
     j.d = (NN_T)(1.0 - beta2);
-    j.e = (NN_T)(lr * sqrt(1.0 - pow(beta2, (double)t)) / (1.0 - pow(beta1, (double)t)));
+    j.e = (NN_T)nni_adam_lr(lr, beta1, beta2, t);
     j.eps = (NN_T)epsilon;
     j.range = adam_range;
     return optim_run(&j);

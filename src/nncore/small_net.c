@@ -17,6 +17,7 @@
  * NNFAST_SMALL_ENGINE=0 forces the general path (tests compare the two).
  */
 #include "internal.h"
+#include "optim_step.h"
 
 #ifndef SMALL_MAX_BYTES
 #define SMALL_MAX_BYTES (256 * 1024)

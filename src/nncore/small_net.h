@@ -293,33 +293,16 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
         }
     }
 
-    /* the optimizer step over all parameters (optim.c's arithmetic) */
+    /* the optimizer step over all parameters (optim_step.h, as optim.c) */
     if (cfg->optimizer == NN_OPT_SGD) {
-        const NN_T mu = (NN_T)cfg->momentum, eta = (NN_T)cfg->lr;
-        NN_T *v = c->state1;
-        if (cfg->nesterov)
-            for (i = 0; i < n_params; i++) {
-                v[i] = mu * v[i] - eta * grads[i];
-                params[i] += mu * v[i] - eta * grads[i];
-            }
-        else
-            for (i = 0; i < n_params; i++) {
-                v[i] = mu * v[i] - eta * grads[i];
-                params[i] += v[i];
-            }
+        nni_sgd_step(params, c->state1, grads, 0, n_params, (NN_T)cfg->momentum, (NN_T)cfg->lr,
+                     cfg->nesterov);
     } else {
         const int64_t t = ++*c->step;
-        const double lr_t = cfg->lr * sqrt(1.0 - pow(cfg->beta2, (double)t)) /
-                            (1.0 - pow(cfg->beta1, (double)t));
-        const NN_T b1 = (NN_T)cfg->beta1, c1 = (NN_T)(1.0 - cfg->beta1);
-        const NN_T b2 = (NN_T)cfg->beta2, c2 = (NN_T)(1.0 - cfg->beta2);
-        const NN_T step = (NN_T)lr_t, eps = (NN_T)cfg->epsilon;
-        NN_T *m1 = c->state1, *v2 = c->state2;
-        for (i = 0; i < n_params; i++) {
-            m1[i] = b1 * m1[i] + c1 * grads[i];
-            v2[i] = b2 * v2[i] + c2 * (grads[i] * grads[i]);
-            params[i] -= step * m1[i] / (NN_SQRT(v2[i]) + eps);
-        }
+        nni_adam_step(params, c->state1, c->state2, grads, 0, n_params, (NN_T)cfg->beta1,
+                      (NN_T)(1.0 - cfg->beta1), (NN_T)cfg->beta2, (NN_T)(1.0 - cfg->beta2),
+                      (NN_T)nni_adam_lr(cfg->lr, cfg->beta1, cfg->beta2, t),
+                      (NN_T)cfg->epsilon);
     }
     return NN_OK;
 }
