@@ -22,20 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int g_failures = 0;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            g_failures++;                                                                     \
-            if (g_failures <= 20) {                                                           \
-                printf("FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-                printf(__VA_ARGS__);                                                          \
-                printf("\n");                                                                 \
-            }                                                                                 \
-        }                                                                                     \
-    } while (0)
+#include "check.h"
 
 /* xorshift64*: the same data on every run */
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
