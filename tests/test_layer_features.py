@@ -270,3 +270,26 @@ def test_c_header_export_has_per_layer_activations(tmp_path):
     run_nnfast("export", tmp_path / "m.npz", "--c", tmp_path / "m.h", check=0)
     text = (tmp_path / "m.h").read_text()
     assert "relu, sigmoid, exp" in text and "exp(z[j])" in text
+
+
+def test_dropout_masks_are_the_same_for_any_thread_count():
+    # 64 rows x 256 units = 16384 draws a batch: the layer's masks are drawn in parallel
+    # chunks; each value's draw is the stream's draw at its index, so every count trains the
+    # same network and leaves the same stream state
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(192, 20)).astype(np.float32)
+    y = rng.integers(0, 3, 192)
+    runs = []
+    previous = nnfast.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            nnfast.set_num_threads(threads)
+            model = nnfast.MLP([20, 256, 3], activation="relu", dropout=0.3, seed=2,
+                               dtype="float32")
+            model.fit(X, y, epochs=2, batch_size=64, lr=0.05)
+            runs.append(([W.copy() for W in model.weights], model.rng_state))
+    finally:
+        nnfast.set_num_threads(previous)
+    for weights, state in runs[1:]:
+        assert state == runs[0][1]
+        assert all(np.array_equal(a, b) for a, b in zip(weights, runs[0][0]))

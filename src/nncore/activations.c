@@ -60,19 +60,71 @@ int NN_F(activation_backward)(NN_T *G_out, const NN_T *A, const NN_T *G, int64_t
 
 /* Inverted dropout, forward: per value in row-major order u = uniform (the stream's next),
  * S = 1 / (1 - p) when u >= p else 0, A = F S. u = (u64 >> 11) 2^-53, so u >= p is the integer
- * test (u64 >> 11) >= ceil(p 2^53) (p 2^53 is exact): the same decision without a division. */
+ * test (u64 >> 11) >= ceil(p 2^53) (p 2^53 is exact): the same decision without a division.
+ * Value i's draw is the stream's draw i (nni_splitmix64_at), so a large layer is cut into
+ * chunks shared over the pool: the same masks, and the same state after, for any thread
+ * count. */
+#define DROPOUT_CHUNK 2048           /* values one part draws                               */
+#define DROPOUT_PARALLEL_MIN 8192    /* values below which one thread draws them all: ~3 ns a
+                                      * draw, against ~1-3 us of waking the pool             */
+typedef struct {
+    NN_T *A, *S;
+    const NN_T *F;
+    int64_t count;
+    uint64_t s0, threshold;
+    NN_T scale;
+} NNI_F(dropout_job);
+
+/* An unsigned integer as wide as NN_T, for its bits. */
+#ifdef NN_ELEM_F32
+typedef uint32_t dropout_bits;
+#else
+typedef uint64_t dropout_bits;
+#endif
+
+static void NNI_F(dropout_range)(const NNI_F(dropout_job) *j, int64_t i0, int64_t i1)
+{
+    dropout_bits scale_bits;
+    int64_t i;
+    memcpy(&scale_bits, &j->scale, sizeof scale_bits);
+    for (i = i0; i < i1; i++) {
+        /* S = scale or +0 by masking scale's bits with the comparison, not by a branch (a
+         * dropped unit is unpredictable, and compilers turn a select of two floats into one) */
+        const dropout_bits keep =
+            (dropout_bits)0 - (dropout_bits)((nni_splitmix64_at(j->s0, i) >> 11) >= j->threshold);
+        const dropout_bits bits = scale_bits & keep;
+        NN_T s;
+        memcpy(&s, &bits, sizeof s);
+        j->S[i] = s;
+        j->A[i] = j->F[i] * s;
+    }
+}
+
+static int NNI_F(dropout_part)(void *ctx, int64_t c)
+{
+    const NNI_F(dropout_job) *j = (const NNI_F(dropout_job) *)ctx;
+    const int64_t i0 = c * DROPOUT_CHUNK;
+    NNI_F(dropout_range)(j, i0, i0 + DROPOUT_CHUNK < j->count ? i0 + DROPOUT_CHUNK : j->count);
+    return NN_OK;
+}
+
 void NNI_F(dropout_forward)(NN_T *A, NN_T *S, const NN_T *F, int64_t count, double p,
                             uint64_t *state)
 {
-    const uint64_t threshold = (uint64_t)ceil(p * 9007199254740992.0);
-    const NN_T scale = (NN_T)(1.0 / (1.0 - p));
-    uint64_t s = *state;
-    int64_t i;
-    for (i = 0; i < count; i++) {
-        S[i] = (nni_splitmix64(&s) >> 11) >= threshold ? scale : (NN_T)0;
-        A[i] = F[i] * S[i];
-    }
-    *state = s;
+    NNI_F(dropout_job) j;
+    const int threads = count >= DROPOUT_PARALLEL_MIN ? nni_threads() : 1;
+    j.A = A;
+    j.S = S;
+    j.F = F;
+    j.count = count;
+    j.s0 = *state;
+    j.threshold = (uint64_t)ceil(p * 9007199254740992.0);
+    j.scale = (NN_T)(1.0 / (1.0 - p));
+    /* the parts never fail: a pool that cannot run them leaves the whole layer to this thread */
+    if (threads <= 1 || nni_parallel_for(threads, (count + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK,
+                                         NNI_F(dropout_part), &j) != NN_OK)
+        NNI_F(dropout_range)(&j, 0, count);
+    *state = j.s0 + (uint64_t)count * NNI_SPLITMIX64_GAMMA;
 }
 
 /* Inverted dropout, backward: G = (G S) f'(F), f' from the output before dropout (as
@@ -88,7 +140,10 @@ void NNI_F(dropout_backward)(NN_T *G, const NN_T *S, const NN_T *F, int64_t coun
         for (j = 0; j < count; j++) G[j] = G[j] * S[j] * ((NN_T)1 - F[j] * F[j]);
         break;
     case NN_ACT_RELU:
-        for (j = 0; j < count; j++) G[j] = F[j] > 0 ? G[j] * S[j] : (NN_T)0;
+        for (j = 0; j < count; j++) { /* the 0/1 factor in its own variable: it vectorizes */
+            const NN_T keep = F[j] > 0 ? (NN_T)1 : (NN_T)0;
+            G[j] = G[j] * S[j] * keep;
+        }
         break;
     default: /* identity */
         for (j = 0; j < count; j++) G[j] = G[j] * S[j];

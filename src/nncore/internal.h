@@ -99,14 +99,23 @@ static inline int nni_act_differentiable_elementwise(nn_act act)
 /* SplitMix64's step (rng.c's nn_rng_u64), inline for loops that draw one number per value:
  * state += 0x9E3779B97F4A7C15; z = state; z = (z ^ z>>30) * 0xBF58476D1CE4E5B9;
  * z = (z ^ z>>27) * 0x94D049BB133111EB; return z ^ z>>31, all mod 2^64.                    */
-static inline uint64_t nni_splitmix64(uint64_t *state)
+#define NNI_SPLITMIX64_GAMMA UINT64_C(0x9E3779B97F4A7C15)
+static inline uint64_t nni_splitmix64_mix(uint64_t z)
 {
-    uint64_t z;
-    *state += UINT64_C(0x9E3779B97F4A7C15);
-    z = *state;
     z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
     return z ^ (z >> 31);
+}
+static inline uint64_t nni_splitmix64(uint64_t *state)
+{
+    *state += NNI_SPLITMIX64_GAMMA;
+    return nni_splitmix64_mix(*state);
+}
+/* The draw i (0-based) of the stream that starts at state s: the state after it is
+ * s + (i + 1) gamma, so any draw can be made without the ones before it (in parallel). */
+static inline uint64_t nni_splitmix64_at(uint64_t s, int64_t i)
+{
+    return nni_splitmix64_mix(s + ((uint64_t)i + 1) * NNI_SPLITMIX64_GAMMA);
 }
 
 /* Losses computed from the output logits Z (the others from the outputs A).               */
