@@ -175,6 +175,20 @@ def test_progress_report_and_callback_stop(client, data, capsys):
     assert len(printed) == 4
 
 
+def test_a_callback_written_for_mlp_fit_works_unchanged(client, data):
+    # MLP.fit's callback takes (epoch, loss, forward): nnfast.dask calls it with those three
+    X, y = data
+    seen = []
+
+    def fit_style(epoch, loss, forward):
+        seen.append((epoch, loss))
+        return epoch == 2
+
+    fitted = lbfgs(client, X, y, 3, 30, callback=fit_style)
+    assert [e for e, _ in seen] == [0, 1, 2]
+    assert fitted.loss_curve_ == [loss for _, loss in seen]
+
+
 # ---- averaging -----------------------------------------------------------------------------
 
 def test_averaging_reaches_the_serial_accuracy_on_digits(client):

@@ -1,5 +1,6 @@
 """nnfast.dask.fit: train an nnfast MLP on data partitioned across a dask.distributed
 cluster, the partitions staying where they lie."""
+import inspect
 from typing import Any, Callable, Optional
 
 from dask.base import is_dask_collection
@@ -37,9 +38,24 @@ def checked_partitions(client, work_future, parts):
     return sum(total for _, total in client.gather(checks))
 
 
+def takes_report(callback) -> bool:
+    """True when callback accepts the fourth argument, the IterationReport; False for a
+    three-argument callback written for MLP.fit (iteration, loss, forward)."""
+    try:
+        inspect.signature(callback).bind(0, 0.0, None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins): give it all four
+        return True
+    return True
+
+
 def iteration_report(model, trainer, verbose, callback):
     """The per-iteration hook: record the loss, print (verbose), then the user's callback
-    with forward(X), the output activations of the parameters reached so far."""
+    with forward(X), the output activations of the parameters reached so far (and the
+    IterationReport, when the callback takes a fourth argument)."""
+    with_report = callback is not None and takes_report(callback)
+
     def report(progress, params):
         trainer.loss_curve.append(progress.loss)
         if verbose:
@@ -49,9 +65,10 @@ def iteration_report(model, trainer, verbose, callback):
         if callback is None:
             return False
         current = snapshot(model, params)
-        return bool(callback(progress.iteration, progress.loss,
-                             lambda X: (predict_proba(current, X) if is_dask_collection(X)
-                                        else current.forward(X)), progress))
+        args = [progress.iteration, progress.loss,
+                lambda X: (predict_proba(current, X) if is_dask_collection(X)
+                           else current.forward(X))]
+        return bool(callback(*args, progress) if with_report else callback(*args))
     return report
 
 
@@ -83,10 +100,11 @@ def fit(model: Any, X: Any, y: Any, *, solver: str = "lbfgs", max_iter: int = 10
     sample_weight : dask array (n_samples,), optional, partitioned as X
     client : dask.distributed.Client, optional; the default client when None
     verbose : bool, print the loss and the time split of each iteration
-    callback : callable(iteration, loss, forward, progress) -> bool, optional
+    callback : callable(iteration, loss, forward[, progress]) -> bool, optional
         Called after each iteration (L-BFGS) or epoch (averaging), 0-based, as MLP.fit's
-        callback is, with a fourth argument: an IterationReport (time in the native core vs
-        communication, bytes moved). forward(X) gives the output activations of the weights
+        callback is (a callback written for MLP.fit works unchanged); one that takes a fourth
+        argument also gets an IterationReport (time in the native core vs communication,
+        bytes moved). forward(X) gives the output activations of the weights
         reached so far (lazy for a dask array). A true return stops the fit there.
 
     Returns
