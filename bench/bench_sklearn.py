@@ -6,7 +6,9 @@ For each workload both estimators get the same hyperparameters and data; their f
 (ours, theirs, ours, ...) so load on the machine falls on both alike. Reported: the median fit
 time of each, and the ratio scikit-learn / nnfast (> 1: nnfast is faster), once with both
 libraries' default threads and once with one thread each (nnfast.set_num_threads(1) and
-threadpoolctl's limit on NumPy's BLAS).
+threadpoolctl's limit on NumPy's BLAS). Each fit starts after a pause of PAUSE seconds: NumPy's
+OpenBLAS threads keep spinning on their cores for tens of milliseconds after a BLAS call, so a
+fit that starts right after scikit-learn's would share its cores with them.
 
 Workloads (random data from a fixed seed where not a bundled data set):
 - iris:  Iris-sized, 150 x 4 -> 16 tanh -> 3 softmax, sgd, batch 16, 200 epochs, float64
@@ -31,6 +33,7 @@ import nnfast
 from nnfast import sklearn as nnsk
 
 NEVER_STOP = dict(tol=0.0, n_iter_no_change=10**9)
+PAUSE = 0.2  # seconds before each timed fit: other libraries' idle threads stop spinning
 
 
 def iris_sized():
@@ -74,6 +77,7 @@ WORKLOADS = [
 
 def time_fit(make, X, y):
     est = make()
+    time.sleep(PAUSE)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

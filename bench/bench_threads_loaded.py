@@ -12,6 +12,12 @@ threshold (one thread, whatever the count); --hidden 512 makes the products larg
 are not more than 10 % slower than 1 thread, and no thread count is more than 25 % slower than
 the same run alone on one thread. Needs only NumPy and nnfast (the installed one, else the
 checkout's python/ folder with the compiled _core copied in).
+
+When scikit-learn is installed, the same fit also runs through nnfast.sklearn.MLPClassifier and
+scikit-learn's MLPClassifier (same hyperparameters: adam, lr 1e-3, alpha 1e-4, batch 200, the
+epochs given, no early stop; default threads for both), alone and beside the same busy loop,
+interleaved (ours, theirs, ours, ...); the ratio scikit-learn / nnfast is reported for each
+(issue 11's target: >= 3x under load).
 """
 import argparse
 import os
@@ -56,6 +62,45 @@ def median_seconds(X, y, threads, epochs, dtype, repeats, hidden=HIDDEN):
                              for _ in range(repeats))
 
 
+def sklearn_fit_seconds(X, y, which, epochs):
+    """One fit of nnfast.sklearn's (which="nnfast") or scikit-learn's MLPClassifier."""
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
+    if which == "nnfast":
+        from nnfast.sklearn import MLPClassifier
+    else:
+        from sklearn.neural_network import MLPClassifier
+    model = MLPClassifier(hidden_layer_sizes=(HIDDEN,), solver="adam", batch_size=BATCH,
+                          learning_rate_init=1e-3, alpha=1e-4, max_iter=epochs, tol=0.0,
+                          n_iter_no_change=10**9, random_state=0)
+    time.sleep(0.2)  # the other library's idle BLAS threads stop spinning (bench_sklearn.py)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    return time.perf_counter() - start
+
+
+def sklearn_medians(X, y, epochs, repeats):
+    """Median fit seconds of nnfast.sklearn and scikit-learn, their fits interleaved."""
+    nnfast.set_num_threads(None)
+    sklearn_fit_seconds(X, y, "nnfast", 1)  # warm up
+    sklearn_fit_seconds(X, y, "sklearn", 1)
+    runs = {"nnfast": [], "sklearn": []}
+    for _ in range(repeats):
+        for which in runs:
+            runs[which].append(sklearn_fit_seconds(X, y, which, epochs))
+    return {which: statistics.median(t) for which, t in runs.items()}
+
+
+def have_sklearn():
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def start_busy_loop():
     """A CPU-bound process (one core, forever) and the time to let it reach full speed."""
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -78,16 +123,21 @@ def main(argv=None):
     print(f"digits-sized fit: {ROWS}x{FEATURES} -> {args.hidden} -> {CLASSES}, adam, batch "
           f"{BATCH}, {args.epochs} epochs, {args.dtype}; median of {args.repeats}; "
           f"{args.busy} busy-loop process(es) when loaded{load}")
-    times = {}
+    times, versus = {}, {}
+    compare = have_sklearn() and args.hidden == HIDDEN and args.dtype == "float64"
     try:
         for threads in (1, 2):
             times["alone", threads] = median_seconds(X, y, threads, args.epochs, args.dtype,
                                                      args.repeats, args.hidden)
+        if compare:
+            versus["alone"] = sklearn_medians(X, y, args.epochs, args.repeats)
         busy = [start_busy_loop() for _ in range(args.busy)]
         try:
             for threads in (1, 2):
                 times["loaded", threads] = median_seconds(X, y, threads, args.epochs,
                                                           args.dtype, args.repeats, args.hidden)
+            if compare:
+                versus["loaded"] = sklearn_medians(X, y, args.epochs, args.repeats)
         finally:
             for process in busy:
                 process.kill()
@@ -102,6 +152,10 @@ def main(argv=None):
     worst = max(times["loaded", 1], times["loaded", 2]) / base
     print(f"  loaded: 2 threads / 1 thread = {ratio:.2f} (target <= 1.10); "
           f"slowest loaded / alone 1 thread = {worst:.2f} (target <= 1.25)")
+    for where, t in versus.items():
+        print(f"  {where:6s} nnfast.sklearn {t['nnfast']:8.3f} s, scikit-learn {t['sklearn']:8.3f} s"
+              f" (default threads): scikit-learn / nnfast = {t['sklearn'] / t['nnfast']:.2f}x"
+              + (" (target >= 3)" if where == "loaded" else ""))
     return 0 if ratio <= 1.10 else 1
 
 
