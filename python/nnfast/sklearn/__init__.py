@@ -22,7 +22,6 @@ Where the results differ from scikit-learn's (documented in README.md, "nnfast.s
   to dense once per call.
 - MLPRegressor with several outputs and alpha > 0: the stochastic solvers' loss_curve_ holds
   the L2 term divided by the number of outputs (the updates are scikit-learn's).
-- MLPRegressor(loss="poisson") is trained by scikit-learn's own code (no core Poisson loss).
 - Perceptron with shuffle=True draws its sample order from NumPy, not from scikit-learn's
   internal generator, so the same random_state gives a different (equally valid) order.
 Importing nnfast does not import scikit-learn; importing nnfast.sklearn does.
