@@ -247,7 +247,8 @@ def _ready_target_vector(y, n_rows, n_outputs, loss, dtype, low, high):
         return _core.one_hot(y, n_outputs, dtype)
     if n_outputs != 1 or y.dtype.kind not in "biuf":
         return None
-    column = convert(y, dtype).reshape(n_rows, 1)
+    # integers and bools convert exactly or round, never overflow: no errstate needed
+    column = (y.astype(dtype) if y.dtype.kind in "biu" else convert(y, dtype)).reshape(n_rows, 1)
     return column if _core.ready_matrix(column, dtype, n_rows, 1, low, high) else None
 
 

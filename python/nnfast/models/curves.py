@@ -67,8 +67,10 @@ class LossCurve(Sequence):
         elif not isinstance(other, (list, tuple, np.ndarray)):
             return NotImplemented
         try:
-            values = np.asarray(other, dtype=np.float64)
+            values = np.asarray(other)
         except (TypeError, ValueError):
+            return False
+        if values.dtype.kind not in "biuf":  # only numbers equal numbers (never "0.5")
             return False
         return values.shape == self._values.shape and bool(np.all(values == self._values))
 

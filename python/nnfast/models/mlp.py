@@ -18,7 +18,7 @@ from .files import ModelRecord, write_record
 from .parameters import count_parameters, split_parameters
 from .preprocessing import records_of, restore_records
 from .fitting import FitOptions
-from .training import FitSettings, Trainer
+from .training import CheckedRows, FitSettings, Trainer
 
 def overflow_checked(result: Any, what: str) -> Any:
     """result, after checking it is finite: finite inputs can still overflow the dtype (X of
@@ -381,9 +381,10 @@ class MLP:
                 trainer.run_lbfgs(rows.X, rows.Y, options.max_iter or epochs, report,
                                   rows.weights, rows.validation,
                                   patience if early_stopping else None, restore_best)
-            else:
-                trainer.run(rows.X, rows.Y, epochs, report, rows.weights, rows.validation,
-                            patience if early_stopping else None, restore_best)
+            else:  # the rows as options.rows checked them: run() takes them as they are
+                trainer.run(CheckedRows(rows.X, rows.Y, rows.weights), None, epochs, report,
+                            None, rows.validation, patience if early_stopping else None,
+                            restore_best)
         trainer.commit()
         return self
 

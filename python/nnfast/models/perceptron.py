@@ -83,7 +83,7 @@ class Perceptron:
 
     @property
     def loss_curve_(self) -> LossCurve:
-        """LossCurve (a read-only sequence of float, as MLP.loss_curve_): mean loss of each
+        """LossCurve (a read-only sequence of float, as ``MLP.loss_curve_``): mean loss of each
         epoch of the last gradient-descent fit."""
         return self._mlp.loss_curve_
 

@@ -304,13 +304,14 @@ class Trainer:
             X, Y, sample_weight = self._in_order(X, Y, sample_weight, order)
         return float(self._train(X, Y, 1, sample_weight)[0])
 
-    def run(self, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
+    def run(self, X: Union[npt.ArrayLike, CheckedRows], Y: Optional[npt.ArrayLike], epochs: int,
             report: Optional[Callable[[int, float], bool]] = None,
             sample_weight: Optional[npt.ArrayLike] = None,
             validation: Optional[ValidationSet] = None, patience: Optional[int] = None,
             restore_best: bool = True) -> LossCurve:
         """Train `epochs` epochs; return the loss of each (a LossCurve: a read-only sequence
-        of float over the core's array).
+        of float over the core's array). X may be the CheckedRows of ``rows()`` (Y and
+        sample_weight None), which are not checked again.
 
         Without a report or validation rows the whole run is one call into the core (GIL
         released); with them, epoch by epoch: the validation loss of each epoch's weights is

@@ -321,10 +321,10 @@ class NativeMLPMixin:
             for _ in range(self.max_iter):
                 if self.shuffle:
                     # scikit-learn's permutation from the same random_state (what
-                    # sklearn.utils.shuffle draws), so the same seed gives the same batches
-                    permutation = np.arange(n_samples)
-                    self._random_state.shuffle(permutation)
-                    sample_idx = sample_idx[permutation]
+                    # sklearn.utils.shuffle draws), so the same seed gives the same batches:
+                    # it shuffles an arange and indexes sample_idx with it, which moves the
+                    # entries as shuffling sample_idx in place does (the same swaps)
+                    self._random_state.shuffle(sample_idx)
                 if diverged:
                     loss = np.nan  # NaN weights give a NaN loss, as scikit-learn's epochs do
                 else:
