@@ -505,6 +505,15 @@ def ready_indices(order, int64_t n):
     return ok
 
 
+cdef object float_dtype(object dtype):
+    """FLOAT64 or FLOAT32 for a dtype given as a name, NumPy type or dtype; else None."""
+    if dtype is FLOAT64 or dtype is FLOAT64_TYPE or dtype == "float64":
+        return FLOAT64
+    if dtype is FLOAT32 or dtype is FLOAT32_TYPE or dtype == "float32":
+        return FLOAT32
+    return None
+
+
 def one_hot(y, int64_t n_classes, dtype):
     """The (n, n_classes) one-hot rows of dtype ("float64" or "float32") of class indices y,
     when y passes nnfast._validation.targets' checks of class indices as it is: an int64
@@ -514,13 +523,8 @@ def one_hot(y, int64_t n_classes, dtype):
     cdef const int64_t *label
     cdef int64_t i, n
     cdef bint ok = True
-    if dtype is FLOAT64 or dtype is FLOAT64_TYPE or dtype == "float64":
-        dtype = FLOAT64
-    elif dtype is FLOAT32 or dtype is FLOAT32_TYPE or dtype == "float32":
-        dtype = FLOAT32
-    else:
-        return None
-    if n_classes < 1 or not acquire_ready(&v, y, INT64, 1, -1, -1):
+    dtype = float_dtype(dtype)
+    if dtype is None or n_classes < 1 or not acquire_ready(&v, y, INT64, 1, -1, -1):
         return None
     try:
         n = v.shape[0]
