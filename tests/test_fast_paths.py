@@ -242,6 +242,10 @@ class NothingReady:
     def ready_indices(*args):
         return False
 
+    @staticmethod
+    def one_hot(*args):
+        return None
+
 
 def outcome(call):
     """("ok", result) or ("error", exception type, message) of call()."""
@@ -317,6 +321,33 @@ def test_target_checks_give_the_general_outcome(loss, dtype, monkeypatch):
         for n_rows, n_outputs in ((6, 3), (6, 1), (5, 3), (1, 3)):
             assert_same_outcome(lambda: check.targets(Y, n_rows, n_outputs, loss, dtype),
                                 monkeypatch, f"targets {case}, ({n_rows}, {n_outputs}), {loss}")
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy", "mse"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_target_vector_checks_give_the_general_outcome(loss, dtype, monkeypatch):
+    """1-D y (class indices, labels, values) takes targets()' native lane when it passes every
+    check: the same bits as the general path, and the same error otherwise."""
+    labels = np.array([0, 2, 1, 1, 0, 2], dtype=np.int64)
+    values = np.random.default_rng(5).uniform(size=6)
+    nan, big = values.copy(), values * 1e300
+    nan[2] = np.nan
+    cases = {"labels": labels, "0/1 labels": labels % 2, "out of range": labels + 1,
+             "negative": labels - 1, "int32": labels.astype(np.int32),
+             "uint8": labels.astype(np.uint8), "bool": labels > 0, "float labels":
+             labels.astype(float), "values": values, "values float32":
+             values.astype(np.float32), "NaN": nan, "beyond float32": big,
+             "negative values": values - 0.5, "above 1": values + 0.75,
+             "strided": np.repeat(labels, 2)[::2], "too short": labels[:5],
+             "list": labels.tolist(), "huge int": labels * 2**60}
+    for case, y in cases.items():
+        for n_outputs in (1, 3):
+            assert_same_outcome(lambda: check.targets(y, 6, n_outputs, loss, dtype),
+                                monkeypatch, f"targets {case}, {n_outputs} outputs, {loss}")
+    one_hot = _core.one_hot(labels, 3, dtype)
+    assert one_hot.dtype == dtype and one_hot.tolist() == np.eye(3)[labels].tolist()
+    for case in ("out of range", "negative", "int32", "float labels", "strided"):
+        assert _core.one_hot(cases[case], 3, dtype) is None, case
 
 
 def test_row_order_checks_give_the_general_outcome(monkeypatch):

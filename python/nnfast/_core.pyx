@@ -505,6 +505,48 @@ def ready_indices(order, int64_t n):
     return ok
 
 
+cdef object float_dtype(object dtype):
+    """FLOAT64 or FLOAT32 for a dtype given as a name, NumPy type or dtype; else None."""
+    if dtype is FLOAT64 or dtype is FLOAT64_TYPE or dtype == "float64":
+        return FLOAT64
+    if dtype is FLOAT32 or dtype is FLOAT32_TYPE or dtype == "float32":
+        return FLOAT32
+    return None
+
+
+def one_hot(y, int64_t n_classes, dtype):
+    """The (n, n_classes) one-hot rows of dtype ("float64" or "float32") of class indices y,
+    when y passes nnfast._validation.targets' checks of class indices as it is: an int64
+    ndarray (not a subclass) of shape (n,), C-contiguous and aligned, every value in
+    [0, n_classes). Else None (the general check then names the problem)."""
+    cdef Py_buffer v, o
+    cdef const int64_t *label
+    cdef int64_t i, n
+    cdef bint ok = True
+    dtype = float_dtype(dtype)
+    if dtype is None or n_classes < 1 or not acquire_ready(&v, y, INT64, 1, -1, -1):
+        return None
+    try:
+        n = v.shape[0]
+        label = <const int64_t *>v.buf
+        for i in range(n):
+            ok &= (label[i] >= 0) & (label[i] < n_classes)
+        if not ok:
+            return None
+        out = numpy.zeros((n, n_classes), dtype)
+        PyObject_GetBuffer(out, &o, PyBUF_WRITABLE)
+        if dtype is FLOAT64:
+            for i in range(n):
+                (<double *>o.buf)[i * n_classes + label[i]] = 1
+        else:
+            for i in range(n):
+                (<float *>o.buf)[i * n_classes + label[i]] = 1
+        PyBuffer_Release(&o)
+    finally:
+        PyBuffer_Release(&v)
+    return out
+
+
 def gather_rows(out, A, order):
     """out[i] = A[order[i]] for every i: rows of A (n, k) in the order of int64 indices
     (m,), into out (m, k); A and out C-contiguous, of one dtype. One call for what two NumPy
@@ -683,7 +725,7 @@ cdef class Trainer:
 
     def epochs(self, params, X, Y, uint64_t state, int64_t epochs, sample_weight=None):
         """Train `epochs` epochs in place in one call into the core; return
-        (loss of each epoch, new stream state). params (n_params), X (n_samples, n_inputs)
+        (loss of each epoch as a float64 ndarray (epochs,), new stream state). params (n_params), X (n_samples, n_inputs)
         and Y (n_samples, n_outputs) are C-contiguous arrays of the trainer's dtype;
         sample_weight (n_samples,) float64 weighs each row (see nn_fit_config). Ctrl-C raises
         KeyboardInterrupt between batches; params then hold a partial run (the caller trains
@@ -692,7 +734,7 @@ cdef class Trainer:
 
         The arrays are read through the buffer protocol, without typed memoryviews: an epoch
         of a small network takes about a microsecond, as much as making three memoryviews."""
-        cdef Py_buffer views[4]  # params, X, Y, sample_weight
+        cdef Py_buffer views[5]  # params, X, Y, sample_weight, the losses returned
         cdef Py_buffer *p = &views[0]
         cdef Py_buffer *x = &views[1]
         cdef Py_buffer *y = &views[2]
@@ -702,22 +744,21 @@ cdef class Trainer:
         cdef int status
         cdef bint free_gil
         cdef SignalCheck signal_check
-        cdef double one_epoch
-        cdef double *curve = &one_epoch
+        cdef double *curve
         cdef const double *sw = NULL
         expect(epochs >= 1, "epochs must be at least 1")
         memset(views, 0, sizeof(views))  # each is released in `finally`, acquired or not
+        # the core writes each epoch's loss straight into the array returned
+        losses = new_array(epochs, FLOAT64)
         try:
+            PyObject_GetBuffer(losses, &views[4], PyBUF_WRITABLE)
+            curve = <double *>views[4].buf
             acquire_floats(p, params, size, self.net.n_params, -1, "params", True)
             acquire_floats(x, X, size, n, self.net.n_inputs, "X")
             acquire_floats(y, Y, size, n, self.net.n_outputs, "Y")
             if sample_weight is not None:
                 acquire_floats(w, sample_weight, 8, n, -1, "sample_weight")
                 sw = <const double *>w.buf
-            if epochs > 1:
-                curve = <double *>PyMem_Malloc(epochs * sizeof(double))
-                if curve == NULL:
-                    raise MemoryError()
             signal_check.next_check = nn_seconds() + SIGNAL_CHECK_INTERVAL
             self.cfg.should_stop = python_signal_pending
             self.cfg.stop_ctx = &signal_check
@@ -750,11 +791,8 @@ cdef class Trainer:
                 error.epochs_done = done
                 raise error
             check(status)
-            losses = [curve[i] for i in range(epochs)]
         finally:
-            if curve != &one_epoch:
-                PyMem_Free(curve)
-            for i in range(4):
+            for i in range(5):
                 PyBuffer_Release(&views[i])
         return losses, state
 

@@ -109,6 +109,8 @@ def all_finite(arr) -> bool:
     """True when arr holds no NaN or inf. min and max propagate NaN and show an inf, so this
     reads the array twice and allocates nothing (np.isfinite(arr).all() would build a bool
     copy of X on every call)."""
+    if type(arr) is np.ndarray and arr.ndim == 1 and _core.ready_vector(arr, arr.dtype):
+        return True  # a contiguous float vector (a model's parameters): one native pass
     arr = np.asarray(arr)
     if arr.dtype.kind not in "fc" or arr.size == 0:
         return True
@@ -200,6 +202,9 @@ def targets(y, n_rows, n_outputs, loss, dtype) -> np.ndarray:
     low, high = (0.0, 1.0) if loss in PROBABILITY_TARGETS else (-np.inf, np.inf)
     if _core.ready_matrix(y, dtype, n_rows, n_outputs, low, high):
         return y
+    ready = _ready_target_vector(y, n_rows, n_outputs, loss, dtype, low, high)
+    if ready is not None:
+        return ready
     arr = real_array(y, "y")
     if arr.dtype.kind == "b" and arr.shape == (n_rows, n_outputs):
         return np.ascontiguousarray(arr, dtype=dtype)  # 0/1: finite, in every loss's range
@@ -229,6 +234,22 @@ def targets(y, n_rows, n_outputs, loss, dtype) -> np.ndarray:
         raise ValueError(f"y holds values in [{arr.min():g}, {arr.max():g}]; {loss} takes "
                          f"0/1 labels or probabilities in [0, 1]")
     return finite(convert(arr, dtype), arr, "y")
+
+
+def _ready_target_vector(y, n_rows, n_outputs, loss, dtype, low, high):
+    """targets() of a 1-D ndarray y of n_rows numbers in one or two native calls, when it
+    passes every check: integer class indices of cross_entropy as one-hot rows, or the
+    values of a one-output network as a column (converted as the general path converts
+    them, so the same bits). None otherwise: the general path then names the problem."""
+    if type(y) is not np.ndarray or y.shape != (n_rows,) or n_rows == 0:
+        return None
+    if loss == "cross_entropy":
+        return _core.one_hot(y, n_outputs, dtype)
+    if n_outputs != 1 or y.dtype.kind not in "biuf":
+        return None
+    # integers and bools convert exactly or round, never overflow: no errstate needed
+    column = (y.astype(dtype) if y.dtype.kind in "biu" else convert(y, dtype)).reshape(n_rows, 1)
+    return column if _core.ready_matrix(column, dtype, n_rows, 1, low, high) else None
 
 
 # Losses whose targets are probabilities: outside [0, 1] their loss has no minimum.

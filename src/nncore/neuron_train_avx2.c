@@ -22,6 +22,7 @@
 
 #define NEURON_CHUNK 256     /* rows whose z, a and softplus sit on the stack at once       */
 #define NEURON_STOP_EVERY 64 /* epochs between should_stop calls (microseconds apart)      */
+#define NN_NEURON_VECTOR_INPUTS 4 /* inputs of the widest net neuron_run_one_vector takes    */
 
 /* a[0:len] = sigmoid(z) (bce only) and sp[0:len] = softplus(z) in double, len <= NEURON_CHUNK,
  * z zero-padded by the caller to a multiple of 8. */
@@ -159,10 +160,124 @@ static inline int neuron_run(NN_T *params, double *loss_curve, int64_t *epochs_d
     return NN_OK;
 }
 
+#ifndef NN_ELEM_F32
+/* The sums over the rows of one vector, in row order from 0: (((0 + v_0) + v_1) + ...) over
+ * the first n lanes, as the loops above add them one row at a time. */
+static inline double neuron_row_sum(VM_DV v, int64_t n)
+{
+    double lane[VM_DL], sum = 0.0;
+    int64_t i;
+    VM_DSTORE(lane, v);
+    for (i = 0; i < n; i++) sum += lane[i];
+    return sum;
+}
+
+/* neuron_run for data sets of at most one vector of rows (n <= VM_DL: the AND gate's 4) in
+ * row order (no shuffle), double: the columns of X, Y, z, a and the loss terms stay in
+ * registers from epoch to epoch, one vector exp per epoch instead of loops over chunks. Each
+ * lane computes what the loops compute for its row, and every sum runs over the rows in
+ * order, so the bits are neuron_run's. Lanes past n hold zeros and are never summed. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline int neuron_run_one_vector(double *params, double *loss_curve,
+                                        int64_t *epochs_done, const NNI_F(neuron_ctx) *c,
+                                        const double *X, const double *Y, int64_t n,
+                                        int64_t epochs, const int64_t k)
+{
+    const nn_fit_config *cfg = c->cfg;
+    const int bce = c->net->loss == NN_LOSS_BCE;
+    const double inv_m = 1.0 / (double)n, mm = (double)n;
+    const int rows = (1 << n) - 1; /* the lanes that hold rows */
+    double *w = params, *g = c->grads, *v = c->state1, *v2 = c->state2;
+    double column[NN_NEURON_VECTOR_INPUTS][VM_DL], lane[VM_DL];
+    VM_DV x[NN_NEURON_VECTOR_INPUTS], y;
+    int64_t e, i, q;
+
+    for (q = 0; q < k; q++) {
+        for (i = 0; i < VM_DL; i++) column[q][i] = i < n ? X[i * k + q] : 0.0;
+        x[q] = VM_DLOAD(column[q]);
+    }
+    for (i = 0; i < VM_DL; i++) lane[i] = i < n ? Y[i] : 0.0;
+    y = VM_DLOAD(lane);
+
+    for (e = 0; e < epochs; e++) {
+        VM_DV acc = VM_D1(0.0), z, a, terms, delta;
+        double lv, epoch_total = 0.0;
+        if (cfg->should_stop && e % NEURON_STOP_EVERY == 0 && cfg->should_stop(cfg->stop_ctx))
+            return NN_EINTR;
+        /* forward: z_i = (sum_q x_iq w_q) + b, a_i = f(z_i) */
+        for (q = 0; q < k; q++) acc = VM_DADD(acc, VM_DMUL(x[q], VM_D1(w[q])));
+        z = VM_DADD(acc, VM_D1(w[k]));
+        if (bce) {
+            /* loss term softplus(z) - y z (0.0 + it, as the loops' `out`), delta a - y */
+            VM_DV sp = vm_softplus_pd(z);
+            int bad = ~VM_DOK(z, -708.0, 708.0) & rows;
+            a = vm_sigmoid_pd(z);
+            if (bad) { /* lanes beyond the vector range: the scalar forms */
+                double zl[VM_DL], al[VM_DL], spl[VM_DL];
+                VM_DSTORE(zl, z);
+                VM_DSTORE(al, a);
+                VM_DSTORE(spl, sp);
+                for (i = 0; bad; i++, bad >>= 1)
+                    if (bad & 1) {
+                        al[i] = vm_sigmoid_d(zl[i]);
+                        spl[i] = vm_softplus_d(zl[i]);
+                    }
+                a = VM_DLOAD(al);
+                sp = VM_DLOAD(spl);
+            }
+            terms = VM_DADD(VM_D1(0.0), VM_DSUB(sp, VM_DMUL(y, z)));
+            delta = VM_DSUB(a, y);
+        } else {
+            /* loss term (0.0 + (z - y)^2) / 1.0, delta 2 (a - y) / 1 with a = z */
+            const VM_DV d = VM_DSUB(z, y);
+            a = z;
+            terms = VM_DDIV(VM_DADD(VM_D1(0.0), VM_DMUL(d, d)), VM_D1(1.0));
+            delta = VM_DDIV(VM_DMUL(VM_D1(2.0), VM_DSUB(a, y)), VM_D1(1.0));
+        }
+        /* the loss before the update; a non-finite loss stops the fit with nothing updated */
+        lv = neuron_row_sum(terms, n) / (double)n;
+        if (!isfinite(lv)) return NN_ENONFINITE;
+        epoch_total += lv * (double)n;
+        loss_curve[e] = epoch_total / (double)n;
+        /* backward: dw_q = (1/m) sum_i x_iq delta_i, db = (sum_i delta_i) / m */
+        for (q = 0; q < k; q++) g[q] = inv_m * neuron_row_sum(VM_DMUL(x[q], delta), n);
+        g[k] = neuron_row_sum(delta, n) / mm;
+
+        if (cfg->optimizer == NN_OPT_SGD) {
+            nni_sgd_step(w, v, g, 0, k + 1, (double)cfg->momentum, (double)cfg->lr,
+                         cfg->nesterov);
+        } else {
+            const int64_t t = ++*c->step;
+            nni_adam_step(w, v, v2, g, 0, k + 1, cfg->beta1, 1.0 - cfg->beta1, cfg->beta2,
+                          1.0 - cfg->beta2, nni_adam_lr(cfg->lr, cfg->beta1, cfg->beta2, t),
+                          cfg->epsilon);
+        }
+        *epochs_done = e + 1;
+    }
+    return NN_OK;
+}
+#endif
+
 int NNI_F(neuron_epochs_avx2)(NN_T *params, double *loss_curve, int64_t *epochs_done,
                               const NNI_F(neuron_ctx) *c, const NN_T *X, const NN_T *Y,
                               int64_t n, int64_t epochs, uint64_t *rng_state)
 {
+#ifndef NN_ELEM_F32
+#define NEURON_RUN_ONE_VECTOR(k)                                                             \
+    neuron_run_one_vector(params, loss_curve, epochs_done, c, X, Y, n, epochs, k)
+    if (n <= VM_DL && !c->cfg->shuffle) {
+        switch (c->net->sizes[0]) {
+        case 1: return NEURON_RUN_ONE_VECTOR(1);
+        case 2: return NEURON_RUN_ONE_VECTOR(2);
+        case 3: return NEURON_RUN_ONE_VECTOR(3);
+        case 4: return NEURON_RUN_ONE_VECTOR(4);
+        default: break; /* wider rows: the loops */
+        }
+    }
+#undef NEURON_RUN_ONE_VECTOR
+#endif
 #define NEURON_RUN(k) neuron_run(params, loss_curve, epochs_done, c, X, Y, n, epochs, rng_state, k)
     switch (c->net->sizes[0]) {
     case 1: return NEURON_RUN(1);

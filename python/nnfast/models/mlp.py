@@ -12,12 +12,13 @@ from .. import _core, _sparse
 from .. import _validation as check
 from .. import vocabulary
 from ..errors import NotFittedError
+from .curves import LossCurve, frozen_curve
 from .engines import ENGINES
 from .files import ModelRecord, write_record
 from .parameters import count_parameters, split_parameters
 from .preprocessing import records_of, restore_records
 from .fitting import FitOptions
-from .training import FitSettings, Trainer
+from .training import CheckedRows, FitSettings, Trainer
 
 def overflow_checked(result: Any, what: str) -> Any:
     """result, after checking it is finite: finite inputs can still overflow the dtype (X of
@@ -108,7 +109,7 @@ class MLP:
     _net: Any  # the engine's _core.Net (None for the reference): forward's one-call path
     _params: np.ndarray  # W0, b0, W1, b1, ... in one vector
     _rng_state: int
-    _loss_curve: Optional[List[float]]
+    _loss_curve: Optional[np.ndarray]  # read-only float64 (models/curves.py)
     # what the last fit recorded of its validation rows (None: it had none)
     _validation_loss_curve: Optional[List[float]] = None
     _best_epoch: Optional[int] = None
@@ -206,11 +207,13 @@ class MLP:
         return self._rng_state
 
     @property
-    def loss_curve_(self) -> List[float]:
-        """list of float: the mean training loss of each epoch of the last fit."""
+    def loss_curve_(self) -> LossCurve:
+        """LossCurve: the mean training loss of each epoch of the last fit, a read-only
+        sequence of float (equal to the list of the same values; ``np.asarray`` gives its
+        float64 array, ``tolist()`` the list)."""
         if self._loss_curve is None:
             raise NotFittedError("this MLP has not been fitted yet: call fit(X, y) first")
-        return list(self._loss_curve)
+        return LossCurve(self._loss_curve)
 
     @property
     def validation_loss_curve_(self) -> Optional[List[float]]:
@@ -378,9 +381,10 @@ class MLP:
                 trainer.run_lbfgs(rows.X, rows.Y, options.max_iter or epochs, report,
                                   rows.weights, rows.validation,
                                   patience if early_stopping else None, restore_best)
-            else:
-                trainer.run(rows.X, rows.Y, epochs, report, rows.weights, rows.validation,
-                            patience if early_stopping else None, restore_best)
+            else:  # the rows as options.rows checked them: run() takes them as they are
+                trainer.run(CheckedRows(rows.X, rows.Y, rows.weights), None, epochs, report,
+                            None, rows.validation, patience if early_stopping else None,
+                            restore_best)
         trainer.commit()
         return self
 
@@ -402,7 +406,7 @@ class MLP:
     def _commit_training(self, trainer: Trainer) -> None:
         self._params[...] = trainer.params
         self._rng_state = trainer.rng_state
-        self._loss_curve = list(trainer.loss_curve)
+        self._loss_curve = trainer.loss_curve_array()
         self._validation_loss_curve = (None if trainer.validation_loss_curve is None
                                        else list(trainer.validation_loss_curve))
         self._best_epoch = trainer.best_epoch
@@ -435,7 +439,8 @@ class MLP:
         """The model as data (parameters copied): what its file holds."""
         return ModelRecord("MLP", self._config(), [W.copy() for W in self.weights],
                            [b.copy() for b in self.biases], self._rng_state,
-                           None if self._loss_curve is None else list(self._loss_curve), None,
+                           None if self._loss_curve is None else self._loss_curve.tolist(),
+                           None,
                            records_of(self), self._validation_loss_curve, self._best_epoch)
 
     @classmethod
@@ -450,7 +455,7 @@ class MLP:
         """Take the parameters, stream state and loss curve of a record."""
         self.set_parameters(record.weights, record.biases)
         self._rng_state = check.seed(record.rng_state, "rng_state")
-        self._loss_curve = None if record.loss_curve is None else list(record.loss_curve)
+        self._loss_curve = None if record.loss_curve is None else frozen_curve(record.loss_curve)
         self._validation_loss_curve = record.validation_loss_curve
         self._best_epoch = record.best_epoch
 

@@ -12,6 +12,7 @@ from .. import _sparse
 from .. import _validation as check
 from .. import vocabulary
 from ..errors import NotFittedError
+from .curves import LossCurve
 from .files import ModelRecord, write_record
 from .mlp import MLP
 from .preprocessing import records_of, restore_records
@@ -81,8 +82,9 @@ class Perceptron:
         return list(self._errors)
 
     @property
-    def loss_curve_(self) -> List[float]:
-        """list of float: mean loss of each epoch of the last gradient-descent fit."""
+    def loss_curve_(self) -> LossCurve:
+        """LossCurve (a read-only sequence of float, as ``MLP.loss_curve_``): mean loss of each
+        epoch of the last gradient-descent fit."""
         return self._mlp.loss_curve_
 
     def forward(self, X: npt.ArrayLike) -> np.ndarray:

@@ -8,7 +8,7 @@ epoch: the working parameters, the learning rate, the optimizer state and the ra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,7 @@ import numpy.typing as npt
 from .. import _core
 from .. import _validation as check
 from ..vocabulary import OPTIMIZER_NAMES, choose
+from .curves import LossCurve
 from .validation import EarlyStopping, ValidationSet
 
 # (state1, state2 or None, step): sgd velocity; adam moments and step count
@@ -96,6 +97,16 @@ def loss_diverged(epoch: int) -> FloatingPointError:
     return diverged(f"the loss became non-finite (infinite or NaN) in epoch {epoch}")
 
 
+@dataclass(frozen=True)
+class CheckedRows:
+    """Training rows as ``Trainer.rows`` checked them: X (n_samples, n_inputs) and the target
+    matrix Y (n_samples, n_outputs) of the network's dtype, sample_weight float64 or None."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    sample_weight: Optional[np.ndarray] = None
+
+
 class Trainer:
     """The handle of one training run on a network (made by ``MLP.trainer``).
 
@@ -114,7 +125,8 @@ class Trainer:
     epochs_done : int
         Epochs trained so far by this handle.
     loss_curve : list of float
-        The loss of each epoch (L-BFGS: each iteration) trained by this handle.
+        The loss of each epoch (L-BFGS: each iteration) trained by this handle (kept as the
+        core's float64 array until read here: ``loss_curve_array()`` reads it without a list).
     validation_loss_curve : list of float or None
         The validation loss after each epoch of a run with validation rows.
     best_epoch : int or None
@@ -129,7 +141,9 @@ class Trainer:
             raise TypeError(f"settings must be a FitSettings, got {type(settings).__name__}")
         self.engine, self.params, self.settings = engine, params, settings
         self.rng_state, self.epochs_done = rng_state, 0
-        self.loss_curve: List[float] = []
+        # the losses so far: a list, or the float64 array of the core while nothing else is
+        # appended (a whole run in one call never becomes a list unless someone reads it)
+        self._loss_curve: Union[List[float], np.ndarray] = []
         # the validation loss after each epoch and the epoch of its lowest value, when the
         # run has validation rows (docs/semantics.md, "Validation, early stopping, ...")
         self.validation_loss_curve: Optional[List[float]] = None
@@ -142,6 +156,29 @@ class Trainer:
         self._ordered: Optional[Tuple[np.ndarray, np.ndarray]] = None  # gather buffers
 
     # ---- what carries from epoch to epoch --------------------------------------------------
+
+    @property
+    def loss_curve(self) -> List[float]:
+        """list of float: the loss of each epoch so far (the list itself: appending to it
+        records another epoch's loss)."""
+        curve = self._loss_curve
+        if not isinstance(curve, list):
+            curve = self._loss_curve = curve.tolist()
+        return curve
+
+    @loss_curve.setter
+    def loss_curve(self, values: List[float]) -> None:
+        self._loss_curve = values
+
+    def loss_curve_array(self) -> np.ndarray:
+        """The loss of each epoch so far as a read-only float64 array (no copy of the core's
+        array after a run of one call)."""
+        curve = self._loss_curve
+        if not isinstance(curve, np.ndarray) or curve.dtype != np.float64:
+            curve = np.array(curve, dtype=np.float64).reshape(-1)
+            self._loss_curve = curve
+        curve.flags.writeable = False  # never written in place: _train makes a new array
+        return curve
 
     @property
     def lr(self) -> float:
@@ -173,7 +210,20 @@ class Trainer:
 
     # ---- epochs ----------------------------------------------------------------------------
 
+    def rows(self, X: npt.ArrayLike, Y: npt.ArrayLike,
+             sample_weight: Optional[npt.ArrayLike] = None) -> CheckedRows:
+        """X, Y and sample_weight checked (and converted) once, for epochs that take them
+        without checking them again: ``epoch(rows, order=...)``. They are the arrays the core
+        reads (the caller's own where no conversion was needed): values changed after the
+        check are not checked again."""
+        return CheckedRows(*self._inputs(X, Y, sample_weight))
+
     def _inputs(self, X, Y, sample_weight):
+        if isinstance(X, CheckedRows):
+            if Y is not None or sample_weight is not None:
+                raise ValueError("checked rows carry their own Y and sample_weight: pass "
+                                 "them to rows(), not with the rows")
+            return X.X, X.Y, X.sample_weight
         X = self.engine.checked_X(X)
         Y = self.engine.checked_Y(Y, len(X))
         if sample_weight is not None:
@@ -201,8 +251,16 @@ class Trainer:
         except FloatingPointError as exc:
             raise loss_diverged(self.epochs_done + getattr(exc, "epochs_done", 0) + 1) from None
         self.epochs_done += epochs
-        self.loss_curve += curve
+        self._extend_curve(curve)
         return curve
+
+    def _extend_curve(self, curve: np.ndarray) -> None:
+        """Append a run's losses (float64 array) to the curve, without making Python floats
+        of them unless the curve already is a list."""
+        if isinstance(self._loss_curve, list) and not self._loss_curve:
+            self._loss_curve = curve
+        else:  # epoch by epoch: a list, appended to in place
+            self.loss_curve.extend(curve.tolist())
 
     def _in_order(self, X, Y, sample_weight, order):
         """The rows of X, Y and sample_weight in `order`, gathered into buffers kept from
@@ -215,13 +273,16 @@ class Trainer:
         _core.gather_rows(Y_in, Y, order)
         return X_in, Y_in, None if sample_weight is None else sample_weight[order]
 
-    def epoch(self, X: npt.ArrayLike, Y: npt.ArrayLike, order: Optional[npt.ArrayLike] = None,
+    def epoch(self, X: Union[npt.ArrayLike, CheckedRows], Y: Optional[npt.ArrayLike] = None,
+              order: Optional[npt.ArrayLike] = None,
               sample_weight: Optional[npt.ArrayLike] = None) -> float:
         """Train one epoch; return its mean loss (taken batch by batch, before each update).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_inputs)
+        X : array-like of shape (n_samples, n_inputs), or CheckedRows
+            The rows; or what ``rows(X, Y, sample_weight)`` returned, checked once for many
+            epochs (Y and sample_weight are then left out).
         Y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets as the model's fit takes them.
         order : array-like of int of shape (n_samples,), optional
@@ -241,14 +302,16 @@ class Trainer:
                 raise ValueError("order chooses the rows' order, so it needs shuffle=False "
                                  "in the settings")
             X, Y, sample_weight = self._in_order(X, Y, sample_weight, order)
-        return self._train(X, Y, 1, sample_weight)[0]
+        return float(self._train(X, Y, 1, sample_weight)[0])
 
-    def run(self, X: npt.ArrayLike, Y: npt.ArrayLike, epochs: int,
+    def run(self, X: Union[npt.ArrayLike, CheckedRows], Y: Optional[npt.ArrayLike], epochs: int,
             report: Optional[Callable[[int, float], bool]] = None,
             sample_weight: Optional[npt.ArrayLike] = None,
             validation: Optional[ValidationSet] = None, patience: Optional[int] = None,
-            restore_best: bool = True) -> List[float]:
-        """Train `epochs` epochs; return the loss of each.
+            restore_best: bool = True) -> LossCurve:
+        """Train `epochs` epochs; return the loss of each (a LossCurve: a read-only sequence
+        of float over the core's array). X may be the CheckedRows of ``rows()`` (Y and
+        sample_weight None), which are not checked again.
 
         Without a report or validation rows the whole run is one call into the core (GIL
         released); with them, epoch by epoch: the validation loss of each epoch's weights is
@@ -262,13 +325,14 @@ class Trainer:
         X, Y, sample_weight = self._inputs(X, Y, sample_weight)
         if report is None and validation is None:
             curve = self._train(X, Y, epochs, sample_weight)
+            curve.flags.writeable = False  # LossCurve keeps it as it is
         else:
             curve = self._run_watched(X, Y, epochs, report, sample_weight, validation,
                                       patience, restore_best)
         # Each epoch's loss is taken before its updates, so the last update is checked here.
         if not check.all_finite(self.params):
             raise diverged("the last update made a weight infinite or NaN")
-        return curve
+        return LossCurve(curve)
 
     def _run_watched(self, X, Y, epochs, report, sample_weight, validation, patience,
                      restore_best):
@@ -276,7 +340,7 @@ class Trainer:
         watch = self._watch(validation, patience)
         curve: List[float] = []
         for epoch in range(epochs):
-            curve += self._train(X, Y, 1, sample_weight)
+            curve += self._train(X, Y, 1, sample_weight).tolist()
             stop = self._after_epoch(epoch, validation, watch)
             if report is not None and report(epoch, curve[-1]):
                 stop = True

@@ -35,6 +35,7 @@ y log y - y that scikit-learn's half Poisson deviance holds and the core's loss 
 Extras scikit-learn has not: MLPRegressor's loss="absolute_error" (the core's mae) and
 "huber" (huber_delta), reported as the core computes them, and dropout for sgd and adam.
 """
+import contextlib
 import copy
 import sys
 import warnings
@@ -130,6 +131,20 @@ def check_lbfgs_result(result, max_iter):
 def dense(X):
     """Sparse input is converted to a dense array once (the core works on dense rows)."""
     return X.toarray() if scipy.sparse.issparse(X) else X
+
+
+@contextlib.contextmanager
+def zero_weight_batches(sample_weight):
+    """A ValueError of the core's with sample weights that are not all positive is a batch
+    whose weights sum to zero: said in scikit-learn's terms."""
+    try:
+        yield
+    except ValueError:
+        if sample_weight is not None and not np.all(np.asarray(sample_weight) > 0):
+            raise ValueError("the sample weights of a batch sum to zero: scikit-learn "
+                             "cannot average such a batch either; use positive weights "
+                             "or shuffle=True") from None
+        raise
 
 
 def poisson_constant(Y):
@@ -293,6 +308,8 @@ class NativeMLPMixin:
         network = self._network()
         batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n_samples)
         trainer = self._trainer(network, batch_size)
+        # X, Y and the weights are checked (and Y converted) once here, not every epoch
+        rows = self._checked_rows(trainer, X, Y, sample_weight)
         self.coefs_, self.intercepts_ = network.unpack(trainer.params)
         validation = self._validation_loss_rows(trainer, X_val, Y_val if early_stopping
                                                 else None, sample_weight_val)
@@ -304,17 +321,16 @@ class NativeMLPMixin:
             for _ in range(self.max_iter):
                 if self.shuffle:
                     # scikit-learn's permutation from the same random_state (what
-                    # sklearn.utils.shuffle draws), so the same seed gives the same batches
-                    permutation = np.arange(n_samples)
-                    self._random_state.shuffle(permutation)
-                    sample_idx = sample_idx[permutation]
+                    # sklearn.utils.shuffle draws), so the same seed gives the same batches:
+                    # it shuffles an arange and indexes sample_idx with it, which moves the
+                    # entries as shuffling sample_idx in place does (the same swaps)
+                    self._random_state.shuffle(sample_idx)
                 if diverged:
                     loss = np.nan  # NaN weights give a NaN loss, as scikit-learn's epochs do
                 else:
                     trainer.lr = SOLVER_SETTINGS[self.solver](self._optimizer,
                                                               network.grad_scale)["lr"]
-                    loss, diverged = self._train_epoch(trainer, X, Y, sample_idx,
-                                                       sample_weight)
+                    loss, diverged = self._train_epoch(trainer, rows, sample_idx)
                     loss = loss * network.loss_scale + network.loss_offset(
                         Y, sample_weight, sample_idx, batch_size)
                 self.n_iter_ += 1
@@ -444,17 +460,19 @@ class NativeMLPMixin:
         else:
             optimizer.velocities = unpacked(state1, 1.0)
 
-    def _train_epoch(self, trainer, X, Y, order, sample_weight):
-        """One epoch in the core: (loss, diverged). A loss that becomes infinite or NaN is a
-        diverged run: its weights become NaN, as scikit-learn's updates would make them."""
+    @staticmethod
+    def _checked_rows(trainer, X, Y, sample_weight):
+        """The training rows, checked once for every epoch (nnfast.models.training)."""
+        with zero_weight_batches(sample_weight):
+            return trainer.rows(X, Y, sample_weight)
+
+    def _train_epoch(self, trainer, rows, order):
+        """One epoch in the core on checked rows: (loss, diverged). A loss that becomes
+        infinite or NaN is a diverged run: its weights become NaN, as scikit-learn's updates
+        would make them."""
         try:
-            return trainer.epoch(X, Y, order, sample_weight), False
-        except ValueError:
-            if sample_weight is not None and not np.all(sample_weight > 0):
-                raise ValueError("the sample weights of a batch sum to zero: scikit-learn "
-                                 "cannot average such a batch either; use positive weights "
-                                 "or shuffle=True") from None
-            raise
+            with zero_weight_batches(rows.sample_weight):
+                return trainer.epoch(rows, order=order), False
         except FloatingPointError:
             trainer.params[:] = np.nan
             return np.nan, True
