@@ -276,6 +276,18 @@ void nni_pack_t_avx512_f64(double *restrict dst, const double *restrict src, int
 extern const nni_gemm_kernel nni_kernel_neon;
 #endif
 
+/* gemm_direct.c: the direct mid-size product, C = alpha op(A) op(B) + beta C with gemm's
+ * contract and epilogue, no packing (for the C tests: both element types). direct_applies:
+ * 1 when (m, n, k) is in its range (the rule in gemm_direct.c).                            */
+int nni_direct_gemm_f32(float *C, const float *A, const float *B, int64_t m, int64_t n,
+                        int64_t k, int trans_a, int trans_b, float alpha, float beta,
+                        const nn_epilogue_f32 *ep);
+int nni_direct_gemm_f64(double *C, const double *A, const double *B, int64_t m, int64_t n,
+                        int64_t k, int trans_a, int trans_b, double alpha, double beta,
+                        const nn_epilogue_f64 *ep);
+int nni_direct_applies_f32(int64_t m, int64_t n, int64_t k);
+int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k);
+
 /* scratch.c: this thread's scratch buffer number slot (< NNI_SCRATCH_SLOTS), aligned to 64 bytes
  * and at least bytes long: grown on demand, kept for the thread's next calls, freed when the
  * thread ends (POSIX). NULL when out of memory. The GEMM packs A and B into these.          */
@@ -494,6 +506,27 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch,
                                int dropout);
 void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf);
+
+/* ---- direct mid-size products (gemm_direct.c, gemm_direct_simd.h) --------------------- */
+/* The product as the rows functions see it: op(A)[i, p] = A[i ars + p acs], op(B) (k, n)
+ * row-major, C (m, n) row-major; the epilogue split into what runs in registers (bias, relu,
+ * the derivative) and late_act, an activation run over the stored rows (then the derivative). */
+typedef struct NNI_F(direct_args) {
+    NN_T *C;
+    const NN_T *A, *B;
+    int64_t ars, acs, m, n, k;
+    NN_T alpha, beta;
+    const NN_T *bias;     /* (n) or NULL                                                    */
+    int relu;             /* C = max(C, 0) after the bias                                  */
+    nn_act late_act;      /* identity, or sigmoid / tanh / step over the stored rows        */
+    const NN_T *deriv_of; /* (m, n): C *= deriv_act'(deriv_of), or NULL                     */
+    nn_act deriv_act;
+} NNI_F(direct_args);
+/* Rows i0 .. i1-1 of C, whole: the sums, then the epilogue. */
+typedef void (*NNI_F(direct_rows_fn))(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+void NNI_F(direct_rows_portable)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+void NNI_F(direct_rows_avx2)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+void NNI_F(direct_rows_avx512)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
 
 /* ---- one neuron trained full-batch (neuron_train.c) ------------------------------------ */
 /* What neuron_epochs works on: the training loop's state (train.c's workspace).             */

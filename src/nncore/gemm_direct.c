@@ -1,0 +1,183 @@
+/* Direct products for mid-size shapes: C = alpha op(A) op(B) + beta C with gemm's epilogue,
+ * op(A) read where it is, op(B) read by rows (transposed once into a buffer when stored
+ * (n, k)), no packing (the ISA kernels: gemm_direct_simd.h; the portable loop below).
+ *
+ * When (direct_applies): a training step's or a forward's products between gemm's own direct
+ * loop (m n k <= 32^3) and the packed GEMM: k <= DIRECT_MAX_K, op(B) within DIRECT_MAX_B_BYTES
+ * and m n k <= DIRECT_MAX_WORK. The digits step (batch 200, 64 -> 100 -> 10, float64) is the
+ * case in point: its five products (k 10 to 200, n 10 or 100) spent as long packing as
+ * multiplying on the packed path. Measured there (callgrind, NNFAST_GEMM_KERNEL=avx2, one
+ * training step's products; perf shares on the AVX-512 Xeon): see DIRECT_MAX_* below.
+ *
+ * Threads: the rows of C are split into ranges of whole DIRECT_PART_ROWS blocks. Each C
+ * element is one sum over p in order (one FMA a term in the ISA kernels, a multiply and an add
+ * in the portable loop) whatever tile or range it falls in, so results are bit-identical for
+ * any thread count. */
+#include "internal.h"
+
+/* k (the sum's length) up to which the product is direct: a tile's rows of op(A) (8 x k) stay
+ * in L1 across the column groups. */
+#define DIRECT_MAX_K 256
+/* op(B) (k x n) up to this size: every block of rows re-reads it, from L2. */
+#define DIRECT_MAX_B_BYTES ((int64_t)256 * 1024)
+/* Multiply-adds up to which the product is direct; beyond, the packed GEMM's larger tiles and
+ * blocking pay for its packing. */
+#define DIRECT_MAX_WORK (4.0 * 1024.0 * 1024.0)
+/* Products of fewer FLOP (2 m n k) than this run on one thread. A parallel region costs
+ * ~1-3 us to wake and join; the digits step's 0.4 MFLOP products (~8 us on one thread)
+ * gained nothing measurable on 2 threads, its 2.6 MFLOP ones (~40 us) did. */
+#ifndef DIRECT_PARALLEL_MIN_FLOPS
+#define DIRECT_PARALLEL_MIN_FLOPS 2.0e6
+#endif
+/* Rows per block of a thread's range: a multiple of every kernel's tile heights (4, 6, 8, 12),
+ * so ranges end on tile boundaries and every tile is full but the last. */
+#define DIRECT_PART_ROWS 24
+#define DIRECT_PARTS_PER_THREAD 2
+/* Elements of op(B) transposed on the stack (else on the heap). */
+#define DIRECT_STACK_ELEMS 4096
+/* Columns of one row summed at once (portable loop). */
+#define DIRECT_CHUNK 128
+
+typedef NNI_F(direct_args) direct_args;
+
+int NNI_F(direct_applies)(int64_t m, int64_t n, int64_t k)
+{
+    const double work = (double)m * (double)n * (double)k;
+    return work > 32.0 * 32.0 * 32.0 && work <= DIRECT_MAX_WORK && k <= DIRECT_MAX_K &&
+           (double)k * (double)n * (double)sizeof(NN_T) <= (double)DIRECT_MAX_B_BYTES;
+}
+
+/* x * f'(a) as nni_deriv_mul rounds it (identity: x). */
+static NN_T deriv_times(NN_T x, NN_T a, nn_act act)
+{
+    switch (act) {
+    case NN_ACT_RELU:
+        return x * (a > 0 ? (NN_T)1 : (NN_T)0);
+    case NN_ACT_SIGMOID:
+        return x * (a * ((NN_T)1 - a));
+    case NN_ACT_TANH:
+        return x * ((NN_T)1 - a * a);
+    default:
+        return x;
+    }
+}
+
+/* The portable rows: one row at a time, DIRECT_CHUNK columns of sums on the stack. */
+void NNI_F(direct_rows_portable)(const direct_args *g, int64_t i0, int64_t i1)
+{
+    const int64_t n = g->n, k = g->k;
+    const int late = g->late_act != NN_ACT_IDENTITY;
+    NN_T acc[DIRECT_CHUNK];
+    int64_t i, j0, j, p;
+    for (i = i0; i < i1; i++) {
+        NN_T *c = g->C + i * n;
+        for (j0 = 0; j0 < n; j0 += DIRECT_CHUNK) {
+            const int64_t nc = n - j0 < DIRECT_CHUNK ? n - j0 : DIRECT_CHUNK;
+            const NN_T *a = g->A + i * g->ars;
+            for (j = 0; j < nc; j++) acc[j] = 0;
+            for (p = 0; p < k; p++) {
+                const NN_T aip = a[p * g->acs];
+                const NN_T *b = g->B + p * n + j0;
+                for (j = 0; j < nc; j++) acc[j] += aip * b[j];
+            }
+            for (j = 0; j < nc; j++) {
+                NN_T x = acc[j];
+                if (g->alpha != 1) x = g->alpha * x;
+                if (g->beta != 0) x = x + (g->beta == 1 ? c[j0 + j] : g->beta * c[j0 + j]);
+                if (g->bias) x = x + g->bias[j0 + j];
+                if (g->relu) x = x > 0 ? x : (NN_T)0;
+                if (g->deriv_of && !late)
+                    x = deriv_times(x, g->deriv_of[i * n + j0 + j], g->deriv_act);
+                c[j0 + j] = x;
+            }
+        }
+        if (late) {
+            nni_act_inplace(c, n, g->late_act);
+            if (g->deriv_of) nni_deriv_mul(c, c, g->deriv_of + i * n, n, g->deriv_act);
+        }
+    }
+}
+
+/* The rows function of the GEMM kernel's instruction set in use (NNFAST_GEMM_KERNEL=avx2
+ * runs the AVX2 rows on an AVX-512 machine). */
+static NNI_F(direct_rows_fn) direct_rows(void)
+{
+    const char *kernel = nni_gemm_kernel_get()->name;
+#ifdef NN_HAVE_KERNEL_AVX512
+    if (strcmp(kernel, "avx512") == 0) return NNI_F(direct_rows_avx512);
+#endif
+#ifdef NN_HAVE_KERNEL_AVX2
+    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0)
+        return NNI_F(direct_rows_avx2);
+#endif
+    (void)kernel;
+    return NNI_F(direct_rows_portable);
+}
+
+typedef struct {
+    const direct_args *g;
+    NNI_F(direct_rows_fn) rows;
+    int64_t blocks, n_parts;
+} direct_split;
+
+static int direct_part(void *ctx, int64_t c)
+{
+    const direct_split *s = (const direct_split *)ctx;
+    const int64_t b0 = s->blocks * c / s->n_parts, b1 = s->blocks * (c + 1) / s->n_parts;
+    const int64_t i1 = b1 * DIRECT_PART_ROWS < s->g->m ? b1 * DIRECT_PART_ROWS : s->g->m;
+    if (b0 * DIRECT_PART_ROWS < i1) s->rows(s->g, b0 * DIRECT_PART_ROWS, i1);
+    return NN_OK;
+}
+
+int NNI_F(direct_gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n,
+                       int64_t k, int trans_a, int trans_b, NN_T alpha, NN_T beta,
+                       const NN_F(epilogue) *ep)
+{
+    NN_T stack_bt[DIRECT_STACK_ELEMS];
+    NN_T *bt = NULL;
+    direct_args g;
+    direct_split s;
+    int threads = 1, st;
+    if (!C || !A || !B || m <= 0 || n <= 0 || k <= 0) return NN_EINVAL;
+    if (ep && (!nni_act_valid(ep->act) || ep->act == NN_ACT_SOFTMAX || ep->act == NN_ACT_EXP ||
+               (ep->deriv_of && !nni_act_differentiable_elementwise(ep->deriv_act))))
+        return NN_EINVAL;
+    if (trans_b) { /* op(B)[p, j] = B[j k + p], written out row-major (k, n) */
+        int64_t p, j;
+        if (k * n <= DIRECT_STACK_ELEMS) bt = stack_bt;
+        else if (!(bt = (NN_T *)nni_alloc(k * n, sizeof(NN_T)))) return NN_ENOMEM;
+        for (j = 0; j < n; j++)
+            for (p = 0; p < k; p++) bt[p * n + j] = B[j * k + p];
+        B = bt;
+    }
+    g.C = C;
+    g.A = A;
+    g.ars = trans_a ? 1 : k;
+    g.acs = trans_a ? m : 1;
+    g.B = B;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.alpha = alpha;
+    g.beta = beta;
+    g.bias = ep ? ep->bias : NULL;
+    g.relu = ep && ep->act == NN_ACT_RELU;
+    g.late_act = ep && ep->act != NN_ACT_RELU ? ep->act : NN_ACT_IDENTITY;
+    g.deriv_of = ep && ep->deriv_act != NN_ACT_IDENTITY ? ep->deriv_of : NULL;
+    g.deriv_act = ep ? ep->deriv_act : NN_ACT_IDENTITY;
+    s.g = &g;
+    s.rows = direct_rows();
+    s.blocks = (m + DIRECT_PART_ROWS - 1) / DIRECT_PART_ROWS;
+    if (2.0 * (double)m * (double)n * (double)k >= DIRECT_PARALLEL_MIN_FLOPS)
+        threads = nni_threads();
+    s.n_parts = threads > 1 ? (int64_t)threads * DIRECT_PARTS_PER_THREAD : 1;
+    if (s.n_parts > s.blocks) s.n_parts = s.blocks;
+    if (s.n_parts <= 1) {
+        s.rows(&g, 0, m);
+        st = NN_OK;
+    } else {
+        st = nni_parallel_for(threads, s.n_parts, direct_part, &s);
+    }
+    if (bt && bt != stack_bt) free(bt);
+    return st;
+}
