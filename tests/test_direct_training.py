@@ -3,8 +3,8 @@
 The shapes are chosen so the step's products fall in the direct range (m n k above 32^3, k at
 most 256): [24, 48, 16] with batches of 64 (the last batch of 150 rows is short, 22 rows, and
 takes the other paths) and the fused small-network engine turned off (NNFAST_SMALL_ENGINE=0,
-read when a trainer is made: the net fits its budget), and [200, 180, 8] with batch 1 (the
-forward's 1 x 180 x 200 and the dW's 200 x 180 x 1; beyond the small engine's budget). float64 runs equal the reference to 1e-9 (docs/semantics.md) for every
+read when a trainer is made: the net fits its budget), and [200, 180, 8] with batch 1 (beyond
+the small engine's budget; its first layer's dW, 200 x 180 x 1, is direct). float64 runs equal the reference to 1e-9 (docs/semantics.md) for every
 hidden activation, sgd and adam, shuffled; the digits-sized step (batch 200, 64 -> 100 -> 10,
 whose largest products are split over threads) gives the same bits on 1 and 2 threads; and
 each instruction set's kernels, forced in a fresh process (NNFAST_GEMM_KERNEL, read once per

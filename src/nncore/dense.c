@@ -8,7 +8,7 @@
 static int product(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                    int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
 {
-    if (NNI_F(direct_applies)(m, n, k))
+    if (NNI_F(direct_applies)(m, n, k, trans_b))
         return NNI_F(direct_gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
     return NN_F(gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
 }

@@ -2,12 +2,20 @@
  * op(A) read where it is, op(B) read by rows (transposed once into a buffer when stored
  * (n, k)), no packing (the ISA kernels: gemm_direct_simd.h; the portable loop below).
  *
- * When (direct_applies): a training step's or a forward's products between gemm's own direct
- * loop (m n k <= 32^3) and the packed GEMM: k <= DIRECT_MAX_K, op(B) within DIRECT_MAX_B_BYTES
- * and m n k <= DIRECT_MAX_WORK. The digits step (batch 200, 64 -> 100 -> 10, float64) is the
- * case in point: its five products (k 10 to 200, n 10 or 100) spent as long packing as
- * multiplying on the packed path. Measured there (callgrind, NNFAST_GEMM_KERNEL=avx2, one
- * training step's products; perf shares on the AVX-512 Xeon): see DIRECT_MAX_* below.
+ * When (direct_applies): products between gemm's own direct loop (m n k <= 32^3) and
+ * DIRECT_MAX_WORK multiply-adds, with k <= DIRECT_MAX_K, op(B) within DIRECT_MAX_B_BYTES and,
+ * when B is stored transposed, B small enough to transpose on the stack (a layer's weights, as
+ * delta W^T's; a large B^T costs as much to transpose as a thin product does to compute). The
+ * digits step (batch 200, 64 -> 100 -> 10, float64: Z1 200x100x64 with bias and relu,
+ * Z2 200x10x100, dW2 100x10x200 and dW1 64x100x200 accumulated with alpha = 1/m, D1
+ * 200x100x10 from W2^T with relu') is the case in point: the packed path spent as long packing
+ * and on its epilogue pass as multiplying. Measured on the 2-core Ice Lake Xeon, float64, one
+ * thread, the machine shared (best of 7 x 300 calls, indicative): the five products took
+ * 372 us direct against 691 us through gemm (1.9x); with no epilogue, 256x100x64 and
+ * 200x100x256 ran level with gemm (0.92-1.06), 256^3 0.82-0.94, 64x256x784 0.74, B^T
+ * 256x256x128 0.61-0.74, 128x512x200 0.71: beyond ~2M multiply-adds the packed path's larger
+ * tiles and blocking win, and the range stops there (W3's 2^21 multiply-add products stay on
+ * the packed path).
  *
  * Threads: the rows of C are split into ranges of whole DIRECT_PART_ROWS blocks. Each C
  * element is one sum over p in order (one FMA a term in the ISA kernels, a multiply and an add
@@ -22,7 +30,7 @@
 #define DIRECT_MAX_B_BYTES ((int64_t)256 * 1024)
 /* Multiply-adds up to which the product is direct; beyond, the packed GEMM's larger tiles and
  * blocking pay for its packing. */
-#define DIRECT_MAX_WORK (4.0 * 1024.0 * 1024.0)
+#define DIRECT_MAX_WORK 2.0e6
 /* Products of fewer FLOP (2 m n k) than this run on one thread. A parallel region costs
  * ~1-3 us to wake and join; the digits step's 0.4 MFLOP products (~8 us on one thread)
  * gained nothing measurable on 2 threads, its 2.6 MFLOP ones (~40 us) did. */
@@ -40,11 +48,12 @@
 
 typedef NNI_F(direct_args) direct_args;
 
-int NNI_F(direct_applies)(int64_t m, int64_t n, int64_t k)
+int NNI_F(direct_applies)(int64_t m, int64_t n, int64_t k, int trans_b)
 {
-    const double work = (double)m * (double)n * (double)k;
+    const double work = (double)m * (double)n * (double)k, kn = (double)k * (double)n;
     return work > 32.0 * 32.0 * 32.0 && work <= DIRECT_MAX_WORK && k <= DIRECT_MAX_K &&
-           (double)k * (double)n * (double)sizeof(NN_T) <= (double)DIRECT_MAX_B_BYTES;
+           kn * (double)sizeof(NN_T) <= (double)DIRECT_MAX_B_BYTES &&
+           (!trans_b || kn <= DIRECT_STACK_ELEMS);
 }
 
 /* x * f'(a) as nni_deriv_mul rounds it (identity: x). */

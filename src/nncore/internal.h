@@ -285,8 +285,8 @@ int nni_direct_gemm_f32(float *C, const float *A, const float *B, int64_t m, int
 int nni_direct_gemm_f64(double *C, const double *A, const double *B, int64_t m, int64_t n,
                         int64_t k, int trans_a, int trans_b, double alpha, double beta,
                         const nn_epilogue_f64 *ep);
-int nni_direct_applies_f32(int64_t m, int64_t n, int64_t k);
-int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k);
+int nni_direct_applies_f32(int64_t m, int64_t n, int64_t k, int trans_b);
+int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k, int trans_b);
 
 /* scratch.c: this thread's scratch buffer number slot (< NNI_SCRATCH_SLOTS), aligned to 64 bytes
  * and at least bytes long: grown on demand, kept for the thread's next calls, freed when the
