@@ -13,7 +13,6 @@ process), train to the reference within the same bound.
 import json
 import os
 import pathlib
-import platform
 import subprocess
 import sys
 
@@ -24,13 +23,13 @@ import nnfast
 from nnfast import reference
 
 from helpers import assert_close, assert_params_close, targets_for
+from test_vecmath import X86_SETS, runs
 
 F64 = 1e-9
 HIDDEN = ["identity", "tanh", "sigmoid", "relu"]
 OPTIMIZERS = {"sgd": dict(optimizer="sgd", lr=0.05, momentum=0.5),
               "adam": dict(optimizer="adam", lr=0.01)}
 MID = dict(layers=[24, 48, 16], n=150, batch=64)
-X86_SETS = {"avx2": {"avx2", "fma"}, "avx512": {"avx512f", "fma"}}
 
 
 def mid_data(n, n_features, n_classes, seed=0):
@@ -106,24 +105,9 @@ print(json.dumps({"kernel": _core.build_info()["gemm_kernel_float64"],
 """
 
 
-def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        return set()
-    return set()
-
-
 def isas():
-    """The instruction sets this machine runs: portable always, the x86 ones by its flags."""
-    names = ["portable"]
-    if platform.machine().lower() in ("x86_64", "amd64"):
-        flags = cpu_flags()
-        names += [name for name, need in X86_SETS.items() if need <= flags]
-    return names
+    """The instruction sets this machine runs (test_vecmath's reading of the CPU's flags)."""
+    return [name for name in X86_SETS if runs(name)]
 
 
 @pytest.mark.parametrize("isa", isas())

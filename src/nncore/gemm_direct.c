@@ -32,8 +32,10 @@
  * blocking pay for its packing. */
 #define DIRECT_MAX_WORK 2.0e6
 /* Products of fewer FLOP (2 m n k) than this run on one thread. A parallel region costs
- * ~1-3 us to wake and join; the digits step's 0.4 MFLOP products (~8 us on one thread)
- * gained nothing measurable on 2 threads, its 2.6 MFLOP ones (~40 us) did. */
+ * ~1-3 us to wake and join (threads.c); at 40-60 GFLOP/s a 0.4 MFLOP product (the digits
+ * step's Z2, dW2, D1) takes ~8 us, so halving it saves no more than the region costs, while
+ * its 2.6 MFLOP ones (Z1, dW1: ~50 us) save ~20 us. The packed GEMM's threshold, measured on
+ * the same machine (gemm.c's GEMM_PARALLEL_MIN_FLOPS), is the same 2 MFLOP. */
 #ifndef DIRECT_PARALLEL_MIN_FLOPS
 #define DIRECT_PARALLEL_MIN_FLOPS 2.0e6
 #endif
