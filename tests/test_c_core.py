@@ -4,6 +4,8 @@ tests/c/test_nncore.c checks each kernel against its *_naive twin, the gradients
 differences, the thread-count independence and the error codes, with no Python in between;
 tests/c/test_vecmath.c measures every vector-math set this CPU runs against a long-double oracle;
 tests/c/test_gemm.c checks each kernel set's packing, odd shapes and thread-count independence;
+tests/c/test_gemm_direct.c checks each instruction set's direct mid-size products against gemm_naive
+and their thread-count independence;
 tests/c/test_sparse.c checks the CSR kernels against the dense ones, and their error codes.
 """
 import os
@@ -63,6 +65,14 @@ def test_gemm_packing_shapes_and_threads(c_build):
                             timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all gemm checks passed" in result.stdout
+
+
+def test_direct_products_shapes_and_threads(c_build):
+    """tests/c/test_gemm_direct.c: every ISA's direct kernel against gemm_naive, 1/2/3 threads."""
+    result = subprocess.run([str(c_build / "test_gemm_direct")], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all direct product checks passed" in result.stdout
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])

@@ -276,6 +276,18 @@ void nni_pack_t_avx512_f64(double *restrict dst, const double *restrict src, int
 extern const nni_gemm_kernel nni_kernel_neon;
 #endif
 
+/* gemm_direct.c: the direct mid-size product, C = alpha op(A) op(B) + beta C with gemm's
+ * contract and epilogue, no packing (for the C tests: both element types). direct_applies:
+ * 1 when (m, n, k) is in its range (the rule in gemm_direct.c).                            */
+int nni_direct_gemm_f32(float *C, const float *A, const float *B, int64_t m, int64_t n,
+                        int64_t k, int trans_a, int trans_b, float alpha, float beta,
+                        const nn_epilogue_f32 *ep);
+int nni_direct_gemm_f64(double *C, const double *A, const double *B, int64_t m, int64_t n,
+                        int64_t k, int trans_a, int trans_b, double alpha, double beta,
+                        const nn_epilogue_f64 *ep);
+int nni_direct_applies_f32(int64_t m, int64_t n, int64_t k, int trans_b);
+int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k, int trans_b);
+
 /* scratch.c: this thread's scratch buffer number slot (< NNI_SCRATCH_SLOTS), aligned to 64 bytes
  * and at least bytes long: grown on demand, kept for the thread's next calls, freed when the
  * thread ends (POSIX). NULL when out of memory. The GEMM packs A and B into these.          */
@@ -371,6 +383,22 @@ static inline void nni_scale_rows_by_weight(NN_T *delta, const double *sw, int64
         const NN_T scale = (NN_T)(sw[i] * (double)m / sw_sum);
         for (j = 0; j < n; j++) delta[i * n + j] *= scale;
     }
+}
+
+/* sum_i W[i]^2 in double, for the L2 penalty: NNI_SUMSQ_LANES partial sums, lane q adding
+ * W[i]^2 for i = q mod NNI_SUMSQ_LANES in order, then combined pairwise ((s0 + s1) + (s2 + s3))
+ * + ((s4 + s5) + (s6 + s7)): independent chains that vectorize, in an order fixed by count
+ * alone (one chain, as before, was an add's latency per value: a tenth of a digits step). */
+#define NNI_SUMSQ_LANES 8
+static inline double nni_sum_squares(const NN_T *W, int64_t count)
+{
+    double s[NNI_SUMSQ_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    int q;
+    for (; i + NNI_SUMSQ_LANES <= count; i += NNI_SUMSQ_LANES)
+        for (q = 0; q < NNI_SUMSQ_LANES; q++) s[q] += (double)W[i + q] * (double)W[i + q];
+    for (q = 0; i < count; i++, q++) s[q] += (double)W[i] * (double)W[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 /* x[j] = e^x[j] in place over n values.                                                     */
@@ -494,6 +522,27 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int64_t batch,
                                int dropout);
 void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf);
+
+/* ---- direct mid-size products (gemm_direct.c, gemm_direct_simd.h) --------------------- */
+/* The product as the rows functions see it: op(A)[i, p] = A[i ars + p acs], op(B) (k, n)
+ * row-major, C (m, n) row-major; the epilogue split into what runs in registers (bias, relu,
+ * the derivative) and late_act, an activation run over the stored rows (then the derivative). */
+typedef struct NNI_F(direct_args) {
+    NN_T *C;
+    const NN_T *A, *B;
+    int64_t ars, acs, m, n, k;
+    NN_T alpha, beta;
+    const NN_T *bias;     /* (n) or NULL                                                    */
+    int relu;             /* C = max(C, 0) after the bias                                  */
+    nn_act late_act;      /* identity, or sigmoid / tanh / step over the stored rows        */
+    const NN_T *deriv_of; /* (m, n): C *= deriv_act'(deriv_of), or NULL                     */
+    nn_act deriv_act;
+} NNI_F(direct_args);
+/* Rows i0 .. i1-1 of C, whole: the sums, then the epilogue. */
+typedef void (*NNI_F(direct_rows_fn))(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+void NNI_F(direct_rows_portable)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+void NNI_F(direct_rows_avx2)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+void NNI_F(direct_rows_avx512)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
 
 /* ---- one neuron trained full-batch (neuron_train.c) ------------------------------------ */
 /* What neuron_epochs works on: the training loop's state (train.c's workspace).             */

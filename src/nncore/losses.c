@@ -217,18 +217,17 @@ int NN_F(output_delta)(NN_T *delta, const NN_T *Z, const NN_T *A, const NN_T *Y,
     return NN_F(output_delta_ex)(delta, Z, A, Y, m, n, output, loss_kind, DEFAULT_LOSS_PARAM);
 }
 
-/* penalty = alpha / 2 * sum(W^2) / m, the sum in double. */
+/* penalty = alpha / 2 * sum(W^2) / m, the sum in double (nni_sum_squares' order). */
 int NN_F(l2_penalty)(double *penalty, const NN_T *W, int64_t count, double alpha, int64_t m)
 {
-    double s = 0.0;
-    int64_t i;
+    double s;
     if (!penalty || !W || count <= 0 || m <= 0 || !(alpha >= 0) || !isfinite(alpha))
         return NN_EINVAL;
     if (alpha == 0) {
         *penalty = 0.0;
         return NN_OK;
     }
-    for (i = 0; i < count; i++) s += (double)W[i] * (double)W[i];
+    s = nni_sum_squares(W, count);
     *penalty = alpha / 2 * s / (double)m;
     return NN_OK;
 }

@@ -244,8 +244,7 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
     if (alpha > 0) {
         for (off = 0, l = 0; l < L; l++) {
             const int64_t kn = net->sizes[l] * net->sizes[l + 1];
-            double s = 0.0;
-            for (i = 0; i < kn; i++) s += (double)params[off + i] * (double)params[off + i];
+            const double s = nni_sum_squares(params + off, kn);
             lv += alpha / 2 * s / (double)m;
             off += kn + net->sizes[l + 1];
         }

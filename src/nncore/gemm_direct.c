@@ -1,0 +1,194 @@
+/* Direct products for mid-size shapes: C = alpha op(A) op(B) + beta C with gemm's epilogue,
+ * op(A) read where it is, op(B) read by rows (transposed once into a buffer when stored
+ * (n, k)), no packing (the ISA kernels: gemm_direct_simd.h; the portable loop below).
+ *
+ * When (direct_applies): products between gemm's own direct loop (m n k <= 32^3) and
+ * DIRECT_MAX_WORK multiply-adds, with k <= DIRECT_MAX_K, op(B) within DIRECT_MAX_B_BYTES and,
+ * when B is stored transposed, B small enough to transpose on the stack (a layer's weights, as
+ * delta W^T's; a large B^T costs as much to transpose as a thin product does to compute). The
+ * digits step (batch 200, 64 -> 100 -> 10, float64: Z1 200x100x64 with bias and relu,
+ * Z2 200x10x100, dW2 100x10x200 and dW1 64x100x200 accumulated with alpha = 1/m, D1
+ * 200x100x10 from W2^T with relu') is the case in point: the packed path spent as long packing
+ * and on its epilogue pass as multiplying. Measured on the 2-core Ice Lake Xeon, float64, one
+ * thread, the machine shared (best of 7 x 300 calls, indicative): the five products took
+ * 372 us direct against 691 us through gemm (1.9x); with no epilogue, 256x100x64 and
+ * 200x100x256 ran level with gemm (0.92-1.06), 256^3 0.82-0.94, 64x256x784 0.74, B^T
+ * 256x256x128 0.61-0.74, 128x512x200 0.71: beyond ~2M multiply-adds the packed path's larger
+ * tiles and blocking win, and the range stops there (W3's 2^21 multiply-add products stay on
+ * the packed path).
+ *
+ * Threads: the rows of C are split into ranges of whole DIRECT_PART_ROWS blocks. Each C
+ * element is one sum over p in order (one FMA a term in the ISA kernels, a multiply and an add
+ * in the portable loop) whatever tile or range it falls in, so results are bit-identical for
+ * any thread count. */
+#include "internal.h"
+
+/* k (the sum's length) up to which the product is direct: a tile's rows of op(A) (8 x k) stay
+ * in L1 across the column groups. */
+#define DIRECT_MAX_K 256
+/* op(B) (k x n) up to this size: every block of rows re-reads it, from L2. */
+#define DIRECT_MAX_B_BYTES ((int64_t)256 * 1024)
+/* Multiply-adds up to which the product is direct; beyond, the packed GEMM's larger tiles and
+ * blocking pay for its packing. */
+#define DIRECT_MAX_WORK 2.0e6
+/* Products of fewer FLOP (2 m n k) than this run on one thread. A parallel region costs
+ * ~1-3 us to wake and join (threads.c); at 40-60 GFLOP/s a 0.4 MFLOP product (the digits
+ * step's Z2, dW2, D1) takes ~8 us, so halving it saves no more than the region costs, while
+ * its 2.6 MFLOP ones (Z1, dW1: ~50 us) save ~20 us. The packed GEMM's threshold, measured on
+ * the same machine (gemm.c's GEMM_PARALLEL_MIN_FLOPS), is the same 2 MFLOP. */
+#ifndef DIRECT_PARALLEL_MIN_FLOPS
+#define DIRECT_PARALLEL_MIN_FLOPS 2.0e6
+#endif
+/* Rows per block of a thread's range: a multiple of every kernel's tile heights (4, 6, 8, 12),
+ * so ranges end on tile boundaries and every tile is full but the last. */
+#define DIRECT_PART_ROWS 24
+#define DIRECT_PARTS_PER_THREAD 2
+/* Elements of op(B) transposed on the stack (else on the heap). */
+#define DIRECT_STACK_ELEMS 4096
+/* Columns of one row summed at once (portable loop). */
+#define DIRECT_CHUNK 128
+
+typedef NNI_F(direct_args) direct_args;
+
+int NNI_F(direct_applies)(int64_t m, int64_t n, int64_t k, int trans_b)
+{
+    const double work = (double)m * (double)n * (double)k, kn = (double)k * (double)n;
+    return work > 32.0 * 32.0 * 32.0 && work <= DIRECT_MAX_WORK && k <= DIRECT_MAX_K &&
+           kn * (double)sizeof(NN_T) <= (double)DIRECT_MAX_B_BYTES &&
+           (!trans_b || kn <= DIRECT_STACK_ELEMS);
+}
+
+/* x * f'(a) as nni_deriv_mul rounds it (identity: x). */
+static NN_T deriv_times(NN_T x, NN_T a, nn_act act)
+{
+    switch (act) {
+    case NN_ACT_RELU:
+        return x * (a > 0 ? (NN_T)1 : (NN_T)0);
+    case NN_ACT_SIGMOID:
+        return x * (a * ((NN_T)1 - a));
+    case NN_ACT_TANH:
+        return x * ((NN_T)1 - a * a);
+    default:
+        return x;
+    }
+}
+
+/* The portable rows: one row at a time, DIRECT_CHUNK columns of sums on the stack. */
+void NNI_F(direct_rows_portable)(const direct_args *g, int64_t i0, int64_t i1)
+{
+    const int64_t n = g->n, k = g->k;
+    const int late = g->late_act != NN_ACT_IDENTITY;
+    NN_T acc[DIRECT_CHUNK];
+    int64_t i, j0, j, p;
+    for (i = i0; i < i1; i++) {
+        NN_T *c = g->C + i * n;
+        for (j0 = 0; j0 < n; j0 += DIRECT_CHUNK) {
+            const int64_t nc = n - j0 < DIRECT_CHUNK ? n - j0 : DIRECT_CHUNK;
+            const NN_T *a = g->A + i * g->ars;
+            for (j = 0; j < nc; j++) acc[j] = 0;
+            for (p = 0; p < k; p++) {
+                const NN_T aip = a[p * g->acs];
+                const NN_T *b = g->B + p * n + j0;
+                for (j = 0; j < nc; j++) acc[j] += aip * b[j];
+            }
+            for (j = 0; j < nc; j++) {
+                NN_T x = acc[j];
+                if (g->alpha != 1) x = g->alpha * x;
+                if (g->beta != 0) x = x + (g->beta == 1 ? c[j0 + j] : g->beta * c[j0 + j]);
+                if (g->bias) x = x + g->bias[j0 + j];
+                if (g->relu) x = x > 0 ? x : (NN_T)0;
+                if (g->deriv_of && !late)
+                    x = deriv_times(x, g->deriv_of[i * n + j0 + j], g->deriv_act);
+                c[j0 + j] = x;
+            }
+        }
+        if (late) {
+            nni_act_inplace(c, n, g->late_act);
+            if (g->deriv_of) nni_deriv_mul(c, c, g->deriv_of + i * n, n, g->deriv_act);
+        }
+    }
+}
+
+/* The rows function of the GEMM kernel's instruction set in use (NNFAST_GEMM_KERNEL=avx2
+ * runs the AVX2 rows on an AVX-512 machine). */
+static NNI_F(direct_rows_fn) direct_rows(void)
+{
+    const char *kernel = nni_gemm_kernel_get()->name;
+#ifdef NN_HAVE_KERNEL_AVX512
+    if (strcmp(kernel, "avx512") == 0) return NNI_F(direct_rows_avx512);
+#endif
+#ifdef NN_HAVE_KERNEL_AVX2
+    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0)
+        return NNI_F(direct_rows_avx2);
+#endif
+    (void)kernel;
+    return NNI_F(direct_rows_portable);
+}
+
+typedef struct {
+    const direct_args *g;
+    NNI_F(direct_rows_fn) rows;
+    int64_t blocks, n_parts;
+} direct_split;
+
+static int direct_part(void *ctx, int64_t c)
+{
+    const direct_split *s = (const direct_split *)ctx;
+    const int64_t b0 = s->blocks * c / s->n_parts, b1 = s->blocks * (c + 1) / s->n_parts;
+    const int64_t i1 = b1 * DIRECT_PART_ROWS < s->g->m ? b1 * DIRECT_PART_ROWS : s->g->m;
+    if (b0 * DIRECT_PART_ROWS < i1) s->rows(s->g, b0 * DIRECT_PART_ROWS, i1);
+    return NN_OK;
+}
+
+int NNI_F(direct_gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n,
+                       int64_t k, int trans_a, int trans_b, NN_T alpha, NN_T beta,
+                       const NN_F(epilogue) *ep)
+{
+    NN_T stack_bt[DIRECT_STACK_ELEMS];
+    NN_T *bt = NULL;
+    direct_args g;
+    direct_split s;
+    int threads = 1, st;
+    if (!C || !A || !B || m <= 0 || n <= 0 || k <= 0) return NN_EINVAL;
+    if (ep && (!nni_act_valid(ep->act) || ep->act == NN_ACT_SOFTMAX || ep->act == NN_ACT_EXP ||
+               (ep->deriv_of && !nni_act_differentiable_elementwise(ep->deriv_act))))
+        return NN_EINVAL;
+    if (trans_b) { /* op(B)[p, j] = B[j k + p], written out row-major (k, n) */
+        int64_t p, j;
+        if (k * n <= DIRECT_STACK_ELEMS) bt = stack_bt;
+        else if (!(bt = (NN_T *)nni_alloc(k * n, sizeof(NN_T)))) return NN_ENOMEM;
+        for (j = 0; j < n; j++)
+            for (p = 0; p < k; p++) bt[p * n + j] = B[j * k + p];
+        B = bt;
+    }
+    g.C = C;
+    g.A = A;
+    g.ars = trans_a ? 1 : k;
+    g.acs = trans_a ? m : 1;
+    g.B = B;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.alpha = alpha;
+    g.beta = beta;
+    g.bias = ep ? ep->bias : NULL;
+    g.relu = ep && ep->act == NN_ACT_RELU;
+    g.late_act = ep && ep->act != NN_ACT_RELU ? ep->act : NN_ACT_IDENTITY;
+    g.deriv_of = ep && ep->deriv_act != NN_ACT_IDENTITY ? ep->deriv_of : NULL;
+    g.deriv_act = ep ? ep->deriv_act : NN_ACT_IDENTITY;
+    s.g = &g;
+    s.rows = direct_rows();
+    s.blocks = (m + DIRECT_PART_ROWS - 1) / DIRECT_PART_ROWS;
+    if (2.0 * (double)m * (double)n * (double)k >= DIRECT_PARALLEL_MIN_FLOPS)
+        threads = nni_threads();
+    s.n_parts = threads > 1 ? (int64_t)threads * DIRECT_PARTS_PER_THREAD : 1;
+    if (s.n_parts > s.blocks) s.n_parts = s.blocks;
+    if (s.n_parts <= 1) {
+        s.rows(&g, 0, m);
+        st = NN_OK;
+    } else {
+        st = nni_parallel_for(threads, s.n_parts, direct_part, &s);
+    }
+    if (bt && bt != stack_bt) free(bt);
+    return st;
+}

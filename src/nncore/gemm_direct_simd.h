@@ -1,0 +1,201 @@
+/* The direct mid-size product, written once for every SIMD instruction set: C rows i0 .. i1-1
+ * of C = alpha op(A) op(B) + beta C with the epilogue, op(A) read where it is and op(B) (k, n)
+ * row-major, no packing (gemm_direct.c). Included by gemm_direct_<isa>.c, compiled once per
+ * element type, after defining (no include guard on purpose):
+ *   DG_NAME              the function's name (an NNI_F(direct_rows_fn))
+ *   DG_V, DG_VL          the vector type and its lanes; DG_MASK_T a lane mask
+ *   DG_MR2, DG_MR3       rows of a tile of at most 2 vectors, of 3 vectors: the accumulators,
+ *                        B's vectors and a broadcast fill the registers
+ *   DG_MASK(cols)        the mask of the first cols lanes
+ *   DG_LOAD(p) DG_LOADM(p, mask) DG_STORE(p, v) DG_STOREM(p, mask, v)   unaligned; masked
+ *                        lanes load as 0 and are never written
+ *   DG_BCAST(x) DG_ZERO() DG_FMA(a, b, c) = a b + c fused, DG_ADD DG_SUB DG_MUL DG_MAX
+ *   DG_KEEP(a)           1 in the lanes where a > 0, else 0
+ *
+ * A tile is rows x nv vectors of C; for each p from 0 it loads op(B)'s row p (nv vectors),
+ * broadcasts op(A)[i, p] of each row and adds their products, one FMA a term:
+ *   acc[i, j] = fma(op(A)[i, p], op(B)[p, j], acc[i, j]),  p = 0 .. k-1, acc from 0,
+ * so each sum is a function of its row and column alone, wherever the tiles and the threads'
+ * row ranges fall. Then, while the tile is in registers,
+ *   x = alpha acc (+ beta C) (+ bias[j]);  relu: x = max(x, 0);  x *= f'(deriv_of[i, j])
+ * with f' written from the output: relu [a > 0], sigmoid a (1 - a), tanh 1 - a^2 (the rounding
+ * of nni_deriv_mul). Another activation (sigmoid, tanh, step) runs over the block of rows just
+ * stored, still in L1, through the vector math, followed by the derivative when there is one.
+ * Column groups: n's vectors in groups of 3 (2 where 3 do not divide them), or one group of 1
+ * or 2; only C's last vector is masked. The tiles' loops have constant bounds and unroll, so
+ * the accumulators live in registers (GCC and Clang). */
+#if defined(__clang__)
+#define DG_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define DG_UNROLL _Pragma("GCC unroll 16")
+#else
+#define DG_UNROLL
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define DG_INLINE static inline __attribute__((always_inline))
+#else
+#define DG_INLINE static __forceinline
+#endif
+
+/* the derivative's code in a tile: none, relu, sigmoid, tanh */
+enum { DG_D_NONE, DG_D_RELU, DG_D_SIGMOID, DG_D_TANH };
+
+/* x * f'(a), f' by code (DG_D_NONE: x) */
+DG_INLINE DG_V dg_deriv(DG_V x, DG_V a, int code)
+{
+    const DG_V one = DG_BCAST((NN_T)1);
+    switch (code) {
+    case DG_D_RELU:
+        return DG_MUL(x, DG_KEEP(a));
+    case DG_D_SIGMOID:
+        return DG_MUL(x, DG_MUL(a, DG_SUB(one, a)));
+    case DG_D_TANH:
+        return DG_MUL(x, DG_SUB(one, DG_MUL(a, a)));
+    default:
+        return x;
+    }
+}
+
+/* One tile: C[i0 .. i0+rows, j0 .. j0 + nv VL] (the last vector masked when `masked`). */
+DG_INLINE void dg_tile(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, const int rows,
+                       const int nv, const int masked, DG_MASK_T mask, int dcode)
+{
+    DG_V acc[DG_MR2 > DG_MR3 ? DG_MR2 : DG_MR3][3];
+    const int64_t n = g->n, k = g->k, ars = g->ars, acs = g->acs;
+    /* op(A)'s rows through 4 pointers 3 rows apart and one byte stride, so row r's element
+     * is at base[r / 3] + (r % 3) stride: an x86 address (base + index * 1 or 2), not one
+     * register per row (12 rows' pointers would not fit in the general registers) */
+    const int64_t sb = ars * (int64_t)sizeof(NN_T), pb = acs * (int64_t)sizeof(NN_T);
+    const char *base[4];
+    const NN_T *b = g->B + j0;
+    int64_t p;
+    int r, v;
+    DG_UNROLL
+    for (r = 0; r < 4; r++) base[r] = (const char *)(g->A + i0 * ars) + 3 * r * sb;
+    DG_UNROLL
+    for (r = 0; r < rows; r++) {
+        DG_UNROLL
+        for (v = 0; v < nv; v++) acc[r][v] = DG_ZERO();
+    }
+    for (p = 0; p < k; p++) {
+        DG_V bv[3];
+        DG_UNROLL
+        for (v = 0; v < nv; v++)
+            bv[v] = masked && v == nv - 1 ? DG_LOADM(b + v * DG_VL, mask) : DG_LOAD(b + v * DG_VL);
+        DG_UNROLL
+        for (r = 0; r < rows; r++) {
+            const DG_V ar = DG_BCAST(*(const NN_T *)(base[r / 3] + (r % 3) * sb));
+            DG_UNROLL
+            for (v = 0; v < nv; v++) acc[r][v] = DG_FMA(ar, bv[v], acc[r][v]);
+        }
+        DG_UNROLL
+        for (r = 0; r < 4; r++) base[r] += pb;
+        b += n;
+    }
+    DG_UNROLL
+    for (r = 0; r < rows; r++) {
+        NN_T *c = g->C + (i0 + r) * n + j0;
+        DG_UNROLL
+        for (v = 0; v < nv; v++) {
+            const int mk = masked && v == nv - 1;
+            DG_V x = acc[r][v];
+            if (g->alpha != 1) x = DG_MUL(DG_BCAST(g->alpha), x);
+            if (g->beta != 0) {
+                const DG_V old = mk ? DG_LOADM(c + v * DG_VL, mask) : DG_LOAD(c + v * DG_VL);
+                x = DG_ADD(x, g->beta == 1 ? old : DG_MUL(DG_BCAST(g->beta), old));
+            }
+            if (g->bias) {
+                const NN_T *bb = g->bias + j0 + v * DG_VL;
+                x = DG_ADD(x, mk ? DG_LOADM(bb, mask) : DG_LOAD(bb));
+            }
+            if (g->relu) x = DG_MAX(x, DG_ZERO());
+            if (dcode != DG_D_NONE) {
+                const NN_T *d = g->deriv_of + (i0 + r) * n + j0 + v * DG_VL;
+                x = dg_deriv(x, mk ? DG_LOADM(d, mask) : DG_LOAD(d), dcode);
+            }
+            if (mk)
+                DG_STOREM(c + v * DG_VL, mask, x);
+            else
+                DG_STORE(c + v * DG_VL, x);
+        }
+    }
+}
+
+/* The tile of `rows` (1 .. DG_MR2) rows and nv (1 .. 3) vectors, compiled for each. */
+#define DG_NV(R)                                                                           \
+    do {                                                                                   \
+        if (nv == 1) {                                                                     \
+            if (masked) dg_tile(g, i0, j0, R, 1, 1, mask, dcode);                          \
+            else dg_tile(g, i0, j0, R, 1, 0, mask, dcode);                                 \
+        } else if (nv == 2) {                                                              \
+            if (masked) dg_tile(g, i0, j0, R, 2, 1, mask, dcode);                          \
+            else dg_tile(g, i0, j0, R, 2, 0, mask, dcode);                                 \
+        } else if (R <= DG_MR3) {                                                          \
+            if (masked) dg_tile(g, i0, j0, (R <= DG_MR3 ? R : 1), 3, 1, mask, dcode);      \
+            else dg_tile(g, i0, j0, (R <= DG_MR3 ? R : 1), 3, 0, mask, dcode);             \
+        }                                                                                  \
+    } while (0)
+
+static void dg_tile_any(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, int rows, int nv,
+                        int masked, DG_MASK_T mask, int dcode)
+{
+    switch (rows) {
+    case 1: DG_NV(1); break;
+    case 2: DG_NV(2); break;
+    case 3: DG_NV(3); break;
+    case 4: DG_NV(4); break;
+#if DG_MR2 >= 6
+    case 5: DG_NV(5); break;
+    case 6: DG_NV(6); break;
+#endif
+#if DG_MR2 >= 8
+    case 7: DG_NV(7); break;
+    case 8: DG_NV(8); break;
+#endif
+#if DG_MR2 >= 12
+    case 9: DG_NV(9); break;
+    case 10: DG_NV(10); break;
+    case 11: DG_NV(11); break;
+    case 12: DG_NV(12); break;
+#endif
+    default: break;
+    }
+}
+#undef DG_NV
+
+void DG_NAME(const NNI_F(direct_args) *g, int64_t i0, int64_t i1)
+{
+    const int64_t n = g->n, nvec = (n + DG_VL - 1) / DG_VL;
+    const int tail = (int)(n - (nvec - 1) * DG_VL); /* lanes of C's last vector */
+    const DG_MASK_T mask = DG_MASK(tail);
+    const int mr = nvec <= 2 ? DG_MR2 : DG_MR3;
+    const int64_t groups = nvec <= 2 ? 1 : (nvec + 2) / 3;
+    const int64_t twos = nvec <= 2 ? 0 : 3 * groups - nvec; /* groups of 2 vectors, first */
+    const int late = g->late_act != NN_ACT_IDENTITY;
+    int dcode = DG_D_NONE;
+    int64_t i;
+    if (g->deriv_of && !late)
+        dcode = g->deriv_act == NN_ACT_RELU      ? DG_D_RELU
+                : g->deriv_act == NN_ACT_SIGMOID ? DG_D_SIGMOID
+                : g->deriv_act == NN_ACT_TANH    ? DG_D_TANH
+                                                 : DG_D_NONE;
+    for (i = i0; i < i1; i += mr) {
+        const int rows = i1 - i < mr ? (int)(i1 - i) : mr;
+        int64_t gi, vj = 0;
+        for (gi = 0; gi < groups; gi++) {
+            const int nv = nvec <= 2 ? (int)nvec : gi < twos ? 2 : 3;
+            const int masked = vj + nv == nvec && tail < DG_VL;
+            dg_tile_any(g, i, vj * DG_VL, rows, nv, masked, mask, dcode);
+            vj += nv;
+        }
+        if (late) { /* the rows just stored are in L1: the activation, then f' */
+            NN_T *c = g->C + i * n;
+            nni_act_inplace(c, rows * n, g->late_act);
+            if (g->deriv_of)
+                nni_deriv_mul(c, c, g->deriv_of + i * n, rows * n, g->deriv_act);
+        }
+    }
+}
+
+#undef DG_UNROLL
+#undef DG_INLINE
