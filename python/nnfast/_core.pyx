@@ -6,8 +6,9 @@ float64, the same for every array of one call), releases the GIL, calls the core
 status code into a Python exception. Policy (defaults, label encoding, allocation of outputs)
 lives in the Python modules above this one.
 """
-from cpython.buffer cimport (PyBUF_RECORDS_RO, PyBUF_WRITABLE, PyBuffer_IsContiguous,
-                             PyBuffer_Release, PyObject_GetBuffer)
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_RECORDS_RO,
+                             PyBUF_WRITABLE, PyBuffer_IsContiguous, PyBuffer_Release,
+                             PyObject_GetBuffer)
 from cpython.exc cimport PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport INFINITY
@@ -723,18 +724,20 @@ cdef class Trainer:
             dst2[:] = state2
         dst_step[0] = step
 
-    def epochs(self, params, X, Y, uint64_t state, int64_t epochs, sample_weight=None):
+    def epochs(self, params, X, Y, uint64_t state, int64_t epochs, sample_weight=None,
+               order=None):
         """Train `epochs` epochs in place in one call into the core; return
         (loss of each epoch as a float64 ndarray (epochs,), new stream state). params (n_params), X (n_samples, n_inputs)
         and Y (n_samples, n_outputs) are C-contiguous arrays of the trainer's dtype;
-        sample_weight (n_samples,) float64 weighs each row (see nn_fit_config). Ctrl-C raises
+        sample_weight (n_samples,) float64 weighs each row; order (n_samples,) int64, the rows'
+        order for settings without shuffle (see nn_fit_config). Ctrl-C raises
         KeyboardInterrupt between batches; params then hold a partial run (the caller trains
         a copy). A non-finite loss raises FloatingPointError with `epochs_done`, the epochs of
         this call completed before it.
 
         The arrays are read through the buffer protocol, without typed memoryviews: an epoch
         of a small network takes about a microsecond, as much as making three memoryviews."""
-        cdef Py_buffer views[5]  # params, X, Y, sample_weight, the losses returned
+        cdef Py_buffer views[6]  # params, X, Y, sample_weight, the losses returned, order
         cdef Py_buffer *p = &views[0]
         cdef Py_buffer *x = &views[1]
         cdef Py_buffer *y = &views[2]
@@ -759,6 +762,11 @@ cdef class Trainer:
             if sample_weight is not None:
                 acquire_floats(w, sample_weight, 8, n, -1, "sample_weight")
                 sw = <const double *>w.buf
+            if order is not None:
+                PyObject_GetBuffer(order, &views[5], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+                expect(views[5].itemsize == 8 and views[5].format[0] in b"ql" and
+                       views[5].len == n * 8, f"order must be {n} int64 row indices")
+                self.cfg.order = <const int64_t *>views[5].buf
             signal_check.next_check = nn_seconds() + SIGNAL_CHECK_INTERVAL
             self.cfg.should_stop = python_signal_pending
             self.cfg.stop_ctx = &signal_check
@@ -784,15 +792,16 @@ cdef class Trainer:
                     status = self.train_f64(<double *>p.buf, curve, &done, <double *>x.buf,
                                             <double *>y.buf, n, epochs, &state)
                 nn_workspace_set_sample_weight_f64(self.ws64, NULL)
-            self.cfg.should_stop = NULL
-            self.cfg.stop_ctx = NULL
             if status == NN_ENONFINITE:
                 error = FloatingPointError("nncore: " + nn_strerror(status).decode())
                 error.epochs_done = done
                 raise error
             check(status)
         finally:
-            for i in range(5):
+            self.cfg.should_stop = NULL
+            self.cfg.stop_ctx = NULL
+            self.cfg.order = NULL
+            for i in range(6):
                 PyBuffer_Release(&views[i])
         return losses, state
 

@@ -80,6 +80,7 @@ cdef extern from "nncore.h" nogil:
         int shuffle
         int (*should_stop)(void *ctx) noexcept nogil
         void *stop_ctx
+        const int64_t *order
 
     ctypedef struct nn_epilogue_f32:
         const float *bias

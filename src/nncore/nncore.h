@@ -118,6 +118,11 @@ typedef struct {
      * training with NN_EINTR. The binding uses it to let Python handle Ctrl-C.             */
     int (*should_stop)(void *ctx);
     void *stop_ctx;
+    /* The caller's order of the rows (n indices in [0, n)), or NULL. With shuffle = 0, each
+     * epoch visits the rows in this order, gathered batch by batch as a shuffled epoch's are
+     * (an epoch equals the unshuffled one on the rows X[order]); with shuffle = 1 it is an
+     * error (NN_EINVAL).                                                                   */
+    const int64_t *order;
 } nn_fit_config;
 
 typedef struct nn_workspace_f32 nn_workspace_f32;

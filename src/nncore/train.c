@@ -116,7 +116,7 @@ int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight)
 /* 1 when train_epochs hands a whole run to the one-neuron engine (neuron_train.c). */
 static int runs_neuron(const NN_WS *ws, const nn_fit_config *cfg)
 {
-    return ws->neuron && !ws->sw && cfg->alpha == 0;
+    return ws->neuron && !ws->sw && cfg->alpha == 0 && !cfg->order;
 }
 
 const char *NN_F(workspace_engine)(const NN_WS *ws, const nn_fit_config *cfg)
@@ -132,6 +132,7 @@ static int check_config(const nn_fit_config *cfg, const NN_WS *ws)
     if (!(cfg->lr > 0) || !isfinite(cfg->lr)) return NN_EINVAL;
     if (!(cfg->alpha >= 0) || !isfinite(cfg->alpha)) return NN_EINVAL;
     if (cfg->shuffle != 0 && cfg->shuffle != 1) return NN_EINVAL;
+    if (cfg->shuffle && cfg->order) return NN_EINVAL;
     if (cfg->optimizer == NN_OPT_SGD) {
         if (!(cfg->momentum >= 0 && cfg->momentum < 1)) return NN_EINVAL;
         if (cfg->nesterov != 0 && cfg->nesterov != 1) return NN_EINVAL;
@@ -143,9 +144,6 @@ static int check_config(const nn_fit_config *cfg, const NN_WS *ws)
     return NN_OK;
 }
 
-/* One epoch: order (a fresh permutation when shuffling, else 0..n-1 with no copy of X, Y),
- * consecutive batches; per batch forward, loss (before the update), backward, one step.
- * epoch_loss = sum_batches batch_loss * rows / n. */
 /* train_epoch's argument checks: NN_OK when these arguments can run epochs. */
 static int check_epoch_args(const NN_T *params, const double *epoch_loss, const NN_WS *ws,
                             const nn_net *net, const nn_fit_config *cfg, const NN_T *X,
@@ -166,15 +164,23 @@ static int check_epoch_args(const NN_T *params, const double *epoch_loss, const 
     for (l = 0; l < L - 1; l++)
         if (nn_net_layer_dropout(net, l) > 0 && !(ws->buf.F && ws->buf.F[l])) return NN_EINVAL;
     if ((cfg->shuffle || nni_net_has_dropout(net)) && !rng_state) return NN_EINVAL;
+    if (cfg->order) /* every index is a row: the batches read X[order[i]] */
+        for (l = 0; l < n; l++)
+            if (cfg->order[l] < 0 || cfg->order[l] >= n) return NN_EINVAL;
     return NN_OK;
 }
 
-/* One epoch with checked arguments (train_epoch, or train_epochs once for all its epochs). */
+/* One epoch with checked arguments (train_epoch, or train_epochs once for all its epochs):
+ * the rows in order (the caller's cfg->order, a fresh permutation when shuffling, each batch's
+ * rows gathered; else 0..n-1 with no copy of X, Y), consecutive batches; per batch forward,
+ * loss (before the update), backward, one step. epoch_loss = sum_batches batch_loss rows / n. */
 static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
                      const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
                      uint64_t *rng_state)
 {
     const int64_t L = net->n_layers, n_params = ws->n_params;
+    /* the rows' order: the caller's, the epoch's permutation, or none (X as it is) */
+    const int64_t *order = cfg->order ? cfg->order : cfg->shuffle ? ws->order : NULL;
     int64_t b0;
     double total = 0.0;
     NNI_F(small_ctx) small;
@@ -201,10 +207,10 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
         const NN_T *Xb, *Yb;
         const double *swb = NULL;
         double batch_loss;
-        if (cfg->shuffle) {
+        if (order) {
             int64_t r;
             for (r = 0; r < m; r++) {
-                const int64_t i = ws->order[b0 + r];
+                const int64_t i = order[b0 + r];
                 memcpy(ws->Xb + r * n0, X + i * n0, (size_t)n0 * sizeof(NN_T));
                 memcpy(ws->Yb + r * nL, Y + i * nL, (size_t)nL * sizeof(NN_T));
                 if (ws->sw) ws->swb[r] = ws->sw[i];

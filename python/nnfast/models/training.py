@@ -153,7 +153,6 @@ class Trainer:
         self._lr = settings.lr
         self._core: Any = None  # the binding's Trainer, for the current number of rows
         self._pending_state: Optional[OptimizerState] = None
-        self._ordered: Optional[Tuple[np.ndarray, np.ndarray]] = None  # gather buffers
 
     # ---- what carries from epoch to epoch --------------------------------------------------
 
@@ -243,11 +242,12 @@ class Trainer:
                 self._core.set_optimizer_state(*state)
         return self._core
 
-    def _train(self, X, Y, epochs, sample_weight=None):
-        """`epochs` epochs in one call into the core; the loss of each."""
+    def _train(self, X, Y, epochs, sample_weight=None, order=None):
+        """`epochs` epochs in one call into the core (the rows in `order`, checked, when
+        given); the loss of each."""
         try:
             curve, self.rng_state = self._core_trainer(len(X)).epochs(
-                self.params, X, Y, self.rng_state, epochs, sample_weight)
+                self.params, X, Y, self.rng_state, epochs, sample_weight, order)
         except FloatingPointError as exc:
             raise loss_diverged(self.epochs_done + getattr(exc, "epochs_done", 0) + 1) from None
         self.epochs_done += epochs
@@ -261,17 +261,6 @@ class Trainer:
             self._loss_curve = curve
         else:  # epoch by epoch: a list, appended to in place
             self.loss_curve.extend(curve.tolist())
-
-    def _in_order(self, X, Y, sample_weight, order):
-        """The rows of X, Y and sample_weight in `order`, gathered into buffers kept from
-        one epoch to the next."""
-        order = check.row_order(order, len(X))
-        if self._ordered is None or self._ordered[0].shape != X.shape:
-            self._ordered = (np.empty_like(X), np.empty_like(Y))
-        X_in, Y_in = self._ordered
-        _core.gather_rows(X_in, X, order)
-        _core.gather_rows(Y_in, Y, order)
-        return X_in, Y_in, None if sample_weight is None else sample_weight[order]
 
     def epoch(self, X: Union[npt.ArrayLike, CheckedRows], Y: Optional[npt.ArrayLike] = None,
               order: Optional[npt.ArrayLike] = None,
@@ -301,8 +290,9 @@ class Trainer:
             if self.settings.shuffle:
                 raise ValueError("order chooses the rows' order, so it needs shuffle=False "
                                  "in the settings")
-            X, Y, sample_weight = self._in_order(X, Y, sample_weight, order)
-        return float(self._train(X, Y, 1, sample_weight)[0])
+            # the core gathers each batch's rows in this order, as it does when it shuffles
+            order = check.row_order(order, len(X))
+        return float(self._train(X, Y, 1, sample_weight, order)[0])
 
     def run(self, X: Union[npt.ArrayLike, CheckedRows], Y: Optional[npt.ArrayLike], epochs: int,
             report: Optional[Callable[[int, float], bool]] = None,
