@@ -65,20 +65,17 @@ static inline void pack_b_panel(NN_T *restrict bp, const NN_T *restrict B, int64
  * Row p of the source is read once along its length into every panel's line p, so the reads
  * run through memory in order and the hardware prefetcher follows them; reading one panel
  * at a time instead would step ld (8 KiB for n = 2048) per p, every read a new page that no
- * prefetcher crosses, and the copy ran at memory latency (13-16 % of a 256 x 2048 x 2048
- * product, perf). w is a constant in the specializations, so the lane loop vectorizes.    */
-#define PACK_AHEAD 4 /* rows fetched ahead of the copy in pack_rows                        */
+ * prefetcher crosses (perf, a 256 x 2048 x 2048 product: the packing 13 % of the samples
+ * that way, 10 % row by row). w is a constant in the specializations, so the lane loop
+ * vectorizes.                                                                               */
 static inline void pack_rows_panels(NN_T *restrict dst, const NN_T *restrict src, int64_t ld,
                                     int64_t kc, int64_t lanes, const int w, NN_T scale)
 {
     const int64_t full = lanes / w, rest = lanes - full * w;
-    const int64_t line = 64 / (int64_t)sizeof(NN_T);
     int64_t p, q, l;
     for (p = 0; p < kc; p++) {
         const NN_T *restrict s = src + p * ld;
         NN_T *restrict d = dst + p * w;
-        if (p + PACK_AHEAD < kc) /* a row is a few cache lines of a new page each: fetch ahead */
-            for (l = 0; l < lanes; l += line) NNI_PREFETCH(s + PACK_AHEAD * ld + l);
         for (q = 0; q < full; q++, s += w, d += w * kc)
             for (l = 0; l < w; l++) d[l] = scale * s[l];
         if (rest) {

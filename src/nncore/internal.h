@@ -161,13 +161,6 @@ typedef struct {
     nni_pack_t_f64 pack_t_f64;
 } nni_gemm_kernel;
 
-/* A hint to fetch the cache line at p into the caches (no effect where unsupported).        */
-#if defined(__GNUC__) || defined(__clang__)
-#define NNI_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
-#else
-#define NNI_PREFETCH(p) ((void)(p))
-#endif
-
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernel (avx512 f32 12x32)    */
 
 #if defined(_MSC_VER)
