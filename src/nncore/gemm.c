@@ -294,13 +294,21 @@ typedef struct {
     int64_t panels, n_parts;      /* panels (of B to pack, or of C's rows) and their parts */
 } block_job;
 
+/* Part c's share of the job's panels, each `width` wide: [*lo, *hi), cut at `size`. */
+static void block_part_range(const block_job *s, int64_t c, int64_t width, int64_t size,
+                             int64_t *lo, int64_t *hi)
+{
+    *lo = s->panels * c / s->n_parts * width;
+    *hi = min64(s->panels * (c + 1) / s->n_parts * width, size);
+}
+
 static int pack_block_part(void *ctx, int64_t c)
 {
     const block_job *s = (const block_job *)ctx;
     const gemm_args *g = s->g;
     const int64_t nr = NR(g->kr);
-    const int64_t j0 = s->panels * c / s->n_parts * nr;
-    const int64_t j1 = min64(s->panels * (c + 1) / s->n_parts * nr, s->nc);
+    int64_t j0, j1;
+    block_part_range(s, c, nr, s->nc, &j0, &j1);
     if (j0 < j1)
         NNI_F(pack_b)(g->kr, s->bp + j0 * s->kc, g->B, g->n, g->k, g->trans_b, s->pc, s->jc + j0,
                       s->kc, j1 - j0, (int)nr);
@@ -312,11 +320,10 @@ static int rows_block_part(void *ctx, int64_t c)
     const block_job *s = (const block_job *)ctx;
     const gemm_args *g = s->g;
     const int64_t mr = MR(g->kr);
-    const int64_t r0 = s->panels * c / s->n_parts * mr;
-    const int64_t r1 = min64(s->panels * (c + 1) / s->n_parts * mr, g->m);
     const NN_T beta = s->pc == 0 ? g->beta : (NN_T)1;
     NN_T *ap;
-    int64_t ic;
+    int64_t ic, r0, r1;
+    block_part_range(s, c, mr, g->m, &r0, &r1);
     if (r0 >= r1) return NN_OK;
     ap = (NN_T *)nni_thread_scratch(SCRATCH_A,
                                     min64(g->mc, round_up(r1 - r0, mr)) * s->kc *

@@ -77,7 +77,10 @@ static inline void pack_rows_panels(NN_T *restrict dst, const NN_T *restrict src
         const NN_T *restrict s = src + p * ld;
         NN_T *restrict d = dst + p * w;
         for (q = 0; q < full; q++, s += w, d += w * kc)
-            for (l = 0; l < w; l++) d[l] = scale * s[l];
+            if (scale == 1) /* op(B): a plain copy */
+                for (l = 0; l < w; l++) d[l] = s[l];
+            else
+                for (l = 0; l < w; l++) d[l] = scale * s[l];
         if (rest) {
             for (l = 0; l < rest; l++) d[l] = scale * s[l];
             for (; l < w; l++) d[l] = 0;
