@@ -1,7 +1,8 @@
 """The products and optimizer steps the thread pool splits give the same bits on 1, 2 and 3
 threads: the narrow kernel's rows (C at most one vector wide: the 10-wide output layers), the
 column split of a batch-64 C too short to split by rows, the row split, and sgd / nesterov /
-adam over vectors cut into fixed chunks (optim.c)."""
+adam over vectors cut into fixed chunks (optim.c); products too large to share a whole packed
+operand, split one block of op(B) at a time."""
 import numpy as np
 import pytest
 
@@ -45,6 +46,34 @@ def test_split_products_are_bit_identical_for_1_2_3_threads(dtype, shape, trans_
     assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
     want = np.tanh(0.5 * (A.T if trans_a else A).astype(np.float64)
                    @ (B.T if trans_b else B).astype(np.float64) + bias)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert np.allclose(outs[0], want, rtol=tol, atol=tol * k)
+
+
+# Products whose packed A exceeds the 16 MiB a parallel product shares whole (gemm.c): one
+# block of op(B) at a time is packed, shared, and C's rows are split.
+LARGE_SHAPES = {np.float32: (2100, 200, 2048), np.float64: (1100, 200, 2048)}
+
+
+@needs_threads
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a,trans_b", [(0, 0), (1, 1)])
+def test_products_too_large_to_share_are_bit_identical_for_1_2_3_threads(
+        dtype, trans_a, trans_b, restore_threads):
+    m, n, k = LARGE_SHAPES[dtype]
+    rng = np.random.default_rng(11)
+    A = rng.uniform(-1, 1, (k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.uniform(-1, 1, (n, k) if trans_b else (k, n)).astype(dtype)
+    C0 = rng.uniform(-1, 1, (m, n)).astype(dtype)
+    outs = []
+    for threads in (1, 2, 3):
+        nnfast.set_num_threads(threads)
+        C = C0.copy()
+        _core.gemm(C, A, B, trans_a, trans_b, 1.0, 0.5)
+        outs.append(C)
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+    want = ((A.T if trans_a else A).astype(np.float64) @ (B.T if trans_b else B).astype(np.float64)
+            + 0.5 * C0.astype(np.float64))
     tol = 1e-5 if dtype == np.float32 else 1e-12
     assert np.allclose(outs[0], want, rtol=tol, atol=tol * k)
 

@@ -257,6 +257,18 @@ void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc)
     g_blocking_override[2] = nc > 0 ? nc : 0;
 }
 
+/* A parallel product packs the operand every part needs (A for column parts) once and
+ * shares it up to this size; beyond it, one block of op(B) at a time (gemm.c).             */
+#define GEMM_SHARED_PACK_MAX_BYTES ((int64_t)16 << 20)
+static int64_t g_shared_max_override = 0;
+
+void nni_gemm_shared_max_set(int64_t bytes) { g_shared_max_override = bytes > 0 ? bytes : 0; }
+
+int64_t nni_gemm_shared_max(void)
+{
+    return g_shared_max_override ? g_shared_max_override : GEMM_SHARED_PACK_MAX_BYTES;
+}
+
 static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes)

@@ -61,8 +61,6 @@
 /* Parts per thread of a parallel product: enough that a late thread delays the product by
  * a small part, few enough that each part still fills whole macro-kernel passes.         */
 #define GEMM_PARTS_PER_THREAD 4
-/* The operand shared by every part is packed once up to this size, else by each part.     */
-#define GEMM_SHARED_PACK_MAX_BYTES ((int64_t)16 << 20)
 
 #define DIRECT_CHUNK 256 /* columns of one row summed at once on the stack (direct loop)   */
 
@@ -283,10 +281,95 @@ static int compute_part(void *ctx, int64_t c)
     }
 }
 
+/* ---- threads, large products: one shared block of op(B) at a time --------------------- */
+/* When neither operand fits the shared packing (2048 x 2048 floats: 16 MiB each), every
+ * column range above would pack all of A again (8 parts: 8 times). Instead, as BLIS does, the
+ * blocks (jc, pc) of op(B) are taken in the serial order; each is packed once, in parallel,
+ * then C's row ranges are computed in parallel against it, each packing only its own rows of
+ * A. Each element of A and B is packed once per block, as on one thread.                    */
+typedef struct {
+    const gemm_args *g;
+    int64_t jc, nc, pc, kc;
+    NN_T *bp;                     /* the block of op(B): kc x nc, panels of nr columns     */
+    int64_t panels, n_parts;      /* panels (of B to pack, or of C's rows) and their parts */
+} block_job;
+
+/* Part c's share of the job's panels, each `width` wide: [*lo, *hi), cut at `size`. */
+static void block_part_range(const block_job *s, int64_t c, int64_t width, int64_t size,
+                             int64_t *lo, int64_t *hi)
+{
+    *lo = s->panels * c / s->n_parts * width;
+    *hi = min64(s->panels * (c + 1) / s->n_parts * width, size);
+}
+
+static int pack_block_part(void *ctx, int64_t c)
+{
+    const block_job *s = (const block_job *)ctx;
+    const gemm_args *g = s->g;
+    const int64_t nr = NR(g->kr);
+    int64_t j0, j1;
+    block_part_range(s, c, nr, s->nc, &j0, &j1);
+    if (j0 < j1)
+        NNI_F(pack_b)(g->kr, s->bp + j0 * s->kc, g->B, g->n, g->k, g->trans_b, s->pc, s->jc + j0,
+                      s->kc, j1 - j0, (int)nr);
+    return NN_OK;
+}
+
+static int rows_block_part(void *ctx, int64_t c)
+{
+    const block_job *s = (const block_job *)ctx;
+    const gemm_args *g = s->g;
+    const int64_t mr = MR(g->kr);
+    const NN_T beta = s->pc == 0 ? g->beta : (NN_T)1;
+    NN_T *ap;
+    int64_t ic, r0, r1;
+    block_part_range(s, c, mr, g->m, &r0, &r1);
+    if (r0 >= r1) return NN_OK;
+    ap = (NN_T *)nni_thread_scratch(SCRATCH_A,
+                                    min64(g->mc, round_up(r1 - r0, mr)) * s->kc *
+                                        (int64_t)sizeof(NN_T));
+    if (!ap) return NN_ENOMEM;
+    for (ic = r0; ic < r1; ic += g->mc) {
+        const int64_t mc = min64(g->mc, r1 - ic);
+        NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, ic, s->pc, mc, s->kc, (int)mr,
+                      g->alpha);
+        macro_kernel(g, ap, s->bp, ic, s->jc, mc, s->nc, s->kc, beta, s->pc + s->kc == g->k);
+    }
+    return NN_OK;
+}
+
+static int gemm_parallel_blocks(const gemm_args *g, int threads)
+{
+    const int64_t mr = MR(g->kr), nr = NR(g->kr);
+    const int64_t row_panels = (g->m + mr - 1) / mr;
+    block_job s;
+    int st;
+    s.g = g;
+    s.bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, round_up(min64(g->nc, g->n), nr) * g->kc *
+                                                          (int64_t)sizeof(NN_T));
+    if (!s.bp) return NN_ENOMEM;
+    for (s.jc = 0; s.jc < g->n; s.jc += g->nc) {
+        s.nc = min64(g->nc, g->n - s.jc);
+        for (s.pc = 0; s.pc < g->k; s.pc += g->kc) {
+            s.kc = min64(g->kc, g->k - s.pc);
+            s.panels = (s.nc + nr - 1) / nr;
+            s.n_parts = min64(s.panels, threads);
+            if ((st = nni_parallel_for(threads, s.n_parts, pack_block_part, &s)) != NN_OK)
+                return st;
+            s.panels = row_panels;
+            s.n_parts = min64(row_panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
+            if ((st = nni_parallel_for(threads, s.n_parts, rows_block_part, &s)) != NN_OK)
+                return st;
+        }
+    }
+    return NN_OK;
+}
+
 static int gemm_parallel(const gemm_args *g, int threads)
 {
     const int64_t mr = MR(g->kr), nr = NR(g->kr);
     const int64_t col_panels = (g->n + nr - 1) / nr, row_panels = (g->m + mr - 1) / mr;
+    const int64_t shared_max = nni_gemm_shared_max();
     gemm_split s;
     int64_t shared_bytes;
     int st;
@@ -296,7 +379,9 @@ static int gemm_parallel(const gemm_args *g, int threads)
     s.n_parts = min64(s.panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
     s.shared = NULL;
     shared_bytes = (s.by_cols ? row_panels * mr : col_panels * nr) * g->k * (int64_t)sizeof(NN_T);
-    if (s.n_parts > 1 && shared_bytes <= GEMM_SHARED_PACK_MAX_BYTES) {
+    if (shared_bytes > shared_max && row_panels >= 2 * threads)
+        return gemm_parallel_blocks(g, threads);
+    if (s.n_parts > 1 && shared_bytes <= shared_max) {
         gemm_split pack = s;
         s.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, shared_bytes);
         if (s.shared) { /* else each part packs its own */

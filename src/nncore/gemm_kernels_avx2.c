@@ -19,6 +19,7 @@
 #define UKR_ADD(a, b) _mm256_add_ps(a, b)
 #define UKR_MUL(a, b) _mm256_mul_ps(a, b)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 static
 #include "gemm_ukr_simd.h"
 
@@ -36,6 +37,7 @@ static
 #define UKR_ADD(a, b) _mm256_add_pd(a, b)
 #define UKR_MUL(a, b) _mm256_mul_pd(a, b)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 static
 #include "gemm_ukr_simd.h"
 

@@ -18,6 +18,7 @@
 #define UKR_ADD(a, b) vaddq_f32(a, b)
 #define UKR_MUL(a, b) vmulq_f32(a, b)
 #define UKR_PREFETCH(p) ((void)0)
+#define UKR_PREFETCH_L2(p) ((void)0)
 static
 #include "gemm_ukr_simd.h"
 
@@ -35,6 +36,7 @@ static
 #define UKR_ADD(a, b) vaddq_f64(a, b)
 #define UKR_MUL(a, b) vmulq_f64(a, b)
 #define UKR_PREFETCH(p) ((void)0)
+#define UKR_PREFETCH_L2(p) ((void)0)
 static
 #include "gemm_ukr_simd.h"
 

@@ -181,6 +181,10 @@ typedef struct {
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes);
 /* Tests: use these blocks (rounded to the kernel's mr and nr) instead; all 0 = the machine's. */
 void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc);
+/* Bytes up to which a parallel product packs a whole operand once and shares it (16 MiB);
+ * beyond, it shares one block of op(B) at a time. Tests: _set(bytes), 0 = the default.     */
+int64_t nni_gemm_shared_max(void);
+void nni_gemm_shared_max_set(int64_t bytes);
 
 /* The kernel chosen once (dispatch.c): NNFAST_GEMM_KERNEL when it is available on this CPU,
  * else the best the CPU supports.                                                           */

@@ -8,7 +8,8 @@
  *   large ones, every trans_a / trans_b, float and double, alpha and beta, with and without an
  *   epilogue, within the rounding bound of a k-term sum;
  * - the products the pool splits (the narrow kernel's rows, the column split of a short C, the
- *   row split, the transposed product) and the optimizer steps (sgd, nesterov, adam over a long
+ *   row split, the transposed product, one shared block of op(B) at a time for products too
+ *   large to share a whole packed operand) and the optimizer steps (sgd, nesterov, adam over a long
  *   vector) give the same bits on 1, 2 and 3 threads.
  *
  * Run: ./build/test_gemm (exit status 0 when every check passes); tests/test_c_core.py.
@@ -34,9 +35,11 @@ static double uniform(void) /* in [-1, 1) */
 
 static const int64_t SIZES[] = {1, 2, 3, 5, 7, 12, 13, 16, 17, 31, 33, 47, 64, 70};
 #define N_SIZES ((int)(sizeof SIZES / sizeof SIZES[0]))
-/* m, n, k beyond the blocking and the panels: W3's and W4-like products, odd edges */
+/* m, n, k beyond the blocking and the panels: W3's and W4-like products, odd edges, and
+ * power-of-two leading dimensions (C's tile rows, A's and B's rows 4-8 KiB apart) */
 static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256},
-                                   {257, 129, 301}, {300, 10, 520}, {130, 1030, 67}};
+                                   {257, 129, 301}, {300, 10, 520}, {130, 1030, 67},
+                                   {64, 1024, 256}, {256, 512, 128}, {48, 2048, 64}};
 #define N_LARGE ((int)(sizeof LARGE / sizeof LARGE[0]))
 
 /* Typed tests, written once: T the element type, S the suffix (f32, f64), EPS its epsilon. */
@@ -188,6 +191,30 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
                 check_threads_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1);   \
     }                                                                                         \
                                                                                               \
+    /* Products too large to share a whole packed operand (made so here by a small limit and \
+     * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
+     * rows split (gemm.c, gemm_parallel_blocks). Against gemm_naive on 3 threads, with and    \
+     * without alpha, beta, the epilogue, every transposition; the same bits on 1, 2, 3.       \
+     */                                                                                        \
+    static void test_block_split_##S(void)                                                    \
+    {                                                                                         \
+        static const int64_t shapes[][3] = {{257, 300, 301}, {130, 1030, 67}, {512, 256, 256}}; \
+        int s, t;                                                                             \
+        nni_gemm_shared_max_set(4096);                                                        \
+        nni_gemm_blocking_set(100, 37, 70);                                                   \
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
+            for (t = 0; t < 8; t++) {                                                         \
+                nn_set_num_threads(3);                                                        \
+                check_gemm_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, (t >> 1) & 1, \
+                               t & 4 ? (T)0.5 : (T)1, t & 4 ? (T)0.25 : 0, t & 1);            \
+                if (t < 4)                                                                    \
+                    check_threads_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1); \
+            }                                                                                 \
+        nni_gemm_blocking_set(0, 0, 0);                                                       \
+        nni_gemm_shared_max_set(0);                                                           \
+        nn_set_num_threads(1);                                                                \
+    }                                                                                         \
+                                                                                              \
     /* sgd (plain, nesterov) and adam over a vector long enough to be split: the same bits on \
      * 1, 2 and 3 threads, and the values of the update written out here. */                  \
     static void test_optim_threads_##S(void)                                                  \
@@ -270,6 +297,8 @@ int main(void)
         test_gemm_shapes_f64();
         test_threads_f32();
         test_threads_f64();
+        test_block_split_f32();
+        test_block_split_f64();
         ran++;
     }
     test_optim_threads_f32();
