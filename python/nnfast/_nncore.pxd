@@ -81,6 +81,32 @@ cdef extern from "nncore.h" nogil:
         int (*should_stop)(void *ctx) noexcept nogil
         void *stop_ctx
 
+    ctypedef struct nn_perceptron_sgd_options:
+        double eta
+        double alpha
+        double l1_ratio
+        double tol
+        double intercept_decay
+        int64_t n_iter_no_change
+        int64_t max_iter
+        int fit_intercept
+    ctypedef struct nn_perceptron_sgd_class:
+        double b
+        double u
+        double norms[2]
+        double best_objective
+        int64_t no_improvement
+        int64_t epochs
+        int64_t status
+    enum:
+        NN_SGD_TRAINING
+        NN_SGD_CONVERGED
+        NN_SGD_NONFINITE
+    int nn_perceptron_sgd_fit_f32(float *W, float *Q, nn_perceptron_sgd_class *cls, const float *X, const float *Y, const float *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+    int nn_perceptron_sgd_fit_f64(double *W, double *Q, nn_perceptron_sgd_class *cls, const double *X, const double *Y, const double *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+    int nn_perceptron_sgd_csr_fit_f32(float *W, float *Q, nn_perceptron_sgd_class *cls, const int64_t *indptr, const int32_t *indices, const float *data, const float *Y, const float *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+    int nn_perceptron_sgd_csr_fit_f64(double *W, double *Q, nn_perceptron_sgd_class *cls, const int64_t *indptr, const int32_t *indices, const double *data, const double *Y, const double *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+
     ctypedef struct nn_epilogue_f32:
         const float *bias
         nn_act act

@@ -295,28 +295,19 @@ static void fold_scale(NN_T *v, NN_T *scale, int64_t k)
  * set from the row's nonzeros after each update, scaled with the weights, carried from call
  * to call (the caller starts them at the full norms). scale is folded into w when it falls
  * below WSCALE_RESET and at the end, so w holds the plain weights on return. */
-int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
-                                   double *objective, const int64_t *indptr,
-                                   const int32_t *indices, const NN_T *data, const NN_T *y,
-                                   const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
-                                   double eta, double alpha, double l1_ratio, int fit_intercept,
-                                   double intercept_decay)
+static double NNI_F(csr_sgd_epoch_rows)(NN_T *w, double *b, double *u, NN_T *q,
+                                        double *norms, const int64_t *indptr,
+                                        const int32_t *indices, const NN_T *data,
+                                        const NN_T *y, const NN_T *sw, const int64_t *order,
+                                        int64_t n, int64_t k, double eta, double alpha,
+                                        double l1_ratio, int fit_intercept,
+                                        double intercept_decay)
 {
     const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
     const int l1 = l1_ratio > 0 && alpha > 0;
     NN_T scale = 1;
     double obj = 0.0;
     int64_t idx, p;
-    int st;
-    if (!w || !b || !u || !norms || !objective || !y || !sw) return NN_EINVAL;
-    if (l1 && !q) return NN_EINVAL;
-    if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
-        !(l1_ratio >= 0 && l1_ratio <= 1) || !isfinite(intercept_decay))
-        return NN_EINVAL;
-    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
     for (idx = 0; idx < n; idx++) {
         const int64_t i = order ? order[idx] : idx;
         const int64_t p0 = indptr[i], nnz = indptr[i + 1] - p0;
@@ -369,6 +360,71 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
         }
     }
     fold_scale(w, &scale, k);
-    *objective = obj;
+    return obj;
+}
+
+/* perceptron_sgd_csr_epoch: the rule above, after checking its arguments. */
+int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
+                                   double *objective, const int64_t *indptr,
+                                   const int32_t *indices, const NN_T *data, const NN_T *y,
+                                   const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
+                                   double eta, double alpha, double l1_ratio, int fit_intercept,
+                                   double intercept_decay)
+{
+    const int l1 = l1_ratio > 0 && alpha > 0;
+    int64_t idx;
+    int st;
+    if (!w || !b || !u || !norms || !objective || !y || !sw) return NN_EINVAL;
+    if (l1 && !q) return NN_EINVAL;
+    if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
+        !(l1_ratio >= 0 && l1_ratio <= 1) || !isfinite(intercept_decay))
+        return NN_EINVAL;
+    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
+    if (order)
+        for (idx = 0; idx < n; idx++)
+            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    *objective = NNI_F(csr_sgd_epoch_rows)(w, b, u, q, norms, indptr, indices, data, y, sw,
+                                           order, n, k, eta, alpha, l1_ratio, fit_intercept,
+                                           intercept_decay);
     return NN_OK;
+}
+
+typedef struct {
+    const int64_t *indptr;
+    const int32_t *indices;
+    const NN_T *data;
+    int64_t n, k;
+} NNI_F(csr_rows);
+
+/* csr_sgd_epoch_rows for perceptron_sgd_fit. */
+static double NNI_F(csr_sgd_epoch)(const void *rows, NN_T *w, NN_T *q,
+                                   nn_perceptron_sgd_class *s, const NN_T *y, const NN_T *sw,
+                                   const int64_t *order, const nn_perceptron_sgd_options *opt)
+{
+    const NNI_F(csr_rows) *r = (const NNI_F(csr_rows) *)rows;
+    return NNI_F(csr_sgd_epoch_rows)(w, &s->b, &s->u, q, s->norms, r->indptr, r->indices,
+                                     r->data, y, sw, order, r->n, r->k, opt->eta, opt->alpha,
+                                     opt->l1_ratio, opt->fit_intercept, opt->intercept_decay);
+}
+
+int NN_F(perceptron_sgd_csr_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,
+                                 const int64_t *indptr, const int32_t *indices,
+                                 const NN_T *data, const NN_T *Y, const NN_T *SW,
+                                 const int64_t *orders, int64_t c, int64_t n, int64_t k,
+                                 int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+{
+    NNI_F(csr_rows) rows;
+    int64_t i;
+    int st;
+    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
+    if (cls && c > 0)
+        for (i = 0; i < c; i++)
+            if (!isfinite(cls[i].norms[0]) || !isfinite(cls[i].norms[1])) return NN_EINVAL;
+    rows.indptr = indptr;
+    rows.indices = indices;
+    rows.data = data;
+    rows.n = n;
+    rows.k = k;
+    return NNI_F(perceptron_sgd_fit_run)(NNI_F(csr_sgd_epoch), &rows, W, Q, cls, Y, SW, orders,
+                                         c, n, k, n_epochs, opt);
 }
