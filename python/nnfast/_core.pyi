@@ -138,6 +138,10 @@ def csr_weight_gradient(dW: _Floats, indptr: _Int64s, indices: _Int32s, data: _F
                         rows: Optional[_Int64s], delta: _Floats, alpha: float) -> None: ...
 def csr_forward(out: _Floats, params: _Floats, net: Net, indptr: _Int64s, indices: _Int32s,
                 data: _Floats) -> None: ...
+def csr_loss_gradient(params: _Floats, net: Net, indptr: _Int64s, indices: _Int32s,
+                      data: _Floats, rows: Optional[_Int64s], Y: _Floats, alpha: float,
+                      grads: Optional[_Floats] = ...,
+                      sample_weight: Optional[npt.NDArray[np.float64]] = ...) -> float: ...
 def perceptron_sgd_csr_epoch(w: _Floats, q: Optional[_Floats], norms: npt.NDArray[np.float64],
                              indptr: _Int64s, indices: _Int32s, data: _Floats, y: _Floats,
                              sample_weight: _Floats, order: Optional[_Int64s], b: float,

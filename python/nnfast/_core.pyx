@@ -1207,6 +1207,37 @@ def csr_forward(real[:, ::1] out, const real[::1] params, Net net, const int64_t
             check(nn_csr_forward_f64(&out[0, 0], &params[0], &net.net, &indptr[0], &indices[0], &data[0], n_rows))
 
 
+def csr_loss_gradient(const real[::1] params, Net net, const int64_t[::1] indptr,
+                      const int32_t[::1] indices, const real[::1] data,
+                      const int64_t[::1] rows, const real[:, ::1] Y, double alpha,
+                      real[::1] grads=None, const double[::1] sample_weight=None):
+    """loss_gradient on the rows X[rows] of a CSR matrix (rows None: all of them): the batch
+    loss; grads (n_params) receives its gradient when not None."""
+    cdef double loss = 0.0
+    cdef int64_t n_rows = csr_agrees(indptr, indices.shape[0], data.shape[0])
+    cdef int64_t m = n_rows if rows is None else rows.shape[0]
+    cdef const int64_t *r = NULL
+    cdef real *g = NULL
+    cdef const double *sw = NULL
+    expect(m >= 1, "rows is empty")
+    if rows is not None:
+        r = &rows[0]
+    expect(params.shape[0] == net.n_params, "params has the wrong length")
+    expect(Y.shape[0] == m and Y.shape[1] == net.n_outputs, "Y must be (rows, outputs)")
+    if grads is not None:
+        expect(grads.shape[0] == net.n_params, "grads has the wrong length")
+        g = &grads[0]
+    if sample_weight is not None:
+        expect(sample_weight.shape[0] == m, "sample_weight must have one value per row")
+        sw = &sample_weight[0]
+    with nogil:
+        if real is float:
+            check(nn_csr_loss_gradient_f32(&loss, g, &params[0], &net.net, &indptr[0], &indices[0], &data[0], n_rows, r, m, &Y[0, 0], sw, alpha))
+        else:
+            check(nn_csr_loss_gradient_f64(&loss, g, &params[0], &net.net, &indptr[0], &indices[0], &data[0], n_rows, r, m, &Y[0, 0], sw, alpha))
+    return loss
+
+
 def perceptron_sgd_csr_epoch(real[::1] w, real[::1] q, double[::1] norms,
                              const int64_t[::1] indptr, const int32_t[::1] indices,
                              const real[::1] data, const real[::1] y,

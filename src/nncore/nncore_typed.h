@@ -187,6 +187,15 @@ int NN_F(csr_weight_gradient)(NN_T *dW, const int64_t *indptr, const int32_t *in
 /* out (n_rows, n_L) = forward's output for X in CSR with k = net->sizes[0].                 */
 int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const int64_t *indptr,
                       const int32_t *indices, const NN_T *data, int64_t n_rows);
+/* loss (and grads (n_params), NULL: the loss alone) of the batch X[rows] (m rows of an
+ * n_rows-row CSR matrix, k = net->sizes[0]), targets Y (m, n_L), weights sw (m) or NULL:
+ * weighted_loss_gradient's on the same rows written out densely, to rounding. The first
+ * layer reads the nonzeros only (never n_rows x k); the others are dense_forward and
+ * dense_backward's. Dropout is not applied.                                                */
+int NN_F(csr_loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_net *net,
+                            const int64_t *indptr, const int32_t *indices, const NN_T *data,
+                            int64_t n_rows, const int64_t *rows, int64_t m, const NN_T *Y,
+                            const double *sw, double alpha);
 /* perceptron_epoch on the n CSR rows (k = W's rows): bit-identical W, b and mistakes for
  * sorted indices.                                                                          */
 int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_t *indptr,

@@ -1,0 +1,173 @@
+"""Training on sparse X without densifying it: the training handle's epochs, full-batch loss
+and gradient (L-BFGS) and validation loss for X in CSR (CSC and other scipy formats are
+converted to CSR, as scikit-learn does).
+
+Each batch is a list of row numbers into the CSR matrix (the rows are never copied out, let
+alone densified): the core's csr_loss_gradient (sparse.c) computes the batch's loss and
+gradient -- the first layer by its CSR kernels, the other layers, the loss, its delta and the
+L2 term by the dense kernels -- and the optimizer step is the core's sgd_update or
+adam_update, the same step the dense epoch takes. Batches, loss curve, sample weights and the
+divergence error follow docs/semantics.md ("Training", "Sample weights"): a run equals the
+dense one on the same rows to rounding (the sums over a row's nonzeros run in storage order).
+Memory: the parameters, their gradient and the optimizer state, plus one batch's activations.
+"""
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from .. import _core, _sparse
+from .. import _validation as check
+from .training import diverged, loss_diverged
+from .validation import ValidationSet
+
+
+class SparseRowsTrainer:
+    """A training handle (nnfast.models.training.Trainer) that also takes sparse X.
+
+    Dense X goes to the handle as it is; sparse X (epoch, loss_gradient, validation_loss, and
+    the engine's checked_X for validation rows) is trained here on the handle's parameters,
+    learning rate, optimizer state and settings. Every other attribute is the handle's.
+    """
+
+    def __init__(self, trainer: Any, dropout: Any = None) -> None:
+        object.__setattr__(self, "_trainer", trainer)
+        object.__setattr__(self, "engine", SparseRowsEngine(trainer.engine))
+        object.__setattr__(self, "_dropout", bool(dropout) and any(dropout))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trainer, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._trainer, name, value)
+
+    # ---- the handle's methods, for sparse X ------------------------------------------------
+
+    def epoch(self, X: Any, Y: Any, order: Optional[Any] = None,
+              sample_weight: Optional[Any] = None) -> float:
+        """Trainer.epoch; for sparse X, batch by batch on its CSR rows."""
+        if not _sparse.issparse(X):
+            return float(self._trainer.epoch(X, Y, order, sample_weight))
+        if self._dropout:
+            raise ValueError("dropout is applied to dense X only: train on X.toarray() or "
+                             "use dropout=0 with sparse X")
+        trainer = self._trainer
+        rows = self.engine.checked_X(X)
+        Y, sample_weight = self._targets(rows, Y, sample_weight)
+        n = rows.shape[0]
+        settings = trainer.settings
+        if order is not None:
+            if settings.shuffle:
+                raise ValueError("order chooses the rows' order, so it needs shuffle=False "
+                                 "in the settings")
+            order = check.row_order(order, n)
+        elif settings.shuffle:
+            order = np.arange(n, dtype=np.int64)
+            trainer.rng_state = _core.rng_permutation(order, trainer.rng_state)
+        else:
+            order = np.arange(n, dtype=np.int64)
+        batch = settings.rows_per_batch(n)
+        params = trainer.params
+        grads = np.empty_like(params)
+        step = OptimizerStep(trainer, params)
+        total = 0.0
+        for start in range(0, n, batch):
+            batch_rows = order[start:start + batch]
+            weights = None if sample_weight is None else sample_weight[batch_rows]
+            if weights is not None and not weights.sum() > 0:
+                raise ValueError("the sample weights of a batch sum to zero")
+            loss = _core.csr_loss_gradient(params, self.engine.net, rows.indptr, rows.indices,
+                                           rows.data, batch_rows,
+                                           np.ascontiguousarray(Y[batch_rows]),
+                                           settings.alpha, grads, weights)
+            if not np.isfinite(loss):
+                step.save()
+                raise loss_diverged(trainer.epochs_done + 1)
+            total += loss * len(batch_rows)
+            step(grads)
+        step.save()
+        if not np.isfinite(params).all():
+            raise diverged(f"a parameter became non-finite in epoch {trainer.epochs_done + 1}")
+        trainer.epochs_done += 1
+        trainer.loss_curve.append(total / n)
+        return total / n
+
+    def loss_gradient(self, X: Any, Y: Any,
+                      sample_weight: Optional[Any] = None) -> Tuple[float, np.ndarray]:
+        """Trainer.loss_gradient; for sparse X, on all of its CSR rows."""
+        if not _sparse.issparse(X):
+            return self._trainer.loss_gradient(X, Y, sample_weight)
+        rows = self.engine.checked_X(X)
+        Y, sample_weight = self._targets(rows, Y, sample_weight)
+        gradient = np.zeros_like(self.params)
+        loss = _core.csr_loss_gradient(self.params, self.engine.net, rows.indptr,
+                                       rows.indices, rows.data, None, Y,
+                                       self.settings.alpha, gradient, sample_weight)
+        return loss, gradient
+
+    def validation_loss(self, validation: ValidationSet) -> float:
+        """Trainer.validation_loss; for CSR validation rows, without densifying them."""
+        X = validation.X
+        if not isinstance(X, _sparse.CSR):
+            return float(self._trainer.validation_loss(validation))
+        return float(_core.csr_loss_gradient(self.params, self.engine.net, X.indptr, X.indices,
+                                             X.data, None, validation.Y, 0.0, None,
+                                             validation.weights))
+
+    def _targets(self, rows: "_sparse.CSR", Y: Any,
+                 sample_weight: Optional[Any]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """The targets and weights of the rows, checked as the handle checks them."""
+        Y = self.engine.checked_Y(Y, rows.shape[0])
+        if sample_weight is not None:
+            sample_weight = check.as_vector(sample_weight, "sample_weight", np.float64,
+                                            rows.shape[0])
+            if sample_weight.min() < 0 or sample_weight.sum() <= 0:
+                raise ValueError("sample_weight must be >= 0 with a positive sum")
+        return Y, sample_weight
+
+
+class SparseRowsEngine:
+    """The handle's engine, whose checked_X keeps sparse X sparse (as a checked CSR)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def checked_X(self, X: Any) -> Any:
+        if isinstance(X, _sparse.CSR):
+            return X
+        if _sparse.issparse(X):
+            return _sparse.as_csr(X, self._engine.dtype, self._engine.layers[0])
+        return self._engine.checked_X(X)
+
+
+class OptimizerStep:
+    """One optimizer step per batch on params, the handle's optimizer state carried in and
+    (save) out: sgd's velocity, or adam's moments and step count."""
+
+    def __init__(self, trainer: Any, params: np.ndarray) -> None:
+        self.trainer, self.params = trainer, params
+        self.settings, self.lr = trainer.settings, trainer.lr
+        state = trainer.state
+        if state is None:
+            zeros = np.zeros_like(params)
+            adam = self.settings.optimizer == "adam"
+            state = (zeros, np.zeros_like(params) if adam else None, 0)
+        first, second, t = state
+        self.first = np.array(first, dtype=params.dtype)
+        self.second = None if second is None else np.array(second, dtype=params.dtype)
+        self.t = int(t)
+
+    def __call__(self, grads: np.ndarray) -> None:
+        s = self.settings
+        if s.optimizer == "adam":
+            self.t += 1
+            _core.adam_update(self.params, self.first, self.second, grads, self.t, self.lr,
+                              s.beta1, s.beta2, s.epsilon)
+        else:
+            _core.sgd_update(self.params, self.first, grads, self.lr, s.momentum,
+                             bool(s.nesterov))
+
+    def save(self) -> None:
+        self.trainer.state = (self.first, self.second, self.t)
