@@ -220,3 +220,40 @@ def test_csr_loss_gradient_refuses_bad_rows_untouched():
             _core.csr_loss_gradient(model._params, model._net, csr.indptr, csr.indices,
                                     csr.data, rows.astype(np.int64), Y, 0.0, grads, sw)
         assert (grads == 7.0).all()
+
+
+# ---- nnfast.MLP.fit on sparse X ---------------------------------------------------------------
+
+@pytest.mark.parametrize("options", [dict(optimizer="sgd", momentum=0.9, nesterov=True),
+                                     dict(optimizer="adam", lr=0.01),
+                                     dict(optimizer="lbfgs", max_iter=8)],
+                         ids=["sgd", "adam", "lbfgs"])
+def test_mlp_fit_on_csr_equals_the_dense_rows(data, options, monkeypatch):
+    X, y, _, sw = data
+    models = []
+    for rows in (X.toarray(), X.tocsc()):
+        if not isinstance(rows, np.ndarray):
+            refuse_densifying(monkeypatch, X.shape[1])
+        seen = []
+        model = MLP([300, 10, 3], "relu", output="softmax", seed=1)
+        model.fit(rows, y, epochs=5, batch_size=32, sample_weight=sw, alpha=0.01,
+                  callback=lambda epoch, loss, forward: seen.append(forward(rows[:2])),
+                  **options)
+        models.append((model, seen))
+    (dense, seen_dense), (sparse, seen_sparse) = models
+    np.testing.assert_allclose(sparse._params, dense._params, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=RTOL)
+    np.testing.assert_allclose(seen_sparse, seen_dense, rtol=RTOL, atol=1e-12)
+
+
+def test_mlp_fit_on_sparse_x_refuses_validation_and_dropout(data):
+    X, y, _, _ = data
+    before = MLP([300, 6, 3], "relu", output="softmax", seed=2)
+    params = before._params.copy()
+    for kwargs in (dict(validation_fraction=0.2), dict(validation_data=(X[:10], y[:10])),
+                   dict(early_stopping=True, validation_fraction=0.2)):
+        with pytest.raises(ValueError, match="sparse X"):
+            before.fit(X, y, epochs=2, **kwargs)
+    with pytest.raises(ValueError, match="dropout"):
+        MLP([300, 6, 3], "relu", output="softmax", dropout=0.3).fit(X, y, epochs=2)
+    np.testing.assert_array_equal(before._params, params)

@@ -11,7 +11,7 @@ divergence error follow docs/semantics.md ("Training", "Sample weights"): a run 
 dense one on the same rows to rounding (the sums over a row's nonzeros run in storage order).
 Memory: the parameters, their gradient and the optimizer state, plus one batch's activations.
 """
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -19,6 +19,11 @@ from .. import _core, _sparse
 from .. import _validation as check
 from .training import diverged, loss_diverged
 from .validation import ValidationSet
+
+
+def sparse_rows(X: Any) -> bool:
+    """X is a scipy.sparse matrix, or one already checked into the core's CSR."""
+    return isinstance(X, _sparse.CSR) or _sparse.issparse(X)
 
 
 class SparseRowsTrainer:
@@ -45,7 +50,7 @@ class SparseRowsTrainer:
     def epoch(self, X: Any, Y: Any, order: Optional[Any] = None,
               sample_weight: Optional[Any] = None) -> float:
         """Trainer.epoch; for sparse X, batch by batch on its CSR rows."""
-        if not _sparse.issparse(X):
+        if not sparse_rows(X):
             return float(self._trainer.epoch(X, Y, order, sample_weight))
         if self._dropout:
             raise ValueError("dropout is applied to dense X only: train on X.toarray() or "
@@ -91,10 +96,71 @@ class SparseRowsTrainer:
         trainer.loss_curve.append(total / n)
         return total / n
 
+    def run(self, X: Any, Y: Any, epochs: int, report: Optional[Any] = None,
+            sample_weight: Optional[Any] = None, validation: Optional[ValidationSet] = None,
+            patience: Optional[int] = None, restore_best: bool = True) -> List[float]:
+        """Trainer.run; for sparse X epoch by epoch here (report(epoch, loss) after each, a
+        true return stops the run), without validation rows."""
+        if not sparse_rows(X):
+            return list(self._trainer.run(X, Y, epochs, report, sample_weight, validation,
+                                          patience, restore_best))
+        refuse_validation(validation, patience)
+        curve: List[float] = []
+        for epoch in range(check.positive_int(epochs, "epochs")):
+            curve.append(self.epoch(X, Y, None, sample_weight))
+            if report is not None and report(epoch, curve[-1]):
+                break
+        return curve
+
+    def run_lbfgs(self, X: Any, Y: Any, max_iter: int, report: Optional[Any] = None,
+                  sample_weight: Optional[Any] = None,
+                  validation: Optional[ValidationSet] = None, patience: Optional[int] = None,
+                  restore_best: bool = True) -> List[float]:
+        """Trainer.run_lbfgs; for sparse X on its CSR rows, without validation rows."""
+        if not sparse_rows(X):
+            return list(self._trainer.run_lbfgs(X, Y, max_iter, report, sample_weight,
+                                                validation, patience, restore_best))
+        from .lbfgs import minimize_lbfgs
+
+        refuse_validation(validation, patience)
+        trainer, params = self._trainer, self.params
+        rows = self.engine.checked_X(X)
+        Y, sample_weight = self._targets(rows, Y, sample_weight)
+        gradient = np.zeros_like(params)
+
+        def loss_and_gradient(x: np.ndarray) -> Tuple[float, np.ndarray]:
+            params[...] = x.astype(params.dtype, copy=False)
+            loss = _core.csr_loss_gradient(params, self.engine.net, rows.indptr, rows.indices,
+                                           rows.data, None, Y, self.settings.alpha, gradient,
+                                           sample_weight)
+            return loss, gradient.astype(np.float64)
+
+        def each_iteration(iteration: int, loss: float, x: np.ndarray) -> bool:
+            params[...] = x.astype(params.dtype, copy=False)
+            trainer.epochs_done += 1
+            trainer.loss_curve.append(loss)
+            return bool(report is not None and report(iteration, loss))
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = minimize_lbfgs(loss_and_gradient, params.astype(np.float64),
+                                    check.positive_int(max_iter, "max_iter"),
+                                    callback=each_iteration)
+        if not (np.isfinite(result.loss) and check.all_finite(result.params)):
+            raise diverged("L-BFGS reached a non-finite loss or weight")
+        params[...] = result.params.astype(params.dtype, copy=False)
+        trainer.converged = result.converged
+        return list(result.loss_curve)
+
+    def forward(self, X: Any) -> np.ndarray:
+        """Trainer.forward; for sparse X on its CSR rows."""
+        if not sparse_rows(X):
+            return self._trainer.forward(X)
+        return _sparse.forward(self.engine.net, self.params, self.engine.checked_X(X))
+
     def loss_gradient(self, X: Any, Y: Any,
                       sample_weight: Optional[Any] = None) -> Tuple[float, np.ndarray]:
         """Trainer.loss_gradient; for sparse X, on all of its CSR rows."""
-        if not _sparse.issparse(X):
+        if not sparse_rows(X):
             return self._trainer.loss_gradient(X, Y, sample_weight)
         rows = self.engine.checked_X(X)
         Y, sample_weight = self._targets(rows, Y, sample_weight)
@@ -123,6 +189,25 @@ class SparseRowsTrainer:
             if sample_weight.min() < 0 or sample_weight.sum() <= 0:
                 raise ValueError("sample_weight must be >= 0 with a positive sum")
         return Y, sample_weight
+
+
+NO_VALIDATION = ("validation rows and early stopping with sparse X are nnfast.sklearn's MLPs' "
+                 "(early_stopping=True); MLP.fit trains sparse X without them")
+
+
+def refuse_validation(validation: Optional[ValidationSet], patience: Optional[int]) -> None:
+    if validation is not None or patience is not None:
+        raise ValueError(NO_VALIDATION)
+
+
+def sparse_fit_trainer(trainer: Any, model: Any, options: Any) -> SparseRowsTrainer:
+    """MLP.fit's training handle for sparse X: the native backend, no validation rows."""
+    if model.backend != "native":
+        raise ValueError("sparse X needs the native backend (the reference reads lists)")
+    if (options.validation_data is not None or options.validation_fraction != 0.0
+            or options.early_stopping):
+        raise ValueError(NO_VALIDATION)
+    return SparseRowsTrainer(trainer, model.dropout)
 
 
 class SparseRowsEngine:
@@ -161,7 +246,7 @@ class OptimizerStep:
 
     def __call__(self, grads: np.ndarray) -> None:
         s = self.settings
-        if s.optimizer == "adam":
+        if s.optimizer == "adam" and self.second is not None:  # adam always has its second
             self.t += 1
             _core.adam_update(self.params, self.first, self.second, grads, self.t, self.lr,
                               s.beta1, s.beta2, s.epsilon)

@@ -1,14 +1,17 @@
 """Perceptron: scikit-learn's linear Perceptron, its SGD epochs run by the nnfast core.
 
 scikit-learn's Perceptron is SGD on the perceptron loss max(0, -y p), y in {-1, +1}, with a
-constant learning rate eta0, one binary problem per class (one-vs-rest). Each epoch runs in
-the core (``nnfast.ops.perceptron_sgd_epoch``: the update, the L2/L1/elasticnet penalty, the epoch's
-objective); the stopping rule (tol, n_iter_no_change, early_stopping on a validation split)
-and everything else stay scikit-learn's. Classes are fitted in threads when n_jobs > 1 (the
-core releases the GIL).
+constant learning rate eta0, one binary problem per class (one-vs-rest). Without early
+stopping, one core call (``nnfast.ops.perceptron_sgd_fit``) runs a block of epochs for every
+class -- the update, the L2/L1/elasticnet penalty, the objective, then scikit-learn's stopping
+rule (tol, n_iter_no_change) and the finiteness check after each epoch -- the classes on the
+core's threads, each class's epoch orders drawn ahead from its own RandomState. With n_jobs
+given, joblib runs the classes (threads; the core releases the GIL), a class a call. With
+early_stopping each epoch is a call (``nnfast.ops.perceptron_sgd_epoch``), its validation score
+taken in Python. The coefficients are the same whichever way (docs/semantics.md).
 
 Sparse input stays sparse: CSR (CSC is converted to CSR, as scikit-learn does) runs the core's
-CSR epoch (``nnfast._sparse.perceptron_sgd_epoch``), which keeps the weights as scale * v, so
+CSR epochs (``nnfast._sparse.perceptron_sgd_fit`` / ``perceptron_sgd_epoch``), which keep the weights as scale * v, so
 an update costs the row's nonzeros, never the number of features. Its semantics are
 scikit-learn's on sparse input: the L1 step touches each row's nonzero columns only, the
 stopping objective uses scikit-learn's running norms, and the intercept moves by 0.01 of each
