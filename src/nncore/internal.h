@@ -54,6 +54,17 @@ static inline void *nni_alloc(int64_t count, size_t elem)
     return malloc(bytes ? bytes : 1);
 }
 
+/* NN_OK when each of the count row numbers (NULL: none given) is in [0, n): an order of
+ * rows a kernel visits; NN_EINVAL otherwise.                                               */
+static inline int nni_rows_in_range(const int64_t *rows, int64_t count, int64_t n)
+{
+    int64_t i;
+    if (rows)
+        for (i = 0; i < count; i++)
+            if (rows[i] < 0 || rows[i] >= n) return NN_EINVAL;
+    return NN_OK;
+}
+
 /* ---- threads (threads.c) ---------------------------------------------------------------- */
 /* The thread pool is built on POSIX threads where there are any, else on OpenMP (MSVC).      */
 #if defined(__unix__) || defined(__APPLE__)

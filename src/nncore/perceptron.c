@@ -14,9 +14,7 @@ int NN_F(perceptron_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const NN_T *X, c
     if ((st = nni_mul(&t, n, k)) != NN_OK || (st = nni_mul(&t, n, n_out)) != NN_OK ||
         (st = nni_mul(&t, k, n_out)) != NN_OK)
         return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
     {
         const NN_T eta = (NN_T)lr;
         for (idx = 0; idx < n; idx++) {
@@ -123,7 +121,7 @@ int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *o
                                double alpha, double l1_ratio, int fit_intercept)
 {
     const int l1 = l1_ratio > 0 && alpha > 0;
-    int64_t idx, t;
+    int64_t t;
     int st;
     if (!w || !b || !u || !objective || !X || !y || !sw || n <= 0 || k <= 0) return NN_EINVAL;
     if (l1 && !q) return NN_EINVAL;
@@ -131,9 +129,7 @@ int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *o
         !(l1_ratio >= 0 && l1_ratio <= 1))
         return NN_EINVAL;
     if ((st = nni_mul(&t, n, k)) != NN_OK) return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
     *objective = sgd_epoch_rows(w, b, u, q, X, y, sw, order, n, k, eta, alpha, l1_ratio,
                                 fit_intercept);
     return NN_OK;
@@ -206,9 +202,7 @@ int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, N
     if ((st = nni_mul(&t, c, k)) != NN_OK || (st = nni_mul(&t, c, n)) != NN_OK ||
         (st = nni_mul(&count, t, n_epochs)) != NN_OK)
         return st;
-    if (orders)
-        for (i = 0; i < count; i++)
-            if (orders[i] < 0 || orders[i] >= n) return NN_EINVAL;
+    if (nni_rows_in_range(orders, count, n) != NN_OK) return NN_EINVAL;
     for (i = 0; i < c; i++)
         if (cls[i].status < NN_SGD_TRAINING || cls[i].status > NN_SGD_NONFINITE ||
             cls[i].epochs < 0 || cls[i].no_improvement < 0 || isnan(cls[i].best_objective))

@@ -354,9 +354,7 @@ int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_
     if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
     if ((st = nni_mul(&t, n, n_out)) != NN_OK || (st = nni_mul(&t, k, n_out)) != NN_OK)
         return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
     for (idx = 0; idx < n; idx++) {
         const int64_t i = order ? order[idx] : idx;
         const NN_T *y = Y + i * n_out;
@@ -496,7 +494,6 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
                                    double intercept_decay)
 {
     const int l1 = l1_ratio > 0 && alpha > 0;
-    int64_t idx;
     int st;
     if (!w || !b || !u || !norms || !objective || !y || !sw) return NN_EINVAL;
     if (l1 && !q) return NN_EINVAL;
@@ -504,9 +501,7 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
         !(l1_ratio >= 0 && l1_ratio <= 1) || !isfinite(intercept_decay))
         return NN_EINVAL;
     if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
     *objective = NNI_F(csr_sgd_epoch_rows)(w, b, u, q, norms, indptr, indices, data, y, sw,
                                            order, n, k, eta, alpha, l1_ratio, fit_intercept,
                                            intercept_decay);

@@ -240,8 +240,9 @@ class OptimizerStep:
             adam = self.settings.optimizer == "adam"
             state = (zeros, np.zeros_like(params) if adam else None, 0)
         first, second, t = state
-        self.first = np.array(first, dtype=params.dtype)
-        self.second = None if second is None else np.array(second, dtype=params.dtype)
+        # updated in place (no copy of a state as large as the parameters), saved back
+        self.first = np.require(first, params.dtype, ["C", "W"])
+        self.second = None if second is None else np.require(second, params.dtype, ["C", "W"])
         self.t = int(t)
 
     def __call__(self, grads: np.ndarray) -> None:
