@@ -1,5 +1,5 @@
 """Sparse input (issue 17, item 5): scikit-learn's out-of-core text setting, nnfast.sklearn's
-Perceptron against scikit-learn's, time and peak memory.
+Perceptron and MLPClassifier against scikit-learn's, time and peak memory.
 
     python bench/bench_sparse.py [--docs 10000] [--batch 1000] [--repeats 3] [--json out.json]
     python bench/bench_sparse.py --quick
@@ -11,6 +11,9 @@ Two tasks, each in a fresh subprocess per implementation and repeat:
 
 fit          Perceptron().fit(X, y) on --docs documents (four classes)
 partial_fit  five Perceptron().partial_fit calls on batches of --batch documents
+mlp_fit      MLPClassifier(hidden_layer_sizes=(64,), max_iter=5) (adam, batches of 200) fit
+             on the first MLP_DOCS documents (fewer with --docs below it): trained on the CSR
+             rows, never densified (dense, 5,000 x 2^18 float64 would be 10 GiB)
 
 Reported per implementation and task: the median seconds (take times on a quiet machine:
 the script prints the load average), the process's peak resident set (resource's ru_maxrss)
@@ -32,7 +35,8 @@ import numpy as np
 N_FEATURES = 2 ** 18
 TOPICS = 4
 IMPLEMENTATIONS = ("nnfast", "sklearn")
-TASKS = ("fit", "partial_fit")
+TASKS = ("fit", "partial_fit", "mlp_fit")
+MLP_DOCS = 5000
 
 
 def documents(n, seed):
@@ -71,8 +75,27 @@ def perceptron(implementation, **kw):
     return Perceptron(**kw)
 
 
+def mlp(implementation, **kw):
+    if implementation == "nnfast":
+        from nnfast.sklearn import MLPClassifier
+    else:
+        from sklearn.neural_network import MLPClassifier
+    return MLPClassifier(hidden_layer_sizes=(64,), max_iter=5, random_state=0, **kw)
+
+
+def task_rows(task, n_docs):
+    """The documents a task trains on."""
+    return min(n_docs, MLP_DOCS) if task == "mlp_fit" else n_docs
+
+
 def run_task(implementation, task, X, y, batch):
     """The task once; returns the fitted model."""
+    if task == "mlp_fit":
+        import warnings
+        from sklearn.exceptions import ConvergenceWarning
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return mlp(implementation).fit(X, y)
     model = perceptron(implementation, random_state=0)
     if task == "fit":
         return model.fit(X, y)
@@ -94,7 +117,9 @@ def worker(implementation, task, n_docs, batch, seed):
     peak. Prints one JSON line."""
     docs, y = documents(max(n_docs, 5 * batch), seed)
     X = hashed(docs)
-    perceptron(implementation)  # import the implementation before the baseline
+    if task == "mlp_fit":
+        X, y = X[:task_rows(task, n_docs)], y[:task_rows(task, n_docs)]
+    perceptron(implementation), mlp(implementation)  # import before the baseline
     rss_before = max_rss_mib()
     t0 = time.perf_counter()
     run_task(implementation, task, X, y, batch)
@@ -158,6 +183,7 @@ def main(argv=None):
     if args.quick:
         args.docs, args.batch, args.repeats = 200, 40, 1
     report = {"n_features": N_FEATURES, "docs": args.docs, "batch": args.batch,
+              "mlp_docs": task_rows("mlp_fit", args.docs),
               "repeats": args.repeats, "load_average": list(os.getloadavg()),
               "results": {}}
     print(f"load average {report['load_average'][0]:.2f}; {args.docs} documents, "

@@ -25,13 +25,14 @@ def test_quick_run_reports_every_field(tmp_path):
     report = json.loads(path.read_text(encoding="utf-8"))
     assert report["n_features"] == 2 ** 18
     assert set(report["results"]) == {f"{i}/{t}" for i in ("nnfast", "sklearn")
-                                      for t in ("fit", "partial_fit")}
+                                      for t in ("fit", "partial_fit", "mlp_fit")}
     for key, r in report["results"].items():
         assert r["seconds"] > 0, key
         assert r["rss_peak_mib"] >= r["rss_before_mib"] > 0, key
         assert r["rss_increase_mib"] == r["rss_peak_mib"] - r["rss_before_mib"], key
         assert r["traced_peak_mib"] > 0, key
-        assert r["n_rows"] == report["docs"] and r["nnz"] > r["n_rows"], key
+        rows = report["mlp_docs"] if key.endswith("mlp_fit") else report["docs"]
+        assert r["n_rows"] == rows and r["nnz"] > r["n_rows"], key
     agreement = report["agreement"]
     assert agreement["coef_max_abs"] > 0
     assert agreement["coef_max_abs_diff"] <= 1e-7 * agreement["coef_max_abs"]

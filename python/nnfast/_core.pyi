@@ -117,6 +117,13 @@ def perceptron_epoch(W: _Floats, b: _Floats, X: _Floats, Y: _Floats, order: Opti
 def perceptron_sgd_epoch(w: _Floats, q: _Floats, X: _Floats, y: _Floats, sample_weight: _Floats,
                          order: Optional[_Int64s], b: float, u: float, eta: float, alpha: float,
                          l1_ratio: float, fit_intercept: bool) -> Tuple[float, float, float]: ...
+# one-vs-rest classes for many epochs: state is the bytes of nn_perceptron_sgd_class records
+PERCEPTRON_SGD_CLASS_BYTES: int
+def perceptron_sgd_fit(W: _Floats, Q: Optional[_Floats], state: npt.NDArray[np.uint8],
+                       X: _Floats, Y: _Floats, SW: _Floats,
+                       orders: Optional[npt.NDArray[np.int64]], n_epochs: int, eta: float,
+                       alpha: float, l1_ratio: float, tol: float, fit_intercept: bool,
+                       n_iter_no_change: int, max_iter: int) -> None: ...
 
 # the measured CPU clock and the caches (clock.c, dispatch.c)
 def measure_cpu_hz(sample_seconds: float = ..., samples: int = ...) -> float: ...
@@ -132,12 +139,22 @@ def csr_weight_gradient(dW: _Floats, indptr: _Int64s, indices: _Int32s, data: _F
                         rows: Optional[_Int64s], delta: _Floats, alpha: float) -> None: ...
 def csr_forward(out: _Floats, params: _Floats, net: Net, indptr: _Int64s, indices: _Int32s,
                 data: _Floats) -> None: ...
+def csr_loss_gradient(params: _Floats, net: Net, indptr: _Int64s, indices: _Int32s,
+                      data: _Floats, rows: Optional[_Int64s], Y: _Floats, alpha: float,
+                      grads: Optional[_Floats] = ...,
+                      sample_weight: Optional[npt.NDArray[np.float64]] = ...) -> float: ...
 def perceptron_sgd_csr_epoch(w: _Floats, q: Optional[_Floats], norms: npt.NDArray[np.float64],
                              indptr: _Int64s, indices: _Int32s, data: _Floats, y: _Floats,
                              sample_weight: _Floats, order: Optional[_Int64s], b: float,
                              u: float, eta: float, alpha: float, l1_ratio: float,
                              fit_intercept: bool,
                              intercept_decay: float = ...) -> Tuple[float, float, float]: ...
+def perceptron_sgd_csr_fit(W: _Floats, Q: Optional[_Floats], state: npt.NDArray[np.uint8],
+                           indptr: _Int64s, indices: _Int32s, data: _Floats, Y: _Floats,
+                           SW: _Floats, orders: Optional[npt.NDArray[np.int64]],
+                           n_epochs: int, eta: float, alpha: float, l1_ratio: float,
+                           tol: float, fit_intercept: bool, n_iter_no_change: int,
+                           max_iter: int, intercept_decay: float = ...) -> None: ...
 def perceptron_csr_epoch(W: _Floats, b: _Floats, indptr: _Int64s, indices: _Int32s,
                          data: _Floats, Y: _Floats, order: Optional[_Int64s],
                          lr: float) -> int: ...

@@ -1052,6 +1052,71 @@ def perceptron_sgd_epoch(real[::1] w, real[::1] q, const real[:, ::1] X, const r
     return b, u, objective
 
 
+# perceptron_sgd_fit's per-class state: nn_perceptron_sgd_class, one record of this many bytes
+# (nnfast.ops.PERCEPTRON_SGD_CLASS is its NumPy dtype; the binding takes its bytes).
+PERCEPTRON_SGD_CLASS_BYTES = sizeof(nn_perceptron_sgd_class)
+
+
+cdef nn_perceptron_sgd_class *sgd_classes(unsigned char[::1] state, int64_t c) except NULL:
+    """The c class records in state's bytes."""
+    expect(c > 0 and state.shape[0] == c * <int64_t>sizeof(nn_perceptron_sgd_class),
+           "state must hold one nn_perceptron_sgd_class record per class")
+    return <nn_perceptron_sgd_class *>&state[0]
+
+
+cdef int sgd_options(nn_perceptron_sgd_options *opt, double eta, double alpha, double l1_ratio,
+                     double tol, bint fit_intercept, int64_t n_iter_no_change,
+                     int64_t max_iter, double intercept_decay) except -1:
+    opt.eta = eta
+    opt.alpha = alpha
+    opt.l1_ratio = l1_ratio
+    opt.tol = tol
+    opt.intercept_decay = intercept_decay
+    opt.n_iter_no_change = n_iter_no_change
+    opt.max_iter = max_iter
+    opt.fit_intercept = fit_intercept
+    return 0
+
+
+cdef const int64_t *sgd_orders(const int64_t[:, :, ::1] orders, int64_t c, int64_t n) except? NULL:
+    """orders (c, n_epochs, n) as a pointer (NULL for None: every epoch in row order)."""
+    if orders is None:
+        return NULL
+    expect(orders.shape[0] == c and orders.shape[2] == n,
+           "orders must be (classes, epochs, samples)")
+    return &orders[0, 0, 0] if orders.shape[1] > 0 else NULL
+
+
+def perceptron_sgd_fit(real[:, ::1] W, real[:, ::1] Q, unsigned char[::1] state,
+                       const real[:, ::1] X, const real[:, ::1] Y, const real[:, ::1] SW,
+                       const int64_t[:, :, ::1] orders, int64_t n_epochs, double eta,
+                       double alpha, double l1_ratio, double tol, bint fit_intercept,
+                       int64_t n_iter_no_change, int64_t max_iter):
+    """Up to n_epochs more epochs of perceptron_sgd_epoch for each one-vs-rest class (row j of
+    W, Q, Y, SW; state's record j), the classes on the core's threads; W, Q and state in
+    place (Q may be None without L1)."""
+    cdef nn_perceptron_sgd_options opt
+    cdef int64_t c = W.shape[0], n = X.shape[0], k = X.shape[1]
+    cdef nn_perceptron_sgd_class *cls = sgd_classes(state, c)
+    cdef const int64_t *o = NULL
+    cdef real *q = NULL
+    expect(W.shape[1] == k, "W must be (classes, features)")
+    expect(Y.shape[0] == c and Y.shape[1] == n and SW.shape[0] == c and SW.shape[1] == n,
+           "Y and SW must be (classes, samples)")
+    if Q is not None:
+        expect(Q.shape[0] == c and Q.shape[1] == k, "Q must be (classes, features)")
+        q = &Q[0, 0]
+    if orders is not None:
+        expect(orders.shape[1] == n_epochs, "orders must hold n_epochs orders per class")
+        o = sgd_orders(orders, c, n)
+    sgd_options(&opt, eta, alpha, l1_ratio, tol, fit_intercept, n_iter_no_change, max_iter, 1.0)
+    with nogil:
+        if real is float:
+            check(nn_perceptron_sgd_fit_f32(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], o, c, n, k, n_epochs, &opt))
+        else:
+            check(nn_perceptron_sgd_fit_f64(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], o, c, n, k, n_epochs, &opt))
+
+
 def weighted_loss(const real[:, ::1] Z, const real[:, ::1] A, const real[:, ::1] Y,
                   const double[::1] sample_weight, int kind):
     """sum_i sw_i loss_i / sum_i sw_i, from logits Z and outputs A."""
@@ -1189,6 +1254,37 @@ def csr_forward(real[:, ::1] out, const real[::1] params, Net net, const int64_t
             check(nn_csr_forward_f64(&out[0, 0], &params[0], &net.net, &indptr[0], &indices[0], &data[0], n_rows))
 
 
+def csr_loss_gradient(const real[::1] params, Net net, const int64_t[::1] indptr,
+                      const int32_t[::1] indices, const real[::1] data,
+                      const int64_t[::1] rows, const real[:, ::1] Y, double alpha,
+                      real[::1] grads=None, const double[::1] sample_weight=None):
+    """loss_gradient on the rows X[rows] of a CSR matrix (rows None: all of them): the batch
+    loss; grads (n_params) receives its gradient when not None."""
+    cdef double loss = 0.0
+    cdef int64_t n_rows = csr_agrees(indptr, indices.shape[0], data.shape[0])
+    cdef int64_t m = n_rows if rows is None else rows.shape[0]
+    cdef const int64_t *r = NULL
+    cdef real *g = NULL
+    cdef const double *sw = NULL
+    expect(m >= 1, "rows is empty")
+    if rows is not None:
+        r = &rows[0]
+    expect(params.shape[0] == net.n_params, "params has the wrong length")
+    expect(Y.shape[0] == m and Y.shape[1] == net.n_outputs, "Y must be (rows, outputs)")
+    if grads is not None:
+        expect(grads.shape[0] == net.n_params, "grads has the wrong length")
+        g = &grads[0]
+    if sample_weight is not None:
+        expect(sample_weight.shape[0] == m, "sample_weight must have one value per row")
+        sw = &sample_weight[0]
+    with nogil:
+        if real is float:
+            check(nn_csr_loss_gradient_f32(&loss, g, &params[0], &net.net, &indptr[0], &indices[0], &data[0], n_rows, r, m, &Y[0, 0], sw, alpha))
+        else:
+            check(nn_csr_loss_gradient_f64(&loss, g, &params[0], &net.net, &indptr[0], &indices[0], &data[0], n_rows, r, m, &Y[0, 0], sw, alpha))
+    return loss
+
+
 def perceptron_sgd_csr_epoch(real[::1] w, real[::1] q, double[::1] norms,
                              const int64_t[::1] indptr, const int32_t[::1] indices,
                              const real[::1] data, const real[::1] y,
@@ -1217,6 +1313,38 @@ def perceptron_sgd_csr_epoch(real[::1] w, real[::1] q, double[::1] norms,
         else:
             check(nn_perceptron_sgd_csr_epoch_f64(&w[0], &b, &u, q_data, &norms[0], &objective, &indptr[0], &indices[0], &data[0], &y[0], &sample_weight[0], o, n, k, eta, alpha, l1_ratio, fit_intercept, intercept_decay))
     return b, u, objective
+
+
+def perceptron_sgd_csr_fit(real[:, ::1] W, real[:, ::1] Q, unsigned char[::1] state,
+                           const int64_t[::1] indptr, const int32_t[::1] indices,
+                           const real[::1] data, const real[:, ::1] Y, const real[:, ::1] SW,
+                           const int64_t[:, :, ::1] orders, int64_t n_epochs, double eta,
+                           double alpha, double l1_ratio, double tol, bint fit_intercept,
+                           int64_t n_iter_no_change, int64_t max_iter,
+                           double intercept_decay=1.0):
+    """perceptron_sgd_fit on CSR rows, each epoch perceptron_sgd_csr_epoch's (the running
+    norms in the state records)."""
+    cdef nn_perceptron_sgd_options opt
+    cdef int64_t n = csr_agrees(indptr, indices.shape[0], data.shape[0])
+    cdef int64_t c = W.shape[0], k = W.shape[1]
+    cdef nn_perceptron_sgd_class *cls = sgd_classes(state, c)
+    cdef const int64_t *o = NULL
+    cdef real *q = NULL
+    expect(Y.shape[0] == c and Y.shape[1] == n and SW.shape[0] == c and SW.shape[1] == n,
+           "Y and SW must be (classes, samples)")
+    if Q is not None:
+        expect(Q.shape[0] == c and Q.shape[1] == k, "Q must be (classes, features)")
+        q = &Q[0, 0]
+    if orders is not None:
+        expect(orders.shape[1] == n_epochs, "orders must hold n_epochs orders per class")
+        o = sgd_orders(orders, c, n)
+    sgd_options(&opt, eta, alpha, l1_ratio, tol, fit_intercept, n_iter_no_change, max_iter,
+                intercept_decay)
+    with nogil:
+        if real is float:
+            check(nn_perceptron_sgd_csr_fit_f32(&W[0, 0], q, cls, &indptr[0], &indices[0], &data[0], &Y[0, 0], &SW[0, 0], o, c, n, k, n_epochs, &opt))
+        else:
+            check(nn_perceptron_sgd_csr_fit_f64(&W[0, 0], q, cls, &indptr[0], &indices[0], &data[0], &Y[0, 0], &SW[0, 0], o, c, n, k, n_epochs, &opt))
 
 
 def perceptron_csr_epoch(real[:, ::1] W, real[::1] b, const int64_t[::1] indptr,

@@ -82,6 +82,32 @@ cdef extern from "nncore.h" nogil:
         void *stop_ctx
         const int64_t *order
 
+    ctypedef struct nn_perceptron_sgd_options:
+        double eta
+        double alpha
+        double l1_ratio
+        double tol
+        double intercept_decay
+        int64_t n_iter_no_change
+        int64_t max_iter
+        int fit_intercept
+    ctypedef struct nn_perceptron_sgd_class:
+        double b
+        double u
+        double norms[2]
+        double best_objective
+        int64_t no_improvement
+        int64_t epochs
+        int64_t status
+    enum:
+        NN_SGD_TRAINING
+        NN_SGD_CONVERGED
+        NN_SGD_NONFINITE
+    int nn_perceptron_sgd_fit_f32(float *W, float *Q, nn_perceptron_sgd_class *cls, const float *X, const float *Y, const float *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+    int nn_perceptron_sgd_fit_f64(double *W, double *Q, nn_perceptron_sgd_class *cls, const double *X, const double *Y, const double *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+    int nn_perceptron_sgd_csr_fit_f32(float *W, float *Q, nn_perceptron_sgd_class *cls, const int64_t *indptr, const int32_t *indices, const float *data, const float *Y, const float *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+    int nn_perceptron_sgd_csr_fit_f64(double *W, double *Q, nn_perceptron_sgd_class *cls, const int64_t *indptr, const int32_t *indices, const double *data, const double *Y, const double *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+
     ctypedef struct nn_epilogue_f32:
         const float *bias
         nn_act act
@@ -171,5 +197,7 @@ cdef extern from "nncore.h" nogil:
     int nn_csr_forward_f64(double *out, const double *params, const nn_net *net, const int64_t *indptr, const int32_t *indices, const double *data, int64_t n_rows)
     int nn_perceptron_sgd_csr_epoch_f32(float *w, double *b, double *u, float *q, double *norms, double *objective, const int64_t *indptr, const int32_t *indices, const float *data, const float *y, const float *sw, const int64_t *order, int64_t n, int64_t k, double eta, double alpha, double l1_ratio, int fit_intercept, double intercept_decay)
     int nn_perceptron_sgd_csr_epoch_f64(double *w, double *b, double *u, double *q, double *norms, double *objective, const int64_t *indptr, const int32_t *indices, const double *data, const double *y, const double *sw, const int64_t *order, int64_t n, int64_t k, double eta, double alpha, double l1_ratio, int fit_intercept, double intercept_decay)
+    int nn_csr_loss_gradient_f32(double *loss, float *grads, const float *params, const nn_net *net, const int64_t *indptr, const int32_t *indices, const float *data, int64_t n_rows, const int64_t *rows, int64_t m, const float *Y, const double *sw, double alpha)
+    int nn_csr_loss_gradient_f64(double *loss, double *grads, const double *params, const nn_net *net, const int64_t *indptr, const int32_t *indices, const double *data, int64_t n_rows, const int64_t *rows, int64_t m, const double *Y, const double *sw, double alpha)
     int nn_perceptron_csr_epoch_f32(float *W, float *b, int64_t *mistakes, const int64_t *indptr, const int32_t *indices, const float *data, const float *Y, const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr)
     int nn_perceptron_csr_epoch_f64(double *W, double *b, int64_t *mistakes, const int64_t *indptr, const int32_t *indices, const double *data, const double *Y, const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr)

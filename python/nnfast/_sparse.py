@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, ops
 
 INT32_MAX = np.iinfo(np.int32).max
 
@@ -94,8 +94,7 @@ def dense_linear(X: CSR, W: np.ndarray, b: Optional[np.ndarray] = None,
 
 def weight_norms(w: np.ndarray) -> np.ndarray:
     """[|w|^2, |w|_1], the running norms perceptron_sgd_epoch starts from."""
-    w64 = w.astype(np.float64, copy=False)
-    return np.array([np.dot(w64, w64), np.abs(w64).sum()], dtype=np.float64)
+    return ops.weight_norms(w)
 
 
 def perceptron_sgd_epoch(w: np.ndarray, b: float, u: float, q: Optional[np.ndarray],
@@ -127,3 +126,22 @@ def perceptron_rule_epoch(W: np.ndarray, b: np.ndarray, X: CSR, Y: np.ndarray,
     """_core.perceptron_epoch on CSR rows (W, b in place): the samples with a mistake."""
     return _core.perceptron_csr_epoch(W, b, X.indptr, X.indices, X.data, Y, order, lr)
 
+
+
+def perceptron_sgd_fit(W: np.ndarray, Q: Optional[np.ndarray], state: np.ndarray, X: CSR,
+                       Y: np.ndarray, SW: np.ndarray, orders: Optional[np.ndarray],
+                       eta: float, alpha: float = 0.0, l1_ratio: float = 0.0,
+                       fit_intercept: bool = True, tol: float = -np.inf,
+                       n_iter_no_change: int = 5, max_iter: int = 1000,
+                       n_epochs: int = 1, intercept_decay: float = 1.0) -> None:
+    """nnfast.ops.perceptron_sgd_fit on CSR rows, each epoch perceptron_sgd_epoch's above
+    (the running norms in state["norms"], the intercept moved by intercept_decay of each
+    step)."""
+    W, Q, raw, Y, SW, orders, epochs = ops._sgd_fit_arguments(W, Q, state, X.shape[0], Y, SW,
+                                                              orders)
+    if W.shape[1] != X.shape[1]:
+        raise ValueError(f"X has {X.shape[1]} features, W has {W.shape[1]} columns")
+    _core.perceptron_sgd_csr_fit(W, Q, raw, X.indptr, X.indices, X.data, Y, SW, orders,
+                                 epochs if orders is not None else n_epochs, eta, alpha,
+                                 l1_ratio, tol, bool(fit_intercept), n_iter_no_change,
+                                 max_iter, intercept_decay)

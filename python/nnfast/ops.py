@@ -511,6 +511,101 @@ def perceptron_sgd_epoch(w: Array, b: float, u: float, q: Array, X: npt.ArrayLik
         check.flag(fit_intercept, "fit_intercept"))
 
 
+# ---- many epochs of one-vs-rest classes in one call (no reference twin: a driver) --------
+
+# One class's training state in perceptron_sgd_fit: the core's nn_perceptron_sgd_class.
+PERCEPTRON_SGD_CLASS = np.dtype([
+    ("b", np.float64), ("u", np.float64), ("norms", np.float64, (2,)),
+    ("best_objective", np.float64), ("no_improvement", np.int64), ("epochs", np.int64),
+    ("status", np.int64)])
+assert PERCEPTRON_SGD_CLASS.itemsize == _core.PERCEPTRON_SGD_CLASS_BYTES
+# a class's status: still training, stopped by the rule, weights or intercept not finite
+SGD_TRAINING, SGD_CONVERGED, SGD_NONFINITE = 0, 1, 2
+
+
+def weight_norms(w: Array) -> np.ndarray:
+    """[|w|^2, |w|_1] of one weight vector, in float64."""
+    w64 = w.astype(np.float64, copy=False)
+    return np.array([np.dot(w64, w64), np.abs(w64).sum()], dtype=np.float64)
+
+
+def perceptron_sgd_classes(intercepts: npt.ArrayLike, W: Array) -> np.ndarray:
+    """The starting state of one class per row of W: intercept b, no L1 applied, norms
+    [|w|^2, |w|_1] (the CSR epoch's running norms start there), no objective yet."""
+    state = np.zeros(len(W), dtype=PERCEPTRON_SGD_CLASS)
+    state["b"] = intercepts
+    for j, w in enumerate(W):
+        state["norms"][j] = weight_norms(w)
+    state["best_objective"] = np.inf
+    return state
+
+
+def _sgd_fit_arguments(W: Array, Q: Optional[Array], state: np.ndarray, n: int,
+                       Y: npt.ArrayLike, SW: npt.ArrayLike,
+                       orders: Optional[npt.ArrayLike]) -> Tuple[Any, ...]:
+    """perceptron_sgd_fit's arrays checked: (W, Q, state bytes, Y, SW, orders, n_epochs)."""
+    _inplace(W=W) if Q is None else _inplace(W=W, Q=Q)
+    if W.ndim != 2:
+        raise ValueError(f"W must be (classes, features), got shape {W.shape}")
+    if not (isinstance(state, np.ndarray) and state.dtype == PERCEPTRON_SGD_CLASS
+            and state.shape == (len(W),) and state.flags.c_contiguous
+            and state.flags.writeable):
+        raise TypeError("state must be a writeable array of ops.PERCEPTRON_SGD_CLASS, one "
+                        "record per row of W (ops.perceptron_sgd_classes makes it)")
+    Y = check.as_matrix(Y, "Y", W.dtype, n, "the rows")
+    if Y.shape[0] != len(W) or not (np.abs(Y) == 1).all():
+        raise ValueError("Y must hold one row of -1/+1 labels per class")
+    SW = check.as_matrix(SW, "SW", W.dtype, n, "the rows")
+    if SW.shape[0] != len(W):
+        raise ValueError("SW must hold one row of sample weights per class")
+    n_epochs = 1
+    if orders is not None:
+        orders = np.asarray(orders)
+        if orders.dtype != np.int64 or orders.ndim != 3 or not orders.flags.c_contiguous:
+            raise TypeError("orders must be a C-contiguous int64 array (classes, epochs, rows)")
+        if orders.shape[0] != len(W) or orders.shape[2] != n:
+            raise ValueError(f"orders must be ({len(W)}, epochs, {n}), got {orders.shape}")
+        if orders.size and (orders.min() < 0 or orders.max() >= n):
+            raise ValueError(f"orders holds a row index outside [0, {n})")
+        n_epochs = orders.shape[1]
+    return W, Q, state.view(np.uint8), Y, SW, orders, n_epochs
+
+
+def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.ArrayLike,
+                       Y: npt.ArrayLike, SW: npt.ArrayLike, orders: Optional[npt.ArrayLike],
+                       eta: float, alpha: float = 0.0, l1_ratio: float = 0.0,
+                       fit_intercept: bool = True, tol: float = -np.inf,
+                       n_iter_no_change: int = 5, max_iter: int = 1000,
+                       n_epochs: Optional[int] = None) -> None:
+    """Many epochs of perceptron_sgd_epoch for one-vs-rest classes in one call, the classes
+    on the core's threads (the results do not depend on their number), with scikit-learn's
+    stopping rule (no validation split) run after each epoch.
+
+    Row j of W (and of Q, its L1 memory: None without an L1 part) trains on labels Y[j]
+    (-1/+1), weights SW[j] and state[j] (ops.perceptron_sgd_classes), all in place. Epoch e
+    of this call visits the rows in orders[j, e] (orders (classes, epochs, rows); None: in
+    row order, n_epochs epochs). A class stops when state["status"] leaves SGD_TRAINING:
+    SGD_CONVERGED after n_iter_no_change epochs whose mean objective is above its best - tol,
+    SGD_NONFINITE when w or b is no longer finite; or at max_iter epochs (state["epochs"]).
+    """
+    _inplace(W=W)  # a float array: the dtype X is read in
+    X = check.as_matrix(X, "X", W.dtype, W.shape[-1], "W")
+    W, Q, raw, Y_checked, SW_checked, orders_checked, epochs = _sgd_fit_arguments(
+        W, Q, state, len(X), Y, SW, orders)
+    if orders_checked is None:
+        epochs = check.positive_int(1 if n_epochs is None else n_epochs, "n_epochs")
+    tol = -np.inf if tol is None else float(tol)
+    if np.isnan(tol):
+        raise ValueError("tol must be a number or None, got NaN")
+    _core.perceptron_sgd_fit(
+        W, Q, raw, X, Y_checked, SW_checked, orders_checked, epochs, check.real_in(eta, "eta", 0.0, low_open=True),
+        check.real_in(alpha, "alpha", 0.0),
+        check.real_in(l1_ratio, "l1_ratio", 0.0, 1.0, high_open=False), tol,
+        check.flag(fit_intercept, "fit_intercept"),
+        check.positive_int(n_iter_no_change, "n_iter_no_change"),
+        check.positive_int(max_iter, "max_iter"))
+
+
 # The numerator of a layer's glorot bound sqrt(gain / (n_in + n_out)), by its activation.
 GLOROT_GAINS = {"sigmoid": 2.0}
 

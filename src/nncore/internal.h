@@ -54,6 +54,17 @@ static inline void *nni_alloc(int64_t count, size_t elem)
     return malloc(bytes ? bytes : 1);
 }
 
+/* NN_OK when each of the count row numbers (NULL: none given) is in [0, n): an order of
+ * rows a kernel visits; NN_EINVAL otherwise.                                               */
+static inline int nni_rows_in_range(const int64_t *rows, int64_t count, int64_t n)
+{
+    int64_t i;
+    if (rows)
+        for (i = 0; i < count; i++)
+            if (rows[i] < 0 || rows[i] >= n) return NN_EINVAL;
+    return NN_OK;
+}
+
 /* ---- threads (threads.c) ---------------------------------------------------------------- */
 /* The thread pool is built on POSIX threads where there are any, else on OpenMP (MSVC).      */
 #if defined(__unix__) || defined(__APPLE__)
@@ -610,6 +621,21 @@ NNI_F(small_forward_fn) NNI_F(small_forward_engine)(const nn_net *net);
 /* The step for a checked, trainable net at this batch size, or NULL for the general path
  * (too big for the rule in small_net.c, or NNFAST_SMALL_ENGINE=0).                           */
 NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_opt optimizer);
+
+/* ---- perceptron_sgd_fit's driver (perceptron.c), shared by the dense and CSR rows ------ */
+/* One epoch of class state s on w (q its L1 memory), labels y, weights sw, rows in order
+ * (NULL: 0..n-1): the epoch's summed objective. rows is the caller's description of X.     */
+typedef double (*NNI_F(sgd_epoch_fn))(const void *rows, NN_T *w, NN_T *q,
+                                      nn_perceptron_sgd_class *s, const NN_T *y,
+                                      const NN_T *sw, const int64_t *order,
+                                      const nn_perceptron_sgd_options *opt);
+/* perceptron_sgd_fit with the epoch given: checks everything but the rows themselves (the
+ * caller checked X), then trains the classes on the pool.                                   */
+int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T *W,
+                                  NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *Y,
+                                  const NN_T *SW, const int64_t *orders, int64_t c, int64_t n,
+                                  int64_t k, int64_t n_epochs,
+                                  const nn_perceptron_sgd_options *opt);
 
 #endif /* NN_ELEM_F32 || NN_ELEM_F64 */
 

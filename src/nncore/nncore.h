@@ -125,6 +125,32 @@ typedef struct {
     const int64_t *order;
 } nn_fit_config;
 
+/* scikit-learn's Perceptron trained for many epochs in one call (perceptron_sgd_fit): the
+ * epoch's rule and the stopping rule every class shares.                                    */
+typedef struct {
+    double eta, alpha, l1_ratio;   /* as perceptron_sgd_epoch: eta > 0, alpha >= 0, r in [0, 1] */
+    /* stop after n_iter_no_change epochs in a row whose mean objective is > best - tol
+     * (-inf: never stop early; NaN is refused)                                             */
+    double tol;
+    double intercept_decay;        /* CSR rows only: the intercept moves by this of each step */
+    int64_t n_iter_no_change;      /* >= 1                                                  */
+    int64_t max_iter;              /* >= 1: no class runs more epochs in total              */
+    int fit_intercept;             /* 0 or 1                                                */
+} nn_perceptron_sgd_options;
+
+/* A class's training state, carried from call to call (start: b the initial intercept,
+ * u = 0, norms = [|w|^2, |w|_1] for CSR rows, best_objective = +inf, the counts 0).        */
+typedef struct {
+    double b, u;                   /* intercept, cumulative L1 penalty                      */
+    double norms[2];               /* CSR rows: scikit-learn's running |w|^2 and |w|_1      */
+    double best_objective;         /* lowest mean objective so far                          */
+    int64_t no_improvement;        /* epochs in a row without an improvement by tol        */
+    int64_t epochs;                /* epochs run                                            */
+    int64_t status;                /* NN_SGD_TRAINING, NN_SGD_CONVERGED or NN_SGD_NONFINITE */
+} nn_perceptron_sgd_class;
+
+enum { NN_SGD_TRAINING = 0, NN_SGD_CONVERGED = 1, NN_SGD_NONFINITE = 2 };
+
 typedef struct nn_workspace_f32 nn_workspace_f32;
 typedef struct nn_workspace_f64 nn_workspace_f64;
 

@@ -104,6 +104,21 @@ int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *o
                                const int64_t *order, int64_t n, int64_t k, double eta,
                                double alpha, double l1_ratio, int fit_intercept);
 
+/* c one-vs-rest classes of perceptron_sgd_epoch, each for up to n_epochs more epochs, on the
+ * pool (one class a part: the results do not depend on the thread count). Class j trains
+ * W[j, :] (k) with labels Y[j, :] (n, -1/+1), weights SW[j, :] (n), its L1 memory Q[j, :]
+ * (NULL when no class has an L1 part) and state cls[j]; epoch e of this call visits the rows
+ * in orders[(j n_epochs + e) n ...] (orders NULL: 0..n-1). After each epoch: w or b not
+ * finite -> status NN_SGD_NONFINITE; else with o = objective / n,
+ * no_improvement = o > best_objective - tol ? no_improvement + 1 : 0,
+ * best_objective = min(best_objective, o), and no_improvement >= n_iter_no_change ->
+ * NN_SGD_CONVERGED. A class stops at either status or at max_iter epochs; classes not in
+ * NN_SGD_TRAINING are skipped. X (n, k).                                                    */
+int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,
+                             const NN_T *Y, const NN_T *SW, const int64_t *orders, int64_t c,
+                             int64_t n, int64_t k, int64_t n_epochs,
+                             const nn_perceptron_sgd_options *opt);
+
 /* ---- whole network (network.c) ----------------------------------------------------------- */
 /* params (n_params): glorot draws W row-major then b, layer by layer, (2u-1) * bound,
  * bound = sqrt(6 / (fan_in + fan_out)), sqrt(2 / ...) for a sigmoid layer; zeros draws nothing. */
@@ -172,6 +187,15 @@ int NN_F(csr_weight_gradient)(NN_T *dW, const int64_t *indptr, const int32_t *in
 /* out (n_rows, n_L) = forward's output for X in CSR with k = net->sizes[0].                 */
 int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const int64_t *indptr,
                       const int32_t *indices, const NN_T *data, int64_t n_rows);
+/* loss (and grads (n_params), NULL: the loss alone) of the batch X[rows] (m rows of an
+ * n_rows-row CSR matrix, k = net->sizes[0]), targets Y (m, n_L), weights sw (m) or NULL:
+ * weighted_loss_gradient's on the same rows written out densely, to rounding. The first
+ * layer reads the nonzeros only (never n_rows x k); the others are dense_forward and
+ * dense_backward's. Dropout is not applied.                                                */
+int NN_F(csr_loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_net *net,
+                            const int64_t *indptr, const int32_t *indices, const NN_T *data,
+                            int64_t n_rows, const int64_t *rows, int64_t m, const NN_T *Y,
+                            const double *sw, double alpha);
 /* perceptron_epoch on the n CSR rows (k = W's rows): bit-identical W, b and mistakes for
  * sorted indices.                                                                          */
 int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_t *indptr,
@@ -193,3 +217,10 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
                                    const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
                                    double eta, double alpha, double l1_ratio, int fit_intercept,
                                    double intercept_decay);
+/* perceptron_sgd_fit on the n CSR rows, each epoch perceptron_sgd_csr_epoch's (the running
+ * norms in cls[j].norms, the intercept moved by opt->intercept_decay of each step).         */
+int NN_F(perceptron_sgd_csr_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,
+                                 const int64_t *indptr, const int32_t *indices,
+                                 const NN_T *data, const NN_T *Y, const NN_T *SW,
+                                 const int64_t *orders, int64_t c, int64_t n, int64_t k,
+                                 int64_t n_epochs, const nn_perceptron_sgd_options *opt);

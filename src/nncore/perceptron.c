@@ -14,9 +14,7 @@ int NN_F(perceptron_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const NN_T *X, c
     if ((st = nni_mul(&t, n, k)) != NN_OK || (st = nni_mul(&t, n, n_out)) != NN_OK ||
         (st = nni_mul(&t, k, n_out)) != NN_OK)
         return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
     {
         const NN_T eta = (NN_T)lr;
         for (idx = 0; idx < n; idx++) {
@@ -63,25 +61,15 @@ static double dot4(const NN_T *w, const NN_T *x, int64_t k)
  * the penalty shrinks w by max(0, 1 - (1 - r) eta alpha) before that step; the L1 part is the
  * cumulative truncated penalty: u += r eta alpha, then w_j > 0 becomes max(0, w_j - (u + q_j)),
  * w_j < 0 becomes min(0, w_j + (u - q_j)), and q_j += the change (Tsuruoka et al. 2009). */
-int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *objective,
-                               const NN_T *X, const NN_T *y, const NN_T *sw,
-                               const int64_t *order, int64_t n, int64_t k, double eta,
-                               double alpha, double l1_ratio, int fit_intercept)
+static double sgd_epoch_rows(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
+                             const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
+                             int64_t k, double eta, double alpha, double l1_ratio,
+                             int fit_intercept)
 {
     const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
     const int l1 = l1_ratio > 0 && alpha > 0;
     double obj = 0.0;
-    int64_t idx, j, t;
-    int st;
-    if (!w || !b || !u || !objective || !X || !y || !sw || n <= 0 || k <= 0) return NN_EINVAL;
-    if (l1 && !q) return NN_EINVAL;
-    if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
-        !(l1_ratio >= 0 && l1_ratio <= 1))
-        return NN_EINVAL;
-    if ((st = nni_mul(&t, n, k)) != NN_OK) return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    int64_t idx, j;
     for (idx = 0; idx < n; idx++) {
         const int64_t i = order ? order[idx] : idx;
         const NN_T *x = X + i * k;
@@ -123,6 +111,146 @@ int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *o
             }
         }
     }
-    *objective = obj;
+    return obj;
+}
+
+/* perceptron_sgd_epoch: the rule above, after checking its arguments. */
+int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *objective,
+                               const NN_T *X, const NN_T *y, const NN_T *sw,
+                               const int64_t *order, int64_t n, int64_t k, double eta,
+                               double alpha, double l1_ratio, int fit_intercept)
+{
+    const int l1 = l1_ratio > 0 && alpha > 0;
+    int64_t t;
+    int st;
+    if (!w || !b || !u || !objective || !X || !y || !sw || n <= 0 || k <= 0) return NN_EINVAL;
+    if (l1 && !q) return NN_EINVAL;
+    if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
+        !(l1_ratio >= 0 && l1_ratio <= 1))
+        return NN_EINVAL;
+    if ((st = nni_mul(&t, n, k)) != NN_OK) return st;
+    if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
+    *objective = sgd_epoch_rows(w, b, u, q, X, y, sw, order, n, k, eta, alpha, l1_ratio,
+                                fit_intercept);
     return NN_OK;
+}
+
+/* ---- many epochs of one-vs-rest classes in one call ------------------------------------ */
+
+typedef struct {
+    NNI_F(sgd_epoch_fn) epoch;
+    const void *rows;
+    NN_T *W, *Q;
+    nn_perceptron_sgd_class *cls;
+    const NN_T *Y, *SW;
+    const int64_t *orders;
+    int64_t n, k, n_epochs;
+    const nn_perceptron_sgd_options *opt;
+} NNI_F(sgd_fit_job);
+
+/* NN_SGD_NONFINITE when b or a weight is NaN or infinite, else the status unchanged. */
+static int64_t finite_status(const NN_T *w, double b, int64_t k, int64_t status)
+{
+    int64_t j;
+    if (!isfinite(b)) return NN_SGD_NONFINITE;
+    for (j = 0; j < k; j++)
+        if (!isfinite((double)w[j])) return NN_SGD_NONFINITE;
+    return status;
+}
+
+/* Class `part` for up to n_epochs epochs, scikit-learn's stopping rule after each:
+ *   o = objective / n;  no_improvement = o > best - tol ? no_improvement + 1 : 0;
+ *   best = min(best, o);  stop when no_improvement >= n_iter_no_change. */
+static int NNI_F(sgd_fit_class)(void *ctx, int64_t part)
+{
+    const NNI_F(sgd_fit_job) *c = (const NNI_F(sgd_fit_job) *)ctx;
+    const nn_perceptron_sgd_options *opt = c->opt;
+    nn_perceptron_sgd_class *s = c->cls + part;
+    NN_T *w = c->W + part * c->k, *q = c->Q ? c->Q + part * c->k : NULL;
+    const NN_T *y = c->Y + part * c->n, *sw = c->SW + part * c->n;
+    int64_t e;
+    for (e = 0; e < c->n_epochs && s->status == NN_SGD_TRAINING && s->epochs < opt->max_iter;
+         e++) {
+        const int64_t *order = c->orders ? c->orders + (part * c->n_epochs + e) * c->n : NULL;
+        const double objective = c->epoch(c->rows, w, q, s, y, sw, order, opt) / (double)c->n;
+        s->epochs++;
+        s->no_improvement = objective > s->best_objective - opt->tol ? s->no_improvement + 1 : 0;
+        if (objective < s->best_objective) s->best_objective = objective;
+        if (s->no_improvement >= opt->n_iter_no_change) s->status = NN_SGD_CONVERGED;
+        s->status = finite_status(w, s->b, c->k, s->status);
+    }
+    return NN_OK;
+}
+
+int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T *W,
+                                  NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *Y,
+                                  const NN_T *SW, const int64_t *orders, int64_t c, int64_t n,
+                                  int64_t k, int64_t n_epochs,
+                                  const nn_perceptron_sgd_options *opt)
+{
+    NNI_F(sgd_fit_job) job;
+    int64_t t, i, count;
+    int st;
+    if (!W || !cls || !Y || !SW || !opt || c <= 0 || n <= 0 || k <= 0 || n_epochs < 0)
+        return NN_EINVAL;
+    if (!isfinite(opt->eta) || !(opt->eta > 0) || !(opt->alpha >= 0) || !isfinite(opt->alpha) ||
+        !(opt->l1_ratio >= 0 && opt->l1_ratio <= 1) || isnan(opt->tol) ||
+        !isfinite(opt->intercept_decay) || opt->n_iter_no_change < 1 || opt->max_iter < 1 ||
+        (opt->fit_intercept != 0 && opt->fit_intercept != 1))
+        return NN_EINVAL;
+    if (opt->l1_ratio > 0 && opt->alpha > 0 && !Q) return NN_EINVAL;
+    if ((st = nni_mul(&t, c, k)) != NN_OK || (st = nni_mul(&t, c, n)) != NN_OK ||
+        (st = nni_mul(&count, t, n_epochs)) != NN_OK)
+        return st;
+    if (nni_rows_in_range(orders, count, n) != NN_OK) return NN_EINVAL;
+    for (i = 0; i < c; i++)
+        if (cls[i].status < NN_SGD_TRAINING || cls[i].status > NN_SGD_NONFINITE ||
+            cls[i].epochs < 0 || cls[i].no_improvement < 0 || isnan(cls[i].best_objective))
+            return NN_EINVAL;
+    job.epoch = epoch;
+    job.rows = rows;
+    job.W = W;
+    job.Q = Q;
+    job.cls = cls;
+    job.Y = Y;
+    job.SW = SW;
+    job.orders = orders;
+    job.n = n;
+    job.k = k;
+    job.n_epochs = n_epochs;
+    job.opt = opt;
+    /* each class is one part: its epochs are sequential, the classes independent */
+    return nni_parallel_for(c > 1 ? nni_threads() : 1, c, NNI_F(sgd_fit_class), &job);
+}
+
+typedef struct {
+    const NN_T *X;
+    int64_t n, k;
+} NNI_F(dense_rows);
+
+/* sgd_epoch_rows for perceptron_sgd_fit. */
+static double NNI_F(dense_sgd_epoch)(const void *rows, NN_T *w, NN_T *q,
+                                     nn_perceptron_sgd_class *s, const NN_T *y, const NN_T *sw,
+                                     const int64_t *order, const nn_perceptron_sgd_options *opt)
+{
+    const NNI_F(dense_rows) *r = (const NNI_F(dense_rows) *)rows;
+    return sgd_epoch_rows(w, &s->b, &s->u, q, r->X, y, sw, order, r->n, r->k, opt->eta,
+                          opt->alpha, opt->l1_ratio, opt->fit_intercept);
+}
+
+int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,
+                             const NN_T *Y, const NN_T *SW, const int64_t *orders, int64_t c,
+                             int64_t n, int64_t k, int64_t n_epochs,
+                             const nn_perceptron_sgd_options *opt)
+{
+    NNI_F(dense_rows) rows;
+    int64_t t;
+    int st;
+    if (!X || n <= 0 || k <= 0) return NN_EINVAL;
+    if ((st = nni_mul(&t, n, k)) != NN_OK) return st;
+    rows.X = X;
+    rows.n = n;
+    rows.k = k;
+    return NNI_F(perceptron_sgd_fit_run)(NNI_F(dense_sgd_epoch), &rows, W, Q, cls, Y, SW, orders,
+                                         c, n, k, n_epochs, opt);
 }

@@ -213,6 +213,130 @@ int NN_F(csr_forward)(NN_T *out, const NN_T *params, const nn_net *net, const in
     return st;
 }
 
+/* The batch's loss and gradient on the m rows X[rows] of a CSR matrix, as weighted_loss_gradient
+ * computes them on the same rows written out densely (docs/semantics.md "Sample weights"):
+ *   layer 0: Z_1 = X[rows] W_0 + b_0 (csr_dense_forward), later layers by dense_forward;
+ *   loss = sum_i sw_i loss_i / S + alpha / 2 sum_l |W_l|^2 / S, S = sum_i sw_i (sw NULL: 1s);
+ *   delta_L = output_delta_ex scaled row by row by sw_i m / S, so that dense_backward's 1/m
+ *   gives sum_i sw_i (...) / S; layers L-1 .. 1 by dense_backward, layer 0's weights by
+ *   csr_weight_gradient (dW_0 = X[rows]^T delta_1 / m) and db_0 = sum_rows(delta_1) / m;
+ *   then dW_l += alpha W_l / S.
+ * Y (m, n_L); grads (n_params) is overwritten, or NULL for the loss alone. The sums over a
+ * row's nonzeros run in storage order: the dense result to rounding. Memory: the batch's
+ * activations, twice m x the widths, never n_rows x k. */
+int NN_F(csr_loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_net *net,
+                            const int64_t *indptr, const int32_t *indices, const NN_T *data,
+                            int64_t n_rows, const int64_t *rows, int64_t m, const NN_T *Y,
+                            const double *sw, double alpha)
+{
+    const int64_t L = net ? net->n_layers : 0;
+    int64_t n_params, total = 0, widest = 0, l, i, j, t;
+    double S = (double)m, penalty = 0.0, value = 0.0;
+    NN_T *buf = NULL, **Z = NULL, **A, *d0, *d1;
+    const NN_T **W = NULL, **b;
+    int st;
+    if (!loss || !params || !Y || m <= 0 || !isfinite(alpha) || alpha < 0) return NN_EINVAL;
+    if ((st = nn_net_check(net, &n_params)) != NN_OK) return st;
+    if ((st = csr_check(NULL, indptr, indices, data, n_rows, rows, m, net->sizes[0])) != NN_OK)
+        return st;
+    if (sw) {
+        S = 0.0;
+        for (i = 0; i < m; i++) {
+            if (!(sw[i] >= 0) || !isfinite(sw[i])) return NN_EINVAL;
+            S += sw[i];
+        }
+        if (!(S > 0)) return NN_EINVAL;
+    }
+    for (l = 1, t = 0; l <= L; l++) {
+        int64_t size;
+        if ((st = nni_mul(&size, m, net->sizes[l])) != NN_OK ||
+            (st = nni_add(&total, total, 2 * size)) != NN_OK)
+            return st;
+        if (net->sizes[l] > widest) widest = net->sizes[l];
+    }
+    if ((st = nni_mul(&t, m, widest)) != NN_OK || (st = nni_add(&total, total, 2 * t)) != NN_OK)
+        return st;
+    buf = (NN_T *)nni_alloc(total, sizeof(NN_T));
+    Z = (NN_T **)malloc((size_t)(2 * (L + 1)) * sizeof(NN_T *));
+    W = (const NN_T **)malloc((size_t)(2 * L) * sizeof(NN_T *));
+    if (!buf || !Z || !W) {
+        free(buf);
+        free(Z);
+        free((void *)W);
+        return NN_ENOMEM;
+    }
+    A = Z + L + 1;
+    b = W + L;
+    for (l = 0, t = 0; l < L; l++) {  /* W_l (n_l, n_{l+1}) row-major, then b_l */
+        W[l] = params + t;
+        b[l] = W[l] + net->sizes[l] * net->sizes[l + 1];
+        t += (net->sizes[l] + 1) * net->sizes[l + 1];
+    }
+    for (l = 1, t = 0; l <= L; l++) {
+        Z[l] = buf + t;
+        A[l] = Z[l] + m * net->sizes[l];
+        t += 2 * m * net->sizes[l];
+    }
+    d0 = buf + t;
+    d1 = d0 + m * widest;
+    st = NN_F(csr_dense_forward)(Z[1], indptr, indices, data, n_rows, rows, m, W[0], b[0],
+                                 net->sizes[0], net->sizes[1]);
+    if (st == NN_OK) st = NN_F(activation_forward)(A[1], Z[1], m, net->sizes[1],
+                                                   nn_net_layer_act(net, 0));
+    for (l = 1; l < L && st == NN_OK; l++)
+        st = NN_F(dense_forward)(A[l + 1], Z[l + 1], A[l], W[l], b[l], m, net->sizes[l],
+                                 net->sizes[l + 1], nn_net_layer_act(net, l));
+    if (st == NN_OK)
+        st = NN_F(loss_ex)(&value, Z[L], A[L], Y, sw, m, net->sizes[L], net->loss,
+                           net->huber_delta);
+    for (l = 0; l < L && st == NN_OK; l++) {
+        const int64_t count = net->sizes[l] * net->sizes[l + 1];
+        double sq = 0.0;
+        for (j = 0; j < count; j++) sq += (double)W[l][j] * (double)W[l][j];
+        penalty += sq;
+    }
+    value += alpha / 2.0 * penalty / S;
+    if (st == NN_OK && grads) {
+        const int64_t nL = net->sizes[L];
+        memset(grads, 0, (size_t)n_params * sizeof(NN_T));
+        st = NN_F(output_delta_ex)(d0, Z[L], A[L], Y, m, nL, net->output, net->loss,
+                                   net->huber_delta);
+        if (st == NN_OK && sw)
+            for (i = 0; i < m; i++) {
+                const NN_T scale = (NN_T)(sw[i] * (double)m / S);
+                for (j = 0; j < nL; j++) d0[i * nL + j] *= scale;
+            }
+        for (l = L - 1; l >= 1 && st == NN_OK; l--) {
+            NN_T *dW = grads + (W[l] - params), *db = grads + (b[l] - params), *swap;
+            st = NN_F(dense_backward)(dW, db, d1, A[l], W[l], d0, m, net->sizes[l],
+                                      net->sizes[l + 1], nn_net_layer_act(net, l - 1));
+            swap = d0;
+            d0 = d1;
+            d1 = swap;
+        }
+        if (st == NN_OK)
+            st = NN_F(csr_weight_gradient)(grads, indptr, indices, data, n_rows, rows, m, d0,
+                                           net->sizes[0], net->sizes[1], (NN_T)(1.0 / (double)m));
+        if (st == NN_OK) {
+            NN_T *db = grads + (b[0] - params);
+            for (i = 0; i < m; i++)
+                for (j = 0; j < net->sizes[1]; j++) db[j] += d0[i * net->sizes[1] + j];
+            for (j = 0; j < net->sizes[1]; j++) db[j] /= (NN_T)m;
+        }
+        for (l = 0; l < L && st == NN_OK && alpha > 0; l++) {
+            const int64_t count = net->sizes[l] * net->sizes[l + 1];
+            NN_T *dW = grads + (W[l] - params);
+            const NN_T c = (NN_T)(alpha / S);
+            for (j = 0; j < count; j++) dW[j] += c * W[l][j];
+        }
+    }
+    free(buf);
+    free(Z);
+    free((void *)W);
+    if (st == NN_OK) *loss = value;
+    return st;
+}
+
 /* perceptron_epoch on CSR rows: for each sample i in order, each output j independently,
  * z = sum_p W[indices[p], j] data[p] + b_j over the row's nonzeros;  y_hat = step(z);
  * W[indices[p], j] += lr (y_ij - y_hat) data[p];  b_j += lr (y_ij - y_hat).
@@ -230,9 +354,7 @@ int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_
     if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
     if ((st = nni_mul(&t, n, n_out)) != NN_OK || (st = nni_mul(&t, k, n_out)) != NN_OK)
         return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
+    if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
     for (idx = 0; idx < n; idx++) {
         const int64_t i = order ? order[idx] : idx;
         const NN_T *y = Y + i * n_out;
@@ -295,28 +417,19 @@ static void fold_scale(NN_T *v, NN_T *scale, int64_t k)
  * set from the row's nonzeros after each update, scaled with the weights, carried from call
  * to call (the caller starts them at the full norms). scale is folded into w when it falls
  * below WSCALE_RESET and at the end, so w holds the plain weights on return. */
-int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
-                                   double *objective, const int64_t *indptr,
-                                   const int32_t *indices, const NN_T *data, const NN_T *y,
-                                   const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
-                                   double eta, double alpha, double l1_ratio, int fit_intercept,
-                                   double intercept_decay)
+static double NNI_F(csr_sgd_epoch_rows)(NN_T *w, double *b, double *u, NN_T *q,
+                                        double *norms, const int64_t *indptr,
+                                        const int32_t *indices, const NN_T *data,
+                                        const NN_T *y, const NN_T *sw, const int64_t *order,
+                                        int64_t n, int64_t k, double eta, double alpha,
+                                        double l1_ratio, int fit_intercept,
+                                        double intercept_decay)
 {
     const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
     const int l1 = l1_ratio > 0 && alpha > 0;
     NN_T scale = 1;
     double obj = 0.0;
     int64_t idx, p;
-    int st;
-    if (!w || !b || !u || !norms || !objective || !y || !sw) return NN_EINVAL;
-    if (l1 && !q) return NN_EINVAL;
-    if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
-        !(l1_ratio >= 0 && l1_ratio <= 1) || !isfinite(intercept_decay))
-        return NN_EINVAL;
-    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
-    if (order)
-        for (idx = 0; idx < n; idx++)
-            if (order[idx] < 0 || order[idx] >= n) return NN_EINVAL;
     for (idx = 0; idx < n; idx++) {
         const int64_t i = order ? order[idx] : idx;
         const int64_t p0 = indptr[i], nnz = indptr[i + 1] - p0;
@@ -369,6 +482,68 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
         }
     }
     fold_scale(w, &scale, k);
-    *objective = obj;
+    return obj;
+}
+
+/* perceptron_sgd_csr_epoch: the rule above, after checking its arguments. */
+int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
+                                   double *objective, const int64_t *indptr,
+                                   const int32_t *indices, const NN_T *data, const NN_T *y,
+                                   const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
+                                   double eta, double alpha, double l1_ratio, int fit_intercept,
+                                   double intercept_decay)
+{
+    const int l1 = l1_ratio > 0 && alpha > 0;
+    int st;
+    if (!w || !b || !u || !norms || !objective || !y || !sw) return NN_EINVAL;
+    if (l1 && !q) return NN_EINVAL;
+    if (!isfinite(eta) || !(eta > 0) || !(alpha >= 0) || !isfinite(alpha) ||
+        !(l1_ratio >= 0 && l1_ratio <= 1) || !isfinite(intercept_decay))
+        return NN_EINVAL;
+    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
+    if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
+    *objective = NNI_F(csr_sgd_epoch_rows)(w, b, u, q, norms, indptr, indices, data, y, sw,
+                                           order, n, k, eta, alpha, l1_ratio, fit_intercept,
+                                           intercept_decay);
     return NN_OK;
+}
+
+typedef struct {
+    const int64_t *indptr;
+    const int32_t *indices;
+    const NN_T *data;
+    int64_t n, k;
+} NNI_F(csr_rows);
+
+/* csr_sgd_epoch_rows for perceptron_sgd_fit. */
+static double NNI_F(csr_sgd_epoch)(const void *rows, NN_T *w, NN_T *q,
+                                   nn_perceptron_sgd_class *s, const NN_T *y, const NN_T *sw,
+                                   const int64_t *order, const nn_perceptron_sgd_options *opt)
+{
+    const NNI_F(csr_rows) *r = (const NNI_F(csr_rows) *)rows;
+    return NNI_F(csr_sgd_epoch_rows)(w, &s->b, &s->u, q, s->norms, r->indptr, r->indices,
+                                     r->data, y, sw, order, r->n, r->k, opt->eta, opt->alpha,
+                                     opt->l1_ratio, opt->fit_intercept, opt->intercept_decay);
+}
+
+int NN_F(perceptron_sgd_csr_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,
+                                 const int64_t *indptr, const int32_t *indices,
+                                 const NN_T *data, const NN_T *Y, const NN_T *SW,
+                                 const int64_t *orders, int64_t c, int64_t n, int64_t k,
+                                 int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+{
+    NNI_F(csr_rows) rows;
+    int64_t i;
+    int st;
+    if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
+    if (cls && c > 0)
+        for (i = 0; i < c; i++)
+            if (!isfinite(cls[i].norms[0]) || !isfinite(cls[i].norms[1])) return NN_EINVAL;
+    rows.indptr = indptr;
+    rows.indices = indices;
+    rows.data = data;
+    rows.n = n;
+    rows.k = k;
+    return NNI_F(perceptron_sgd_fit_run)(NNI_F(csr_sgd_epoch), &rows, W, Q, cls, Y, SW, orders,
+                                         c, n, k, n_epochs, opt);
 }

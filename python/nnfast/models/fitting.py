@@ -57,7 +57,7 @@ class FitOptions:
         trainer's stream."""
         engine = trainer.engine
         X = engine.checked_X(X)
-        Y = engine.checked_Y(y, len(X))
+        Y = engine.checked_Y(y, X.shape[0])
         weights = fit_weights(engine, Y, self.sample_weight, self.class_weight)
         rows, trainer.rng_state = fit_rows(engine, X, Y, weights, self.class_weight,
                                            self.validation_data, self.validation_fraction,

@@ -18,6 +18,7 @@ from .files import ModelRecord, write_record
 from .parameters import count_parameters, split_parameters
 from .preprocessing import records_of, restore_records
 from .fitting import FitOptions
+from .sparse_training import sparse_fit_trainer
 from .training import CheckedRows, FitSettings, Trainer
 
 def overflow_checked(result: Any, what: str) -> Any:
@@ -371,7 +372,9 @@ class MLP:
             raise ValueError("callback, sample_weight, class_weight, validation, early "
                              "stopping and lbfgs need the native backend: the reference "
                              "backend trains the whole run in one call")
-        trainer = self.trainer(settings)
+        trainer: Any = self.trainer(settings)
+        if _sparse.issparse(X):  # trained on its CSR rows, never densified
+            trainer = sparse_fit_trainer(trainer, self, options)
         report = self._epoch_report(trainer, verbose, callback)
         if self.backend != "native":
             trainer.run(X, y, epochs, report)

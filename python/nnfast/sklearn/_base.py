@@ -56,6 +56,7 @@ from .. import _validation as check
 from .. import vocabulary
 from ..models import MLP
 from ..models.parameters import split_parameters
+from ..models.sparse_training import SparseRowsTrainer
 from ..models.training import FitSettings
 from ..models.validation import ValidationSet
 
@@ -128,9 +129,13 @@ def check_lbfgs_result(result, max_iter):
     return n_iter
 
 
-def dense(X):
-    """Sparse input is converted to a dense array once (the core works on dense rows)."""
-    return X.toarray() if scipy.sparse.issparse(X) else X
+def training_rows(X, dtype):
+    """X in dtype: a CSR matrix stays sparse (CSC is converted to CSR, never densified); a
+    dense array C-contiguous and aligned (a block dask.distributed received lies where its
+    message put it)."""
+    if scipy.sparse.issparse(X):
+        return X.tocsr().astype(dtype, copy=False)
+    return np.require(X, dtype=dtype, requirements=["C", "A"])
 
 
 @contextlib.contextmanager
@@ -254,8 +259,7 @@ class NativeMLPMixin:
         # dtype=None: X's own dtype, float32 or float64, as scikit-learn validated it (its
         # initial weights take that dtype; _fit_lbfgs then goes on in float64, as it does)
         dtype = X.dtype if self.dtype is None else check.dtype_of(self.dtype)
-        # aligned too: a block dask.distributed received lies where its message put it
-        return np.require(dense(X), dtype=dtype, requirements=["C", "A"]), y
+        return training_rows(X, dtype), y
 
     def _network(self):
         return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_,
@@ -380,7 +384,7 @@ class NativeMLPMixin:
         X_val = engine.checked_X(X_val)
         weights = None if sample_weight_val is None else np.ascontiguousarray(
             sample_weight_val, dtype=np.float64)
-        return ValidationSet(X_val, engine.checked_Y(Y_val, len(X_val)), weights)
+        return ValidationSet(X_val, engine.checked_Y(Y_val, X_val.shape[0]), weights)
 
     def _loss_type(self, Y, sample_weight):
         """The NumPy type of scikit-learn's loss_ for targets Y and these weights: its loss
@@ -408,7 +412,8 @@ class NativeMLPMixin:
         settings = FitSettings(
             optimizer=self.solver, alpha=network.core_alpha(self.alpha), batch_size=batch_size,
             shuffle=False, **SOLVER_SETTINGS[self.solver](self._optimizer, network.grad_scale))
-        trainer = network.model.trainer(settings)
+        # sparse X stays sparse (models.sparse_training)
+        trainer = SparseRowsTrainer(network.model.trainer(settings), network.model.dropout)
         trainer.state = self._optimizer_to_core(trainer, network)
         if any(network.model.dropout):
             # the masks' stream, seeded from random_state (drawn only when there is dropout,
@@ -542,7 +547,8 @@ class LBFGSObjective:
         self.alpha = estimator.alpha
         self.network = estimator._network()
         self.core_alpha = self.network.core_alpha(self.alpha)
-        self.trainer = self.network.model.trainer(FitSettings(alpha=self.core_alpha))
+        self.trainer = SparseRowsTrainer(
+            self.network.model.trainer(FitSettings(alpha=self.core_alpha)))
         # core index of each packed entry: packed = params[order]
         coefs, intercepts = self.network.unpack(np.arange(self.trainer.params.shape[0]))
         self.order = np.concatenate([W.ravel() for W in coefs] + intercepts)

@@ -1,14 +1,17 @@
 """Perceptron: scikit-learn's linear Perceptron, its SGD epochs run by the nnfast core.
 
 scikit-learn's Perceptron is SGD on the perceptron loss max(0, -y p), y in {-1, +1}, with a
-constant learning rate eta0, one binary problem per class (one-vs-rest). Each epoch runs in
-the core (``nnfast.ops.perceptron_sgd_epoch``: the update, the L2/L1/elasticnet penalty, the epoch's
-objective); the stopping rule (tol, n_iter_no_change, early_stopping on a validation split)
-and everything else stay scikit-learn's. Classes are fitted in threads when n_jobs > 1 (the
-core releases the GIL).
+constant learning rate eta0, one binary problem per class (one-vs-rest). Without early
+stopping, one core call (``nnfast.ops.perceptron_sgd_fit``) runs a block of epochs for every
+class -- the update, the L2/L1/elasticnet penalty, the objective, then scikit-learn's stopping
+rule (tol, n_iter_no_change) and the finiteness check after each epoch -- the classes on the
+core's threads, each class's epoch orders drawn ahead from its own RandomState. With n_jobs
+given, joblib runs the classes (threads; the core releases the GIL), a class a call. With
+early_stopping each epoch is a call (``nnfast.ops.perceptron_sgd_epoch``), its validation score
+taken in Python. The coefficients are the same whichever way (docs/semantics.md).
 
 Sparse input stays sparse: CSR (CSC is converted to CSR, as scikit-learn does) runs the core's
-CSR epoch (``nnfast._sparse.perceptron_sgd_epoch``), which keeps the weights as scale * v, so
+CSR epochs (``nnfast._sparse.perceptron_sgd_fit`` / ``perceptron_sgd_epoch``), which keep the weights as scale * v, so
 an update costs the row's nonzeros, never the number of features. Its semantics are
 scikit-learn's on sparse input: the L1 step touches each row's nonzero columns only, the
 stopping objective uses scikit-learn's running norms, and the intercept moves by 0.01 of each
@@ -31,6 +34,10 @@ from ._interop import NnfastModelMixin
 
 MAX_INT = np.iinfo(np.int32).max
 # penalty -> the fraction of alpha that is L1 (None: no penalty at all)
+# the row indices one core call's epoch orders may hold (8 bytes each: 16 MiB)
+ORDER_BUDGET = 1 << 21
+OVERFLOW_MESSAGE = ("Floating-point under-/overflow occurred at epoch #%d. Scaling input data "
+                    "with StandardScaler or MinMaxScaler might help.")
 L1_RATIOS = {None: None, "l2": lambda r: 0.0, "l1": lambda r: 1.0, "elasticnet": lambda r: r}
 
 
@@ -61,15 +68,26 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         coef = np.array(self.coef_, dtype=X.dtype, order="C")
         # the classes share the validation split, so the rows they train on: prepared once
         rows = self._training_rows(X, validation_mask)
-        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(self._fit_one_vs_rest)(
-                i, X, y, alpha, max_iter, self._expanded_class_weight[i], 1.0, sample_weight,
-                validation_mask, seed, coef[i], rows)
-            for i, seed in enumerate(seeds))
+        if self.early_stopping or self.n_jobs is not None:
+            results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(self._fit_one_vs_rest)(
+                    i, X, y, alpha, max_iter, self._expanded_class_weight[i], 1.0,
+                    sample_weight, validation_mask, seed, coef[i], rows)
+                for i, seed in enumerate(seeds))
+        else:
+            # all classes in one core call a block of epochs, spread over the core's threads
+            train = ~validation_mask
+            problems = [self._class_problem(i, y, self._expanded_class_weight[i], 1.0,
+                                            sample_weight, train, X.dtype)
+                        for i in range(len(self.classes_))]
+            intercepts, epochs = self._fit_native(
+                coef, self.intercept_, np.stack([p[1] for p in problems]),
+                np.stack([p[2] for p in problems]), seeds, rows, alpha, max_iter)
+            results = zip(intercepts, epochs)
         n_iter = 0
         for i, (intercept, n_iter_i) in enumerate(results):
             self.intercept_[i] = intercept
-            n_iter = max(n_iter, n_iter_i)
+            n_iter = max(n_iter, int(n_iter_i))
         if coef.dtype == self.coef_.dtype:
             self.coef_ = coef
         else:
@@ -86,26 +104,81 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
             return _sparse.as_csr(X_train, X.dtype), sparse_epoch
         return np.ascontiguousarray(X_train, dtype=X.dtype), dense_epoch
 
+    def _class_problem(self, i, y, pos_weight, neg_weight, sample_weight, train, dtype):
+        """Class i against the rest: (its -1/+1 labels, those of the training rows, the
+        training rows' weights), class weights folded into the sample weights."""
+        y_i = np.where(y == self.classes_[i], 1.0, -1.0).astype(dtype)
+        y_train = np.ascontiguousarray(y_i[train])
+        weights = np.where(y_train > 0, pos_weight, neg_weight) * sample_weight[train]
+        return y_i, y_train, np.ascontiguousarray(weights, dtype=dtype)
+
+    def _penalty(self, alpha):
+        """(alpha, l1_ratio) the epochs use: (0, 0) without a penalty."""
+        l1_ratio = L1_RATIOS[self.penalty]
+        return (0.0, 0.0) if l1_ratio is None else (alpha, l1_ratio(self.l1_ratio))
+
     def _fit_one_vs_rest(self, i, X, y, alpha, max_iter, pos_weight, neg_weight, sample_weight,
                          validation_mask, seed, w, rows=None):
         """Class i against the rest, its coefficients w (of X's dtype) trained in place on
         rows (_training_rows' answer; None: made here): (intercept, epochs run)."""
-        dtype = X.dtype
-        y_i = np.where(y == self.classes_[i], 1.0, -1.0).astype(dtype)
         intercept = self.intercept_[0 if len(self.classes_) == 2 else i]
         if validation_mask is None:
+            y_i = np.where(y == self.classes_[i], 1.0, -1.0)
             validation_mask = self._make_validation_split(y_i, sample_mask=sample_weight > 0)
-        score_on_validation = self._make_validation_score_cb(
-            validation_mask, X, y_i, sample_weight, classes=np.array([-1, 1], dtype=dtype))
         train = ~validation_mask
-        X_train, epoch_kernel = rows or self._training_rows(X, validation_mask)
-        y_train = np.ascontiguousarray(y_i[train])
-        # class weights folded into the sample weights: update *= class_weight * sample_weight
-        weights = np.where(y_train > 0, pos_weight, neg_weight) * sample_weight[train]
-        weights = np.ascontiguousarray(weights, dtype=dtype)
-        l1_ratio = L1_RATIOS[self.penalty]
-        alpha, l1_ratio = (0.0, 0.0) if l1_ratio is None else (alpha, l1_ratio(self.l1_ratio))
+        y_i, y_train, weights = self._class_problem(i, y, pos_weight, neg_weight,
+                                                    sample_weight, train, X.dtype)
+        rows = rows or self._training_rows(X, validation_mask)
+        if not self.early_stopping:
+            intercepts, epochs = self._fit_native(w[None], [intercept], y_train[None],
+                                                  weights[None], [seed], rows, alpha, max_iter)
+            return intercepts[0], int(epochs[0])
+        score_on_validation = self._make_validation_score_cb(
+            validation_mask, X, y_i, sample_weight, classes=np.array([-1, 1], dtype=X.dtype))
+        return self._fit_with_validation(w, intercept, y_train, weights, seed, rows,
+                                         score_on_validation, alpha, max_iter)
 
+    def _fit_native(self, W, intercepts, Y, SW, seeds, rows, alpha, max_iter):
+        """The classes (rows of W, labels Y, weights SW, trained in place) by the core, a
+        block of epochs a call with the stopping rule and the finiteness check run there:
+        (intercepts, epochs run), one each per class. Each class's orders come from its
+        own RandomState, drawn ahead a block at a time (a class that stops early leaves
+        some unused: the generator is discarded, so that changes nothing)."""
+        X_train, epoch_kernel = rows
+        n = X_train.shape[0]
+        alpha, l1_ratio = self._penalty(alpha)
+        state = ops.perceptron_sgd_classes(intercepts, W)
+        Q = np.zeros_like(W) if alpha and l1_ratio else None
+        rngs = [np.random.RandomState(seed) for seed in seeds] if self.shuffle else None
+        fit = _sparse.perceptron_sgd_fit if epoch_kernel is sparse_epoch else ops.perceptron_sgd_fit
+        decay = {"intercept_decay": SPARSE_INTERCEPT_DECAY} if fit is _sparse.perceptron_sgd_fit else {}
+        while True:
+            training = np.flatnonzero((state["status"] == ops.SGD_TRAINING)
+                                      & (state["epochs"] < max_iter))
+            if not len(training):
+                break
+            block = max(1, min(max_iter - int(state["epochs"][training[0]]),
+                               ORDER_BUDGET // (n * len(W))))
+            orders = None
+            if rngs is not None:
+                orders = np.zeros((len(W), block, n), dtype=np.int64)
+                for j in training:
+                    for e in range(block):
+                        orders[j, e] = rngs[j].permutation(n)
+            fit(W, Q, state, X_train, Y, SW, orders, self.eta0, alpha, l1_ratio,
+                bool(self.fit_intercept), -np.inf if self.tol is None else self.tol,
+                self.n_iter_no_change, max_iter, n_epochs=block, **decay)
+        overflowed = np.flatnonzero(state["status"] == ops.SGD_NONFINITE)
+        if len(overflowed):
+            raise ValueError(OVERFLOW_MESSAGE % state["epochs"][overflowed[0]])
+        return state["b"].tolist(), state["epochs"].tolist()
+
+    def _fit_with_validation(self, w, intercept, y_train, weights, seed, rows,
+                             score_on_validation, alpha, max_iter):
+        """One class with early stopping on the validation split: an epoch a core call, the
+        score taken in Python after each: (intercept, epochs run)."""
+        X_train, epoch_kernel = rows
+        alpha, l1_ratio = self._penalty(alpha)
         # q: the L1 penalty applied so far to each weight (the CSR epoch needs it only with L1)
         q = None if epoch_kernel is sparse_epoch and not (alpha and l1_ratio) else np.zeros_like(w)
         b, u = float(intercept), 0.0
@@ -114,26 +187,18 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         rng = np.random.RandomState(seed)
         tol = self.tol if self.tol is not None else -np.inf
         train_count = X_train.shape[0]
-        best_objective, best_score, no_improvement = np.inf, -np.inf, 0
+        best_score, no_improvement = -np.inf, 0
         epoch = 0
         for epoch in range(max_iter):
             order = rng.permutation(train_count).astype(np.int64) if self.shuffle else None
-            b, u, objective = epoch_kernel(
+            b, u, _ = epoch_kernel(
                 w, b, u, q, norms, X_train, y_train, weights, self.eta0, alpha, l1_ratio,
                 bool(self.fit_intercept), order)
             if not np.isfinite(b) or not np.all(np.isfinite(w)):
-                raise ValueError("Floating-point under-/overflow occurred at epoch #%d. "
-                                 "Scaling input data with StandardScaler or MinMaxScaler "
-                                 "might help." % (epoch + 1))
-            if self.early_stopping:
-                score = score_on_validation(w, b)
-                no_improvement = no_improvement + 1 if score < best_score + tol else 0
-                best_score = max(best_score, score)
-            else:
-                objective /= train_count
-                no_improvement = (no_improvement + 1
-                                  if objective > best_objective - tol else 0)
-                best_objective = min(best_objective, objective)
+                raise ValueError(OVERFLOW_MESSAGE % (epoch + 1))
+            score = score_on_validation(w, b)
+            no_improvement = no_improvement + 1 if score < best_score + tol else 0
+            best_score = max(best_score, score)
             if no_improvement >= self.n_iter_no_change:
                 break
         return b, epoch + 1
