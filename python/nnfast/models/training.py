@@ -285,14 +285,14 @@ class Trainer:
         FloatingPointError
             When the loss becomes infinite or NaN (``params`` then hold a partial epoch).
         """
-        X, Y, sample_weight = self._inputs(X, Y, sample_weight)
+        rows, targets, sample_weight = self._inputs(X, Y, sample_weight)
         if order is not None:
             if self.settings.shuffle:
                 raise ValueError("order chooses the rows' order, so it needs shuffle=False "
                                  "in the settings")
             # the core gathers each batch's rows in this order, as it does when it shuffles
-            order = check.row_order(order, len(X))
-        return float(self._train(X, Y, 1, sample_weight, order)[0])
+            order = check.row_order(order, len(rows))
+        return float(self._train(rows, targets, 1, sample_weight, order)[0])
 
     def run(self, X: Union[npt.ArrayLike, CheckedRows], Y: Optional[npt.ArrayLike], epochs: int,
             report: Optional[Callable[[int, float], bool]] = None,
