@@ -31,13 +31,17 @@
 /* Multiply-adds up to which the product is direct; beyond, the packed GEMM's larger tiles and
  * blocking pay for its packing. */
 #define DIRECT_MAX_WORK 2.0e6
-/* Products of fewer FLOP (2 m n k) than this run on one thread. A parallel region costs
- * ~1-3 us to wake and join (threads.c); at 40-60 GFLOP/s a 0.4 MFLOP product (the digits
- * step's Z2, dW2, D1) takes ~8 us, so halving it saves no more than the region costs, while
- * its 2.6 MFLOP ones (Z1, dW1: ~50 us) save ~20 us. The packed GEMM's threshold, measured on
- * the same machine (gemm.c's GEMM_PARALLEL_MIN_FLOPS), is the same 2 MFLOP. */
+/* Products of fewer FLOP (2 m n k) than this run on one thread. A region costs ~1-3 us when
+ * the pool's workers are awake, but a training step's products come with tens of
+ * microseconds of serial work between them (loss, delta, the other layers), longer than the
+ * pool's spin (threads.c), so each region pays for waking a sleeping worker: 20-50 us in a
+ * VM. With 2.0e6 the digits fit (batch 200, 64 -> 100 -> 10, adam; bench/bench_sklearn.py)
+ * split its 2.6 MFLOP Z1 and dW1 (~50 us each) and took 0.186 s on 2 threads against 0.128 s
+ * on 1 (2-core Ice Lake Xeon, quiet, medians of 5); perf put the pool's waiting and waking at
+ * ~15 % of the samples. Above that step's products, the largest direct ones (4 MFLOP,
+ * ~80 us) still halve. */
 #ifndef DIRECT_PARALLEL_MIN_FLOPS
-#define DIRECT_PARALLEL_MIN_FLOPS 2.0e6
+#define DIRECT_PARALLEL_MIN_FLOPS 3.0e6
 #endif
 /* Rows per block of a thread's range: a multiple of every kernel's tile heights (4, 6, 8, 12),
  * so ranges end on tile boundaries and every tile is full but the last. */

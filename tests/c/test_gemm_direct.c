@@ -168,6 +168,8 @@ static void check_isa(const char *isa)
         threads_f32(isa, sh[0], sh[1], sh[2], s == 2 || s == 4, s == 3, s == 3);
         threads_f64(isa, sh[0], sh[1], sh[2], s == 2 || s == 4, s == 3, s == 3);
     }
+    threads_f64(isa, 300, 100, 60, 0, 0, 0); /* 3.6 MFLOP: split over the threads */
+    threads_f32(isa, 260, 128, 56, 1, 0, 1);
     threads_f64(isa, 1000, 100, 64, 0, 0, 0);
     threads_f32(isa, 997, 33, 200, 1, 1, 1);
 }
