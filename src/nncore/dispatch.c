@@ -250,6 +250,10 @@ int64_t nn_cache_size(int level)
 
 static int64_t g_blocking_override[3] = {0, 0, 0};
 
+static int g_loop_order_override = -1;
+
+void nni_gemm_loop_order_set(int a_in_l1) { g_loop_order_override = a_in_l1 < 0 ? -1 : !!a_in_l1; }
+
 void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc)
 {
     g_blocking_override[0] = mc > 0 ? mc : 0;
@@ -277,19 +281,38 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
     const int64_t l1 = nn_cache_size(1) > 0 ? nn_cache_size(1) : 32 << 10;
     const int64_t l2 = nn_cache_size(2) > 0 ? nn_cache_size(2) : 256 << 10;
     const int64_t l3 = nn_cache_size(3) > 0 ? nn_cache_size(3) : 8 << 20;
+    const int64_t l3_share = l3 / 4 < (4 << 20) ? l3 / 4 : (4 << 20); /* many cores share it */
     int64_t kc, mc, nc;
-    /* kc: the B and A micro-panels (kc x (mr + nr)) in about 3/4 of L1, C's tile in the rest:
-     * 48 KiB, avx512 f32 12x32: 208; f64 12x16: 160; 32 KiB, avx2 f32 6x16: 272 */
-    kc = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
-    /* mc: the A block (mc x kc) in half of L2 (1.25 MiB, f32 kc 208: 780 rows; 512 KiB: ~240) */
-    mc = clamp64(l2 / 2 / (kc * elem_bytes) / mr * mr, (int64_t)mr, (int64_t)mr * 200);
-    /* nc: the B block (kc x nc) in a share of L3 (at most 4 MiB: many cores share it) */
-    nc = clamp64((l3 / 4 < (4 << 20) ? l3 / 4 : (4 << 20)) / (kc * elem_bytes) / nr * nr,
-                 (int64_t)nr * 8, 8192 / nr * nr);
+    /* The 64-byte-vector kernels (AVX-512: 12 x 32 floats, 12 x 16 doubles) keep A's panel in
+     * L1 and stream B's from L2, as BLIS's and oneDNN's AVX-512 kernels do: C is then written
+     * along a band of mr rows (its rows' pages and lines reused by the next tiles) and kc can
+     * be twice as deep, so C is read and written half as often. Measured on the Ice Lake
+     * Xeon, float32 2048^3 on one thread, paired runs: 1.10x the other order. The narrower
+     * kernels (AVX2 6 x 16) keep the order they were measured with on AVX2 machines. */
+    int a_in_l1 = (int64_t)nr * elem_bytes >= 128;
+    if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
+    if (a_in_l1) {
+        /* kc: A's mr x kc panel in half of L1 (48 KiB: float 512, double 256) */
+        kc = clamp64(l1 / 2 / ((int64_t)mr * elem_bytes) / 16 * 16, 64, 1024);
+        /* nc: the kc x nc block of B in half of L2 (1.25 MiB: 320 columns) */
+        nc = clamp64(l2 / 2 / (kc * elem_bytes) / nr * nr, (int64_t)nr, 8192 / nr * nr);
+        /* mc: the mc x kc block of A in a share of L3 */
+        mc = clamp64(l3_share / (kc * elem_bytes) / mr * mr, (int64_t)mr * 8, (int64_t)mr * 1000);
+    } else {
+        /* kc: the B and A micro-panels (kc x (mr + nr)) in about 3/4 of L1, C's tile in the
+         * rest: 48 KiB, avx512 f32 12x32: 208; f64 12x16: 160; 32 KiB, avx2 f32 6x16: 272 */
+        kc = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
+        /* mc: the A block (mc x kc) in half of L2 (1.25 MiB, f32 kc 208: 780 rows; 512 KiB:
+         * ~240) */
+        mc = clamp64(l2 / 2 / (kc * elem_bytes) / mr * mr, (int64_t)mr, (int64_t)mr * 200);
+        /* nc: the B block (kc x nc) in a share of L3 */
+        nc = clamp64(l3_share / (kc * elem_bytes) / nr * nr, (int64_t)nr * 8, 8192 / nr * nr);
+    }
     if (g_blocking_override[0]) mc = clamp64(g_blocking_override[0] / mr * mr, mr, INT64_MAX);
     if (g_blocking_override[1]) kc = g_blocking_override[1];
     if (g_blocking_override[2]) nc = clamp64(g_blocking_override[2] / nr * nr, nr, INT64_MAX);
     bl->mc = mc;
     bl->kc = kc;
     bl->nc = nc;
+    bl->a_in_l1 = a_in_l1;
 }

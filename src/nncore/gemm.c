@@ -11,6 +11,10 @@
  *                   on the MC x NC block just written.
  * Blocking (dispatch.c, from the caches the CPU reports): a kc x NR panel of B stays in L1, the
  * MC x kc block of A in L2, the kc x NC block of B in L3.
+ * The other loop order (a_in_l1, chosen in dispatch.c for the AVX-512 kernels): ic over MC
+ * rows (A's block in L3), pc, pack A; jc over NC columns (B's block in L2), pack B; then ir
+ * outer, jr inner: A's MR x kc panel stays in L1 while B's panels stream from L2, and C is
+ * written along a band of MR rows. The tiles and k blocks are computed the same way in both.
  *
  * Narrow outputs: C at most one vector wide (n = 10 against 16 float lanes) takes the narrow
  * kernel, which reads A where it is (packing A would cost more than the product) against op(B)
@@ -118,6 +122,7 @@ typedef struct {
     const epilogue_t *ep; /* NULL when empty                                                   */
     const nni_gemm_kernel *kr;
     int64_t mc, kc, nc;   /* blocking: MC, NC, and the k block (k in equal blocks <= KC)      */
+    int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
 } gemm_args;
 
 /* The tile (rows x cols, row stride nr) into C at the kernel's (i0, j0), then beta. */
@@ -160,11 +165,15 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
     const ukr_t ukr = UKR(g->kr);
     const int mr = MR(g->kr), nr = NR(g->kr);
     NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
-    int64_t jr, ir;
-    for (jr = 0; jr < nc; jr += nr) {
-        const int64_t cols = min64(nr, nc - jr);
-        for (ir = 0; ir < mc; ir += mr) {
-            const int64_t rows = min64(mr, mc - ir);
+    /* a_in_l1: ir outer (A's panel stays in L1), jr inner (B's panels stream from L2);
+     * else jr outer (B's panel stays in L1), ir inner. The same tiles either way. */
+    const int64_t outer_end = g->a_in_l1 ? mc : nc, outer_step = g->a_in_l1 ? mr : nr;
+    const int64_t inner_end = g->a_in_l1 ? nc : mc, inner_step = g->a_in_l1 ? nr : mr;
+    int64_t o, in;
+    for (o = 0; o < outer_end; o += outer_step) {
+        for (in = 0; in < inner_end; in += inner_step) {
+            const int64_t ir = g->a_in_l1 ? o : in, jr = g->a_in_l1 ? in : o;
+            const int64_t rows = min64(mr, mc - ir), cols = min64(nr, nc - jr);
             if (rows == mr && cols == nr && !g->transposed) {
                 ukr(kc, ap + ir * kc, bp + jr * kc, g->C + (ic + ir) * g->ldc + jc + jr, g->ldc,
                     beta);
@@ -201,6 +210,36 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
     if (!bp_all) {
         bp = (NN_T *)nni_thread_scratch(SCRATCH_A + 1, nc_max * g->kc * (int64_t)sizeof(NN_T));
         if (!bp) return NN_ENOMEM;
+    }
+    if (g->a_in_l1) { /* ic over L3 blocks of A, pc, jc over L2 blocks of B */
+        for (ic = r0; ic < r1; ic += g->mc) {
+            const int64_t mc = min64(g->mc, r1 - ic);
+            for (pc = 0; pc < g->k; pc += g->kc) {
+                const int64_t kc = min64(g->kc, g->k - pc);
+                const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
+                const NN_T *a;
+                if (ap_all) {
+                    a = ap_all + pc * m_pad + ic * kc;
+                } else {
+                    NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, ic, pc, mc, kc, mr,
+                                  g->alpha);
+                    a = ap;
+                }
+                for (jc = c0; jc < c1; jc += g->nc) {
+                    const int64_t nc = min64(g->nc, c1 - jc);
+                    const NN_T *b;
+                    if (bp_all) {
+                        b = bp_all + pc * n_pad + jc * kc;
+                    } else {
+                        NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, pc, jc, kc, nc,
+                                      nr);
+                        b = bp;
+                    }
+                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k);
+                }
+            }
+        }
+        return NN_OK;
     }
     for (jc = c0; jc < c1; jc += g->nc) {
         const int64_t nc = min64(g->nc, c1 - jc);
@@ -294,12 +333,18 @@ typedef struct {
     int64_t panels, n_parts;      /* panels (of B to pack, or of C's rows) and their parts */
 } block_job;
 
-/* Part c's share of the job's panels, each `width` wide: [*lo, *hi), cut at `size`. */
+/* Part c of n_parts over `panels` panels, each `width` wide: [*lo, *hi), cut at `size`. */
+static void panel_part_range(int64_t panels, int64_t n_parts, int64_t c, int64_t width,
+                             int64_t size, int64_t *lo, int64_t *hi)
+{
+    *lo = panels * c / n_parts * width;
+    *hi = min64(panels * (c + 1) / n_parts * width, size);
+}
+
 static void block_part_range(const block_job *s, int64_t c, int64_t width, int64_t size,
                              int64_t *lo, int64_t *hi)
 {
-    *lo = s->panels * c / s->n_parts * width;
-    *hi = min64(s->panels * (c + 1) / s->n_parts * width, size);
+    panel_part_range(s->panels, s->n_parts, c, width, size, lo, hi);
 }
 
 static int pack_block_part(void *ctx, int64_t c)
@@ -365,6 +410,78 @@ static int gemm_parallel_blocks(const gemm_args *g, int threads)
     return NN_OK;
 }
 
+/* ---- threads, large products, A's panel in L1: one shared block of alpha op(A) at a time ---
+ * The same idea for the other loop order: the blocks (ic, pc) of alpha op(A) are taken in the
+ * serial order; each is packed once, in parallel, then C's column ranges are computed in
+ * parallel against it, each packing its own L2 blocks of op(B).                         */
+typedef struct {
+    const gemm_args *g;
+    int64_t ic, mc, pc, kc;
+    NN_T *ap;                     /* the block of alpha op(A): mc x kc, panels of mr rows   */
+    int64_t panels, n_parts;      /* panels (of A to pack, or of C's columns), their parts */
+} a_block_job;
+
+static int pack_a_block_part(void *ctx, int64_t c)
+{
+    const a_block_job *s = (const a_block_job *)ctx;
+    const gemm_args *g = s->g;
+    const int64_t mr = MR(g->kr);
+    int64_t i0, i1;
+    panel_part_range(s->panels, s->n_parts, c, mr, s->mc, &i0, &i1);
+    if (i0 < i1)
+        NNI_F(pack_a)(g->kr, s->ap + i0 * s->kc, g->A, g->m, g->k, g->trans_a, s->ic + i0, s->pc,
+                      i1 - i0, s->kc, (int)mr, g->alpha);
+    return NN_OK;
+}
+
+static int cols_a_block_part(void *ctx, int64_t c)
+{
+    const a_block_job *s = (const a_block_job *)ctx;
+    const gemm_args *g = s->g;
+    const int64_t nr = NR(g->kr);
+    const NN_T beta = s->pc == 0 ? g->beta : (NN_T)1;
+    NN_T *bp;
+    int64_t jc, c0, c1;
+    panel_part_range(s->panels, s->n_parts, c, nr, g->n, &c0, &c1);
+    if (c0 >= c1) return NN_OK;
+    bp = (NN_T *)nni_thread_scratch(SCRATCH_A + 1, min64(g->nc, round_up(c1 - c0, nr)) * s->kc *
+                                                        (int64_t)sizeof(NN_T));
+    if (!bp) return NN_ENOMEM;
+    for (jc = c0; jc < c1; jc += g->nc) {
+        const int64_t nc = min64(g->nc, c1 - jc);
+        NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, s->pc, jc, s->kc, nc, (int)nr);
+        macro_kernel(g, s->ap, bp, s->ic, jc, s->mc, nc, s->kc, beta, s->pc + s->kc == g->k);
+    }
+    return NN_OK;
+}
+
+static int gemm_parallel_a_blocks(const gemm_args *g, int threads)
+{
+    const int64_t mr = MR(g->kr), nr = NR(g->kr);
+    const int64_t col_panels = (g->n + nr - 1) / nr;
+    a_block_job s;
+    int st;
+    s.g = g;
+    s.ap = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, round_up(min64(g->mc, g->m), mr) * g->kc *
+                                                          (int64_t)sizeof(NN_T));
+    if (!s.ap) return NN_ENOMEM;
+    for (s.ic = 0; s.ic < g->m; s.ic += g->mc) {
+        s.mc = min64(g->mc, g->m - s.ic);
+        for (s.pc = 0; s.pc < g->k; s.pc += g->kc) {
+            s.kc = min64(g->kc, g->k - s.pc);
+            s.panels = (s.mc + mr - 1) / mr;
+            s.n_parts = min64(s.panels, threads);
+            if ((st = nni_parallel_for(threads, s.n_parts, pack_a_block_part, &s)) != NN_OK)
+                return st;
+            s.panels = col_panels;
+            s.n_parts = min64(col_panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
+            if ((st = nni_parallel_for(threads, s.n_parts, cols_a_block_part, &s)) != NN_OK)
+                return st;
+        }
+    }
+    return NN_OK;
+}
+
 static int gemm_parallel(const gemm_args *g, int threads)
 {
     const int64_t mr = MR(g->kr), nr = NR(g->kr);
@@ -379,8 +496,10 @@ static int gemm_parallel(const gemm_args *g, int threads)
     s.n_parts = min64(s.panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
     s.shared = NULL;
     shared_bytes = (s.by_cols ? row_panels * mr : col_panels * nr) * g->k * (int64_t)sizeof(NN_T);
-    if (shared_bytes > shared_max && row_panels >= 2 * threads)
-        return gemm_parallel_blocks(g, threads);
+    if (shared_bytes > shared_max) {
+        if (g->a_in_l1 && col_panels >= 2 * threads) return gemm_parallel_a_blocks(g, threads);
+        if (!g->a_in_l1 && row_panels >= 2 * threads) return gemm_parallel_blocks(g, threads);
+    }
     if (s.n_parts > 1 && shared_bytes <= shared_max) {
         gemm_split pack = s;
         s.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, shared_bytes);
@@ -525,6 +644,7 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     g.trans_a = trans_a;
     g.trans_b = trans_b;
     g.transposed = 0;
+    g.a_in_l1 = 0;
     g.ldc = n;
     g.alpha = alpha;
     g.beta = beta;
@@ -558,6 +678,11 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
         g.kc = (k + k_blocks - 1) / k_blocks;
         g.mc = bl.mc;
         g.nc = bl.nc;
+        g.a_in_l1 = bl.a_in_l1;
+        if (g.a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
+            const int64_t m_blocks = (g.m + bl.mc - 1) / bl.mc;
+            g.mc = round_up((g.m + m_blocks - 1) / m_blocks, mr);
+        }
     }
     if (threads > 1) return gemm_parallel(&g, (int)threads);
     return gemm_range(&g, 0, g.m, 0, g.n, NULL, NULL);

@@ -188,10 +188,16 @@ typedef struct {
  * none); a function of the machine and kernel only, never of the thread count.             */
 typedef struct {
     int64_t mc, kc, nc;
+    /* the loop order (gemm.c): 0, op(B)'s kc x nr panel stays in L1 while the A panels of an
+     * mc x kc block in L2 stream past it; 1, A's mr x kc panel stays in L1 while the B panels
+     * of a kc x nc block in L2 stream past it (then mc is the L3 block, nc the L2 one)      */
+    int a_in_l1;
 } nni_gemm_blocking;
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes);
 /* Tests: use these blocks (rounded to the kernel's mr and nr) instead; all 0 = the machine's. */
 void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc);
+/* Tests: force the loop order (0 or 1); -1 = the machine's. */
+void nni_gemm_loop_order_set(int a_in_l1);
 /* Bytes up to which a parallel product packs a whole operand once and shares it (16 MiB);
  * beyond, it shares one block of op(B) at a time. Tests: _set(bytes), 0 = the default.     */
 int64_t nni_gemm_shared_max(void);

@@ -9,7 +9,8 @@
  *   epilogue, within the rounding bound of a k-term sum;
  * - the products the pool splits (the narrow kernel's rows, the column split of a short C, the
  *   row split, the transposed product, one shared block of op(B) at a time for products too
- *   large to share a whole packed operand) and the optimizer steps (sgd, nesterov, adam over a long
+ *   large to share a whole packed operand: of op(B), or of op(A) in the other loop order),
+ *   each in both loop orders (A's panel in L1 or B's), and the optimizer steps (sgd, nesterov, adam over a long
  *   vector) give the same bits on 1, 2 and 3 threads.
  *
  * Run: ./build/test_gemm (exit status 0 when every check passes); tests/test_c_core.py.
@@ -193,8 +194,9 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
                                                                                               \
     /* Products too large to share a whole packed operand (made so here by a small limit and \
      * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
-     * rows split (gemm.c, gemm_parallel_blocks). Against gemm_naive on 3 threads, with and    \
-     * without alpha, beta, the epilogue, every transposition; the same bits on 1, 2, 3.       \
+     * rows split (gemm.c, gemm_parallel_blocks), or in the other loop order one block of      \
+     * op(A), C's columns split (gemm_parallel_a_blocks). Against gemm_naive on 3 threads,     \
+     * with and without alpha, beta, the epilogue, every transposition; the same bits on 1-3.  \
      */                                                                                        \
     static void test_block_split_##S(void)                                                    \
     {                                                                                         \
@@ -274,7 +276,7 @@ int main(void)
 {
     static const char *const names[] = {"portable", "avx2", "avx512", "neon"};
     const int threads = nn_get_num_threads();
-    int i, ran = 0;
+    int i, order, ran = 0;
     for (i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
         const nni_gemm_kernel *kr;
         if (nni_gemm_kernel_select(names[i]) != NN_OK) {
@@ -292,13 +294,17 @@ int main(void)
             const int widths[] = {kr->mr_f64, kr->nr_f64, kr->vl_f64 ? kr->vl_f64 : 1, 1, 5};
             test_pack_t_f64(kr->pack_t_f64, widths, 5);
         }
-        nn_set_num_threads(1);
-        test_gemm_shapes_f32();
-        test_gemm_shapes_f64();
-        test_threads_f32();
-        test_threads_f64();
-        test_block_split_f32();
-        test_block_split_f64();
+        for (order = 0; order < 2; order++) { /* both loop orders (nni_gemm_blocking) */
+            nni_gemm_loop_order_set(order);
+            nn_set_num_threads(1);
+            test_gemm_shapes_f32();
+            test_gemm_shapes_f64();
+            test_threads_f32();
+            test_threads_f64();
+            test_block_split_f32();
+            test_block_split_f64();
+        }
+        nni_gemm_loop_order_set(-1);
         ran++;
     }
     test_optim_threads_f32();
