@@ -275,7 +275,13 @@ int64_t nni_gemm_shared_max(void)
 
 static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
 
-void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes)
+/* k from which the 64-byte-vector kernels take the A-in-L1 order (below): with a short k the
+ * product is bound by writing C, which the other order does faster on 2 threads. Ice Lake,
+ * 256 x 2048 x k, 2 threads, paired runs, the other order's speed against this one's:
+ * k = 10 1.21x, k = 64 1.29x, k = 256 1.0x, k = 2048 0.96x. */
+#define A_IN_L1_MIN_K 256
+
+void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k)
 {
     /* fallbacks: a small x86 core (32 KiB L1d, 256 KiB L2, 8 MiB L3) */
     const int64_t l1 = nn_cache_size(1) > 0 ? nn_cache_size(1) : 32 << 10;
@@ -287,9 +293,10 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * L1 and stream B's from L2, as BLIS's and oneDNN's AVX-512 kernels do: C is then written
      * along a band of mr rows (its rows' pages and lines reused by the next tiles) and kc can
      * be twice as deep, so C is read and written half as often. Measured on the Ice Lake
-     * Xeon, float32 2048^3 on one thread, paired runs: 1.10x the other order. The narrower
+     * Xeon, paired runs: float32 2048^3 1.04-1.10x the other order on one thread, 1.15x on
+     * two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x 256 (A^T) 1.07x on two. The narrower
      * kernels (AVX2 6 x 16) keep the order they were measured with on AVX2 machines. */
-    int a_in_l1 = (int64_t)nr * elem_bytes >= 128;
+    int a_in_l1 = (int64_t)nr * elem_bytes >= 128 && k >= A_IN_L1_MIN_K;
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
     if (a_in_l1) {
         /* kc: A's mr x kc panel in half of L1 (48 KiB: float 512, double 256) */

@@ -16,9 +16,14 @@
  * outer, jr inner: A's MR x kc panel stays in L1 while B's panels stream from L2, and C is
  * written along a band of MR rows. The tiles and k blocks are computed the same way in both.
  *
- * Narrow outputs: C at most one vector wide (n = 10 against 16 float lanes) takes the narrow
- * kernel, which reads A where it is (packing A would cost more than the product) against op(B)
- * packed once, alpha folded in, and sums over all of k at once (no k blocks). Otherwise, when
+ * Mid-size products (between the direct loop's 32^3 and ~2M multiply-adds, gemm_direct.c's
+ * rule) take the direct kernels, which read op(A) in place: at these sizes packing costs as
+ * much as the product.
+ *
+ * Narrow outputs: C at most one vector wide (n = 10 against 16 float lanes), A stored (m, k),
+ * takes the narrow kernel, which reads A's rows where they are (packing A would cost more than
+ * the product) against op(B) packed once, alpha folded in, and sums over all of k at once (no
+ * k blocks). Otherwise (A stored (k, m) included), when
  * most of an NR-wide tile would be padding, the product is computed transposed,
  * C^T = op(B)^T op(A)^T: n becomes the MR side and the tiles are written to C transposed.
  *
@@ -651,6 +656,9 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     g.ep = epilogue_is_empty(ep) ? NULL : ep;
     g.kr = nni_gemm_kernel_get();
     work = (double)m * (double)n * (double)k;
+    /* mid-size products: the direct kernels (gemm_direct.c; its rule), as a layer's are */
+    if (NNI_F(direct_applies)(m, n, k, trans_b))
+        return NNI_F(direct_gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
     if (work <= GEMM_DIRECT_MAX_WORK) {
         gemm_direct(&g);
         return NN_OK;
@@ -659,7 +667,11 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     nr = NR(g.kr);
     threads = nni_threads();
     if (threads > 1 && 2.0 * work < GEMM_PARALLEL_MIN_FLOPS) threads = 1;
-    if (NARROW(g.kr) && n <= VL(g.kr)) return gemm_narrow(&g, (int)threads);
+    /* narrow C from A stored (m, k): the narrow kernel reads A's rows in place. A stored (k, m)
+     * would be read down its columns, a cache line per term (W4's dW2 = A^T delta, 2048 x 10
+     * x 256: 17 GFLOP/s); the transposed product below streams A's rows as packed panels
+     * instead (32 GFLOP/s, 1.9x, paired runs, Ice Lake Xeon, 1 thread) */
+    if (NARROW(g.kr) && n <= VL(g.kr) && !trans_a) return gemm_narrow(&g, (int)threads);
     /* narrow C: the transposed product has a quarter fewer padded lanes or better */
     if (4 * round_up(n, mr) * round_up(m, nr) < 3 * round_up(m, mr) * round_up(n, nr)) {
         g.A = B;
@@ -670,7 +682,7 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
         g.trans_b = !trans_a;
         g.transposed = 1;
     }
-    nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T));
+    nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T), k);
     {
         const int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
         /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and
