@@ -234,3 +234,39 @@ def test_csr_driver_refuses_bad_input():
     with pytest.raises(ValueError, match="nncore"):
         _sparse.perceptron_sgd_fit(W, None, bad, rows, Y, SW, None, 0.5)
     assert not W.any()
+
+
+# ---- the shuffled orders: numpy.random.RandomState's, drawn by the core --------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3, 700, 1347])
+def test_random_state_orders_are_numpys_permutations(n):
+    """Each seed's stream gives the orders RandomState(seed).permutation(n) gives, call after
+    call (past the 624 words of a twist), whatever the number of threads; a stream that is not
+    active is neither written nor advanced."""
+    seeds = [0, 1, 12345, 2**32 - 1]
+    expected = [np.random.RandomState(seed) for seed in seeds]
+    streams = ops.RandomStateOrders(seeds)
+    untouched = np.full((5, n), -7, dtype=np.int64)
+    try:
+        for call, threads in enumerate([1, 2, 2]):
+            nnfast.set_num_threads(threads)
+            active = [True, call != 1, True, True]
+            orders = np.full((len(seeds), 5, n), -7, dtype=np.int64)
+            streams.fill(orders, active)
+            for s, rng in enumerate(expected):
+                expect = [rng.permutation(n) for _ in range(5)] if active[s] else untouched
+                np.testing.assert_array_equal(orders[s], expect)
+    finally:
+        nnfast.set_num_threads(None)
+
+
+def test_random_state_orders_refuse_bad_arrays():
+    streams = ops.RandomStateOrders([0, 1])
+    for bad in (np.zeros((2, 3, 4), dtype=np.int32), np.zeros((2, 3, 4))[:, :, ::2],
+                np.zeros((3, 4), dtype=np.int64)):
+        with pytest.raises(ValueError, match="orders must be"):
+            streams.fill(bad)
+    with pytest.raises(ValueError, match="one MT19937 state per stream"):
+        streams.fill(np.zeros((3, 2, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match="one flag per stream"):
+        streams.fill(np.zeros((2, 2, 4), dtype=np.int64), [True])

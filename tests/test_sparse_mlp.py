@@ -1,6 +1,7 @@
 """MLP training on sparse X without densifying it (nnfast.models.sparse_training and the core's
 csr_loss_gradient): the same run as on the dense rows to 1e-9 (docs/semantics.md, "Sparse
 input"), with every solver and fit feature of nnfast.sklearn's MLPs."""
+import json
 import os
 import subprocess
 import sys
@@ -103,6 +104,35 @@ def test_partial_fit_and_warm_start(data, solver):
         assert_same_run(sparse, dense)
 
 
+def adam_state(est):
+    """Copies of what a partial_fit continues from: the weights, adam's moments and step."""
+    arrays = est.coefs_ + est.intercepts_ + est._optimizer.ms + est._optimizer.vs
+    return [a.copy() for a in arrays] + [est._optimizer.t, est.t_, list(est.loss_curve_)]
+
+
+@pytest.mark.parametrize("rows", ["csr", "dense"])
+def test_a_failed_partial_fit_leaves_adams_moments_as_they_were(data, rows):
+    """Three outputs: the moments scikit-learn reports are 1.5 (squared error's K / 2) times
+    the core's, scaled in place after each call; a call that diverges changes none of them,
+    and the next call goes on as if it had not happened (as a twin that never failed)."""
+    X, _, y_reg, _ = data
+    X = X if rows == "csr" else X.toarray()
+    Y = np.column_stack([y_reg, -y_reg, 2 * y_reg])
+    make = lambda: MLPRegressor(hidden_layer_sizes=(9,), solver="adam", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est, twin = make().partial_fit(X, Y), make().partial_fit(X, Y)
+        before = adam_state(est)
+        with pytest.raises(ValueError, match="non-finite parameter weights"):
+            est.partial_fit(X * 1e150, Y * 1e300)
+        for a, b in zip(adam_state(est), before):
+            np.testing.assert_array_equal(a, b)
+        est.partial_fit(X, Y)
+        twin.partial_fit(X, Y)
+    for a, b in zip(adam_state(est), adam_state(twin)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_lbfgs_warm_start_regressor_float32(data):
     X, _, y_reg, _ = data
     X32 = X.astype(np.float32)
@@ -176,6 +206,63 @@ def test_peak_memory_stays_far_below_the_dense_size():
                          text=True, timeout=600, check=True)
     peak_kib = int(out.stdout.split()[-1])
     assert peak_kib < 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
+
+
+PEAK_SCRIPT = textwrap.dedent("""
+    import json, os, sys, tracemalloc, warnings
+    import numpy as np, scipy.sparse as sp
+    from nnfast.sklearn import MLPClassifier
+    solver, k, hidden = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    rng = np.random.default_rng(0)
+    n, per_row = 2000, 20
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    X = sp.csr_matrix((rng.random(n * per_row), rng.integers(0, k, n * per_row), indptr),
+                      shape=(n, k))
+    y = rng.integers(0, 3, n)
+    warnings.simplefilter("ignore")
+    MLPClassifier(hidden_layer_sizes=(2,), max_iter=1).fit(X[:50, :50], y[:50])  # imports
+
+    def status(field):
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+    rss_kib = status("VmRSS:")
+    try:  # the high-water mark from here on (Linux >= 4.0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    tracemalloc.start()
+    MLPClassifier(hidden_layer_sizes=(hidden,), solver=solver, max_iter=2,
+                  random_state=0).fit(X, y)
+    traced = tracemalloc.get_traced_memory()[1]
+    print(json.dumps({"rise": (status("VmHWM:") - rss_kib) * 1024, "traced": traced}))
+""")
+
+
+# The arrays as large as the parameters that a fit needs: the parameters and their gradient,
+# and the optimizer's state (adam's two moments, sgd's velocity)
+COPIES_NEEDED = {"adam": 4, "sgd": 3}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc/self/status")
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_peak_memory_of_a_sparse_fit_is_the_copies_it_needs(solver):
+    """The fit's peak, measured in a child process as the rise of its resident high-water
+    mark (VmHWM) above the resident set before the fit, holds the parameter-sized arrays the
+    solver needs (COPIES_NEEDED) and half a copy more for everything else: no copy of the
+    weights for the optimizer object, the best-loss bookkeeping or the model they came
+    from. tracemalloc's peak (every allocation, touched or not) may add one copy: the
+    gradient scikit-learn's _fit allocates, never writes and hands to its solver."""
+    k, hidden = 2 ** 17, 32
+    size = (k + 1) * hidden * 8  # bytes of the first layer's weights and bias
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(nnfast.__file__)))
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, solver, str(k), str(hidden)],
+                         env=env, capture_output=True, text=True, timeout=600, check=True)
+    peak = json.loads(out.stdout.split("\n")[-2])
+    copies = COPIES_NEEDED[solver]
+    assert peak["rise"] < (copies + 0.5) * size, f"{peak['rise'] / size:.2f} copies"
+    assert peak["traced"] < (copies + 1.5) * size, f"{peak['traced'] / size:.2f} copies"
 
 
 def test_dropout_with_sparse_x_is_refused(data):

@@ -12,7 +12,7 @@ from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_RECORDS_RO,
 from cpython.exc cimport PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport INFINITY
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset, strcmp
 
 from nnfast._nncore cimport *
@@ -126,6 +126,25 @@ def rng_permutation(int64_t[::1] order, uint64_t state):
     with nogil:
         check(nn_rng_permutation(&order[0], order.shape[0], &state))
     return state
+
+
+def mt19937_permutations(int64_t[:, :, ::1] orders, uint32_t[:, ::1] keys, int64_t[::1] pos,
+                         const uint8_t[::1] active=None):
+    """For each stream s (active[s] nonzero; None: all), fill orders[s] (m, n) with its next m
+    numpy.random.RandomState permutation(n) orders, drawn from its MT19937 state keys[s] (624
+    words) and pos[s], both advanced in place; the streams on the core's threads."""
+    cdef int64_t c = orders.shape[0]
+    cdef const uint8_t *a = NULL
+    expect(c > 0 and orders.shape[2] > 0, "orders must be (streams, orders, n), n >= 1")
+    expect(keys.shape[0] == c and keys.shape[1] == 624 and pos.shape[0] == c,
+           "keys must be (streams, 624) and pos (streams,): one MT19937 state per stream")
+    if active is not None:
+        expect(active.shape[0] == c, "active must hold one flag per stream")
+        a = &active[0]
+    if orders.shape[1] == 0:
+        return
+    with nogil:
+        check(nn_mt19937_permutations(&orders[0, 0, 0], c, orders.shape[1], orders.shape[2], &keys[0, 0], &pos[0], a))
 
 
 # ---- network description ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 # Declarations of the C core (src/nncore/nncore.h) for the Cython binding.
 # The typed functions appear twice, for float (_f32) and double (_f64), as in nncore_typed.h.
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 cdef extern from "nncore.h" nogil:
     enum:
@@ -54,6 +54,7 @@ cdef extern from "nncore.h" nogil:
     uint64_t nn_rng_u64(uint64_t *state)
     double nn_rng_uniform(uint64_t *state)
     int nn_rng_permutation(int64_t *order, int64_t n, uint64_t *state)
+    int nn_mt19937_permutations(int64_t *orders, int64_t c, int64_t m, int64_t n, uint32_t *keys, int64_t *pos, const uint8_t *active)
 
     ctypedef struct nn_net:
         int64_t n_layers

@@ -606,6 +606,28 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
         check.positive_int(max_iter, "max_iter"))
 
 
+class RandomStateOrders:
+    """The orders numpy.random.RandomState(seed).permutation(n) draws, one after another, for
+    each seed, drawn by the core (its MT19937 and the legacy shuffle, bit for bit; the seeds'
+    streams on the core's threads): ``fill(orders, active=None)`` writes the next m orders of
+    stream s into orders[s], an int64 (seeds, m, n) array, for every s where active (a bool
+    per seed; None: all) is true."""
+
+    def __init__(self, seeds: Sequence[int]) -> None:
+        states: List[Any] = [np.random.RandomState(seed).get_state(legacy=True)
+                             for seed in seeds]
+        self.keys = np.array([state[1] for state in states], dtype=np.uint32)
+        self.pos = np.array([state[2] for state in states], dtype=np.int64)
+
+    def fill(self, orders: npt.NDArray[np.int64], active: Optional[Any] = None) -> None:
+        if not (isinstance(orders, np.ndarray) and orders.dtype == np.int64
+                and orders.ndim == 3 and orders.flags.c_contiguous and orders.flags.writeable):
+            raise ValueError("orders must be a writeable C-contiguous int64 "
+                             "(seeds, m, n) array")
+        flags = None if active is None else np.ascontiguousarray(active, dtype=np.uint8)
+        _core.mt19937_permutations(orders, self.keys, self.pos, flags)
+
+
 # The numerator of a layer's glorot bound sqrt(gain / (n_in + n_out)), by its activation.
 GLOROT_GAINS = {"sigmoid": 2.0}
 

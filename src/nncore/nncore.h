@@ -83,6 +83,11 @@ uint64_t nn_rng_u64(uint64_t *state);
 double nn_rng_uniform(uint64_t *state);
 /* order = 0..n-1, then for i = n-1..1: j = floor(uniform * (i+1)), swap(order[i], order[j]) */
 int nn_rng_permutation(int64_t *order, int64_t n, uint64_t *state);
+/* For each of c streams (active[s] != 0; active NULL: all): its next m orders into orders
+ * (c, m, n) as numpy.random.RandomState's permutation(n) draws them, from its MT19937 state
+ * (keys (c, 624), pos (c) in 0..624, as get_state() gives them), advanced in place          */
+int nn_mt19937_permutations(int64_t *orders, int64_t c, int64_t m, int64_t n, uint32_t *keys,
+                            int64_t *pos, const uint8_t *active);
 
 /* ---- network description ---------------------------------------------------------------- */
 typedef struct {

@@ -160,12 +160,15 @@ static int64_t finite_status(const NN_T *w, double b, int64_t k, int64_t status)
 
 /* Class `part` for up to n_epochs epochs, scikit-learn's stopping rule after each:
  *   o = objective / n;  no_improvement = o > best - tol ? no_improvement + 1 : 0;
- *   best = min(best, o);  stop when no_improvement >= n_iter_no_change. */
+ *   best = min(best, o);  stop when no_improvement >= n_iter_no_change.
+ * The class's record is worked on in a local copy, written back at the end: the records of
+ * the classes share cache lines, and the intercept changes with every mistake, so threads
+ * writing their classes' records in place would take the line from one another each row. */
 static int NNI_F(sgd_fit_class)(void *ctx, int64_t part)
 {
     const NNI_F(sgd_fit_job) *c = (const NNI_F(sgd_fit_job) *)ctx;
     const nn_perceptron_sgd_options *opt = c->opt;
-    nn_perceptron_sgd_class *s = c->cls + part;
+    nn_perceptron_sgd_class local = c->cls[part], *s = &local;
     NN_T *w = c->W + part * c->k, *q = c->Q ? c->Q + part * c->k : NULL;
     const NN_T *y = c->Y + part * c->n, *sw = c->SW + part * c->n;
     int64_t e;
@@ -179,6 +182,7 @@ static int NNI_F(sgd_fit_class)(void *ctx, int64_t part)
         if (s->no_improvement >= opt->n_iter_no_change) s->status = NN_SGD_CONVERGED;
         s->status = finite_status(w, s->b, c->k, s->status);
     }
+    c->cls[part] = local;
     return NN_OK;
 }
 

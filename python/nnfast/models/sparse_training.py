@@ -39,6 +39,14 @@ class SparseRowsTrainer:
         object.__setattr__(self, "engine", SparseRowsEngine(trainer.engine))
         object.__setattr__(self, "_dropout", bool(dropout) and any(dropout))
 
+    @classmethod
+    def on_model(cls, model: Any, settings: Any) -> "SparseRowsTrainer":
+        """The handle of an MLP made for one fit (nnfast.sklearn's), on the model's own
+        parameter vector rather than a copy (MLP.trainer's): the weights of a fit are held
+        once, in the handle."""
+        return cls(model._engine.trainer(model._params, settings, model._rng_state,
+                                         model._commit_training), model.dropout)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._trainer, name)
 

@@ -158,9 +158,37 @@ def poisson_constant(Y):
     return (xlogy(Y, Y) - Y).sum(axis=1)
 
 
+def snapshot(attributes):
+    """A deep copy of an estimator's attributes that shares their NumPy arrays (the weights,
+    the optimizer's moments: each as large as the parameters): a fit never writes into an
+    array it was given -- it trains a copy of the weights and of the optimizer state, and
+    rebinds the attributes to the results -- so the arrays need no copy to restore the
+    estimator; the lists, the optimizer object and the random state that a fit changes in
+    place are copied."""
+    memo = {}
+
+    def share_arrays(value, depth=0):
+        if isinstance(value, np.ndarray):
+            memo[id(value)] = value
+        elif depth < 3 and isinstance(value, (list, tuple)):
+            for item in value:
+                share_arrays(item, depth + 1)
+        elif depth < 3 and isinstance(value, dict):
+            for item in value.values():
+                share_arrays(item, depth + 1)
+        elif depth < 3 and hasattr(value, "__dict__"):
+            share_arrays(vars(value), depth + 1)
+
+    share_arrays(attributes)
+    return copy.deepcopy(attributes, memo)
+
+
 class Network:
-    """An nnfast MLP of scikit-learn's shape, holding an estimator's coefs_ and intercepts_
-    (loss: the estimator's regression loss, None for a classifier)."""
+    """An nnfast MLP of the shape of an estimator's coefs_ and intercepts_ (loss: the
+    estimator's regression loss, None for a classifier).
+
+    forward and trainer take the weights they compute with, and the training handle works on
+    the model's own parameter vector, so that a fit holds one copy of the weights."""
 
     def __init__(self, coefs, intercepts, activation, out_activation, loss=None, dropout=0.0,
                  huber_delta=1.0):
@@ -170,18 +198,34 @@ class Network:
                          output=ACTIVATIONS[out_activation], loss=self.loss_name,
                          dtype=coefs[0].dtype, init="zeros", dropout=dropout,
                          huber_delta=huber_delta)
-        self.model.set_parameters(coefs, intercepts)
         self.layer_units, self.dtype = layer_units, coefs[0].dtype
         grad_scale, self.loss_scale = LOSS_SCALES[self.loss_name]
         self.grad_scale = grad_scale(layer_units[-1])
 
-    def forward(self, X):
-        """Output activations (n_samples, n_outputs) of coefs_ and intercepts_, computed as
+    def forward(self, X, coefs, intercepts):
+        """Output activations (n_samples, n_outputs) of coefs and intercepts, computed as
         scikit-learn does: a value that overflows is inf or NaN, not an error (the training
         handle's forward; MLP.forward would refuse it)."""
+        self.model.set_parameters(coefs, intercepts)
         if scipy.sparse.issparse(X):
             return self.model.forward_sparse(X, check_overflow=False)  # never densified
         return self.model.trainer(FitSettings()).forward(X)
+
+    def trainer(self, settings, coefs=None, intercepts=None):
+        """A training handle (sparse X stays sparse: models.sparse_training) on the model's
+        own parameters, set to coefs and intercepts (checked as MLP.set_parameters checks
+        them; None: the zeros they are)."""
+        trainer = SparseRowsTrainer.on_model(self.model, settings)
+        if coefs is not None:
+            W_views, b_views = self.unpack(trainer.params)
+            for l, (view, W) in enumerate(zip(W_views, coefs)):
+                W = check.as_matrix(W, f"coefs_[{l}]", self.dtype, view.shape[1], "the layer")
+                if W.shape != view.shape:
+                    raise ValueError(f"coefs_[{l}] has shape {W.shape}, expected {view.shape}")
+                view[...] = W
+            for l, (view, b) in enumerate(zip(b_views, intercepts)):
+                view[...] = check.as_vector(b, f"intercepts_[{l}]", self.dtype, view.shape[0])
+        return trainer
 
     def unpack(self, params):
         """coefs_, intercepts_ as views into a flat parameter vector."""
@@ -221,7 +265,7 @@ class NativeMLPMixin:
         """scikit-learn's _fit; a fit that fails (a diverging run: scikit-learn's ValueError
         "Solver produced non-finite parameter weights ...") leaves the estimator as it was
         before the call, every attribute included."""
-        before = copy.deepcopy(self.__dict__)
+        before = snapshot(self.__dict__)
         try:
             sample_weight = self._class_weighted(y, sample_weight, incremental)
             return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
@@ -274,7 +318,7 @@ class NativeMLPMixin:
             return super()._forward_pass_fast(X, check_input=check_input)
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        output = self._network().forward(X)
+        output = self._network().forward(X, self.coefs_, self.intercepts_)
         if self.dtype is not None:
             return output  # the asked precision, whatever X is
         # scikit-learn's output has the dtype of X @ coefs_ (float32 only when both are)
@@ -283,8 +327,15 @@ class NativeMLPMixin:
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
                         intercept_grads, layer_units, incremental):
-        if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = OPTIMIZERS[self.solver](self, self.coefs_ + self.intercepts_)
+        if not self.early_stopping:
+            # the copy of the initial weights scikit-learn's _initialize makes as the best
+            # ones is read by early stopping alone: without it, no copy (set again below)
+            self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
+        fresh = not incremental or not hasattr(self, "_optimizer")
+        if fresh:
+            # made without parameters, so without its zero arrays: its params and state are
+            # set to views of the training handle's (_trainer)
+            self._optimizer = OPTIMIZERS[self.solver](self, [])
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -311,10 +362,15 @@ class NativeMLPMixin:
         Y = np.reshape(y, (n_samples, -1))
         network = self._network()
         batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n_samples)
-        trainer = self._trainer(network, batch_size)
+        trainer = self._trainer(network, batch_size, fresh)
         # X, Y and the weights are checked (and Y converted) once here, not every epoch
         rows = self._checked_rows(trainer, X, Y, sample_weight)
+        # the handle's parameters are the weights from here on: the arrays they were copied
+        # from are let go (the optimizer object and the best weights held them too)
         self.coefs_, self.intercepts_ = network.unpack(trainer.params)
+        self._optimizer.params = self.coefs_ + self.intercepts_
+        if not early_stopping:
+            self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
         validation = self._validation_loss_rows(trainer, X_val, Y_val if early_stopping
                                                 else None, sample_weight_val)
         sample_idx = np.arange(n_samples) if self.shuffle else None
@@ -405,36 +461,47 @@ class NativeMLPMixin:
     def _is_stratified(self):
         return hasattr(self, "_label_binarizer") and self.n_outputs_ == 1
 
-    def _trainer(self, network, batch_size):
-        """The training handle of a stochastic solver, continuing the state of the optimizer
-        object (its velocities, or Adam's moments and step count)."""
+    def _trainer(self, network, batch_size, fresh):
+        """The training handle of a stochastic solver on coefs_ and intercepts_, continuing
+        the state of the optimizer object (its velocities, or Adam's moments and step count;
+        fresh: the optimizer was just made, its state all zeros)."""
         # nnfast's own shuffle is off: the epoch loop passes scikit-learn's order
         settings = FitSettings(
             optimizer=self.solver, alpha=network.core_alpha(self.alpha), batch_size=batch_size,
             shuffle=False, **SOLVER_SETTINGS[self.solver](self._optimizer, network.grad_scale))
-        # sparse X stays sparse (models.sparse_training)
-        trainer = SparseRowsTrainer(network.model.trainer(settings), network.model.dropout)
-        trainer.state = self._optimizer_to_core(trainer, network)
+        trainer = network.trainer(settings, self.coefs_, self.intercepts_)
+        trainer.state = self._optimizer_to_core(trainer, network, fresh)
         if any(network.model.dropout):
             # the masks' stream, seeded from random_state (drawn only when there is dropout,
             # so that without it the estimator draws exactly what scikit-learn draws)
             trainer.rng_state = int(self._random_state.randint(0, 2**31 - 1))
         return trainer
 
-    def _optimizer_to_core(self, trainer, network):
-        """The core's optimizer state (state1, state2, step) from self._optimizer.
+    def _optimizer_to_core(self, trainer, network, fresh):
+        """The core's optimizer state (state1, state2, step) from self._optimizer: new
+        arrays, so that the run never writes into the optimizer's (a fit that fails leaves
+        them as they were). A fresh optimizer's state is zeros: np.zeros, whose pages are
+        not touched before the first step, and the optimizer's own zeros are let go for
+        views of them.
 
         scikit-learn's lists hold coefs_ then intercepts_; the core's vectors hold them layer
         by layer, as its parameters. sgd's velocity is the same in both; Adam's moments are
         of scikit-learn's gradient, c times the core's, so m / c and v / c^2."""
         c = network.grad_scale
         optimizer = self._optimizer
+        if fresh:
+            adam = isinstance(optimizer, AdamOptimizer)
+            zeros = [np.zeros(trainer.params.shape, trainer.params.dtype)
+                     for _ in range(2 if adam else 1)]
+            state = (zeros[0], zeros[1] if adam else None, 0)
+            self._optimizer_views(state, network)
+            return state
 
         def packed(arrays, scale):
             flat = np.empty_like(trainer.params)
             coefs, intercepts = network.unpack(flat)
             for view, value in zip(coefs + intercepts, arrays):
-                view[...] = value / scale
+                np.divide(value, scale, out=view)
             return flat
 
         if isinstance(optimizer, AdamOptimizer):
@@ -443,27 +510,39 @@ class NativeMLPMixin:
 
     def _optimizer_from_core(self, trainer, network):
         """self._optimizer's arrays (and Adam's t and learning_rate) from the core's state:
-        the attributes scikit-learn's optimizer would hold after the same updates."""
+        the attributes scikit-learn's optimizer would hold after the same updates, as views
+        into the handle's state (scaled in place: the handle is not used again), not copies
+        of it."""
         state = trainer.state
         if state is None:
             return
         c = network.grad_scale
-        optimizer = self._optimizer
         state1, state2, step = state
-
-        def unpacked(flat, scale):
-            coefs, intercepts = network.unpack(flat * scale)
-            return coefs + intercepts
-
+        optimizer = self._optimizer
+        if isinstance(optimizer, AdamOptimizer) and c != 1.0:  # sgd's velocity is unscaled
+            state1 *= c
+            state2 *= c * c
+        self._optimizer_views(state, network)
         if isinstance(optimizer, AdamOptimizer):
-            optimizer.ms, optimizer.vs, optimizer.t = unpacked(state1, c), \
-                unpacked(state2, c * c), int(step)
+            optimizer.t = int(step)
             if optimizer.t > 0:
                 optimizer.learning_rate = (optimizer.learning_rate_init
                                            * np.sqrt(1 - optimizer.beta_2 ** optimizer.t)
                                            / (1 - optimizer.beta_1 ** optimizer.t))
+
+    def _optimizer_views(self, state, network):
+        """self._optimizer's arrays (Adam's ms and vs, or sgd's velocities) as views into
+        the flat vectors of a state (scikit-learn's order: coefs_ then intercepts_)."""
+        state1, state2, _ = state
+
+        def unpacked(flat):
+            coefs, intercepts = network.unpack(flat)
+            return coefs + intercepts
+
+        if isinstance(self._optimizer, AdamOptimizer):
+            self._optimizer.ms, self._optimizer.vs = unpacked(state1), unpacked(state2)
         else:
-            optimizer.velocities = unpacked(state1, 1.0)
+            self._optimizer.velocities = unpacked(state1)
 
     @staticmethod
     def _checked_rows(trainer, X, Y, sample_weight):
@@ -547,8 +626,7 @@ class LBFGSObjective:
         self.alpha = estimator.alpha
         self.network = estimator._network()
         self.core_alpha = self.network.core_alpha(self.alpha)
-        self.trainer = SparseRowsTrainer(
-            self.network.model.trainer(FitSettings(alpha=self.core_alpha)))
+        self.trainer = self.network.trainer(FitSettings(alpha=self.core_alpha))
         # core index of each packed entry: packed = params[order]
         coefs, intercepts = self.network.unpack(np.arange(self.trainer.params.shape[0]))
         self.order = np.concatenate([W.ravel() for W in coefs] + intercepts)

@@ -149,7 +149,8 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         alpha, l1_ratio = self._penalty(alpha)
         state = ops.perceptron_sgd_classes(intercepts, W)
         Q = np.zeros_like(W) if alpha and l1_ratio else None
-        rngs = [np.random.RandomState(seed) for seed in seeds] if self.shuffle else None
+        # each class's RandomState(seed).permutation(n) orders, drawn by the core
+        rngs = ops.RandomStateOrders(seeds) if self.shuffle else None
         fit = _sparse.perceptron_sgd_fit if epoch_kernel is sparse_epoch else ops.perceptron_sgd_fit
         decay = {"intercept_decay": SPARSE_INTERCEPT_DECAY} if fit is _sparse.perceptron_sgd_fit else {}
         while True:
@@ -162,9 +163,9 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
             orders = None
             if rngs is not None:
                 orders = np.zeros((len(W), block, n), dtype=np.int64)
-                for j in training:
-                    for e in range(block):
-                        orders[j, e] = rngs[j].permutation(n)
+                active = np.zeros(len(W), dtype=bool)
+                active[training] = True
+                rngs.fill(orders, active)
             fit(W, Q, state, X_train, Y, SW, orders, self.eta0, alpha, l1_ratio,
                 bool(self.fit_intercept), -np.inf if self.tol is None else self.tol,
                 self.n_iter_no_change, max_iter, n_epochs=block, **decay)
