@@ -1,11 +1,11 @@
 """Whole fits through the data-parallel training step (src/nncore/train_split.c).
 
 A batch whose forward work (m * sum of n_l n_{l+1} multiply-adds) lies in the split range has its
-rows cut into parts of whole 24-row blocks (2 blocks a part at least), a function of the batch
+rows cut into parts of whole 24-row blocks (4 blocks a part at least), a function of the batch
 size and the network alone; the parts' gradients are summed in a fixed order
 (docs/semantics.md, "Backprop and L2"). For [64, 100, 10] (7400 multiply-adds a row) a batch of
-200 rows runs in 4 parts, 96 and 100 in 2, 73 in 2, 72 in 1 (three blocks: not split), so a
-fit of 500 rows mixes split and unsplit steps in its short last batch. The results must be the
+168 rows (7 blocks) is not split, 169 and 200 run in 2 parts, 480 in 5, so a fit of 500 rows
+mixes split and unsplit steps (its short last batches). The results must be the
 same bits on 1, 2 and 3 threads, and float64 runs equal the reference to 1e-9.
 """
 import numpy as np
@@ -41,7 +41,7 @@ def fit_on(threads, dtype, optimizer, batch, sample_weight=False, activation="re
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("batch", [72, 73, 96, 200])
+@pytest.mark.parametrize("batch", [168, 169, 200, 480])
 def test_split_fit_bit_identical_for_any_thread_count(dtype, optimizer, batch):
     runs = [fit_on(t, dtype, optimizer, batch) for t in (1, 2, 3)]
     first = runs[0]
@@ -63,9 +63,9 @@ def test_split_fit_with_sample_weights_bit_identical(activation):
     assert one.loss_curve_ == two.loss_curve_ == three.loss_curve_
 
 
-# [24, 48, 16]: 1920 multiply-adds a row, so a batch of 150 (7 blocks: 3 parts of 48, 48 and 54
-# rows) is split and its last batch of 30 rows (2 blocks: 1 part) is not.
-SPLIT_MID = dict(layers=[24, 48, 16], n=180, batch=150)
+# [24, 48, 16]: 1920 multiply-adds a row, so a batch of 200 (9 blocks: parts of 96 and 104
+# rows) is split and the last batch of 30 rows is not.
+SPLIT_MID = dict(layers=[24, 48, 16], n=230, batch=200)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])

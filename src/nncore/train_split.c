@@ -18,10 +18,15 @@
 /* Rows per block: a multiple of every direct kernel's tile height (4, 6, 8, 12), so parts end
  * on tile boundaries. */
 #define SPLIT_BLOCK_ROWS 24
-/* Blocks per part (at least): parts of 48-71 rows, enough rows per product for the direct
- * kernels' tiles, and enough parts (4 of a batch of 200) that a thread whose core is taken
- * leaves the rest of the step to the others (parts are claimed one at a time). */
-#define SPLIT_PART_BLOCKS 2
+/* Blocks per part (at least): parts of 96-191 rows (2 of a batch of 200). Smaller parts cost
+ * more than the second thread saves: digits (batch 200, 64 -> 100 -> 10, adam, 50 epochs,
+ * float64, 2-core Ice Lake Xeon VM, medians of 15 interleaved fits) took 184.6 ms on 1 thread
+ * in 4 parts of 48-56 rows against 150.3 ms unsplit, and 143 ms on 2 threads against 145:
+ * each part re-reads and re-writes its own dW, and the sums over 50 rows are short. In 2 parts
+ * it took 160.6 ms on 1 thread (unsplit 166.7) and 144.1 ms on 2 (unsplit 163.9). Parts are
+ * claimed one at a time, so a thread whose core is taken holds the step up only by a part it
+ * has started. */
+#define SPLIT_PART_BLOCKS 4
 /* Forward multiply-adds of a batch (m sum_l n_l n_{l+1}) from which the step is split: below,
  * a wake-up of the pool costs more than it saves. */
 #ifndef SPLIT_MIN_WORK
