@@ -42,51 +42,36 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
                          const NN_T *W, const NN_T *delta, int64_t m, int64_t k, int64_t n,
                          nn_act act_prev)
 {
-    if (!dW || !db || !A_prev || !delta || m <= 0 || k <= 0 || n <= 0) return NN_EINVAL;
-    if (!nni_act_differentiable_elementwise(act_prev)) return NN_EINVAL;
-    if (delta_prev && !W) return NN_EINVAL;
-    return NNI_F(dense_backward_rows)(dW, db, delta_prev, A_prev, W, delta, m, k, n, act_prev,
-                                      m, 1);
-}
-
-/* dense_backward on `rows` rows of a batch of m (checked arguments): the sums over these rows
- * scaled by 1/m; accumulate = 1 adds them to dW and db, 0 writes them (dW = A_prev^T delta / m,
- * db = sum_rows(delta) / m, each element fl(sum / m) as the accumulating form adds it). */
-int NNI_F(dense_backward_rows)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
-                               const NN_T *W, const NN_T *delta, int64_t rows, int64_t k,
-                               int64_t n, nn_act act_prev, int64_t m, int accumulate)
-{
     const NN_T inv_m = (NN_T)1 / (NN_T)m;
     int64_t i, j0, j;
     int st;
+    if (!dW || !db || !A_prev || !delta || m <= 0 || k <= 0 || n <= 0) return NN_EINVAL;
+    if (!nni_act_differentiable_elementwise(act_prev)) return NN_EINVAL;
+    if (delta_prev && !W) return NN_EINVAL;
 
-    /* dW (k, n) (+)= (1/m) A_prev^T (k, rows) @ delta (rows, n) */
-    st = product(dW, A_prev, delta, k, n, rows, 1, 0, inv_m, accumulate ? 1 : 0, NULL);
-    if (st != NN_OK) return st;
+    /* dW (k, n) += (1/m) A_prev^T (k, m) @ delta (m, n) */
+    if ((st = product(dW, A_prev, delta, k, n, m, 1, 0, inv_m, 1, NULL)) != NN_OK) return st;
 
-    /* db[j] (+)= (sum_i delta[i, j]) / m, each column summed in row order (deterministic) */
+    /* db[j] += (sum_i delta[i, j]) / m, each column summed in row order (deterministic) */
     for (j0 = 0; j0 < n; j0 += COLSUM_CHUNK) {
         NN_T s[COLSUM_CHUNK];
         const int64_t nc = n - j0 < COLSUM_CHUNK ? n - j0 : COLSUM_CHUNK;
         for (j = 0; j < nc; j++) s[j] = 0;
-        for (i = 0; i < rows; i++) {
+        for (i = 0; i < m; i++) {
             const NN_T *row = delta + i * n + j0;
             for (j = 0; j < nc; j++) s[j] += row[j];
         }
-        if (accumulate)
-            for (j = 0; j < nc; j++) db[j0 + j] += s[j] / (NN_T)m;
-        else
-            for (j = 0; j < nc; j++) db[j0 + j] = s[j] / (NN_T)m;
+        for (j = 0; j < nc; j++) db[j0 + j] += s[j] / (NN_T)m;
     }
 
     if (delta_prev) {
-        /* delta_prev (rows, k) = delta (rows, n) @ W^T (n, k), times f'(A_prev) on write-back */
+        /* delta_prev (m, k) = delta (m, n) @ W^T (n, k), times f'(A_prev) on write-back */
         NN_F(epilogue) ep;
         ep.bias = NULL;
         ep.act = NN_ACT_IDENTITY;
         ep.deriv_of = act_prev == NN_ACT_IDENTITY ? NULL : A_prev;
         ep.deriv_act = act_prev;
-        return product(delta_prev, delta, W, rows, k, n, 0, 1, 1, 0, &ep);
+        return product(delta_prev, delta, W, m, k, n, 0, 1, 1, 0, &ep);
     }
     return NN_OK;
 }

@@ -393,36 +393,18 @@ static inline nni_vec_fn nni_vec_act(nn_act act)
 #endif
 }
 
-/* delta (rows, n), rows r0 .. r0+rows-1 of a batch of m with weight sum S: row i *= sw_i m / S,
- * the weighted mean's 1/S in place of the kernels' 1/m.                                  */
-static inline void nni_scale_part_by_weight(NN_T *delta, const double *sw, double sw_sum,
-                                            int64_t m, int64_t r0, int64_t rows, int64_t n)
-{
-    int64_t i, j;
-    for (i = 0; i < rows; i++) {
-        const NN_T scale = (NN_T)(sw[r0 + i] * (double)m / sw_sum);
-        for (j = 0; j < n; j++) delta[i * n + j] *= scale;
-    }
-}
-
-/* The same for the whole batch (network.c's batch_loss_gradient and the fused small engine). */
+/* delta (m, n) row i *= sw_i m / S, S = sum_i sw_i: the weighted mean's 1/S in place of the
+ * kernels' 1/m (network.c's batch_loss_gradient and the fused small engine share it).     */
 static inline void nni_scale_rows_by_weight(NN_T *delta, const double *sw, int64_t m,
                                             int64_t n)
 {
     double sw_sum = 0.0;
-    int64_t i;
+    int64_t i, j;
     for (i = 0; i < m; i++) sw_sum += sw[i];
-    nni_scale_part_by_weight(delta, sw, sw_sum, m, 0, m, n);
-}
-
-/* alpha m / sum(sw) (sw NULL: alpha): with weights the kernels' 1/m becomes 1/sum(sw). */
-static inline double nni_weighted_alpha(double alpha, const double *sw, int64_t m)
-{
-    double sw_sum = 0.0;
-    int64_t i;
-    if (!sw) return alpha;
-    for (i = 0; i < m; i++) sw_sum += sw[i];
-    return alpha * (double)m / sw_sum;
+    for (i = 0; i < m; i++) {
+        const NN_T scale = (NN_T)(sw[i] * (double)m / sw_sum);
+        for (j = 0; j < n; j++) delta[i * n + j] *= scale;
+    }
 }
 
 /* sum_i W[i]^2 in double, for the L2 penalty: NNI_SUMSQ_LANES partial sums, lane q adding
@@ -556,54 +538,6 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
                                const NN_T *params, const nn_net *net, const NN_T *X,
                                const NN_T *Y, const double *sw, int64_t m, double alpha,
                                uint64_t *dropout_rng);
-
-/* network.c, batch_loss_gradient's stages: the loss from the forward's outputs in buf, and
- * the gradient's start (0, each dW alpha W / m). nni_weighted_alpha: alpha m / sum(sw) (sw
- * NULL: alpha), the L2 coefficient that makes the kernels' 1/m a 1/sum(sw).                */
-int NNI_F(batch_loss)(double *loss, const NNI_F(batch_buffers) *buf, const NN_T *params,
-                      const nn_net *net, const NN_T *Y, const double *sw, int64_t m,
-                      double alpha);
-void NNI_F(gradient_start)(NN_T *grads, const NN_T *params, const nn_net *net,
-                           int64_t n_params, double alpha, int64_t m);
-
-/* dense.c: dense_backward over `rows` rows of a batch of m (checked arguments), scaled by
- * 1/m; accumulate 1 adds to dW and db, 0 overwrites them.                                  */
-int NNI_F(dense_backward_rows)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
-                               const NN_T *W, const NN_T *delta, int64_t rows, int64_t k,
-                               int64_t n, nn_act act_prev, int64_t m, int accumulate);
-
-/* optim.c: one optimizer step over a flat vector as a job whose range(j, i0, i1) updates
- * elements i0 .. i1-1 (each element reads and writes itself only); sgd_job / adam_job check
- * the settings as sgd_update / adam_update do and fill it; optim_run runs the whole job
- * (in fixed chunks over the threads when it is long).                                       */
-typedef struct NNI_F(optim_job) {
-    NN_T *w, *s1, *s2;  /* parameters and optimizer state (s2: adam's v, else unused)       */
-    const NN_T *g;
-    int64_t count;
-    NN_T a, b, c, d, e; /* the step's constants (sgd: mu, eta; adam: b1, c1, b2, c2, step) */
-    NN_T eps;
-    int nesterov;
-    void (*range)(const struct NNI_F(optim_job) *j, int64_t i0, int64_t i1);
-} NNI_F(optim_job);
-int NNI_F(sgd_job)(NNI_F(optim_job) *j, NN_T *w, NN_T *v, const NN_T *g, int64_t count,
-                   double lr, double momentum, int nesterov);
-int NNI_F(adam_job)(NNI_F(optim_job) *j, NN_T *w, NN_T *m, NN_T *v, const NN_T *g,
-                    int64_t count, int64_t t, double lr, double beta1, double beta2,
-                    double epsilon);
-int NNI_F(optim_run)(const NNI_F(optim_job) *j);
-
-/* train_split.c: the data-parallel step. split_parts: the parts a batch of m rows of this
- * net splits into (a function of m and the net alone; 1: the step is not split).
- * split_loss_gradient: batch_loss_gradient without dropout, its rows in split_parts(m)
- * parts; part_grads holds parts - 1 gradients of n_params. split_update: grads += the
- * parts' gradients (in order), then the job's step, in fixed chunks over the threads.      */
-int64_t NNI_F(split_parts)(const nn_net *net, int64_t m);
-int NNI_F(split_loss_gradient)(double *loss, NN_T *grads, NN_T *part_grads,
-                               const NNI_F(batch_buffers) *buf, const NN_T *params,
-                               const nn_net *net, const NN_T *X, const NN_T *Y,
-                               const double *sw, int64_t m, double alpha);
-int NNI_F(split_update)(const NNI_F(optim_job) *job, NN_T *grads, const NN_T *part_grads,
-                        int64_t n_parts);
 
 /* network.c: allocate / free the buffers above for batches of at most batch rows; with
  * dropout != 0 also F and S for the net's dropout layers.                                  */

@@ -249,50 +249,6 @@ void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
     memset(buf, 0, sizeof *buf);
 }
 
-/* The batch loss from the forward's outputs in buf: mean_rows(loss) (weighted by sw when
- * given) + alpha/2 sum_l sum(W_l^2) / m, alpha scaled by m / sum(sw) with weights. */
-int NNI_F(batch_loss)(double *loss, const NNI_F(batch_buffers) *buf, const NN_T *params,
-                      const nn_net *net, const NN_T *Y, const double *sw, int64_t m,
-                      double alpha)
-{
-    const int64_t L = net->n_layers, nL = net->sizes[L];
-    double lv = 0.0, pen = 0.0;
-    int64_t l, off;
-    int st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss,
-                           net->huber_delta);
-    if (st != NN_OK) return st;
-    alpha = nni_weighted_alpha(alpha, sw, m);
-    if (alpha > 0) {
-        for (off = 0, l = 0; l < L; l++) {
-            const int64_t k = net->sizes[l], n = net->sizes[l + 1];
-            if ((st = NN_F(l2_penalty)(&pen, params + off, k * n, alpha, m)) != NN_OK) return st;
-            lv += pen;
-            off += k * n + n;
-        }
-    }
-    *loss = lv;
-    return NN_OK;
-}
-
-/* grads = 0, but each dW starts at alpha W / m when alpha > 0: the products then add
- * A_prev^T delta / m to it, the bits of adding alpha W / m after it (nn_l2_gradient's
- * expression), in one pass fewer over the weights. */
-void NNI_F(gradient_start)(NN_T *grads, const NN_T *params, const nn_net *net,
-                           int64_t n_params, double alpha, int64_t m)
-{
-    int64_t l, off;
-    memset(grads, 0, (size_t)n_params * sizeof(NN_T));
-    if (alpha > 0) {
-        const NN_T a = (NN_T)alpha, mm = (NN_T)m;
-        int64_t i;
-        for (off = 0, l = 0; l < net->n_layers; l++) {
-            const int64_t kn = net->sizes[l] * net->sizes[l + 1];
-            for (i = 0; i < kn; i++) grads[off + i] = a * params[off + i] / mm;
-            off += kn + net->sizes[l + 1];
-        }
-    }
-}
-
 /* Forward keeping A of every layer (and the output logits Z for bce/ce/poisson), the batch
  * loss mean_rows(loss) + alpha/2 sum_l sum(W_l^2) / m, then, when grads != NULL, backprop:
  * delta_L = output delta; per layer from the last: dW, db, delta_prev; dW += alpha W / m
@@ -308,6 +264,7 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 {
     const int64_t L = net->n_layers, nL = net->sizes[L];
     const NN_T *in = X;
+    double lv = 0.0, pen = 0.0;
     int64_t l, off = 0, n_params;
     int st, cur = 0;
 
@@ -323,10 +280,41 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         in = buf->A[l];
     }
     n_params = off;
-    if ((st = NNI_F(batch_loss)(loss, buf, params, net, Y, sw, m, alpha)) != NN_OK) return st;
+    if (sw) {
+        double sw_sum = 0.0;
+        for (l = 0; l < m; l++) sw_sum += sw[l];
+        st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss,
+                           net->huber_delta);
+        if (st != NN_OK) return st;
+        alpha = alpha * (double)m / sw_sum;
+    } else if ((st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, NULL, m, nL, net->loss,
+                                   net->huber_delta)) != NN_OK) {
+        return st;
+    }
+    if (alpha > 0) {
+        for (off = 0, l = 0; l < L; l++) {
+            const int64_t k = net->sizes[l], n = net->sizes[l + 1];
+            if ((st = NN_F(l2_penalty)(&pen, params + off, k * n, alpha, m)) != NN_OK) return st;
+            lv += pen;
+            off += k * n + n;
+        }
+    }
+    *loss = lv;
     if (!grads) return NN_OK;
-    alpha = nni_weighted_alpha(alpha, sw, m);
-    NNI_F(gradient_start)(grads, params, net, n_params, alpha, m);
+
+    /* grads = 0, but each dW starts at alpha W / m when alpha > 0: the product then adds
+     * A_prev^T delta / m to it, the bits of adding alpha W / m after it (nn_l2_gradient's
+     * expression), in one pass fewer over the weights */
+    memset(grads, 0, (size_t)n_params * sizeof(NN_T));
+    if (alpha > 0) {
+        const NN_T a = (NN_T)alpha, mm = (NN_T)m;
+        int64_t i;
+        for (off = 0, l = 0; l < L; l++) {
+            const int64_t kn = net->sizes[l] * net->sizes[l + 1];
+            for (i = 0; i < kn; i++) grads[off + i] = a * params[off + i] / mm;
+            off += kn + net->sizes[l + 1];
+        }
+    }
     st = NN_F(output_delta_ex)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
                                net->loss, net->huber_delta);
     if (st != NN_OK) return st;

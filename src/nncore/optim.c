@@ -17,7 +17,15 @@
  * the saving of sgd shrinks towards the wake-up cost. */
 #define OPTIM_PARALLEL_MIN 65536
 
-typedef NNI_F(optim_job) optim_job;
+typedef struct optim_job {
+    NN_T *w, *s1, *s2;  /* parameters and optimizer state (s2: adam's v, else unused) */
+    const NN_T *g;
+    int64_t count;
+    NN_T a, b, c, d, e; /* the step's constants (sgd: mu, eta; adam: b1, c1, b2, c2, step) */
+    NN_T eps;
+    int nesterov;
+    void (*range)(const struct optim_job *j, int64_t i0, int64_t i1); /* the update      */
+} optim_job;
 
 /* The steps over elements i0 .. i1-1 (optim_step.h's arithmetic). */
 static void sgd_range(const optim_job *j, int64_t i0, int64_t i1)
@@ -40,7 +48,7 @@ static int optim_chunk(void *ctx, int64_t c)
 }
 
 /* The chunks of the job over the pool, or the whole vector here when it is short. */
-int NNI_F(optim_run)(const optim_job *j)
+static int optim_run(const optim_job *j)
 {
     const int threads = nni_threads();
     if (threads <= 1 || j->count < OPTIM_PARALLEL_MIN) {
@@ -51,60 +59,46 @@ int NNI_F(optim_run)(const optim_job *j)
                             (void *)j);
 }
 
-int NNI_F(sgd_job)(optim_job *j, NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr,
-                   double momentum, int nesterov)
-{
-    if (!w || !v || !g || count <= 0) return NN_EINVAL;
-    if (!(lr > 0) || !isfinite(lr) || !(momentum >= 0 && momentum < 1)) return NN_EINVAL;
-    if (nesterov != 0 && nesterov != 1) return NN_EINVAL;
-    memset(j, 0, sizeof *j);
-    j->w = w;
-    j->s1 = v;
-    j->g = g;
-    j->count = count;
-    j->a = (NN_T)momentum;
-    j->b = (NN_T)lr;
-    j->nesterov = nesterov;
-    j->range = sgd_range;
-    return NN_OK;
-}
-
-/* lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) in double (the bias correction), t >= 1. */
-int NNI_F(adam_job)(optim_job *j, NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count,
-                    int64_t t, double lr, double beta1, double beta2, double epsilon)
-{
-    if (!w || !m || !v || !g || count <= 0 || t < 1) return NN_EINVAL;
-    if (!(lr > 0) || !isfinite(lr) || !(beta1 >= 0 && beta1 < 1) ||
-        !(beta2 >= 0 && beta2 < 1) || !(epsilon > 0) || !isfinite(epsilon))
-        return NN_EINVAL;
-    memset(j, 0, sizeof *j);
-    j->w = w;
-    j->s1 = m;
-    j->s2 = v;
-    j->g = g;
-    j->count = count;
-    j->a = (NN_T)beta1;
-    j->b = (NN_T)(1.0 - beta1);
-    j->c = (NN_T)beta2;
-    j->d = (NN_T)(1.0 - beta2);
-    j->e = (NN_T)nni_adam_lr(lr, beta1, beta2, t);
-    j->eps = (NN_T)epsilon;
-    j->range = adam_range;
-    return NN_OK;
-}
-
 int NN_F(sgd_update)(NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr, double momentum,
                      int nesterov)
 {
     optim_job j;
-    const int st = NNI_F(sgd_job)(&j, w, v, g, count, lr, momentum, nesterov);
-    return st != NN_OK ? st : NNI_F(optim_run)(&j);
+    if (!w || !v || !g || count <= 0) return NN_EINVAL;
+    if (!(lr > 0) || !isfinite(lr) || !(momentum >= 0 && momentum < 1)) return NN_EINVAL;
+    if (nesterov != 0 && nesterov != 1) return NN_EINVAL;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.s1 = v;
+    j.g = g;
+    j.count = count;
+    j.a = (NN_T)momentum;
+    j.b = (NN_T)lr;
+    j.nesterov = nesterov;
+    j.range = sgd_range;
+    return optim_run(&j);
 }
 
+/* lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) in double (the bias correction), t >= 1. */
 int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, int64_t t,
                       double lr, double beta1, double beta2, double epsilon)
 {
     optim_job j;
-    const int st = NNI_F(adam_job)(&j, w, m, v, g, count, t, lr, beta1, beta2, epsilon);
-    return st != NN_OK ? st : NNI_F(optim_run)(&j);
+    if (!w || !m || !v || !g || count <= 0 || t < 1) return NN_EINVAL;
+    if (!(lr > 0) || !isfinite(lr) || !(beta1 >= 0 && beta1 < 1) ||
+        !(beta2 >= 0 && beta2 < 1) || !(epsilon > 0) || !isfinite(epsilon))
+        return NN_EINVAL;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.s1 = m;
+    j.s2 = v;
+    j.g = g;
+    j.count = count;
+    j.a = (NN_T)beta1;
+    j.b = (NN_T)(1.0 - beta1);
+    j.c = (NN_T)beta2;
+    j.d = (NN_T)(1.0 - beta2);
+    j.e = (NN_T)nni_adam_lr(lr, beta1, beta2, t);
+    j.eps = (NN_T)epsilon;
+    j.range = adam_range;
+    return optim_run(&j);
 }

@@ -13,7 +13,6 @@ struct NN_WS {
     double *swb;             /* gathered sample weights when shuffling (batch)                */
     NNI_F(batch_buffers) buf;
     NN_T *grads;             /* (n_params)                                                    */
-    NN_T *part_grads;        /* the split step's parts 1.. (split_parts(batch) - 1, n_params) */
     NN_T *state1, *state2;   /* sgd: velocity; adam: first and second moments (n_params)     */
     int64_t step;            /* adam's step count t                                           */
     NNI_F(small_step_fn) small; /* the fused step (small_net.c) when the net is small, or NULL */
@@ -31,7 +30,6 @@ void NN_F(workspace_free)(NN_WS *ws)
     free(ws->Yb);
     free(ws->swb);
     free(ws->grads);
-    free(ws->part_grads);
     free(ws->state1);
     free(ws->state2);
     free(ws->WT);
@@ -86,16 +84,6 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
         if (!(ws->WT = (NN_T *)nni_alloc(maxkn, sizeof(NN_T)))) {
             NN_F(workspace_free)(ws);
             return NN_ENOMEM;
-        }
-    }
-    else if (NNI_F(split_parts)(net, batch_size) > 1) {
-        /* a short last batch splits into no more parts than a full one (split_parts grows
-         * with m) */
-        int64_t count;
-        if ((st = nni_mul(&count, NNI_F(split_parts)(net, batch_size) - 1, n_params)) != NN_OK ||
-            !(ws->part_grads = (NN_T *)nni_alloc(count, sizeof(NN_T)))) {
-            NN_F(workspace_free)(ws);
-            return st != NN_OK ? st : NN_ENOMEM;
         }
     }
     ws->neuron = NNI_F(neuron_applies)(net, batch_size, n_samples);
@@ -197,8 +185,6 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
     double total = 0.0;
     NNI_F(small_ctx) small;
     uint64_t *dropout_rng = nni_net_has_dropout(net) ? rng_state : NULL;
-    NNI_F(optim_job) job;
-    int64_t parts;
     int st;
 
     if (cfg->shuffle && (st = nn_rng_permutation(ws->order, n, rng_state)) != NN_OK) return st;
@@ -243,28 +229,19 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
             total += batch_loss * (double)m;
             continue;
         }
-        parts = ws->part_grads ? NNI_F(split_parts)(net, m) : 1;
-        if (parts > 1) /* the rows over the threads (train_split.c) */
-            st = NNI_F(split_loss_gradient)(&batch_loss, ws->grads, ws->part_grads, &ws->buf,
-                                            params, net, Xb, Yb, swb, m, cfg->alpha);
-        else
-            st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb,
-                                            Yb, swb, m, cfg->alpha, dropout_rng);
+        st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb, Yb,
+                                        swb, m, cfg->alpha, dropout_rng);
         if (st != NN_OK) return st;
         if (!isfinite(batch_loss)) return NN_ENONFINITE;
         total += batch_loss * (double)m;
         if (cfg->optimizer == NN_OPT_SGD) {
-            st = NNI_F(sgd_job)(&job, params, ws->state1, ws->grads, n_params, cfg->lr,
-                                cfg->momentum, cfg->nesterov);
+            st = NN_F(sgd_update)(params, ws->state1, ws->grads, n_params, cfg->lr,
+                                  cfg->momentum, cfg->nesterov);
         } else {
             ws->step++;
-            st = NNI_F(adam_job)(&job, params, ws->state1, ws->state2, ws->grads, n_params,
-                                 ws->step, cfg->lr, cfg->beta1, cfg->beta2, cfg->epsilon);
+            st = NN_F(adam_update)(params, ws->state1, ws->state2, ws->grads, n_params,
+                                   ws->step, cfg->lr, cfg->beta1, cfg->beta2, cfg->epsilon);
         }
-        if (st != NN_OK) return st;
-        /* the parts' gradients summed into grads with the step, in chunks over the threads */
-        st = parts > 1 ? NNI_F(split_update)(&job, ws->grads, ws->part_grads, parts)
-                       : NNI_F(optim_run)(&job);
         if (st != NN_OK) return st;
     }
     *epoch_loss = total / (double)n;
