@@ -1,0 +1,131 @@
+/* GEMM configurations against each other, paired: the loop order, blocking and thread count
+ * of one product, alternated call by call in one process, so that the slow phases of a shared
+ * or virtual machine hit every configuration alike. Prints per configuration the median and
+ * best GFLOP/s, and the median (quartiles) of the per-round speed ratio to the first one.
+ *
+ *   ./build/bench_gemm_configs [-d] M N K TRANS_A TRANS_B ROUNDS CONFIG...
+ *   CONFIG = order:mc:kc:nc:threads   order -1 (the machine's), 0 (B's panel in L1) or
+ *                                     1 (A's panel in L1); mc, kc, nc 0 = the machine's
+ *   -d: float64 (default float32)
+ * e.g. the loop orders of W4's 256 x 2048 x 2048 on 2 threads, 15 rounds:
+ *   ./build/bench_gemm_configs 256 2048 2048 0 0 15 0:0:0:0:2 1:0:0:0:2
+ * Built with the C tests (cmake -DNNFAST_C_TESTS=ON). Operands on transparent huge pages
+ * where the kernel offers them, as NumPy allocates large arrays. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200112L /* posix_memalign */
+#endif
+#include "internal.h"
+#include "nncore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#define MAX_CONFIGS 8
+#define MAX_ROUNDS 1000
+
+typedef struct {
+    int order, threads;
+    long mc, kc, nc;
+} config;
+
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* an operand of count elements of `size` bytes, on huge pages when offered */
+static void *operand(long count, int size, unsigned seed)
+{
+    const size_t bytes = (size_t)count * (size_t)size;
+    unsigned char *p = NULL;
+    long i;
+#if defined(_WIN32)
+    p = (unsigned char *)malloc(bytes);
+#else
+    void *q = NULL;
+    if (posix_memalign(&q, (size_t)2 << 20, bytes) == 0) p = (unsigned char *)q;
+#endif
+    if (!p) return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    for (i = 0; i < count; i++) {
+        const double v = (double)((i * 2654435761u + seed) % 1000) / 1000.0 - 0.5;
+        if (size == 4) ((float *)p)[i] = (float)v;
+        else ((double *)p)[i] = v;
+    }
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    int f64 = 0, n_configs, c, r, rounds;
+    long m, n, k;
+    int trans_a, trans_b;
+    config cfg[MAX_CONFIGS];
+    static double t[MAX_CONFIGS][MAX_ROUNDS], sorted[MAX_ROUNDS], ratio[MAX_ROUNDS];
+    void *A, *B, *C;
+    if (argc > 1 && strcmp(argv[1], "-d") == 0) f64 = 1, argv++, argc--;
+    if (argc < 8) {
+        fprintf(stderr, "usage: %s [-d] M N K TRANS_A TRANS_B ROUNDS order:mc:kc:nc:threads...\n",
+                argv[0]);
+        return 2;
+    }
+    m = atol(argv[1]), n = atol(argv[2]), k = atol(argv[3]);
+    trans_a = atoi(argv[4]), trans_b = atoi(argv[5]), rounds = atoi(argv[6]);
+    n_configs = argc - 7;
+    if (m <= 0 || n <= 0 || k <= 0 || rounds < 1 || rounds > MAX_ROUNDS ||
+        n_configs > MAX_CONFIGS) {
+        fprintf(stderr, "bad arguments (ROUNDS 1..%d, at most %d configs)\n", MAX_ROUNDS,
+                MAX_CONFIGS);
+        return 2;
+    }
+    for (c = 0; c < n_configs; c++)
+        if (sscanf(argv[7 + c], "%d:%ld:%ld:%ld:%d", &cfg[c].order, &cfg[c].mc, &cfg[c].kc,
+                   &cfg[c].nc, &cfg[c].threads) != 5 || cfg[c].threads < 1) {
+            fprintf(stderr, "bad config '%s' (order:mc:kc:nc:threads)\n", argv[7 + c]);
+            return 2;
+        }
+    A = operand(m * k, f64 ? 8 : 4, 1);
+    B = operand(k * n, f64 ? 8 : 4, 2);
+    C = operand(m * n, f64 ? 8 : 4, 3);
+    if (!A || !B || !C) return 1;
+    for (r = -1; r < rounds; r++) /* round -1 warms caches, pages and the thread pool */
+        for (c = 0; c < n_configs; c++) {
+            double start;
+            int st;
+            nni_gemm_loop_order_set(cfg[c].order);
+            nni_gemm_blocking_set(cfg[c].mc, cfg[c].kc, cfg[c].nc);
+            nn_set_num_threads(cfg[c].threads);
+            start = nn_seconds();
+            st = f64 ? nn_gemm_f64((double *)C, (const double *)A, (const double *)B, m, n, k,
+                                   trans_a, trans_b, 1, 0, NULL)
+                     : nn_gemm_f32((float *)C, (const float *)A, (const float *)B, m, n, k,
+                                   trans_a, trans_b, 1, 0, NULL);
+            if (st != NN_OK) {
+                fprintf(stderr, "gemm failed: %d\n", st);
+                return 1;
+            }
+            if (r >= 0) t[c][r] = nn_seconds() - start;
+        }
+    printf("%s %ld x %ld x %ld trans_a %d trans_b %d, %d rounds (gemm %s)\n",
+           f64 ? "float64" : "float32", m, n, k, trans_a, trans_b, rounds,
+           f64 ? nni_gemm_kernel_get()->label_f64 : nni_gemm_kernel_get()->label_f32);
+    for (c = 0; c < n_configs; c++) {
+        const double gflop = 2.0 * (double)m * (double)n * (double)k / 1e9;
+        for (r = 0; r < rounds; r++) sorted[r] = t[c][r], ratio[r] = t[0][r] / t[c][r];
+        qsort(sorted, (size_t)rounds, sizeof(double), by_value);
+        qsort(ratio, (size_t)rounds, sizeof(double), by_value);
+        printf("  %-18s median %7.1f GFLOP/s  best %7.1f  speed / first: median %.3f "
+               "(quartiles %.3f %.3f)\n",
+               argv[7 + c], gflop / sorted[rounds / 2], gflop / sorted[0], ratio[rounds / 2],
+               ratio[rounds / 4], ratio[3 * rounds / 4]);
+    }
+    free(A), free(B), free(C);
+    return 0;
+}
