@@ -3,16 +3,6 @@
 
 #define COLSUM_CHUNK 256 /* columns summed at once in a stack buffer */
 
-/* C = alpha op(A) op(B) + beta C with the epilogue: the direct kernels for mid-size shapes
- * (gemm_direct.c's rule), the GEMM otherwise. */
-static int product(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
-                   int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
-{
-    if (NNI_F(direct_applies)(m, n, k, trans_b))
-        return NNI_F(direct_gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
-    return NN_F(gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
-}
-
 /* Z = A @ W + b, then A_out = f(Z). A (m, k), W (k, n), b (n), A_out and Z_out (m, n). */
 int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, const NN_T *b,
                         int64_t m, int64_t k, int64_t n, nn_act act)
@@ -27,11 +17,11 @@ int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, 
     ep.deriv_act = NN_ACT_IDENTITY;
     if (!Z_out && act != NN_ACT_SOFTMAX && act != NN_ACT_EXP) {
         ep.act = act; /* fused: A_out = f(A @ W + b) as each tile is written */
-        return product(A_out, A, W, m, n, k, 0, 0, 1, 0, &ep);
+        return NN_F(gemm)(A_out, A, W, m, n, k, 0, 0, 1, 0, &ep);
     }
     ep.act = NN_ACT_IDENTITY;
     dst = Z_out ? Z_out : A_out;
-    if ((st = product(dst, A, W, m, n, k, 0, 0, 1, 0, &ep)) != NN_OK) return st;
+    if ((st = NN_F(gemm)(dst, A, W, m, n, k, 0, 0, 1, 0, &ep)) != NN_OK) return st;
     return NN_F(activation_forward)(A_out, dst, m, n, act);
 }
 
@@ -50,7 +40,7 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
     if (delta_prev && !W) return NN_EINVAL;
 
     /* dW (k, n) += (1/m) A_prev^T (k, m) @ delta (m, n) */
-    if ((st = product(dW, A_prev, delta, k, n, m, 1, 0, inv_m, 1, NULL)) != NN_OK) return st;
+    if ((st = NN_F(gemm)(dW, A_prev, delta, k, n, m, 1, 0, inv_m, 1, NULL)) != NN_OK) return st;
 
     /* db[j] += (sum_i delta[i, j]) / m, each column summed in row order (deterministic) */
     for (j0 = 0; j0 < n; j0 += COLSUM_CHUNK) {
@@ -71,7 +61,7 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
         ep.act = NN_ACT_IDENTITY;
         ep.deriv_of = act_prev == NN_ACT_IDENTITY ? NULL : A_prev;
         ep.deriv_act = act_prev;
-        return product(delta_prev, delta, W, m, k, n, 0, 1, 1, 0, &ep);
+        return NN_F(gemm)(delta_prev, delta, W, m, k, n, 0, 1, 1, 0, &ep);
     }
     return NN_OK;
 }

@@ -196,6 +196,38 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
     if (last && g->ep) epilogue_tile(g, ic, jc, mc, nc);
 }
 
+/* alpha op(A)[i0 : i0+len, pc : pc+kc] in panels of mr rows (a_side), or op(B)[pc : pc+kc,
+ * i0 : i0+len] in panels of nr columns, packed at dst (gemm_pack.c). */
+static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int64_t len,
+                      int64_t pc, int64_t kc)
+{
+    if (a_side)
+        NNI_F(pack_a)(g->kr, dst, g->A, g->m, g->k, g->trans_a, i0, pc, len, kc, MR(g->kr),
+                      g->alpha);
+    else
+        NNI_F(pack_b)(g->kr, dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, len, NR(g->kr));
+}
+
+/* Part c of n_parts over `panels` panels, each `width` wide: [*lo, *hi), cut at `size`. */
+static void panel_part_range(int64_t panels, int64_t n_parts, int64_t c, int64_t width,
+                             int64_t size, int64_t *lo, int64_t *hi)
+{
+    *lo = panels * c / n_parts * width;
+    *hi = min64(panels * (c + 1) / n_parts * width, size);
+}
+
+/* The k block at pc of op(A)'s rows ic .. ic+mc-1 (a_side), or of op(B)'s columns, packed:
+ * its place in `all`, the whole operand packed by pack_shared (the block at pc starts at
+ * all + pc m_pad (n_pad), its panel of rows (columns) i at i kc), or packed now into buf.   */
+static const NN_T *packed_block(const gemm_args *g, int a_side, const NN_T *all, NN_T *buf,
+                                int64_t i0, int64_t len, int64_t pc, int64_t kc)
+{
+    if (all) return all + pc * round_up(a_side ? g->m : g->n, a_side ? MR(g->kr) : NR(g->kr)) +
+                    i0 * kc;
+    pack_side(g, a_side, buf, i0, len, pc, kc);
+    return buf;
+}
+
 /* Rows r0 .. r1-1 and columns c0 .. c1-1 of the kernel's C, serially. The packed operands are
  * this thread's buffers, or ap_all / bp_all: the whole of alpha op(A) (r0 = 0) or op(B)
  * (c0 = 0) packed by pack_shared. */
@@ -203,7 +235,6 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
                       const NN_T *ap_all, const NN_T *bp_all)
 {
     const int mr = MR(g->kr), nr = NR(g->kr);
-    const int64_t m_pad = round_up(g->m, mr), n_pad = round_up(g->n, nr);
     const int64_t mc_max = min64(g->mc, round_up(r1 - r0, mr));
     const int64_t nc_max = min64(g->nc, round_up(c1 - c0, nr));
     NN_T *ap = NULL, *bp = NULL;
@@ -222,52 +253,25 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
             for (pc = 0; pc < g->k; pc += g->kc) {
                 const int64_t kc = min64(g->kc, g->k - pc);
                 const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
-                const NN_T *a;
-                if (ap_all) {
-                    a = ap_all + pc * m_pad + ic * kc;
-                } else {
-                    NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, ic, pc, mc, kc, mr,
-                                  g->alpha);
-                    a = ap;
-                }
+                const NN_T *a = packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
                 for (jc = c0; jc < c1; jc += g->nc) {
                     const int64_t nc = min64(g->nc, c1 - jc);
-                    const NN_T *b;
-                    if (bp_all) {
-                        b = bp_all + pc * n_pad + jc * kc;
-                    } else {
-                        NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, pc, jc, kc, nc,
-                                      nr);
-                        b = bp;
-                    }
+                    const NN_T *b = packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
                     macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k);
                 }
             }
         }
         return NN_OK;
     }
-    for (jc = c0; jc < c1; jc += g->nc) {
+    for (jc = c0; jc < c1; jc += g->nc) { /* jc over L3 blocks of B, pc, ic over L2 blocks of A */
         const int64_t nc = min64(g->nc, c1 - jc);
         for (pc = 0; pc < g->k; pc += g->kc) {
             const int64_t kc = min64(g->kc, g->k - pc);
             const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
-            const NN_T *b;
-            if (bp_all) {
-                b = bp_all + pc * n_pad + jc * kc;
-            } else {
-                NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, pc, jc, kc, nc, nr);
-                b = bp;
-            }
+            const NN_T *b = packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
             for (ic = r0; ic < r1; ic += g->mc) {
                 const int64_t mc = min64(g->mc, r1 - ic);
-                const NN_T *a;
-                if (ap_all) {
-                    a = ap_all + pc * m_pad + ic * kc;
-                } else {
-                    NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, ic, pc, mc, kc, mr,
-                                  g->alpha);
-                    a = ap;
-                }
+                const NN_T *a = packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
                 macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k);
             }
         }
@@ -293,19 +297,13 @@ static int pack_shared_part(void *ctx, int64_t c)
     const gemm_args *g = s->g;
     const int64_t r = s->by_cols ? MR(g->kr) : NR(g->kr);
     const int64_t size = s->by_cols ? g->m : g->n, pad = round_up(size, r);
-    const int64_t panels = pad / r;
-    const int64_t i0 = panels * c / s->n_parts * r;
-    const int64_t i1 = min64(panels * (c + 1) / s->n_parts * r, size);
-    int64_t pc;
+    int64_t pc, i0, i1;
+    panel_part_range(pad / r, s->n_parts, c, r, size, &i0, &i1);
     if (i0 >= i1) return NN_OK;
     for (pc = 0; pc < g->k; pc += g->kc) {
         const int64_t kc = min64(g->kc, g->k - pc);
         NN_T *dst = s->shared + pc * pad + i0 * kc;
-        if (s->by_cols)
-            NNI_F(pack_a)(g->kr, dst, g->A, g->m, g->k, g->trans_a, i0, pc, i1 - i0, kc, (int)r,
-                          g->alpha);
-        else
-            NNI_F(pack_b)(g->kr, dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, i1 - i0, (int)r);
+        pack_side(g, s->by_cols, dst, i0, i1 - i0, pc, kc);
     }
     return NN_OK;
 }
@@ -325,65 +323,56 @@ static int compute_part(void *ctx, int64_t c)
     }
 }
 
-/* ---- threads, large products: one shared block of op(B) at a time --------------------- */
+/* ---- threads, large products: one shared block of one operand at a time -------------- */
 /* When neither operand fits the shared packing (2048 x 2048 floats: 16 MiB each), every
  * column range above would pack all of A again (8 parts: 8 times). Instead, as BLIS does, the
- * blocks (jc, pc) of op(B) are taken in the serial order; each is packed once, in parallel,
- * then C's row ranges are computed in parallel against it, each packing only its own rows of
- * A. Each element of A and B is packed once per block, as on one thread.                    */
+ * blocks of one operand are taken in the serial order -- (jc, pc) of op(B) in the order with
+ * B's panel in L1, (ic, pc) of alpha op(A) in the A-in-L1 order -- and each is packed once, in
+ * parallel; then C's ranges along the other dimension (rows, or columns) are computed in
+ * parallel against it, each packing its own blocks of the other operand. Each element of A
+ * and B is packed once per block, as on one thread.                                        */
 typedef struct {
     const gemm_args *g;
-    int64_t jc, nc, pc, kc;
-    NN_T *bp;                     /* the block of op(B): kc x nc, panels of nr columns     */
-    int64_t panels, n_parts;      /* panels (of B to pack, or of C's rows) and their parts */
+    int share_a;              /* the shared operand: alpha op(A) (a_in_l1) or op(B)          */
+    int64_t s0, slen, pc, kc; /* the shared block: rows (columns) s0 .. s0+slen-1, k block  */
+    NN_T *sp;                 /* the shared block packed: kc x slen, panels of mr (nr)       */
+    int64_t panels, n_parts;  /* panels (of the block to pack, or of C's other side), parts */
 } block_job;
-
-/* Part c of n_parts over `panels` panels, each `width` wide: [*lo, *hi), cut at `size`. */
-static void panel_part_range(int64_t panels, int64_t n_parts, int64_t c, int64_t width,
-                             int64_t size, int64_t *lo, int64_t *hi)
-{
-    *lo = panels * c / n_parts * width;
-    *hi = min64(panels * (c + 1) / n_parts * width, size);
-}
-
-static void block_part_range(const block_job *s, int64_t c, int64_t width, int64_t size,
-                             int64_t *lo, int64_t *hi)
-{
-    panel_part_range(s->panels, s->n_parts, c, width, size, lo, hi);
-}
 
 static int pack_block_part(void *ctx, int64_t c)
 {
     const block_job *s = (const block_job *)ctx;
-    const gemm_args *g = s->g;
-    const int64_t nr = NR(g->kr);
-    int64_t j0, j1;
-    block_part_range(s, c, nr, s->nc, &j0, &j1);
-    if (j0 < j1)
-        NNI_F(pack_b)(g->kr, s->bp + j0 * s->kc, g->B, g->n, g->k, g->trans_b, s->pc, s->jc + j0,
-                      s->kc, j1 - j0, (int)nr);
+    const int64_t width = s->share_a ? MR(s->g->kr) : NR(s->g->kr);
+    int64_t i0, i1;
+    panel_part_range(s->panels, s->n_parts, c, width, s->slen, &i0, &i1);
+    if (i0 < i1) pack_side(s->g, s->share_a, s->sp + i0 * s->kc, s->s0 + i0, i1 - i0, s->pc, s->kc);
     return NN_OK;
 }
 
-static int rows_block_part(void *ctx, int64_t c)
+static int compute_block_part(void *ctx, int64_t c)
 {
     const block_job *s = (const block_job *)ctx;
     const gemm_args *g = s->g;
-    const int64_t mr = MR(g->kr);
+    const int other_a = !s->share_a; /* the operand this part packs itself */
+    const int64_t width = other_a ? MR(g->kr) : NR(g->kr), size = other_a ? g->m : g->n;
+    const int64_t step = other_a ? g->mc : g->nc;
     const NN_T beta = s->pc == 0 ? g->beta : (NN_T)1;
-    NN_T *ap;
-    int64_t ic, r0, r1;
-    block_part_range(s, c, mr, g->m, &r0, &r1);
-    if (r0 >= r1) return NN_OK;
-    ap = (NN_T *)nni_thread_scratch(SCRATCH_A,
-                                    min64(g->mc, round_up(r1 - r0, mr)) * s->kc *
+    const int last = s->pc + s->kc == g->k;
+    NN_T *op;
+    int64_t o, lo, hi;
+    panel_part_range(s->panels, s->n_parts, c, width, size, &lo, &hi);
+    if (lo >= hi) return NN_OK;
+    op = (NN_T *)nni_thread_scratch(other_a ? SCRATCH_A : SCRATCH_A + 1,
+                                    min64(step, round_up(hi - lo, width)) * s->kc *
                                         (int64_t)sizeof(NN_T));
-    if (!ap) return NN_ENOMEM;
-    for (ic = r0; ic < r1; ic += g->mc) {
-        const int64_t mc = min64(g->mc, r1 - ic);
-        NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, ic, s->pc, mc, s->kc, (int)mr,
-                      g->alpha);
-        macro_kernel(g, ap, s->bp, ic, s->jc, mc, s->nc, s->kc, beta, s->pc + s->kc == g->k);
+    if (!op) return NN_ENOMEM;
+    for (o = lo; o < hi; o += step) {
+        const int64_t len = min64(step, hi - o);
+        pack_side(g, other_a, op, o, len, s->pc, s->kc);
+        if (s->share_a)
+            macro_kernel(g, s->sp, op, s->s0, o, s->slen, len, s->kc, beta, last);
+        else
+            macro_kernel(g, op, s->sp, o, s->s0, len, s->slen, s->kc, beta, last);
     }
     return NN_OK;
 }
@@ -391,96 +380,28 @@ static int rows_block_part(void *ctx, int64_t c)
 static int gemm_parallel_blocks(const gemm_args *g, int threads)
 {
     const int64_t mr = MR(g->kr), nr = NR(g->kr);
-    const int64_t row_panels = (g->m + mr - 1) / mr;
+    const int share_a = g->a_in_l1;
+    const int64_t width = share_a ? mr : nr, size = share_a ? g->m : g->n;
+    const int64_t step = share_a ? g->mc : g->nc;
+    const int64_t other_panels = share_a ? (g->n + nr - 1) / nr : (g->m + mr - 1) / mr;
     block_job s;
     int st;
     s.g = g;
-    s.bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, round_up(min64(g->nc, g->n), nr) * g->kc *
+    s.share_a = share_a;
+    s.sp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, round_up(min64(step, size), width) * g->kc *
                                                           (int64_t)sizeof(NN_T));
-    if (!s.bp) return NN_ENOMEM;
-    for (s.jc = 0; s.jc < g->n; s.jc += g->nc) {
-        s.nc = min64(g->nc, g->n - s.jc);
+    if (!s.sp) return NN_ENOMEM;
+    for (s.s0 = 0; s.s0 < size; s.s0 += step) {
+        s.slen = min64(step, size - s.s0);
         for (s.pc = 0; s.pc < g->k; s.pc += g->kc) {
             s.kc = min64(g->kc, g->k - s.pc);
-            s.panels = (s.nc + nr - 1) / nr;
+            s.panels = (s.slen + width - 1) / width;
             s.n_parts = min64(s.panels, threads);
             if ((st = nni_parallel_for(threads, s.n_parts, pack_block_part, &s)) != NN_OK)
                 return st;
-            s.panels = row_panels;
-            s.n_parts = min64(row_panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
-            if ((st = nni_parallel_for(threads, s.n_parts, rows_block_part, &s)) != NN_OK)
-                return st;
-        }
-    }
-    return NN_OK;
-}
-
-/* ---- threads, large products, A's panel in L1: one shared block of alpha op(A) at a time ---
- * The same idea for the other loop order: the blocks (ic, pc) of alpha op(A) are taken in the
- * serial order; each is packed once, in parallel, then C's column ranges are computed in
- * parallel against it, each packing its own L2 blocks of op(B).                         */
-typedef struct {
-    const gemm_args *g;
-    int64_t ic, mc, pc, kc;
-    NN_T *ap;                     /* the block of alpha op(A): mc x kc, panels of mr rows   */
-    int64_t panels, n_parts;      /* panels (of A to pack, or of C's columns), their parts */
-} a_block_job;
-
-static int pack_a_block_part(void *ctx, int64_t c)
-{
-    const a_block_job *s = (const a_block_job *)ctx;
-    const gemm_args *g = s->g;
-    const int64_t mr = MR(g->kr);
-    int64_t i0, i1;
-    panel_part_range(s->panels, s->n_parts, c, mr, s->mc, &i0, &i1);
-    if (i0 < i1)
-        NNI_F(pack_a)(g->kr, s->ap + i0 * s->kc, g->A, g->m, g->k, g->trans_a, s->ic + i0, s->pc,
-                      i1 - i0, s->kc, (int)mr, g->alpha);
-    return NN_OK;
-}
-
-static int cols_a_block_part(void *ctx, int64_t c)
-{
-    const a_block_job *s = (const a_block_job *)ctx;
-    const gemm_args *g = s->g;
-    const int64_t nr = NR(g->kr);
-    const NN_T beta = s->pc == 0 ? g->beta : (NN_T)1;
-    NN_T *bp;
-    int64_t jc, c0, c1;
-    panel_part_range(s->panels, s->n_parts, c, nr, g->n, &c0, &c1);
-    if (c0 >= c1) return NN_OK;
-    bp = (NN_T *)nni_thread_scratch(SCRATCH_A + 1, min64(g->nc, round_up(c1 - c0, nr)) * s->kc *
-                                                        (int64_t)sizeof(NN_T));
-    if (!bp) return NN_ENOMEM;
-    for (jc = c0; jc < c1; jc += g->nc) {
-        const int64_t nc = min64(g->nc, c1 - jc);
-        NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, s->pc, jc, s->kc, nc, (int)nr);
-        macro_kernel(g, s->ap, bp, s->ic, jc, s->mc, nc, s->kc, beta, s->pc + s->kc == g->k);
-    }
-    return NN_OK;
-}
-
-static int gemm_parallel_a_blocks(const gemm_args *g, int threads)
-{
-    const int64_t mr = MR(g->kr), nr = NR(g->kr);
-    const int64_t col_panels = (g->n + nr - 1) / nr;
-    a_block_job s;
-    int st;
-    s.g = g;
-    s.ap = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, round_up(min64(g->mc, g->m), mr) * g->kc *
-                                                          (int64_t)sizeof(NN_T));
-    if (!s.ap) return NN_ENOMEM;
-    for (s.ic = 0; s.ic < g->m; s.ic += g->mc) {
-        s.mc = min64(g->mc, g->m - s.ic);
-        for (s.pc = 0; s.pc < g->k; s.pc += g->kc) {
-            s.kc = min64(g->kc, g->k - s.pc);
-            s.panels = (s.mc + mr - 1) / mr;
-            s.n_parts = min64(s.panels, threads);
-            if ((st = nni_parallel_for(threads, s.n_parts, pack_a_block_part, &s)) != NN_OK)
-                return st;
-            s.panels = col_panels;
-            s.n_parts = min64(col_panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
-            if ((st = nni_parallel_for(threads, s.n_parts, cols_a_block_part, &s)) != NN_OK)
+            s.panels = other_panels;
+            s.n_parts = min64(other_panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
+            if ((st = nni_parallel_for(threads, s.n_parts, compute_block_part, &s)) != NN_OK)
                 return st;
         }
     }
@@ -501,10 +422,9 @@ static int gemm_parallel(const gemm_args *g, int threads)
     s.n_parts = min64(s.panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
     s.shared = NULL;
     shared_bytes = (s.by_cols ? row_panels * mr : col_panels * nr) * g->k * (int64_t)sizeof(NN_T);
-    if (shared_bytes > shared_max) {
-        if (g->a_in_l1 && col_panels >= 2 * threads) return gemm_parallel_a_blocks(g, threads);
-        if (!g->a_in_l1 && row_panels >= 2 * threads) return gemm_parallel_blocks(g, threads);
-    }
+    /* the blocks split C's columns in the A-in-L1 order, its rows in the other */
+    if (shared_bytes > shared_max && (g->a_in_l1 ? col_panels : row_panels) >= 2 * threads)
+        return gemm_parallel_blocks(g, threads);
     if (s.n_parts > 1 && shared_bytes <= shared_max) {
         gemm_split pack = s;
         s.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, shared_bytes);
