@@ -115,10 +115,10 @@ def test_fit_predict_save_load_loop_does_not_grow_resident_memory():
 
 
 def test_threads_that_come_and_go_do_not_leak():
-    """A server that answers each request in a new thread: 40 short-lived threads, each one
+    """A server that answers each request in a new thread: short-lived threads, each one
     forward through a layer big enough for the blocked GEMM, must not grow the heap. (An earlier
     GEMM kept its packing buffers in thread-local storage that was never freed: 540 KiB lost
-    per thread, 21 MB here.)"""
+    per thread, 21 MB in each batch of 40 here.)"""
     model = nnfast.MLP([256, 256, 10], "relu", dtype="float32")
     X = np.random.default_rng(0).normal(size=(512, 256)).astype(np.float32)
 
@@ -127,18 +127,26 @@ def test_threads_that_come_and_go_do_not_leak():
         thread.start()
         thread.join()
 
+    def forty_threads():
+        for _ in range(40):
+            in_a_new_thread()
+        gc.collect()
+        return heap_bytes(), resident_bytes()
+
     for _ in range(5):
         in_a_new_thread()
     gc.collect()
-    before = heap_bytes(), resident_bytes()
-    for _ in range(40):
-        in_a_new_thread()
-    gc.collect()
-    for what, start, end in zip(("the malloc heap in use", "resident memory"), before,
-                                (heap_bytes(), resident_bytes())):
-        assert end - start < 1 << 20, (
-            f"{what} grew by {(end - start) / 2**10:.0f} KiB over 40 threads")
-
+    # The malloc heap is exact: it must not grow over 80 threads. Resident memory also moves
+    # for reasons of its own (a page of an arena or of the interpreter touched for the first
+    # time), once: a leak grows it in every batch, so it must stay flat in one of two batches.
+    samples = [(heap_bytes(), resident_bytes())] + [forty_threads() for _ in range(2)]
+    heap_growth = samples[-1][0] - samples[0][0]
+    assert heap_growth < 1 << 20, (
+        f"the malloc heap in use grew by {heap_growth / 2**10:.0f} KiB over 80 threads")
+    resident_growths = [after[1] - before[1] for before, after in zip(samples, samples[1:])]
+    assert min(resident_growths) < 1 << 20, (
+        "resident memory grew in each batch of 40 threads: by "
+        + " and ".join(f"{g / 2**10:.0f} KiB" for g in resident_growths))
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
