@@ -1,28 +1,47 @@
 /* Activations forward and backward (the derivative written from the output a = f(z)). */
 #include "internal.h"
 
-/* softmax row: a_j = e^(z_j - max z) / sum_i e^(z_i - max z); the max shift keeps e^x <= 1. */
-static void softmax_row(NN_T *a, const NN_T *z, int64_t n)
+/* Rows of softmax whose exps go through the vector math in one call: up to this many values. */
+#define SOFTMAX_CHUNK 1024
+
+/* softmax of m rows of n: a_j = e^(z_j - max z) / sum_i e^(z_i - max z), the max shift keeping
+ * e^x <= 1. The exps of a chunk of rows are taken in one call (each value's exp is a function
+ * of the value alone, so every row comes out as it would alone); each row's sum is taken in
+ * column order. zmax, zsum (m each, or NULL): each row's max z and sum of e^(z - max z). A may
+ * be Z. */
+void NNI_F(softmax_rows)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zmax, NN_T *zsum)
 {
-    NN_T zmax = z[0], s = 0;
-    int64_t j;
-    for (j = 1; j < n; j++)
-        if (z[j] > zmax) zmax = z[j];
-    for (j = 0; j < n; j++) a[j] = z[j] - zmax;
-    nni_exp_inplace(a, n);
-    for (j = 0; j < n; j++) s += a[j];
-    for (j = 0; j < n; j++) a[j] = a[j] / s;
+    const int64_t rows = n < SOFTMAX_CHUNK ? SOFTMAX_CHUNK / n : 1;
+    int64_t i0, i, j;
+    for (i0 = 0; i0 < m; i0 += rows) {
+        const int64_t R = m - i0 < rows ? m - i0 : rows;
+        for (i = i0; i < i0 + R; i++) {
+            const NN_T *z = Z + i * n;
+            NN_T *a = A + i * n, mx = z[0];
+            for (j = 1; j < n; j++)
+                if (z[j] > mx) mx = z[j];
+            for (j = 0; j < n; j++) a[j] = z[j] - mx;
+            if (zmax) zmax[i] = mx;
+        }
+        nni_exp_inplace(A + i0 * n, R * n);
+        for (i = i0; i < i0 + R; i++) {
+            NN_T *a = A + i * n, sum = 0;
+            for (j = 0; j < n; j++) sum += a[j];
+            for (j = 0; j < n; j++) a[j] = a[j] / sum;
+            if (zsum) zsum[i] = sum;
+        }
+    }
 }
 
 /* A = f(Z): identity z, step [z >= 0], sigmoid, tanh, relu max(0, z), softmax row by row. */
 int NN_F(activation_forward)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, nn_act act)
 {
-    int64_t count, i;
+    int64_t count;
     int st;
     if (!A || !Z || m <= 0 || n <= 0 || !nni_act_valid(act)) return NN_EINVAL;
     if ((st = nni_mul(&count, m, n)) != NN_OK) return st;
     if (act == NN_ACT_SOFTMAX) {
-        for (i = 0; i < m; i++) softmax_row(A + i * n, Z + i * n, n);
+        NNI_F(softmax_rows)(A, Z, m, n, NULL, NULL);
         return NN_OK;
     }
     if (A != Z) memmove(A, Z, (size_t)count * sizeof(NN_T));

@@ -92,32 +92,80 @@ DG_INLINE void dg_tile(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, cons
         for (r = 0; r < 4; r++) base[r] += pb;
         b += n;
     }
-    DG_UNROLL
-    for (r = 0; r < rows; r++) {
-        NN_T *c = g->C + (i0 + r) * n + j0;
-        DG_UNROLL
-        for (v = 0; v < nv; v++) {
-            const int mk = masked && v == nv - 1;
-            DG_V x = acc[r][v];
-            if (g->alpha != 1) x = DG_MUL(DG_BCAST(g->alpha), x);
-            if (g->beta != 0) {
-                const DG_V old = mk ? DG_LOADM(c + v * DG_VL, mask) : DG_LOAD(c + v * DG_VL);
-                x = DG_ADD(x, g->beta == 1 ? old : DG_MUL(DG_BCAST(g->beta), old));
+    /* the epilogue, one step at a time over the whole tile: each setting is tested once a
+     * tile (the fields are read into locals first: C's stores could alias them), and every
+     * element still gets alpha, beta, bias, relu and f' in that order */
+    {
+        const NN_T alpha = g->alpha, beta = g->beta;
+        const NN_T *const bias = g->bias, *const deriv_of = g->deriv_of;
+        NN_T *const c0 = g->C + i0 * n + j0;
+#define DG_AT(base, r, v) ((base) + (r) * n + (v) * DG_VL)
+#define DG_GET(base, r, v) (masked && (v) == nv - 1 ? DG_LOADM(DG_AT(base, r, v), mask) \
+                                                     : DG_LOAD(DG_AT(base, r, v)))
+        if (alpha != 1) {
+            const DG_V av = DG_BCAST(alpha);
+            DG_UNROLL
+            for (r = 0; r < rows; r++) {
+                DG_UNROLL
+                for (v = 0; v < nv; v++) acc[r][v] = DG_MUL(av, acc[r][v]);
             }
-            if (g->bias) {
-                const NN_T *bb = g->bias + j0 + v * DG_VL;
-                x = DG_ADD(x, mk ? DG_LOADM(bb, mask) : DG_LOAD(bb));
-            }
-            if (g->relu) x = DG_MAX(x, DG_ZERO());
-            if (dcode != DG_D_NONE) {
-                const NN_T *d = g->deriv_of + (i0 + r) * n + j0 + v * DG_VL;
-                x = dg_deriv(x, mk ? DG_LOADM(d, mask) : DG_LOAD(d), dcode);
-            }
-            if (mk)
-                DG_STOREM(c + v * DG_VL, mask, x);
-            else
-                DG_STORE(c + v * DG_VL, x);
         }
+        if (beta != 0) {
+            const DG_V bv = DG_BCAST(beta);
+            DG_UNROLL
+            for (r = 0; r < rows; r++) {
+                DG_UNROLL
+                for (v = 0; v < nv; v++) {
+                    const DG_V old = DG_GET(c0, r, v);
+                    acc[r][v] = DG_ADD(acc[r][v], beta == 1 ? old : DG_MUL(bv, old));
+                }
+            }
+        }
+        if (bias) {
+            DG_UNROLL
+            for (v = 0; v < nv; v++) {
+                const DG_V bb = DG_GET(bias + j0, 0, v);
+                DG_UNROLL
+                for (r = 0; r < rows; r++) acc[r][v] = DG_ADD(acc[r][v], bb);
+            }
+        }
+        if (g->relu) {
+            DG_UNROLL
+            for (r = 0; r < rows; r++) {
+                DG_UNROLL
+                for (v = 0; v < nv; v++) acc[r][v] = DG_MAX(acc[r][v], DG_ZERO());
+            }
+        }
+        if (dcode != DG_D_NONE) { /* one loop per derivative, its code a constant in each */
+            const NN_T *const d0 = deriv_of + i0 * n + j0;
+#define DG_DERIV_ALL(code)                                                                 \
+    do {                                                                                   \
+        DG_UNROLL                                                                          \
+        for (r = 0; r < rows; r++) {                                                       \
+            DG_UNROLL                                                                      \
+            for (v = 0; v < nv; v++) acc[r][v] = dg_deriv(acc[r][v], DG_GET(d0, r, v), code); \
+        }                                                                                  \
+    } while (0)
+            if (dcode == DG_D_RELU)
+                DG_DERIV_ALL(DG_D_RELU);
+            else if (dcode == DG_D_SIGMOID)
+                DG_DERIV_ALL(DG_D_SIGMOID);
+            else
+                DG_DERIV_ALL(DG_D_TANH);
+#undef DG_DERIV_ALL
+        }
+        DG_UNROLL
+        for (r = 0; r < rows; r++) {
+            DG_UNROLL
+            for (v = 0; v < nv; v++) {
+                if (masked && v == nv - 1)
+                    DG_STOREM(DG_AT(c0, r, v), mask, acc[r][v]);
+                else
+                    DG_STORE(DG_AT(c0, r, v), acc[r][v]);
+            }
+        }
+#undef DG_GET
+#undef DG_AT
     }
 }
 

@@ -143,6 +143,44 @@ static int check_loss_args(const double *loss, const NN_T *Z, const NN_T *A, con
     return NN_OK;
 }
 
+/* Rows of the fused softmax and cross-entropy taken at once (their max and sum on the stack). */
+#define SOFTMAX_CE_ROWS 64
+
+/* The softmax output layer and its cross-entropy in one pass over the block:
+ *   A = softmax(Z) row by row,  loss = (1/m) sum_i sum_k y_ik (lse(z_i) - z_ik),
+ *   lse(z) = max z + log sum_j e^(z_j - max z).
+ * In double, lse is made of the softmax's own max and sum: the values activation_forward and
+ * loss compute one after the other, bit for bit, without the loss's second pass of exps. In
+ * float the loss keeps its double evaluation (total_loss). */
+int NNI_F(softmax_cross_entropy)(double *loss, NN_T *A, const NN_T *Z, const NN_T *Y,
+                                 int64_t m, int64_t n)
+{
+    NN_T zmax[SOFTMAX_CE_ROWS], zsum[SOFTMAX_CE_ROWS];
+    double total = 0.0;
+    int64_t i0, i, j;
+    int st;
+    if ((st = check_loss_args(loss, Z, A, Y, m, n, NN_LOSS_CE, 0.0)) != NN_OK) return st;
+    if (sizeof(NN_T) != sizeof(double)) {
+        NNI_F(softmax_rows)(A, Z, m, n, NULL, NULL);
+        *loss = total_loss(Z, A, Y, NULL, m, n, NN_LOSS_CE, 0.0) / (double)m;
+        return NN_OK;
+    }
+    for (i0 = 0; i0 < m; i0 += SOFTMAX_CE_ROWS) {
+        const int64_t R = m - i0 < SOFTMAX_CE_ROWS ? m - i0 : SOFTMAX_CE_ROWS;
+        NNI_F(softmax_rows)(A + i0 * n, Z + i0 * n, R, n, zmax, zsum);
+        for (i = 0; i < R; i++) {
+            const NN_T *z = Z + (i0 + i) * n, *y = Y + (i0 + i) * n;
+            const double lse = (double)zmax[i] + log((double)zsum[i]);
+            double s = 0.0;
+            for (j = 0; j < n; j++) /* as block_losses: a zero target adds nothing */
+                if (y[j] != 0) s += (double)y[j] * (lse - (double)z[j]);
+            total += s;
+        }
+    }
+    *loss = total / (double)m;
+    return NN_OK;
+}
+
 /* loss = (1/m) sum_rows per-sample loss, or with weights sum_i sw_i loss_i / sum_i sw_i,
  * accumulated in double. */
 int NN_F(loss_ex)(double *loss, const NN_T *Z, const NN_T *A, const NN_T *Y, const double *sw,

@@ -264,6 +264,9 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 {
     const int64_t L = net->n_layers, nL = net->sizes[L];
     const NN_T *in = X;
+    /* softmax and cross-entropy unweighted: the output layer's softmax and the loss in one
+     * pass (softmax_cross_entropy, the same values) */
+    const int softmax_ce = net->output == NN_ACT_SOFTMAX && net->loss == NN_LOSS_CE && !sw;
     double lv = 0.0, pen = 0.0;
     int64_t l, off = 0, n_params;
     int st, cur = 0;
@@ -272,15 +275,23 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         const int64_t k = net->sizes[l], n = net->sizes[l + 1];
         NN_T *Z_out = l == L - 1 && nni_loss_needs_logits(net->loss) ? buf->Z : NULL;
         const double p = dropout_rng ? nn_net_layer_dropout(net, l) : 0.0;
-        st = NN_F(dense_forward)(p > 0 ? buf->F[l] : buf->A[l], Z_out, in, params + off,
-                                 params + off + k * n, m, k, n, nn_net_layer_act(net, l));
+        /* with softmax_ce the output layer writes its logits alone: the softmax comes with
+         * the loss */
+        const int logits_only = l == L - 1 && softmax_ce;
+        st = NN_F(dense_forward)(logits_only ? buf->Z : p > 0 ? buf->F[l] : buf->A[l],
+                                 logits_only ? NULL : Z_out, in, params + off,
+                                 params + off + k * n, m, k, n,
+                                 logits_only ? NN_ACT_IDENTITY : nn_net_layer_act(net, l));
         if (st != NN_OK) return st;
         if (p > 0) NNI_F(dropout_forward)(buf->A[l], buf->S[l], buf->F[l], m * n, p, dropout_rng);
         off += k * n + n;
         in = buf->A[l];
     }
     n_params = off;
-    if (sw) {
+    if (softmax_ce) {
+        if ((st = NNI_F(softmax_cross_entropy)(&lv, buf->A[L - 1], buf->Z, Y, m, nL)) != NN_OK)
+            return st;
+    } else if (sw) {
         double sw_sum = 0.0;
         for (l = 0; l < m; l++) sw_sum += sw[l];
         st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, sw, m, nL, net->loss,
