@@ -144,6 +144,56 @@ static int direct_part(void *ctx, int64_t c)
     return NN_OK;
 }
 
+/* Narrow C from A stored transposed (a weight gradient of a narrow layer, dW = A_prev^T delta
+ * with delta 10 wide): computed as its transpose C^T (n, m) = op(B)^T op(A)^T, whose rows are
+ * m wide (no padded lanes), with A as stored for op(A)^T (k, m), then written back transposed.
+ * Each element is the same sum, term by term, and the same alpha and beta steps, so the bits
+ * are the product's. Taken without an epilogue, when the product runs on one thread (C^T's
+ * n rows are too few to split) and C^T fits DIRECT_STACK_ELEMS. Measured on the 2-core Ice
+ * Lake Xeon, float64, one thread, paired call by call: digits' dW2 = A1^T delta (64 x 10 x
+ * 200, beta 1) 1.29x (quartiles 1.26-1.41), 9.7 against 7.2 us. */
+static int narrow_transposed(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n,
+                             int64_t k, int trans_b, NN_T alpha, NN_T beta)
+{
+    NN_T T[DIRECT_STACK_ELEMS];
+    direct_args g;
+    int64_t i, j;
+    if (beta != 0)
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++) T[j * m + i] = C[i * n + j];
+    g.C = T;
+    g.A = B; /* op(B)^T[j, p] = op(B)[p, j]: B stored (k, n) or, transposed, (n, k) */
+    g.ars = trans_b ? k : 1;
+    g.acs = trans_b ? 1 : n;
+    g.B = A; /* op(A)^T (k, m): A as stored */
+    g.m = n;
+    g.n = m;
+    g.k = k;
+    g.alpha = alpha;
+    g.beta = beta;
+    g.bias = NULL;
+    g.relu = 0;
+    g.late_act = NN_ACT_IDENTITY;
+    g.deriv_of = NULL;
+    g.deriv_act = NN_ACT_IDENTITY;
+    direct_rows()(&g, 0, n);
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) C[i * n + j] = T[j * m + i];
+    return NN_OK;
+}
+
+/* 1 when narrow_transposed computes this product (the rule above its definition): C at most
+ * NARROW_MAX_N wide with padded lanes, m wider, A stored (k, m), no epilogue, one thread. */
+#define NARROW_MAX_N 16
+static int takes_narrow_transposed(int64_t m, int64_t n, int64_t k, int trans_a,
+                                   const NN_F(epilogue) *ep, int threads)
+{
+    return trans_a && threads <= 1 && n <= NARROW_MAX_N && n % 8 != 0 && m > n &&
+           m * n <= DIRECT_STACK_ELEMS && k > 0 &&
+           (!ep || (!ep->bias && ep->act == NN_ACT_IDENTITY &&
+                    (!ep->deriv_of || ep->deriv_act == NN_ACT_IDENTITY)));
+}
+
 int NNI_F(direct_gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n,
                        int64_t k, int trans_a, int trans_b, NN_T alpha, NN_T beta,
                        const NN_F(epilogue) *ep)
@@ -157,6 +207,10 @@ int NNI_F(direct_gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t
     if (ep && (!nni_act_valid(ep->act) || ep->act == NN_ACT_SOFTMAX || ep->act == NN_ACT_EXP ||
                (ep->deriv_of && !nni_act_differentiable_elementwise(ep->deriv_act))))
         return NN_EINVAL;
+    if (2.0 * (double)m * (double)n * (double)k >= DIRECT_PARALLEL_MIN_FLOPS)
+        threads = nni_threads();
+    if (takes_narrow_transposed(m, n, k, trans_a, ep, threads))
+        return narrow_transposed(C, A, B, m, n, k, trans_b, alpha, beta);
     if (trans_b) { /* op(B)[p, j] = B[j k + p], written out row-major (k, n) */
         int64_t p, j;
         if (k * n <= DIRECT_STACK_ELEMS) bt = stack_bt;
@@ -183,8 +237,6 @@ int NNI_F(direct_gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t
     s.g = &g;
     s.rows = direct_rows();
     s.blocks = (m + DIRECT_PART_ROWS - 1) / DIRECT_PART_ROWS;
-    if (2.0 * (double)m * (double)n * (double)k >= DIRECT_PARALLEL_MIN_FLOPS)
-        threads = nni_threads();
     s.n_parts = threads > 1 ? (int64_t)threads * DIRECT_PARTS_PER_THREAD : 1;
     if (s.n_parts > s.blocks) s.n_parts = s.blocks;
     if (s.n_parts <= 1) {

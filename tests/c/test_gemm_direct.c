@@ -144,6 +144,37 @@ DEFINE_CHECK(double, f64, DBL_EPSILON)
 DEFINE_THREADS(float, f32)
 DEFINE_THREADS(double, f64)
 
+/* Narrow C from A stored transposed (computed as its transpose, gemm_direct.c) against the
+ * same product from A stored (m, k): the same bits, plain and with alpha 1/k, beta 1. */
+#define DEFINE_NARROW(T, SFX)                                                                 \
+    static void narrow_##SFX(const char *isa, int64_t m, int64_t n, int64_t k, int tb)        \
+    {                                                                                         \
+        T *A = malloc(sizeof(T) * m * k), *At = malloc(sizeof(T) * m * k);                    \
+        T *B = malloc(sizeof(T) * k * n), *C = malloc(sizeof(T) * m * n);                     \
+        T *R = malloc(sizeof(T) * m * n);                                                     \
+        int64_t i, p;                                                                         \
+        int acc;                                                                              \
+        for (i = 0; i < m * k; i++) A[i] = (T)uniform();                                      \
+        for (i = 0; i < m; i++)                                                               \
+            for (p = 0; p < k; p++) At[p * m + i] = A[i * k + p];                             \
+        for (i = 0; i < k * n; i++) B[i] = (T)uniform();                                      \
+        for (acc = 0; acc < 2; acc++) {                                                       \
+            const T alpha = acc ? (T)1 / (T)k : (T)1, beta = acc ? (T)1 : (T)0;               \
+            for (i = 0; i < m * n; i++) C[i] = R[i] = (T)uniform();                           \
+            CHECK(nni_direct_gemm_##SFX(C, At, B, m, n, k, 1, tb, alpha, beta, NULL) == NN_OK && \
+                      nni_direct_gemm_##SFX(R, A, B, m, n, k, 0, tb, alpha, beta, NULL) == NN_OK, \
+                  "%s status", isa);                                                          \
+            CHECK(memcmp(C, R, sizeof(T) * m * n) == 0,                                       \
+                  "%s " #SFX " m=%lld n=%lld k=%lld tb=%d beta=%d: A stored transposed "      \
+                  "differs from A stored (m, k)", isa, (long long)m, (long long)n,            \
+                  (long long)k, tb, acc);                                                     \
+        }                                                                                     \
+        free(A), free(At), free(B), free(C), free(R);                                         \
+    }
+
+DEFINE_NARROW(float, f32)
+DEFINE_NARROW(double, f64)
+
 static void check_isa(const char *isa)
 {
     int a, b, c, s, ta, tb, cs;
@@ -167,6 +198,11 @@ static void check_isa(const char *isa)
         /* forward (plain), dW (A^T), D1 (B^T with the derivative) */
         threads_f32(isa, sh[0], sh[1], sh[2], s == 2 || s == 4, s == 3, s == 3);
         threads_f64(isa, sh[0], sh[1], sh[2], s == 2 || s == 4, s == 3, s == 3);
+    }
+    for (s = 0; s < 2; s++) { /* dW of a 10-wide output layer, and odd narrow shapes */
+        narrow_f32(isa, 64, 10, 200, s), narrow_f64(isa, 64, 10, 200, s);
+        narrow_f32(isa, 100, 3, 97, s), narrow_f64(isa, 100, 3, 97, s);
+        narrow_f32(isa, 257, 13, 33, s), narrow_f64(isa, 257, 15, 33, s);
     }
     threads_f64(isa, 300, 100, 60, 0, 0, 0); /* 3.6 MFLOP: split over the threads */
     threads_f32(isa, 260, 128, 56, 1, 0, 1);
