@@ -33,7 +33,7 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
                          nn_act act_prev)
 {
     const NN_T inv_m = (NN_T)1 / (NN_T)m;
-    int64_t i, j0, j;
+    int64_t j0, j;
     int st;
     if (!dW || !db || !A_prev || !delta || m <= 0 || k <= 0 || n <= 0) return NN_EINVAL;
     if (!nni_act_differentiable_elementwise(act_prev)) return NN_EINVAL;
@@ -46,11 +46,7 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
     for (j0 = 0; j0 < n; j0 += COLSUM_CHUNK) {
         NN_T s[COLSUM_CHUNK];
         const int64_t nc = n - j0 < COLSUM_CHUNK ? n - j0 : COLSUM_CHUNK;
-        for (j = 0; j < nc; j++) s[j] = 0;
-        for (i = 0; i < m; i++) {
-            const NN_T *row = delta + i * n + j0;
-            for (j = 0; j < nc; j++) s[j] += row[j];
-        }
+        NNI_F(column_sums)(s, delta + j0, m, nc, n);
         for (j = 0; j < nc; j++) db[j0 + j] += s[j] / (NN_T)m;
     }
 

@@ -129,6 +129,29 @@ static NNI_F(direct_rows_fn) direct_rows(void)
     return NNI_F(direct_rows_portable);
 }
 
+/* The column sums of the instruction set the direct rows use; portable: the scalar loop. */
+void NNI_F(column_sums)(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld)
+{
+    const char *kernel = nni_gemm_kernel_get()->name;
+    int64_t i, j;
+#ifdef NN_HAVE_KERNEL_AVX512
+    if (strcmp(kernel, "avx512") == 0) {
+        NNI_F(column_sums_avx512)(s, X, m, n, ld);
+        return;
+    }
+#endif
+#ifdef NN_HAVE_KERNEL_AVX2
+    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0) {
+        NNI_F(column_sums_avx2)(s, X, m, n, ld);
+        return;
+    }
+#endif
+    (void)kernel;
+    for (j = 0; j < n; j++) s[j] = 0;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) s[j] += X[i * ld + j];
+}
+
 typedef struct {
     const direct_args *g;
     NNI_F(direct_rows_fn) rows;

@@ -48,4 +48,5 @@
 #define DG_MR2 6
 #define DG_MR3 4
 #define DG_NAME NNI_F(direct_rows_avx2)
+#define DG_COLSUM_NAME NNI_F(column_sums_avx2)
 #include "gemm_direct_simd.h"

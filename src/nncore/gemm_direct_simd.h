@@ -3,6 +3,7 @@
  * row-major, no packing (gemm_direct.c). Included by gemm_direct_<isa>.c, compiled once per
  * element type, after defining (no include guard on purpose):
  *   DG_NAME              the function's name (an NNI_F(direct_rows_fn))
+ *   DG_COLSUM_NAME       the column sums' name (an NNI_F(column_sums_fn))
  *   DG_V, DG_VL          the vector type and its lanes; DG_MASK_T a lane mask
  *   DG_MR2, DG_MR3       rows of a tile of at most 2 vectors, of 3 vectors: the accumulators,
  *                        B's vectors and a broadcast fill the registers
@@ -242,6 +243,40 @@ void DG_NAME(const NNI_F(direct_args) *g, int64_t i0, int64_t i1)
             if (g->deriv_of)
                 nni_deriv_mul(c, c, g->deriv_of + i * n, rows * n, g->deriv_act);
         }
+    }
+}
+
+/* The bias gradient's sums, 1^T X: s[j] = sum_i X[i, j] (m rows of n, ld apart), each column
+ * summed in row order from 0, as the scalar loop sums it (the same bits), up to 4 vectors of
+ * columns at a time in registers. */
+void DG_COLSUM_NAME(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld)
+{
+    int64_t j0, i;
+    for (j0 = 0; j0 < n; j0 += 4 * DG_VL) {
+        const int64_t nc = n - j0 < 4 * DG_VL ? n - j0 : 4 * DG_VL;
+        const int nv = (int)((nc + DG_VL - 1) / DG_VL);
+        const int tail = (int)(nc - (nv - 1) * DG_VL); /* lanes of the last vector */
+        const DG_MASK_T mask = DG_MASK(tail);
+        DG_V acc[4];
+        int v;
+        DG_UNROLL
+        for (v = 0; v < 4; v++) acc[v] = DG_ZERO();
+        for (i = 0; i < m; i++) {
+            const NN_T *row = X + i * ld + j0;
+            DG_UNROLL
+            for (v = 0; v < 4; v++)
+                if (v < nv)
+                    acc[v] = DG_ADD(acc[v], v == nv - 1 ? DG_LOADM(row + v * DG_VL, mask)
+                                                        : DG_LOAD(row + v * DG_VL));
+        }
+        DG_UNROLL
+        for (v = 0; v < 4; v++)
+            if (v < nv) {
+                if (v == nv - 1)
+                    DG_STOREM(s + j0 + v * DG_VL, mask, acc[v]);
+                else
+                    DG_STORE(s + j0 + v * DG_VL, acc[v]);
+            }
     }
 }
 

@@ -299,7 +299,8 @@ extern const nni_gemm_kernel nni_kernel_neon;
 #endif
 
 /* gemm_direct.c: the direct mid-size product, C = alpha op(A) op(B) + beta C with gemm's
- * contract and epilogue, no packing (for the C tests: both element types). direct_applies:
+ * contract and epilogue, no packing, and the bias gradient's column sums (for the C tests:
+ * both element types). direct_applies:
  * 1 when (m, n, k) is in its range (the rule in gemm_direct.c).                            */
 int nni_direct_gemm_f32(float *C, const float *A, const float *B, int64_t m, int64_t n,
                         int64_t k, int trans_a, int trans_b, float alpha, float beta,
@@ -307,6 +308,8 @@ int nni_direct_gemm_f32(float *C, const float *A, const float *B, int64_t m, int
 int nni_direct_gemm_f64(double *C, const double *A, const double *B, int64_t m, int64_t n,
                         int64_t k, int trans_a, int trans_b, double alpha, double beta,
                         const nn_epilogue_f64 *ep);
+void nni_column_sums_f32(float *s, const float *X, int64_t m, int64_t n, int64_t ld);
+void nni_column_sums_f64(double *s, const double *X, int64_t m, int64_t n, int64_t ld);
 int nni_direct_applies_f32(int64_t m, int64_t n, int64_t k, int trans_b);
 int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k, int trans_b);
 
@@ -572,6 +575,14 @@ typedef void (*NNI_F(direct_rows_fn))(const NNI_F(direct_args) *g, int64_t i0, i
 void NNI_F(direct_rows_portable)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
 void NNI_F(direct_rows_avx2)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
 void NNI_F(direct_rows_avx512)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+/* The bias gradient's column sums s[j] = sum_i X[i, j] (m rows of n, ld apart), each in row
+ * order from 0: one per instruction set (the same bits), and the one of the GEMM kernel's set
+ * in use. */
+typedef void (*NNI_F(column_sums_fn))(NN_T *s, const NN_T *X, int64_t m, int64_t n,
+                                      int64_t ld);
+void NNI_F(column_sums_avx2)(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld);
+void NNI_F(column_sums_avx512)(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld);
+void NNI_F(column_sums)(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld);
 
 /* ---- one neuron trained full-batch (neuron_train.c) ------------------------------------ */
 /* What neuron_epochs works on: the training loop's state (train.c's workspace).             */

@@ -175,6 +175,27 @@ DEFINE_THREADS(double, f64)
 DEFINE_NARROW(float, f32)
 DEFINE_NARROW(double, f64)
 
+/* The bias gradient's column sums against the scalar loop: the same bits, every width up to
+ * and past 4 vectors, rows ld apart. */
+#define DEFINE_COLSUMS(T, SFX)                                                                \
+    static void colsums_##SFX(const char *isa, int64_t m, int64_t n)                          \
+    {                                                                                         \
+        const int64_t ld = n + 3;                                                             \
+        T *X = malloc(sizeof(T) * m * ld), *s = malloc(sizeof(T) * n), *r = malloc(sizeof(T) * n); \
+        int64_t i, j;                                                                         \
+        for (i = 0; i < m * ld; i++) X[i] = (T)uniform();                                     \
+        for (j = 0; j < n; j++) r[j] = 0;                                                     \
+        for (i = 0; i < m; i++)                                                               \
+            for (j = 0; j < n; j++) r[j] += X[i * ld + j];                                    \
+        nni_column_sums_##SFX(s, X, m, n, ld);                                             \
+        CHECK(memcmp(s, r, sizeof(T) * n) == 0, "%s " #SFX " column sums m=%lld n=%lld differ " \
+              "from the scalar loop", isa, (long long)m, (long long)n);                       \
+        free(X), free(s), free(r);                                                            \
+    }
+
+DEFINE_COLSUMS(float, f32)
+DEFINE_COLSUMS(double, f64)
+
 static void check_isa(const char *isa)
 {
     int a, b, c, s, ta, tb, cs;
@@ -198,6 +219,10 @@ static void check_isa(const char *isa)
         /* forward (plain), dW (A^T), D1 (B^T with the derivative) */
         threads_f32(isa, sh[0], sh[1], sh[2], s == 2 || s == 4, s == 3, s == 3);
         threads_f64(isa, sh[0], sh[1], sh[2], s == 2 || s == 4, s == 3, s == 3);
+    }
+    for (s = 1; s <= 70; s += 3) {
+        colsums_f32(isa, 200, s), colsums_f64(isa, 200, s);
+        colsums_f32(isa, 1 + s % 5, s), colsums_f64(isa, 1 + s % 5, s);
     }
     for (s = 0; s < 2; s++) { /* dW of a 10-wide output layer, and odd narrow shapes */
         narrow_f32(isa, 64, 10, 200, s), narrow_f64(isa, 64, 10, 200, s);
