@@ -49,6 +49,8 @@
 #define DIRECT_PARTS_PER_THREAD 2
 /* Elements of op(B) transposed on the stack (else on the heap). */
 #define DIRECT_STACK_ELEMS 4096
+/* Elements of C^T a narrow product computed as its transpose keeps on the stack (its limit). */
+#define NARROW_MAX_ELEMS 2048
 /* Columns of one row summed at once (portable loop). */
 #define DIRECT_CHUNK 128
 
@@ -172,13 +174,13 @@ static int direct_part(void *ctx, int64_t c)
  * m wide (no padded lanes), with A as stored for op(A)^T (k, m), then written back transposed.
  * Each element is the same sum, term by term, and the same alpha and beta steps, so the bits
  * are the product's. Taken without an epilogue, when the product runs on one thread (C^T's
- * n rows are too few to split) and C^T fits DIRECT_STACK_ELEMS. Measured on the 2-core Ice
- * Lake Xeon, float64, one thread, paired call by call: digits' dW2 = A1^T delta (64 x 10 x
- * 200, beta 1) 1.29x (quartiles 1.26-1.41), 9.7 against 7.2 us. */
+ * n rows are too few to split) and C^T fits NARROW_MAX_ELEMS on the stack. Measured on the
+ * 2-core Ice Lake Xeon, float64, one thread, paired call by call: digits' dW2 = A1^T delta
+ * (64 x 10 x 200, beta 1) 1.29x (quartiles 1.26-1.41), 9.7 against 7.2 us. */
 static int narrow_transposed(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n,
                              int64_t k, int trans_b, NN_T alpha, NN_T beta)
 {
-    NN_T T[DIRECT_STACK_ELEMS];
+    NN_T T[NARROW_MAX_ELEMS];
     direct_args g;
     int64_t i, j;
     if (beta != 0)
@@ -212,7 +214,7 @@ static int takes_narrow_transposed(int64_t m, int64_t n, int64_t k, int trans_a,
                                    const NN_F(epilogue) *ep, int threads)
 {
     return trans_a && threads <= 1 && n <= NARROW_MAX_N && n % 8 != 0 && m > n &&
-           m * n <= DIRECT_STACK_ELEMS && k > 0 &&
+           m * n <= NARROW_MAX_ELEMS && k > 0 &&
            (!ep || (!ep->bias && ep->act == NN_ACT_IDENTITY &&
                     (!ep->deriv_of || ep->deriv_act == NN_ACT_IDENTITY)));
 }
