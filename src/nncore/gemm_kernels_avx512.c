@@ -25,25 +25,15 @@
 #define UKR_MUL(a, b) _mm512_mul_ps(a, b)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
+#define UKR_KEEP_OPS /* the float operations, for the 8 x 48 kernel next */
 static
 #include "gemm_ukr_simd.h"
+#undef UKR_KEEP_OPS
 
 #define UKR_NAME nni_ukr_avx512_f32_8x48
 #define UKR_NARROW_NAME nni_ukr_narrow_avx512_f32_8
 #define UKR_MR 8
 #define UKR_NV 3
-#define UKR_T float
-#define UKR_V __m512
-#define UKR_VL 16
-#define UKR_LOAD(p) _mm512_loadu_ps(p)
-#define UKR_STORE(p, v) _mm512_storeu_ps(p, v)
-#define UKR_BCAST(x) _mm512_set1_ps(x)
-#define UKR_ZERO() _mm512_setzero_ps()
-#define UKR_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define UKR_ADD(a, b) _mm512_add_ps(a, b)
-#define UKR_MUL(a, b) _mm512_mul_ps(a, b)
-#define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
-#define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 static
 #include "gemm_ukr_simd.h"
 

@@ -10,6 +10,8 @@
  *   UKR_FMA(a, b, c)  a * b + c, fused;  UKR_ADD(a, b), UKR_MUL(a, b)
  *   UKR_PREFETCH(p)   a hint to fetch the cache line at p into L1 (may be empty)
  *   UKR_PREFETCH_L2(p)  the same into L2 only (may be empty)
+ *   UKR_KEEP_OPS      (optional) keep the type and operation macros defined afterwards, for
+ *                     another kernel of the same type
  * The contract is nni_ukr_f32/_f64's (internal.h): c = beta c + a @ b, each of the MR x NR
  * sums started from 0 and accumulated over p in order, one fused multiply-add per term.
  * The row loops have constant bounds and are fully unrolled, so the accumulators live in
@@ -138,6 +140,10 @@ static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs
 #undef UKR_UNROLL
 #undef UKR_NAME
 #undef UKR_MR
+#undef UKR_NV
+#undef UKR_STEP
+#undef UKR_C_LINE
+#ifndef UKR_KEEP_OPS /* else the includer defines another kernel of the same type next */
 #undef UKR_T
 #undef UKR_V
 #undef UKR_VL
@@ -150,6 +156,4 @@ static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs
 #undef UKR_MUL
 #undef UKR_PREFETCH
 #undef UKR_PREFETCH_L2
-#undef UKR_STEP
-#undef UKR_C_LINE
-#undef UKR_NV
+#endif
