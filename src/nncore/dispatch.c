@@ -296,18 +296,20 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * kc can be twice as deep, so C is read and written half as often. Measured (12 x 32) on
      * the Ice Lake Xeon, paired runs: float32 2048^3 1.04-1.10x the other order on one thread,
      * 1.15x on two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x 256 (A^T) 1.07x on two. The
-     * narrower kernels (AVX2 6 x 16) keep the order they were measured with on AVX2 machines. */
+     * narrower kernels (AVX2 6 x 16) keep the order they were measured with on AVX2
+     * machines. */
     int a_in_l1 = (int64_t)nr * elem_bytes >= 128 && k >= A_IN_L1_MIN_K;
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
     if (a_in_l1) {
         /* kc: a 12-row panel of A in half of L1 (48 KiB: float 512, double 256); the 8-row
          * kernel takes that depth too, not its own half of L1 (768). Ice Lake Xeon, float32
-         * 8 x 48, paired runs against 12 x 32 (kc 512, nc 320), median of 15-25 rounds,
+         * 8 x 48, paired runs against 12 x 32 (kc 512, nc 320), medians of 15-25 rounds,
          * kc:nc (nc from the rule below, 192 for kc 768):
-         *   2048^3, 1 thread    768:192 1.06-1.07  512:288 1.08-1.10  384:384 1.12-1.15
-         *   2048^3, 2 threads   768:192 0.96       512:288 1.03-1.04  384:384 0.99-1.02
-         *   256x2048x2048 B^T, 1 thread  768:192 1.12  512:288 1.11  384:384 1.05
-         *   W4's other products 1.06-1.12 at every depth, 1 and 2 threads.              */
+         *   2048^3, 1 thread    768:192 1.06-1.07  512:288 1.08-1.14  384:384 1.12-1.15
+         *   2048^3, 2 threads   768:192 0.96       512:288 1.03-1.14  384:384 0.99-1.02
+         *   256x2048x2048 B^T, 1 thread  768:192 1.12  512:288 1.10-1.11  384:384 1.05
+         *   W4's other products 1.05-1.12 at every depth, 1 and 2 threads.
+         * 768 loses on 2 threads, 384 on B^T; 512 is never the worst.                   */
         kc = clamp64(l1 / 2 / ((int64_t)(mr < 12 ? 12 : mr) * elem_bytes) / 16 * 16, 64,
                      1024);
         /* nc: the kc x nc block of B in half of L2 (1.25 MiB, kc 512: 320 columns, 288 for

@@ -55,8 +55,10 @@ static
 static
 #include "gemm_ukr_simd.h"
 
-/* float 8x48: 1.06-1.12x the speed of 12x32 on 2048^3 and W4's products, 1 and 2 threads
- * (the figures in dispatch.c, nni_gemm_blocking_get) */
+/* float 8x48: 1.08-1.14x the speed of 12x32 on 2048^3 and W4's large products on 1 thread,
+ * 1.01-1.14x on 2 (paired runs, Ice Lake Xeon; the blocking's figures in dispatch.c). The
+ * one product it slows is a C with 10 rows after the transposition (W4's dW3 = A2^T delta,
+ * 2048 x 10 x 256): two 8-row panels against one of 12, 0.96-0.98x. */
 const nni_gemm_kernel nni_kernel_avx512 = {
     "avx512", "avx512f 8x48", "avx512f 12x16", 8, 48, 12, 16, nni_ukr_avx512_f32_8x48,
     nni_ukr_avx512_f64, 16, 8, nni_ukr_narrow_avx512_f32_8, nni_ukr_narrow_avx512_f64,
