@@ -87,15 +87,20 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
     for (p = k_main; p < kc; p++) UKR_STEP();
     UKR_UNROLL
     for (i = 0; i < UKR_MR; i++) {
-        UKR_UNROLL
-        for (j = 0; j < UKR_NV; j++) {
-            UKR_T *cr = c + i * ldc + j * UKR_VL;
-            if (beta == 0)
-                UKR_STORE(cr, acc[i][j]);
-            else if (beta == 1)
-                UKR_STORE(cr, UKR_ADD(UKR_LOAD(cr), acc[i][j]));
-            else
-                UKR_STORE(cr, UKR_ADD(UKR_MUL(UKR_BCAST(beta), UKR_LOAD(cr)), acc[i][j]));
+        UKR_T *cr = c + i * ldc;
+        if (beta == 0) {
+            UKR_UNROLL
+            for (j = 0; j < UKR_NV; j++) UKR_STORE(cr + j * UKR_VL, acc[i][j]);
+        } else if (beta == 1) {
+            UKR_UNROLL
+            for (j = 0; j < UKR_NV; j++)
+                UKR_STORE(cr + j * UKR_VL, UKR_ADD(UKR_LOAD(cr + j * UKR_VL), acc[i][j]));
+        } else {
+            const UKR_V bv = UKR_BCAST(beta);
+            UKR_UNROLL
+            for (j = 0; j < UKR_NV; j++)
+                UKR_STORE(cr + j * UKR_VL,
+                          UKR_ADD(UKR_MUL(bv, UKR_LOAD(cr + j * UKR_VL)), acc[i][j]));
         }
     }
 }
