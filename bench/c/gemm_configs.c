@@ -1,14 +1,19 @@
-/* GEMM configurations against each other, paired: the loop order, blocking and thread count
- * of one product, alternated call by call in one process, so that the slow phases of a shared
- * or virtual machine hit every configuration alike. Prints per configuration the median and
- * best GFLOP/s, and the median (quartiles) of the per-round speed ratio to the first one.
+/* GEMM configurations against each other, paired: the loop order, blocking, thread count and
+ * kernel set of one product, alternated call by call in one process, so that the slow phases of
+ * a shared or virtual machine hit every configuration alike. Prints per configuration the
+ * median and best GFLOP/s, and the median (quartiles) of the per-round speed ratio to the first
+ * one.
  *
  *   ./build/bench_gemm_configs [-d] M N K TRANS_A TRANS_B ROUNDS CONFIG...
- *   CONFIG = order:mc:kc:nc:threads   order -1 (the machine's), 0 (B's panel in L1) or
- *                                     1 (A's panel in L1); mc, kc, nc 0 = the machine's
+ *   CONFIG = order:mc:kc:nc:threads[:kernel]
+ *            order -1 (the machine's), 0 (B's panel in L1) or 1 (A's panel in L1);
+ *            mc, kc, nc 0 = the machine's; kernel a NNFAST_GEMM_KERNEL name (avx512,
+ *            avx512_12x32, ...), the default kernel when not given
  *   -d: float64 (default float32)
  * e.g. the loop orders of W4's 256 x 2048 x 2048 on 2 threads, 15 rounds:
  *   ./build/bench_gemm_configs 256 2048 2048 0 0 15 0:0:0:0:2 1:0:0:0:2
+ * and the float32 AVX-512 tiles 12x32 and 8x48 on 2048^3, one thread:
+ *   ./build/bench_gemm_configs 2048 2048 2048 0 0 9 -1:0:0:0:1:avx512_12x32 -1:0:0:0:1:avx512
  * Built with the C tests (cmake -DNNFAST_C_TESTS=ON). Operands on transparent huge pages
  * where the kernel offers them, as NumPy allocates large arrays. */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
@@ -30,6 +35,7 @@
 typedef struct {
     int order, threads;
     long mc, kc, nc;
+    char kernel[32]; /* "" = the default */
 } config;
 
 static int by_value(const void *a, const void *b)
@@ -70,10 +76,11 @@ int main(int argc, char **argv)
     config cfg[MAX_CONFIGS];
     static double t[MAX_CONFIGS][MAX_ROUNDS], sorted[MAX_ROUNDS], ratio[MAX_ROUNDS];
     void *A, *B, *C;
+    const char *default_kernel = nni_gemm_kernel_get()->name;
     if (argc > 1 && strcmp(argv[1], "-d") == 0) f64 = 1, argv++, argc--;
     if (argc < 8) {
-        fprintf(stderr, "usage: %s [-d] M N K TRANS_A TRANS_B ROUNDS order:mc:kc:nc:threads...\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s [-d] M N K TRANS_A TRANS_B ROUNDS "
+                        "order:mc:kc:nc:threads[:kernel]...\n", argv[0]);
         return 2;
     }
     m = atol(argv[1]), n = atol(argv[2]), k = atol(argv[3]);
@@ -85,12 +92,18 @@ int main(int argc, char **argv)
                 MAX_CONFIGS);
         return 2;
     }
-    for (c = 0; c < n_configs; c++)
-        if (sscanf(argv[7 + c], "%d:%ld:%ld:%ld:%d", &cfg[c].order, &cfg[c].mc, &cfg[c].kc,
-                   &cfg[c].nc, &cfg[c].threads) != 5 || cfg[c].threads < 1) {
-            fprintf(stderr, "bad config '%s' (order:mc:kc:nc:threads)\n", argv[7 + c]);
+    for (c = 0; c < n_configs; c++) {
+        const int fields = sscanf(argv[7 + c], "%d:%ld:%ld:%ld:%d:%31s", &cfg[c].order,
+                                  &cfg[c].mc, &cfg[c].kc, &cfg[c].nc, &cfg[c].threads,
+                                  cfg[c].kernel);
+        if (fields == 5) cfg[c].kernel[0] = '\0';
+        if (fields < 5 || cfg[c].threads < 1 ||
+            (cfg[c].kernel[0] && nni_gemm_kernel_select(cfg[c].kernel) != NN_OK)) {
+            fprintf(stderr, "bad config '%s' (order:mc:kc:nc:threads[:kernel], a kernel this "
+                    "build and CPU run)\n", argv[7 + c]);
             return 2;
         }
+    }
     A = operand(m * k, f64 ? 8 : 4, 1);
     B = operand(k * n, f64 ? 8 : 4, 2);
     C = operand(m * n, f64 ? 8 : 4, 3);
@@ -99,6 +112,8 @@ int main(int argc, char **argv)
         for (c = 0; c < n_configs; c++) {
             double start;
             int st;
+            if (cfg[c].kernel[0]) nni_gemm_kernel_select(cfg[c].kernel);
+            else nni_gemm_kernel_select(default_kernel);
             nni_gemm_loop_order_set(cfg[c].order);
             nni_gemm_blocking_set(cfg[c].mc, cfg[c].kc, cfg[c].nc);
             nn_set_num_threads(cfg[c].threads);
@@ -113,15 +128,14 @@ int main(int argc, char **argv)
             }
             if (r >= 0) t[c][r] = nn_seconds() - start;
         }
-    printf("%s %ld x %ld x %ld trans_a %d trans_b %d, %d rounds (gemm %s)\n",
-           f64 ? "float64" : "float32", m, n, k, trans_a, trans_b, rounds,
-           f64 ? nni_gemm_kernel_get()->label_f64 : nni_gemm_kernel_get()->label_f32);
+    printf("%s %ld x %ld x %ld trans_a %d trans_b %d, %d rounds (default gemm %s)\n",
+           f64 ? "float64" : "float32", m, n, k, trans_a, trans_b, rounds, default_kernel);
     for (c = 0; c < n_configs; c++) {
         const double gflop = 2.0 * (double)m * (double)n * (double)k / 1e9;
         for (r = 0; r < rounds; r++) sorted[r] = t[c][r], ratio[r] = t[0][r] / t[c][r];
         qsort(sorted, (size_t)rounds, sizeof(double), by_value);
         qsort(ratio, (size_t)rounds, sizeof(double), by_value);
-        printf("  %-18s median %7.1f GFLOP/s  best %7.1f  speed / first: median %.3f "
+        printf("  %-30s median %7.1f GFLOP/s  best %7.1f  speed / first: median %.3f "
                "(quartiles %.3f %.3f)\n",
                argv[7 + c], gflop / sorted[rounds / 2], gflop / sorted[0], ratio[rounds / 2],
                ratio[rounds / 4], ratio[3 * rounds / 4]);

@@ -90,6 +90,7 @@ const void *nni_dispatch_choose(const nni_dispatch_entry *table, int count, cons
 static const nni_dispatch_entry g_kernel_table[] = {
 #ifdef NN_HAVE_KERNEL_AVX512
     {"avx512", &nni_kernel_avx512, nni_cpu_runs_avx512},
+    {"avx512_12x32", &nni_kernel_avx512_12x32, nni_cpu_runs_avx512},
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
     {"avx2", &nni_kernel_avx2, nni_cpu_runs_avx2},
@@ -113,8 +114,8 @@ int nni_gemm_kernel_select(const char *name)
     return NN_OK;
 }
 
-/* NNFAST_GEMM_KERNEL=portable|avx2|avx512|neon when this build and CPU run it, else the first
- * (best) entry of the table the CPU runs; the portable kernel always runs.                 */
+/* NNFAST_GEMM_KERNEL=portable|avx2|avx512|avx512_12x32|neon when this build and CPU run it,
+ * else the first (best) entry of the table the CPU runs; the portable kernel always runs.   */
 const nni_gemm_kernel *nni_gemm_kernel_get(void)
 {
     if (!g_kernel)
@@ -289,25 +290,37 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
     const int64_t l3 = nn_cache_size(3) > 0 ? nn_cache_size(3) : 8 << 20;
     const int64_t l3_share = l3 / 4 < (4 << 20) ? l3 / 4 : (4 << 20); /* many cores share it */
     int64_t kc, mc, nc;
-    /* The 64-byte-vector kernels (AVX-512: 12 x 32 floats, 12 x 16 doubles) keep A's panel in
-     * L1 and stream B's from L2, as BLIS's and oneDNN's AVX-512 kernels do: C is then written
-     * along a band of mr rows (its rows' pages and lines reused by the next tiles) and kc can
-     * be twice as deep, so C is read and written half as often. Measured on the Ice Lake
-     * Xeon, paired runs: float32 2048^3 1.04-1.10x the other order on one thread, 1.15x on
-     * two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x 256 (A^T) 1.07x on two. The narrower
-     * kernels (AVX2 6 x 16) keep the order they were measured with on AVX2 machines. */
+    /* The 64-byte-vector kernels (AVX-512: 8 x 48 or 12 x 32 floats, 12 x 16 doubles) keep A's
+     * panel in L1 and stream B's from L2, as BLIS's and oneDNN's AVX-512 kernels do: C is then
+     * written along a band of mr rows (its rows' pages and lines reused by the next tiles) and
+     * kc can be twice as deep, so C is read and written half as often. Measured (12 x 32) on
+     * the Ice Lake Xeon, paired runs: float32 2048^3 1.04-1.10x the other order on one thread,
+     * 1.15x on two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x 256 (A^T) 1.07x on two. The
+     * narrower kernels (AVX2 6 x 16) keep the order they were measured with on AVX2
+     * machines. */
     int a_in_l1 = (int64_t)nr * elem_bytes >= 128 && k >= A_IN_L1_MIN_K;
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
     if (a_in_l1) {
-        /* kc: A's mr x kc panel in half of L1 (48 KiB: float 512, double 256) */
-        kc = clamp64(l1 / 2 / ((int64_t)mr * elem_bytes) / 16 * 16, 64, 1024);
-        /* nc: the kc x nc block of B in half of L2 (1.25 MiB: 320 columns) */
+        /* kc: a 12-row panel of A in half of L1 (48 KiB: float 512, double 256); the 8-row
+         * kernel takes that depth too, not its own half of L1 (768). Ice Lake Xeon, float32
+         * 8 x 48, paired runs against 12 x 32 (kc 512, nc 320), medians of 15-25 rounds,
+         * kc:nc (nc from the rule below, 192 for kc 768):
+         *   2048^3, 1 thread    768:192 1.06-1.07  512:288 1.08-1.14  384:384 1.12-1.15
+         *   2048^3, 2 threads   768:192 0.96       512:288 1.03-1.14  384:384 0.99-1.02
+         *   256x2048x2048 B^T, 1 thread  768:192 1.12  512:288 1.10-1.11  384:384 1.05
+         *   W4's other products 1.05-1.12 at every depth, 1 and 2 threads.
+         * 768 loses on 2 threads, 384 on B^T; 512 is never the worst.                   */
+        kc = clamp64(l1 / 2 / ((int64_t)(mr < 12 ? 12 : mr) * elem_bytes) / 16 * 16, 64,
+                     1024);
+        /* nc: the kc x nc block of B in half of L2 (1.25 MiB, kc 512: 320 columns, 288 for
+         * nr 48) */
         nc = clamp64(l2 / 2 / (kc * elem_bytes) / nr * nr, (int64_t)nr, 8192 / nr * nr);
         /* mc: the mc x kc block of A in a share of L3 */
         mc = clamp64(l3_share / (kc * elem_bytes) / mr * mr, (int64_t)mr * 8, (int64_t)mr * 1000);
     } else {
         /* kc: the B and A micro-panels (kc x (mr + nr)) in about 3/4 of L1, C's tile in the
-         * rest: 48 KiB, avx512 f32 12x32: 208; f64 12x16: 160; 32 KiB, avx2 f32 6x16: 272 */
+         * rest: 48 KiB, avx512 f32 8x48: 160, 12x32: 208; f64 12x16: 160; 32 KiB, avx2 f32
+         * 6x16: 272 */
         kc = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
         /* mc: the A block (mc x kc) in half of L2 (1.25 MiB, f32 kc 208: 780 rows; 512 KiB:
          * ~240) */

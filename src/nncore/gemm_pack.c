@@ -98,6 +98,7 @@ static void pack_rows(NN_T *restrict dst, const NN_T *restrict src, int64_t ld, 
     case 12: pack_rows_panels(dst, src, ld, kc, lanes, 12, scale); break;
     case 16: pack_rows_panels(dst, src, ld, kc, lanes, 16, scale); break;
     case 32: pack_rows_panels(dst, src, ld, kc, lanes, 32, scale); break;
+    case 48: pack_rows_panels(dst, src, ld, kc, lanes, 48, scale); break;
     default: pack_rows_panels(dst, src, ld, kc, lanes, w, scale); break;
     }
 }
@@ -124,6 +125,7 @@ void NNI_F(pack_a)(const nni_gemm_kernel *kr, NN_T *restrict ap, const NN_T *res
         switch (mr) {
         case 4: pack_a_panel(ap, src, k, kc, rows, 4, alpha); break;
         case 6: pack_a_panel(ap, src, k, kc, rows, 6, alpha); break;
+        case 8: pack_a_panel(ap, src, k, kc, rows, 8, alpha); break;
         case 12: pack_a_panel(ap, src, k, kc, rows, 12, alpha); break;
         default: pack_a_panel(ap, src, k, kc, rows, mr, alpha); break;
         }
@@ -154,6 +156,7 @@ void NNI_F(pack_b)(const nni_gemm_kernel *kr, NN_T *restrict bp, const NN_T *res
         case 8: pack_b_panel(bp, src, k, kc, cols, 8); break;
         case 16: pack_b_panel(bp, src, k, kc, cols, 16); break;
         case 32: pack_b_panel(bp, src, k, kc, cols, 32); break;
+        case 48: pack_b_panel(bp, src, k, kc, cols, 48); break;
         default: pack_b_panel(bp, src, k, kc, cols, nr); break;
         }
     }

@@ -172,7 +172,7 @@ typedef struct {
     nni_pack_t_f64 pack_t_f64;
 } nni_gemm_kernel;
 
-#define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernel (avx512 f32 12x32)    */
+#define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */
 
 #if defined(_MSC_VER)
 #define NNI_ALIGN64 __declspec(align(64))
@@ -289,6 +289,7 @@ void nni_pack_t_avx2_f32(float *restrict dst, const float *restrict src, int64_t
 #endif
 #ifdef NN_HAVE_KERNEL_AVX512
 extern const nni_gemm_kernel nni_kernel_avx512;
+extern const nni_gemm_kernel nni_kernel_avx512_12x32;
 void nni_pack_t_avx512_f32(float *restrict dst, const float *restrict src, int64_t ld,
                            int64_t kc, int w, int rows, float alpha);
 void nni_pack_t_avx512_f64(double *restrict dst, const double *restrict src, int64_t ld,

@@ -55,10 +55,10 @@ static int engine_isa(void)
     const char *kernel = nni_gemm_kernel_get()->name;
     if (env && strcmp(env, "0") == 0) return -1;
 #ifdef NN_HAVE_KERNEL_AVX512
-    if (strcmp(kernel, "avx512") == 0) return 2;
+    if (strncmp(kernel, "avx512", 6) == 0) return 2; /* avx512, avx512_12x32 */
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
-    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0) return 1;
+    if (strcmp(kernel, "avx2") == 0 || strncmp(kernel, "avx512", 6) == 0) return 1;
 #endif
     (void)kernel;
     return 0;

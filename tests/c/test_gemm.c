@@ -37,10 +37,12 @@ static double uniform(void) /* in [-1, 1) */
 static const int64_t SIZES[] = {1, 2, 3, 5, 7, 12, 13, 16, 17, 31, 33, 47, 64, 70};
 #define N_SIZES ((int)(sizeof SIZES / sizeof SIZES[0]))
 /* m, n, k beyond the blocking and the panels: W3's and W4-like products, odd edges, and
- * power-of-two leading dimensions (C's tile rows, A's and B's rows 4-8 KiB apart) */
+ * power-of-two leading dimensions (C's tile rows, A's and B's rows 4-8 KiB apart); whole
+ * 48-column panels and one column past them, with k over two blocks (the 8 x 48 kernel) */
 static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256},
                                    {257, 129, 301}, {300, 10, 520}, {130, 1030, 67},
-                                   {64, 1024, 256}, {256, 512, 128}, {48, 2048, 64}};
+                                   {64, 1024, 256}, {256, 512, 128}, {48, 2048, 64},
+                                   {17, 96, 600},   {200, 145, 1030}};
 #define N_LARGE ((int)(sizeof LARGE / sizeof LARGE[0]))
 
 /* Typed tests, written once: T the element type, S the suffix (f32, f64), EPS its epsilon. */
@@ -51,7 +53,7 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
         static const int64_t kcs[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 70, 208,  \
                                       257};                                                   \
         static const T alphas[] = {1, (T)0.5, (T)-1.5};                                       \
-        const int64_t ld_max = 257 + 3, w_max = 32;                                           \
+        const int64_t ld_max = 257 + 3, w_max = 48;                                           \
         T *src = (T *)malloc((size_t)(w_max * ld_max) * sizeof(T));                           \
         T *dst = (T *)malloc((size_t)(w_max * 257 + 64) * sizeof(T));                         \
         int64_t i, p, ki;                                                                     \
@@ -274,7 +276,7 @@ DEFINE_TYPED_TESTS(double, f64, DBL_EPSILON)
 
 int main(void)
 {
-    static const char *const names[] = {"portable", "avx2", "avx512", "neon"};
+    static const char *const names[] = {"portable", "avx2", "avx512", "avx512_12x32", "neon"};
     const int threads = nn_get_num_threads();
     int i, order, ran = 0;
     for (i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
