@@ -92,27 +92,13 @@ static inline uint64_t mt_mask(uint64_t max)
 }
 
 /* A uniform integer in [0, max], NumPy's legacy random_interval: draws masked to max's bit
- * length, rejected until one is <= max (64-bit draws, high word first, above 2^32 - 1).
- * A draw is rejected with a chance of up to 1/2, which a branch cannot predict: the first two
- * draws are looked at together and the accepted one selected without a branch; only when
- * both are rejected (a chance of 1/4 at most, 1/16 on average over the orders' i) do the
- * draws go on one at a time. The draws taken, and so the stream, are the same either way. */
-static inline uint64_t mt_interval(mt_stream *s, uint64_t max)
+ * length, rejected until one is <= max (64-bit draws, high word first, above 2^32 - 1). */
+static uint64_t mt_interval(mt_stream *s, uint64_t max)
 {
     const uint64_t mask = mt_mask(max);
     uint64_t value;
     if (max == 0) return 0;
     if (max <= 0xffffffffu) {
-        if (s->pos + 1 < MT_N) {
-            const uint64_t first = s->out[s->pos] & mask, second = s->out[s->pos + 1] & mask;
-            const int take_first = first <= max;
-            value = take_first ? first : second;
-            if (take_first | (second <= max)) {
-                s->pos += 2 - take_first;
-                return value;
-            }
-            s->pos += 2;
-        }
         while ((value = (mt_next32(s) & mask)) > max) {
         }
     } else {
@@ -125,17 +111,39 @@ static inline uint64_t mt_interval(mt_stream *s, uint64_t max)
 }
 
 /* One order of 0..n-1, RandomState.permutation(n): order = 0..n-1;
- * for i = n-1 .. 1: j = interval(i), swap(order[i], order[j]). */
+ * for i = n-1 .. 1: j = interval(i), swap(order[i], order[j]). The stream's position stays in
+ * a register (through memory, each draw would wait on the previous one's store); the first
+ * two draws of each interval are mt_interval's, inline. */
 static void mt_permutation(int64_t *order, int64_t n, mt_stream *s)
 {
-    int64_t i;
+    const uint32_t *out = s->out;
+    int64_t i, pos = s->pos;
     for (i = 0; i < n; i++) order[i] = i;
     for (i = n - 1; i >= 1; i--) {
-        const int64_t j = (int64_t)mt_interval(s, (uint64_t)i);
-        const int64_t tmp = order[i];
+        const uint64_t max = (uint64_t)i, mask = mt_mask(max);
+        uint64_t j;
+        int64_t tmp;
+        if (max <= 0xffffffffu && pos + 1 < MT_N) {
+            const uint64_t first = out[pos] & mask, second = out[pos + 1] & mask;
+            const int take_first = first <= max;
+            j = take_first ? first : second;
+            pos += 2 - take_first;
+            if (!(take_first | (second <= max))) { /* both rejected: draw on, one at a time */
+                s->pos = pos;
+                while ((j = (mt_next32(s) & mask)) > max) {
+                }
+                pos = s->pos;
+            }
+        } else {
+            s->pos = pos;
+            j = mt_interval(s, max);
+            pos = s->pos;
+        }
+        tmp = order[i];
         order[i] = order[j];
         order[j] = tmp;
     }
+    s->pos = pos;
 }
 
 int nni_mt19937_permutation(int64_t *order, int64_t n, uint32_t *key, int64_t *pos)

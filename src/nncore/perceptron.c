@@ -65,7 +65,9 @@ static inline void step_rows(NN_T *w, NN_T s, const NN_T *x, int64_t k)
 }
 
 #define PS_EPOCH NNI_F(sgd_rows_portable)
+#define PS_ROWS 1
 #define PS_DOT dot16
+#define PS_DOTS(p, w, x, k) ((p)[0] = dot16(w, (x)[0], k))
 #define PS_STEP step_rows
 #include "perceptron_simd.h"
 

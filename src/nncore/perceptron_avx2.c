@@ -81,6 +81,35 @@ static inline double ps_dot(const NN_T *w, const NN_T *x, int64_t k)
     return _mm_cvtsd_f64(v) + _mm_cvtsd_f64(_mm_unpackhi_pd(v, v));
 }
 
+/* w . x[r] for 2 rows, their chains interleaved, each row's sums as ps_dot's; the two
+ * reductions packed together, the same pairs added at each level:
+ * u_r = (s_0..3 + s_8..11) + (s_4..7 + s_12..15), v = [u_a 01, u_b 01] + [u_a 23, u_b 23]. */
+static inline void ps_dots(double *p, const NN_T *w, const NN_T *const *x, int64_t k)
+{
+    __m256d s[2][4], u[2], v;
+    double out[4];
+    int64_t j = 0;
+    int r, g;
+    for (r = 0; r < 2; r++)
+        for (g = 0; g < 4; g++) s[r][g] = _mm256_setzero_pd();
+    for (; j + 16 <= k; j += 16)
+        for (g = 0; g < 4; g++) {
+            const __m256d wg = PS_LOAD4(w + j + 4 * g);
+            for (r = 0; r < 2; r++)
+                s[r][g] = _mm256_add_pd(s[r][g], _mm256_mul_pd(wg, PS_LOAD4(x[r] + j + 4 * g)));
+        }
+    if (j < k)
+        for (r = 0; r < 2; r++)
+            for (g = 0; g < 4; g++)
+                s[r][g] = ps_add_first(s[r][g], w + j + 4 * g, x[r] + j + 4 * g, k - j - 4 * g);
+    for (r = 0; r < 2; r++)
+        u[r] = _mm256_add_pd(_mm256_add_pd(s[r][0], s[r][2]), _mm256_add_pd(s[r][1], s[r][3]));
+    v = _mm256_add_pd(_mm256_permute2f128_pd(u[0], u[1], 0x20),
+                      _mm256_permute2f128_pd(u[0], u[1], 0x31));
+    _mm256_storeu_pd(out, _mm256_hadd_pd(v, v));
+    p[0] = out[0], p[1] = out[2];
+}
+
 /* w_j += s x_j, a vector at a time, the last one masked */
 static inline void ps_step(NN_T *w, NN_T s, const NN_T *x, int64_t k)
 {
@@ -95,6 +124,8 @@ static inline void ps_step(NN_T *w, NN_T s, const NN_T *x, int64_t k)
 }
 
 #define PS_EPOCH NNI_F(sgd_rows_avx2)
+#define PS_ROWS 2
 #define PS_DOT ps_dot
+#define PS_DOTS ps_dots
 #define PS_STEP ps_step
 #include "perceptron_simd.h"
