@@ -110,22 +110,9 @@ static inline void ps_dots(double *p, const NN_T *w, const NN_T *const *x, int64
     p[0] = out[0], p[1] = out[2];
 }
 
-/* w_j += s x_j, a vector at a time, the last one masked */
-static inline void ps_step(NN_T *w, NN_T s, const NN_T *x, int64_t k)
-{
-    const PS_V sv = PS_VSET1(s);
-    int64_t j = 0;
-    for (; j + PS_VL <= k; j += PS_VL)
-        PS_VSTORE(w + j, PS_VADD(PS_VLOAD(w + j), PS_VMUL(sv, PS_VLOAD(x + j))));
-    if (j < k) {
-        const PS_VMASK_T m = PS_VMASK(k - j);
-        PS_VSTOREM(w + j, m, PS_VADD(PS_VLOADM(w + j, m), PS_VMUL(sv, PS_VLOADM(x + j, m))));
-    }
-}
-
 #define PS_EPOCH NNI_F(sgd_rows_avx2)
 #define PS_ROWS 2
 #define PS_DOT ps_dot
 #define PS_DOTS ps_dots
-#define PS_STEP ps_step
+#define PS_STEP ps_vector_step
 #include "perceptron_simd.h"

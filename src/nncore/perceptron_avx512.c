@@ -15,6 +15,7 @@
 #define PS_VL 16
 #define PS_V __m512
 #define PS_VMASK_T __mmask16
+#define PS_VMASK(valid) ((__mmask16)((1u << (valid)) - 1u))
 #define PS_VLOAD(p) _mm512_loadu_ps(p)
 #define PS_VLOADM(p, m) _mm512_maskz_loadu_ps(m, p)
 #define PS_VSTORE(p, v) _mm512_storeu_ps(p, v)
@@ -28,6 +29,7 @@
 #define PS_VL 8
 #define PS_V __m512d
 #define PS_VMASK_T __mmask8
+#define PS_VMASK(valid) ((__mmask8)((1u << (valid)) - 1u))
 #define PS_VLOAD(p) _mm512_loadu_pd(p)
 #define PS_VLOADM(p, m) _mm512_maskz_loadu_pd(m, p)
 #define PS_VSTORE(p, v) _mm512_storeu_pd(p, v)
@@ -113,22 +115,9 @@ static inline void ps_dots(double *p, const NN_T *w, const NN_T *const *x, int64
     p[0] = out[0], p[1] = out[2], p[2] = out[4], p[3] = out[6];
 }
 
-/* w_j += s x_j, a vector at a time, the last one masked */
-static inline void ps_step(NN_T *w, NN_T s, const NN_T *x, int64_t k)
-{
-    const PS_V sv = PS_VSET1(s);
-    int64_t j = 0;
-    for (; j + PS_VL <= k; j += PS_VL)
-        PS_VSTORE(w + j, PS_VADD(PS_VLOAD(w + j), PS_VMUL(sv, PS_VLOAD(x + j))));
-    if (j < k) {
-        const PS_VMASK_T m = (PS_VMASK_T)((1u << (k - j)) - 1u);
-        PS_VSTOREM(w + j, m, PS_VADD(PS_VLOADM(w + j, m), PS_VMUL(sv, PS_VLOADM(x + j, m))));
-    }
-}
-
 #define PS_EPOCH NNI_F(sgd_rows_avx512)
 #define PS_ROWS 4
 #define PS_DOT ps_dot
 #define PS_DOTS ps_dots
-#define PS_STEP ps_step
+#define PS_STEP ps_vector_step
 #include "perceptron_simd.h"

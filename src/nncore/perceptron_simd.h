@@ -7,6 +7,10 @@
  *   PS_DOT(w, x, k)        p = w . x in double, in the order below
  *   PS_DOTS(p, w, x, k)    p[r] = w . x[r] for the PS_ROWS rows x[r], each in that order
  *   PS_STEP(w, s, x, k)    w_j += s x_j for j < k in NN_T: the product rounded, then the sum
+ *                          (ps_vector_step below, when the includer defines PS_V: the vector
+ *                          type of PS_VL elements, PS_VLOAD, PS_VSTORE, PS_VSET1, PS_VADD,
+ *                          PS_VMUL, and for the last vector PS_VMASK(valid) of PS_VMASK_T,
+ *                          PS_VLOADM, PS_VSTOREM: masked lanes read as 0 and never written)
  *
  * The dot product's order, the same in every instruction set, so that all of them give the
  * same bits: sixteen partial sums s_l = sum of w_j x_j over j = l mod 16 (j ascending, each
@@ -54,6 +58,21 @@ static inline void ps_prefetch_row(const NN_T *x, int64_t k)
     int64_t at, bytes = k * (int64_t)sizeof(NN_T);
     for (at = 0; at < bytes; at += PS_PREFETCH_STEP) PS_PREFETCH_LINE(p + at);
 }
+
+#ifdef PS_V
+/* w_j += s x_j, a vector at a time, the last one masked */
+static inline void ps_vector_step(NN_T *w, NN_T s, const NN_T *x, int64_t k)
+{
+    const PS_V sv = PS_VSET1(s);
+    int64_t j = 0;
+    for (; j + PS_VL <= k; j += PS_VL)
+        PS_VSTORE(w + j, PS_VADD(PS_VLOAD(w + j), PS_VMUL(sv, PS_VLOAD(x + j))));
+    if (j < k) {
+        const PS_VMASK_T m = PS_VMASK(k - j);
+        PS_VSTOREM(w + j, m, PS_VADD(PS_VLOADM(w + j, m), PS_VMUL(sv, PS_VLOADM(x + j, m))));
+    }
+}
+#endif
 
 /* The L1 part of the penalty after a row (perceptron_sgd_epoch): u += r eta alpha, then each
  * w_j moves toward 0 by the cumulative penalty without crossing it, q_j its part so far. */
