@@ -598,12 +598,13 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
     X = check.as_matrix(X, "X", W.dtype, W.shape[-1], "W")
     W, Q, raw, Y_checked, SW_checked, orders_checked, epochs = _sgd_fit_arguments(
         W, Q, state, len(X), Y, SW, orders, streams=True)
-    streams = {}
+    keys: Optional[npt.NDArray[np.uint32]] = None
+    pos: Optional[npt.NDArray[np.int64]] = None
     if isinstance(orders_checked, RandomStateOrders):
         if len(orders_checked.pos) != len(W):
             raise ValueError(f"orders must hold one stream per class ({len(W)}), "
                              f"got {len(orders_checked.pos)}")
-        streams = dict(keys=orders_checked.keys, pos=orders_checked.pos)
+        keys, pos = orders_checked.keys, orders_checked.pos
         orders_checked = None
     if orders_checked is None:
         epochs = check.positive_int(1 if n_epochs is None else n_epochs, "n_epochs")
@@ -616,7 +617,7 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
         check.real_in(l1_ratio, "l1_ratio", 0.0, 1.0, high_open=False), tol,
         check.flag(fit_intercept, "fit_intercept"),
         check.positive_int(n_iter_no_change, "n_iter_no_change"),
-        check.positive_int(max_iter, "max_iter"), **streams)
+        check.positive_int(max_iter, "max_iter"), keys, pos)
 
 
 class RandomStateOrders:

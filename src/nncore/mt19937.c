@@ -112,8 +112,11 @@ static uint64_t mt_interval(mt_stream *s, uint64_t max)
 
 /* One order of 0..n-1, RandomState.permutation(n): order = 0..n-1;
  * for i = n-1 .. 1: j = interval(i), swap(order[i], order[j]). The stream's position stays in
- * a register (through memory, each draw would wait on the previous one's store); the first
- * two draws of each interval are mt_interval's, inline. */
+ * a register (through memory, each draw would wait on the previous one's store). A draw is
+ * rejected with a chance of up to 1/2, which a branch cannot predict: the first two draws of
+ * each interval are looked at together and the accepted one selected without a branch; only
+ * when both are rejected (a chance of 1/4 at most) do the draws go on one at a time. The
+ * draws taken, and so the stream, are mt_interval's. */
 static void mt_permutation(int64_t *order, int64_t n, mt_stream *s)
 {
     const uint32_t *out = s->out;

@@ -155,7 +155,8 @@ static int NNI_F(sgd_fit_class)(void *ctx, int64_t part)
          e++) {
         const int64_t *order = c->orders ? c->orders + (part * c->n_epochs + e) * c->n : drawn;
         double objective;
-        if (drawn) nni_mt19937_permutation(drawn, c->n, c->keys + part * NNI_MT_WORDS, c->pos + part);
+        if (drawn)
+            nni_mt19937_permutation(drawn, c->n, c->keys + part * NNI_MT_WORDS, c->pos + part);
         objective = c->epoch(c->rows, w, q, s, y, sw, order, opt) / (double)c->n;
         s->epochs++;
         s->no_improvement = objective > s->best_objective - opt->tol ? s->no_improvement + 1 : 0;
@@ -187,7 +188,8 @@ static int NNI_F(sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T 
         return NN_EINVAL;
     if (opt->l1_ratio > 0 && opt->alpha > 0 && !Q) return NN_EINVAL;
     if ((st = nni_mul(&t, c, k)) != NN_OK || (st = nni_mul(&t, c, n)) != NN_OK ||
-        (st = nni_mul(&count, t, n_epochs)) != NN_OK || (st = nni_mul(&t, c, NNI_MT_WORDS)) != NN_OK)
+        (st = nni_mul(&count, t, n_epochs)) != NN_OK ||
+        (st = nni_mul(&t, c, NNI_MT_WORDS)) != NN_OK)
         return st;
     if (nni_rows_in_range(orders, count, n) != NN_OK) return NN_EINVAL;
     if (keys && (orders || !pos)) return NN_EINVAL;

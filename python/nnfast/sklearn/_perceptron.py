@@ -8,7 +8,8 @@ rule (tol, n_iter_no_change) and the finiteness check after each epoch -- the cl
 core's threads, each class's epoch orders drawn from its own RandomState by the core as the
 epochs run. With n_jobs given, joblib runs the classes (threads; the core releases the GIL), a
 class a call. With early_stopping each epoch is a call (``nnfast.ops.perceptron_sgd_epoch``),
-its validation score taken in Python. The coefficients are the same whichever way (docs/semantics.md).
+its validation score taken in Python. The coefficients are the same whichever way
+(docs/semantics.md).
 
 Sparse input stays sparse: CSR (CSC is converted to CSR, as scikit-learn does) runs the core's
 CSR epochs (``nnfast._sparse.perceptron_sgd_fit`` / ``perceptron_sgd_epoch``), which keep the weights as scale * v, so
