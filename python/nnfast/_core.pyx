@@ -147,6 +147,14 @@ def mt19937_permutations(int64_t[:, :, ::1] orders, uint32_t[:, ::1] keys, int64
         check(nn_mt19937_permutations(&orders[0, 0, 0], c, orders.shape[1], orders.shape[2], &keys[0, 0], &pos[0], a))
 
 
+def mt19937_seed(uint32_t[:, ::1] keys, int64_t[::1] pos, const uint32_t[::1] seeds):
+    """keys[s] (624 words) and pos[s]: numpy.random.RandomState(seeds[s])'s MT19937 state."""
+    cdef int64_t c = seeds.shape[0]
+    expect(c > 0 and keys.shape[0] == c and keys.shape[1] == 624 and pos.shape[0] == c,
+           "keys must be (seeds, 624) and pos (seeds,): one MT19937 state per seed")
+    check(nn_mt19937_seed(&keys[0, 0], &pos[0], &seeds[0], c))
+
+
 # ---- network description ---------------------------------------------------------------------
 
 cdef class Net:
@@ -1110,10 +1118,13 @@ def perceptron_sgd_fit(real[:, ::1] W, real[:, ::1] Q, unsigned char[::1] state,
                        const real[:, ::1] X, const real[:, ::1] Y, const real[:, ::1] SW,
                        const int64_t[:, :, ::1] orders, int64_t n_epochs, double eta,
                        double alpha, double l1_ratio, double tol, bint fit_intercept,
-                       int64_t n_iter_no_change, int64_t max_iter):
+                       int64_t n_iter_no_change, int64_t max_iter,
+                       uint32_t[:, ::1] keys=None, int64_t[::1] pos=None):
     """Up to n_epochs more epochs of perceptron_sgd_epoch for each one-vs-rest class (row j of
     W, Q, Y, SW; state's record j), the classes on the core's threads; W, Q and state in
-    place (Q may be None without L1)."""
+    place (Q may be None without L1). With keys and pos (and no orders), class j draws each
+    epoch's order from its MT19937 state keys[j], pos[j] (mt19937_permutations' draws),
+    advanced in place."""
     cdef nn_perceptron_sgd_options opt
     cdef int64_t c = W.shape[0], n = X.shape[0], k = X.shape[1]
     cdef nn_perceptron_sgd_class *cls = sgd_classes(state, c)
@@ -1129,6 +1140,16 @@ def perceptron_sgd_fit(real[:, ::1] W, real[:, ::1] Q, unsigned char[::1] state,
         expect(orders.shape[1] == n_epochs, "orders must hold n_epochs orders per class")
         o = sgd_orders(orders, c, n)
     sgd_options(&opt, eta, alpha, l1_ratio, tol, fit_intercept, n_iter_no_change, max_iter, 1.0)
+    if keys is not None:
+        expect(orders is None, "give orders or MT19937 streams (keys, pos), not both")
+        expect(pos is not None and keys.shape[0] == c and keys.shape[1] == 624 and
+               pos.shape[0] == c, "keys must be (classes, 624) and pos (classes,)")
+        with nogil:
+            if real is float:
+                check(nn_perceptron_sgd_fit_shuffled_f32(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], &keys[0, 0], &pos[0], c, n, k, n_epochs, &opt))
+            else:
+                check(nn_perceptron_sgd_fit_shuffled_f64(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], &keys[0, 0], &pos[0], c, n, k, n_epochs, &opt))
+        return
     with nogil:
         if real is float:
             check(nn_perceptron_sgd_fit_f32(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], o, c, n, k, n_epochs, &opt))

@@ -541,9 +541,10 @@ def perceptron_sgd_classes(intercepts: npt.ArrayLike, W: Array) -> np.ndarray:
 
 
 def _sgd_fit_arguments(W: Array, Q: Optional[Array], state: np.ndarray, n: int,
-                       Y: npt.ArrayLike, SW: npt.ArrayLike,
-                       orders: Optional[npt.ArrayLike]) -> Tuple[Any, ...]:
-    """perceptron_sgd_fit's arrays checked: (W, Q, state bytes, Y, SW, orders, n_epochs)."""
+                       Y: npt.ArrayLike, SW: npt.ArrayLike, orders: Optional[npt.ArrayLike],
+                       streams: bool = False) -> Tuple[Any, ...]:
+    """perceptron_sgd_fit's arrays checked: (W, Q, state bytes, Y, SW, orders, n_epochs);
+    orders may be a RandomStateOrders (returned as it is) where streams is true."""
     _inplace(W=W) if Q is None else _inplace(W=W, Q=Q)
     if W.ndim != 2:
         raise ValueError(f"W must be (classes, features), got shape {W.shape}")
@@ -559,7 +560,10 @@ def _sgd_fit_arguments(W: Array, Q: Optional[Array], state: np.ndarray, n: int,
     if SW.shape[0] != len(W):
         raise ValueError("SW must hold one row of sample weights per class")
     n_epochs = 1
-    if orders is not None:
+    if isinstance(orders, RandomStateOrders) and not streams:
+        raise TypeError("orders must be an int64 array here: these epochs take no "
+                        "RandomStateOrders streams")
+    if orders is not None and not isinstance(orders, RandomStateOrders):
         orders = np.asarray(orders)
         if orders.dtype != np.int64 or orders.ndim != 3 or not orders.flags.c_contiguous:
             raise TypeError("orders must be a C-contiguous int64 array (classes, epochs, rows)")
@@ -584,14 +588,24 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
     Row j of W (and of Q, its L1 memory: None without an L1 part) trains on labels Y[j]
     (-1/+1), weights SW[j] and state[j] (ops.perceptron_sgd_classes), all in place. Epoch e
     of this call visits the rows in orders[j, e] (orders (classes, epochs, rows); None: in
-    row order, n_epochs epochs). A class stops when state["status"] leaves SGD_TRAINING:
+    row order, n_epochs epochs); orders may also be a RandomStateOrders with one stream per
+    class, which draws each epoch's order as it runs (n_epochs epochs at most; a class that
+    stops draws no more). A class stops when state["status"] leaves SGD_TRAINING:
     SGD_CONVERGED after n_iter_no_change epochs whose mean objective is above its best - tol,
     SGD_NONFINITE when w or b is no longer finite; or at max_iter epochs (state["epochs"]).
     """
     _inplace(W=W)  # a float array: the dtype X is read in
     X = check.as_matrix(X, "X", W.dtype, W.shape[-1], "W")
     W, Q, raw, Y_checked, SW_checked, orders_checked, epochs = _sgd_fit_arguments(
-        W, Q, state, len(X), Y, SW, orders)
+        W, Q, state, len(X), Y, SW, orders, streams=True)
+    keys: Optional[npt.NDArray[np.uint32]] = None
+    pos: Optional[npt.NDArray[np.int64]] = None
+    if isinstance(orders_checked, RandomStateOrders):
+        if len(orders_checked.pos) != len(W):
+            raise ValueError(f"orders must hold one stream per class ({len(W)}), "
+                             f"got {len(orders_checked.pos)}")
+        keys, pos = orders_checked.keys, orders_checked.pos
+        orders_checked = None
     if orders_checked is None:
         epochs = check.positive_int(1 if n_epochs is None else n_epochs, "n_epochs")
     tol = -np.inf if tol is None else float(tol)
@@ -603,7 +617,7 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
         check.real_in(l1_ratio, "l1_ratio", 0.0, 1.0, high_open=False), tol,
         check.flag(fit_intercept, "fit_intercept"),
         check.positive_int(n_iter_no_change, "n_iter_no_change"),
-        check.positive_int(max_iter, "max_iter"))
+        check.positive_int(max_iter, "max_iter"), keys, pos)
 
 
 class RandomStateOrders:
@@ -614,6 +628,14 @@ class RandomStateOrders:
     per seed; None: all) is true."""
 
     def __init__(self, seeds: Sequence[int]) -> None:
+        ints = np.asarray(seeds)
+        if (ints.ndim == 1 and len(ints) and ints.dtype.kind in "iu" and ints.min() >= 0
+                and ints.max() <= 0xFFFFFFFF):
+            # integer seeds: RandomState's seeding (mt19937_seed) done by the core
+            self.keys = np.empty((len(ints), 624), dtype=np.uint32)
+            self.pos = np.empty(len(ints), dtype=np.int64)
+            _core.mt19937_seed(self.keys, self.pos, ints.astype(np.uint32))
+            return
         states: List[Any] = [np.random.RandomState(seed).get_state(legacy=True)
                              for seed in seeds]
         self.keys = np.array([state[1] for state in states], dtype=np.uint32)

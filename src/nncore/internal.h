@@ -65,6 +65,12 @@ static inline int nni_rows_in_range(const int64_t *rows, int64_t count, int64_t 
     return NN_OK;
 }
 
+/* ---- NumPy's legacy MT19937 (mt19937.c) ------------------------------------------------- */
+#define NNI_MT_WORDS 624 /* words of an MT19937 state                                      */
+/* order = the next RandomState.permutation(n) of the state key (624 words), pos (0..624),
+ * both advanced in place: nn_mt19937_permutations for one order of one stream.            */
+int nni_mt19937_permutation(int64_t *order, int64_t n, uint32_t *key, int64_t *pos);
+
 /* ---- threads (threads.c) ---------------------------------------------------------------- */
 /* The thread pool is built on POSIX threads where there are any, else on OpenMP (MSVC).      */
 #if defined(__unix__) || defined(__APPLE__)
@@ -647,6 +653,26 @@ NNI_F(small_forward_fn) NNI_F(small_forward_engine)(const nn_net *net);
 /* The step for a checked, trainable net at this batch size, or NULL for the general path
  * (too big for the rule in small_net.c, or NNFAST_SMALL_ENGINE=0).                           */
 NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_opt optimizer);
+
+/* ---- the dense perceptron SGD epoch (perceptron_simd.h), one per instruction set --------- */
+/* perceptron_sgd_epoch's rule over rows in order (NULL: 0..n-1): the summed objective. The
+ * portable, avx2 and avx512 epochs give the same bits (perceptron.c picks one).            */
+typedef double (*NNI_F(sgd_rows_fn))(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
+                                     const NN_T *y, const NN_T *sw, const int64_t *order,
+                                     int64_t n, int64_t k, double eta, double alpha,
+                                     double l1_ratio, int fit_intercept);
+double NNI_F(sgd_rows_portable)(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
+                                const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
+                                int64_t k, double eta, double alpha, double l1_ratio,
+                                int fit_intercept);
+double NNI_F(sgd_rows_avx2)(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
+                            const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
+                            int64_t k, double eta, double alpha, double l1_ratio,
+                            int fit_intercept);
+double NNI_F(sgd_rows_avx512)(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
+                              const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
+                              int64_t k, double eta, double alpha, double l1_ratio,
+                              int fit_intercept);
 
 /* ---- perceptron_sgd_fit's driver (perceptron.c), shared by the dense and CSR rows ------ */
 /* One epoch of class state s on w (q its L1 memory), labels y, weights sw, rows in order

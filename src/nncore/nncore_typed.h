@@ -118,6 +118,15 @@ int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, con
                              const NN_T *Y, const NN_T *SW, const int64_t *orders, int64_t c,
                              int64_t n, int64_t k, int64_t n_epochs,
                              const nn_perceptron_sgd_options *opt);
+/* perceptron_sgd_fit with each class's orders drawn as its epochs run: class j's order for
+ * each epoch is the next numpy.random.RandomState permutation(n) of its MT19937 state keys[j]
+ * (624 words), pos[j] (0..624), as nn_mt19937_permutations draws it, advanced in place; a
+ * class that stops draws no more.                                                          */
+int NN_F(perceptron_sgd_fit_shuffled)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,
+                                      const NN_T *X, const NN_T *Y, const NN_T *SW,
+                                      uint32_t *keys, int64_t *pos, int64_t c, int64_t n,
+                                      int64_t k, int64_t n_epochs,
+                                      const nn_perceptron_sgd_options *opt);
 
 /* ---- whole network (network.c) ----------------------------------------------------------- */
 /* params (n_params): glorot draws W row-major then b, layer by layer, (2u-1) * bound,
@@ -208,7 +217,7 @@ int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_
  * running norms (norms[0], norms[1], in/out: set from the row's columns at each update,
  * scaled by each shrink; start them at the full norms of w). The intercept moves by
  * intercept_decay times the step (scikit-learn: 0.01 for sparse data). p = w . x is summed
- * in scikit-learn's order (left to right), perceptron_sgd_epoch's in four lanes: with
+ * in scikit-learn's order (left to right), perceptron_sgd_epoch's in sixteen lanes: with
  * alpha = 0 and intercept_decay = 1 the two give the same w, b and objective up to that
  * rounding, bit-identical when the sums are exact (small integer counts and weights).       */
 int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,

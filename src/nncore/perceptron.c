@@ -39,79 +39,53 @@ int NN_F(perceptron_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const NN_T *X, c
     return NN_OK;
 }
 
-/* sum_j w_j x_j in four interleaved partial sums (j mod 4), added as (s0 + s1) + (s2 + s3):
- * the adds pipeline instead of waiting on one another. The order differs from the reference's
- * left-to-right sum by rounding only, within the contract's tolerance. */
-static double dot4(const NN_T *w, const NN_T *x, int64_t k)
+/* w . x in sixteen partial sums, s_l over j = l mod 16, then t_l = s_l + s_{l+8},
+ * u_l = t_l + t_{l+4} and (u_0 + u_2) + (u_1 + u_3): perceptron_simd.h's order, which every
+ * instruction set's epoch follows. The lanes are independent, so the compiler may vectorize
+ * them without changing a bit. */
+static inline double dot16(const NN_T *w, const NN_T *x, int64_t k)
 {
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    double s[16];
     int64_t j = 0;
-    for (; j + 4 <= k; j += 4) {
-        s0 += (double)w[j] * (double)x[j];
-        s1 += (double)w[j + 1] * (double)x[j + 1];
-        s2 += (double)w[j + 2] * (double)x[j + 2];
-        s3 += (double)w[j + 3] * (double)x[j + 3];
-    }
-    for (; j < k; j++) s0 += (double)w[j] * (double)x[j];
-    return (s0 + s1) + (s2 + s3);
+    int l;
+    for (l = 0; l < 16; l++) s[l] = 0.0;
+    for (; j + 16 <= k; j += 16)
+        for (l = 0; l < 16; l++) s[l] += (double)w[j + l] * (double)x[j + l];
+    for (l = 0; j + l < k; l++) s[l] += (double)w[j + l] * (double)x[j + l];
+    for (l = 0; l < 8; l++) s[l] += s[l + 8];
+    for (l = 0; l < 4; l++) s[l] += s[l + 4];
+    return (s[0] + s[2]) + (s[1] + s[3]);
 }
 
-/* Linear SGD on the perceptron loss, scikit-learn's Perceptron: one epoch, per sample in order.
- * p = w . x + b; a mistake (y p <= 0) moves w and b by s = eta y sw along x; the L2 part of
- * the penalty shrinks w by max(0, 1 - (1 - r) eta alpha) before that step; the L1 part is the
- * cumulative truncated penalty: u += r eta alpha, then w_j > 0 becomes max(0, w_j - (u + q_j)),
- * w_j < 0 becomes min(0, w_j + (u - q_j)), and q_j += the change (Tsuruoka et al. 2009). */
-static double sgd_epoch_rows(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
-                             const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
-                             int64_t k, double eta, double alpha, double l1_ratio,
-                             int fit_intercept)
+/* w_j += s x_j */
+static inline void step_rows(NN_T *w, NN_T s, const NN_T *x, int64_t k)
 {
-    const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
-    const int l1 = l1_ratio > 0 && alpha > 0;
-    double obj = 0.0;
-    int64_t idx, j;
-    for (idx = 0; idx < n; idx++) {
-        const int64_t i = order ? order[idx] : idx;
-        const NN_T *x = X + i * k;
-        const double yi = (double)y[i];
-        double p = dot4(w, x, k), step;
-        p += *b;
-        obj += yi * p <= 0 ? -yi * p : 0.0;
-        if (alpha > 0) {
-            double sq = 0.0, abs_sum = 0.0;
-            for (j = 0; j < k; j++) {
-                sq += (double)w[j] * (double)w[j];
-                abs_sum += fabs((double)w[j]);
-            }
-            obj += alpha * ((1.0 - l1_ratio) * 0.5 * sq + l1_ratio * abs_sum);
-        }
-        step = yi * p <= 0 ? eta * yi * (double)sw[i] : 0.0;
-        if (alpha > 0 && l1_ratio < 1) {
-            /* never scale to negative values when eta alpha is large: set w to zero instead */
-            const NN_T shrink = (NN_T)(l2_shrink > 0 ? l2_shrink : 0.0);
-            for (j = 0; j < k; j++) w[j] *= shrink;
-        }
-        if (step != 0.0) {
-            const NN_T s = (NN_T)step;
-            for (j = 0; j < k; j++) w[j] += s * x[j];
-            if (fit_intercept) *b += step;
-        }
-        if (l1) {
-            *u += l1_ratio * eta * alpha;
-            for (j = 0; j < k; j++) {
-                const NN_T z = w[j];
-                if (z > 0) {
-                    const NN_T v = z - (NN_T)(*u + (double)q[j]);
-                    w[j] = v > 0 ? v : (NN_T)0;
-                } else if (z < 0) {
-                    const NN_T v = z + (NN_T)(*u - (double)q[j]);
-                    w[j] = v < 0 ? v : (NN_T)0;
-                }
-                q[j] += w[j] - z;
-            }
-        }
-    }
-    return obj;
+    int64_t j;
+    for (j = 0; j < k; j++) w[j] += s * x[j];
+}
+
+#define PS_EPOCH NNI_F(sgd_rows_portable)
+#define PS_ROWS 1
+#define PS_DOT dot16
+#define PS_DOTS(p, w, x, k) ((p)[0] = dot16(w, (x)[0], k))
+#define PS_STEP step_rows
+#include "perceptron_simd.h"
+
+/* The epoch of the instruction set of the GEMM kernel in use (so NNFAST_GEMM_KERNEL=avx2 runs
+ * the AVX2 epoch on an AVX-512 machine): every one gives the same bits, only the time
+ * differs. */
+static NNI_F(sgd_rows_fn) sgd_rows(void)
+{
+    const char *kernel = nni_gemm_kernel_get()->name;
+#ifdef NN_HAVE_KERNEL_AVX512
+    if (strcmp(kernel, "avx512") == 0) return NNI_F(sgd_rows_avx512);
+#endif
+#ifdef NN_HAVE_KERNEL_AVX2
+    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0)
+        return NNI_F(sgd_rows_avx2);
+#endif
+    (void)kernel;
+    return NNI_F(sgd_rows_portable);
 }
 
 /* perceptron_sgd_epoch: the rule above, after checking its arguments. */
@@ -130,8 +104,8 @@ int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *o
         return NN_EINVAL;
     if ((st = nni_mul(&t, n, k)) != NN_OK) return st;
     if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
-    *objective = sgd_epoch_rows(w, b, u, q, X, y, sw, order, n, k, eta, alpha, l1_ratio,
-                                fit_intercept);
+    *objective = sgd_rows()(w, b, u, q, X, y, sw, order, n, k, eta, alpha, l1_ratio,
+                            fit_intercept);
     return NN_OK;
 }
 
@@ -143,7 +117,9 @@ typedef struct {
     NN_T *W, *Q;
     nn_perceptron_sgd_class *cls;
     const NN_T *Y, *SW;
-    const int64_t *orders;
+    const int64_t *orders; /* (c, n_epochs, n) given, or NULL                              */
+    uint32_t *keys;        /* else with keys: class j's MT19937 stream keys[j], pos[j]     */
+    int64_t *pos;
     int64_t n, k, n_epochs;
     const nn_perceptron_sgd_options *opt;
 } NNI_F(sgd_fit_job);
@@ -161,6 +137,8 @@ static int64_t finite_status(const NN_T *w, double b, int64_t k, int64_t status)
 /* Class `part` for up to n_epochs epochs, scikit-learn's stopping rule after each:
  *   o = objective / n;  no_improvement = o > best - tol ? no_improvement + 1 : 0;
  *   best = min(best, o);  stop when no_improvement >= n_iter_no_change.
+ * With MT19937 streams, each epoch's order is drawn just before it, into a buffer of this
+ * part's (n indices, in L1/L2 while the epoch reads it): only the epochs that run draw.
  * The class's record is worked on in a local copy, written back at the end: the records of
  * the classes share cache lines, and the intercept changes with every mistake, so threads
  * writing their classes' records in place would take the line from one another each row. */
@@ -171,26 +149,32 @@ static int NNI_F(sgd_fit_class)(void *ctx, int64_t part)
     nn_perceptron_sgd_class local = c->cls[part], *s = &local;
     NN_T *w = c->W + part * c->k, *q = c->Q ? c->Q + part * c->k : NULL;
     const NN_T *y = c->Y + part * c->n, *sw = c->SW + part * c->n;
-    int64_t e;
+    int64_t *drawn = NULL, e;
+    if (c->keys && !(drawn = (int64_t *)nni_alloc(c->n, sizeof(int64_t)))) return NN_ENOMEM;
     for (e = 0; e < c->n_epochs && s->status == NN_SGD_TRAINING && s->epochs < opt->max_iter;
          e++) {
-        const int64_t *order = c->orders ? c->orders + (part * c->n_epochs + e) * c->n : NULL;
-        const double objective = c->epoch(c->rows, w, q, s, y, sw, order, opt) / (double)c->n;
+        const int64_t *order = c->orders ? c->orders + (part * c->n_epochs + e) * c->n : drawn;
+        double objective;
+        if (drawn)
+            nni_mt19937_permutation(drawn, c->n, c->keys + part * NNI_MT_WORDS, c->pos + part);
+        objective = c->epoch(c->rows, w, q, s, y, sw, order, opt) / (double)c->n;
         s->epochs++;
         s->no_improvement = objective > s->best_objective - opt->tol ? s->no_improvement + 1 : 0;
         if (objective < s->best_objective) s->best_objective = objective;
         if (s->no_improvement >= opt->n_iter_no_change) s->status = NN_SGD_CONVERGED;
         s->status = finite_status(w, s->b, c->k, s->status);
     }
+    free(drawn);
     c->cls[part] = local;
     return NN_OK;
 }
 
-int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T *W,
-                                  NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *Y,
-                                  const NN_T *SW, const int64_t *orders, int64_t c, int64_t n,
-                                  int64_t k, int64_t n_epochs,
-                                  const nn_perceptron_sgd_options *opt)
+/* perceptron_sgd_fit_run with the orders given (orders) or drawn (keys, pos), or neither. */
+static int NNI_F(sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T *W, NN_T *Q,
+                              nn_perceptron_sgd_class *cls, const NN_T *Y, const NN_T *SW,
+                              const int64_t *orders, uint32_t *keys, int64_t *pos, int64_t c,
+                              int64_t n, int64_t k, int64_t n_epochs,
+                              const nn_perceptron_sgd_options *opt)
 {
     NNI_F(sgd_fit_job) job;
     int64_t t, i, count;
@@ -204,9 +188,13 @@ int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, N
         return NN_EINVAL;
     if (opt->l1_ratio > 0 && opt->alpha > 0 && !Q) return NN_EINVAL;
     if ((st = nni_mul(&t, c, k)) != NN_OK || (st = nni_mul(&t, c, n)) != NN_OK ||
-        (st = nni_mul(&count, t, n_epochs)) != NN_OK)
+        (st = nni_mul(&count, t, n_epochs)) != NN_OK ||
+        (st = nni_mul(&t, c, NNI_MT_WORDS)) != NN_OK)
         return st;
     if (nni_rows_in_range(orders, count, n) != NN_OK) return NN_EINVAL;
+    if (keys && (orders || !pos)) return NN_EINVAL;
+    for (i = 0; keys && i < c; i++)
+        if (pos[i] < 0 || pos[i] > NNI_MT_WORDS) return NN_EINVAL;
     for (i = 0; i < c; i++)
         if (cls[i].status < NN_SGD_TRAINING || cls[i].status > NN_SGD_NONFINITE ||
             cls[i].epochs < 0 || cls[i].no_improvement < 0 || isnan(cls[i].best_objective))
@@ -219,6 +207,8 @@ int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, N
     job.Y = Y;
     job.SW = SW;
     job.orders = orders;
+    job.keys = keys;
+    job.pos = pos;
     job.n = n;
     job.k = k;
     job.n_epochs = n_epochs;
@@ -227,25 +217,37 @@ int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, N
     return nni_parallel_for(c > 1 ? nni_threads() : 1, c, NNI_F(sgd_fit_class), &job);
 }
 
+int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T *W,
+                                  NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *Y,
+                                  const NN_T *SW, const int64_t *orders, int64_t c, int64_t n,
+                                  int64_t k, int64_t n_epochs,
+                                  const nn_perceptron_sgd_options *opt)
+{
+    return NNI_F(sgd_fit_run)(epoch, rows, W, Q, cls, Y, SW, orders, NULL, NULL, c, n, k,
+                              n_epochs, opt);
+}
+
 typedef struct {
     const NN_T *X;
     int64_t n, k;
+    NNI_F(sgd_rows_fn) epoch; /* sgd_rows()'s choice */
 } NNI_F(dense_rows);
 
-/* sgd_epoch_rows for perceptron_sgd_fit. */
+/* The dense epoch for perceptron_sgd_fit. */
 static double NNI_F(dense_sgd_epoch)(const void *rows, NN_T *w, NN_T *q,
                                      nn_perceptron_sgd_class *s, const NN_T *y, const NN_T *sw,
                                      const int64_t *order, const nn_perceptron_sgd_options *opt)
 {
     const NNI_F(dense_rows) *r = (const NNI_F(dense_rows) *)rows;
-    return sgd_epoch_rows(w, &s->b, &s->u, q, r->X, y, sw, order, r->n, r->k, opt->eta,
-                          opt->alpha, opt->l1_ratio, opt->fit_intercept);
+    return r->epoch(w, &s->b, &s->u, q, r->X, y, sw, order, r->n, r->k, opt->eta, opt->alpha,
+                    opt->l1_ratio, opt->fit_intercept);
 }
 
-int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,
-                             const NN_T *Y, const NN_T *SW, const int64_t *orders, int64_t c,
-                             int64_t n, int64_t k, int64_t n_epochs,
-                             const nn_perceptron_sgd_options *opt)
+/* perceptron_sgd_fit on dense rows, the orders given or drawn. */
+static int NNI_F(dense_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,
+                                const NN_T *Y, const NN_T *SW, const int64_t *orders,
+                                uint32_t *keys, int64_t *pos, int64_t c, int64_t n, int64_t k,
+                                int64_t n_epochs, const nn_perceptron_sgd_options *opt)
 {
     NNI_F(dense_rows) rows;
     int64_t t;
@@ -255,6 +257,25 @@ int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, con
     rows.X = X;
     rows.n = n;
     rows.k = k;
-    return NNI_F(perceptron_sgd_fit_run)(NNI_F(dense_sgd_epoch), &rows, W, Q, cls, Y, SW, orders,
-                                         c, n, k, n_epochs, opt);
+    rows.epoch = sgd_rows();
+    return NNI_F(sgd_fit_run)(NNI_F(dense_sgd_epoch), &rows, W, Q, cls, Y, SW, orders, keys, pos,
+                              c, n, k, n_epochs, opt);
+}
+
+int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,
+                             const NN_T *Y, const NN_T *SW, const int64_t *orders, int64_t c,
+                             int64_t n, int64_t k, int64_t n_epochs,
+                             const nn_perceptron_sgd_options *opt)
+{
+    return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, orders, NULL, NULL, c, n, k, n_epochs, opt);
+}
+
+int NN_F(perceptron_sgd_fit_shuffled)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,
+                                      const NN_T *X, const NN_T *Y, const NN_T *SW,
+                                      uint32_t *keys, int64_t *pos, int64_t c, int64_t n,
+                                      int64_t k, int64_t n_epochs,
+                                      const nn_perceptron_sgd_options *opt)
+{
+    if (!keys || !pos) return NN_EINVAL;
+    return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, NULL, keys, pos, c, n, k, n_epochs, opt);
 }

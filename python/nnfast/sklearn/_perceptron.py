@@ -5,10 +5,11 @@ constant learning rate eta0, one binary problem per class (one-vs-rest). Without
 stopping, one core call (``nnfast.ops.perceptron_sgd_fit``) runs a block of epochs for every
 class -- the update, the L2/L1/elasticnet penalty, the objective, then scikit-learn's stopping
 rule (tol, n_iter_no_change) and the finiteness check after each epoch -- the classes on the
-core's threads, each class's epoch orders drawn ahead from its own RandomState. With n_jobs
-given, joblib runs the classes (threads; the core releases the GIL), a class a call. With
-early_stopping each epoch is a call (``nnfast.ops.perceptron_sgd_epoch``), its validation score
-taken in Python. The coefficients are the same whichever way (docs/semantics.md).
+core's threads, each class's epoch orders drawn from its own RandomState by the core as the
+epochs run. With n_jobs given, joblib runs the classes (threads; the core releases the GIL), a
+class a call. With early_stopping each epoch is a call (``nnfast.ops.perceptron_sgd_epoch``),
+its validation score taken in Python. The coefficients are the same whichever way
+(docs/semantics.md).
 
 Sparse input stays sparse: CSR (CSC is converted to CSR, as scikit-learn does) runs the core's
 CSR epochs (``nnfast._sparse.perceptron_sgd_fit`` / ``perceptron_sgd_epoch``), which keep the weights as scale * v, so
@@ -142,8 +143,9 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         """The classes (rows of W, labels Y, weights SW, trained in place) by the core, a
         block of epochs a call with the stopping rule and the finiteness check run there:
         (intercepts, epochs run), one each per class. Each class's orders come from its
-        own RandomState, drawn ahead a block at a time (a class that stops early leaves
-        some unused: the generator is discarded, so that changes nothing)."""
+        own RandomState: drawn by the core as each epoch runs for dense rows (one call for
+        every epoch), drawn ahead a block at a time for CSR rows (a class that stops early
+        leaves some unused: the generator is discarded, so that changes nothing)."""
         X_train, epoch_kernel = rows
         n = X_train.shape[0]
         alpha, l1_ratio = self._penalty(alpha)
@@ -158,10 +160,12 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
                                       & (state["epochs"] < max_iter))
             if not len(training):
                 break
-            block = max(1, min(max_iter - int(state["epochs"][training[0]]),
-                               ORDER_BUDGET // (n * len(W))))
-            orders = None
-            if rngs is not None:
+            block = max(1, max_iter - int(state["epochs"][training[0]]))
+            # dense rows: the core draws each epoch's order as it runs it (one call)
+            orders = rngs
+            if rngs is not None and fit is _sparse.perceptron_sgd_fit:
+                # CSR rows take the orders drawn ahead, a budget of them a call
+                block = max(1, min(block, ORDER_BUDGET // (n * len(W))))
                 orders = np.zeros((len(W), block, n), dtype=np.int64)
                 active = np.zeros(len(W), dtype=bool)
                 active[training] = True
