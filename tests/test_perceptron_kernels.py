@@ -61,13 +61,27 @@ def epoch_results():
     return out
 
 
-def isa_results(isa, tmp_path):
-    """epoch_results() in a fresh process with NNFAST_GEMM_KERNEL=isa, and its kernel name."""
+def mlp_and_epoch_results():
+    """epoch_results() and the weights of a float64 MLP fit whose products take the direct
+    kernels (batch 200, 64 -> 32 -> 10)."""
+    out = epoch_results()
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 64))
+    y = rng.integers(0, 10, 400)
+    model = nnfast.MLP([64, 32, 10], "relu", seed=3, dtype="float64")
+    model.fit(X, y, epochs=3, batch_size=200, lr=0.01)
+    out["mlp-params"] = np.concatenate([p.ravel() for p in model.weights + model.biases])
+    return out
+
+
+def isa_results(isa, tmp_path, what="epoch_results"):
+    """what() (epoch_results) in a fresh process with NNFAST_GEMM_KERNEL=isa, and its kernel
+    name."""
     path = tmp_path / f"{isa}.npz"
     code = (f"import sys; sys.path[:0] = [{NNFAST_PARENT!r}, {os.path.dirname(__file__)!r}]\n"
             "import numpy as np, test_perceptron_kernels as t\n"
             "from nnfast import _core\n"
-            f"np.savez({str(path)!r}, **t.epoch_results())\n"
+            f"np.savez({str(path)!r}, **t.{what}())\n"
             "print(_core.build_info()['gemm_kernel_float64'])\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=dict(os.environ, NNFAST_GEMM_KERNEL=isa), timeout=300)
@@ -90,6 +104,19 @@ def test_every_instruction_set_epoch_gives_the_portable_bits(isa, portable, tmp_
     assert results.keys() == portable.keys()
     for key, expected in portable.items():
         np.testing.assert_array_equal(results[key], expected, err_msg=key)
+
+
+def test_a_kernel_set_named_by_its_tile_keeps_its_instruction_set(tmp_path):
+    """NNFAST_GEMM_KERNEL=avx512_12x32 (the AVX-512 set with the older float tile) runs the
+    AVX-512 direct products and Perceptron epochs: float64 results equal the avx512 set's."""
+    if not runs("avx512"):
+        pytest.skip("this CPU does not run avx512")
+    default, _ = isa_results("avx512", tmp_path, "mlp_and_epoch_results")
+    named, kernel = isa_results("avx512_12x32", tmp_path, "mlp_and_epoch_results")
+    assert kernel.startswith("avx512"), kernel
+    for key, expected in default.items():
+        if expected.dtype == np.float64:
+            np.testing.assert_array_equal(named[key], expected, err_msg=key)
 
 
 def dot16(w, x):

@@ -121,10 +121,10 @@ static NNI_F(direct_rows_fn) direct_rows(void)
 {
     const char *kernel = nni_gemm_kernel_get()->name;
 #ifdef NN_HAVE_KERNEL_AVX512
-    if (strcmp(kernel, "avx512") == 0) return NNI_F(direct_rows_avx512);
+    if (strncmp(kernel, "avx512", 6) == 0) return NNI_F(direct_rows_avx512);
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
-    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0)
+    if (strcmp(kernel, "avx2") == 0 || strncmp(kernel, "avx512", 6) == 0)
         return NNI_F(direct_rows_avx2);
 #endif
     (void)kernel;
@@ -137,13 +137,13 @@ void NNI_F(column_sums)(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld
     const char *kernel = nni_gemm_kernel_get()->name;
     int64_t i, j;
 #ifdef NN_HAVE_KERNEL_AVX512
-    if (strcmp(kernel, "avx512") == 0) {
+    if (strncmp(kernel, "avx512", 6) == 0) {
         NNI_F(column_sums_avx512)(s, X, m, n, ld);
         return;
     }
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
-    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0) {
+    if (strcmp(kernel, "avx2") == 0 || strncmp(kernel, "avx512", 6) == 0) {
         NNI_F(column_sums_avx2)(s, X, m, n, ld);
         return;
     }

@@ -78,10 +78,10 @@ static NNI_F(sgd_rows_fn) sgd_rows(void)
 {
     const char *kernel = nni_gemm_kernel_get()->name;
 #ifdef NN_HAVE_KERNEL_AVX512
-    if (strcmp(kernel, "avx512") == 0) return NNI_F(sgd_rows_avx512);
+    if (strncmp(kernel, "avx512", 6) == 0) return NNI_F(sgd_rows_avx512);
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
-    if (strcmp(kernel, "avx2") == 0 || strcmp(kernel, "avx512") == 0)
+    if (strcmp(kernel, "avx2") == 0 || strncmp(kernel, "avx512", 6) == 0)
         return NNI_F(sgd_rows_avx2);
 #endif
     (void)kernel;
