@@ -132,6 +132,9 @@ def perceptron_sgd_fit(W: _Floats, Q: Optional[_Floats], state: npt.NDArray[np.u
 
 # the measured CPU clock and the caches (clock.c, dispatch.c)
 def measure_cpu_hz(sample_seconds: float = ..., samples: int = ...) -> float: ...
+FMA_PROBE_KERNELS: Tuple[str, ...]
+def measure_fma_flops(dtype: str = ..., kernel: Optional[str] = ..., threads: int = ...,
+                      sample_seconds: float = ..., samples: int = ...) -> float: ...
 def cache_sizes() -> Dict[str, int]: ...
 
 # ---- sparse input (sparse.c): indptr int64 (n_rows + 1), indices int32 (nnz), data (nnz) ----

@@ -1184,6 +1184,41 @@ def measure_cpu_hz(double sample_seconds=0.001, int samples=100):
     return hz
 
 
+FMA_PROBE_KERNELS = ("avx512", "avx512_12x32", "avx2", "neon", "portable")
+
+
+def measure_fma_flops(dtype="float32", kernel=None, int threads=0, double sample_seconds=0.001,
+                      int samples=100):
+    """FLOP/s of one core running independent multiply-add chains in the SIMD of the GEMM
+    kernel `kernel` (None: the one the dispatch chose), for dtype float32 or float64, on
+    `threads` threads at once (0: nnfast's thread count): each thread's 90th percentile of
+    `samples` rates timed over about sample_seconds, averaged over the threads; 0.0 where the
+    timer fails."""
+    cdef double flops = 0.0
+    cdef int elem_bytes, st
+    cdef bytes name
+    cdef const char *cname = NULL
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if kernel is not None and kernel not in FMA_PROBE_KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(FMA_PROBE_KERNELS)} or None, "
+                         f"got {kernel!r}")
+    expect(0 < sample_seconds <= 1 and 1 <= samples <= 256,
+           "sample_seconds must be in (0, 1] and samples in [1, 256]")
+    expect(0 <= threads <= 1024, f"threads must be in [0, 1024], got {threads}")
+    elem_bytes = 4 if dtype == "float32" else 8
+    if kernel is not None:
+        name = kernel.encode()
+        cname = name
+    with nogil:
+        st = nn_measure_fma_flops(&flops, cname, elem_bytes, threads, sample_seconds, samples)
+    if st == NN_EINVAL:
+        raise ValueError(f"kernel {kernel!r} is not built into this nnfast or this CPU does "
+                         f"not run it")
+    check(st)
+    return flops
+
+
 def cache_sizes():
     """Bytes of the L1 data, L2 and last-level cache the CPU reports ({} entries of 0: unknown)."""
     return {"l1d": nn_cache_size(1), "l2": nn_cache_size(2), "l3": nn_cache_size(3)}

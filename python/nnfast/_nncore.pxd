@@ -188,6 +188,7 @@ cdef extern from "nncore.h" nogil:
 # The measured CPU clock and the caches (clock.c, dispatch.c): the benchmarks' peak and blocking.
 cdef extern from "nncore.h" nogil:
     double nn_measure_cpu_hz(double sample_seconds, int samples)
+    int nn_measure_fma_flops(double *flops, const char *kernel, int elem_bytes, int threads, double sample_seconds, int samples)
     int64_t nn_cache_size(int level)
 
 

@@ -59,6 +59,15 @@ double nn_seconds(void);
 /* The clock the core runs at, in Hz, from a chain of dependent integer adds (one per cycle):
  * the fastest of `samples` timings of about sample_seconds each; 0 where it cannot be measured. */
 double nn_measure_cpu_hz(double sample_seconds, int samples);
+/* *flops = FLOP/s of one core running independent multiply-add chains in the SIMD of the GEMM
+ * kernel `kernel` ("avx512", "avx2", "neon", "portable"; NULL: the one the dispatch chose),
+ * float (elem_bytes 4) or double (8), on `threads` threads at once (<= 0: nn_get_num_threads()),
+ * so wide code's all-core clock is the one measured: each thread's 90th percentile of
+ * `samples` rates timed over about sample_seconds, averaged over the threads; 0 where the
+ * timer fails. NN_EINVAL: an unknown kernel or one this CPU does not run, elem_bytes not 4 or 8,
+ * sample_seconds not in (0, 1], samples < 1, threads > 1024. NN_ENOMEM.                     */
+int nn_measure_fma_flops(double *flops, const char *kernel, int elem_bytes, int threads,
+                         double sample_seconds, int samples);
 /* Bytes of this core's level-1 data (level 1), level-2 (2) and last-level (3) cache as the CPU
  * reports them; 0 when unknown. The GEMM's blocking is computed from them.                 */
 int64_t nn_cache_size(int level);

@@ -67,9 +67,8 @@ def run(options, log):
     if options.repeats < 1:
         raise ValueError(f"--repeats must be at least 1, got {options.repeats}")
     described = machine.describe()
-    clock = described["clock_ghz"]
-    log(f"machine: {described['cores']} cores, clock "
-        + (f"{clock:.2f} GHz (measured)" if clock else "not measured"))
+    for line in report.clock_lines(described):
+        log(line)
     table = runners.implementations(described["cores"])
     settle = 0.0 if options.quick else comparison.SETTLE_SECONDS
     results = {"command": " ".join(["nnfast bench"] + options.argv),

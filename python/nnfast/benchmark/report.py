@@ -131,22 +131,45 @@ def inference_lines(result):
     return lines
 
 
-def machine_lines(machine, versions):
+def _per_dtype(values, fmt):
+    return ", ".join(f"{dtype} {fmt.format(value)}" for dtype, value in values.items())
+
+
+def clock_lines(machine):
+    """The two clocks and the peak, saying which clock the peak comes from. A record written
+    before the FMA throughput was measured has no peak_method: its peak is the nominal one."""
     clock = machine.get("clock_ghz")
     peak = machine.get("peak_gflops") or {}
-    lines = [f"machine: {machine['cores']} cores, clock {clock:.2f} GHz (measured: dependent "
-             f"adds)" if clock else f"machine: {machine['cores']} cores, clock not measured "
-             f"on {machine['machine']} (no % of peak)",
-             f"  CPU features {machine['cpu_features']!r}; SIMD of the chosen GEMM kernel "
-             f"{machine['isa']}: {machine['flops_per_cycle']} FLOP/cycle/core; nnfast GEMM "
-             f"kernels {machine['gemm_kernels']}"]
+    method = machine.get("peak_method", "cores x clock x FLOP/cycle" if peak else None)
+    lines = [f"machine: {machine['cores']} cores, core clock {clock:.2f} GHz (measured: "
+             f"dependent integer adds, one core)" if clock else
+             f"machine: {machine['cores']} cores, core clock not measured on "
+             f"{machine['machine']}"]
+    if machine.get("simd_clock_ghz"):
+        lines.append(f"  SIMD clock {_per_dtype(machine['simd_clock_ghz'], '{:.2f} GHz')} "
+                     f"(measured: {machine['isa']} FMA chains on every core at once, "
+                     f"{_per_dtype(machine['fma_gflops_per_core'], '{:.1f}')} GFLOP/s per "
+                     f"core / FLOP/cycle)")
+    if peak:
+        lines.append(f"  peak = {method}: {_per_dtype(peak, '{:.0f} GFLOP/s')}")
+    else:
+        lines.append("  no peak measured here (no % of peak)")
+    nominal = machine.get("peak_gflops_nominal")
+    if nominal and nominal != peak:
+        lines.append(f"  nominal peak (cores x core clock x FLOP/cycle, as older records): "
+                     f"{_per_dtype(nominal, '{:.0f} GFLOP/s')}")
+    return lines
+
+
+def machine_lines(machine, versions):
+    lines = clock_lines(machine)
+    lines.append(f"  CPU features {machine['cpu_features']!r}; SIMD of the chosen GEMM kernel "
+                 f"{machine['isa']}: {machine['flops_per_cycle']} FLOP/cycle/core; nnfast "
+                 f"GEMM kernels {machine['gemm_kernels']}")
     caches = machine.get("caches") or {}
     if any(caches.values()):
         lines.append("  caches (the GEMM blocking follows them): " + ", ".join(
             f"{name} {size / 1024:.0f} KiB" for name, size in caches.items() if size))
-    if peak:
-        lines.append("  peak = cores x clock x FLOP/cycle: " + ", ".join(
-            f"{dtype} {value:.0f} GFLOP/s" for dtype, value in peak.items()))
     lines.append("  " + ", ".join(f"{name} {version}" for name, version in versions.items()))
     return lines
 
