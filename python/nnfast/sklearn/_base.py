@@ -382,8 +382,12 @@ class NativeMLPMixin:
                                                 else None, sample_weight_val)
         sample_idx = np.arange(n_samples, dtype=np.int64) if self.shuffle else None
         # the epochs' shuffles drawn by the core from the generator's state, written back at
-        # the end (the generator serves nothing else during the epochs)
-        shuffler = RandomStateShuffler(self._random_state) if self.shuffle else None
+        # the end (the generator serves nothing else during the epochs); for one epoch
+        # (partial_fit) reading and writing the state would cost more than it saves
+        shuffler = None
+        if self.shuffle:
+            shuffler = (self._random_state if incremental or self.max_iter == 1
+                        else RandomStateShuffler(self._random_state))
         lr = None
         loss_type = self._loss_type(Y, sample_weight)
         diverged = False
@@ -434,7 +438,7 @@ class NativeMLPMixin:
         except KeyboardInterrupt:
             warn("Training interrupted by user.")
         finally:
-            if shuffler is not None:
+            if isinstance(shuffler, RandomStateShuffler):
                 shuffler.close()
             self._optimizer_from_core(trainer, network)
         if early_stopping:
