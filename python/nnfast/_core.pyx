@@ -147,6 +147,17 @@ def mt19937_permutations(int64_t[:, :, ::1] orders, uint32_t[:, ::1] keys, int64
         check(nn_mt19937_permutations(&orders[0, 0, 0], c, orders.shape[1], orders.shape[2], &keys[0, 0], &pos[0], a))
 
 
+def mt19937_shuffle(int64_t[::1] x, uint32_t[::1] key, int64_t[::1] pos):
+    """x shuffled in place as numpy.random.RandomState.shuffle(x) shuffles it, drawn from the
+    MT19937 state key (624 words) and pos[0], both advanced in place."""
+    expect(key.shape[0] == 624 and pos.shape[0] == 1,
+           "key must hold 624 words and pos one position: an MT19937 state")
+    if x.shape[0] <= 1:
+        return
+    with nogil:
+        check(nn_mt19937_shuffle(&x[0], x.shape[0], &key[0], &pos[0]))
+
+
 def mt19937_seed(uint32_t[:, ::1] keys, int64_t[::1] pos, const uint32_t[::1] seeds):
     """keys[s] (624 words) and pos[s]: numpy.random.RandomState(seeds[s])'s MT19937 state."""
     cdef int64_t c = seeds.shape[0]

@@ -55,6 +55,7 @@ cdef extern from "nncore.h" nogil:
     double nn_rng_uniform(uint64_t *state)
     int nn_rng_permutation(int64_t *order, int64_t n, uint64_t *state)
     int nn_mt19937_permutations(int64_t *orders, int64_t c, int64_t m, int64_t n, uint32_t *keys, int64_t *pos, const uint8_t *active)
+    int nn_mt19937_shuffle(int64_t *x, int64_t n, uint32_t *key, int64_t *pos)
     int nn_mt19937_seed(uint32_t *keys, int64_t *pos, const uint32_t *seeds, int64_t c)
 
     ctypedef struct nn_net:

@@ -650,6 +650,40 @@ class RandomStateOrders:
         _core.mt19937_permutations(orders, self.keys, self.pos, flags)
 
 
+class RandomStateShuffler:
+    """numpy.random.RandomState.shuffle for int64 arrays, drawn by the core (its MT19937 and
+    the legacy shuffle, bit for bit) without a Python call per draw: the generator's state is
+    read once here and written back by ``close()``, so that the generator ends where its own
+    shuffles would have left it; in between it must not be drawn from elsewhere. A generator
+    other than a RandomState on MT19937, and NumPy's global one (shared with the rest of the
+    program), shuffle with their own method."""
+
+    def __init__(self, random_state: Any) -> None:
+        self._random_state = random_state
+        self._state: Optional[Any] = None
+        if (type(random_state) is np.random.RandomState
+                and random_state is not np.random.mtrand._rand):
+            state = random_state.get_state(legacy=False)
+            if state["bit_generator"] == "MT19937":
+                self._state = state
+                self._key = np.array(state["state"]["key"], dtype=np.uint32)
+                self._pos = np.array([state["state"]["pos"]], dtype=np.int64)
+
+    def shuffle(self, x: npt.NDArray[np.int64]) -> None:
+        """x (1-d, int64, C-contiguous) shuffled in place."""
+        if self._state is None:
+            self._random_state.shuffle(x)
+        else:
+            _core.mt19937_shuffle(x, self._key, self._pos)
+
+    def close(self) -> None:
+        """The generator's state set to where the shuffles have taken it."""
+        if self._state is not None:
+            state = dict(self._state, state={"key": self._key, "pos": int(self._pos[0])})
+            self._random_state.set_state(state)
+            self._state = None
+
+
 # The numerator of a layer's glorot bound sqrt(gain / (n_in + n_out)), by its activation.
 GLOROT_GAINS = {"sigmoid": 2.0}
 

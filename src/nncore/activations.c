@@ -8,8 +8,9 @@
  * e^x <= 1. The exps of a chunk of rows are taken in one call (each value's exp is a function
  * of the value alone, so every row comes out as it would alone); each row's sum is taken in
  * column order. zmax, zsum (m each, or NULL): each row's max z and sum of e^(z - max z). A may
- * be Z. */
-void NNI_F(softmax_rows)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zmax, NN_T *zsum)
+ * be Z. delta (or NULL), with Y: delta = A - Y. */
+void NNI_F(softmax_rows_delta)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zmax,
+                               NN_T *zsum, NN_T *delta, const NN_T *Y)
 {
     const int64_t rows = n < SOFTMAX_CHUNK ? SOFTMAX_CHUNK / n : 1;
     int64_t i0, i, j;
@@ -29,8 +30,15 @@ void NNI_F(softmax_rows)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zma
             for (j = 0; j < n; j++) sum += a[j];
             for (j = 0; j < n; j++) a[j] = a[j] / sum;
             if (zsum) zsum[i] = sum;
+            if (delta)
+                for (j = 0; j < n; j++) delta[i * n + j] = a[j] - Y[i * n + j];
         }
     }
+}
+
+void NNI_F(softmax_rows)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zmax, NN_T *zsum)
+{
+    NNI_F(softmax_rows_delta)(A, Z, m, n, zmax, zsum, NULL, NULL);
 }
 
 /* A = f(Z): identity z, step [z >= 0], sigmoid, tanh, relu max(0, z), softmax row by row. */

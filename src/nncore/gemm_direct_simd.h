@@ -78,6 +78,13 @@ DG_INLINE void dg_tile(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, cons
         DG_UNROLL
         for (v = 0; v < nv; v++) acc[r][v] = DG_ZERO();
     }
+    /* 4 k steps an iteration: the pointer updates and the loop test, 7 scalar instructions a
+     * step against 27-35 vector ones, held the front end near the FMA units' rate. Paired on
+     * the digits step's five products (float64, 1 thread, Ice Lake Xeon): 1.08x, dW1 = X^T d1
+     * 1.11x; AVX2 on the same machine 1.09-1.11x. The sums and their order are the same. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
     for (p = 0; p < k; p++) {
         DG_V bv[3];
         DG_UNROLL

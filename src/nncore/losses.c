@@ -148,12 +148,13 @@ static int check_loss_args(const double *loss, const NN_T *Z, const NN_T *A, con
 
 /* The softmax output layer and its cross-entropy in one pass over the block:
  *   A = softmax(Z) row by row,  loss = (1/m) sum_i sum_k y_ik (lse(z_i) - z_ik),
- *   lse(z) = max z + log sum_j e^(z_j - max z).
+ *   lse(z) = max z + log sum_j e^(z_j - max z),
+ * and with delta (or NULL) the output delta a - y (output_delta's, the same bits).
  * In double, lse is made of the softmax's own max and sum: the values activation_forward and
  * loss compute one after the other, bit for bit, without the loss's second pass of exps. In
  * float the loss keeps its double evaluation (total_loss). */
 int NNI_F(softmax_cross_entropy)(double *loss, NN_T *A, const NN_T *Z, const NN_T *Y,
-                                 int64_t m, int64_t n)
+                                 int64_t m, int64_t n, NN_T *delta)
 {
     NN_T zmax[SOFTMAX_CE_ROWS], zsum[SOFTMAX_CE_ROWS];
     double total = 0.0;
@@ -161,13 +162,14 @@ int NNI_F(softmax_cross_entropy)(double *loss, NN_T *A, const NN_T *Z, const NN_
     int st;
     if ((st = check_loss_args(loss, Z, A, Y, m, n, NN_LOSS_CE, 0.0)) != NN_OK) return st;
     if (sizeof(NN_T) != sizeof(double)) {
-        NNI_F(softmax_rows)(A, Z, m, n, NULL, NULL);
+        NNI_F(softmax_rows_delta)(A, Z, m, n, NULL, NULL, delta, Y);
         *loss = total_loss(Z, A, Y, NULL, m, n, NN_LOSS_CE, 0.0) / (double)m;
         return NN_OK;
     }
     for (i0 = 0; i0 < m; i0 += SOFTMAX_CE_ROWS) {
         const int64_t R = m - i0 < SOFTMAX_CE_ROWS ? m - i0 : SOFTMAX_CE_ROWS;
-        NNI_F(softmax_rows)(A + i0 * n, Z + i0 * n, R, n, zmax, zsum);
+        NNI_F(softmax_rows_delta)(A + i0 * n, Z + i0 * n, R, n, zmax, zsum,
+                                  delta ? delta + i0 * n : NULL, Y + i0 * n);
         for (i = 0; i < R; i++) {
             const NN_T *z = Z + (i0 + i) * n, *y = Y + (i0 + i) * n;
             const double lse = (double)zmax[i] + log((double)zsum[i]);

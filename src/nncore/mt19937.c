@@ -110,18 +110,18 @@ static uint64_t mt_interval(mt_stream *s, uint64_t max)
     return value;
 }
 
-/* One order of 0..n-1, RandomState.permutation(n): order = 0..n-1;
- * for i = n-1 .. 1: j = interval(i), swap(order[i], order[j]). The stream's position stays in
+/* x shuffled in place as RandomState.shuffle shuffles a 1-d array, and one order of 0..n-1 as
+ * RandomState.permutation(n) draws it (the shuffle of 0..n-1):
+ * for i = n-1 .. 1: j = interval(i), swap(x[i], x[j]). The stream's position stays in
  * a register (through memory, each draw would wait on the previous one's store). A draw is
  * rejected with a chance of up to 1/2, which a branch cannot predict: the first two draws of
  * each interval are looked at together and the accepted one selected without a branch; only
  * when both are rejected (a chance of 1/4 at most) do the draws go on one at a time. The
  * draws taken, and so the stream, are mt_interval's. */
-static void mt_permutation(int64_t *order, int64_t n, mt_stream *s)
+static void mt_shuffle(int64_t *order, int64_t n, mt_stream *s)
 {
     const uint32_t *out = s->out;
     int64_t i, pos = s->pos;
-    for (i = 0; i < n; i++) order[i] = i;
     for (i = n - 1; i >= 1; i--) {
         const uint64_t max = (uint64_t)i, mask = mt_mask(max);
         uint64_t j;
@@ -147,6 +147,24 @@ static void mt_permutation(int64_t *order, int64_t n, mt_stream *s)
         order[j] = tmp;
     }
     s->pos = pos;
+}
+
+static void mt_permutation(int64_t *order, int64_t n, mt_stream *s)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) order[i] = i;
+    mt_shuffle(order, n, s);
+}
+
+int nn_mt19937_shuffle(int64_t *x, int64_t n, uint32_t *key, int64_t *pos)
+{
+    mt_stream s;
+    if (!x || !key || !pos || n < 0 || *pos < 0 || *pos > MT_N) return NN_EINVAL;
+    if (n <= 1) return NN_OK; /* no swap, no draw */
+    mt_open(&s, key, *pos);
+    mt_shuffle(x, n, &s);
+    *pos = s.pos;
+    return NN_OK;
 }
 
 int nni_mt19937_permutation(int64_t *order, int64_t n, uint32_t *key, int64_t *pos)

@@ -289,7 +289,9 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
     }
     n_params = off;
     if (softmax_ce) {
-        if ((st = NNI_F(softmax_cross_entropy)(&lv, buf->A[L - 1], buf->Z, Y, m, nL)) != NN_OK)
+        /* the output delta a - y comes with it when the gradient is wanted */
+        if ((st = NNI_F(softmax_cross_entropy)(&lv, buf->A[L - 1], buf->Z, Y, m, nL,
+                                               grads ? buf->delta[0] : NULL)) != NN_OK)
             return st;
     } else if (sw) {
         double sw_sum = 0.0;
@@ -326,9 +328,11 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
             off += kn + net->sizes[l + 1];
         }
     }
-    st = NN_F(output_delta_ex)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
-                               net->loss, net->huber_delta);
-    if (st != NN_OK) return st;
+    if (!softmax_ce) {
+        st = NN_F(output_delta_ex)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
+                                   net->loss, net->huber_delta);
+        if (st != NN_OK) return st;
+    }
     if (sw) nni_scale_rows_by_weight(buf->delta[0], sw, m, nL);
     off = n_params;
     for (l = L - 1; l >= 0; l--) {

@@ -97,6 +97,9 @@ int nn_rng_permutation(int64_t *order, int64_t n, uint64_t *state);
  * (keys (c, 624), pos (c) in 0..624, as get_state() gives them), advanced in place          */
 int nn_mt19937_permutations(int64_t *orders, int64_t c, int64_t m, int64_t n, uint32_t *keys,
                             int64_t *pos, const uint8_t *active);
+/* x (n values) shuffled in place as numpy.random.RandomState.shuffle(x) shuffles it, from the
+ * MT19937 state key (624 words), pos (0..624) as get_state() gives them, advanced in place   */
+int nn_mt19937_shuffle(int64_t *x, int64_t n, uint32_t *key, int64_t *pos);
 /* keys (c, 624), pos (c): numpy.random.RandomState(seeds[s])'s MT19937 state for each of the
  * c integer seeds, as get_state() gives it                                                  */
 int nn_mt19937_seed(uint32_t *keys, int64_t *pos, const uint32_t *seeds, int64_t c);

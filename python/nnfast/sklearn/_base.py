@@ -59,6 +59,7 @@ from ..models.parameters import split_parameters
 from ..models.sparse_training import SparseRowsTrainer
 from ..models.training import FitSettings
 from ..models.validation import ValidationSet
+from ..ops import RandomStateShuffler
 
 # scikit-learn's activation names -> nnfast's.
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -138,17 +139,23 @@ def training_rows(X, dtype):
     return np.require(X, dtype=dtype, requirements=["C", "A"])
 
 
+def raise_zero_weight_batch(sample_weight):
+    """Called on a ValueError of the core's: with sample weights that are not all positive,
+    it is a batch whose weights sum to zero, said in scikit-learn's terms."""
+    if sample_weight is not None and not np.all(np.asarray(sample_weight) > 0):
+        raise ValueError("the sample weights of a batch sum to zero: scikit-learn "
+                         "cannot average such a batch either; use positive weights "
+                         "or shuffle=True") from None
+
+
 @contextlib.contextmanager
 def zero_weight_batches(sample_weight):
-    """A ValueError of the core's with sample weights that are not all positive is a batch
-    whose weights sum to zero: said in scikit-learn's terms."""
+    """A ValueError of the core's inside, with sample weights that are not all positive, is a
+    batch whose weights sum to zero (raise_zero_weight_batch)."""
     try:
         yield
     except ValueError:
-        if sample_weight is not None and not np.all(np.asarray(sample_weight) > 0):
-            raise ValueError("the sample weights of a batch sum to zero: scikit-learn "
-                             "cannot average such a batch either; use positive weights "
-                             "or shuffle=True") from None
+        raise_zero_weight_batch(sample_weight)
         raise
 
 
@@ -373,7 +380,15 @@ class NativeMLPMixin:
             self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
         validation = self._validation_loss_rows(trainer, X_val, Y_val if early_stopping
                                                 else None, sample_weight_val)
-        sample_idx = np.arange(n_samples) if self.shuffle else None
+        sample_idx = np.arange(n_samples, dtype=np.int64) if self.shuffle else None
+        # the epochs' shuffles drawn by the core from the generator's state, written back at
+        # the end (the generator serves nothing else during the epochs); for one epoch
+        # (partial_fit) reading and writing the state would cost more than it saves
+        shuffler = None
+        if self.shuffle:
+            shuffler = (self._random_state if incremental or self.max_iter == 1
+                        else RandomStateShuffler(self._random_state))
+        lr = None
         loss_type = self._loss_type(Y, sample_weight)
         diverged = False
         try:
@@ -384,12 +399,14 @@ class NativeMLPMixin:
                     # sklearn.utils.shuffle draws), so the same seed gives the same batches:
                     # it shuffles an arange and indexes sample_idx with it, which moves the
                     # entries as shuffling sample_idx in place does (the same swaps)
-                    self._random_state.shuffle(sample_idx)
+                    shuffler.shuffle(sample_idx)
                 if diverged:
                     loss = np.nan  # NaN weights give a NaN loss, as scikit-learn's epochs do
                 else:
-                    trainer.lr = SOLVER_SETTINGS[self.solver](self._optimizer,
-                                                              network.grad_scale)["lr"]
+                    epoch_lr = SOLVER_SETTINGS[self.solver](self._optimizer,
+                                                            network.grad_scale)["lr"]
+                    if epoch_lr != lr:  # the schedule's: set (and checked) when it changes
+                        trainer.lr = lr = epoch_lr
                     loss, diverged = self._train_epoch(trainer, rows, sample_idx)
                     loss = loss * network.loss_scale + network.loss_offset(
                         Y, sample_weight, sample_idx, batch_size)
@@ -421,6 +438,8 @@ class NativeMLPMixin:
         except KeyboardInterrupt:
             warn("Training interrupted by user.")
         finally:
+            if isinstance(shuffler, RandomStateShuffler):
+                shuffler.close()
             self._optimizer_from_core(trainer, network)
         if early_stopping:
             self.coefs_ = self._best_coefs
@@ -555,11 +574,13 @@ class NativeMLPMixin:
         infinite or NaN is a diverged run: its weights become NaN, as scikit-learn's updates
         would make them."""
         try:
-            with zero_weight_batches(rows.sample_weight):
-                return trainer.epoch(rows, order=order), False
+            return trainer.epoch(rows, order=order), False
         except FloatingPointError:
             trainer.params[:] = np.nan
             return np.nan, True
+        except ValueError:
+            raise_zero_weight_batch(rows.sample_weight)
+            raise
 
     # ---- lbfgs ------------------------------------------------------------------------------
     def _fit_lbfgs(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
