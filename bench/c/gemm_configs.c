@@ -10,6 +10,10 @@
  *            mc, kc, nc 0 = the machine's; kernel a NNFAST_GEMM_KERNEL name (avx512,
  *            avx512_12x32, ...), the default kernel when not given
  *   -d: float64 (default float32)
+ *   -b N: each round times N calls of a configuration back to back (their mean), as a training
+ *         step's products and `nnfast bench` run them: the pool's workers are then awake
+ *         between calls. Without it a configuration's call follows the other configurations'
+ *         calls, so on more than one thread it starts with the workers asleep.
  * e.g. the loop orders of W4's 256 x 2048 x 2048 on 2 threads, 15 rounds:
  *   ./build/bench_gemm_configs 256 2048 2048 0 0 15 0:0:0:0:2 1:0:0:0:2
  * and the float32 AVX-512 tiles 12x32 and 8x48 on 2048^3, one thread:
@@ -70,16 +74,20 @@ static void *operand(long count, int size, unsigned seed)
 
 int main(int argc, char **argv)
 {
-    int f64 = 0, n_configs, c, r, rounds;
+    int f64 = 0, burst = 1, n_configs, c, r, rounds, b;
     long m, n, k;
     int trans_a, trans_b;
     config cfg[MAX_CONFIGS];
     static double t[MAX_CONFIGS][MAX_ROUNDS], sorted[MAX_ROUNDS], ratio[MAX_ROUNDS];
     void *A, *B, *C;
     const char *default_kernel = nni_gemm_kernel_get()->name;
-    if (argc > 1 && strcmp(argv[1], "-d") == 0) f64 = 1, argv++, argc--;
-    if (argc < 8) {
-        fprintf(stderr, "usage: %s [-d] M N K TRANS_A TRANS_B ROUNDS "
+    for (;;) {
+        if (argc > 1 && strcmp(argv[1], "-d") == 0) f64 = 1, argv++, argc--;
+        else if (argc > 2 && strcmp(argv[1], "-b") == 0) burst = atoi(argv[2]), argv += 2, argc -= 2;
+        else break;
+    }
+    if (argc < 8 || burst < 1) {
+        fprintf(stderr, "usage: %s [-d] [-b N] M N K TRANS_A TRANS_B ROUNDS "
                         "order:mc:kc:nc:threads[:kernel]...\n", argv[0]);
         return 2;
     }
@@ -118,18 +126,21 @@ int main(int argc, char **argv)
             nni_gemm_blocking_set(cfg[c].mc, cfg[c].kc, cfg[c].nc);
             nn_set_num_threads(cfg[c].threads);
             start = nn_seconds();
-            st = f64 ? nn_gemm_f64((double *)C, (const double *)A, (const double *)B, m, n, k,
-                                   trans_a, trans_b, 1, 0, NULL)
-                     : nn_gemm_f32((float *)C, (const float *)A, (const float *)B, m, n, k,
-                                   trans_a, trans_b, 1, 0, NULL);
-            if (st != NN_OK) {
-                fprintf(stderr, "gemm failed: %d\n", st);
-                return 1;
+            for (b = 0; b < burst; b++) {
+                st = f64 ? nn_gemm_f64((double *)C, (const double *)A, (const double *)B, m, n,
+                                       k, trans_a, trans_b, 1, 0, NULL)
+                         : nn_gemm_f32((float *)C, (const float *)A, (const float *)B, m, n, k,
+                                       trans_a, trans_b, 1, 0, NULL);
+                if (st != NN_OK) {
+                    fprintf(stderr, "gemm failed: %d\n", st);
+                    return 1;
+                }
             }
-            if (r >= 0) t[c][r] = nn_seconds() - start;
+            if (r >= 0) t[c][r] = (nn_seconds() - start) / burst;
         }
-    printf("%s %ld x %ld x %ld trans_a %d trans_b %d, %d rounds (default gemm %s)\n",
-           f64 ? "float64" : "float32", m, n, k, trans_a, trans_b, rounds, default_kernel);
+    printf("%s %ld x %ld x %ld trans_a %d trans_b %d, %d rounds of %d call(s) (default gemm "
+           "%s)\n", f64 ? "float64" : "float32", m, n, k, trans_a, trans_b, rounds, burst,
+           default_kernel);
     for (c = 0; c < n_configs; c++) {
         const double gflop = 2.0 * (double)m * (double)n * (double)k / 1e9;
         for (r = 0; r < rounds; r++) sorted[r] = t[c][r], ratio[r] = t[0][r] / t[c][r];

@@ -280,17 +280,36 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
 }
 
 /* ---- threads ------------------------------------------------------------------------------ */
-/* A parallel product: parts are ranges of whole panels (columns when by_cols, else rows), so
- * every range starts on a panel boundary and the tile grid is the serial one. */
+/* A parallel product is one parallel loop, one part a thread (a late thread's part finds the
+ * work taken). C is split into runs of whole panels of its columns (or rows), so every run
+ * starts on a panel boundary and the tile grid is the serial one. The runs are claimed from
+ * both ends (nni_ends_claim): the caller's thread from the front, the others from the back,
+ * each run half of what is left on 2 threads: when the threads keep pace, each computes the
+ * same half of C call after call and finds its half of the other operand and of C in its
+ * own L2; when one falls behind (a worker still waking, a core taken by another process)
+ * the other takes smaller and smaller runs from its end.
+ * The operand every run needs -- alpha op(A) for column runs, op(B) for row runs -- is packed
+ * whole by each thread into its own buffer, before its first run, while the copies together
+ * fit the shared-packing limit (nni_gemm_shared_max: W3 and W4 on 2 threads): reading the
+ * caller's A or B, which no one writes, costs each core less than reading a buffer that the
+ * other core has just written, and no thread waits for another's packing. W3's 64 x 128 x 256
+ * on the 2-core Ice Lake Xeon, 2 threads, mean of 2000 calls back to back (the machine
+ * shared, indicative): 33 us packing for itself, 58 us packing once in parallel and sharing
+ * (1 thread: 56 us). With more threads the operand is packed once, in parallel, and shared:
+ * every thread packing all of it would cost a thread count's worth of packing and memory.  */
 typedef struct {
     const gemm_args *g;
     int by_cols;
-    int64_t panels, n_parts; /* panels of the split dimension, and the parts they form */
-    NN_T *shared;            /* alpha op(A) (by_cols) or op(B) packed whole, or NULL     */
+    int64_t threads; /* the loop's threads                                                  */
+    int pack_own;    /* each thread packs the operand every run needs whole, for itself     */
+    NN_T *shared;    /* else that operand packed once, in parallel, shared (or NULL: every
+                      * run packs its blocks)                                              */
+    int64_t pack_parts; /* parts of that packing                                            */
+    int64_t ends;    /* C's panels not yet claimed (nni_ends_claim)                         */
 } gemm_split;
 
-/* Part c of packing the shared operand: a range of its panels, every k block. The block at
- * pc starts at shared + pc m_pad (or n_pad); in it the panel of rows (columns) i at i kc. */
+/* Part c of packing the shared operand once: a range of its panels, every k block. The block
+ * at pc starts at shared + pc m_pad (or n_pad); in it the panel of rows (columns) i at i kc. */
 static int pack_shared_part(void *ctx, int64_t c)
 {
     const gemm_split *s = (const gemm_split *)ctx;
@@ -298,29 +317,57 @@ static int pack_shared_part(void *ctx, int64_t c)
     const int64_t r = s->by_cols ? MR(g->kr) : NR(g->kr);
     const int64_t size = s->by_cols ? g->m : g->n, pad = round_up(size, r);
     int64_t pc, i0, i1;
-    panel_part_range(pad / r, s->n_parts, c, r, size, &i0, &i1);
+    panel_part_range(pad / r, s->pack_parts, c, r, size, &i0, &i1);
     if (i0 >= i1) return NN_OK;
     for (pc = 0; pc < g->k; pc += g->kc) {
         const int64_t kc = min64(g->kc, g->k - pc);
-        NN_T *dst = s->shared + pc * pad + i0 * kc;
-        pack_side(g, s->by_cols, dst, i0, i1 - i0, pc, kc);
+        pack_side(g, s->by_cols, s->shared + pc * pad + i0 * kc, i0, i1 - i0, pc, kc);
     }
     return NN_OK;
 }
 
-static int compute_part(void *ctx, int64_t c)
+/* The operand every run needs, packed whole into this thread's buffer as gemm_range reads it
+ * (the block at pc starts at pc m_pad (n_pad); in it the panel of rows (columns) i at i kc),
+ * or NULL when there is no memory for it: gemm_range then packs block by block. */
+static const NN_T *pack_whole(const gemm_split *s)
 {
-    const gemm_split *s = (const gemm_split *)ctx;
     const gemm_args *g = s->g;
-    const int64_t p0 = s->panels * c / s->n_parts, p1 = s->panels * (c + 1) / s->n_parts;
-    if (p0 == p1) return NN_OK;
+    const int64_t r = s->by_cols ? MR(g->kr) : NR(g->kr);
+    const int64_t size = s->by_cols ? g->m : g->n, pad = round_up(size, r);
+    gemm_split own = *s;
+    own.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, pad * g->k * (int64_t)sizeof(NN_T));
+    own.pack_parts = 1;
+    if (!own.shared) return NULL;
+    pack_shared_part(&own, 0);
+    return own.shared;
+}
+
+/* Panels p0 .. p1-1 of C's columns (rows), all rows (columns), against `all` (or NULL). */
+static int compute_panels(const gemm_split *s, const NN_T *all, int64_t p0, int64_t p1)
+{
+    const gemm_args *g = s->g;
     if (s->by_cols) {
         const int64_t nr = NR(g->kr);
-        return gemm_range(g, 0, g->m, p0 * nr, min64(p1 * nr, g->n), s->shared, NULL);
+        return gemm_range(g, 0, g->m, p0 * nr, min64(p1 * nr, g->n), all, NULL);
     } else {
         const int64_t mr = MR(g->kr);
-        return gemm_range(g, p0 * mr, min64(p1 * mr, g->m), 0, g->n, NULL, s->shared);
+        return gemm_range(g, p0 * mr, min64(p1 * mr, g->m), 0, g->n, NULL, all);
     }
+}
+
+static int split_part(void *ctx, int64_t part)
+{
+    gemm_split *s = (gemm_split *)ctx;
+    const int from_back = nni_thread_index() != 0;
+    const NN_T *all = s->shared;
+    int64_t p0, p1, runs = 0;
+    int st = NN_OK, cs;
+    (void)part;
+    while (nni_ends_claim(&s->ends, from_back, s->threads, &p0, &p1)) {
+        if (runs++ == 0 && s->pack_own) all = pack_whole(s);
+        if ((cs = compute_panels(s, all, p0, p1)) != NN_OK && st == NN_OK) st = cs;
+    }
+    return st;
 }
 
 /* ---- threads, large products: one shared block of one operand at a time -------------- */
@@ -408,34 +455,36 @@ static int gemm_parallel_blocks(const gemm_args *g, int threads)
     return NN_OK;
 }
 
+/* C split by columns shares alpha op(A) (m x k), by rows op(B) (k x n): when both sides have
+ * panels enough for every thread, the smaller operand is the one shared and read by every
+ * thread (W3's 784 x 256 x 64 A^T delta: by rows, op(B) 64 KiB shared, not op(A)'s 200). */
 static int gemm_parallel(const gemm_args *g, int threads)
 {
     const int64_t mr = MR(g->kr), nr = NR(g->kr);
     const int64_t col_panels = (g->n + nr - 1) / nr, row_panels = (g->m + mr - 1) / mr;
+    const int cols_ok = col_panels >= 2 * threads, rows_ok = row_panels >= 2 * threads;
     const int64_t shared_max = nni_gemm_shared_max();
     gemm_split s;
     int64_t shared_bytes;
     int st;
     s.g = g;
-    s.by_cols = col_panels >= 2 * threads || col_panels >= row_panels;
-    s.panels = s.by_cols ? col_panels : row_panels;
-    s.n_parts = min64(s.panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
-    s.shared = NULL;
+    if (cols_ok && rows_ok) s.by_cols = row_panels * mr <= col_panels * nr;
+    else s.by_cols = cols_ok || (!rows_ok && col_panels >= row_panels);
+    s.threads = threads;
+    nni_ends_init(&s.ends, s.by_cols ? col_panels : row_panels);
     shared_bytes = (s.by_cols ? row_panels * mr : col_panels * nr) * g->k * (int64_t)sizeof(NN_T);
     /* the blocks split C's columns in the A-in-L1 order, its rows in the other */
     if (shared_bytes > shared_max && (g->a_in_l1 ? col_panels : row_panels) >= 2 * threads)
         return gemm_parallel_blocks(g, threads);
-    if (s.n_parts > 1 && shared_bytes <= shared_max) {
-        gemm_split pack = s;
+    s.pack_own = shared_bytes * threads <= shared_max;
+    s.shared = NULL;
+    if (!s.pack_own && shared_bytes <= shared_max) {
         s.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, shared_bytes);
-        if (s.shared) { /* else each part packs its own */
-            pack.shared = s.shared;
-            pack.n_parts = min64(s.by_cols ? row_panels : col_panels, threads);
-            st = nni_parallel_for(threads, pack.n_parts, pack_shared_part, &pack);
-            if (st != NN_OK) return st;
-        }
+        s.pack_parts = min64(s.by_cols ? row_panels : col_panels, threads);
+        if (s.shared && (st = nni_parallel_for(threads, s.pack_parts, pack_shared_part, &s)))
+            return st;
     }
-    return nni_parallel_for(threads, s.n_parts, compute_part, &s);
+    return nni_parallel_for(threads, threads, split_part, &s);
 }
 
 /* ---- the narrow path: C at most one vector wide ------------------------------------------ */

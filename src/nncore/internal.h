@@ -95,6 +95,19 @@ typedef int (*nni_part_fn)(void *ctx, int64_t part);
  * share to the others. Returns when every part is done: NN_OK, or a failing part's status.
  * Parts must not depend on which thread runs them or in what order.                       */
 int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx);
+/* Which thread of a parallel loop this is: 0 on the thread that called nni_parallel_for (and
+ * on every thread outside the pool), 1 + the worker's index on a pool worker. A part may use it
+ * to choose where to start (gemm.c: the same thread takes the same share of a product call
+ * after call, so it finds its operands in its own cache), never to decide what it computes. */
+int nni_thread_index(void);
+/* Units 0 .. n-1 (n < 2^32) of work that the threads of a loop claim in runs, the caller's
+ * thread from the front, the others from the back, each run a 1/divisor share (rounded up)
+ * of the units left: the first runs split the work evenly, later ones shrink, so a thread
+ * that falls behind delays the end by a small run. When the threads keep pace, the same
+ * thread takes the same units call after call. nni_ends_claim: 1 and the run [*lo, *hi),
+ * or 0 when every unit is taken.                                                            */
+void nni_ends_init(int64_t *ends, int64_t n);
+int nni_ends_claim(int64_t *ends, int from_back, int64_t divisor, int64_t *lo, int64_t *hi);
 
 static inline int nni_act_valid(nn_act act)
 {

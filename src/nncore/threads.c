@@ -1,9 +1,10 @@
 /* Threads: how many the kernels use, and the pool that runs a parallel loop.
  *
  * The pool (POSIX threads; OpenMP where there are none, e.g. MSVC) never steals a core:
- * - a waiting thread spins for a bounded few microseconds (POOL_SPIN_SECONDS), then sleeps on a
- *   condition variable, whatever the environment sets (OMP_WAIT_POLICY and GOMP_SPINCOUNT do
- *   not apply);
+ * - a waiting thread spins for a bounded few microseconds (POOL_SPIN_SECONDS; while the loop
+ *   it waits on is open, at most POOL_SPIN_OPEN_SECONDS, yielding its core), then
+ *   sleeps on a condition variable, whatever the environment sets (OMP_WAIT_POLICY and
+ *   GOMP_SPINCOUNT do not apply);
  * - the parts of a loop are claimed one at a time from a shared counter, by the caller as well
  *   as the workers: a worker that is late (its core held by another process) leaves its parts to
  *   the others, so a loop waits only for parts already started, never for a thread to wake.
@@ -17,8 +18,11 @@
 #endif
 #include "internal.h"
 
-#if defined(__linux__)
-#include <sched.h>
+#if defined(__linux__) || defined(NNI_POOL_PTHREADS)
+#include <sched.h> /* sched_getaffinity, sched_yield */
+#endif
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h> /* _InterlockedCompareExchange64 */
 #endif
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -100,6 +104,54 @@ const char *nn_threading(void)
 #endif
 }
 
+#if defined(NNI_POOL_PTHREADS)
+static NNI_THREAD_LOCAL int g_thread_index = 0; /* 1 + the index on a pool worker          */
+int nni_thread_index(void) { return g_thread_index; }
+#elif defined(NN_HAVE_OPENMP)
+int nni_thread_index(void) { return omp_get_thread_num(); }
+#else
+int nni_thread_index(void) { return 0; }
+#endif
+
+/* The runs of work that the parts of a loop share out among themselves: one word holds the
+ * units not yet claimed, [lo, hi), lo in the low 32 bits, hi in the high; a claim is a
+ * compare-and-swap on the word. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define ENDS_LOAD(p) (*(volatile const int64_t *)(p)) /* acquire on x86 and x64 */
+static int cas64(int64_t *x, int64_t *expected, int64_t desired)
+{
+    const int64_t old = _InterlockedCompareExchange64(x, desired, *expected);
+    if (old == *expected) return 1;
+    *expected = old;
+    return 0;
+}
+#else
+#define ENDS_LOAD(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
+static int cas64(int64_t *x, int64_t *expected, int64_t desired)
+{
+    return __atomic_compare_exchange_n(x, expected, desired, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+#endif
+
+void nni_ends_init(int64_t *ends, int64_t n) { *ends = (int64_t)((uint64_t)n << 32); }
+
+int nni_ends_claim(int64_t *ends, int from_back, int64_t divisor, int64_t *lo, int64_t *hi)
+{
+    int64_t w = ENDS_LOAD(ends);
+    for (;;) {
+        const uint64_t l = (uint64_t)w & 0xffffffffu, h = (uint64_t)w >> 32;
+        uint64_t take;
+        if (l >= h) return 0;
+        take = (h - l + (uint64_t)divisor - 1) / (uint64_t)divisor;
+        if (cas64(ends, &w, from_back ? (int64_t)(((h - take) << 32) | l) : w + (int64_t)take)) {
+            *lo = (int64_t)(from_back ? h - take : l);
+            *hi = *lo + (int64_t)take;
+            return 1;
+        }
+    }
+}
+
 /* Run every part on the calling thread, in order; the first failing status. */
 static int run_serially(int64_t n_parts, nni_part_fn fn, void *ctx)
 {
@@ -119,6 +171,16 @@ static int run_serially(int64_t n_parts, nni_part_fn fn, void *ctx)
  * process little. Waking a sleeping thread costs ~5-50 us (more in a VM); spinning longer than
  * that gains nothing.                                                                        */
 #define POOL_SPIN_SECONDS 30e-6
+/* How long, at most, a thread spins while the loop it waits on is still open: a worker that
+ * ran out of parts while the caller finishes its own (the caller's next loop, the next
+ * product of a training step, follows that closely), a caller waiting for the parts workers
+ * are running. A thread that went to sleep in the middle of a product costs the next one a
+ * wake-up: on the 2-core KVM guest 50-100 us, as long as W3's products; a worker that slept
+ * through every call left its share to the caller (W3's 64 x 256 x 784, 2 threads back to
+ * back: the worker ran a third of the micro-kernel's samples, the caller spent 8 % of its
+ * own in waking it). Past POOL_SPIN_SECONDS a spinning thread yields its core at every check,
+ * so a thread of the loop that lost its core to another process gets it back.               */
+#define POOL_SPIN_OPEN_SECONDS 1e-3
 #define POOL_MAX_WORKERS 255
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -216,14 +278,22 @@ static void *worker_main(void *arg)
     const int index = (int)(intptr_t)arg;
     /* not the current generation: the first pass looks at the job that may be open now */
     uint32_t seen = (uint32_t)(LOAD(&p->word) >> 32) - 1u;
+    g_thread_index = index + 1;
     for (;;) {
         uint64_t w = LOAD(&p->word);
         if ((uint32_t)(w >> 32) == seen) { /* no new job: spin a while, then sleep */
-            const double until = nn_seconds() + POOL_SPIN_SECONDS;
+            const double start = nn_seconds();
+            double until = start + POOL_SPIN_SECONDS, now;
             int i = 0;
             while ((uint32_t)((w = LOAD(&p->word)) >> 32) == seen) {
                 CPU_RELAX();
-                if (++i % 64 == 0 && nn_seconds() > until) {
+                if (++i % 64 != 0) continue;
+                now = nn_seconds();
+                /* the job is still open: the spin counts from its close */
+                if ((uint32_t)w != JOB_CLOSED && now - start < POOL_SPIN_OPEN_SECONDS)
+                    until = now + POOL_SPIN_SECONDS;
+                if (now - start > POOL_SPIN_SECONDS) sched_yield();
+                if (now > until) {
                     pthread_mutex_lock(&p->mu);
                     __atomic_add_fetch(&p->work_sleepers, 1, __ATOMIC_SEQ_CST);
                     while ((uint32_t)((w = __atomic_load_n(&p->word, __ATOMIC_SEQ_CST)) >>
@@ -291,11 +361,15 @@ int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
 
     /* every part is claimed; wait for the ones still running on workers */
     if (LOAD(&p->done) < n_parts) {
-        const double until = nn_seconds() + POOL_SPIN_SECONDS;
+        const double start = nn_seconds();
+        double now;
         int i = 0;
         while (LOAD(&p->done) < n_parts) {
             CPU_RELAX();
-            if (++i % 64 == 0 && nn_seconds() > until) {
+            if (++i % 64 != 0) continue;
+            now = nn_seconds();
+            if (now - start > POOL_SPIN_SECONDS) sched_yield();
+            if (now - start > POOL_SPIN_OPEN_SECONDS) {
                 pthread_mutex_lock(&p->mu);
                 __atomic_add_fetch(&p->done_sleepers, 1, __ATOMIC_SEQ_CST);
                 while (__atomic_load_n(&p->done, __ATOMIC_SEQ_CST) < n_parts)

@@ -11,7 +11,9 @@
  *   row split, the transposed product, one shared block of op(B) at a time for products too
  *   large to share a whole packed operand: of op(B), or of op(A) in the other loop order),
  *   each in both loop orders (A's panel in L1 or B's), and the optimizer steps (sgd, nesterov, adam over a long
- *   vector) give the same bits on 1, 2 and 3 threads.
+ *   vector) give the same bits on 1, 2 and 3 threads;
+ * - the runs the threads of a split product claim from both ends (nni_ends_claim): every unit
+ *   once, each run its share of what is left.
  *
  * Run: ./build/test_gemm (exit status 0 when every check passes); tests/test_c_core.py.
  */
@@ -184,14 +186,27 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
     static void test_threads_##S(void)                                                        \
     {                                                                                         \
         /* narrow C (n <= a vector), column split of a short C (batch 64), row split, the     \
-         * transposed product (n much narrower than the kernel's panels), W4's k = 10 */      \
+         * transposed product (n much narrower than the kernel's panels), W4's k = 10; W3-like \
+         * products (columns split, rows split: the smaller operand packed by each thread) */ \
         static const int64_t shapes[][3] = {{4096, 10, 128}, {2000, 7, 300}, {64, 2048, 256}, \
                                             {64, 512, 128},  {40, 1000, 100}, {3000, 40, 64}, \
-                                            {1100, 20, 256}, {256, 2048, 10}};                \
-        int s, t;                                                                             \
+                                            {1100, 20, 256}, {256, 2048, 10}, {64, 256, 200}, \
+                                            {400, 256, 64},  {64, 128, 256}, {256, 128, 64}}; \
+        /* limits of the shared packing at which these products on 3 threads pack the operand \
+         * every run needs once and share it, where on 2 each thread packs its own copy */    \
+        static const int64_t limits[] = {24 << 10, 48 << 10, 96 << 10};                      \
+        int s, t, l;                                                                          \
         for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
             for (t = 0; t < 4; t++)                                                           \
                 check_threads_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1);   \
+        for (l = 0; l < (int)(sizeof limits / sizeof limits[0]); l++) {                       \
+            nni_gemm_shared_max_set(limits[l]);                                               \
+            for (s = 8; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                     \
+                for (t = 0; t < 4; t++)                                                       \
+                    check_threads_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1,       \
+                                      t >> 1);                                                \
+        }                                                                                     \
+        nni_gemm_shared_max_set(0);                                                           \
     }                                                                                         \
                                                                                               \
     /* Products too large to share a whole packed operand (made so here by a small limit and \
@@ -269,6 +284,45 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
         free(g);                                                                              \
     }
 
+/* The runs of a parallel product (threads.c, nni_ends_claim): a front and a back claimer, in
+ * turn or one after the other, take every unit once, in runs of ceil(left / divisor), the
+ * front's from 0 upwards, the back's from n downwards. */
+static void check_ends(int64_t n, int64_t divisor, int pattern)
+{
+    static int taken[1000];
+    int64_t ends, lo, hi, front = 0, back = n, i, step = 0;
+    memset(taken, 0, sizeof taken);
+    nni_ends_init(&ends, n);
+    for (;;) {
+        /* pattern 0: alternate; 1: the front claims until none is left; 2: the back */
+        const int from_back = pattern == 0 ? (int)(step & 1) : pattern == 2;
+        const int64_t left = back - front;
+        if (!nni_ends_claim(&ends, from_back, divisor, &lo, &hi)) break;
+        CHECK(hi - lo == (left + divisor - 1) / divisor,
+              "ends %lld / %lld: a run of %lld of %lld left", (long long)n, (long long)divisor,
+              (long long)(hi - lo), (long long)left);
+        CHECK(from_back ? hi == back : lo == front, "ends: a run not at its end");
+        for (i = lo; i < hi; i++) taken[i]++;
+        if (from_back) back = lo;
+        else front = hi;
+        step++;
+    }
+    CHECK(front == back, "ends %lld: units left unclaimed", (long long)n);
+    for (i = 0; i < n; i++) CHECK(taken[i] == 1, "ends %lld: unit %lld taken %d times",
+                                  (long long)n, (long long)i, taken[i]);
+    CHECK(!nni_ends_claim(&ends, 0, divisor, &lo, &hi) &&
+              !nni_ends_claim(&ends, 1, divisor, &lo, &hi), "ends: a claim after the last");
+}
+
+static void test_ends(void)
+{
+    static const int64_t sizes[] = {1, 2, 3, 6, 7, 98, 999};
+    int s, d, pattern;
+    for (s = 0; s < (int)(sizeof sizes / sizeof sizes[0]); s++)
+        for (d = 1; d <= 4; d++)
+            for (pattern = 0; pattern < 3; pattern++) check_ends(sizes[s], d, pattern);
+}
+
 #define NN_f32_EPILOGUE nn_epilogue_f32
 #define NN_f64_EPILOGUE nn_epilogue_f64
 DEFINE_TYPED_TESTS(float, f32, FLT_EPSILON)
@@ -311,6 +365,7 @@ int main(void)
     }
     test_optim_threads_f32();
     test_optim_threads_f64();
+    test_ends();
     nn_set_num_threads(threads);
     CHECK(ran >= 1, "no kernel ran");
     if (g_failures) {
