@@ -36,11 +36,6 @@ void NNI_F(softmax_rows_delta)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_
     }
 }
 
-void NNI_F(softmax_rows)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zmax, NN_T *zsum)
-{
-    NNI_F(softmax_rows_delta)(A, Z, m, n, zmax, zsum, NULL, NULL);
-}
-
 /* A = f(Z): identity z, step [z >= 0], sigmoid, tanh, relu max(0, z), softmax row by row. */
 int NN_F(activation_forward)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, nn_act act)
 {
@@ -49,7 +44,7 @@ int NN_F(activation_forward)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, nn_ac
     if (!A || !Z || m <= 0 || n <= 0 || !nni_act_valid(act)) return NN_EINVAL;
     if ((st = nni_mul(&count, m, n)) != NN_OK) return st;
     if (act == NN_ACT_SOFTMAX) {
-        NNI_F(softmax_rows)(A, Z, m, n, NULL, NULL);
+        NNI_F(softmax_rows_delta)(A, Z, m, n, NULL, NULL, NULL, NULL);
         return NN_OK;
     }
     if (A != Z) memmove(A, Z, (size_t)count * sizeof(NN_T));

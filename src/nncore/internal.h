@@ -538,10 +538,9 @@ void NNI_F(dropout_forward)(NN_T *A, NN_T *S, const NN_T *F, int64_t count, doub
 void NNI_F(dropout_backward)(NN_T *G, const NN_T *S, const NN_T *F, int64_t count, nn_act act);
 
 /* activations.c: softmax of m rows of n (A may be Z); zmax, zsum (m each, or NULL) get each
- * row's max z and sum of e^(z - max z); _delta: with delta (or NULL) also delta = A - Y.
+ * row's max z and sum of e^(z - max z); with delta (or NULL) also delta = A - Y.
  * losses.c: the softmax output layer and its cross-entropy in one pass: A = softmax(Z),
  * loss = mean over rows of y . (lse(z) - z), and with delta (or NULL) delta = A - Y. */
-void NNI_F(softmax_rows)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zmax, NN_T *zsum);
 void NNI_F(softmax_rows_delta)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zmax,
                                NN_T *zsum, NN_T *delta, const NN_T *Y);
 int NNI_F(softmax_cross_entropy)(double *loss, NN_T *A, const NN_T *Z, const NN_T *Y,
