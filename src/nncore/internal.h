@@ -287,6 +287,17 @@ static inline void nni_exp_f64_inplace(double *x, int64_t n)
     }
     for (j = 0; j < n; j++) x[j] = exp(x[j]);
 }
+/* x[j] = log(1 + x[j]) over n doubles, -1 < x[j], with the vector math in use. */
+static inline void nni_log1p_f64_inplace(double *x, int64_t n)
+{
+    const nni_vecmath *vm = nni_vecmath_get();
+    int64_t j;
+    if (vm->log1p_f64) {
+        vm->log1p_f64(x, n);
+        return;
+    }
+    for (j = 0; j < n; j++) x[j] = log1p(x[j]);
+}
 static inline void nni_softplus_f64_inplace(double *x, int64_t n)
 {
     const nni_vecmath *vm = nni_vecmath_get();

@@ -29,6 +29,19 @@ static const residual_loss_fn RESIDUAL_LOSSES[NN_LOSS_COUNT] = {
 static const residual_slope_fn RESIDUAL_SLOPES[NN_LOSS_COUNT] = {
     [NN_LOSS_MAE] = slope_absolute, [NN_LOSS_HUBER] = slope_huber};
 
+/* lse_i = zmax_i + log s_i over R rows, s_i = sum_j e^(z_ij - zmax_i) (s overwritten).
+ * s_i >= 1 (the max's own term is e^0 = 1), so log s = log1p(s - 1) with s - 1 exact (Sterbenz
+ * up to s = 2; above, s and 1 are both multiples of ulp(s)): one call of the vector math for
+ * the block rather than R calls of libm's log, within its measured ulp bound
+ * (tests/c/test_vecmath.c). */
+static void block_lse(double *s, const double *zmax, int64_t R)
+{
+    int64_t i;
+    for (i = 0; i < R; i++) s[i] -= 1.0;
+    nni_log1p_f64_inplace(s, R);
+    for (i = 0; i < R; i++) s[i] += zmax[i];
+}
+
 /* The losses of R consecutive rows into out[0:R], in double (R n <= LOSS_CHUNK, or R = 1):
  * bce: sum_k softplus(z) - y z, softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|) (stable:
  *      e^-|z| <= 1);  ce: sum_k y_k (lse(z) - z_k), lse(z) = max z + log sum_i e^(z_i - max z)
@@ -93,10 +106,11 @@ static void block_losses(double *out, const NN_T *Z, const NN_T *A, const NN_T *
             if (++j == n) j = 0, i++;
         }
     }
-    if (loss_kind == NN_LOSS_CE)
+    if (loss_kind == NN_LOSS_CE) {
+        block_lse(out, zmax, R);
         for (i = 0; i < R; i++) {
             const NN_T *z = Z + i * n, *y = Y + i * n;
-            const double lse = zmax[i] + log(out[i]);
+            const double lse = out[i];
             double s = 0.0;
             /* a zero target adds nothing; skipping it keeps 0 * inf (lse - z_k overflowing for
              * z_k near -DBL_MAX) from turning the loss into NaN */
@@ -104,6 +118,7 @@ static void block_losses(double *out, const NN_T *Z, const NN_T *A, const NN_T *
                 if (y[j] != 0) s += (double)y[j] * (lse - (double)z[j]);
             out[i] = s;
         }
+    }
 }
 
 /* sum_i loss_i (sw NULL) or sum_i sw_i loss_i (rows with sw_i = 0 skipped), in row order. */
@@ -168,14 +183,19 @@ int NNI_F(softmax_cross_entropy)(double *loss, NN_T *A, const NN_T *Z, const NN_
     }
     for (i0 = 0; i0 < m; i0 += SOFTMAX_CE_ROWS) {
         const int64_t R = m - i0 < SOFTMAX_CE_ROWS ? m - i0 : SOFTMAX_CE_ROWS;
+        double lse[SOFTMAX_CE_ROWS], zmax_d[SOFTMAX_CE_ROWS];
         NNI_F(softmax_rows_delta)(A + i0 * n, Z + i0 * n, R, n, zmax, zsum,
                                   delta ? delta + i0 * n : NULL, Y + i0 * n);
         for (i = 0; i < R; i++) {
+            lse[i] = (double)zsum[i];
+            zmax_d[i] = (double)zmax[i];
+        }
+        block_lse(lse, zmax_d, R);
+        for (i = 0; i < R; i++) {
             const NN_T *z = Z + (i0 + i) * n, *y = Y + (i0 + i) * n;
-            const double lse = (double)zmax[i] + log((double)zsum[i]);
             double s = 0.0;
             for (j = 0; j < n; j++) /* as block_losses: a zero target adds nothing */
-                if (y[j] != 0) s += (double)y[j] * (lse - (double)z[j]);
+                if (y[j] != 0) s += (double)y[j] * (lse[i] - (double)z[j]);
             total += s;
         }
     }
