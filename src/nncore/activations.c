@@ -9,29 +9,14 @@
  * of the value alone, so every row comes out as it would alone); each row's sum is taken in
  * column order. zmax, zsum (m each, or NULL): each row's max z and sum of e^(z - max z). A may
  * be Z. delta (or NULL), with Y: delta = A - Y. */
-/* Rows whose max and sum run side by side: each is a chain of dependent compares or adds in
- * column order, so one row alone waits on every step's latency; four chains fill it. */
-#define SOFTMAX_ROWS_TOGETHER 4
-
-/* Row i of the block done: a /= sum (and the row's sum, its delta). */
-static void softmax_row_finish(NN_T *a, NN_T sum, int64_t i, int64_t n, NN_T *zsum, NN_T *delta,
-                               const NN_T *Y)
-{
-    int64_t j;
-    for (j = 0; j < n; j++) a[j] = a[j] / sum;
-    if (zsum) zsum[i] = sum;
-    if (delta)
-        for (j = 0; j < n; j++) delta[i * n + j] = a[j] - Y[i * n + j];
-}
-
 void NNI_F(softmax_rows_delta)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_T *zmax,
                                NN_T *zsum, NN_T *delta, const NN_T *Y)
 {
     const int64_t rows = n < SOFTMAX_CHUNK ? SOFTMAX_CHUNK / n : 1;
     int64_t i0, i, j;
     for (i0 = 0; i0 < m; i0 += rows) {
-        const int64_t R = m - i0 < rows ? m - i0 : rows, i1 = i0 + R;
-        for (i = i0; i < i1; i++) {
+        const int64_t R = m - i0 < rows ? m - i0 : rows;
+        for (i = i0; i < i0 + R; i++) {
             const NN_T *z = Z + i * n;
             NN_T *a = A + i * n, mx = z[0];
             for (j = 1; j < n; j++)
@@ -40,23 +25,13 @@ void NNI_F(softmax_rows_delta)(NN_T *A, const NN_T *Z, int64_t m, int64_t n, NN_
             if (zmax) zmax[i] = mx;
         }
         nni_exp_inplace(A + i0 * n, R * n);
-        for (i = i0; i + SOFTMAX_ROWS_TOGETHER <= i1; i += SOFTMAX_ROWS_TOGETHER) {
-            NN_T *a = A + i * n, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (j = 0; j < n; j++) { /* each row's sum in column order, as alone */
-                s0 += a[j];
-                s1 += a[n + j];
-                s2 += a[2 * n + j];
-                s3 += a[3 * n + j];
-            }
-            softmax_row_finish(a, s0, i, n, zsum, delta, Y);
-            softmax_row_finish(a + n, s1, i + 1, n, zsum, delta, Y);
-            softmax_row_finish(a + 2 * n, s2, i + 2, n, zsum, delta, Y);
-            softmax_row_finish(a + 3 * n, s3, i + 3, n, zsum, delta, Y);
-        }
-        for (; i < i1; i++) {
+        for (i = i0; i < i0 + R; i++) {
             NN_T *a = A + i * n, sum = 0;
             for (j = 0; j < n; j++) sum += a[j];
-            softmax_row_finish(a, sum, i, n, zsum, delta, Y);
+            for (j = 0; j < n; j++) a[j] = a[j] / sum;
+            if (zsum) zsum[i] = sum;
+            if (delta)
+                for (j = 0; j < n; j++) delta[i * n + j] = a[j] - Y[i * n + j];
         }
     }
 }
