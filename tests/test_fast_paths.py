@@ -182,8 +182,13 @@ def bad_inputs(dtype):
     nan[3, 2], inf[5, 3] = np.nan, np.inf
     last_inf = X[:1].copy()
     last_inf[0, 3] = -np.inf
+    # many rows: the forward's row chunks go to the threads, each checking its own rows
+    many = np.random.default_rng(2).normal(size=(6000, 4)).astype(dtype)
+    late_nan, middle_inf = many.copy(), many.copy()
+    late_nan[-1, 0], middle_inf[3001, 2] = np.nan, np.inf
     return {
         "NaN": nan, "+inf": inf, "-inf in a one-row X": last_inf,
+        "NaN in the last of many rows": late_nan, "inf amid many rows": middle_inf,
         "NaN everywhere": np.full((2, 4), np.nan, dtype=dtype),
         "1-D": X[0], "3-D": X[None], "0-D": np.array(1.0, dtype=dtype),
         "too few columns": X[:, :3].copy(), "too many columns": np.ones((2, 5), dtype=dtype),
@@ -222,6 +227,25 @@ def test_an_overflowing_output_is_reported_as_before(method):
     assert _core.try_forward(model._net, model._params, X) is None
     with pytest.raises(FloatingPointError, match="forward overflowed"):
         getattr(model, method)(X)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_an_overflow_in_one_row_of_many_is_reported_as_before(threads):
+    # the outputs are checked chunk by chunk on the threads that compute them: an overflow in
+    # one late row still sends the whole call to the general path
+    model = model_for([2, 200, 1], "identity", "identity", "float32")
+    model.set_parameters([np.full((2, 200), 1e30), np.ones((200, 1))], [np.zeros(200), np.zeros(1)])
+    X = np.zeros((6000, 2), dtype=np.float32)  # 6000 x 600 multiply-adds: shared by threads
+    X[5999] = 1e30
+    previous = nnfast.get_num_threads()
+    nnfast.set_num_threads(threads)
+    try:
+        assert _core.try_forward(model._net, model._params, X) is None
+        X[5999] = 0
+        out = _core.try_forward(model._net, model._params, X)
+        assert out is not None and np.array_equal(out, model.forward(X))
+    finally:
+        nnfast.set_num_threads(previous)
 
 
 # ---- the validation checks' one-call lane (ready_matrix, ready_indices) -------------------

@@ -274,23 +274,6 @@ cdef inline int float_size(const Py_buffer *view) noexcept:
     return 8 if fmt[0] == b'd' else 4 if fmt[0] == b'f' else 0
 
 
-cdef bint all_finite(const real *x, int64_t n) noexcept nogil:
-    """True when no value of x[0..n) is NaN or inf: x * 0 is 0 for a finite x, NaN otherwise,
-    and NaN propagates through the sums (four of them, so they run in parallel)."""
-    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef int64_t i = 0
-    while i + 4 <= n:
-        s0 += x[i] * 0
-        s1 += x[i + 1] * 0
-        s2 += x[i + 2] * 0
-        s3 += x[i + 3] * 0
-        i += 4
-    while i < n:
-        s0 += x[i] * 0
-        i += 1
-    return s0 + s1 + s2 + s3 == 0
-
-
 cdef int acquire_ready(Py_buffer *x, object X, object dtype, int ndim, int64_t n_rows,
                        int64_t n_columns) except -1:
     """Acquire X's buffer and return 1 when X is an ndarray (not a subclass) of dtype (one of
@@ -332,42 +315,35 @@ cdef int ready_buffers(Py_buffer *p, Py_buffer *x, Net net, object params,
         PyBuffer_Release(p)
         PyBuffer_Release(x)
         return 0
-    if size == 8:
-        if all_finite(<const double *>x.buf, x.shape[0] * x.shape[1]):
-            return 8
-    elif all_finite(<const float *>x.buf, x.shape[0] * x.shape[1]):
-        return 4
-    PyBuffer_Release(p)
-    PyBuffer_Release(x)
-    return 0
+    return size  # X's values are checked finite by the forward itself (forward_buffers)
 
 
 cdef int forward_buffers(void *out, const Py_buffer *p, const Py_buffer *x, Net net,
                          int size) except -1:
-    """out (n, n_outputs) = the network's outputs for the checked buffers; 1 when they are all
-    finite, 0 when one is not (an overflow: the caller's general path reports it)."""
+    """out (n, n_outputs) = the network's outputs for the buffers; 1 when X and the outputs are
+    all finite, 0 when one is not (NaN in X, or an overflow: the caller's general path reports
+    it). The core checks each row chunk on the thread that computes it (nn_forward_finite)."""
     cdef int64_t n = x.shape[0]
-    cdef int64_t count = n * net.n_outputs
     cdef int status
     if <double>n * net.n_params <= GIL_FREE_WORK:
         if size == 8:
-            status = nn_forward_f64(<double *>out, <const double *>p.buf, &net.net,
-                                    <const double *>x.buf, n)
+            status = nn_forward_finite_f64(<double *>out, <const double *>p.buf, &net.net,
+                                           <const double *>x.buf, n)
         else:
-            status = nn_forward_f32(<float *>out, <const float *>p.buf, &net.net,
-                                    <const float *>x.buf, n)
+            status = nn_forward_finite_f32(<float *>out, <const float *>p.buf, &net.net,
+                                           <const float *>x.buf, n)
     else:
         with nogil:
             if size == 8:
-                status = nn_forward_f64(<double *>out, <const double *>p.buf, &net.net,
-                                        <const double *>x.buf, n)
+                status = nn_forward_finite_f64(<double *>out, <const double *>p.buf, &net.net,
+                                               <const double *>x.buf, n)
             else:
-                status = nn_forward_f32(<float *>out, <const float *>p.buf, &net.net,
-                                        <const float *>x.buf, n)
+                status = nn_forward_finite_f32(<float *>out, <const float *>p.buf, &net.net,
+                                               <const float *>x.buf, n)
+    if status == NN_ENONFINITE:
+        return 0
     check(status)
-    if size == 8:
-        return all_finite(<const double *>out, count)
-    return all_finite(<const float *>out, count)
+    return 1
 
 
 cdef object forward_ready(Net net, object params, object X):

@@ -137,6 +137,8 @@ cdef extern from "nncore.h" nogil:
     int nn_perceptron_epoch_f32(float *W, float *b, int64_t *mistakes, const float *X, const float *Y, const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr)
     int nn_init_params_f32(float *params, const nn_net *net, nn_init init, uint64_t *rng_state)
     int nn_forward_f32(float *out, const float *params, const nn_net *net, const float *X, int64_t n)
+    int nn_forward_finite_f32(float *out, const float *params, const nn_net *net, const float *X,
+                              int64_t n)
     int nn_loss_gradient_f32(double *loss, float *grads, const float *params, const nn_net *net, const float *X, const float *Y, int64_t n, double alpha)
     int nn_workspace_create_f32(nn_workspace_f32 **ws, const nn_net *net, int64_t n_samples, int64_t batch_size, nn_opt optimizer)
     void nn_workspace_free_f32(nn_workspace_f32 *ws)
@@ -173,6 +175,8 @@ cdef extern from "nncore.h" nogil:
     int nn_perceptron_epoch_f64(double *W, double *b, int64_t *mistakes, const double *X, const double *Y, const int64_t *order, int64_t n, int64_t k, int64_t n_out, double lr)
     int nn_init_params_f64(double *params, const nn_net *net, nn_init init, uint64_t *rng_state)
     int nn_forward_f64(double *out, const double *params, const nn_net *net, const double *X, int64_t n)
+    int nn_forward_finite_f64(double *out, const double *params, const nn_net *net, const double *X,
+                              int64_t n)
     int nn_loss_gradient_f64(double *loss, double *grads, const double *params, const nn_net *net, const double *X, const double *Y, int64_t n, double alpha)
     int nn_workspace_create_f64(nn_workspace_f64 **ws, const nn_net *net, int64_t n_samples, int64_t batch_size, nn_opt optimizer)
     void nn_workspace_free_f64(nn_workspace_f64 *ws)

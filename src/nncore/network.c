@@ -73,6 +73,7 @@ typedef struct {
     int64_t n, chunk, n_chunks, per_part, buf_count;
     NN_T *buf;
     NNI_F(small_forward_fn) small;
+    int check; /* forward_finite: each chunk's X rows and outputs checked finite */
 } NNI_F(forward_share);
 
 static int NNI_F(forward_part)(void *ctx, int64_t part)
@@ -85,8 +86,11 @@ static int NNI_F(forward_part)(void *ctx, int64_t part)
     if (c_end > f->n_chunks) c_end = f->n_chunks;
     for (c = part * f->per_part; c < c_end && st == NN_OK; c++) {
         const int64_t r0 = c * f->chunk, rows = f->n - r0 < f->chunk ? f->n - r0 : f->chunk;
+        if (f->check && !NNI_F(all_finite)(f->X + r0 * n_in, rows * n_in)) return NN_ENONFINITE;
         st = forward_chunk(f->out + r0 * n_out, f->params, f->net, f->X + r0 * n_in, rows, h0,
                            h0 + f->buf_count, f->small);
+        if (st == NN_OK && f->check && !NNI_F(all_finite)(f->out + r0 * n_out, rows * n_out))
+            st = NN_ENONFINITE;
     }
     return st;
 }
@@ -96,7 +100,8 @@ static int NNI_F(forward_part)(void *ctx, int64_t part)
  * result depends on its chunk's computation only, never on the thread count: shares of the
  * chunks go to the thread pool when the work pays for it. Small nets run each chunk through
  * the small engine's forward (small_net.h), others through dense_forward. */
-int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X, int64_t n)
+static int forward_rows(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X,
+                        int64_t n, int check)
 {
     const int64_t chunk = n < FORWARD_CHUNK_ROWS ? n : FORWARD_CHUNK_ROWS;
     NN_T stack_buf[FORWARD_STACK_ELEMS];
@@ -139,12 +144,24 @@ int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *
     share.buf_count = buf_count;
     share.buf = buf;
     share.small = NNI_F(small_forward_engine)(net);
+    share.check = check;
     if (n_parts <= 1)
         st = NNI_F(forward_part)(&share, 0);
     else
         st = nni_parallel_for(threads, n_parts, NNI_F(forward_part), &share);
     if (buf != stack_buf) free(buf);
     return st;
+}
+
+int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X, int64_t n)
+{
+    return forward_rows(out, params, net, X, n, 0);
+}
+
+int NN_F(forward_finite)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X,
+                         int64_t n)
+{
+    return forward_rows(out, params, net, X, n, 1);
 }
 
 /* loss = mean loss of all n rows + alpha/2 sum W^2 / n; grads = its gradient (overwritten). */

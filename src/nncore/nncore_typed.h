@@ -134,6 +134,11 @@ int NN_F(perceptron_sgd_fit_shuffled)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class 
 int NN_F(init_params)(NN_T *params, const nn_net *net, nn_init init, uint64_t *rng_state);
 /* out (n, n_L) = the network's output activations for X (n, n_0); works in row chunks.    */
 int NN_F(forward)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X, int64_t n);
+/* forward, and NN_ENONFINITE when a value of X or of out is NaN or infinite (each row chunk
+ * checks its own inputs before and outputs after, on the thread that computes it: no pass over
+ * all of X and out by the caller). out is then partly written.                              */
+int NN_F(forward_finite)(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X,
+                         int64_t n);
 /* loss = batch loss of all n rows (mean + alpha/2 sum W^2 / n); grads (n_params), when not
  * NULL, = its gradient by backprop (overwritten, not accumulated).                          */
 int NN_F(loss_gradient)(double *loss, NN_T *grads, const NN_T *params, const nn_net *net,
