@@ -309,7 +309,9 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
          *   2048^3, 2 threads   768:192 0.96       512:288 1.03-1.14  384:384 0.99-1.02
          *   256x2048x2048 B^T, 1 thread  768:192 1.12  512:288 1.10-1.11  384:384 1.05
          *   W4's other products 1.05-1.12 at every depth, 1 and 2 threads.
-         * 768 loses on 2 threads, 384 on B^T; 512 is never the worst.                   */
+         * 768 loses on 2 threads, 384 on B^T; 512 is never the worst. Against 8 x 48 at
+         * 512:288 (256 x 2048 x 2048, one thread, medians of 15 paired rounds): 256:576 0.99,
+         * 384:384 0.97, and the other order (B's panel in L1, kc 128) 0.89.             */
         kc = clamp64(l1 / 2 / ((int64_t)(mr < 12 ? 12 : mr) * elem_bytes) / 16 * 16, 64,
                      1024);
         /* nc: the kc x nc block of B in half of L2 (1.25 MiB, kc 512: 320 columns, 288 for

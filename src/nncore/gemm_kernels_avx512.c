@@ -4,6 +4,14 @@
  * 6x32 ran 35 FLOP/cycle, 8x32 37, 12x32 38-44, 14x32 39-40 (of 64): the taller tile loads
  * B once for twice the FMAs. 8x48 holds as many accumulators as 12x32 with 8 broadcasts and
  * 3 loads of B a k step instead of 12 and 2: 11 loads per 24 FMAs instead of 14.
+ * Against the FMA probe (12 independent FMA chains, fma_probe_avx512.c) timed just before
+ * and after each run, medians of 9-11: 8 x 48 runs at 81-87 % of it whether its panels are
+ * hot in L1 (kc 128-256) or B's panels stream from L2 past A's (kc 128-512, the A-in-L1
+ * order), 12 x 32 at 70-77 %. Tried and dropped (whole 256 x 2048 x 2048 products, paired,
+ * one thread): prefetching B's panel 4 or 8 k steps ahead inside the loop, 0.93-0.96x (the
+ * out-of-order window already covers L2's latency; the prefetches take load slots); 6 x 64,
+ * 1.02x with quartiles 0.92-1.06, not a gain; the k loop unrolled 8 the same as 4 (1 or 2:
+ * 0.6x).
  * Compiled with -mavx512f -mfma (/arch:AVX512) by CMakeLists.txt; run only when the CPU
  * reports avx512f (dispatch.c). */
 #include "internal.h"

@@ -40,11 +40,13 @@ static const int64_t SIZES[] = {1, 2, 3, 5, 7, 12, 13, 16, 17, 31, 33, 47, 64, 7
 #define N_SIZES ((int)(sizeof SIZES / sizeof SIZES[0]))
 /* m, n, k beyond the blocking and the panels: W3's and W4-like products, odd edges, and
  * power-of-two leading dimensions (C's tile rows, A's and B's rows 4-8 KiB apart); whole
- * 48-column panels and one column past them, with k over two blocks (the 8 x 48 kernel) */
+ * 48-column panels and one column past them, with k over two blocks (the 8 x 48 kernel);
+ * rows of B (64 x 1024) and of a stored-transposed A (1100 x 40) at least a page apart, read
+ * in short stretches, so that the packing requests rows ahead (gemm_pack.c) */
 static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256},
                                    {257, 129, 301}, {300, 10, 520}, {130, 1030, 67},
                                    {64, 1024, 256}, {256, 512, 128}, {48, 2048, 64},
-                                   {17, 96, 600},   {200, 145, 1030}};
+                                   {17, 96, 600},   {200, 145, 1030}, {1100, 40, 150}};
 #define N_LARGE ((int)(sizeof LARGE / sizeof LARGE[0]))
 
 /* Typed tests, written once: T the element type, S the suffix (f32, f64), EPS its epsilon. */
