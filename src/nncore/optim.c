@@ -59,6 +59,41 @@ static int optim_run(const optim_job *j)
                             (void *)j);
 }
 
+/* The job of one sgd step: v = mu v - eta g, w += v (nesterov: w += mu v - eta g). */
+static void sgd_job(optim_job *j, NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr,
+                    double momentum, int nesterov)
+{
+    memset(j, 0, sizeof *j);
+    j->w = w;
+    j->s1 = v;
+    j->g = g;
+    j->count = count;
+    j->a = (NN_T)momentum;
+    j->b = (NN_T)lr;
+    j->nesterov = nesterov;
+    j->range = sgd_range;
+}
+
+/* The job of adam's step t: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) in double (the bias
+ * correction), t >= 1. */
+static void adam_job(optim_job *j, NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count,
+                     int64_t t, double lr, double beta1, double beta2, double epsilon)
+{
+    memset(j, 0, sizeof *j);
+    j->w = w;
+    j->s1 = m;
+    j->s2 = v;
+    j->g = g;
+    j->count = count;
+    j->a = (NN_T)beta1;
+    j->b = (NN_T)(1.0 - beta1);
+    j->c = (NN_T)beta2;
+    j->d = (NN_T)(1.0 - beta2);
+    j->e = (NN_T)nni_adam_lr(lr, beta1, beta2, t);
+    j->eps = (NN_T)epsilon;
+    j->range = adam_range;
+}
+
 int NN_F(sgd_update)(NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr, double momentum,
                      int nesterov)
 {
@@ -66,19 +101,10 @@ int NN_F(sgd_update)(NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr, 
     if (!w || !v || !g || count <= 0) return NN_EINVAL;
     if (!(lr > 0) || !isfinite(lr) || !(momentum >= 0 && momentum < 1)) return NN_EINVAL;
     if (nesterov != 0 && nesterov != 1) return NN_EINVAL;
-    memset(&j, 0, sizeof j);
-    j.w = w;
-    j.s1 = v;
-    j.g = g;
-    j.count = count;
-    j.a = (NN_T)momentum;
-    j.b = (NN_T)lr;
-    j.nesterov = nesterov;
-    j.range = sgd_range;
+    sgd_job(&j, w, v, g, count, lr, momentum, nesterov);
     return optim_run(&j);
 }
 
-/* lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) in double (the bias correction), t >= 1. */
 int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, int64_t t,
                       double lr, double beta1, double beta2, double epsilon)
 {
@@ -87,18 +113,23 @@ int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, i
     if (!(lr > 0) || !isfinite(lr) || !(beta1 >= 0 && beta1 < 1) ||
         !(beta2 >= 0 && beta2 < 1) || !(epsilon > 0) || !isfinite(epsilon))
         return NN_EINVAL;
-    memset(&j, 0, sizeof j);
-    j.w = w;
-    j.s1 = m;
-    j.s2 = v;
-    j.g = g;
-    j.count = count;
-    j.a = (NN_T)beta1;
-    j.b = (NN_T)(1.0 - beta1);
-    j.c = (NN_T)beta2;
-    j.d = (NN_T)(1.0 - beta2);
-    j.e = (NN_T)nni_adam_lr(lr, beta1, beta2, t);
-    j.eps = (NN_T)epsilon;
-    j.range = adam_range;
+    adam_job(&j, w, m, v, g, count, t, lr, beta1, beta2, epsilon);
+    return optim_run(&j);
+}
+
+/* A slice of the step: every element's update reads and writes that element only, so
+ * stepping the vector slice by slice gives the bits of stepping it whole. The chunks start
+ * at the slice (its cut depends on the slice's count alone), which changes nothing either. */
+int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t count)
+{
+    const nn_fit_config *cfg = s->cfg;
+    optim_job j;
+    if (count <= 0) return NN_OK;
+    if (cfg->optimizer == NN_OPT_SGD)
+        sgd_job(&j, s->params + off, s->state1 + off, s->grads + off, count, cfg->lr,
+                cfg->momentum, cfg->nesterov);
+    else
+        adam_job(&j, s->params + off, s->state1 + off, s->state2 + off, s->grads + off, count,
+                 s->t, cfg->lr, cfg->beta1, cfg->beta2, cfg->epsilon);
     return optim_run(&j);
 }
