@@ -38,12 +38,26 @@ static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
     nni_adam_step(j->w, j->s1, j->s2, j->g, i0, i1, j->a, j->b, j->c, j->d, j->e, j->eps);
 }
 
-/* Chunk c: elements c OPTIM_CHUNK .. (c + 1) OPTIM_CHUNK - 1 (fewer in the last). */
-static int optim_chunk(void *ctx, int64_t c)
+/* The chunks claimed in runs from both ends (nni_ends_claim): the caller's thread from the
+ * front, the others from the back, each run half of what is left on 2 threads. A training
+ * step updates a layer right after the product that wrote its gradient, which split the
+ * gradient's rows the same way (gemm.c): each thread then steps the part of the gradient that
+ * sits in its own cache, and a late thread still leaves its share to the other. */
+typedef struct {
+    const optim_job *j;
+    int64_t ends;    /* chunks not yet claimed */
+    int64_t threads;
+} optim_split;
+
+static int optim_part(void *ctx, int64_t part)
 {
-    const optim_job *j = (const optim_job *)ctx;
-    const int64_t i0 = c * OPTIM_CHUNK;
-    j->range(j, i0, i0 + OPTIM_CHUNK < j->count ? i0 + OPTIM_CHUNK : j->count);
+    optim_split *s = (optim_split *)ctx;
+    const optim_job *j = s->j;
+    const int from_back = nni_thread_index() != 0;
+    int64_t c0, c1;
+    (void)part;
+    while (nni_ends_claim(&s->ends, from_back, s->threads, &c0, &c1))
+        j->range(j, c0 * OPTIM_CHUNK, c1 * OPTIM_CHUNK < j->count ? c1 * OPTIM_CHUNK : j->count);
     return NN_OK;
 }
 
@@ -51,12 +65,15 @@ static int optim_chunk(void *ctx, int64_t c)
 static int optim_run(const optim_job *j)
 {
     const int threads = nni_threads();
+    optim_split s;
     if (threads <= 1 || j->count < OPTIM_PARALLEL_MIN) {
         j->range(j, 0, j->count);
         return NN_OK;
     }
-    return nni_parallel_for(threads, (j->count + OPTIM_CHUNK - 1) / OPTIM_CHUNK, optim_chunk,
-                            (void *)j);
+    s.j = j;
+    s.threads = threads;
+    nni_ends_init(&s.ends, (j->count + OPTIM_CHUNK - 1) / OPTIM_CHUNK);
+    return nni_parallel_for(threads, threads, optim_part, &s);
 }
 
 /* The job of one sgd step: v = mu v - eta g, w += v (nesterov: w += mu v - eta g). */
