@@ -263,7 +263,7 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
             st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb,
                                             Yb, swb, m, cfg->alpha, dropout_rng, &step);
             if (st != NN_OK) return st;
-            ws->step = step.t;
+            if (cfg->optimizer == NN_OPT_ADAM) ws->step = step.t; /* adam counts its steps */
             total += batch_loss * (double)m;
             continue;
         }
