@@ -25,12 +25,13 @@ int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, 
     return NN_F(activation_forward)(A_out, dst, m, n, act);
 }
 
-/* dW += A_prev^T @ delta / m;  db += sum_rows(delta) / m;
+/* dW (+)= A_prev^T @ delta / m;  db (+)= sum_rows(delta) / m  (accumulate: +=, else =);
  * delta_prev = (delta @ W^T) * f'(A_prev) when delta_prev != NULL.
- * act_prev step (not differentiable) or softmax (not elementwise): NN_EINVAL. */
-int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
-                         const NN_T *W, const NN_T *delta, int64_t m, int64_t k, int64_t n,
-                         nn_act act_prev)
+ * Written, dW is the product with beta = 0 (C never read) and db 0 + s / m: the bits of
+ * adding to zeros (the kernels' sums start at +0, so they are never -0).                  */
+int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
+                               const NN_T *W, const NN_T *delta, int64_t m, int64_t k,
+                               int64_t n, nn_act act_prev, int accumulate)
 {
     const NN_T inv_m = (NN_T)1 / (NN_T)m;
     int64_t j0, j;
@@ -39,15 +40,17 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
     if (!nni_act_differentiable_elementwise(act_prev)) return NN_EINVAL;
     if (delta_prev && !W) return NN_EINVAL;
 
-    /* dW (k, n) += (1/m) A_prev^T (k, m) @ delta (m, n) */
-    if ((st = NN_F(gemm)(dW, A_prev, delta, k, n, m, 1, 0, inv_m, 1, NULL)) != NN_OK) return st;
+    /* dW (k, n) (+)= (1/m) A_prev^T (k, m) @ delta (m, n) */
+    st = NN_F(gemm)(dW, A_prev, delta, k, n, m, 1, 0, inv_m, accumulate ? 1 : 0, NULL);
+    if (st != NN_OK) return st;
 
-    /* db[j] += (sum_i delta[i, j]) / m, each column summed in row order (deterministic) */
+    /* db[j] (+)= (sum_i delta[i, j]) / m, each column summed in row order (deterministic) */
     for (j0 = 0; j0 < n; j0 += COLSUM_CHUNK) {
         NN_T s[COLSUM_CHUNK];
         const int64_t nc = n - j0 < COLSUM_CHUNK ? n - j0 : COLSUM_CHUNK;
         NNI_F(column_sums)(s, delta + j0, m, nc, n);
-        for (j = 0; j < nc; j++) db[j0 + j] += s[j] / (NN_T)m;
+        for (j = 0; j < nc; j++)
+            db[j0 + j] = (accumulate ? db[j0 + j] : (NN_T)0) + s[j] / (NN_T)m;
     }
 
     if (delta_prev) {
@@ -60,4 +63,15 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
         return NN_F(gemm)(delta_prev, delta, W, m, k, n, 0, 1, 1, 0, &ep);
     }
     return NN_OK;
+}
+
+/* dW += A_prev^T @ delta / m;  db += sum_rows(delta) / m;
+ * delta_prev = (delta @ W^T) * f'(A_prev) when delta_prev != NULL.
+ * act_prev step (not differentiable) or softmax (not elementwise): NN_EINVAL. */
+int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
+                         const NN_T *W, const NN_T *delta, int64_t m, int64_t k, int64_t n,
+                         nn_act act_prev)
+{
+    return NNI_F(dense_backward_into)(dW, db, delta_prev, A_prev, W, delta, m, k, n, act_prev,
+                                      1);
 }

@@ -117,6 +117,20 @@ static inline int nni_threads(void)
 #endif
 }
 
+/* 1 unless NNFAST_FUSED_STEP=0 (read once per file): the gradient is written rather than
+ * added to zeroed buffers, and training steps each layer right after its backward. 0: the
+ * whole gradient into zeroed buffers, then one step over every parameter: the same bits,
+ * kept as the oracle tests/test_fused_step.py compares the fused step with.                 */
+static inline int nni_fused_step_enabled(void)
+{
+    static int enabled = -1; /* a benign race: every reader computes the same value */
+    if (enabled < 0) {
+        const char *env = getenv("NNFAST_FUSED_STEP");
+        enabled = !(env && strcmp(env, "0") == 0);
+    }
+    return enabled;
+}
+
 /* One part of a parallel loop: returns NN_OK or an error status.                          */
 typedef int (*nni_part_fn)(void *ctx, int64_t part);
 /* fn(ctx, c) once for every c in 0 .. n_parts-1, on up to `threads` threads (the caller and
@@ -600,16 +614,40 @@ typedef struct NNI_F(batch_buffers) {
     NN_T *drop_data; /* the one allocation F and S point into                                 */
 } NNI_F(batch_buffers);
 
+/* One optimizer step of training (optim.c), taken a slice of the parameters at a time: the
+ * parameters, their gradient and the optimizer state (sgd: the velocity; adam: the moments),
+ * a checked fit configuration and adam's step count t >= 1 of this step.                   */
+typedef struct {
+    NN_T *params, *state1, *state2;
+    const NN_T *grads;
+    const nn_fit_config *cfg;
+    int64_t t;
+} NNI_F(optim_step);
+/* Elements off .. off+count-1 of every array take the step: the same arithmetic and bits as
+ * sgd_update / adam_update over the whole vector, split over the pool the same way.        */
+int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t count);
+
+/* dense.c: dense_backward writing dW and db (accumulate = 0: dW = A_prev^T delta / m, C never
+ * read) or adding to them (accumulate = 1: nn_dense_backward's contract).                  */
+int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
+                               const NN_T *W, const NN_T *delta, int64_t m, int64_t k,
+                               int64_t n, nn_act act_prev, int accumulate);
+
 /* Needs a checked net (nn_net_check), m <= the batch buf was allocated for, and no step
  * hidden layer when grads != NULL.                                                          */
 /* sw (m) are per-sample weights, or NULL for all 1: the loss is then sum_i sw_i loss_i / S and
  * the L2 term alpha/2 sum W^2 / S, S = sum_i sw_i (S = m without weights).                  */
 /* dropout_rng: training's stream, from which the dropout masks are drawn (nncore_typed.h's
  * order), or NULL: no dropout (the loss and gradient of the network as it predicts).        */
+/* step: training's optimizer step (above; step->params is params), or NULL. With it, each
+ * layer's parameters take the step as soon as the layer's backward has returned (its dW and
+ * db still in cache; the layer below is computed with the layer's W as it was), and a
+ * non-finite loss returns NN_ENONFINITE before the backward, every parameter unchanged.
+ * NULL: grads is the whole gradient, params untouched.                                      */
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
                                const NN_T *Y, const double *sw, int64_t m, double alpha,
-                               uint64_t *dropout_rng);
+                               uint64_t *dropout_rng, const NNI_F(optim_step) *step);
 
 /* network.c: allocate / free the buffers above for batches of at most batch rows; with
  * dropout != 0 also F and S for the net's dropout layers.                                  */

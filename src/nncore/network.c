@@ -187,7 +187,8 @@ int NN_F(weighted_loss_gradient)(double *loss, NN_T *grads, const NN_T *params,
         (st = nni_mul(&t, n, net->sizes[net->n_layers])) != NN_OK)
         return st;
     if ((st = NNI_F(batch_buffers_alloc)(&buf, net, n, 0)) != NN_OK) return st;
-    st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha, NULL);
+    st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha, NULL,
+                                    NULL);
     NNI_F(batch_buffers_free)(&buf);
     return st;
 }
@@ -278,7 +279,8 @@ void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
 /* Forward keeping A of every layer (and the output logits Z for bce/ce/poisson), the batch
  * loss mean_rows(loss) + alpha/2 sum_l sum(W_l^2) / m, then, when grads != NULL, backprop:
  * delta_L = output delta; per layer from the last: dW, db, delta_prev; dW += alpha W / m
- * (dW starts at alpha W / m, the product adds to it).
+ * (dW starts at alpha W / m, the product adds to it; without alpha the product writes dW).
+ * With step, the layer's parameters then take the optimizer step (internal.h).
  * With dropout_rng, a hidden layer of rate p > 0 writes F = f(Z), draws its mask S and passes
  * A = F S on; backward, its delta is (delta W^T) S f'(F).
  * With weights sw, S = sum sw: the weighted mean loss; delta row i is scaled by sw_i m / S and
@@ -286,7 +288,7 @@ void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
                                const NN_T *Y, const double *sw, int64_t m, double alpha,
-                               uint64_t *dropout_rng)
+                               uint64_t *dropout_rng, const NNI_F(optim_step) *step)
 {
     const int64_t L = net->n_layers, nL = net->sizes[L];
     const NN_T *in = X;
@@ -295,6 +297,7 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
     const int softmax_ce = net->output == NN_ACT_SOFTMAX && net->loss == NN_LOSS_CE && !sw;
     double lv = 0.0, pen = 0.0;
     int64_t l, off = 0, n_params;
+    const int fused = nni_fused_step_enabled();
     int st, cur = 0;
 
     for (l = 0; l < L; l++) {
@@ -341,19 +344,14 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
     *loss = lv;
     if (!grads) return NN_OK;
 
-    /* grads = 0, but each dW starts at alpha W / m when alpha > 0: the product then adds
-     * A_prev^T delta / m to it, the bits of adding alpha W / m after it (nn_l2_gradient's
-     * expression), in one pass fewer over the weights */
-    memset(grads, 0, (size_t)n_params * sizeof(NN_T));
-    if (alpha > 0) {
-        const NN_T a = (NN_T)alpha, mm = (NN_T)m;
-        int64_t i;
-        for (off = 0, l = 0; l < L; l++) {
-            const int64_t kn = net->sizes[l] * net->sizes[l + 1];
-            for (i = 0; i < kn; i++) grads[off + i] = a * params[off + i] / mm;
-            off += kn + net->sizes[l + 1];
-        }
-    }
+    /* a non-finite loss leaves every parameter as it was: no step starts */
+    if (step && !isfinite(lv)) return NN_ENONFINITE;
+    /* fused: no zeroing; each dW is written by its product, or, when alpha > 0, starts at
+     * alpha W / m (filled just before the layer's backward, its db zeroed) and the product adds
+     * A_prev^T delta / m to it: the bits of adding alpha W / m after it (nn_l2_gradient's
+     * expression), in one pass fewer over the weights. Not fused: grads = 0 first, every
+     * product adds (the same bits: the products' sums start at +0). */
+    if (!fused) memset(grads, 0, (size_t)n_params * sizeof(NN_T));
     if (!softmax_ce) {
         st = NN_F(output_delta_ex)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
                                    net->loss, net->huber_delta);
@@ -368,14 +366,23 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         const nn_act act_prev = l > 0 ? nn_net_layer_act(net, l - 1) : NN_ACT_IDENTITY;
         const int dropped = l > 0 && dropout_rng && nn_net_layer_dropout(net, l - 1) > 0;
         off -= k * n + n;
+        if (alpha > 0) {
+            const NN_T a = (NN_T)alpha, mm = (NN_T)m;
+            int64_t i;
+            for (i = 0; i < k * n; i++) grads[off + i] = a * params[off + i] / mm;
+            if (fused) memset(grads + off + k * n, 0, (size_t)n * sizeof(NN_T)); /* db */
+        }
         /* a dropped layer's delta_prev comes out of the product plain (identity), then takes
          * its mask and derivative in one pass */
-        st = NN_F(dense_backward)(grads + off, grads + off + k * n, delta_prev, A_prev,
-                                  params + off, buf->delta[cur], m, k, n,
-                                  dropped ? NN_ACT_IDENTITY : act_prev);
+        st = NNI_F(dense_backward_into)(grads + off, grads + off + k * n, delta_prev, A_prev,
+                                        params + off, buf->delta[cur], m, k, n,
+                                        dropped ? NN_ACT_IDENTITY : act_prev,
+                                        !fused || alpha > 0);
         if (st != NN_OK) return st;
         if (dropped)
             NNI_F(dropout_backward)(delta_prev, buf->S[l - 1], buf->F[l - 1], m * k, act_prev);
+        /* delta_prev has used W_l: the layer may step now */
+        if (step && (st = NNI_F(optim_step_range)(step, off, k * n + n)) != NN_OK) return st;
         cur = 1 - cur;
     }
     return NN_OK;

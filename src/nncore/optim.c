@@ -38,12 +38,26 @@ static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
     nni_adam_step(j->w, j->s1, j->s2, j->g, i0, i1, j->a, j->b, j->c, j->d, j->e, j->eps);
 }
 
-/* Chunk c: elements c OPTIM_CHUNK .. (c + 1) OPTIM_CHUNK - 1 (fewer in the last). */
-static int optim_chunk(void *ctx, int64_t c)
+/* The chunks claimed in runs from both ends (nni_ends_claim): the caller's thread from the
+ * front, the others from the back, each run half of what is left on 2 threads. A training
+ * step updates a layer right after the product that wrote its gradient, which split the
+ * gradient's rows the same way (gemm.c): each thread then steps the part of the gradient that
+ * sits in its own cache, and a late thread still leaves its share to the other. */
+typedef struct {
+    const optim_job *j;
+    int64_t ends;    /* chunks not yet claimed */
+    int64_t threads;
+} optim_split;
+
+static int optim_part(void *ctx, int64_t part)
 {
-    const optim_job *j = (const optim_job *)ctx;
-    const int64_t i0 = c * OPTIM_CHUNK;
-    j->range(j, i0, i0 + OPTIM_CHUNK < j->count ? i0 + OPTIM_CHUNK : j->count);
+    optim_split *s = (optim_split *)ctx;
+    const optim_job *j = s->j;
+    const int from_back = nni_thread_index() != 0;
+    int64_t c0, c1;
+    (void)part;
+    while (nni_ends_claim(&s->ends, from_back, s->threads, &c0, &c1))
+        j->range(j, c0 * OPTIM_CHUNK, c1 * OPTIM_CHUNK < j->count ? c1 * OPTIM_CHUNK : j->count);
     return NN_OK;
 }
 
@@ -51,12 +65,50 @@ static int optim_chunk(void *ctx, int64_t c)
 static int optim_run(const optim_job *j)
 {
     const int threads = nni_threads();
+    optim_split s;
     if (threads <= 1 || j->count < OPTIM_PARALLEL_MIN) {
         j->range(j, 0, j->count);
         return NN_OK;
     }
-    return nni_parallel_for(threads, (j->count + OPTIM_CHUNK - 1) / OPTIM_CHUNK, optim_chunk,
-                            (void *)j);
+    s.j = j;
+    s.threads = threads;
+    nni_ends_init(&s.ends, (j->count + OPTIM_CHUNK - 1) / OPTIM_CHUNK);
+    return nni_parallel_for(threads, threads, optim_part, &s);
+}
+
+/* The job of one sgd step: v = mu v - eta g, w += v (nesterov: w += mu v - eta g). */
+static void sgd_job(optim_job *j, NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr,
+                    double momentum, int nesterov)
+{
+    memset(j, 0, sizeof *j);
+    j->w = w;
+    j->s1 = v;
+    j->g = g;
+    j->count = count;
+    j->a = (NN_T)momentum;
+    j->b = (NN_T)lr;
+    j->nesterov = nesterov;
+    j->range = sgd_range;
+}
+
+/* The job of adam's step t: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) in double (the bias
+ * correction), t >= 1. */
+static void adam_job(optim_job *j, NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count,
+                     int64_t t, double lr, double beta1, double beta2, double epsilon)
+{
+    memset(j, 0, sizeof *j);
+    j->w = w;
+    j->s1 = m;
+    j->s2 = v;
+    j->g = g;
+    j->count = count;
+    j->a = (NN_T)beta1;
+    j->b = (NN_T)(1.0 - beta1);
+    j->c = (NN_T)beta2;
+    j->d = (NN_T)(1.0 - beta2);
+    j->e = (NN_T)nni_adam_lr(lr, beta1, beta2, t);
+    j->eps = (NN_T)epsilon;
+    j->range = adam_range;
 }
 
 int NN_F(sgd_update)(NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr, double momentum,
@@ -66,19 +118,10 @@ int NN_F(sgd_update)(NN_T *w, NN_T *v, const NN_T *g, int64_t count, double lr, 
     if (!w || !v || !g || count <= 0) return NN_EINVAL;
     if (!(lr > 0) || !isfinite(lr) || !(momentum >= 0 && momentum < 1)) return NN_EINVAL;
     if (nesterov != 0 && nesterov != 1) return NN_EINVAL;
-    memset(&j, 0, sizeof j);
-    j.w = w;
-    j.s1 = v;
-    j.g = g;
-    j.count = count;
-    j.a = (NN_T)momentum;
-    j.b = (NN_T)lr;
-    j.nesterov = nesterov;
-    j.range = sgd_range;
+    sgd_job(&j, w, v, g, count, lr, momentum, nesterov);
     return optim_run(&j);
 }
 
-/* lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) in double (the bias correction), t >= 1. */
 int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, int64_t t,
                       double lr, double beta1, double beta2, double epsilon)
 {
@@ -87,18 +130,23 @@ int NN_F(adam_update)(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t count, i
     if (!(lr > 0) || !isfinite(lr) || !(beta1 >= 0 && beta1 < 1) ||
         !(beta2 >= 0 && beta2 < 1) || !(epsilon > 0) || !isfinite(epsilon))
         return NN_EINVAL;
-    memset(&j, 0, sizeof j);
-    j.w = w;
-    j.s1 = m;
-    j.s2 = v;
-    j.g = g;
-    j.count = count;
-    j.a = (NN_T)beta1;
-    j.b = (NN_T)(1.0 - beta1);
-    j.c = (NN_T)beta2;
-    j.d = (NN_T)(1.0 - beta2);
-    j.e = (NN_T)nni_adam_lr(lr, beta1, beta2, t);
-    j.eps = (NN_T)epsilon;
-    j.range = adam_range;
+    adam_job(&j, w, m, v, g, count, t, lr, beta1, beta2, epsilon);
+    return optim_run(&j);
+}
+
+/* A slice of the step: every element's update reads and writes that element only, so
+ * stepping the vector slice by slice gives the bits of stepping it whole. The chunks start
+ * at the slice (its cut depends on the slice's count alone), which changes nothing either. */
+int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t count)
+{
+    const nn_fit_config *cfg = s->cfg;
+    optim_job j;
+    if (count <= 0) return NN_OK;
+    if (cfg->optimizer == NN_OPT_SGD)
+        sgd_job(&j, s->params + off, s->state1 + off, s->grads + off, count, cfg->lr,
+                cfg->momentum, cfg->nesterov);
+    else
+        adam_job(&j, s->params + off, s->state1 + off, s->state2 + off, s->grads + off, count,
+                 s->t, cfg->lr, cfg->beta1, cfg->beta2, cfg->epsilon);
     return optim_run(&j);
 }

@@ -190,7 +190,8 @@ static int check_epoch_args(const NN_T *params, const double *epoch_loss, const 
 /* One epoch with checked arguments (train_epoch, or train_epochs once for all its epochs):
  * the rows in order (the caller's cfg->order, a fresh permutation when shuffling, each batch's
  * rows gathered; else 0..n-1 with no copy of X, Y), consecutive batches; per batch forward,
- * loss (before the update), backward, one step. epoch_loss = sum_batches batch_loss rows / n. */
+ * loss (before the update), backward, one step (fused: each layer's as soon as its backward
+ * is done, network.c). epoch_loss = sum_batches batch_loss rows / n. */
 static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *net,
                      const nn_fit_config *cfg, const NN_T *X, const NN_T *Y, int64_t n,
                      uint64_t *rng_state)
@@ -204,7 +205,16 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
     uint64_t *dropout_rng = nni_net_has_dropout(net) ? rng_state : NULL;
     int st;
 
+    const int fused = nni_fused_step_enabled();
+    NNI_F(optim_step) step;
+
     if (cfg->shuffle && (st = nn_rng_permutation(ws->order, n, rng_state)) != NN_OK) return st;
+    step.params = params;
+    step.state1 = ws->state1;
+    step.state2 = ws->state2;
+    step.grads = ws->grads;
+    step.cfg = cfg;
+    step.t = ws->step;
     if (ws->small) {
         small.net = net;
         small.cfg = cfg;
@@ -248,8 +258,17 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
             total += batch_loss * (double)m;
             continue;
         }
+        if (fused) { /* each layer steps right after its backward (network.c) */
+            step.t = ws->step + 1;
+            st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb,
+                                            Yb, swb, m, cfg->alpha, dropout_rng, &step);
+            if (st != NN_OK) return st;
+            if (cfg->optimizer == NN_OPT_ADAM) ws->step = step.t; /* adam counts its steps */
+            total += batch_loss * (double)m;
+            continue;
+        }
         st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb, Yb,
-                                        swb, m, cfg->alpha, dropout_rng);
+                                        swb, m, cfg->alpha, dropout_rng, NULL);
         if (st != NN_OK) return st;
         if (!isfinite(batch_loss)) return NN_ENONFINITE;
         total += batch_loss * (double)m;
