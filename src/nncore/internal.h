@@ -54,35 +54,6 @@ static inline void *nni_alloc(int64_t count, size_t elem)
     return malloc(bytes ? bytes : 1);
 }
 
-/* 1 when no value of x[0:n] is NaN or infinite: x * 0 is 0 for a finite x, NaN otherwise, and
- * NaN carries through the sums (four, so they run side by side).                           */
-static inline int nni_all_finite_f64(const double *x, int64_t n)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += x[i] * 0;
-        s1 += x[i + 1] * 0;
-        s2 += x[i + 2] * 0;
-        s3 += x[i + 3] * 0;
-    }
-    for (; i < n; i++) s0 += x[i] * 0;
-    return s0 + s1 + s2 + s3 == 0;
-}
-static inline int nni_all_finite_f32(const float *x, int64_t n)
-{
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += x[i] * 0;
-        s1 += x[i + 1] * 0;
-        s2 += x[i + 2] * 0;
-        s3 += x[i + 3] * 0;
-    }
-    for (; i < n; i++) s0 += x[i] * 0;
-    return s0 + s1 + s2 + s3 == 0;
-}
-
 /* NN_OK when each of the count row numbers (NULL: none given) is in [0, n): an order of
  * rows a kernel visits; NN_EINVAL otherwise.                                               */
 static inline int nni_rows_in_range(const int64_t *rows, int64_t count, int64_t n)
@@ -448,6 +419,22 @@ static inline NN_T nni_sigmoid(NN_T z)
     if (z >= 0) return (NN_T)1 / ((NN_T)1 + NN_EXP(-z));
     NN_T e = NN_EXP(z);
     return e / ((NN_T)1 + e);
+}
+
+/* 1 when no value of x[0:n] is NaN or infinite: x * 0 is 0 for a finite x, NaN otherwise, and
+ * NaN carries through the sums (four, so they run side by side).                           */
+static inline int NNI_F(all_finite)(const NN_T *x, int64_t n)
+{
+    NN_T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += x[i] * 0;
+        s1 += x[i + 1] * 0;
+        s2 += x[i + 2] * 0;
+        s3 += x[i + 3] * 0;
+    }
+    for (; i < n; i++) s0 += x[i] * 0;
+    return s0 + s1 + s2 + s3 == 0;
 }
 
 /* The vectorized math in use for this element type: exp, sigmoid, tanh, or NULL for libm. */
