@@ -139,3 +139,6 @@ def test_what_the_engine_does_not_take_goes_elsewhere():
                             FitSettings(batch_size=8))
     assert full.engine == ("neuron" if neuron_engine_runs() else "fused")
     assert minibatch.engine == "fused" and l2.engine == "fused" and two_out.engine == "fused"
+    # a reported L2 term (FitSettings.loss_alpha) is not the engine's loss either
+    reported_l2 = _core.Trainer(net, "float64", 8, 8, FitSettings(batch_size=8, loss_alpha=1e-3))
+    assert reported_l2.engine == "fused"

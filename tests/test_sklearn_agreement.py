@@ -101,6 +101,28 @@ def test_same_weights_give_the_same_loss_curve_for_20_epochs(kind, solver, param
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("outputs", [2, 3])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_several_outputs_with_alpha_report_scikit_learns_loss(solver, outputs, sparse):
+    # scikit-learn's reported loss, 1/2 mean_k (a-y)^2 + alpha/2 sum W^2 / n, is not the loss
+    # it differentiates when there are several outputs; the loss curve is still its own
+    import scipy.sparse
+
+    X, y = regression(240)
+    Y = np.column_stack([y * (j + 1) - j for j in range(outputs)])
+    X = scipy.sparse.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0)) if sparse else X
+    kw = dict(hidden_layer_sizes=(16,), solver=solver, shuffle=True, batch_size=50, alpha=0.5,
+              max_iter=8, tol=0.0, random_state=2, learning_rate_init=0.01)
+    ours = quiet(MLPRegressor(**kw).fit, X, Y)
+    theirs = quiet(neural_network.MLPRegressor(**kw).fit, X, Y)
+    penalty = 0.5 * 0.5 * sum(float(np.sum(W * W)) for W in theirs.coefs_) / 240
+    assert penalty > 1e-3 * theirs.loss_curve_[-1]  # the L2 term is a visible part of it
+    assert_close("loss_curve_", ours.loss_curve_, theirs.loss_curve_, 1e-9)
+    for l, (W, W_theirs) in enumerate(zip(ours.coefs_, theirs.coefs_)):
+        assert_close(f"coefs_[{l}]", W, W_theirs, 1e-9, 1e-12)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
 def test_partial_fit_streams_agree(solver):
     X, y = digits(400)
     kw = dict(hidden_layer_sizes=(20,), solver=solver, shuffle=False, random_state=3,

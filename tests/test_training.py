@@ -138,3 +138,40 @@ def test_preprocessing_scales_inputs_and_target_and_undoes_the_target():
     assert np.array_equal(again.mean, pre.mean) and again.target_std == pre.target_std
     assert again.steps == ["standardize", "target_scale"] and again.features == ["a", "b", "c"]
     assert Preprocessing.of(fresh()).steps == [] and Preprocessing.of(fresh()).class_labels(1) == [0, 1]
+
+
+@pytest.mark.parametrize("layers, engine", [([3, 5, 2], "fused"), ([3, 3000, 2], "general")])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_loss_alpha_changes_the_reported_loss_and_nothing_else(layers, engine, dtype, weighted,
+                                                                optimizer):
+    # one full batch: the epoch's loss is the loss at the weights W0 it started from, so
+    # loss_alpha b adds (b - alpha) / 2 sum W0^2 / S to it, S the rows' weight
+    rng = np.random.default_rng(1)
+    X, T = rng.normal(size=(24, 3)), rng.normal(size=(24, 2))
+    sw = rng.uniform(0.5, 2.0, size=24) if weighted else None
+    runs = {}
+    for loss_alpha in (None, 0.7):
+        model = nnfast.MLP(layers, "tanh", "identity", "mse", seed=4, dtype=dtype)
+        trainer = model.trainer(FitSettings(optimizer=optimizer, lr=0.05, alpha=0.1,
+                                            loss_alpha=loss_alpha, batch_size=24))
+        W0 = [W.astype(np.float64) for W in model.weights]
+        losses = [trainer.epoch(X, T, sample_weight=sw) for _ in range(3)]
+        # (the fused engine needs a vector ISA; the general path takes the net on any CPU)
+        assert trainer._core.engine in (engine, "general")
+        runs[loss_alpha] = (losses, trainer.params.copy(), W0)
+    (plain, params, W0), (reported, params_b, _) = runs[None], runs[0.7]
+    assert np.array_equal(params, params_b)  # the same updates, bit for bit
+    S = 24.0 if sw is None else float(sw.sum())
+    extra = (0.7 - 0.1) / 2 * sum(float(np.sum(W * W)) for W in W0) / S
+    rtol = 1e-12 if dtype == "float64" else 1e-6
+    assert reported[0] == pytest.approx(plain[0] + extra, rel=rtol)
+    assert all(r > p for r, p in zip(reported, plain))
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
+def test_loss_alpha_is_checked(value):
+    with pytest.raises(ValueError, match="loss_alpha must be"):
+        FitSettings(alpha=0.1, loss_alpha=value)
+

@@ -662,6 +662,7 @@ cdef class Trainer:
         self.cfg.beta2 = settings.beta2
         self.cfg.epsilon = settings.epsilon
         self.cfg.alpha = settings.alpha
+        self.cfg.loss_alpha = settings.alpha if settings.loss_alpha is None else settings.loss_alpha
         self.cfg.shuffle = settings.shuffle
         if self.dtype == "float32":
             with nogil:

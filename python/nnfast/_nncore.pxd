@@ -84,6 +84,7 @@ cdef extern from "nncore.h" nogil:
         int (*should_stop)(void *ctx) noexcept nogil
         void *stop_ctx
         const int64_t *order
+        double loss_alpha
 
     ctypedef struct nn_perceptron_sgd_options:
         double eta

@@ -65,6 +65,12 @@ static inline int nni_rows_in_range(const int64_t *rows, int64_t count, int64_t 
     return NN_OK;
 }
 
+/* The L2 weight of a training run's reported loss: cfg->loss_alpha when set, else alpha. */
+static inline double nni_loss_alpha(const nn_fit_config *cfg)
+{
+    return cfg->loss_alpha > 0 ? cfg->loss_alpha : cfg->alpha;
+}
+
 /* ---- NumPy's legacy MT19937 (mt19937.c) ------------------------------------------------- */
 #define NNI_MT_WORDS 624 /* words of an MT19937 state                                      */
 /* order = the next RandomState.permutation(n) of the state key (624 words), pos (0..624),
@@ -624,6 +630,8 @@ int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T 
  * hidden layer when grads != NULL.                                                          */
 /* sw (m) are per-sample weights, or NULL for all 1: the loss is then sum_i sw_i loss_i / S and
  * the L2 term alpha/2 sum W^2 / S, S = sum_i sw_i (S = m without weights).                  */
+/* loss_alpha: the L2 weight of the loss value (nn_fit_config's loss_alpha); the gradient's is
+ * alpha. Equal to alpha for the loss whose gradient grads is.                               */
 /* dropout_rng: training's stream, from which the dropout masks are drawn (nncore_typed.h's
  * order), or NULL: no dropout (the loss and gradient of the network as it predicts).        */
 /* step: training's optimizer step (above; step->params is params), or NULL. With it, each
@@ -634,7 +642,8 @@ int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T 
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
                                const NN_T *Y, const double *sw, int64_t m, double alpha,
-                               uint64_t *dropout_rng, const NNI_F(optim_step) *step);
+                               double loss_alpha, uint64_t *dropout_rng,
+                               const NNI_F(optim_step) *step);
 
 /* network.c: allocate / free the buffers above for batches of at most batch rows; with
  * dropout != 0 also F and S for the net's dropout layers.                                  */

@@ -187,8 +187,8 @@ int NN_F(weighted_loss_gradient)(double *loss, NN_T *grads, const NN_T *params,
         (st = nni_mul(&t, n, net->sizes[net->n_layers])) != NN_OK)
         return st;
     if ((st = NNI_F(batch_buffers_alloc)(&buf, net, n, 0)) != NN_OK) return st;
-    st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha, NULL,
-                                    NULL);
+    st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha, alpha,
+                                    NULL, NULL);
     NNI_F(batch_buffers_free)(&buf);
     return st;
 }
@@ -288,7 +288,8 @@ void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
                                const NN_T *Y, const double *sw, int64_t m, double alpha,
-                               uint64_t *dropout_rng, const NNI_F(optim_step) *step)
+                               double loss_alpha, uint64_t *dropout_rng,
+                               const NNI_F(optim_step) *step)
 {
     const int64_t L = net->n_layers, nL = net->sizes[L];
     const NN_T *in = X;
@@ -329,14 +330,16 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
                            net->huber_delta);
         if (st != NN_OK) return st;
         alpha = alpha * (double)m / sw_sum;
+        loss_alpha = loss_alpha * (double)m / sw_sum;
     } else if ((st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, NULL, m, nL, net->loss,
                                    net->huber_delta)) != NN_OK) {
         return st;
     }
-    if (alpha > 0) {
+    if (loss_alpha > 0) {
         for (off = 0, l = 0; l < L; l++) {
             const int64_t k = net->sizes[l], n = net->sizes[l + 1];
-            if ((st = NN_F(l2_penalty)(&pen, params + off, k * n, alpha, m)) != NN_OK) return st;
+            if ((st = NN_F(l2_penalty)(&pen, params + off, k * n, loss_alpha, m)) != NN_OK)
+                return st;
             lv += pen;
             off += k * n + n;
         }

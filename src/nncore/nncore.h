@@ -143,6 +143,11 @@ typedef struct {
      * (an epoch equals the unshuffled one on the rows X[order]); with shuffle = 1 it is an
      * error (NN_EINVAL).                                                                   */
     const int64_t *order;
+    /* The L2 weight of the reported loss (epoch_loss, loss_curve) when > 0, else alpha: the
+     * batch loss adds loss_alpha/2 sum W^2 / m while the gradient keeps alpha W / m. For a
+     * caller whose reported loss is not the one it differentiates (scikit-learn's
+     * MLPRegressor with several outputs). Must be finite and >= 0.                         */
+    double loss_alpha;
 } nn_fit_config;
 
 /* scikit-learn's Perceptron trained for many epochs in one call (perceptron_sgd_fit): the

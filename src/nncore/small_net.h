@@ -214,7 +214,7 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
     const NNI_F(batch_buffers) *buf = c->buf;
     NN_T *params = c->params, *grads = c->grads;
     const NN_T *in = X;
-    double lv = 0.0, alpha = cfg->alpha;
+    double lv = 0.0, alpha = cfg->alpha, loss_alpha = nni_loss_alpha(cfg);
     int64_t l, off = 0, i, j;
     int st, cur = 0;
 
@@ -237,15 +237,16 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
             return st;
         for (i = 0; i < m; i++) sw_sum += sw[i];
         alpha = alpha * (double)m / sw_sum;
+        loss_alpha = loss_alpha * (double)m / sw_sum;
     } else if ((st = NN_F(loss_ex)(&lv, buf->Z, buf->A[L - 1], Y, NULL, m, nL, net->loss,
                                    net->huber_delta)) != NN_OK) {
         return st;
     }
-    if (alpha > 0) {
+    if (loss_alpha > 0) {
         for (off = 0, l = 0; l < L; l++) {
             const int64_t kn = net->sizes[l] * net->sizes[l + 1];
             const double s = nni_sum_squares(params + off, kn);
-            lv += alpha / 2 * s / (double)m;
+            lv += loss_alpha / 2 * s / (double)m;
             off += kn + net->sizes[l + 1];
         }
     }

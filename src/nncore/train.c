@@ -133,7 +133,7 @@ int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight)
 /* 1 when train_epochs hands a whole run to the one-neuron engine (neuron_train.c). */
 static int runs_neuron(const NN_WS *ws, const nn_fit_config *cfg)
 {
-    return ws->neuron && !ws->sw && cfg->alpha == 0 && !cfg->order;
+    return ws->neuron && !ws->sw && cfg->alpha == 0 && nni_loss_alpha(cfg) == 0 && !cfg->order;
 }
 
 const char *NN_F(workspace_engine)(const NN_WS *ws, const nn_fit_config *cfg)
@@ -148,6 +148,7 @@ static int check_config(const nn_fit_config *cfg, const NN_WS *ws)
     if (cfg->optimizer != ws->optimizer) return NN_EINVAL;
     if (!(cfg->lr > 0) || !isfinite(cfg->lr)) return NN_EINVAL;
     if (!(cfg->alpha >= 0) || !isfinite(cfg->alpha)) return NN_EINVAL;
+    if (!(cfg->loss_alpha >= 0) || !isfinite(cfg->loss_alpha)) return NN_EINVAL;
     if (cfg->shuffle != 0 && cfg->shuffle != 1) return NN_EINVAL;
     if (cfg->shuffle && cfg->order) return NN_EINVAL;
     if (cfg->optimizer == NN_OPT_SGD) {
@@ -261,14 +262,16 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
         if (fused) { /* each layer steps right after its backward (network.c) */
             step.t = ws->step + 1;
             st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb,
-                                            Yb, swb, m, cfg->alpha, dropout_rng, &step);
+                                            Yb, swb, m, cfg->alpha, nni_loss_alpha(cfg),
+                                            dropout_rng, &step);
             if (st != NN_OK) return st;
             if (cfg->optimizer == NN_OPT_ADAM) ws->step = step.t; /* adam counts its steps */
             total += batch_loss * (double)m;
             continue;
         }
         st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb, Yb,
-                                        swb, m, cfg->alpha, dropout_rng, NULL);
+                                        swb, m, cfg->alpha, nni_loss_alpha(cfg), dropout_rng,
+                                        NULL);
         if (st != NN_OK) return st;
         if (!isfinite(batch_loss)) return NN_ENONFINITE;
         total += batch_loss * (double)m;

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _core, _sparse
 from .. import _validation as check
+from .parameters import split_parameters
 from .training import CheckedRows, diverged, loss_diverged
 from .validation import ValidationSet
 
@@ -93,6 +94,10 @@ class SparseRowsTrainer:
         params = trainer.params
         grads = np.empty_like(params)
         step = OptimizerStep(trainer, params)
+        # the reported loss's L2 weight (FitSettings.loss_alpha) where it is not alpha: each
+        # batch's loss gets (loss_alpha - alpha) / 2 sum W^2 / S more, at the weights it saw
+        extra_alpha = 0.0 if settings.loss_alpha is None else settings.loss_alpha - settings.alpha
+        weights_of = split_parameters(params, self.engine.layers)[0] if extra_alpha else ()
         total = 0.0
         for start in range(0, n, batch):
             batch_rows = order[start:start + batch]
@@ -103,6 +108,10 @@ class SparseRowsTrainer:
                                            rows.data, batch_rows,
                                            np.ascontiguousarray(Y[batch_rows]),
                                            settings.alpha, grads, weights)
+            if extra_alpha and np.isfinite(loss):
+                squares = sum(float(np.dot(W.ravel(), W.ravel())) for W in weights_of)
+                total_weight = len(batch_rows) if weights is None else float(weights.sum())
+                loss += extra_alpha / 2 * squares / total_weight
             if not np.isfinite(loss):
                 step.save()
                 raise loss_diverged(trainer.epochs_done + 1)

@@ -42,6 +42,12 @@ class FitSettings:
         adam's denominator guard.
     alpha : float >= 0
         L2 penalty: alpha / 2 * sum(W^2) / batch rows.
+    loss_alpha : float > 0 or None
+        The L2 weight of the reported epoch losses (``epoch``'s value, ``loss_curve``): each
+        batch's loss adds loss_alpha / 2 * sum(W^2) / batch rows while the gradient keeps
+        alpha's term. None (the default) is alpha: the loss whose gradient trains. For a
+        caller that reports another loss than it differentiates (nnfast.sklearn's
+        MLPRegressor with several outputs reports scikit-learn's).
     batch_size : int >= 1 or None
         Rows per update; None is the full batch; larger than the data is clipped to it.
     shuffle : bool
@@ -63,6 +69,7 @@ class FitSettings:
     alpha: float = 0.0
     batch_size: Optional[int] = None
     shuffle: bool = True
+    loss_alpha: Optional[float] = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -72,6 +79,8 @@ class FitSettings:
             "momentum": check.real_in(self.momentum, "momentum", 0.0, 1.0),
             "nesterov": check.flag(self.nesterov, "nesterov"),
             "alpha": check.real_in(self.alpha, "alpha", 0.0),
+            "loss_alpha": None if self.loss_alpha is None
+            else check.real_in(self.loss_alpha, "loss_alpha", 0.0, low_open=True),
             "shuffle": check.flag(self.shuffle, "shuffle"),
             "beta1": check.real_in(self.beta1, "beta1", 0.0, 1.0),
             "beta2": check.real_in(self.beta2, "beta2", 0.0, 1.0),

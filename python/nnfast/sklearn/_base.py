@@ -26,8 +26,10 @@ So for squared_error with K outputs scikit-learn's gradient is c = K/2 times the
 gradient taken with alpha' = 2 alpha / K. The core trains with alpha', and the optimizer
 absorbs c: sgd uses the learning rate c lr (velocity and step scale linearly), adam uses
 epsilon / c (Adam is invariant to the gradient's scale but for epsilon). The reported loss is
-half the core's: exactly scikit-learn's for one output; with K > 1 outputs and alpha > 0 the
-stochastic solvers' loss_curve_ holds the L2 term divided by K (lbfgs reports it exactly).
+half the core's data term plus scikit-learn's L2 term: the core's epochs report their L2 term
+with loss_alpha = 2 alpha (FitSettings), L-BFGS adds it here. (With K > 1 outputs
+scikit-learn's reported loss is not the one it differentiates: its L2 gradient is alpha W / n,
+its data gradient K/2 times that of its reported 1/2 mean_k (a-y)^2.)
 For poisson the gradients are the same (c = 1) and the reported loss adds the term
 y log y - y that scikit-learn's half Poisson deviance holds and the core's loss leaves out
 (it does not depend on the weights), averaged as scikit-learn averages its batches.
@@ -241,6 +243,11 @@ class Network:
     def core_alpha(self, alpha):
         """nnfast's L2 strength: scikit-learn's gradient = c * nnfast's with alpha / c."""
         return alpha / self.grad_scale
+
+    def loss_alpha(self, alpha):
+        """The L2 weight of the core's reported loss whose loss_scale multiple holds
+        scikit-learn's L2 term alpha / 2 sum W^2 / n (None without a penalty)."""
+        return alpha / self.loss_scale if alpha > 0 else None
 
     def loss_offset(self, Y, sample_weight, order=None, batch_size=None):
         """What scikit-learn's reported loss adds to the core's scaled one: for poisson the
@@ -487,7 +494,7 @@ class NativeMLPMixin:
         # nnfast's own shuffle is off: the epoch loop passes scikit-learn's order
         settings = FitSettings(
             optimizer=self.solver, alpha=network.core_alpha(self.alpha), batch_size=batch_size,
-            shuffle=False, **SOLVER_SETTINGS[self.solver](self._optimizer, network.grad_scale))
+            loss_alpha=network.loss_alpha(self.alpha), shuffle=False, **SOLVER_SETTINGS[self.solver](self._optimizer, network.grad_scale))
         trainer = network.trainer(settings, self.coefs_, self.intercepts_)
         trainer.state = self._optimizer_to_core(trainer, network, fresh)
         if any(network.model.dropout):
