@@ -5,8 +5,8 @@ constant learning rate eta0, one binary problem per class (one-vs-rest). Without
 stopping, one core call (``nnfast.ops.perceptron_sgd_fit``) runs a block of epochs for every
 class -- the update, the L2/L1/elasticnet penalty, the objective, then scikit-learn's stopping
 rule (tol, n_iter_no_change) and the finiteness check after each epoch -- the classes on the
-core's threads, each class's epoch orders drawn from its own RandomState by the core as the
-epochs run. With n_jobs given, joblib runs the classes (threads; the core releases the GIL), a
+core's threads, each class's epoch orders made by the core as the epochs run (scikit-learn's,
+below). With n_jobs given, joblib runs the classes (threads; the core releases the GIL), a
 class a call. With early_stopping each epoch is a call (``nnfast.ops.perceptron_sgd_epoch``),
 its validation score taken in Python. The coefficients are the same whichever way
 (docs/semantics.md).
