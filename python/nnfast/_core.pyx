@@ -128,19 +128,27 @@ def rng_permutation(int64_t[::1] order, uint64_t state):
     return state
 
 
+cdef const uint8_t *stream_flags(const int64_t[:, :, ::1] orders,
+                                 const uint8_t[::1] active) except? NULL:
+    """active's flags as a pointer (NULL for None: every stream), one per stream of orders
+    (streams, m, n), after checking orders' shape."""
+    expect(orders.shape[0] > 0 and orders.shape[2] > 0,
+           "orders must be (streams, orders, n), n >= 1")
+    if active is None:
+        return NULL
+    expect(active.shape[0] == orders.shape[0], "active must hold one flag per stream")
+    return &active[0]
+
+
 def mt19937_permutations(int64_t[:, :, ::1] orders, uint32_t[:, ::1] keys, int64_t[::1] pos,
                          const uint8_t[::1] active=None):
     """For each stream s (active[s] nonzero; None: all), fill orders[s] (m, n) with its next m
     numpy.random.RandomState permutation(n) orders, drawn from its MT19937 state keys[s] (624
     words) and pos[s], both advanced in place; the streams on the core's threads."""
     cdef int64_t c = orders.shape[0]
-    cdef const uint8_t *a = NULL
-    expect(c > 0 and orders.shape[2] > 0, "orders must be (streams, orders, n), n >= 1")
+    cdef const uint8_t *a = stream_flags(orders, active)
     expect(keys.shape[0] == c and keys.shape[1] == 624 and pos.shape[0] == c,
            "keys must be (streams, 624) and pos (streams,): one MT19937 state per stream")
-    if active is not None:
-        expect(active.shape[0] == c, "active must hold one flag per stream")
-        a = &active[0]
     if orders.shape[1] == 0:
         return
     with nogil:
@@ -153,13 +161,9 @@ def sgd_dataset_orders(int64_t[:, :, ::1] orders, const uint32_t[::1] seeds,
     place as scikit-learn's SequentialDataset.shuffle(seeds[s]) shuffles it, each result
     written to orders[s] (m, n); the streams on the core's threads."""
     cdef int64_t c = orders.shape[0]
-    cdef const uint8_t *a = NULL
-    expect(c > 0 and orders.shape[2] > 0, "orders must be (streams, orders, n), n >= 1")
+    cdef const uint8_t *a = stream_flags(orders, active)
     expect(seeds.shape[0] == c and index.shape[0] == c and index.shape[1] == orders.shape[2],
            "seeds must be (streams,) and index (streams, n): one dataset stream per stream")
-    if active is not None:
-        expect(active.shape[0] == c, "active must hold one flag per stream")
-        a = &active[0]
     if orders.shape[1] == 0:
         return
     with nogil:

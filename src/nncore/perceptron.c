@@ -248,8 +248,7 @@ int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, N
                                   int64_t k, int64_t n_epochs,
                                   const nn_perceptron_sgd_options *opt)
 {
-    NNI_F(sgd_order_source) src = {NULL, NULL, NULL, NULL, NULL};
-    src.orders = orders;
+    const NNI_F(sgd_order_source) src = {orders, NULL, NULL, NULL, NULL};
     return NNI_F(sgd_fit_run)(epoch, rows, W, Q, cls, Y, SW, &src, c, n, k, n_epochs, opt);
 }
 
@@ -293,8 +292,7 @@ int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, con
                              int64_t n, int64_t k, int64_t n_epochs,
                              const nn_perceptron_sgd_options *opt)
 {
-    NNI_F(sgd_order_source) src = {NULL, NULL, NULL, NULL, NULL};
-    src.orders = orders;
+    const NNI_F(sgd_order_source) src = {orders, NULL, NULL, NULL, NULL};
     return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, &src, c, n, k, n_epochs, opt);
 }
 
@@ -304,10 +302,8 @@ int NN_F(perceptron_sgd_fit_shuffled)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class 
                                       int64_t k, int64_t n_epochs,
                                       const nn_perceptron_sgd_options *opt)
 {
-    NNI_F(sgd_order_source) src = {NULL, NULL, NULL, NULL, NULL};
+    const NNI_F(sgd_order_source) src = {NULL, keys, pos, NULL, NULL};
     if (!keys || !pos) return NN_EINVAL;
-    src.keys = keys;
-    src.pos = pos;
     return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, &src, c, n, k, n_epochs, opt);
 }
 
@@ -317,9 +313,7 @@ int NN_F(perceptron_sgd_fit_dataset)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *
                                      int64_t n, int64_t k, int64_t n_epochs,
                                      const nn_perceptron_sgd_options *opt)
 {
-    NNI_F(sgd_order_source) src = {NULL, NULL, NULL, NULL, NULL};
+    const NNI_F(sgd_order_source) src = {NULL, NULL, NULL, seeds, index};
     if (!seeds || !index) return NN_EINVAL;
-    src.seeds = seeds;
-    src.index = index;
     return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, &src, c, n, k, n_epochs, opt);
 }

@@ -57,18 +57,13 @@ static int dataset_stream_orders(void *ctx, int64_t part)
 int nn_sgd_dataset_orders(int64_t *orders, int64_t c, int64_t m, int64_t n,
                           const uint32_t *seeds, int64_t *index, const uint8_t *active)
 {
-    dataset_job job;
+    dataset_job job = {orders, index, m, n, seeds, active};
     int64_t total;
     if (!orders || !seeds || !index || c <= 0 || m < 0 || n <= 0 || n > INT32_MAX)
         return NN_EINVAL;
     if (nni_mul(&total, c, m) != NN_OK || nni_mul(&total, total, n) != NN_OK) return NN_EINVAL;
+    /* the index rows must hold row numbers: the shuffles only move them */
     if (nni_mul(&total, c, n) != NN_OK || nni_rows_in_range(index, total, n) != NN_OK)
         return NN_EINVAL;
-    job.orders = orders;
-    job.index = index;
-    job.m = m;
-    job.n = n;
-    job.seeds = seeds;
-    job.active = active;
     return nni_parallel_for(c > 1 ? nni_threads() : 1, c, dataset_stream_orders, &job);
 }
