@@ -16,7 +16,7 @@ from sklearn.utils.class_weight import compute_class_weight
 import nnfast
 from nnfast import _sparse, ops
 from nnfast.sklearn import Perceptron
-from nnfast.sklearn._perceptron import L1_RATIOS, MAX_INT
+from nnfast.sklearn._perceptron import L1_RATIOS, MAX_INT, shuffle_seed
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,10 @@ def per_epoch_fit(X, y, sw, *, shuffle, penalty, class_weight, tol, max_iter,
           else np.ones(len(classes)))
     binary = len(classes) == 2
     rs = check_random_state(random_state)
-    seeds = [rs.randint(MAX_INT)] if binary else rs.randint(MAX_INT, size=len(classes))
+    # scikit-learn's shuffle seeds (no validation split): fit_binary's, after make_dataset's
+    seeds = ([shuffle_seed(rs)] if binary else
+             [shuffle_seed(np.random.RandomState(s))
+              for s in rs.randint(MAX_INT, size=len(classes))])
     ratio = L1_RATIOS[penalty]
     alpha, l1_ratio = (0.0, 0.0) if ratio is None else (alpha, ratio(l1_ratio))
     csr = sp.issparse(X)
@@ -48,10 +51,14 @@ def per_epoch_fit(X, y, sw, *, shuffle, penalty, class_weight, tol, max_iter,
         w, b, u = np.zeros(k), 0.0, 0.0
         q = None if csr and not (alpha and l1_ratio) else np.zeros(k)
         norms = _sparse.weight_norms(w)
-        rng = np.random.RandomState(seed)
+        stream = ops.SGDDatasetOrders([seed], n)
         best, stall = np.inf, 0
         for epoch in range(max_iter):
-            order = rng.permutation(n).astype(np.int64) if shuffle else None
+            order = None
+            if shuffle:
+                order = np.empty((1, 1, n), dtype=np.int64)
+                stream.fill(order)
+                order = order[0, 0]
             if csr:
                 b, u, objective = _sparse.perceptron_sgd_epoch(
                     w, b, u, q, norms, rows, y_j, weights, eta0, alpha, l1_ratio, True, order,

@@ -128,23 +128,46 @@ def rng_permutation(int64_t[::1] order, uint64_t state):
     return state
 
 
+cdef const uint8_t *stream_flags(const int64_t[:, :, ::1] orders,
+                                 const uint8_t[::1] active) except? NULL:
+    """active's flags as a pointer (NULL for None: every stream), one per stream of orders
+    (streams, m, n), after checking orders' shape."""
+    expect(orders.shape[0] > 0 and orders.shape[2] > 0,
+           "orders must be (streams, orders, n), n >= 1")
+    if active is None:
+        return NULL
+    expect(active.shape[0] == orders.shape[0], "active must hold one flag per stream")
+    return &active[0]
+
+
 def mt19937_permutations(int64_t[:, :, ::1] orders, uint32_t[:, ::1] keys, int64_t[::1] pos,
                          const uint8_t[::1] active=None):
     """For each stream s (active[s] nonzero; None: all), fill orders[s] (m, n) with its next m
     numpy.random.RandomState permutation(n) orders, drawn from its MT19937 state keys[s] (624
     words) and pos[s], both advanced in place; the streams on the core's threads."""
     cdef int64_t c = orders.shape[0]
-    cdef const uint8_t *a = NULL
-    expect(c > 0 and orders.shape[2] > 0, "orders must be (streams, orders, n), n >= 1")
+    cdef const uint8_t *a = stream_flags(orders, active)
     expect(keys.shape[0] == c and keys.shape[1] == 624 and pos.shape[0] == c,
            "keys must be (streams, 624) and pos (streams,): one MT19937 state per stream")
-    if active is not None:
-        expect(active.shape[0] == c, "active must hold one flag per stream")
-        a = &active[0]
     if orders.shape[1] == 0:
         return
     with nogil:
         check(nn_mt19937_permutations(&orders[0, 0, 0], c, orders.shape[1], orders.shape[2], &keys[0, 0], &pos[0], a))
+
+
+def sgd_dataset_orders(int64_t[:, :, ::1] orders, const uint32_t[::1] seeds,
+                       int64_t[:, ::1] index, const uint8_t[::1] active=None):
+    """For each stream s (active[s] nonzero; None: all), index[s] (n rows) shuffled m times in
+    place as scikit-learn's SequentialDataset.shuffle(seeds[s]) shuffles it, each result
+    written to orders[s] (m, n); the streams on the core's threads."""
+    cdef int64_t c = orders.shape[0]
+    cdef const uint8_t *a = stream_flags(orders, active)
+    expect(seeds.shape[0] == c and index.shape[0] == c and index.shape[1] == orders.shape[2],
+           "seeds must be (streams,) and index (streams, n): one dataset stream per stream")
+    if orders.shape[1] == 0:
+        return
+    with nogil:
+        check(nn_sgd_dataset_orders(&orders[0, 0, 0], c, orders.shape[1], orders.shape[2], &seeds[0], &index[0, 0], a))
 
 
 def mt19937_shuffle(int64_t[::1] x, uint32_t[::1] key, int64_t[::1] pos):
@@ -1107,12 +1130,15 @@ def perceptron_sgd_fit(real[:, ::1] W, real[:, ::1] Q, unsigned char[::1] state,
                        const int64_t[:, :, ::1] orders, int64_t n_epochs, double eta,
                        double alpha, double l1_ratio, double tol, bint fit_intercept,
                        int64_t n_iter_no_change, int64_t max_iter,
-                       uint32_t[:, ::1] keys=None, int64_t[::1] pos=None):
+                       uint32_t[:, ::1] keys=None, int64_t[::1] pos=None,
+                       const uint32_t[::1] seeds=None, int64_t[:, ::1] index=None):
     """Up to n_epochs more epochs of perceptron_sgd_epoch for each one-vs-rest class (row j of
     W, Q, Y, SW; state's record j), the classes on the core's threads; W, Q and state in
     place (Q may be None without L1). With keys and pos (and no orders), class j draws each
     epoch's order from its MT19937 state keys[j], pos[j] (mt19937_permutations' draws),
-    advanced in place."""
+    advanced in place. With seeds and index (and neither orders nor keys), class j shuffles
+    its index row index[j] with seeds[j] before each epoch (sgd_dataset_orders' shuffle) and
+    visits it."""
     cdef nn_perceptron_sgd_options opt
     cdef int64_t c = W.shape[0], n = X.shape[0], k = X.shape[1]
     cdef nn_perceptron_sgd_class *cls = sgd_classes(state, c)
@@ -1129,7 +1155,8 @@ def perceptron_sgd_fit(real[:, ::1] W, real[:, ::1] Q, unsigned char[::1] state,
         o = sgd_orders(orders, c, n)
     sgd_options(&opt, eta, alpha, l1_ratio, tol, fit_intercept, n_iter_no_change, max_iter, 1.0)
     if keys is not None:
-        expect(orders is None, "give orders or MT19937 streams (keys, pos), not both")
+        expect(orders is None and seeds is None,
+               "give orders, MT19937 streams (keys, pos) or dataset streams (seeds, index)")
         expect(pos is not None and keys.shape[0] == c and keys.shape[1] == 624 and
                pos.shape[0] == c, "keys must be (classes, 624) and pos (classes,)")
         with nogil:
@@ -1137,6 +1164,16 @@ def perceptron_sgd_fit(real[:, ::1] W, real[:, ::1] Q, unsigned char[::1] state,
                 check(nn_perceptron_sgd_fit_shuffled_f32(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], &keys[0, 0], &pos[0], c, n, k, n_epochs, &opt))
             else:
                 check(nn_perceptron_sgd_fit_shuffled_f64(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], &keys[0, 0], &pos[0], c, n, k, n_epochs, &opt))
+        return
+    if seeds is not None:
+        expect(orders is None, "give orders or dataset streams (seeds, index), not both")
+        expect(index is not None and seeds.shape[0] == c and index.shape[0] == c and
+               index.shape[1] == n, "seeds must be (classes,) and index (classes, samples)")
+        with nogil:
+            if real is float:
+                check(nn_perceptron_sgd_fit_dataset_f32(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], &seeds[0], &index[0, 0], c, n, k, n_epochs, &opt))
+            else:
+                check(nn_perceptron_sgd_fit_dataset_f64(&W[0, 0], q, cls, &X[0, 0], &Y[0, 0], &SW[0, 0], &seeds[0], &index[0, 0], c, n, k, n_epochs, &opt))
         return
     with nogil:
         if real is float:

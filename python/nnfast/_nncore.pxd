@@ -57,6 +57,7 @@ cdef extern from "nncore.h" nogil:
     int nn_mt19937_permutations(int64_t *orders, int64_t c, int64_t m, int64_t n, uint32_t *keys, int64_t *pos, const uint8_t *active)
     int nn_mt19937_shuffle(int64_t *x, int64_t n, uint32_t *key, int64_t *pos)
     int nn_mt19937_seed(uint32_t *keys, int64_t *pos, const uint32_t *seeds, int64_t c)
+    int nn_sgd_dataset_orders(int64_t *orders, int64_t c, int64_t m, int64_t n, const uint32_t *seeds, int64_t *index, const uint8_t *active)
 
     ctypedef struct nn_net:
         int64_t n_layers
@@ -109,8 +110,10 @@ cdef extern from "nncore.h" nogil:
         NN_SGD_NONFINITE
     int nn_perceptron_sgd_fit_f32(float *W, float *Q, nn_perceptron_sgd_class *cls, const float *X, const float *Y, const float *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
     int nn_perceptron_sgd_fit_shuffled_f32(float *W, float *Q, nn_perceptron_sgd_class *cls, const float *X, const float *Y, const float *SW, uint32_t *keys, int64_t *pos, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+    int nn_perceptron_sgd_fit_dataset_f32(float *W, float *Q, nn_perceptron_sgd_class *cls, const float *X, const float *Y, const float *SW, const uint32_t *seeds, int64_t *index, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
     int nn_perceptron_sgd_fit_f64(double *W, double *Q, nn_perceptron_sgd_class *cls, const double *X, const double *Y, const double *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
     int nn_perceptron_sgd_fit_shuffled_f64(double *W, double *Q, nn_perceptron_sgd_class *cls, const double *X, const double *Y, const double *SW, uint32_t *keys, int64_t *pos, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+    int nn_perceptron_sgd_fit_dataset_f64(double *W, double *Q, nn_perceptron_sgd_class *cls, const double *X, const double *Y, const double *SW, const uint32_t *seeds, int64_t *index, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
     int nn_perceptron_sgd_csr_fit_f32(float *W, float *Q, nn_perceptron_sgd_class *cls, const int64_t *indptr, const int32_t *indices, const float *data, const float *Y, const float *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
     int nn_perceptron_sgd_csr_fit_f64(double *W, double *Q, nn_perceptron_sgd_class *cls, const int64_t *indptr, const int32_t *indices, const double *data, const double *Y, const double *SW, const int64_t *orders, int64_t c, int64_t n, int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
 

@@ -544,7 +544,8 @@ def _sgd_fit_arguments(W: Array, Q: Optional[Array], state: np.ndarray, n: int,
                        Y: npt.ArrayLike, SW: npt.ArrayLike, orders: Optional[npt.ArrayLike],
                        streams: bool = False) -> Tuple[Any, ...]:
     """perceptron_sgd_fit's arrays checked: (W, Q, state bytes, Y, SW, orders, n_epochs);
-    orders may be a RandomStateOrders (returned as it is) where streams is true."""
+    orders may be a RandomStateOrders or SGDDatasetOrders (returned as it is) where streams
+    is true."""
     _inplace(W=W) if Q is None else _inplace(W=W, Q=Q)
     if W.ndim != 2:
         raise ValueError(f"W must be (classes, features), got shape {W.shape}")
@@ -560,10 +561,10 @@ def _sgd_fit_arguments(W: Array, Q: Optional[Array], state: np.ndarray, n: int,
     if SW.shape[0] != len(W):
         raise ValueError("SW must hold one row of sample weights per class")
     n_epochs = 1
-    if isinstance(orders, RandomStateOrders) and not streams:
+    if isinstance(orders, ORDER_STREAMS) and not streams:
         raise TypeError("orders must be an int64 array here: these epochs take no "
-                        "RandomStateOrders streams")
-    if orders is not None and not isinstance(orders, RandomStateOrders):
+                        "RandomStateOrders or SGDDatasetOrders streams (fill one first)")
+    if orders is not None and not isinstance(orders, ORDER_STREAMS):
         orders = np.asarray(orders)
         if orders.dtype != np.int64 or orders.ndim != 3 or not orders.flags.c_contiguous:
             raise TypeError("orders must be a C-contiguous int64 array (classes, epochs, rows)")
@@ -588,9 +589,9 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
     Row j of W (and of Q, its L1 memory: None without an L1 part) trains on labels Y[j]
     (-1/+1), weights SW[j] and state[j] (ops.perceptron_sgd_classes), all in place. Epoch e
     of this call visits the rows in orders[j, e] (orders (classes, epochs, rows); None: in
-    row order, n_epochs epochs); orders may also be a RandomStateOrders with one stream per
-    class, which draws each epoch's order as it runs (n_epochs epochs at most; a class that
-    stops draws no more). A class stops when state["status"] leaves SGD_TRAINING:
+    row order, n_epochs epochs); orders may also be a RandomStateOrders or an SGDDatasetOrders
+    with one stream per class, which draws each epoch's order as it runs (n_epochs epochs at
+    most; a class that stops draws no more). A class stops when state["status"] leaves SGD_TRAINING:
     SGD_CONVERGED after n_iter_no_change epochs whose mean objective is above its best - tol,
     SGD_NONFINITE when w or b is no longer finite; or at max_iter epochs (state["epochs"]).
     """
@@ -600,11 +601,20 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
         W, Q, state, len(X), Y, SW, orders, streams=True)
     keys: Optional[npt.NDArray[np.uint32]] = None
     pos: Optional[npt.NDArray[np.int64]] = None
-    if isinstance(orders_checked, RandomStateOrders):
-        if len(orders_checked.pos) != len(W):
+    seeds: Optional[npt.NDArray[np.uint32]] = None
+    index: Optional[npt.NDArray[np.int64]] = None
+    if isinstance(orders_checked, ORDER_STREAMS):
+        streams_given = len(orders_checked)
+        if streams_given != len(W):
             raise ValueError(f"orders must hold one stream per class ({len(W)}), "
-                             f"got {len(orders_checked.pos)}")
-        keys, pos = orders_checked.keys, orders_checked.pos
+                             f"got {streams_given}")
+        if isinstance(orders_checked, RandomStateOrders):
+            keys, pos = orders_checked.keys, orders_checked.pos
+        else:
+            if orders_checked.index.shape[1] != len(X):
+                raise ValueError(f"orders must be an SGDDatasetOrders of {len(X)} rows (X's), "
+                                 f"got {orders_checked.index.shape[1]}")
+            seeds, index = orders_checked.seeds, orders_checked.index
         orders_checked = None
     if orders_checked is None:
         epochs = check.positive_int(1 if n_epochs is None else n_epochs, "n_epochs")
@@ -617,7 +627,7 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
         check.real_in(l1_ratio, "l1_ratio", 0.0, 1.0, high_open=False), tol,
         check.flag(fit_intercept, "fit_intercept"),
         check.positive_int(n_iter_no_change, "n_iter_no_change"),
-        check.positive_int(max_iter, "max_iter"), keys, pos)
+        check.positive_int(max_iter, "max_iter"), keys, pos, seeds, index)
 
 
 class RandomStateOrders:
@@ -641,13 +651,60 @@ class RandomStateOrders:
         self.keys = np.array([state[1] for state in states], dtype=np.uint32)
         self.pos = np.array([state[2] for state in states], dtype=np.int64)
 
+    def __len__(self) -> int:
+        return len(self.pos)
+
     def fill(self, orders: npt.NDArray[np.int64], active: Optional[Any] = None) -> None:
-        if not (isinstance(orders, np.ndarray) and orders.dtype == np.int64
-                and orders.ndim == 3 and orders.flags.c_contiguous and orders.flags.writeable):
-            raise ValueError("orders must be a writeable C-contiguous int64 "
-                             "(seeds, m, n) array")
-        flags = None if active is None else np.ascontiguousarray(active, dtype=np.uint8)
-        _core.mt19937_permutations(orders, self.keys, self.pos, flags)
+        _core.mt19937_permutations(_checked_orders(orders), self.keys, self.pos,
+                                   _stream_flags(active))
+
+
+class SGDDatasetOrders:
+    """The epoch orders of scikit-learn's SGD (its Perceptron's shuffled epochs): stream s
+    keeps an index of the n rows, 0..n-1 at the start, and each order is that index shuffled
+    in place as scikit-learn's SequentialDataset.shuffle(seeds[s]) shuffles it (xorshift32
+    Fisher-Yates, the seed taken by value: the same swaps on the last order), drawn by the
+    core (the streams on its threads). ``fill(orders, active=None)`` writes the next m orders
+    of stream s into orders[s], an int64 (seeds, m, n) array, for every s where active (a
+    bool per seed; None: all) is true; ``perceptron_sgd_fit`` also takes the streams as they
+    are, shuffling each class's index as its epochs run."""
+
+    def __init__(self, seeds: Sequence[int], n: int) -> None:
+        ints = np.asarray(seeds)
+        if not (ints.ndim == 1 and len(ints) and ints.dtype.kind in "iu"
+                and ints.min() >= 0 and ints.max() <= 0xFFFFFFFF):
+            raise ValueError("seeds must be a non-empty 1-d sequence of integers in "
+                             f"[0, 2**32), got {seeds!r}")
+        n = check.positive_int(n, "n")
+        if n > np.iinfo(np.int32).max:
+            raise ValueError(f"n must be below 2**31 (scikit-learn's int index), got {n}")
+        self.seeds = ints.astype(np.uint32)
+        self.index = np.tile(np.arange(n, dtype=np.int64), (len(ints), 1))
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def fill(self, orders: npt.NDArray[np.int64], active: Optional[Any] = None) -> None:
+        _core.sgd_dataset_orders(_checked_orders(orders), self.seeds, self.index,
+                                 _stream_flags(active))
+
+
+# the order streams perceptron_sgd_fit takes instead of an array of orders
+ORDER_STREAMS = (RandomStateOrders, SGDDatasetOrders)
+
+
+def _checked_orders(orders: Any) -> npt.NDArray[np.int64]:
+    """orders for a stream's fill: a writeable C-contiguous int64 (streams, m, n) array."""
+    if not (isinstance(orders, np.ndarray) and orders.dtype == np.int64
+            and orders.ndim == 3 and orders.flags.c_contiguous and orders.flags.writeable):
+        raise ValueError("orders must be a writeable C-contiguous int64 "
+                         "(seeds, m, n) array")
+    return orders
+
+
+def _stream_flags(active: Optional[Any]) -> Optional[npt.NDArray[np.uint8]]:
+    """active as one uint8 flag per stream (None: every stream)."""
+    return None if active is None else np.ascontiguousarray(active, dtype=np.uint8)
 
 
 class RandomStateShuffler:

@@ -77,6 +77,11 @@ static inline double nni_loss_alpha(const nn_fit_config *cfg)
  * both advanced in place: nn_mt19937_permutations for one order of one stream.            */
 int nni_mt19937_permutation(int64_t *order, int64_t n, uint32_t *key, int64_t *pos);
 
+/* ---- scikit-learn's sequential-dataset shuffle (sgd_dataset_order.c) -------------------- */
+/* index (n < 2^31 rows) shuffled in place as scikit-learn's SequentialDataset.shuffle(seed)
+ * shuffles it, the seed taken by value: nn_sgd_dataset_orders for one order of one stream.  */
+void nni_sgd_dataset_shuffle(int64_t *index, int64_t n, uint32_t seed);
+
 /* ---- threads (threads.c) ---------------------------------------------------------------- */
 /* The thread pool is built on POSIX threads where there are any, else on OpenMP (MSVC).      */
 #if defined(__unix__) || defined(__APPLE__)

@@ -103,6 +103,12 @@ int nn_mt19937_shuffle(int64_t *x, int64_t n, uint32_t *key, int64_t *pos);
 /* keys (c, 624), pos (c): numpy.random.RandomState(seeds[s])'s MT19937 state for each of the
  * c integer seeds, as get_state() gives it                                                  */
 int nn_mt19937_seed(uint32_t *keys, int64_t *pos, const uint32_t *seeds, int64_t c);
+/* For each of c streams (active[s] != 0; active NULL: all): its index row index[s] (n rows,
+ * n < 2^31) shuffled m times in place as scikit-learn's SequentialDataset.shuffle(seeds[s])
+ * shuffles it (xorshift32 Fisher-Yates, the seed taken by value: the same swaps each time),
+ * each result written to orders[s, r] (c, m, n): the epoch orders of scikit-learn's SGD    */
+int nn_sgd_dataset_orders(int64_t *orders, int64_t c, int64_t m, int64_t n,
+                          const uint32_t *seeds, int64_t *index, const uint8_t *active);
 
 /* ---- network description ---------------------------------------------------------------- */
 typedef struct {

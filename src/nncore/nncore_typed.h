@@ -127,6 +127,16 @@ int NN_F(perceptron_sgd_fit_shuffled)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class 
                                       uint32_t *keys, int64_t *pos, int64_t c, int64_t n,
                                       int64_t k, int64_t n_epochs,
                                       const nn_perceptron_sgd_options *opt);
+/* perceptron_sgd_fit with scikit-learn's epoch orders: before each epoch, class j's index
+ * row index[j, :] (n row numbers, n < 2^31; 0..n-1 at scikit-learn's start) is shuffled in
+ * place with seeds[j] as nn_sgd_dataset_orders shuffles it, and the epoch visits it; the
+ * index rows carry the orders from call to call, as scikit-learn's dataset from epoch to
+ * epoch.                                                                                   */
+int NN_F(perceptron_sgd_fit_dataset)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,
+                                     const NN_T *X, const NN_T *Y, const NN_T *SW,
+                                     const uint32_t *seeds, int64_t *index, int64_t c,
+                                     int64_t n, int64_t k, int64_t n_epochs,
+                                     const nn_perceptron_sgd_options *opt);
 
 /* ---- whole network (network.c) ----------------------------------------------------------- */
 /* params (n_params): glorot draws W row-major then b, layer by layer, (2u-1) * bound,

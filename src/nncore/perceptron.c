@@ -120,6 +120,8 @@ typedef struct {
     const int64_t *orders; /* (c, n_epochs, n) given, or NULL                              */
     uint32_t *keys;        /* else with keys: class j's MT19937 stream keys[j], pos[j]     */
     int64_t *pos;
+    const uint32_t *seeds; /* else with seeds: class j's scikit-learn dataset stream,      */
+    int64_t *index;        /* its shuffle seed seeds[j] and its index row index[j] (n)     */
     int64_t n, k, n_epochs;
     const nn_perceptron_sgd_options *opt;
 } NNI_F(sgd_fit_job);
@@ -139,6 +141,8 @@ static int64_t finite_status(const NN_T *w, double b, int64_t k, int64_t status)
  *   best = min(best, o);  stop when no_improvement >= n_iter_no_change.
  * With MT19937 streams, each epoch's order is drawn just before it, into a buffer of this
  * part's (n indices, in L1/L2 while the epoch reads it): only the epochs that run draw.
+ * With scikit-learn's dataset streams, each epoch shuffles the class's index row in place
+ * (its seed by value: the same swaps on the last epoch's order) and visits it, no copy.
  * The class's record is worked on in a local copy, written back at the end: the records of
  * the classes share cache lines, and the intercept changes with every mistake, so threads
  * writing their classes' records in place would take the line from one another each row. */
@@ -153,10 +157,13 @@ static int NNI_F(sgd_fit_class)(void *ctx, int64_t part)
     if (c->keys && !(drawn = (int64_t *)nni_alloc(c->n, sizeof(int64_t)))) return NN_ENOMEM;
     for (e = 0; e < c->n_epochs && s->status == NN_SGD_TRAINING && s->epochs < opt->max_iter;
          e++) {
-        const int64_t *order = c->orders ? c->orders + (part * c->n_epochs + e) * c->n : drawn;
+        const int64_t *order = c->orders  ? c->orders + (part * c->n_epochs + e) * c->n
+                               : c->index ? c->index + part * c->n
+                                          : drawn;
         double objective;
         if (drawn)
             nni_mt19937_permutation(drawn, c->n, c->keys + part * NNI_MT_WORDS, c->pos + part);
+        if (c->index) nni_sgd_dataset_shuffle(c->index + part * c->n, c->n, c->seeds[part]);
         objective = c->epoch(c->rows, w, q, s, y, sw, order, opt) / (double)c->n;
         s->epochs++;
         s->no_improvement = objective > s->best_objective - opt->tol ? s->no_improvement + 1 : 0;
@@ -169,15 +176,27 @@ static int NNI_F(sgd_fit_class)(void *ctx, int64_t part)
     return NN_OK;
 }
 
-/* perceptron_sgd_fit_run with the orders given (orders) or drawn (keys, pos), or neither. */
+/* Where a fit's orders come from: given (orders), drawn from MT19937 streams (keys, pos), or
+ * shuffled by scikit-learn's dataset streams (seeds, index); all NULL: row order. */
+typedef struct {
+    const int64_t *orders;
+    uint32_t *keys;
+    int64_t *pos;
+    const uint32_t *seeds;
+    int64_t *index;
+} NNI_F(sgd_order_source);
+
+/* perceptron_sgd_fit_run with its orders from src. */
 static int NNI_F(sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T *W, NN_T *Q,
                               nn_perceptron_sgd_class *cls, const NN_T *Y, const NN_T *SW,
-                              const int64_t *orders, uint32_t *keys, int64_t *pos, int64_t c,
-                              int64_t n, int64_t k, int64_t n_epochs,
-                              const nn_perceptron_sgd_options *opt)
+                              const NNI_F(sgd_order_source) *src, int64_t c, int64_t n,
+                              int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
 {
+    const int64_t *orders = src->orders;
+    uint32_t *keys = src->keys;
+    int64_t *pos = src->pos;
     NNI_F(sgd_fit_job) job;
-    int64_t t, i, count;
+    int64_t t, i, count, cn;
     int st;
     if (!W || !cls || !Y || !SW || !opt || c <= 0 || n <= 0 || k <= 0 || n_epochs < 0)
         return NN_EINVAL;
@@ -187,12 +206,16 @@ static int NNI_F(sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T 
         (opt->fit_intercept != 0 && opt->fit_intercept != 1))
         return NN_EINVAL;
     if (opt->l1_ratio > 0 && opt->alpha > 0 && !Q) return NN_EINVAL;
-    if ((st = nni_mul(&t, c, k)) != NN_OK || (st = nni_mul(&t, c, n)) != NN_OK ||
-        (st = nni_mul(&count, t, n_epochs)) != NN_OK ||
+    if ((st = nni_mul(&t, c, k)) != NN_OK || (st = nni_mul(&cn, c, n)) != NN_OK ||
+        (st = nni_mul(&count, cn, n_epochs)) != NN_OK ||
         (st = nni_mul(&t, c, NNI_MT_WORDS)) != NN_OK)
         return st;
     if (nni_rows_in_range(orders, count, n) != NN_OK) return NN_EINVAL;
     if (keys && (orders || !pos)) return NN_EINVAL;
+    /* the index rows must hold row numbers: the shuffles only move them */
+    if (src->index && (orders || keys || !src->seeds || n > INT32_MAX ||
+                       nni_rows_in_range(src->index, cn, n) != NN_OK))
+        return NN_EINVAL;
     for (i = 0; keys && i < c; i++)
         if (pos[i] < 0 || pos[i] > NNI_MT_WORDS) return NN_EINVAL;
     for (i = 0; i < c; i++)
@@ -209,6 +232,8 @@ static int NNI_F(sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T 
     job.orders = orders;
     job.keys = keys;
     job.pos = pos;
+    job.seeds = src->seeds;
+    job.index = src->index;
     job.n = n;
     job.k = k;
     job.n_epochs = n_epochs;
@@ -223,8 +248,8 @@ int NNI_F(perceptron_sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, N
                                   int64_t k, int64_t n_epochs,
                                   const nn_perceptron_sgd_options *opt)
 {
-    return NNI_F(sgd_fit_run)(epoch, rows, W, Q, cls, Y, SW, orders, NULL, NULL, c, n, k,
-                              n_epochs, opt);
+    const NNI_F(sgd_order_source) src = {orders, NULL, NULL, NULL, NULL};
+    return NNI_F(sgd_fit_run)(epoch, rows, W, Q, cls, Y, SW, &src, c, n, k, n_epochs, opt);
 }
 
 typedef struct {
@@ -243,11 +268,11 @@ static double NNI_F(dense_sgd_epoch)(const void *rows, NN_T *w, NN_T *q,
                     opt->l1_ratio, opt->fit_intercept);
 }
 
-/* perceptron_sgd_fit on dense rows, the orders given or drawn. */
+/* perceptron_sgd_fit on dense rows, the orders from src. */
 static int NNI_F(dense_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,
-                                const NN_T *Y, const NN_T *SW, const int64_t *orders,
-                                uint32_t *keys, int64_t *pos, int64_t c, int64_t n, int64_t k,
-                                int64_t n_epochs, const nn_perceptron_sgd_options *opt)
+                                const NN_T *Y, const NN_T *SW,
+                                const NNI_F(sgd_order_source) *src, int64_t c, int64_t n,
+                                int64_t k, int64_t n_epochs, const nn_perceptron_sgd_options *opt)
 {
     NNI_F(dense_rows) rows;
     int64_t t;
@@ -258,8 +283,8 @@ static int NNI_F(dense_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, 
     rows.n = n;
     rows.k = k;
     rows.epoch = sgd_rows();
-    return NNI_F(sgd_fit_run)(NNI_F(dense_sgd_epoch), &rows, W, Q, cls, Y, SW, orders, keys, pos,
-                              c, n, k, n_epochs, opt);
+    return NNI_F(sgd_fit_run)(NNI_F(dense_sgd_epoch), &rows, W, Q, cls, Y, SW, src, c, n, k,
+                              n_epochs, opt);
 }
 
 int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,
@@ -267,7 +292,8 @@ int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, con
                              int64_t n, int64_t k, int64_t n_epochs,
                              const nn_perceptron_sgd_options *opt)
 {
-    return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, orders, NULL, NULL, c, n, k, n_epochs, opt);
+    const NNI_F(sgd_order_source) src = {orders, NULL, NULL, NULL, NULL};
+    return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, &src, c, n, k, n_epochs, opt);
 }
 
 int NN_F(perceptron_sgd_fit_shuffled)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,
@@ -276,6 +302,18 @@ int NN_F(perceptron_sgd_fit_shuffled)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class 
                                       int64_t k, int64_t n_epochs,
                                       const nn_perceptron_sgd_options *opt)
 {
+    const NNI_F(sgd_order_source) src = {NULL, keys, pos, NULL, NULL};
     if (!keys || !pos) return NN_EINVAL;
-    return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, NULL, keys, pos, c, n, k, n_epochs, opt);
+    return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, &src, c, n, k, n_epochs, opt);
+}
+
+int NN_F(perceptron_sgd_fit_dataset)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,
+                                     const NN_T *X, const NN_T *Y, const NN_T *SW,
+                                     const uint32_t *seeds, int64_t *index, int64_t c,
+                                     int64_t n, int64_t k, int64_t n_epochs,
+                                     const nn_perceptron_sgd_options *opt)
+{
+    const NNI_F(sgd_order_source) src = {NULL, NULL, NULL, seeds, index};
+    if (!seeds || !index) return NN_EINVAL;
+    return NNI_F(dense_sgd_fit)(W, Q, cls, X, Y, SW, &src, c, n, k, n_epochs, opt);
 }

@@ -5,8 +5,8 @@ constant learning rate eta0, one binary problem per class (one-vs-rest). Without
 stopping, one core call (``nnfast.ops.perceptron_sgd_fit``) runs a block of epochs for every
 class -- the update, the L2/L1/elasticnet penalty, the objective, then scikit-learn's stopping
 rule (tol, n_iter_no_change) and the finiteness check after each epoch -- the classes on the
-core's threads, each class's epoch orders drawn from its own RandomState by the core as the
-epochs run. With n_jobs given, joblib runs the classes (threads; the core releases the GIL), a
+core's threads, each class's epoch orders made by the core as the epochs run (scikit-learn's,
+below). With n_jobs given, joblib runs the classes (threads; the core releases the GIL), a
 class a call. With early_stopping each epoch is a call (``nnfast.ops.perceptron_sgd_epoch``),
 its validation score taken in Python. The coefficients are the same whichever way
 (docs/semantics.md).
@@ -20,9 +20,11 @@ step (scikit-learn's SPARSE_INTERCEPT_DECAY), so sparse and dense input train di
 here exactly as they do in scikit-learn. predict and decision_function are scikit-learn's (a
 sparse product, never densified).
 
-One difference: with shuffle=True the order of each epoch is a NumPy permutation seeded from
-random_state, not scikit-learn's internal generator; with shuffle=False the updates are
-scikit-learn's.
+With shuffle=True each epoch's order is scikit-learn's: its seeds drawn from random_state as
+scikit-learn's fit_binary draws them (make_dataset's seed, the validation split, then the
+shuffle seed; for several classes one seed per class first, each a generator of its own), and
+each class's rows shuffled by the core as scikit-learn's SequentialDataset shuffles them
+(``nnfast.ops.SGDDatasetOrders``), so the coefficients are scikit-learn's.
 """
 import numpy as np
 from joblib import Parallel, delayed
@@ -51,11 +53,17 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
     """
 
     def _fit_binary(self, X, y, alpha, sample_weight, learning_rate, max_iter):
-        seed = check_random_state(self.random_state).randint(MAX_INT)
+        # scikit-learn's fit_binary: make_dataset draws first, then the validation split
+        # (from the same generator when random_state is a RandomState), then the shuffle seed
+        rng = check_random_state(self.random_state)
+        draw_dataset_seed(rng)
+        y_1 = np.where(y == self.classes_[1], 1.0, -1.0)
+        validation_mask = self._make_validation_split(y_1, sample_mask=sample_weight > 0)
+        seed = rng.randint(MAX_INT)
         coef = np.array(self.coef_.ravel(), dtype=X.dtype)
         intercept, n_iter = self._fit_one_vs_rest(
             1, X, y, alpha, max_iter, self._expanded_class_weight[1],
-            self._expanded_class_weight[0], sample_weight, None, seed, coef)
+            self._expanded_class_weight[0], sample_weight, validation_mask, seed, coef)
         self.t_ += n_iter * X.shape[0]
         self.n_iter_ = n_iter
         self.coef_ = coef.reshape(1, -1)
@@ -63,7 +71,10 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
 
     def _fit_multiclass(self, X, y, alpha, learning_rate, sample_weight, max_iter):
         validation_mask = self._make_validation_split(y, sample_mask=sample_weight > 0)
-        seeds = check_random_state(self.random_state).randint(MAX_INT, size=len(self.classes_))
+        # class i's fit_binary draws from RandomState(seeds[i]): make_dataset's seed, then
+        # its shuffle seed
+        seeds = [shuffle_seed(np.random.RandomState(seed)) for seed in
+                 check_random_state(self.random_state).randint(MAX_INT, size=len(self.classes_))]
         # every class trains its row of a new matrix in place: coef_ changes only once all
         # classes are done, and no class holds a second copy of its row (2^18 features: 2 MiB)
         coef = np.array(self.coef_, dtype=X.dtype, order="C")
@@ -121,11 +132,9 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
     def _fit_one_vs_rest(self, i, X, y, alpha, max_iter, pos_weight, neg_weight, sample_weight,
                          validation_mask, seed, w, rows=None):
         """Class i against the rest, its coefficients w (of X's dtype) trained in place on
-        rows (_training_rows' answer; None: made here): (intercept, epochs run)."""
+        rows (_training_rows' answer; None: made here), epochs shuffled with scikit-learn's
+        shuffle seed `seed`: (intercept, epochs run)."""
         intercept = self.intercept_[0 if len(self.classes_) == 2 else i]
-        if validation_mask is None:
-            y_i = np.where(y == self.classes_[i], 1.0, -1.0)
-            validation_mask = self._make_validation_split(y_i, sample_mask=sample_weight > 0)
         train = ~validation_mask
         y_i, y_train, weights = self._class_problem(i, y, pos_weight, neg_weight,
                                                     sample_weight, train, X.dtype)
@@ -137,22 +146,23 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         score_on_validation = self._make_validation_score_cb(
             validation_mask, X, y_i, sample_weight, classes=np.array([-1, 1], dtype=X.dtype))
         return self._fit_with_validation(w, intercept, y_train, weights, seed, rows,
-                                         score_on_validation, alpha, max_iter)
+                                         validation_mask, score_on_validation, alpha, max_iter)
 
     def _fit_native(self, W, intercepts, Y, SW, seeds, rows, alpha, max_iter):
         """The classes (rows of W, labels Y, weights SW, trained in place) by the core, a
         block of epochs a call with the stopping rule and the finiteness check run there:
-        (intercepts, epochs run), one each per class. Each class's orders come from its
-        own RandomState: drawn by the core as each epoch runs for dense rows (one call for
-        every epoch), drawn ahead a block at a time for CSR rows (a class that stops early
-        leaves some unused: the generator is discarded, so that changes nothing)."""
+        (intercepts, epochs run), one each per class. Each class's orders are scikit-learn's
+        dataset shuffles with its seed: made by the core as each epoch runs for dense rows
+        (one call for every epoch), drawn ahead a block at a time for CSR rows (a class that
+        stops early leaves some unused: the streams are discarded, so that changes
+        nothing)."""
         X_train, epoch_kernel = rows
         n = X_train.shape[0]
         alpha, l1_ratio = self._penalty(alpha)
         state = ops.perceptron_sgd_classes(intercepts, W)
         Q = np.zeros_like(W) if alpha and l1_ratio else None
-        # each class's RandomState(seed).permutation(n) orders, drawn by the core
-        rngs = ops.RandomStateOrders(seeds) if self.shuffle else None
+        # each class's scikit-learn dataset shuffles of its n rows, made by the core
+        rngs = ops.SGDDatasetOrders(seeds, n) if self.shuffle else None
         fit = _sparse.perceptron_sgd_fit if epoch_kernel is sparse_epoch else ops.perceptron_sgd_fit
         decay = {"intercept_decay": SPARSE_INTERCEPT_DECAY} if fit is _sparse.perceptron_sgd_fit else {}
         while True:
@@ -179,9 +189,12 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         return state["b"].tolist(), state["epochs"].tolist()
 
     def _fit_with_validation(self, w, intercept, y_train, weights, seed, rows,
-                             score_on_validation, alpha, max_iter):
+                             validation_mask, score_on_validation, alpha, max_iter):
         """One class with early stopping on the validation split: an epoch a core call, the
-        score taken in Python after each: (intercept, epochs run)."""
+        score taken in Python after each: (intercept, epochs run). scikit-learn shuffles all
+        n rows and skips the validation ones: each epoch shuffles the full index with the
+        class's stream, drops the validation rows and renumbers the rest as training-row
+        positions, so the rows are visited in scikit-learn's sequence."""
         X_train, epoch_kernel = rows
         alpha, l1_ratio = self._penalty(alpha)
         # q: the L1 penalty applied so far to each weight (the CSR epoch needs it only with L1)
@@ -189,13 +202,18 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         b, u = float(intercept), 0.0
         # scikit-learn's running |w|^2 and |w|_1, from the full norms at the start of the call
         norms = _sparse.weight_norms(w)
-        rng = np.random.RandomState(seed)
+        train = ~validation_mask
+        stream = ops.SGDDatasetOrders([seed], len(train)) if self.shuffle else None
+        shuffled = np.empty((1, 1, len(train)), dtype=np.int64)
+        position = np.cumsum(train) - 1  # a training row's position among the training rows
         tol = self.tol if self.tol is not None else -np.inf
-        train_count = X_train.shape[0]
         best_score, no_improvement = -np.inf, 0
         epoch = 0
         for epoch in range(max_iter):
-            order = rng.permutation(train_count).astype(np.int64) if self.shuffle else None
+            order = None
+            if stream is not None:
+                stream.fill(shuffled)
+                order = position[shuffled[0, 0][train[shuffled[0, 0]]]]
             b, u, _ = epoch_kernel(
                 w, b, u, q, norms, X_train, y_train, weights, self.eta0, alpha, l1_ratio,
                 bool(self.fit_intercept), order)
@@ -207,6 +225,20 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
             if no_improvement >= self.n_iter_no_change:
                 break
         return b, epoch + 1
+
+
+def draw_dataset_seed(rng):
+    """make_dataset's draw from fit_binary's generator: the dataset's own seed, which
+    scikit-learn uses for random sampling only (never for the shuffle) but which moves the
+    generator before the shuffle seed is drawn."""
+    return rng.randint(1, MAX_INT)
+
+
+def shuffle_seed(rng):
+    """The shuffle seed fit_binary draws from rng without a validation split of its own:
+    after make_dataset's."""
+    draw_dataset_seed(rng)
+    return rng.randint(MAX_INT)
 
 
 def dense_epoch(w, b, u, q, norms, X, y, weights, eta, alpha, l1_ratio, fit_intercept, order):
