@@ -18,8 +18,6 @@ Where the results differ from scikit-learn's (documented in README.md, "nnfast.s
   given is used whatever X is.
 - a fit that raises leaves the estimator as it was before the call (scikit-learn's leaves
   the NaN weights of the failed run).
-- Perceptron with shuffle=True draws its sample order from NumPy, not from scikit-learn's
-  internal generator, so the same random_state gives a different (equally valid) order.
 Importing nnfast does not import scikit-learn; importing nnfast.sklearn does.
 """
 from ._mlp import MLPClassifier, MLPRegressor
