@@ -374,6 +374,13 @@ int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k, int trans_b);
  * thread ends (POSIX). NULL when out of memory. The GEMM packs A and B into these.          */
 #define NNI_SCRATCH_SLOTS 6
 void *nni_thread_scratch(int slot, int64_t bytes);
+/* scratch.c: a block of at least bytes, aligned to 64 bytes, for a buffer that outlives the
+ * call (a workspace's) or is large: taken from the blocks this thread keeps when one fits, and
+ * released with nni_block_free (NULL allowed), which keeps large blocks for the thread's next
+ * allocations (their pages stay mapped: no page faults) and frees the rest. A block may be
+ * released on another thread than the one that took it. NULL when out of memory.          */
+void *nni_block_alloc(int64_t bytes);
+void nni_block_free(void *p);
 
 /* Thread-local storage (scratch.c's per-thread buffers).                               */
 #if defined(_MSC_VER)

@@ -132,7 +132,8 @@ static int forward_rows(NN_T *out, const NN_T *params, const nn_net *net, const 
     if ((st = nni_mul(&buf_count, chunk, maxw)) != NN_OK ||
         (st = nni_mul(&t, buf_count, 2 * n_parts)) != NN_OK)
         return st;
-    if (t > FORWARD_STACK_ELEMS && !(buf = (NN_T *)nni_alloc(t, sizeof(NN_T)))) return NN_ENOMEM;
+    if (t > FORWARD_STACK_ELEMS && !(buf = (NN_T *)nni_block_alloc(t * (int64_t)sizeof(NN_T))))
+        return NN_ENOMEM;
     share.out = out;
     share.params = params;
     share.X = X;
@@ -149,7 +150,7 @@ static int forward_rows(NN_T *out, const NN_T *params, const nn_net *net, const 
         st = NNI_F(forward_part)(&share, 0);
     else
         st = nni_parallel_for(threads, n_parts, NNI_F(forward_part), &share);
-    if (buf != stack_buf) free(buf);
+    if (buf != stack_buf) nni_block_free(buf);
     return st;
 }
 
@@ -206,7 +207,7 @@ static int dropout_buffers_alloc(NNI_F(batch_buffers) *buf, const nn_net *net, i
             return st;
     buf->F = (NN_T **)calloc((size_t)L, sizeof(NN_T *));
     buf->S = (NN_T **)calloc((size_t)L, sizeof(NN_T *));
-    buf->drop_data = (NN_T *)nni_alloc(total, sizeof(NN_T));
+    buf->drop_data = (NN_T *)nni_block_alloc(total * (int64_t)sizeof(NN_T));
     if (!buf->F || !buf->S || !buf->drop_data) return NN_ENOMEM;
     for (l = 0; l < L - 1; l++) {
         if (!(nn_net_layer_dropout(net, l) > 0)) continue;
@@ -249,7 +250,8 @@ int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int
         (st = nni_add(&total, total, (L + 3) * BUFFER_GAP)) != NN_OK)
         return st;
     buf->A = (NN_T **)malloc((size_t)L * sizeof(NN_T *));
-    buf->data = (NN_T *)nni_alloc(total, sizeof(NN_T));
+    /* a kept block (scratch.c): the next buffers of this size reuse its pages */
+    buf->data = (NN_T *)nni_block_alloc(total * (int64_t)sizeof(NN_T));
     if (!buf->A || !buf->data) {
         NNI_F(batch_buffers_free)(buf);
         return NN_ENOMEM;
@@ -269,10 +271,10 @@ int NNI_F(batch_buffers_alloc)(NNI_F(batch_buffers) *buf, const nn_net *net, int
 void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
 {
     free(buf->A);
-    free(buf->data);
+    nni_block_free(buf->data);
     free(buf->F);
     free(buf->S);
-    free(buf->drop_data);
+    nni_block_free(buf->drop_data);
     memset(buf, 0, sizeof *buf);
 }
 

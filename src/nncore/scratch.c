@@ -1,5 +1,7 @@
 /* Per-thread scratch buffers (the GEMM packing buffers): grown on demand, kept for the
- * thread's next calls, freed when the thread ends. */
+ * thread's next calls, freed when the thread ends. And kept blocks: the large buffers of a
+ * workspace or a call (nni_block_alloc), which on release wait for the thread's next
+ * allocation of their size instead of going back to the system. */
 #include "internal.h"
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -7,10 +9,25 @@
 #define HAVE_PTHREAD_KEYS 1
 #endif
 
+/* Blocks released by nni_block_free that this thread keeps: at most NNI_KEPT_BLOCKS, at most
+ * KEPT_MAX_BYTES together. Blocks below KEPT_MIN_BYTES go straight back to malloc, whose
+ * heap reuses them without new pages anyway. */
+#define NNI_KEPT_BLOCKS 4
+#define KEPT_MIN_BYTES ((int64_t)1 << 20)
+#define KEPT_MAX_BYTES ((int64_t)512 << 20)
+
 typedef struct {
     void *raw[NNI_SCRATCH_SLOTS];
     int64_t bytes[NNI_SCRATCH_SLOTS];
+    void *kept[NNI_KEPT_BLOCKS]; /* block headers (block_header), or NULL                  */
 } thread_scratch;
+
+/* What precedes a block's 64-byte-aligned data: its usable size and malloc's pointer. */
+typedef struct {
+    int64_t bytes;
+    void *raw;
+} block_header;
+#define BLOCK_HEADER_BYTES 64
 
 static NNI_THREAD_LOCAL thread_scratch tl_scratch;
 
@@ -29,10 +46,25 @@ static void scratch_free(void *scratch)
         ts->raw[i] = NULL;
         ts->bytes[i] = 0;
     }
+    for (i = 0; i < NNI_KEPT_BLOCKS; i++) {
+        if (ts->kept[i]) free(((block_header *)ts->kept[i])->raw);
+        ts->kept[i] = NULL;
+    }
 }
 
 static void scratch_key_create(void) { (void)pthread_key_create(&g_scratch_key, scratch_free); }
 #endif
+
+/* This thread's buffers are freed when it ends (POSIX). */
+static void scratch_register(thread_scratch *ts)
+{
+#ifdef HAVE_PTHREAD_KEYS
+    pthread_once(&g_scratch_once, scratch_key_create);
+    (void)pthread_setspecific(g_scratch_key, ts);
+#else
+    (void)ts;
+#endif
+}
 
 void *nni_thread_scratch(int slot, int64_t bytes)
 {
@@ -41,13 +73,75 @@ void *nni_thread_scratch(int slot, int64_t bytes)
     if (bytes > ts->bytes[slot]) {
         void *raw = malloc((size_t)bytes + 64);
         if (!raw) return NULL;
-#ifdef HAVE_PTHREAD_KEYS
-        pthread_once(&g_scratch_once, scratch_key_create);
-        (void)pthread_setspecific(g_scratch_key, ts);
-#endif
+        scratch_register(ts);
         free(ts->raw[slot]);
         ts->raw[slot] = raw;
         ts->bytes[slot] = bytes;
     }
     return (void *)(((uintptr_t)ts->raw[slot] + 63) & ~(uintptr_t)63);
+}
+
+/* A block of at least `bytes`, 64-byte aligned: the smallest block this thread keeps that
+ * holds it and is at most twice as large (its pages are already the process's: no page
+ * faults, no zeroing by the kernel), else a new one. W4's workspace (1024-2048-2048-10,
+ * float32, batch 256: gradient, velocity and batch buffers, 58 MiB) was otherwise returned
+ * to the system at every fit's end and faulted in page by page at the next. */
+void *nni_block_alloc(int64_t bytes)
+{
+    thread_scratch *ts = &tl_scratch;
+    block_header *h;
+    void *raw;
+    int i, best = -1;
+    if (bytes < 0) return NULL;
+    for (i = 0; i < NNI_KEPT_BLOCKS; i++) {
+        const block_header *k = (const block_header *)ts->kept[i];
+        if (k && k->bytes >= bytes && k->bytes / 2 <= bytes &&
+            (best < 0 || k->bytes < ((const block_header *)ts->kept[best])->bytes))
+            best = i;
+    }
+    if (best >= 0) {
+        h = (block_header *)ts->kept[best];
+        ts->kept[best] = NULL;
+        return (char *)h + BLOCK_HEADER_BYTES;
+    }
+    if (!(raw = malloc((size_t)bytes + BLOCK_HEADER_BYTES + 63))) return NULL;
+    h = (block_header *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    h->bytes = bytes;
+    h->raw = raw;
+    return (char *)h + BLOCK_HEADER_BYTES;
+}
+
+/* Release a block of nni_block_alloc (NULL: nothing): kept for this thread's next
+ * allocations when it is large enough to be worth keeping and fits the limits (in place of
+ * the smallest kept block when that is smaller), else freed. */
+void nni_block_free(void *p)
+{
+    thread_scratch *ts = &tl_scratch;
+    block_header *h;
+    int64_t total = 0;
+    int i, empty = -1, smallest = -1, slot;
+    if (!p) return;
+    h = (block_header *)((char *)p - BLOCK_HEADER_BYTES);
+    for (i = 0; i < NNI_KEPT_BLOCKS; i++) {
+        const block_header *k = (const block_header *)ts->kept[i];
+        if (!k) {
+            if (empty < 0) empty = i;
+            continue;
+        }
+        total += k->bytes;
+        if (smallest < 0 || k->bytes < ((const block_header *)ts->kept[smallest])->bytes)
+            smallest = i;
+    }
+    slot = empty;
+    if (slot < 0 && ((const block_header *)ts->kept[smallest])->bytes < h->bytes) {
+        slot = smallest; /* all taken: this one replaces the smallest */
+        total -= ((const block_header *)ts->kept[smallest])->bytes;
+    }
+    if (h->bytes < KEPT_MIN_BYTES || slot < 0 || total + h->bytes > KEPT_MAX_BYTES) {
+        free(h->raw);
+        return;
+    }
+    if (ts->kept[slot]) free(((block_header *)ts->kept[slot])->raw);
+    ts->kept[slot] = h;
+    scratch_register(ts);
 }

@@ -37,19 +37,25 @@ struct NN_WS {
     int neuron;              /* 1: one neuron, full batch: neuron_train.c runs whole fits      */
 };
 
+/* count values of NN_T (a count the caller checked) as a kept block (scratch.c). */
+static void *workspace_block(int64_t count)
+{
+    return nni_block_alloc(count * (int64_t)sizeof(NN_T));
+}
+
 void NN_F(workspace_free)(NN_WS *ws)
 {
     if (!ws) return;
     NNI_F(batch_buffers_free)(&ws->buf);
     free(ws->sizes);
     free(ws->order);
-    free(ws->Xb);
-    free(ws->Yb);
+    nni_block_free(ws->Xb);
+    nni_block_free(ws->Yb);
     free(ws->swb);
-    free(ws->grads);
-    free(ws->state1);
-    free(ws->state2);
-    free(ws->WT);
+    nni_block_free(ws->grads);
+    nni_block_free(ws->state1);
+    nni_block_free(ws->state2);
+    nni_block_free(ws->WT);
     free(ws);
 }
 
@@ -78,12 +84,14 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
     ws->optimizer = optimizer;
     ws->sizes = (int64_t *)nni_alloc(L + 1, sizeof(int64_t));
     ws->order = (int64_t *)nni_alloc(n_samples, sizeof(int64_t));
-    ws->Xb = (NN_T *)nni_alloc(nx, sizeof(NN_T));
-    ws->Yb = (NN_T *)nni_alloc(ny, sizeof(NN_T));
+    /* the large buffers are blocks (scratch.c): the next fit of this size, on this thread,
+     * reuses their pages */
+    ws->Xb = (NN_T *)workspace_block(nx);
+    ws->Yb = (NN_T *)workspace_block(ny);
     ws->swb = (double *)nni_alloc(batch_size, sizeof(double));
-    ws->grads = (NN_T *)nni_alloc(n_params, sizeof(NN_T));
-    ws->state1 = (NN_T *)nni_alloc(n_params, sizeof(NN_T));
-    if (optimizer == NN_OPT_ADAM) ws->state2 = (NN_T *)nni_alloc(n_params, sizeof(NN_T));
+    ws->grads = (NN_T *)workspace_block(n_params);
+    ws->state1 = (NN_T *)workspace_block(n_params);
+    if (optimizer == NN_OPT_ADAM) ws->state2 = (NN_T *)workspace_block(n_params);
     if (!ws->sizes || !ws->order || !ws->Xb || !ws->Yb || !ws->swb || !ws->grads || !ws->state1 ||
         (optimizer == NN_OPT_ADAM && !ws->state2)) {
         NN_F(workspace_free)(ws);
@@ -98,7 +106,7 @@ int NN_F(workspace_create)(NN_WS **ws_out, const nn_net *net, int64_t n_samples,
         for (l = 0; l < L; l++)
             if (net->sizes[l] * net->sizes[l + 1] > maxkn)
                 maxkn = net->sizes[l] * net->sizes[l + 1];
-        if (!(ws->WT = (NN_T *)nni_alloc(maxkn, sizeof(NN_T)))) {
+        if (!(ws->WT = (NN_T *)workspace_block(maxkn))) {
             NN_F(workspace_free)(ws);
             return NN_ENOMEM;
         }

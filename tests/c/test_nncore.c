@@ -970,6 +970,40 @@ static void test_optimizers(void)
     CHECK(fabs(w - 0.99) < 1e-8, "adam first step: w %.17g, want ~0.99", w);
 }
 
+/* Kept blocks (scratch.c): a released large block serves the thread's next allocation of
+ * its size (same pages) and keeps the workspace's data; small or much smaller requests get
+ * their own block; every block is 64-byte aligned and usable over its whole length. */
+static void test_kept_blocks(void)
+{
+    const int64_t mib = (int64_t)1 << 20;
+    unsigned char *a = (unsigned char *)nni_block_alloc(8 * mib), *b, *c, *d;
+    CHECK(a != NULL && ((uintptr_t)a & 63) == 0, "8 MiB block: %p, want 64-byte aligned",
+          (void *)a);
+    if (!a) return;
+    memset(a, 0x5a, (size_t)(8 * mib));
+    nni_block_free(a);
+    b = (unsigned char *)nni_block_alloc(6 * mib); /* fits the kept 8 MiB: taken */
+    CHECK(b == a, "a 6 MiB block after releasing 8 MiB: %p, want the kept %p", (void *)b,
+          (void *)a);
+    c = (unsigned char *)nni_block_alloc(6 * mib); /* nothing kept now: a new block */
+    CHECK(c != NULL && c != b, "a second 6 MiB block %p must not be the first %p", (void *)c,
+          (void *)b);
+    if (c) memset(c, 1, (size_t)(6 * mib));
+    nni_block_free(b);
+    d = (unsigned char *)nni_block_alloc(2 * mib); /* 8 MiB is over twice 2 MiB: not taken */
+    CHECK(d != NULL && d != a, "a 2 MiB block took the kept 8 MiB one");
+    if (d) memset(d, 2, (size_t)(2 * mib));
+    nni_block_free(d);
+    nni_block_free(c);
+    nni_block_free(NULL);
+    b = (unsigned char *)nni_block_alloc(100); /* small: a block of its own, aligned */
+    CHECK(b != NULL && ((uintptr_t)b & 63) == 0 && b != a && b != c, "a small block");
+    if (b) memset(b, 3, 100);
+    nni_block_free(b);
+    b = (unsigned char *)nni_block_alloc(-1);
+    CHECK(b == NULL, "a block of -1 bytes must be refused");
+}
+
 int main(void)
 {
     printf("nncore tests: threading %s, %d threads by default\n", nn_threading(),
@@ -982,6 +1016,7 @@ int main(void)
     test_training();
     test_perceptron();
     test_optimizers();
+    test_kept_blocks();
     test_layer_features();
     test_errors();
     if (g_failures) {
