@@ -62,7 +62,13 @@ def test_each_simds_rate_is_its_flop_per_cycle_at_about_the_clock(dtype):
         if PROBE_ISA[kernel] is None:
             continue
         per_cycle = machine.FLOPS_PER_CYCLE[PROBE_ISA[kernel]][dtype]
-        rate = best_of(3, lambda: _core.measure_fma_flops(dtype, kernel, 1, **QUICK))
+        # the best rate of up to 12 tries, stopping at the first that reaches the bound: a
+        # busy machine (the suite's other work, another process on the core) only lowers it
+        rate = 0.0
+        for _ in range(12):
+            rate = max(rate, _core.measure_fma_flops(dtype, kernel, 1, **QUICK))
+            if rate / per_cycle >= 0.5 * clock:
+                break
         simd_clock = rate / per_cycle
         assert 0.5 * clock <= simd_clock <= 1.5 * clock, (
             f"{kernel} {dtype}: {rate / 1e9:.1f} GFLOP/s = {per_cycle} FLOP/cycle at "
