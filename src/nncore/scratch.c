@@ -10,11 +10,12 @@
 #endif
 
 /* Blocks released by nni_block_free that this thread keeps: at most NNI_KEPT_BLOCKS, at most
- * KEPT_MAX_BYTES together. Blocks below KEPT_MIN_BYTES go straight back to malloc, whose
- * heap reuses them without new pages anyway. */
+ * KEPT_MAX_BYTES together (a bound on the memory a program holds after its last fit, per
+ * thread that ran one: W4's workspace is 58 MiB). Blocks below KEPT_MIN_BYTES go straight
+ * back to malloc, whose heap reuses them without new pages anyway. */
 #define NNI_KEPT_BLOCKS 4
 #define KEPT_MIN_BYTES ((int64_t)1 << 20)
-#define KEPT_MAX_BYTES ((int64_t)512 << 20)
+#define KEPT_MAX_BYTES ((int64_t)128 << 20)
 
 typedef struct {
     void *raw[NNI_SCRATCH_SLOTS];
