@@ -190,18 +190,21 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
 
     def _fit_with_validation(self, w, intercept, y_train, weights, seed, rows,
                              validation_mask, score_on_validation, alpha, max_iter):
-        """One class with early stopping on the validation split: an epoch a core call, the
-        score taken in Python after each: (intercept, epochs run). scikit-learn shuffles all
-        n rows and skips the validation ones: each epoch shuffles the full index with the
-        class's stream, drops the validation rows and renumbers the rest as training-row
-        positions, so the rows are visited in scikit-learn's sequence."""
+        """One class with early stopping on the validation split: an epoch a core call
+        (``perceptron_sgd_fit`` with one epoch, the scale and the running norms carried in its
+        state as scikit-learn's WeightVector carries them), the score taken in Python after
+        each on the unscaled weights and the intercept, as scikit-learn's callback takes it:
+        (intercept, epochs run). scikit-learn shuffles all n rows and skips the validation
+        ones: each epoch shuffles the full index with the class's stream, drops the
+        validation rows and renumbers the rest as training-row positions, so the rows are
+        visited in scikit-learn's sequence."""
         X_train, epoch_kernel = rows
         alpha, l1_ratio = self._penalty(alpha)
-        # q: the L1 penalty applied so far to each weight (the CSR epoch needs it only with L1)
-        q = None if epoch_kernel is sparse_epoch and not (alpha and l1_ratio) else np.zeros_like(w)
-        b, u = float(intercept), 0.0
-        # scikit-learn's running |w|^2 and |w|_1, from the full norms at the start of the call
-        norms = _sparse.weight_norms(w)
+        W = w[None]  # the class's row, trained in place
+        Q = np.zeros_like(W) if alpha and l1_ratio else None
+        state = ops.perceptron_sgd_classes([intercept], W)
+        fit = _sparse.perceptron_sgd_fit if epoch_kernel is sparse_epoch else ops.perceptron_sgd_fit
+        decay = {"intercept_decay": SPARSE_INTERCEPT_DECAY} if fit is _sparse.perceptron_sgd_fit else {}
         train = ~validation_mask
         stream = ops.SGDDatasetOrders([seed], len(train)) if self.shuffle else None
         shuffled = np.empty((1, 1, len(train)), dtype=np.int64)
@@ -213,18 +216,21 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
             order = None
             if stream is not None:
                 stream.fill(shuffled)
-                order = position[shuffled[0, 0][train[shuffled[0, 0]]]]
-            b, u, _ = epoch_kernel(
-                w, b, u, q, norms, X_train, y_train, weights, self.eta0, alpha, l1_ratio,
-                bool(self.fit_intercept), order)
-            if not np.isfinite(b) or not np.all(np.isfinite(w)):
+                order = position[shuffled[0, 0][train[shuffled[0, 0]]]][None, None]
+            # the objective's stopping rule is off (tol -inf): scikit-learn's early stopping
+            # never computes it
+            fit(W, Q, state, X_train, y_train[None], weights[None], order, self.eta0, alpha,
+                l1_ratio, bool(self.fit_intercept), -np.inf, self.n_iter_no_change, max_iter,
+                n_epochs=1, **decay)
+            if state["status"][0] == ops.SGD_NONFINITE:
                 raise ValueError(OVERFLOW_MESSAGE % (epoch + 1))
-            score = score_on_validation(w, b)
+            score = score_on_validation(w, float(state["b"][0]))
             no_improvement = no_improvement + 1 if score < best_score + tol else 0
             best_score = max(best_score, score)
             if no_improvement >= self.n_iter_no_change:
                 break
-        return b, epoch + 1
+        w *= w.dtype.type(state["wscale"][0])  # scikit-learn's last reset_wscale
+        return float(state["b"][0]), epoch + 1
 
 
 def draw_dataset_seed(rng):
