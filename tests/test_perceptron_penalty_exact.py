@@ -13,6 +13,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import Perceptron as SklearnPerceptron
 
 from nnfast.sklearn import Perceptron
+from test_perceptron_shuffle import assert_same_fit
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +29,7 @@ def fit_both(X, y, **params):
 
 
 def assert_identical(theirs, ours):
-    np.testing.assert_array_equal(ours.coef_, theirs.coef_)
-    np.testing.assert_array_equal(ours.intercept_, theirs.intercept_)
-    assert ours.coef_.dtype == theirs.coef_.dtype
-    assert ours.n_iter_ == theirs.n_iter_
-    assert ours.t_ == theirs.t_
+    assert_same_fit(ours, theirs)
 
 
 def as_input(X, dtype, fmt):

@@ -475,7 +475,9 @@ def perceptron_sgd_epoch(w: Array, b: float, u: float, q: Array, X: npt.ArrayLik
     """One epoch of SGD on the perceptron loss max(0, -y p) (scikit-learn's Perceptron), as
     nnfast.reference.ops.perceptron_sgd_epoch: per sample, p = w . x + b, a mistake
     (y p <= 0) moves w by eta y sw x and b by eta y sw; the L2 part of the penalty shrinks w,
-    the L1 part (cumulative u, q per weight) pulls it toward 0.
+    the L1 part (cumulative u, q per weight) pulls it toward 0. With a penalty the arithmetic
+    is scikit-learn's WeightVector's (w = wscale v, its running norms; docs/semantics.md),
+    started from the exact norms and folded back into w at the end.
 
     Parameters
     ----------
