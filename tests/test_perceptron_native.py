@@ -27,7 +27,8 @@ def digits():
 
 def per_epoch_fit(X, y, sw, *, shuffle, penalty, class_weight, tol, max_iter,
                   alpha=1e-4, l1_ratio=0.15, eta0=1.0, n_iter_no_change=5, random_state=0):
-    """The driver the native path replaces, an epoch a core call: (coef, intercept, n_iter)."""
+    """The native path an epoch a core call, the class's state (its scale, norms and stopping
+    rule) carried from call to call: (coef, intercept, n_iter)."""
     classes = np.unique(y)
     cw = (compute_class_weight(class_weight, classes=classes, y=y) if class_weight
           else np.ones(len(classes)))
@@ -48,29 +49,23 @@ def per_epoch_fit(X, y, sw, *, shuffle, penalty, class_weight, tol, max_iter,
         y_j = np.where(y == classes[positive], 1.0, -1.0)
         pos, neg = (cw[1], cw[0]) if binary else (cw[j], 1.0)
         weights = np.where(y_j > 0, pos, neg) * sw
-        w, b, u = np.zeros(k), 0.0, 0.0
-        q = None if csr and not (alpha and l1_ratio) else np.zeros(k)
-        norms = _sparse.weight_norms(w)
+        w = np.zeros(k)
+        Q = np.zeros((1, k)) if alpha and l1_ratio else None
+        state = ops.perceptron_sgd_classes([0.0], w[None])
         stream = ops.SGDDatasetOrders([seed], n)
-        best, stall = np.inf, 0
+        fit = _sparse.perceptron_sgd_fit if csr else ops.perceptron_sgd_fit
+        decay = {"intercept_decay": SPARSE_INTERCEPT_DECAY} if csr else {}
         for epoch in range(max_iter):
             order = None
             if shuffle:
                 order = np.empty((1, 1, n), dtype=np.int64)
                 stream.fill(order)
-                order = order[0, 0]
-            if csr:
-                b, u, objective = _sparse.perceptron_sgd_epoch(
-                    w, b, u, q, norms, rows, y_j, weights, eta0, alpha, l1_ratio, True, order,
-                    SPARSE_INTERCEPT_DECAY)
-            else:
-                b, u, objective = ops.perceptron_sgd_epoch(
-                    w, b, u, q, rows, y_j, weights, eta0, alpha, l1_ratio, True, order)
-            objective /= n
-            stall = stall + 1 if objective > best - (-np.inf if tol is None else tol) else 0
-            best = min(best, objective)
-            if stall >= n_iter_no_change:
+            fit(w[None], Q, state, rows, y_j[None], weights[None], order, eta0, alpha,
+                l1_ratio, True, -np.inf if tol is None else tol, n_iter_no_change, max_iter,
+                n_epochs=1, **decay)
+            if state["status"][0] != ops.SGD_TRAINING:
                 break
+        b = state["b"][0]
         coef.append(w)
         intercepts.append(b)
         n_iter = max(n_iter, epoch + 1)
@@ -153,9 +148,9 @@ def test_partial_fit_runs_natively_and_matches_fit_for_one_epoch(digits, monkeyp
     monkeypatch.setattr(ops, "perceptron_sgd_fit",
                         lambda *a, **kw: calls.append(1) or native(*a, **kw))
     model = Perceptron(random_state=0, shuffle=False).partial_fit(X, y, classes=np.unique(y))
+    assert calls == [1]
     coef, intercept, _ = per_epoch_fit(X, y, np.ones(len(y)), shuffle=False, penalty=None,
                                        class_weight=None, tol=None, max_iter=1)
-    assert calls == [1]
     np.testing.assert_array_equal(model.coef_, coef)
     np.testing.assert_array_equal(model.intercept_, intercept)
 

@@ -100,6 +100,7 @@ cdef extern from "nncore.h" nogil:
         double b
         double u
         double norms[2]
+        double wscale
         double best_objective
         int64_t no_improvement
         int64_t epochs

@@ -475,7 +475,9 @@ def perceptron_sgd_epoch(w: Array, b: float, u: float, q: Array, X: npt.ArrayLik
     """One epoch of SGD on the perceptron loss max(0, -y p) (scikit-learn's Perceptron), as
     nnfast.reference.ops.perceptron_sgd_epoch: per sample, p = w . x + b, a mistake
     (y p <= 0) moves w by eta y sw x and b by eta y sw; the L2 part of the penalty shrinks w,
-    the L1 part (cumulative u, q per weight) pulls it toward 0.
+    the L1 part (cumulative u, q per weight) pulls it toward 0. With a penalty the arithmetic
+    is scikit-learn's WeightVector's (w = wscale v, its running norms; docs/semantics.md),
+    started from the exact norms and folded back into w at the end.
 
     Parameters
     ----------
@@ -515,7 +517,7 @@ def perceptron_sgd_epoch(w: Array, b: float, u: float, q: Array, X: npt.ArrayLik
 
 # One class's training state in perceptron_sgd_fit: the core's nn_perceptron_sgd_class.
 PERCEPTRON_SGD_CLASS = np.dtype([
-    ("b", np.float64), ("u", np.float64), ("norms", np.float64, (2,)),
+    ("b", np.float64), ("u", np.float64), ("norms", np.float64, (2,)), ("wscale", np.float64),
     ("best_objective", np.float64), ("no_improvement", np.int64), ("epochs", np.int64),
     ("status", np.int64)])
 assert PERCEPTRON_SGD_CLASS.itemsize == _core.PERCEPTRON_SGD_CLASS_BYTES
@@ -531,11 +533,12 @@ def weight_norms(w: Array) -> np.ndarray:
 
 def perceptron_sgd_classes(intercepts: npt.ArrayLike, W: Array) -> np.ndarray:
     """The starting state of one class per row of W: intercept b, no L1 applied, norms
-    [|w|^2, |w|_1] (the CSR epoch's running norms start there), no objective yet."""
+    [|w|^2, |w|_1] (scikit-learn's running norms start there), scale 1, no objective yet."""
     state = np.zeros(len(W), dtype=PERCEPTRON_SGD_CLASS)
     state["b"] = intercepts
     for j, w in enumerate(W):
         state["norms"][j] = weight_norms(w)
+    state["wscale"] = 1.0
     state["best_objective"] = np.inf
     return state
 
@@ -594,6 +597,12 @@ def perceptron_sgd_fit(W: Array, Q: Optional[Array], state: np.ndarray, X: npt.A
     most; a class that stops draws no more). A class stops when state["status"] leaves SGD_TRAINING:
     SGD_CONVERGED after n_iter_no_change epochs whose mean objective is above its best - tol,
     SGD_NONFINITE when w or b is no longer finite; or at max_iter epochs (state["epochs"]).
+
+    With an L2 part (alpha > 0, l1_ratio < 1) the epochs are scikit-learn's WeightVector
+    arithmetic: the weights are state["wscale"][j] * W[j], the scale carried from call to
+    call and folded into W[j] (wscale 1) once the class stops, as scikit-learn's fit ends;
+    while a class still trains, W[j] holds scikit-learn's unscaled weights (those its early
+    stopping scores).
     """
     _inplace(W=W)  # a float array: the dtype X is read in
     X = check.as_matrix(X, "X", W.dtype, W.shape[-1], "W")

@@ -756,24 +756,41 @@ NNI_F(small_forward_fn) NNI_F(small_forward_engine)(const nn_net *net);
 NNI_F(small_step_fn) NNI_F(small_engine)(const nn_net *net, int64_t batch, nn_opt optimizer);
 
 /* ---- the dense perceptron SGD epoch (perceptron_simd.h), one per instruction set --------- */
-/* perceptron_sgd_epoch's rule over rows in order (NULL: 0..n-1): the summed objective. The
- * portable, avx2 and avx512 epochs give the same bits (perceptron.c picks one).            */
-typedef double (*NNI_F(sgd_rows_fn))(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
-                                     const NN_T *y, const NN_T *sw, const int64_t *order,
-                                     int64_t n, int64_t k, double eta, double alpha,
-                                     double l1_ratio, int fit_intercept);
-double NNI_F(sgd_rows_portable)(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
-                                const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
-                                int64_t k, double eta, double alpha, double l1_ratio,
-                                int fit_intercept);
-double NNI_F(sgd_rows_avx2)(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
-                            const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
-                            int64_t k, double eta, double alpha, double l1_ratio,
+/* perceptron_sgd_epoch's rule without a penalty over rows in order (NULL: 0..n-1): the summed
+ * objective. The portable, avx2 and avx512 epochs give the same bits (perceptron.c picks
+ * one).                                                                                      */
+typedef double (*NNI_F(sgd_rows_fn))(NN_T *w, double *b, const NN_T *X, const NN_T *y,
+                                     const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
+                                     double eta, int fit_intercept);
+double NNI_F(sgd_rows_portable)(NN_T *w, double *b, const NN_T *X, const NN_T *y,
+                                const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
+                                double eta, int fit_intercept);
+double NNI_F(sgd_rows_avx2)(NN_T *w, double *b, const NN_T *X, const NN_T *y, const NN_T *sw,
+                            const int64_t *order, int64_t n, int64_t k, double eta,
                             int fit_intercept);
-double NNI_F(sgd_rows_avx512)(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X,
-                              const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
-                              int64_t k, double eta, double alpha, double l1_ratio,
-                              int fit_intercept);
+double NNI_F(sgd_rows_avx512)(NN_T *w, double *b, const NN_T *X, const NN_T *y,
+                              const NN_T *sw, const int64_t *order, int64_t n, int64_t k,
+                              double eta, int fit_intercept);
+
+/* ---- scikit-learn's WeightVector epoch (perceptron_wscale.c): CSR rows, dense with L2 ---- */
+/* One epoch over CSR rows (indptr, cols = indices, data) or dense rows (indptr NULL, data
+ * (n, k), cols 0..k-1): w holds v, the weights are s->wscale * v; s's b, u, norms and wscale
+ * in/out. The summed objective.                                                              */
+double NNI_F(wscale_sgd_epoch)(NN_T *w, NN_T *q, nn_perceptron_sgd_class *s,
+                               const int64_t *indptr, const int32_t *cols, const NN_T *data,
+                               const NN_T *y, const NN_T *sw, const int64_t *order, int64_t n,
+                               int64_t k, const nn_perceptron_sgd_options *opt);
+/* w *= s->wscale, s->wscale = 1.                                                             */
+void NNI_F(wscale_fold)(NN_T *w, nn_perceptron_sgd_class *s, int64_t k);
+/* wscale_sgd_epoch on a plain w (scale 1 at the start, folded in at the end).                */
+double NNI_F(wscale_sgd_epoch_plain)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
+                                     const int64_t *indptr, const int32_t *cols,
+                                     const NN_T *data, const NN_T *y, const NN_T *sw,
+                                     const int64_t *order, int64_t n, int64_t k, double eta,
+                                     double alpha, double l1_ratio, int fit_intercept,
+                                     double intercept_decay);
+/* 0 .. k-1 (int32, nni_alloc'd; free), NULL when out of memory or k > INT32_MAX.            */
+int32_t *NNI_F(wscale_columns)(int64_t k);
 
 /* ---- perceptron_sgd_fit's driver (perceptron.c), shared by the dense and CSR rows ------ */
 /* One epoch of class state s on w (q its L1 memory), labels y, weights sw, rows in order

@@ -170,10 +170,13 @@ typedef struct {
 } nn_perceptron_sgd_options;
 
 /* A class's training state, carried from call to call (start: b the initial intercept,
- * u = 0, norms = [|w|^2, |w|_1] for CSR rows, best_objective = +inf, the counts 0).        */
+ * u = 0, norms = [|w|^2, |w|_1], wscale = 1, best_objective = +inf, the counts 0).        */
 typedef struct {
     double b, u;                   /* intercept, cumulative L1 penalty                      */
-    double norms[2];               /* CSR rows: scikit-learn's running |w|^2 and |w|_1      */
+    double norms[2];               /* scikit-learn's running |w|^2 and |w|_1 (CSR rows, or
+                                      dense rows with an L2 penalty)                        */
+    double wscale;                 /* the weights are wscale * W's row (scikit-learn's
+                                      WeightVector, > 0); 1 once the class is done          */
     double best_objective;         /* lowest mean objective so far                          */
     int64_t no_improvement;        /* epochs in a row without an improvement by tol        */
     int64_t epochs;                /* epochs run                                            */

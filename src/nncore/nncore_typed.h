@@ -98,7 +98,9 @@ int NN_F(perceptron_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const NN_T *X, c
  *   s = eta y sw if y p <= 0 else 0;  w *= max(0, 1 - (1 - r) eta alpha);  w += s x;
  *   b += s (fit_intercept);  r > 0: u += r eta alpha and each w_j moves toward 0 by the
  *   cumulative L1 penalty u, q_j the part already applied (Tsuruoka et al. 2009).
- * r = l1_ratio; alpha = 0: no penalty. w, q (k); X (n, k); y, sw (n).                      */
+ * r = l1_ratio; alpha = 0: no penalty. w, q (k); X (n, k); y, sw (n). With alpha > 0 in
+ * scikit-learn's WeightVector arithmetic (w = wscale v, its running norms, its types;
+ * docs/semantics.md), from scale 1 and the exact norms, the scale folded in at the end.     */
 int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *objective,
                                const NN_T *X, const NN_T *y, const NN_T *sw,
                                const int64_t *order, int64_t n, int64_t k, double eta,
@@ -113,7 +115,9 @@ int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *o
  * no_improvement = o > best_objective - tol ? no_improvement + 1 : 0,
  * best_objective = min(best_objective, o), and no_improvement >= n_iter_no_change ->
  * NN_SGD_CONVERGED. A class stops at either status or at max_iter epochs; classes not in
- * NN_SGD_TRAINING are skipped. X (n, k).                                                    */
+ * NN_SGD_TRAINING are skipped. X (n, k). With a penalty the weights are cls[j].wscale *
+ * W[j, :] (scikit-learn's WeightVector, the running norms in cls[j].norms), the scale carried
+ * from call to call and folded into W[j, :] once the class stops (wscale 1).               */
 int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,
                              const NN_T *Y, const NN_T *SW, const int64_t *orders, int64_t c,
                              int64_t n, int64_t k, int64_t n_epochs,

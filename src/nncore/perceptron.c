@@ -104,8 +104,21 @@ int NN_F(perceptron_sgd_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *o
         return NN_EINVAL;
     if ((st = nni_mul(&t, n, k)) != NN_OK) return st;
     if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
-    *objective = sgd_rows()(w, b, u, q, X, y, sw, order, n, k, eta, alpha, l1_ratio,
-                            fit_intercept);
+    if (alpha > 0) { /* a penalty: scikit-learn's WeightVector arithmetic */
+        int32_t *cols = NNI_F(wscale_columns)(k);
+        double norms[2] = {0.0, 0.0};
+        if (!cols) return k > INT32_MAX ? NN_EINVAL : NN_ENOMEM;
+        for (t = 0; t < k; t++) {
+            norms[0] += (double)w[t] * (double)w[t];
+            norms[1] += fabs((double)w[t]);
+        }
+        *objective = NNI_F(wscale_sgd_epoch_plain)(w, b, u, q, norms, NULL, cols, X, y, sw,
+                                                   order, n, k, eta, alpha, l1_ratio,
+                                                   fit_intercept, 1.0);
+        free(cols);
+        return NN_OK;
+    }
+    *objective = sgd_rows()(w, b, X, y, sw, order, n, k, eta, fit_intercept);
     return NN_OK;
 }
 
@@ -171,6 +184,8 @@ static int NNI_F(sgd_fit_class)(void *ctx, int64_t part)
         if (s->no_improvement >= opt->n_iter_no_change) s->status = NN_SGD_CONVERGED;
         s->status = finite_status(w, s->b, c->k, s->status);
     }
+    /* done: the plain weights, as scikit-learn's last reset_wscale leaves them */
+    if (s->status != NN_SGD_TRAINING || s->epochs >= opt->max_iter) NNI_F(wscale_fold)(w, s, c->k);
     free(drawn);
     c->cls[part] = local;
     return NN_OK;
@@ -220,7 +235,9 @@ static int NNI_F(sgd_fit_run)(NNI_F(sgd_epoch_fn) epoch, const void *rows, NN_T 
         if (pos[i] < 0 || pos[i] > NNI_MT_WORDS) return NN_EINVAL;
     for (i = 0; i < c; i++)
         if (cls[i].status < NN_SGD_TRAINING || cls[i].status > NN_SGD_NONFINITE ||
-            cls[i].epochs < 0 || cls[i].no_improvement < 0 || isnan(cls[i].best_objective))
+            cls[i].epochs < 0 || cls[i].no_improvement < 0 || isnan(cls[i].best_objective) ||
+            !(cls[i].wscale > 0) || !isfinite(cls[i].wscale) || !isfinite(cls[i].norms[0]) ||
+            !isfinite(cls[i].norms[1]))
             return NN_EINVAL;
     job.epoch = epoch;
     job.rows = rows;
@@ -256,6 +273,7 @@ typedef struct {
     const NN_T *X;
     int64_t n, k;
     NNI_F(sgd_rows_fn) epoch; /* sgd_rows()'s choice */
+    const int32_t *cols;      /* 0 .. k-1 for the WeightVector epoch                    */
 } NNI_F(dense_rows);
 
 /* The dense epoch for perceptron_sgd_fit. */
@@ -264,8 +282,11 @@ static double NNI_F(dense_sgd_epoch)(const void *rows, NN_T *w, NN_T *q,
                                      const int64_t *order, const nn_perceptron_sgd_options *opt)
 {
     const NNI_F(dense_rows) *r = (const NNI_F(dense_rows) *)rows;
-    return r->epoch(w, &s->b, &s->u, q, r->X, y, sw, order, r->n, r->k, opt->eta, opt->alpha,
-                    opt->l1_ratio, opt->fit_intercept);
+    if (opt->alpha > 0) /* a penalty: scikit-learn's WeightVector arithmetic */
+        return NNI_F(wscale_sgd_epoch)(w, q, s, NULL, r->cols, r->X, y, sw, order, r->n, r->k,
+                                       opt);
+    NNI_F(wscale_fold)(w, s, r->k); /* the epochs below take the plain weights */
+    return r->epoch(w, &s->b, r->X, y, sw, order, r->n, r->k, opt->eta, opt->fit_intercept);
 }
 
 /* perceptron_sgd_fit on dense rows, the orders from src. */
@@ -283,8 +304,13 @@ static int NNI_F(dense_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, 
     rows.n = n;
     rows.k = k;
     rows.epoch = sgd_rows();
-    return NNI_F(sgd_fit_run)(NNI_F(dense_sgd_epoch), &rows, W, Q, cls, Y, SW, src, c, n, k,
-                              n_epochs, opt);
+    rows.cols = NULL;
+    if (opt && opt->alpha > 0 && !(rows.cols = NNI_F(wscale_columns)(k)))
+        return k > INT32_MAX ? NN_EINVAL : NN_ENOMEM;
+    st = NNI_F(sgd_fit_run)(NNI_F(dense_sgd_epoch), &rows, W, Q, cls, Y, SW, src, c, n, k,
+                            n_epochs, opt);
+    free((void *)rows.cols);
+    return st;
 }
 
 int NN_F(perceptron_sgd_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls, const NN_T *X,

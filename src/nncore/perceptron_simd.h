@@ -74,68 +74,15 @@ static inline void ps_vector_step(NN_T *w, NN_T s, const NN_T *x, int64_t k)
 }
 #endif
 
-/* The L1 part of the penalty after a row (perceptron_sgd_epoch): u += r eta alpha, then each
- * w_j moves toward 0 by the cumulative penalty without crossing it, q_j its part so far. */
-static inline void ps_l1_step(NN_T *w, NN_T *q, double *u, double l1_ratio, double eta,
-                              double alpha, int64_t k)
-{
-    int64_t j;
-    *u += l1_ratio * eta * alpha;
-    for (j = 0; j < k; j++) {
-        const NN_T z = w[j];
-        if (z > 0) {
-            const NN_T v = z - (NN_T)(*u + (double)q[j]);
-            w[j] = v > 0 ? v : (NN_T)0;
-        } else if (z < 0) {
-            const NN_T v = z + (NN_T)(*u - (double)q[j]);
-            w[j] = v < 0 ? v : (NN_T)0;
-        }
-        q[j] += w[j] - z;
-    }
-}
-
-/* p = w . x + b over the rows in order (NULL: 0..n-1); the objective adds max(0, -y p) and
- * alpha ((1 - r)/2 |w|^2 + r |w|_1); a mistake (y p <= 0) moves w and b by s = eta y sw along
- * x; the L2 part of the penalty shrinks w by max(0, 1 - (1 - r) eta alpha) before that step;
- * the L1 part is the cumulative truncated penalty (ps_l1_step, Tsuruoka et al. 2009).
- * Returns the epoch's summed objective. The hinge is added only on a mistake: the objective
- * stays +0 or positive, so adding a 0 would change nothing. */
-double PS_EPOCH(NN_T *w, double *b, double *u, NN_T *q, const NN_T *X, const NN_T *y,
-                const NN_T *sw, const int64_t *order, int64_t n, int64_t k, double eta,
-                double alpha, double l1_ratio, int fit_intercept)
+/* p = w . x + b over the rows in order (NULL: 0..n-1); the objective adds max(0, -y p); a
+ * mistake (y p <= 0) moves w and b by s = eta y sw along x. No penalty (the penalized epochs
+ * are perceptron_wscale.c's). Returns the epoch's summed objective. The hinge is added only on
+ * a mistake: the objective stays +0 or positive, so adding a 0 would change nothing. */
+double PS_EPOCH(NN_T *w, double *b, const NN_T *X, const NN_T *y, const NN_T *sw,
+                const int64_t *order, int64_t n, int64_t k, double eta, int fit_intercept)
 {
     double obj = 0.0, bias = *b; /* the intercept in a register: w's stores cannot alias it */
-    int64_t idx = 0, j;
-    if (alpha > 0) { /* w changes at every row: one row at a time */
-        const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
-        /* never scale to negative values when eta alpha is large: set w to zero instead */
-        const NN_T shrink = (NN_T)(l2_shrink > 0 ? l2_shrink : 0.0);
-        for (idx = 0; idx < n; idx++) {
-            const int64_t i = order ? order[idx] : idx;
-            const NN_T *x = X + i * k;
-            const double yi = (double)y[i], yp = yi * (PS_DOT(w, x, k) + bias);
-            double sq = 0.0, abs_sum = 0.0;
-            if (order && idx + 1 < n) ps_prefetch_row(X + order[idx + 1] * k, k);
-            if (yp <= 0) obj -= yp;
-            for (j = 0; j < k; j++) {
-                sq += (double)w[j] * (double)w[j];
-                abs_sum += fabs((double)w[j]);
-            }
-            obj += alpha * ((1.0 - l1_ratio) * 0.5 * sq + l1_ratio * abs_sum);
-            if (l1_ratio < 1)
-                for (j = 0; j < k; j++) w[j] *= shrink;
-            if (yp <= 0) {
-                const double step = eta * yi * (double)sw[i];
-                if (step != 0.0) {
-                    PS_STEP(w, (NN_T)step, x, k);
-                    if (fit_intercept) bias += step;
-                }
-            }
-            if (l1_ratio > 0) ps_l1_step(w, q, u, l1_ratio, eta, alpha, k);
-        }
-        *b = bias;
-        return obj;
-    }
+    int64_t idx = 0;
     while (idx < n) { /* batches of PS_ROWS rows (above) */
         const NN_T *x[PS_ROWS];
         double dot[PS_ROWS];

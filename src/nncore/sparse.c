@@ -378,113 +378,6 @@ int NN_F(perceptron_csr_epoch)(NN_T *W, NN_T *b, int64_t *mistakes, const int64_
     return NN_OK;
 }
 
-/* sum_j v_j x_j over one row's nonzeros, left to right in stored order, each product rounded
- * to NN_T and added in double: scikit-learn's WeightVector.dot, so that a sample on the
- * boundary (y p = 0 exactly, common with small counts) gets the update scikit-learn gives it. */
-static double csr_dot(const NN_T *v, const int32_t *idx, const NN_T *x, int64_t nnz)
-{
-    double s = 0.0;
-    int64_t p;
-    for (p = 0; p < nnz; p++) s += (double)(v[idx[p]] * x[p]);
-    return s;
-}
-
-#ifdef NN_ELEM_F32
-#define WSCALE_RESET 1e-6f /* scikit-learn's WeightVector32 folds its scale in below this */
-#else
-#define WSCALE_RESET 1e-9
-#endif
-
-/* v *= scale over all k weights, scale = 1: the lazy scale folded into the stored weights. */
-static void fold_scale(NN_T *v, NN_T *scale, int64_t k)
-{
-    int64_t j;
-    if (*scale == (NN_T)1) return;
-    for (j = 0; j < k; j++) v[j] *= *scale;
-    *scale = 1;
-}
-
-/* perceptron_sgd_epoch on CSR rows, with the weights held as w = scale * v (scikit-learn's
- * WeightVector), so the L2 shrink w *= c costs one multiply, not k:
- *   p = scale (v . x) + b (v . x summed as scikit-learn does);  objective += max(0, -y p) + alpha ((1-r)/2 |w|^2 + r |w|_1);
- *   s = eta y sw if y p <= 0 else 0;  scale *= max(0, 1 - (1-r) eta alpha);
- *   v_j += x_j s / scale on the row's nonzeros;  b += s d (fit_intercept), d = intercept_decay
- *   (scikit-learn moves the intercept of sparse data by 0.01 of the step; 1 is the dense rule);
- *   r > 0: u += r eta alpha, then the cumulative L1 step on the row's nonzeros only:
- *   w_j > 0: v_j = max(0, v_j - (u + q_j) / scale);  w_j < 0: v_j = min(0, v_j + (u - q_j) / scale);
- *   q_j += scale (v_j new - v_j old).
- * |w|^2 and |w|_1 in the objective are scikit-learn's running values norms[0], norms[1]:
- * set from the row's nonzeros after each update, scaled with the weights, carried from call
- * to call (the caller starts them at the full norms). scale is folded into w when it falls
- * below WSCALE_RESET and at the end, so w holds the plain weights on return. */
-static double NNI_F(csr_sgd_epoch_rows)(NN_T *w, double *b, double *u, NN_T *q,
-                                        double *norms, const int64_t *indptr,
-                                        const int32_t *indices, const NN_T *data,
-                                        const NN_T *y, const NN_T *sw, const int64_t *order,
-                                        int64_t n, int64_t k, double eta, double alpha,
-                                        double l1_ratio, int fit_intercept,
-                                        double intercept_decay)
-{
-    const double l2_shrink = 1.0 - (1.0 - l1_ratio) * eta * alpha;
-    const int l1 = l1_ratio > 0 && alpha > 0;
-    NN_T scale = 1;
-    double obj = 0.0;
-    int64_t idx, p;
-    for (idx = 0; idx < n; idx++) {
-        const int64_t i = order ? order[idx] : idx;
-        const int64_t p0 = indptr[i], nnz = indptr[i + 1] - p0;
-        const int32_t *cols = indices + p0;
-        const NN_T *x = data + p0;
-        const double yi = (double)y[i];
-        /* scikit-learn's dot returns the scaled sum in the element type */
-        const double pred = (double)(NN_T)(csr_dot(w, cols, x, nnz) * (double)scale) + *b;
-        const double step = yi * pred <= 0 ? eta * yi * (double)sw[i] : 0.0;
-        obj += yi * pred <= 0 ? -yi * pred : 0.0;
-        if (alpha > 0) {
-            const double l2_norm = sqrt(norms[0]);
-            obj += alpha * ((1.0 - l1_ratio) * 0.5 * l2_norm * l2_norm + l1_ratio * norms[1]);
-        }
-        if (alpha > 0 && l1_ratio < 1) {
-            /* never scale to negative values when eta alpha is large: set w to zero instead */
-            const NN_T c = (NN_T)(l2_shrink > 0 ? l2_shrink : 0.0);
-            scale *= c;
-            norms[0] *= (double)c * (double)c;
-            norms[1] *= (double)c;
-            if (scale < WSCALE_RESET) fold_scale(w, &scale, k);
-        }
-        if (step != 0.0) {
-            const NN_T c = (NN_T)step / scale;
-            double sq = 0.0, abs_sum = 0.0;
-            for (p = 0; p < nnz; p++) {
-                NN_T *v = w + cols[p];
-                *v += x[p] * c;
-                sq += (double)*v * (double)*v;
-                abs_sum += fabs((double)*v);
-            }
-            norms[0] = sq * (double)scale * (double)scale;
-            norms[1] = abs_sum * (double)scale;
-            if (fit_intercept) *b += step * intercept_decay;
-        }
-        if (l1) {
-            *u += l1_ratio * eta * alpha;
-            for (p = 0; p < nnz; p++) {
-                const int64_t j = cols[p];
-                const NN_T z = w[j];
-                if (scale * z > 0) {
-                    const NN_T v = z - (NN_T)((*u + (double)q[j]) / (double)scale);
-                    w[j] = v > 0 ? v : (NN_T)0;
-                } else if (scale * z < 0) {
-                    const NN_T v = z + (NN_T)((*u - (double)q[j]) / (double)scale);
-                    w[j] = v < 0 ? v : (NN_T)0;
-                }
-                q[j] += scale * (w[j] - z);
-            }
-        }
-    }
-    fold_scale(w, &scale, k);
-    return obj;
-}
-
 /* perceptron_sgd_csr_epoch: the rule above, after checking its arguments. */
 int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, double *norms,
                                    double *objective, const int64_t *indptr,
@@ -502,9 +395,9 @@ int NN_F(perceptron_sgd_csr_epoch)(NN_T *w, double *b, double *u, NN_T *q, doubl
         return NN_EINVAL;
     if ((st = csr_check(NULL, indptr, indices, data, n, NULL, n, k)) != NN_OK) return st;
     if (nni_rows_in_range(order, n, n) != NN_OK) return NN_EINVAL;
-    *objective = NNI_F(csr_sgd_epoch_rows)(w, b, u, q, norms, indptr, indices, data, y, sw,
-                                           order, n, k, eta, alpha, l1_ratio, fit_intercept,
-                                           intercept_decay);
+    *objective = NNI_F(wscale_sgd_epoch_plain)(w, b, u, q, norms, indptr, indices, data, y, sw,
+                                               order, n, k, eta, alpha, l1_ratio,
+                                               fit_intercept, intercept_decay);
     return NN_OK;
 }
 
@@ -515,15 +408,14 @@ typedef struct {
     int64_t n, k;
 } NNI_F(csr_rows);
 
-/* csr_sgd_epoch_rows for perceptron_sgd_fit. */
+/* perceptron_wscale.c's epoch on CSR rows, for perceptron_sgd_fit. */
 static double NNI_F(csr_sgd_epoch)(const void *rows, NN_T *w, NN_T *q,
                                    nn_perceptron_sgd_class *s, const NN_T *y, const NN_T *sw,
                                    const int64_t *order, const nn_perceptron_sgd_options *opt)
 {
     const NNI_F(csr_rows) *r = (const NNI_F(csr_rows) *)rows;
-    return NNI_F(csr_sgd_epoch_rows)(w, &s->b, &s->u, q, s->norms, r->indptr, r->indices,
-                                     r->data, y, sw, order, r->n, r->k, opt->eta, opt->alpha,
-                                     opt->l1_ratio, opt->fit_intercept, opt->intercept_decay);
+    return NNI_F(wscale_sgd_epoch)(w, q, s, r->indptr, r->indices, r->data, y, sw, order, r->n,
+                                   r->k, opt);
 }
 
 int NN_F(perceptron_sgd_csr_fit)(NN_T *W, NN_T *Q, nn_perceptron_sgd_class *cls,

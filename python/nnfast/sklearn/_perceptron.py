@@ -7,9 +7,12 @@ class -- the update, the L2/L1/elasticnet penalty, the objective, then scikit-le
 rule (tol, n_iter_no_change) and the finiteness check after each epoch -- the classes on the
 core's threads, each class's epoch orders made by the core as the epochs run (scikit-learn's,
 below). With n_jobs given, joblib runs the classes (threads; the core releases the GIL), a
-class a call. With early_stopping each epoch is a call (``nnfast.ops.perceptron_sgd_epoch``),
-its validation score taken in Python. The coefficients are the same whichever way
-(docs/semantics.md).
+class a call. With early_stopping each epoch is a call of the same fit, its validation score
+taken in Python on the unscaled weights, as scikit-learn takes it. The coefficients are the same
+whichever way (docs/semantics.md).
+
+With a penalty the epochs follow scikit-learn's WeightVector arithmetic (weights kept as
+wscale * v, its running norms, its types), so coef_ is scikit-learn's bit for bit.
 
 Sparse input stays sparse: CSR (CSC is converted to CSR, as scikit-learn does) runs the core's
 CSR epochs (``nnfast._sparse.perceptron_sgd_fit`` / ``perceptron_sgd_epoch``), which keep the weights as scale * v, so
@@ -109,12 +112,12 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
 
     @staticmethod
     def _training_rows(X, validation_mask):
-        """The rows outside the validation split and the epoch that reads them: CSR rows
+        """The rows outside the validation split and the core fit that reads them: CSR rows
         (never densified) for sparse X, C-contiguous rows otherwise."""
         X_train = X[~validation_mask] if validation_mask.any() else X
         if _sparse.issparse(X_train):
-            return _sparse.as_csr(X_train, X.dtype), sparse_epoch
-        return np.ascontiguousarray(X_train, dtype=X.dtype), dense_epoch
+            return _sparse.as_csr(X_train, X.dtype), sparse_fit
+        return np.ascontiguousarray(X_train, dtype=X.dtype), dense_fit
 
     def _class_problem(self, i, y, pos_weight, neg_weight, sample_weight, train, dtype):
         """Class i against the rest: (its -1/+1 labels, those of the training rows, the
@@ -156,15 +159,13 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
         (one call for every epoch), drawn ahead a block at a time for CSR rows (a class that
         stops early leaves some unused: the streams are discarded, so that changes
         nothing)."""
-        X_train, epoch_kernel = rows
+        X_train, fit = rows
         n = X_train.shape[0]
         alpha, l1_ratio = self._penalty(alpha)
         state = ops.perceptron_sgd_classes(intercepts, W)
         Q = np.zeros_like(W) if alpha and l1_ratio else None
         # each class's scikit-learn dataset shuffles of its n rows, made by the core
         rngs = ops.SGDDatasetOrders(seeds, n) if self.shuffle else None
-        fit = _sparse.perceptron_sgd_fit if epoch_kernel is sparse_epoch else ops.perceptron_sgd_fit
-        decay = {"intercept_decay": SPARSE_INTERCEPT_DECAY} if fit is _sparse.perceptron_sgd_fit else {}
         while True:
             training = np.flatnonzero((state["status"] == ops.SGD_TRAINING)
                                       & (state["epochs"] < max_iter))
@@ -173,7 +174,7 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
             block = max(1, max_iter - int(state["epochs"][training[0]]))
             # dense rows: the core draws each epoch's order as it runs it (one call)
             orders = rngs
-            if rngs is not None and fit is _sparse.perceptron_sgd_fit:
+            if rngs is not None and fit is sparse_fit:
                 # CSR rows take the orders drawn ahead, a budget of them a call
                 block = max(1, min(block, ORDER_BUDGET // (n * len(W))))
                 orders = np.zeros((len(W), block, n), dtype=np.int64)
@@ -182,7 +183,7 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
                 rngs.fill(orders, active)
             fit(W, Q, state, X_train, Y, SW, orders, self.eta0, alpha, l1_ratio,
                 bool(self.fit_intercept), -np.inf if self.tol is None else self.tol,
-                self.n_iter_no_change, max_iter, n_epochs=block, **decay)
+                self.n_iter_no_change, max_iter, n_epochs=block)
         overflowed = np.flatnonzero(state["status"] == ops.SGD_NONFINITE)
         if len(overflowed):
             raise ValueError(OVERFLOW_MESSAGE % state["epochs"][overflowed[0]])
@@ -190,18 +191,19 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
 
     def _fit_with_validation(self, w, intercept, y_train, weights, seed, rows,
                              validation_mask, score_on_validation, alpha, max_iter):
-        """One class with early stopping on the validation split: an epoch a core call, the
-        score taken in Python after each: (intercept, epochs run). scikit-learn shuffles all
-        n rows and skips the validation ones: each epoch shuffles the full index with the
-        class's stream, drops the validation rows and renumbers the rest as training-row
-        positions, so the rows are visited in scikit-learn's sequence."""
-        X_train, epoch_kernel = rows
+        """One class with early stopping on the validation split: an epoch a core call
+        (``perceptron_sgd_fit`` with one epoch, the scale and the running norms carried in its
+        state as scikit-learn's WeightVector carries them), the score taken in Python after
+        each on the unscaled weights and the intercept, as scikit-learn's callback takes it:
+        (intercept, epochs run). scikit-learn shuffles all n rows and skips the validation
+        ones: each epoch shuffles the full index with the class's stream, drops the
+        validation rows and renumbers the rest as training-row positions, so the rows are
+        visited in scikit-learn's sequence."""
+        X_train, fit = rows
         alpha, l1_ratio = self._penalty(alpha)
-        # q: the L1 penalty applied so far to each weight (the CSR epoch needs it only with L1)
-        q = None if epoch_kernel is sparse_epoch and not (alpha and l1_ratio) else np.zeros_like(w)
-        b, u = float(intercept), 0.0
-        # scikit-learn's running |w|^2 and |w|_1, from the full norms at the start of the call
-        norms = _sparse.weight_norms(w)
+        W = w[None]  # the class's row, trained in place
+        Q = np.zeros_like(W) if alpha and l1_ratio else None
+        state = ops.perceptron_sgd_classes([intercept], W)
         train = ~validation_mask
         stream = ops.SGDDatasetOrders([seed], len(train)) if self.shuffle else None
         shuffled = np.empty((1, 1, len(train)), dtype=np.int64)
@@ -213,18 +215,21 @@ class Perceptron(NnfastModelMixin, linear_model.Perceptron):
             order = None
             if stream is not None:
                 stream.fill(shuffled)
-                order = position[shuffled[0, 0][train[shuffled[0, 0]]]]
-            b, u, _ = epoch_kernel(
-                w, b, u, q, norms, X_train, y_train, weights, self.eta0, alpha, l1_ratio,
-                bool(self.fit_intercept), order)
-            if not np.isfinite(b) or not np.all(np.isfinite(w)):
+                order = position[shuffled[0, 0][train[shuffled[0, 0]]]][None, None]
+            # the objective's stopping rule is off (tol -inf): scikit-learn's early stopping
+            # never computes it
+            fit(W, Q, state, X_train, y_train[None], weights[None], order, self.eta0, alpha,
+                l1_ratio, bool(self.fit_intercept), -np.inf, self.n_iter_no_change, max_iter,
+                n_epochs=1)
+            if state["status"][0] == ops.SGD_NONFINITE:
                 raise ValueError(OVERFLOW_MESSAGE % (epoch + 1))
-            score = score_on_validation(w, b)
+            score = score_on_validation(w, float(state["b"][0]))
             no_improvement = no_improvement + 1 if score < best_score + tol else 0
             best_score = max(best_score, score)
             if no_improvement >= self.n_iter_no_change:
                 break
-        return b, epoch + 1
+        w *= w.dtype.type(state["wscale"][0])  # scikit-learn's last reset_wscale
+        return float(state["b"][0]), epoch + 1
 
 
 def draw_dataset_seed(rng):
@@ -241,16 +246,12 @@ def shuffle_seed(rng):
     return rng.randint(MAX_INT)
 
 
-def dense_epoch(w, b, u, q, norms, X, y, weights, eta, alpha, l1_ratio, fit_intercept, order):
-    """One epoch on dense rows (the exact norms each row; norms is not used)."""
-    return ops.perceptron_sgd_epoch(w, b, u, q, X, y, weights, eta, alpha, l1_ratio,
-                                    fit_intercept, order)
+def dense_fit(*args, **kwargs):
+    """perceptron_sgd_fit on dense rows."""
+    return ops.perceptron_sgd_fit(*args, **kwargs)
 
 
-def sparse_epoch(w, b, u, q, norms, X, y, weights, eta, alpha, l1_ratio, fit_intercept, order):
-    """One epoch on CSR rows, norms carried from epoch to epoch; the intercept moves by
-    scikit-learn's SPARSE_INTERCEPT_DECAY (0.01) of each step, as scikit-learn's does on
-    sparse data."""
-    return _sparse.perceptron_sgd_epoch(w, b, u, q, norms, X, y, weights, eta, alpha,
-                                        l1_ratio, fit_intercept, order, SPARSE_INTERCEPT_DECAY)
-
+def sparse_fit(*args, **kwargs):
+    """perceptron_sgd_fit on CSR rows: the intercept moves by scikit-learn's
+    SPARSE_INTERCEPT_DECAY (0.01) of each step, as scikit-learn's does on sparse data."""
+    return _sparse.perceptron_sgd_fit(*args, intercept_decay=SPARSE_INTERCEPT_DECAY, **kwargs)
