@@ -21,7 +21,9 @@ import platform
 # Xeon (Ice Lake server) this was measured on: 16 independent zmm FMA chains ran 2.2x the
 # FLOP/s of 16 ymm chains (one 512-bit unit would give 1.0x), and the 6x32 micro-kernel ran
 # faster than one unit's ceiling (125 GFLOP/s > 1 x 16 lanes x 2 x 3.46 GHz = 111). Xeons with
-# one 512-bit unit (some Silver/Gold 5xxx) have half this peak.
+# one 512-bit unit (some Silver/Gold 5xxx) have half this peak. AVX and SSE2 on AMD Zen: two
+# multiply and two add pipes, twice the figure below (the benchmark's peak is the measured
+# FMA rate, so only the nominal peak of a build without FMA kernels is low there).
 FLOPS_PER_CYCLE = {
     "avx512f": {"float32": 64, "float64": 32},
     "fma": {"float32": 32, "float64": 16},
