@@ -111,6 +111,40 @@ def test_peak_is_cores_times_the_measured_fma_rate():
     assert got["fma_gflops_per_core"] == {"float32": 160.0, "float64": 84.0}
 
 
+class FakeProbe:
+    """measure(dtype, threads) for measure_fma_gflops: float32 at 200, float64 at 100 GFLOP/s
+    per core, the first `slow` float32 calls at half that (a slow phase of the machine)."""
+
+    def __init__(self, slow=0):
+        self.slow = slow
+        self.calls = {"float32": 0, "float64": 0}
+
+    def __call__(self, dtype, threads):
+        self.calls[dtype] += 1
+        if dtype == "float64":
+            return 100e9
+        return 100e9 if self.calls[dtype] <= self.slow else 200e9
+
+
+def test_the_fma_rate_is_the_best_of_the_repeats():
+    probe = FakeProbe()
+    assert machine.measure_fma_gflops(2, repeats=3, measure=probe) == {"float32": 200.0,
+                                                                       "float64": 100.0}
+    assert probe.calls == {"float32": 3, "float64": 3}
+
+
+def test_a_slow_phase_longer_than_the_repeats_is_measured_again():
+    """Three float32 runs at half the rate, as seen on a Zen 5 VM: more rounds follow until
+    float32 is back above 1.5 times float64."""
+    probe = FakeProbe(slow=4)
+    assert machine.measure_fma_gflops(2, repeats=3, measure=probe) == {"float32": 200.0,
+                                                                       "float64": 100.0}
+    assert probe.calls["float32"] == 5
+    stuck = FakeProbe(slow=100)  # never recovers: the rounds stop at 3 x repeats
+    assert machine.measure_fma_gflops(2, repeats=3, measure=stuck)["float32"] == 100.0
+    assert stuck.calls["float32"] == 9
+
+
 def test_peak_falls_back_to_the_nominal_one_when_the_fma_rate_is_not_measured():
     got = machine.peaks(2, 3.0, {"float32": 32, "float64": 16}, {})
     assert got["peak_gflops"] == got["peak_gflops_nominal"] == {"float32": 192.0,
