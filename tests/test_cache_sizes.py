@@ -3,12 +3,14 @@ sees: the CPU's own report (cpuid leaves 4 / 0x8000001d), which Linux also publi
 /sys/devices/system/cpu/cpu0/cache. glibc's sysconf, read first before, gave 384 MiB of L3 on a
 2-core AMD EPYC (Zen 5) VM whose core complex has 32 MiB."""
 import pathlib
+import platform
 
 import pytest
 
 from nnfast import _core
 
 SYSFS = pathlib.Path("/sys/devices/system/cpu/cpu0/cache")
+X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 NAMES = {1: "l1d", 2: "l2", 3: "l3"}
 
 
@@ -26,15 +28,18 @@ def _sysfs_caches():
     return sizes
 
 
-def test_every_level_is_reported_and_they_grow():
+def test_the_levels_reported_grow():
+    """Every level reported (0: unknown, the blocking then takes a small core's sizes) is
+    larger than the one before it; on x86 cpuid always reports L1d and L2."""
     sizes = _core.cache_sizes()
-    assert sizes["l1d"] > 0 and sizes["l2"] > 0
-    assert sizes["l1d"] < sizes["l2"]
-    if sizes["l3"]:
-        assert sizes["l2"] < sizes["l3"]
+    if X86:
+        assert sizes["l1d"] > 0 and sizes["l2"] > 0
+    known = [sizes[name] for name in ("l1d", "l2", "l3") if sizes[name] > 0]
+    assert known == sorted(set(known))
 
 
-@pytest.mark.skipif(not SYSFS.is_dir(), reason="no /sys cache topology (not Linux)")
+@pytest.mark.skipif(not (X86 and SYSFS.is_dir()),
+                    reason="cpuid and /sys's cache topology: x86 Linux only")
 def test_the_sizes_are_the_ones_linux_reports_for_one_core():
     sysfs = _sysfs_caches()
     assert sysfs, "sysfs lists no data or unified cache"
