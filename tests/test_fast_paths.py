@@ -338,6 +338,38 @@ def test_vector_checks_give_the_general_outcome(dtype, monkeypatch):
     assert check.as_vector(x, "x", dtype, 9) is x, "a ready vector is not copied"
 
 
+# a large array is checked in chunks of 2^18 values over the thread pool (src/nncore/checks.c)
+LARGE_SHAPE = (1100, 1000)  # 1.1M values: the parallel check, the last chunk partial
+CHUNK = 1 << 18
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_large_matrix_is_checked_whole_on_any_thread_count(dtype, threads):
+    X = np.random.default_rng(5).uniform(size=LARGE_SHAPE).astype(dtype)
+    n = X.size
+    big = np.finfo(dtype).max
+    nnfast.set_num_threads(threads)
+    try:
+        assert _core.ready_matrix(X, dtype)
+        assert _core.ready_matrix(X, dtype, -1, -1, 0.0, 1.0)
+        for where in (0, CHUNK - 1, CHUNK, 3 * CHUNK + 7, n - 1):
+            for bad in (np.nan, np.inf, -np.inf):
+                Y = X.copy()
+                Y.flat[where] = bad
+                assert not _core.ready_matrix(Y, dtype), (where, bad)
+            Y = X.copy()
+            Y.flat[where] = big  # finite: passes the finiteness check, fails [0, 1]
+            assert _core.ready_matrix(Y, dtype), where
+            assert not _core.ready_matrix(Y, dtype, -1, -1, 0.0, 1.0), where
+            Y.flat[where] = 1.0  # the bound itself is within
+            assert _core.ready_matrix(Y, dtype, -1, -1, 0.0, 1.0), where
+            Y.flat[where] = -0.0
+            assert _core.ready_matrix(Y, dtype, -1, -1, 0.0, 1.0), where
+    finally:
+        nnfast.set_num_threads(None)
+
+
 @pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy", "mse"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_target_checks_give_the_general_outcome(loss, dtype, monkeypatch):

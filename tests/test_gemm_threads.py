@@ -93,7 +93,7 @@ def adam_numpy(w, m, v, g, t, lr, b1, b2, eps):
 @needs_threads
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", ["sgd", "nesterov", "adam"])
-@pytest.mark.parametrize("count", [100, 65536, 300001])
+@pytest.mark.parametrize("count", [100, 20000, 65536, 300001])
 def test_optimizer_steps_are_bit_identical_for_1_2_3_threads(dtype, kind, count,
                                                              restore_threads):
     rng = np.random.default_rng(3)
@@ -120,3 +120,28 @@ def test_optimizer_steps_are_bit_identical_for_1_2_3_threads(dtype, kind, count,
         want = sgd_numpy(f64[0], f64[1], f64[3], 0.01, 0.9, kind == "nesterov")[0]
     tol = 1e-5 if dtype == np.float32 else 1e-12
     assert np.allclose(outs[0][0], want, rtol=tol, atol=tol)
+
+
+@needs_threads
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,n", [(256, 2048), (1024, 300), (64, 256)])
+def test_a_layers_gradients_are_bit_identical_for_1_2_3_threads(dtype, m, n, restore_threads):
+    """dense_backward: dW, delta_prev and db, whose column sums go over the pool from 2^18
+    values of delta (W4's 256 x 2048, in 8 chunks of 256 columns; 1024 x 300, a partial
+    chunk; W3's 64 x 256 stays on the caller)."""
+    rng = np.random.default_rng(6)
+    k = 48
+    A_prev = rng.uniform(0.05, 0.95, size=(m, k)).astype(dtype)
+    W = rng.normal(size=(k, n)).astype(dtype)
+    delta = rng.normal(size=(m, n)).astype(dtype)
+    outs = []
+    for threads in (1, 2, 3):
+        nnfast.set_num_threads(threads)
+        outs.append(nnfast.ops.dense_backward(A_prev, W, delta, "sigmoid"))
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            assert np.array_equal(a, b)
+    db = outs[0][1]
+    want = delta.astype(np.float64).sum(axis=0) / m
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert np.allclose(db, want, rtol=tol, atol=tol)

@@ -125,6 +125,7 @@ cdef extern from "nncore.h" nogil:
         nn_act deriv_act
     ctypedef struct nn_workspace_f32:
         pass
+    int nn_all_within_f32(int *ok, const float *x, int64_t n, double low, double high)
     int nn_gemm_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, float alpha, float beta, const nn_epilogue_f32 *ep)
     int nn_gemm_naive_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, float alpha, float beta, const nn_epilogue_f32 *ep)
     int nn_activation_forward_f32(float *A, const float *Z, int64_t m, int64_t n, nn_act act)
@@ -163,6 +164,7 @@ cdef extern from "nncore.h" nogil:
         nn_act deriv_act
     ctypedef struct nn_workspace_f64:
         pass
+    int nn_all_within_f64(int *ok, const double *x, int64_t n, double low, double high)
     int nn_gemm_f64(double *C, const double *A, const double *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, double alpha, double beta, const nn_epilogue_f64 *ep)
     int nn_gemm_naive_f64(double *C, const double *A, const double *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, double alpha, double beta, const nn_epilogue_f64 *ep)
     int nn_activation_forward_f64(double *A, const double *Z, int64_t m, int64_t n, nn_act act)

@@ -4,6 +4,11 @@
  *   NN_WS the training workspace type
  * No include guard on purpose. Shapes are given in the comment above each prototype. */
 
+/* ---- checks of the caller's data (checks.c) -------------------------------------------- */
+/* ok = 1 when every x[0:n] is finite and low <= x[i] <= high (-INFINITY, INFINITY: finite
+ * only), else 0. A large x is read in chunks over the thread pool. NaN bounds: NN_EINVAL.    */
+int NN_F(all_within)(int *ok, const NN_T *x, int64_t n, double low, double high);
+
 /* ---- GEMM (gemm.c) ----------------------------------------------------------------------
  * The epilogue runs as C is written back, after the last product term:
  *   C = alpha * op(A) @ op(B) + beta * C

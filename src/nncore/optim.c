@@ -9,13 +9,14 @@
 /* Elements per chunk: 4 arrays x 8192 floats = 128 KiB, in L2, and few enough chunks that
  * claiming one (an atomic add) costs nothing beside it. */
 #define OPTIM_CHUNK 8192
-/* Below this many elements the step runs on the calling thread. callgrind counts (AVX-512
- * Xeon, GCC -O3): adam ~11 instructions per float element, sgd with momentum ~4 (vectorized);
- * at 2-4 instructions a cycle, 65536 elements are ~50-350 us of adam and ~25-90 us of sgd on one
- * thread, against ~1-3 us of waking and waiting for the pool (gemm.c): a second thread then
- * saves several times its wake-up cost. Below 65536 (a 256-128-10 network has 34k weights)
- * the saving of sgd shrinks towards the wake-up cost. */
-#define OPTIM_PARALLEL_MIN 65536
+/* Below this many elements (two chunks) the step runs on the calling thread. callgrind counts
+ * (AVX-512 Xeon, GCC -O3): adam ~11 instructions per float element, sgd with momentum ~4
+ * (vectorized), against ~1-3 us of waking and waiting for the pool (gemm.c). In training the
+ * gradient was just written by a product split over the threads, so on one thread half of it
+ * comes from the other core's cache: W3's 256 x 128 layer (32.9k parameters, sgd with
+ * momentum, 2 threads, Zen 5 KVM guest, three paired runs) stepped in 7.3-10.8 us on the
+ * calling thread, 5.2-7.3 us over the pool. */
+#define OPTIM_PARALLEL_MIN 16384
 
 typedef struct optim_job {
     NN_T *w, *s1, *s2;  /* parameters and optimizer state (s2: adam's v, else unused) */
