@@ -14,9 +14,11 @@ needs_threads = pytest.mark.skipif(
     reason="a serial build (no thread pool, no OpenMP): every count runs serially")
 
 # (m, n, k) above the parallel threshold (2 MFLOP, gemm.c): narrow C; a short C split by
-# columns (W3's and W4's batch-64 products); a tall C split by rows; W4's k = 10 product
+# columns (W3's and W4's batch-64 products); a tall C split by rows; W4's k = 10 product; a
+# column split whose packed A (1.5 MiB in float32) is over half of a core's L2, packed once
+# and shared rather than by each thread
 SHAPES = [(4096, 10, 128), (2000, 7, 300), (64, 2048, 256), (64, 256, 784), (64, 512, 128),
-          (3000, 40, 64), (256, 2048, 10)]
+          (3000, 40, 64), (256, 2048, 10), (256, 1100, 1500)]
 
 
 @pytest.fixture
