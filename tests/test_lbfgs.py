@@ -119,6 +119,63 @@ def test_lbfgs_callback_stops_the_run():
     assert_close("loss at stop", model.loss(X, y), seen[-1], 1e-12)
 
 
+def blas_threads():
+    """{library file: its thread count} of the BLAS libraries loaded (SciPy's among them)."""
+    from threadpoolctl import threadpool_info
+    return {info["filepath"]: info["num_threads"] for info in threadpool_info()
+            if info["user_api"] == "blas"}
+
+
+def test_scipy_runs_with_its_blas_at_one_thread_and_the_counts_come_back():
+    # SciPy's OpenBLAS threads spin after each small call and take the cores the fit's own
+    # threads need (models/lbfgs.py); during the run every BLAS library is at one thread
+    import scipy.optimize  # noqa: F401  (its BLAS loaded before the counts are read)
+    from threadpoolctl import threadpool_limits
+    X, y = binary_data()
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        assert before and set(before.values()) == {2}
+        during = []
+        loss_and_gradient = reference_loss_and_gradient([3, 4, 1], X, y, 0.0)
+
+        def watched(params):
+            during.append(blas_threads())
+            return loss_and_gradient(params)
+
+        minimize_lbfgs(watched, flat_params(nnfast.MLP([3, 4, 1], seed=1)), 3)
+        assert during and all(set(counts.values()) == {1} for counts in during)
+        assert blas_threads() == before
+        # a run that stops on an exception restores them too
+        with pytest.raises(RuntimeError):
+            minimize_lbfgs(lambda params: (_ for _ in ()).throw(RuntimeError("stop")),
+                           flat_params(nnfast.MLP([3, 4, 1], seed=1)), 3)
+        assert blas_threads() == before
+
+
+def test_nnfast_sklearns_lbfgs_runs_scipy_with_its_blas_at_one_thread(monkeypatch):
+    import scipy.optimize
+    from threadpoolctl import threadpool_limits
+    from nnfast.sklearn import MLPClassifier
+    from nnfast.sklearn import _base
+    X, y = binary_data()
+    during = []
+    real_minimize = scipy.optimize.minimize
+
+    def watched(*args, **kwargs):
+        during.append(blas_threads())
+        return real_minimize(*args, **kwargs)
+
+    monkeypatch.setattr(_base.scipy.optimize, "minimize", watched)
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5,
+                          random_state=0).fit(X, np.ravel(y))
+        assert len(during) == 1 and set(during[0].values()) == {1}
+        assert blas_threads() == before and set(before.values()) == {2}
+
+
 def test_lbfgs_trains_float32_models():
     X, y = binary_data()
     model = nnfast.MLP([3, 4, 1], seed=2, dtype="float32").fit(X, y, optimizer="lbfgs",

@@ -57,6 +57,7 @@ from scipy.special import xlogy
 from .. import _validation as check
 from .. import vocabulary
 from ..models import MLP
+from ..models.lbfgs import BLAS_AT_ONE_THREAD
 from ..models.parameters import split_parameters
 from ..models.sparse_training import SparseRowsTrainer
 from ..models.training import FitSettings
@@ -605,10 +606,11 @@ class NativeMLPMixin:
                    **_get_additional_lbfgs_options_dict("iprint", iprint)}
         self._lbfgs_objective = LBFGSObjective(self)
         try:
-            result = scipy.optimize.minimize(
-                self._loss_grad_lbfgs, packed, method="L-BFGS-B", jac=True,
-                options=options, args=(X, y, sample_weight, activations, deltas, coef_grads,
-                                       intercept_grads))
+            with BLAS_AT_ONE_THREAD.held():  # SciPy's idle BLAS threads spin (models/lbfgs.py)
+                result = scipy.optimize.minimize(
+                    self._loss_grad_lbfgs, packed, method="L-BFGS-B", jac=True,
+                    options=options, args=(X, y, sample_weight, activations, deltas,
+                                           coef_grads, intercept_grads))
         finally:
             del self._lbfgs_objective
         self.n_iter_ = check_lbfgs_result(result, self.max_iter)
