@@ -286,10 +286,38 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
 /* k from which the 64-byte-vector kernels take the A-in-L1 order (below): with a short k the
  * product is bound by writing C, which the other order does faster on 2 threads. Ice Lake,
  * 256 x 2048 x k, 2 threads, paired runs, the other order's speed against this one's:
- * k = 10 1.21x, k = 64 1.29x, k = 256 1.0x, k = 2048 0.96x. */
+ * k = 10 1.21x, k = 64 1.29x, k = 256 1.0x, k = 2048 0.96x.
+ * AMD's Zen 5 measured the opposite where C does not fit in L2: the A-in-L1 order writes C
+ * along bands of mr rows, streams the prefetcher follows, where the other order goes down
+ * C's columns a tile at a time. 2-core KVM guest, compare.py's GEMM table, two alternated
+ * rounds each, GFLOP/s, the other order against A in L1: 256x2048x10 B^T float64 1 thread
+ * 30.4/28.2 against 50.2/57.4 (0.92-0.95x NumPy before, 1.65-2.04x after), 2 threads
+ * 52.2/53.6 against 62.0/63.5; float32 81.9/90.3 against 99.7/106.4, and 129/168 against
+ * 184/198. With C in L2 (W3's float32 products, k 64-128) the other order stayed ahead,
+ * 1 thread 5-17 %. So on AMD, k up to A_IN_L1_AMD_MAX_SHORT_K with C larger than L2 takes
+ * A in L1 too. */
 #define A_IN_L1_MIN_K 256
+#define A_IN_L1_AMD_MAX_SHORT_K 64
 
-void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k)
+/* 1 on an AMD (or Hygon) CPU: cpuid's vendor string, read once (in a VM cpuid traps to the
+ * hypervisor). A plain int is enough: a concurrent first call stores the same value. */
+static int cpu_is_amd(void)
+{
+#ifdef HAVE_CPUID
+    static int cached = -1;
+    if (cached < 0) {
+        unsigned r[4];
+        cpuid_count(0, 0, r); /* ebx "Auth" (AuthenticAMD) or "Hygo" (HygonGenuine) */
+        cached = r[1] == 0x68747541u || r[1] == 0x6f677948u;
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
+                           int64_t c_bytes)
 {
     /* fallbacks: a small x86 core (32 KiB L1d, 256 KiB L2, 8 MiB L3) */
     const int64_t l1 = nn_cache_size(1) > 0 ? nn_cache_size(1) : 32 << 10;
@@ -305,7 +333,9 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * 1.15x on two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x 256 (A^T) 1.07x on two. The
      * narrower kernels (AVX2 6 x 16) keep the order they were measured with on AVX2
      * machines. */
-    int a_in_l1 = (int64_t)nr * elem_bytes >= 128 && k >= A_IN_L1_MIN_K;
+    int a_in_l1 = (int64_t)nr * elem_bytes >= 128 &&
+                  (k >= A_IN_L1_MIN_K ||
+                   (k <= A_IN_L1_AMD_MAX_SHORT_K && c_bytes > l2 && cpu_is_amd()));
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
     if (a_in_l1) {
         /* kc: a 12-row panel of A in half of L1 (48 KiB: float 512, double 256); the 8-row

@@ -663,7 +663,8 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
         g.trans_b = !trans_a;
         g.transposed = 1;
     }
-    nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T), k);
+    nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T), k,
+                          m * n * (int64_t)sizeof(NN_T));
     {
         const int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
         /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and

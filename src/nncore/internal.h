@@ -230,7 +230,8 @@ typedef struct {
  * mc x kc block of A half of L2, the kc x nc block of B a share of L3 (in the A-in-L1 order:
  * A's mr x kc panel half of L1, B's kc x nc block half of L2, A's mc x kc block a share of
  * L3); mc a multiple of mr, nc of nr. From the caches the CPU reports (sane fallbacks where it
- * reports none); a function of the machine, the kernel and k only, never of the thread count. */
+ * reports none); a function of the machine, the kernel, k and the size of C, never of the
+ * thread count. */
 typedef struct {
     int64_t mc, kc, nc;
     /* the loop order (gemm.c): 0, op(B)'s kc x nr panel stays in L1 while the A panels of an
@@ -238,7 +239,10 @@ typedef struct {
      * of a kc x nc block in L2 stream past it (then mc is the L3 block, nc the L2 one)      */
     int a_in_l1;
 } nni_gemm_blocking;
-void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k);
+/* The blocking of a product with k terms per C element and C of c_bytes (the loop order
+ * depends on both). */
+void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
+                           int64_t c_bytes);
 /* Tests: use these blocks (rounded to the kernel's mr and nr) instead; all 0 = the machine's. */
 void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc);
 /* Tests: force the loop order (0 or 1); -1 = the machine's. */
