@@ -182,16 +182,30 @@ static unsigned cpuid_max(unsigned leaf)
 }
 #endif
 
+/* 1 on an AMD (or Hygon) CPU: cpuid's vendor string, read once (in a VM cpuid traps to the
+ * hypervisor). A plain int is enough: a concurrent first call stores the same value. */
+static int cpu_is_amd(void)
+{
+#ifdef HAVE_CPUID
+    static int cached = -1;
+    if (cached < 0) {
+        unsigned r[4];
+        cpuid_count(0, 0, r); /* ebx "Auth" (AuthenticAMD) or "Hygo" (HygonGenuine) */
+        cached = r[1] == 0x68747541u || r[1] == 0x6f677948u;
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 #ifdef HAVE_CPUID
 /* The deterministic cache parameters: leaf 4 (Intel) or 0x8000001d (AMD), one subleaf per
  * cache: type (1 data, 3 unified) and level in eax; size = ways x partitions x line x sets. */
 static void cpuid_caches(int64_t cache[4])
 {
     unsigned r[4], leaf = 4, sub;
-    if (cpuid_max(0x80000000u) >= 0x8000001du) {
-        cpuid_count(0, 0, r); /* vendor "AuthenticAMD" / "HygonGenuine": ebx "Auth"/"Hygo" */
-        if (r[1] == 0x68747541u || r[1] == 0x6f677948u) leaf = 0x8000001du;
-    }
+    if (cpuid_max(0x80000000u) >= 0x8000001du && cpu_is_amd()) leaf = 0x8000001du;
     if (leaf == 4 && cpuid_max(0) < 4) return;
     for (sub = 0; sub < 16; sub++) {
         unsigned type, level;
@@ -298,23 +312,6 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * A in L1 too. */
 #define A_IN_L1_MIN_K 256
 #define A_IN_L1_AMD_MAX_SHORT_K 64
-
-/* 1 on an AMD (or Hygon) CPU: cpuid's vendor string, read once (in a VM cpuid traps to the
- * hypervisor). A plain int is enough: a concurrent first call stores the same value. */
-static int cpu_is_amd(void)
-{
-#ifdef HAVE_CPUID
-    static int cached = -1;
-    if (cached < 0) {
-        unsigned r[4];
-        cpuid_count(0, 0, r); /* ebx "Auth" (AuthenticAMD) or "Hygo" (HygonGenuine) */
-        cached = r[1] == 0x68747541u || r[1] == 0x6f677948u;
-    }
-    return cached;
-#else
-    return 0;
-#endif
-}
 
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
                            int64_t c_bytes)

@@ -443,20 +443,15 @@ static inline NN_T nni_sigmoid(NN_T z)
     return e / ((NN_T)1 + e);
 }
 
-/* 1 when no value of x[0:n] is NaN or infinite: x * 0 is 0 for a finite x, NaN otherwise, and
- * NaN carries through the sums (four, so they run side by side).                           */
+/* 1 when no value of x[0:n] is NaN or infinite: x - x is 0 for a finite x, NaN otherwise
+ * (NaN != 0). The comparisons' results are ORed, which the compiler may reorder and so
+ * vectorizes; a running sum of x * 0 may not be reordered (checks.c). */
 static inline int NNI_F(all_finite)(const NN_T *x, int64_t n)
 {
-    NN_T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += x[i] * 0;
-        s1 += x[i + 1] * 0;
-        s2 += x[i + 2] * 0;
-        s3 += x[i + 3] * 0;
-    }
-    for (; i < n; i++) s0 += x[i] * 0;
-    return s0 + s1 + s2 + s3 == 0;
+    unsigned bad = 0;
+    int64_t i;
+    for (i = 0; i < n; i++) bad |= (x[i] - x[i]) != 0;
+    return !bad;
 }
 
 /* The vectorized math in use for this element type: exp, sigmoid, tanh, or NULL for libm. */
