@@ -71,6 +71,31 @@ def test_gemm_rows_have_numpy_and_torch_columns():
     assert "PyTorch" in text and "tiny" in text
 
 
+def test_gemm_table_rounds_report_each_implementations_median(monkeypatch):
+    """Each round measures every shape again, on the same operand values; a slow round moves
+    no figure: each implementation's time is its median over the rounds."""
+    scripted = iter([(1.0, 4.0, None, 0.0), (5.0, 4.5, None, None), (2.0, 9.0, None, None)])
+    seen = []
+
+    def fake_measure(shape, threads, operands, min_seconds):
+        seen.append(operands[0].copy())
+        return next(scripted)
+
+    monkeypatch.setattr(gemm, "_measure", fake_measure)
+    lines = []
+    rows = gemm.run([("tiny", 16, 24, 40, False, True)], [1], dtypes=("float32",),
+                    rounds=3, log=lines.append)
+    assert len(lines) == 3 and "round 3/3" in lines[-1]
+    (row,) = rows
+    flops = 2.0 * 16 * 24 * 40
+    assert row["rounds"] == 3
+    assert row["nnfast_gflops"] == pytest.approx(flops / 2.0 / 1e9)
+    assert row["numpy_gflops"] == pytest.approx(flops / 4.5 / 1e9)
+    assert row["ratio"] == pytest.approx(4.5 / 2.0) and row["torch_gflops"] is None
+    assert all(np.array_equal(seen[0], a) for a in seen[1:])
+    assert "medians of 3 rounds" in report.gemm_lines(rows)[0]
+
+
 def test_cli_writes_the_inference_to_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
     status = main(["--quick", "--repeats", "1", "--workloads", "W3", "--skip-training",

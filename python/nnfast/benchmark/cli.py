@@ -84,7 +84,8 @@ def run(options, log):
     if not options.skip_gemm:
         shapes = gemm.shapes_for(chosen, GEMM_SQUARE[options.quick])
         gemm_rows = gemm.run(shapes, sorted({1, described["cores"]}),
-                             min_seconds=0.01 if options.quick else 0.05, log=log)
+                             min_seconds=0.01 if options.quick else 0.05,
+                             rounds=options.repeats, log=log)
     if not options.skip_inference:
         results["inference"] = inference.run(described["cores"], options.repeats,
                                              options.quick, log=log)

@@ -83,48 +83,90 @@ def _torch_seconds(opA, opB, C, threads, min_seconds):
         torch.set_num_threads(previous)
 
 
-def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, log=print):
-    """GFLOP/s of nnfast, NumPy and PyTorch, interleaved per shape; rows of a table."""
+def _measure(shape, threads, operands, min_seconds):
+    """Seconds per call of nnfast, NumPy (None without threadpoolctl) and PyTorch (None
+    without it) on one product at `threads` threads, and nnfast's relative error (None
+    without the expected product)."""
     import nnfast
     from .. import _core
 
-    rng = np.random.default_rng(7)
-    rows = []
+    label, m, n, k, trans_a, trans_b = shape
+    A, B, C, expected = operands
+    opA, opB = (A.T if trans_a else A), (B.T if trans_b else B)
+    nnfast.set_num_threads(threads)
+    nn = _seconds_per_call(lambda: _core.gemm(C, A, B, trans_a=trans_a, trans_b=trans_b),
+                           min_seconds)
+    error = None
+    if expected is not None:
+        error = float(np.abs(C - expected).max() / np.abs(expected).max())
+    limit = _blas_threads(threads)
+    if limit is None:
+        np_seconds = None
+    else:
+        with limit:
+            np_seconds = _seconds_per_call(lambda: np.matmul(opA, opB, out=C), min_seconds)
+    torch_seconds = _torch_seconds(opA, opB, C, threads, min_seconds)
+    return nn, np_seconds, torch_seconds, error
+
+
+def _median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, rounds=1,
+        log=print):
+    """GFLOP/s of nnfast, NumPy and PyTorch on each shape at each thread count; rows of a
+    table. The whole table is measured `rounds` times over and each implementation's time is
+    its median over the rounds: a shared machine's slow phase lasts seconds to a minute, so it
+    falls on one round of a shape, not on the figure (a 2-core VM gave nnfast 86 GFLOP/s on
+    a shape in one table and 146-180 in every other run of it, NumPy steady). Within a round
+    the implementations take their samples one after the other, not in turn: in turn, each
+    library's idle threads still spin while the next one's sample runs. The operands of a
+    shape are drawn again each round from the same seed (the same values); nnfast's result is
+    checked in the first."""
+    import nnfast
+
+    cases = [(dtype, shape) for dtype in dtypes for shape in shapes]
+    times = {}
     previous = nnfast.get_num_threads()
     try:
-        for dtype in dtypes:
-            for label, m, n, k, trans_a, trans_b in shapes:
-                A, B, C = _operands(m, n, k, trans_a, trans_b, dtype, rng)
-                opA, opB = (A.T if trans_a else A), (B.T if trans_b else B)
-                expected = opA.astype(np.float64) @ opB.astype(np.float64)
+        for round_ in range(rounds):
+            for seed, (dtype, shape) in enumerate(cases):
+                label, m, n, k, trans_a, trans_b = shape
+                A, B, C = _operands(m, n, k, trans_a, trans_b, dtype,
+                                    np.random.default_rng([7, seed]))
+                expected = None
+                if round_ == 0:
+                    opA, opB = (A.T if trans_a else A), (B.T if trans_b else B)
+                    expected = opA.astype(np.float64) @ opB.astype(np.float64)
                 flops = 2.0 * m * n * k
                 for threads in thread_counts:
-                    nnfast.set_num_threads(threads)
-                    nn = _seconds_per_call(
-                        lambda: _core.gemm(C, A, B, trans_a=trans_a, trans_b=trans_b),
-                        min_seconds)
-                    error = float(np.abs(C - expected).max() / np.abs(expected).max())
-                    limit = _blas_threads(threads)
-                    if limit is None:
-                        np_seconds = None
-                    else:
-                        with limit:
-                            np_seconds = _seconds_per_call(lambda: np.matmul(opA, opB, out=C),
-                                                           min_seconds)
-                    torch_seconds = _torch_seconds(opA, opB, C, threads, min_seconds)
-                    row = {"shape": label, "m": m, "n": n, "k": k, "dtype": dtype,
-                           "threads": threads, "nnfast_gflops": flops / nn / 1e9,
-                           "numpy_gflops": np_seconds and flops / np_seconds / 1e9,
-                           "torch_gflops": torch_seconds and flops / torch_seconds / 1e9,
-                           "nnfast_relative_error": error}
-                    row["ratio"] = np_seconds and np_seconds / nn
-                    row["torch_ratio"] = torch_seconds and torch_seconds / nn
-                    rows.append(row)
-                    log(f"  gemm {dtype} {label:<22} {threads}t: nnfast "
-                        f"{row['nnfast_gflops']:7.1f} GFLOP/s, NumPy "
-                        + (f"{row['numpy_gflops']:7.1f}" if np_seconds else "    n/a")
-                        + ", PyTorch "
-                        + (f"{row['torch_gflops']:7.1f}" if torch_seconds else "    n/a"))
+                    nn, np_s, torch_s, error = _measure(shape, threads, (A, B, C, expected),
+                                                        min_seconds)
+                    times.setdefault((seed, threads), []).append((nn, np_s, torch_s, error))
+                    log(f"  gemm {dtype} {label:<22} {threads}t"
+                        + (f" round {round_ + 1}/{rounds}" if rounds > 1 else "")
+                        + f": nnfast {flops / nn / 1e9:7.1f} GFLOP/s, NumPy "
+                        + (f"{flops / np_s / 1e9:7.1f}" if np_s else "    n/a") + ", PyTorch "
+                        + (f"{flops / torch_s / 1e9:7.1f}" if torch_s else "    n/a"))
     finally:
         nnfast.set_num_threads(previous)
+    rows = []
+    for seed, (dtype, (label, m, n, k, _, _)) in enumerate(cases):
+        for threads in thread_counts:
+            measured = times[(seed, threads)]
+            flops = 2.0 * m * n * k
+            nn = statistics.median(t[0] for t in measured)
+            np_seconds = _median_or_none([t[1] for t in measured])
+            torch_seconds = _median_or_none([t[2] for t in measured])
+            row = {"shape": label, "m": m, "n": n, "k": k, "dtype": dtype,
+                   "threads": threads, "rounds": len(measured),
+                   "nnfast_gflops": flops / nn / 1e9,
+                   "numpy_gflops": np_seconds and flops / np_seconds / 1e9,
+                   "torch_gflops": torch_seconds and flops / torch_seconds / 1e9,
+                   "nnfast_relative_error": measured[0][3]}
+            row["ratio"] = np_seconds and np_seconds / nn
+            row["torch_ratio"] = torch_seconds and torch_seconds / nn
+            rows.append(row)
     return rows

@@ -93,8 +93,10 @@ def gemm_lines(rows):
     def ratio(value):
         return f"{value:6.2f}x" if value else f"{'-':>7}"
 
+    rounds = max((row.get("rounds", 1) for row in rows), default=1)
     lines = ["GEMM: nnfast._core.gemm vs NumPy and PyTorch matmul (GFLOP/s, 2*m*n*k per call; "
-             "'ratio' = their time / nnfast's time)",
+             "'ratio' = their time / nnfast's time)"
+             + (f"; medians of {rounds} rounds of the whole table" if rounds > 1 else ""),
              f"  {'dtype':<8} {'shape':<22} {'m x n x k':>18} {'thr':>3} {'nnfast':>8} "
              f"{'NumPy':>8} {'ratio':>7} {'PyTorch':>8} {'ratio':>7}"]
     for row in rows:
