@@ -31,17 +31,16 @@ typedef struct {
     const NN_T *x;
     int64_t n;
     double low, high;
-    int bad; /* set by any part that finds a value out of range */
 } check_job;
 
+/* Part c: NN_ENONFINITE when a value of its chunk is out of range (nni_parallel_for returns
+ * a failing part's status, so no shared flag is needed). */
 static int check_part(void *ctx, int64_t c)
 {
-    check_job *j = (check_job *)ctx;
+    const check_job *j = (const check_job *)ctx;
     const int64_t i0 = c * CHECK_CHUNK;
     const int64_t len = j->n - i0 < CHECK_CHUNK ? j->n - i0 : CHECK_CHUNK;
-    if (__atomic_load_n(&j->bad, __ATOMIC_RELAXED)) return NN_OK; /* the answer is known */
-    if (!range_ok(j->x + i0, len, j->low, j->high)) __atomic_store_n(&j->bad, 1, __ATOMIC_RELAXED);
-    return NN_OK;
+    return range_ok(j->x + i0, len, j->low, j->high) ? NN_OK : NN_ENONFINITE;
 }
 
 int NN_F(all_within)(int *ok, const NN_T *x, int64_t n, double low, double high)
@@ -58,8 +57,7 @@ int NN_F(all_within)(int *ok, const NN_T *x, int64_t n, double low, double high)
     j.n = n;
     j.low = low;
     j.high = high;
-    j.bad = 0;
     st = nni_parallel_for(threads, (n + CHECK_CHUNK - 1) / CHECK_CHUNK, check_part, &j);
-    *ok = !j.bad;
-    return st;
+    *ok = st == NN_OK;
+    return st == NN_ENONFINITE ? NN_OK : st;
 }

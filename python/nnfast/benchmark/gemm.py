@@ -120,7 +120,7 @@ def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, 
     table. The whole table is measured `rounds` times over and each implementation's time is
     its median over the rounds: a shared machine's slow phase lasts seconds to a minute, so it
     falls on one round of a shape, not on the figure (a 2-core VM gave nnfast 86 GFLOP/s on
-    a shape in one table and 146-180 in every other run of it, NumPy steady). Within a round
+    a shape in one table and 141-180 in every other run of it, NumPy steady). Within a round
     the implementations take their samples one after the other, not in turn: in turn, each
     library's idle threads still spin while the next one's sample runs. The operands of a
     shape are drawn again each round from the same seed (the same values); nnfast's result is
