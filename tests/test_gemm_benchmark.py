@@ -1,5 +1,6 @@
 """`nnfast bench`'s large inference and its GEMM table, in --quick mode (times mean nothing
 here; the structure, the cross-checks and the report do)."""
+import contextlib
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ from nnfast.benchmark.workloads import FULL, workloads
 
 @pytest.fixture(scope="module")
 def quick_inference():
-    return inference.run(cores=2, repeats=2, quick=True, log=lambda text: None)
+    return inference.run(cores=2, repeats=2, quick=True, settle=0.0, log=lambda text: None)
 
 
 def test_inference_runs_every_implementation_at_1_and_2_threads(quick_inference):
@@ -77,14 +78,14 @@ def test_gemm_table_rounds_report_each_implementations_median(monkeypatch):
     scripted = iter([(1.0, 4.0, None, 0.0), (5.0, 4.5, None, None), (2.0, 9.0, None, None)])
     seen = []
 
-    def fake_measure(shape, threads, operands, min_seconds):
+    def fake_measure(shape, threads, operands, min_seconds, settle):
         seen.append(operands[0].copy())
         return next(scripted)
 
     monkeypatch.setattr(gemm, "_measure", fake_measure)
     lines = []
     rows = gemm.run([("tiny", 16, 24, 40, False, True)], [1], dtypes=("float32",),
-                    rounds=3, log=lines.append)
+                    rounds=3, settle=0.0, log=lines.append)
     assert len(lines) == 3 and "round 3/3" in lines[-1]
     (row,) = rows
     flops = 2.0 * 16 * 24 * 40
@@ -94,6 +95,46 @@ def test_gemm_table_rounds_report_each_implementations_median(monkeypatch):
     assert row["ratio"] == pytest.approx(4.5 / 2.0) and row["torch_gflops"] is None
     assert all(np.array_equal(seen[0], a) for a in seen[1:])
     assert "medians of 3 rounds" in report.gemm_lines(rows)[0]
+
+
+def _record_sleeps(monkeypatch, events):
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: events.append(("sleep", seconds)))
+
+
+def test_each_librarys_gemm_samples_start_after_the_settle(monkeypatch):
+    """A library's samples never start while the previous library's idle threads may still
+    spin: each is preceded by the pause (NumPy's BLAS threads cost PyTorch's 2-thread
+    samples 2-3x without it)."""
+    events = []
+    _record_sleeps(monkeypatch, events)
+
+    def fake_seconds(call, min_seconds):
+        call()
+        events.append(("sample", None))
+        return 1e-3
+
+    monkeypatch.setattr(gemm, "_seconds_per_call", fake_seconds)
+    A, B, C = gemm._operands(8, 12, 16, False, False, "float32", np.random.default_rng(0))
+    result = gemm._measure(("tiny", 8, 12, 16, False, False), 2, (A, B, C, None), 0.01,
+                           settle=0.25)
+    samples = [i for i, event in enumerate(events) if event[0] == "sample"]
+    assert len(samples) == sum(t is not None for t in result[:3]) >= 2  # nnfast, NumPy
+    assert all(i > 0 and events[i - 1] == ("sleep", 0.25) for i in samples)
+
+
+def test_each_timed_inference_starts_after_the_settle(monkeypatch):
+    events = []
+    _record_sleeps(monkeypatch, events)
+    table = {key: (key, contextlib.nullcontext,
+                   lambda key=key: events.append(("call", key)) or np.full((3, 10), 0.1))
+             for key in ("nnfast-1t", "numpy-2t", "torch-2t")}
+    monkeypatch.setattr(inference, "implementations", lambda *args: table)
+    inference.run(cores=2, repeats=2, quick=True, settle=0.4, log=lambda text: None)
+    calls = [i for i, event in enumerate(events) if event[0] == "call"]
+    assert len(calls) == 3 * 3  # a warm-up call each, then two timed ones
+    assert all(events[i - 1] == ("sleep", 0.4) for i in calls[3:])
 
 
 def test_cli_writes_the_inference_to_json(tmp_path, capsys):

@@ -85,10 +85,10 @@ def run(options, log):
         shapes = gemm.shapes_for(chosen, GEMM_SQUARE[options.quick])
         gemm_rows = gemm.run(shapes, sorted({1, described["cores"]}),
                              min_seconds=0.01 if options.quick else 0.05,
-                             rounds=options.repeats, log=log)
+                             rounds=options.repeats, settle=settle, log=log)
     if not options.skip_inference:
         results["inference"] = inference.run(described["cores"], options.repeats,
-                                             options.quick, log=log)
+                                             options.quick, settle=settle, log=log)
         save_json(results, options.json)
     memory_result = None
     if not options.skip_memory and "W3" in names:

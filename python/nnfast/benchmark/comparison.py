@@ -24,9 +24,13 @@ from .workloads import DATA_SEED, MODEL_SEED
 TOLERANCES = {"float64": {"loss": 1e-9, "weights": 1e-9},
               "float32": {"loss": 1e-4, "weights": 2e-2}}
 
-# Pause between two timed runs: threads of BLAS and OpenMP pools that spin-wait after
-# their work (OpenBLAS up to ~0.1 s) would otherwise steal a core from the next run.
-SETTLE_SECONDS = 0.15
+# Pause before each timed run (and, in the GEMM table and the inference, before each library's
+# samples): threads of BLAS and OpenMP pools that spin-wait after their work would otherwise
+# hold a core while the next run needs it. OpenBLAS's idle threads (NumPy's) spin for
+# 0.10-0.15 s: on a 2-core Xeon, PyTorch's 2-thread forward of 10,000 rows (W3's network) took
+# 85 ms started 0 or 0.05 s after NumPy's 2-thread forward, 58 ms after 0.10 s, 33 after
+# 0.15 s and 28-35 ms after 0.2-0.3 s; nnfast's 61 ms right after, 34-36 after 0.15-0.3 s.
+SETTLE_SECONDS = 0.3
 
 
 def make_problem(workload):

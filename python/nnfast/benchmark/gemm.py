@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from .comparison import SETTLE_SECONDS
+
 
 def layer_products(workload_name, layers, m):
     """(label, m, n, k, trans_a, trans_b) of every product a training step computes."""
@@ -83,10 +85,11 @@ def _torch_seconds(opA, opB, C, threads, min_seconds):
         torch.set_num_threads(previous)
 
 
-def _measure(shape, threads, operands, min_seconds):
+def _measure(shape, threads, operands, min_seconds, settle=0.0):
     """Seconds per call of nnfast, NumPy (None without threadpoolctl) and PyTorch (None
     without it) on one product at `threads` threads, and nnfast's relative error (None
-    without the expected product)."""
+    without the expected product). Each library's samples start `settle` seconds after the
+    previous library's last call (comparison.SETTLE_SECONDS says why)."""
     import nnfast
     from .. import _core
 
@@ -94,6 +97,7 @@ def _measure(shape, threads, operands, min_seconds):
     A, B, C, expected = operands
     opA, opB = (A.T if trans_a else A), (B.T if trans_b else B)
     nnfast.set_num_threads(threads)
+    time.sleep(settle)
     nn = _seconds_per_call(lambda: _core.gemm(C, A, B, trans_a=trans_a, trans_b=trans_b),
                            min_seconds)
     error = None
@@ -103,8 +107,10 @@ def _measure(shape, threads, operands, min_seconds):
     if limit is None:
         np_seconds = None
     else:
+        time.sleep(settle)
         with limit:
             np_seconds = _seconds_per_call(lambda: np.matmul(opA, opB, out=C), min_seconds)
+    time.sleep(settle)
     torch_seconds = _torch_seconds(opA, opB, C, threads, min_seconds)
     return nn, np_seconds, torch_seconds, error
 
@@ -115,7 +121,7 @@ def _median_or_none(values):
 
 
 def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, rounds=1,
-        log=print):
+        settle=SETTLE_SECONDS, log=print):
     """GFLOP/s of nnfast, NumPy and PyTorch on each shape at each thread count; rows of a
     table. The whole table is measured `rounds` times over and each implementation's time is
     its median over the rounds: a shared machine's slow phase lasts seconds to a minute, so it
@@ -124,7 +130,9 @@ def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, 
     the implementations take their samples one after the other, not in turn: in turn, each
     library's idle threads still spin while the next one's sample runs. The operands of a
     shape are drawn again each round from the same seed (the same values); nnfast's result is
-    checked in the first."""
+    checked in the first. Each library's samples start `settle` seconds after the previous
+    library's: without the pause, PyTorch's 2-thread samples ran while NumPy's BLAS threads
+    still spun (comparison.SETTLE_SECONDS)."""
     import nnfast
 
     cases = [(dtype, shape) for dtype in dtypes for shape in shapes]
@@ -143,7 +151,7 @@ def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, 
                 flops = 2.0 * m * n * k
                 for threads in thread_counts:
                     nn, np_s, torch_s, error = _measure(shape, threads, (A, B, C, expected),
-                                                        min_seconds)
+                                                        min_seconds, settle)
                     times.setdefault((seed, threads), []).append((nn, np_s, torch_s, error))
                     log(f"  gemm {dtype} {label:<22} {threads}t"
                         + (f" round {round_ + 1}/{rounds}" if rounds > 1 else "")

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from . import numpy_mlp
+from .comparison import SETTLE_SECONDS
 from .workloads import DATA_SEED, MODEL_SEED
 
 ROWS = {False: 10_000, True: 300}
@@ -99,8 +100,11 @@ def implementations(cores, weights, biases, model, X):
     return table
 
 
-def run(cores, repeats, quick=False, log=print):
-    """The inference comparison: a dict for the JSON report and report.inference_lines."""
+def run(cores, repeats, quick=False, settle=SETTLE_SECONDS, log=print):
+    """The inference comparison: a dict for the JSON report and report.inference_lines. Each
+    timed call starts `settle` seconds after the one before (comparison.SETTLE_SECONDS): in
+    turn without a pause, PyTorch's 2-thread forward ran while NumPy's BLAS threads still
+    spun, and took 2-3 times as long."""
     import nnfast
 
     layers, rows = LAYERS[quick], ROWS[quick]
@@ -120,6 +124,7 @@ def run(cores, repeats, quick=False, log=print):
         for key, (_, threads, call) in table.items():
             if call is None:
                 continue
+            time.sleep(settle)
             with threads():
                 start = time.perf_counter()
                 call()
