@@ -6,26 +6,48 @@
  * ~0.1 ms a layer on one core; W3's 64 x 256 stays on the calling thread). */
 #define COLSUM_PARALLEL_MIN ((int64_t)1 << 18)
 
-/* Z = A @ W + b, then A_out = f(Z). A (m, k), W (k, n), b (n), A_out and Z_out (m, n). */
-int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, const NN_T *b,
-                        int64_t m, int64_t k, int64_t n, nn_act act)
+/* Z = A @ W + b, then A_out = f(Z), with W's product planned (gemm.c: W packed once for
+ * many calls, or not planned: gemm). */
+static int dense_forward_with(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NNI_F(gemm_plan) *W,
+                              const NN_T *b, int64_t m, nn_act act)
 {
     NN_F(epilogue) ep;
     NN_T *dst;
     int st;
-    if (!A_out || !A || !W || !b || m <= 0 || k <= 0 || n <= 0 || !nni_act_valid(act))
-        return NN_EINVAL;
     ep.bias = b;
     ep.deriv_of = NULL;
     ep.deriv_act = NN_ACT_IDENTITY;
     if (!Z_out && act != NN_ACT_SOFTMAX && act != NN_ACT_EXP) {
         ep.act = act; /* fused: A_out = f(A @ W + b) as each tile is written */
-        return NN_F(gemm)(A_out, A, W, m, n, k, 0, 0, 1, 0, &ep);
+        return NNI_F(gemm_planned)(A_out, A, W, m, &ep);
     }
     ep.act = NN_ACT_IDENTITY;
     dst = Z_out ? Z_out : A_out;
-    if ((st = NN_F(gemm)(dst, A, W, m, n, k, 0, 0, 1, 0, &ep)) != NN_OK) return st;
-    return NN_F(activation_forward)(A_out, dst, m, n, act);
+    if ((st = NNI_F(gemm_planned)(dst, A, W, m, &ep)) != NN_OK) return st;
+    return NN_F(activation_forward)(A_out, dst, m, W->n, act);
+}
+
+/* Z = A @ W + b, then A_out = f(Z). A (m, k), W (k, n), b (n), A_out and Z_out (m, n). */
+int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, const NN_T *b,
+                        int64_t m, int64_t k, int64_t n, nn_act act)
+{
+    NNI_F(gemm_plan) unplanned;
+    if (!A_out || !A || !W || !b || m <= 0 || k <= 0 || n <= 0 || !nni_act_valid(act))
+        return NN_EINVAL;
+    unplanned.B = W;
+    unplanned.m = m;
+    unplanned.n = n;
+    unplanned.k = k;
+    unplanned.bp = NULL;
+    return dense_forward_with(A_out, Z_out, A, &unplanned, b, m, act);
+}
+
+/* A_out = f(A @ W + b) against W's plan (W->k inputs, W->n outputs), m rows. */
+int NNI_F(dense_forward_planned)(NN_T *A_out, const NN_T *A, const NNI_F(gemm_plan) *W,
+                                 const NN_T *b, int64_t m, nn_act act)
+{
+    if (!A_out || !A || !W || !b || m <= 0 || !nni_act_valid(act)) return NN_EINVAL;
+    return dense_forward_with(A_out, NULL, A, W, b, m, act);
 }
 
 /* db[j] (+)= (sum_i delta[i, j]) / m for the columns of chunk c (COLSUM_CHUNK wide), each

@@ -48,12 +48,18 @@
 #define NR(kr) ((kr)->nr_f32)
 #define NARROW(kr) ((kr)->narrow_f32)
 #define VL(kr) ((kr)->vl_f32)
+#define EDGE(kr) ((kr)->edge_f32)
+#define UKR_IP(kr) ((kr)->ukr_ip_f32)
+#define EDGE_IP(kr) ((kr)->edge_ip_f32)
 #else
 #define UKR(kr) ((kr)->ukr_f64)
 #define MR(kr) ((kr)->mr_f64)
 #define NR(kr) ((kr)->nr_f64)
 #define NARROW(kr) ((kr)->narrow_f64)
 #define VL(kr) ((kr)->vl_f64)
+#define EDGE(kr) ((kr)->edge_f64)
+#define UKR_IP(kr) ((kr)->ukr_ip_f64)
+#define EDGE_IP(kr) ((kr)->edge_ip_f64)
 #endif
 
 /* Products of at most this many multiply-adds take the direct loop (no packing). */
@@ -76,9 +82,11 @@
 typedef NN_F(epilogue) epilogue_t;
 #ifdef NN_ELEM_F32
 typedef nni_ukr_f32 ukr_t;
+typedef nni_ukr_ip_f32 ukr_ip_t;
 typedef nni_ukr_narrow_f32 narrow_t;
 #else
 typedef nni_ukr_f64 ukr_t;
+typedef nni_ukr_ip_f64 ukr_ip_t;
 typedef nni_ukr_narrow_f64 narrow_t;
 #endif
 
@@ -128,6 +136,7 @@ typedef struct {
     const nni_gemm_kernel *kr;
     int64_t mc, kc, nc;   /* blocking: MC, NC, and the k block (k in equal blocks <= KC)      */
     int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
+    int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
 } gemm_args;
 
 /* The tile (rows x cols, row stride nr) into C at the kernel's (i0, j0), then beta. */
@@ -162,12 +171,28 @@ static void epilogue_tile(const gemm_args *g, int64_t i0, int64_t j0, int64_t ro
             epilogue_row(g->C + (j0 + i) * g->ldc + i0, rows, g->ep, (j0 + i) * g->ldc, i0);
 }
 
-/* The kernel's C[ic : ic+mc, jc : jc+nc] = beta C + ap @ bp over one k block of kc;
- * the epilogue after the last block. */
-static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
-                         int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta, int last)
+/* The kernel for a tile of `cols` columns (of a panel nr wide): -1, the full kernel, or
+ * v, when the columns fit v + 1 vectors, the edge kernel that computes only those (*width:
+ * the columns it writes). n = 256 against 8 x 48 tiles ends in a panel of 16 columns: the
+ * full kernel would spend two thirds of that panel's FMAs on padding (11 % of the product). */
+static int tile_kernel(const nni_gemm_kernel *kr, int64_t cols, int *width)
 {
-    const ukr_t ukr = UKR(g->kr);
+    const int64_t vl = VL(kr), vecs = vl > 0 ? (cols + vl - 1) / vl : NNI_UKR_MAX_EDGE + 1;
+    if (vecs <= NNI_UKR_MAX_EDGE && vecs * vl < NR(kr) && EDGE(kr)[vecs - 1]) {
+        *width = (int)(vecs * vl);
+        return (int)vecs - 1;
+    }
+    *width = NR(kr);
+    return -1;
+}
+
+/* The kernel's C[ic : ic+mc, jc : jc+nc] = beta C + ap @ bp over one k block of kc; the
+ * epilogue after the last block. a_rows (or NULL): A's rows ic .. at column pc in place, for
+ * the full row panels (a_in_place); ap then holds only the last, partial, panel packed. */
+static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
+                         int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta, int last,
+                         const NN_T *a_rows)
+{
     const int mr = MR(g->kr), nr = NR(g->kr);
     NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
     /* a_in_l1: ir outer (A's panel stays in L1), jr inner (B's panels stream from L2);
@@ -179,13 +204,20 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
         for (in = 0; in < inner_end; in += inner_step) {
             const int64_t ir = g->a_in_l1 ? o : in, jr = g->a_in_l1 ? in : o;
             const int64_t rows = min64(mr, mc - ir), cols = min64(nr, nc - jr);
-            if (rows == mr && cols == nr && !g->transposed) {
-                ukr(kc, ap + ir * kc, bp + jr * kc, g->C + (ic + ir) * g->ldc + jc + jr, g->ldc,
-                    beta);
-            } else { /* edge or transposed tile: the full tile into a buffer, then into C */
-                ukr(kc, ap + ir * kc, bp + jr * kc, tile, nr, 0);
-                write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
-            }
+            int width;
+            const int e = tile_kernel(g->kr, cols, &width);
+            /* a full tile straight into C; an edge or transposed one into a buffer first */
+            const int direct = rows == mr && cols == width && !g->transposed;
+            NN_T *dst = direct ? g->C + (ic + ir) * g->ldc + jc + jr : tile;
+            const int64_t ldd = direct ? g->ldc : nr;
+            const NN_T b0 = direct ? beta : (NN_T)0;
+            if (a_rows && rows == mr)
+                (e < 0 ? UKR_IP(g->kr) : EDGE_IP(g->kr)[e])(kc, a_rows + ir * g->k, g->k,
+                                                            bp + jr * kc, dst, ldd, b0);
+            else
+                (e < 0 ? UKR(g->kr) : EDGE(g->kr)[e])(kc, ap + ir * kc, bp + jr * kc, dst, ldd,
+                                                      b0);
+            if (!direct) write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
         }
     }
     /* the epilogue once over the block, in rows of nc (or mc) values rather than tile rows of
@@ -228,6 +260,17 @@ static const NN_T *packed_block(const gemm_args *g, int a_side, const NN_T *all,
     return buf;
 }
 
+/* A in place (a_in_place, no shared packed A): the rows ic .. ic+mc-1 from column pc where
+ * they are, and the last row panel, when partial, packed into buf at its place; else NULL. */
+static const NN_T *a_in_place_block(const gemm_args *g, const NN_T *ap_all, NN_T *buf,
+                                    int64_t ic, int64_t mc, int64_t pc, int64_t kc)
+{
+    const int64_t full = mc / MR(g->kr) * MR(g->kr);
+    if (!g->a_in_place || ap_all) return NULL;
+    if (full < mc) pack_side(g, 1, buf + full * kc, ic + full, mc - full, pc, kc);
+    return g->A + ic * g->k + pc;
+}
+
 /* Rows r0 .. r1-1 and columns c0 .. c1-1 of the kernel's C, serially. The packed operands are
  * this thread's buffers, or ap_all / bp_all: the whole of alpha op(A) (r0 = 0) or op(B)
  * (c0 = 0) packed by pack_shared. */
@@ -253,11 +296,12 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
             for (pc = 0; pc < g->k; pc += g->kc) {
                 const int64_t kc = min64(g->kc, g->k - pc);
                 const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
-                const NN_T *a = packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
+                const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
+                const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
                 for (jc = c0; jc < c1; jc += g->nc) {
                     const int64_t nc = min64(g->nc, c1 - jc);
                     const NN_T *b = packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
-                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k);
+                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k, a_rows);
                 }
             }
         }
@@ -271,8 +315,9 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
             const NN_T *b = packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
             for (ic = r0; ic < r1; ic += g->mc) {
                 const int64_t mc = min64(g->mc, r1 - ic);
-                const NN_T *a = packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
-                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k);
+                const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
+                const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
+                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k, a_rows);
             }
         }
     }
@@ -418,9 +463,9 @@ static int compute_block_part(void *ctx, int64_t c)
         const int64_t len = min64(step, hi - o);
         pack_side(g, other_a, op, o, len, s->pc, s->kc);
         if (s->share_a)
-            macro_kernel(g, s->sp, op, s->s0, o, s->slen, len, s->kc, beta, last);
+            macro_kernel(g, s->sp, op, s->s0, o, s->slen, len, s->kc, beta, last, NULL);
         else
-            macro_kernel(g, op, s->sp, o, s->s0, len, s->slen, s->kc, beta, last);
+            macro_kernel(g, op, s->sp, o, s->s0, len, s->slen, s->kc, beta, last, NULL);
     }
     return NN_OK;
 }
@@ -478,7 +523,7 @@ static int gemm_parallel(const gemm_args *g, int threads)
     const int64_t shared_max = nni_gemm_shared_max();
     gemm_split s;
     int64_t shared_bytes;
-    int st;
+    int st, nothing_shared;
     s.g = g;
     if (cols_ok && rows_ok) s.by_cols = row_panels * mr <= col_panels * nr;
     else s.by_cols = cols_ok || (!rows_ok && col_panels >= row_panels);
@@ -488,9 +533,12 @@ static int gemm_parallel(const gemm_args *g, int threads)
     /* the blocks split C's columns in the A-in-L1 order, its rows in the other */
     if (shared_bytes > shared_max && (g->a_in_l1 ? col_panels : row_panels) >= 2 * threads)
         return gemm_parallel_blocks(g, threads);
-    s.pack_own = shared_bytes * threads <= shared_max && shared_bytes <= own_pack_max();
+    /* A read in place by every column run: nothing to pack and share */
+    nothing_shared = s.by_cols && g->a_in_place;
+    s.pack_own = !nothing_shared && shared_bytes * threads <= shared_max &&
+                 shared_bytes <= own_pack_max();
     s.shared = NULL;
-    if (!s.pack_own && shared_bytes <= shared_max) {
+    if (!nothing_shared && !s.pack_own && shared_bytes <= shared_max) {
         s.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, shared_bytes);
         s.pack_parts = min64(s.by_cols ? row_panels : col_panels, threads);
         if (s.shared && (st = nni_parallel_for(threads, s.pack_parts, pack_shared_part, &s)))
@@ -610,58 +658,70 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
     return NN_OK;
 }
 
-/* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. Threads split C's output
- * ranges only: a k reduction is never split, and the blocking does not depend on the count. */
-int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
-               int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
+/* Whether the kernels read A's full row panels where they are (macro_kernel): A stored
+ * (m, k) and alpha 1, so the panel would be a plain copy, in the A-in-L1 order, where a
+ * panel, once read, serves every column tile from L1. The copy was 9 % of the time of
+ * 256 x 256 x 784 (W3's first layer over a forward chunk, one thread). Not when A's rows are
+ * a multiple of 4 KiB apart: then the panel's rows would share L1 sets. The same bits:
+ * the same sums over the same values. */
+static int a_in_place_applies(const gemm_args *g)
 {
-    gemm_args g;
+    const int64_t row_bytes = g->k * (int64_t)sizeof(NN_T);
+    int v;
+    if (!UKR_IP(g->kr) || g->trans_a || g->alpha != 1 || !g->a_in_l1 || row_bytes % 4096 == 0)
+        return 0;
+    for (v = 0; v < NNI_UKR_MAX_EDGE; v++)
+        if (EDGE(g->kr)[v] && !EDGE_IP(g->kr)[v]) return 0;
+    return 1;
+}
+
+/* The path a product takes (gemm_prepare). */
+enum { PATH_DIRECT_KERNELS, PATH_DIRECT_LOOP, PATH_NARROW, PATH_BLOCKED };
+
+/* g for C (m, n) = alpha op(A) @ op(B) + beta C: the path, and for the blocked path the
+ * orientation (transposed or not) and the blocking. A function of the shape, the
+ * transpositions, the kernel and the machine's caches, never of the thread count. */
+static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int64_t m,
+                        int64_t n, int64_t k, int trans_a, int trans_b, NN_T alpha, NN_T beta,
+                        const epilogue_t *ep)
+{
     nni_gemm_blocking bl;
-    double work;
-    int64_t mr, nr, threads;
-    int st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
-    if (st != NN_OK) return st;
-    g.C = C;
-    g.A = A;
-    g.B = B;
-    g.m = m;
-    g.n = n;
-    g.k = k;
-    g.trans_a = trans_a;
-    g.trans_b = trans_b;
-    g.transposed = 0;
-    g.a_in_l1 = 0;
-    g.ldc = n;
-    g.alpha = alpha;
-    g.beta = beta;
-    g.ep = epilogue_is_empty(ep) ? NULL : ep;
-    g.kr = nni_gemm_kernel_get();
-    work = (double)m * (double)n * (double)k;
+    int64_t mr, nr;
+    g->C = C;
+    g->A = A;
+    g->B = B;
+    g->m = m;
+    g->n = n;
+    g->k = k;
+    g->trans_a = trans_a;
+    g->trans_b = trans_b;
+    g->transposed = 0;
+    g->a_in_l1 = 0;
+    g->a_in_place = 0;
+    g->ldc = n;
+    g->alpha = alpha;
+    g->beta = beta;
+    g->ep = epilogue_is_empty(ep) ? NULL : ep;
+    g->kr = nni_gemm_kernel_get();
     /* mid-size products: the direct kernels (gemm_direct.c; its rule), as a layer's are */
-    if (NNI_F(direct_applies)(m, n, k, trans_b))
-        return NNI_F(direct_gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
-    if (work <= GEMM_DIRECT_MAX_WORK) {
-        gemm_direct(&g);
-        return NN_OK;
-    }
-    mr = MR(g.kr);
-    nr = NR(g.kr);
-    threads = nni_threads();
-    if (threads > 1 && 2.0 * work < GEMM_PARALLEL_MIN_FLOPS) threads = 1;
+    if (NNI_F(direct_applies)(m, n, k, trans_b)) return PATH_DIRECT_KERNELS;
+    if ((double)m * (double)n * (double)k <= GEMM_DIRECT_MAX_WORK) return PATH_DIRECT_LOOP;
+    mr = MR(g->kr);
+    nr = NR(g->kr);
     /* narrow C from A stored (m, k): the narrow kernel reads A's rows in place. A stored (k, m)
      * would be read down its columns, a cache line per term (W4's dW2 = A^T delta, 2048 x 10
      * x 256: 17 GFLOP/s); the transposed product below streams A's rows as packed panels
      * instead (32 GFLOP/s, 1.9x, paired runs, Ice Lake Xeon, 1 thread) */
-    if (NARROW(g.kr) && n <= VL(g.kr) && !trans_a) return gemm_narrow(&g, (int)threads);
+    if (NARROW(g->kr) && n <= VL(g->kr) && !trans_a) return PATH_NARROW;
     /* narrow C: the transposed product has a quarter fewer padded lanes or better */
     if (4 * round_up(n, mr) * round_up(m, nr) < 3 * round_up(m, mr) * round_up(n, nr)) {
-        g.A = B;
-        g.B = A;
-        g.m = n;
-        g.n = m;
-        g.trans_a = !trans_b;
-        g.trans_b = !trans_a;
-        g.transposed = 1;
+        g->A = B;
+        g->B = A;
+        g->m = n;
+        g->n = m;
+        g->trans_a = !trans_b;
+        g->trans_b = !trans_a;
+        g->transposed = 1;
     }
     nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T), k,
                           m * n * (int64_t)sizeof(NN_T));
@@ -669,17 +729,88 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
         const int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
         /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and
          * written once per block, so a short last block costs a whole pass for little work */
-        g.kc = (k + k_blocks - 1) / k_blocks;
-        g.mc = bl.mc;
-        g.nc = bl.nc;
-        g.a_in_l1 = bl.a_in_l1;
-        if (g.a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
-            const int64_t m_blocks = (g.m + bl.mc - 1) / bl.mc;
-            g.mc = round_up((g.m + m_blocks - 1) / m_blocks, mr);
+        g->kc = (k + k_blocks - 1) / k_blocks;
+        g->mc = bl.mc;
+        g->nc = bl.nc;
+        g->a_in_l1 = bl.a_in_l1;
+        g->a_in_place = a_in_place_applies(g);
+        if (g->a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
+            const int64_t m_blocks = (g->m + bl.mc - 1) / bl.mc;
+            g->mc = round_up((g->m + m_blocks - 1) / m_blocks, mr);
         }
     }
+    return PATH_BLOCKED;
+}
+
+/* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. Threads split C's output
+ * ranges only: a k reduction is never split, and the blocking does not depend on the count. */
+int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+               int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
+{
+    gemm_args g;
+    int64_t threads;
+    int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
+    if (st != NN_OK) return st;
+    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
+    if (path == PATH_DIRECT_KERNELS)
+        return NNI_F(direct_gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
+    if (path == PATH_DIRECT_LOOP) {
+        gemm_direct(&g);
+        return NN_OK;
+    }
+    threads = nni_threads();
+    if (threads > 1 && 2.0 * (double)m * (double)n * (double)k < GEMM_PARALLEL_MIN_FLOPS)
+        threads = 1;
+    if (path == PATH_NARROW) return gemm_narrow(&g, (int)threads);
     if (threads > 1) return gemm_parallel(&g, (int)threads);
     return gemm_range(&g, 0, g.m, 0, g.n, NULL, NULL);
+}
+
+/* ---- planned products: one op(B), many A ------------------------------------------------ */
+/* A layer's forward over many chunks of rows multiplies each chunk by the same W: op(B) is
+ * packed once, as gemm_range reads a whole packed operand, instead of once per chunk (4 % of
+ * a 10,000-row forward of 784-256-128-10 on one thread). The planned call computes exactly
+ * what gemm computes for the same arguments (same path, blocking, tiles and sums), so the
+ * plan changes no bits. */
+int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t n, int64_t k)
+{
+    gemm_args g;
+    NN_T dummy = 0;
+    int64_t pad, pc;
+    int st = gemm_check(&dummy, &dummy, B, m, n, k, 0, 0, NULL);
+    p->B = B;
+    p->m = m;
+    p->n = n;
+    p->k = k;
+    p->bp = NULL;
+    if (st != NN_OK) return st;
+    if (gemm_prepare(&g, &dummy, &dummy, B, m, n, k, 0, 0, 1, 0, NULL) != PATH_BLOCKED ||
+        g.transposed)
+        return NN_OK; /* the product takes gemm */
+    pad = round_up(n, NR(g.kr));
+    if (!(p->bp = (NN_T *)nni_block_alloc(pad * k * (int64_t)sizeof(NN_T)))) return NN_ENOMEM;
+    for (pc = 0; pc < k; pc += g.kc) /* the block at pc at pc n_pad, as pack_shared_part */
+        pack_side(&g, 0, p->bp + pc * pad, 0, n, pc, min64(g.kc, k - pc));
+    return NN_OK;
+}
+
+void NNI_F(gemm_plan_free)(NNI_F(gemm_plan) *p)
+{
+    if (p->bp) nni_block_free(p->bp);
+    p->bp = NULL;
+}
+
+/* C (m, n) = A (m, k) @ B + the epilogue (alpha 1, beta 0, neither transposed), on this
+ * thread: against the plan's packed B when it was planned for m rows, else through gemm. */
+int NNI_F(gemm_planned)(NN_T *C, const NN_T *A, const NNI_F(gemm_plan) *p, int64_t m,
+                        const NN_F(epilogue) *ep)
+{
+    gemm_args g;
+    int st;
+    if (!p->bp || m != p->m) return NN_F(gemm)(C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
+    if ((st = gemm_check(C, A, p->B, m, p->n, p->k, 0, 0, ep)) != NN_OK) return st;
+    gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
+    return gemm_range(&g, 0, g.m, 0, g.n, NULL, p->bp);
 }
 
 /* The plain triple loop: C[i,j] = alpha sum_p op(A)[i,p] op(B)[p,j] + beta C[i,j], epilogue. */

@@ -20,6 +20,16 @@
 #define UKR_MUL(a, b) _mm256_mul_ps(a, b)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
+#define UKR_KEEP_OPS
+static
+#include "gemm_ukr_simd.h"
+#undef UKR_KEEP_OPS
+
+/* Edge kernels: the first vector of a 2-vector panel whose second is padding (gemm.c). */
+#define UKR_NAME nni_ukr_avx2_f32_6x8_of_16
+#define UKR_MR 6
+#define UKR_NV 1
+#define UKR_B_STRIDE 16
 static
 #include "gemm_ukr_simd.h"
 
@@ -38,10 +48,22 @@ static
 #define UKR_MUL(a, b) _mm256_mul_pd(a, b)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
+#define UKR_KEEP_OPS
+static
+#include "gemm_ukr_simd.h"
+#undef UKR_KEEP_OPS
+
+#define UKR_NAME nni_ukr_avx2_f64_6x4_of_8
+#define UKR_MR 6
+#define UKR_NV 1
+#define UKR_B_STRIDE 8
 static
 #include "gemm_ukr_simd.h"
 
 const nni_gemm_kernel nni_kernel_avx2 = {
     "avx2", "avx2+fma 6x16", "avx2+fma 6x8", 6, 16, 6, 8, nni_ukr_avx2_f32, nni_ukr_avx2_f64,
     8, 4, nni_ukr_narrow_avx2_f32, nni_ukr_narrow_avx2_f64,
-    nni_pack_t_avx2_f32, NULL};
+    nni_pack_t_avx2_f32, NULL, {nni_ukr_avx2_f32_6x8_of_16, NULL},
+    {nni_ukr_avx2_f64_6x4_of_8, NULL}, nni_ukr_avx2_f32_a_in_place,
+    {nni_ukr_avx2_f32_6x8_of_16_a_in_place, NULL}, nni_ukr_avx2_f64_a_in_place,
+    {nni_ukr_avx2_f64_6x4_of_8_a_in_place, NULL}};

@@ -33,15 +33,39 @@
 #define UKR_MUL(a, b) _mm512_mul_ps(a, b)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
-#define UKR_KEEP_OPS /* the float operations, for the 8 x 48 kernel next */
+#define UKR_KEEP_OPS /* the float operations, for the edge and 8 x 48 kernels next */
 static
 #include "gemm_ukr_simd.h"
-#undef UKR_KEEP_OPS
+
+/* Edge kernels: the first vectors of a panel whose last columns are padding (n = 256 against
+ * 48-wide panels ends in a 16-wide one): the same sums over the same packed panel, without
+ * the FMAs on the padding. */
+#define UKR_NAME nni_ukr_avx512_f32_12x16_of_32
+#define UKR_MR 12
+#define UKR_NV 1
+#define UKR_B_STRIDE 32
+static
+#include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx512_f32_8x48
 #define UKR_NARROW_NAME nni_ukr_narrow_avx512_f32_8
 #define UKR_MR 8
 #define UKR_NV 3
+static
+#include "gemm_ukr_simd.h"
+
+#define UKR_NAME nni_ukr_avx512_f32_8x16_of_48
+#define UKR_MR 8
+#define UKR_NV 1
+#define UKR_B_STRIDE 48
+static
+#include "gemm_ukr_simd.h"
+#undef UKR_KEEP_OPS
+
+#define UKR_NAME nni_ukr_avx512_f32_8x32_of_48
+#define UKR_MR 8
+#define UKR_NV 2
+#define UKR_B_STRIDE 48
 static
 #include "gemm_ukr_simd.h"
 
@@ -60,6 +84,15 @@ static
 #define UKR_MUL(a, b) _mm512_mul_pd(a, b)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
+#define UKR_KEEP_OPS
+static
+#include "gemm_ukr_simd.h"
+#undef UKR_KEEP_OPS
+
+#define UKR_NAME nni_ukr_avx512_f64_12x8_of_16
+#define UKR_MR 12
+#define UKR_NV 1
+#define UKR_B_STRIDE 16
 static
 #include "gemm_ukr_simd.h"
 
@@ -70,10 +103,17 @@ static
 const nni_gemm_kernel nni_kernel_avx512 = {
     "avx512", "avx512f 8x48", "avx512f 12x16", 8, 48, 12, 16, nni_ukr_avx512_f32_8x48,
     nni_ukr_avx512_f64, 16, 8, nni_ukr_narrow_avx512_f32_8, nni_ukr_narrow_avx512_f64,
-    nni_pack_t_avx512_f32, nni_pack_t_avx512_f64};
+    nni_pack_t_avx512_f32, nni_pack_t_avx512_f64,
+    {nni_ukr_avx512_f32_8x16_of_48, nni_ukr_avx512_f32_8x32_of_48},
+    {nni_ukr_avx512_f64_12x8_of_16, NULL}, nni_ukr_avx512_f32_8x48_a_in_place,
+    {nni_ukr_avx512_f32_8x16_of_48_a_in_place, nni_ukr_avx512_f32_8x32_of_48_a_in_place},
+    nni_ukr_avx512_f64_a_in_place, {nni_ukr_avx512_f64_12x8_of_16_a_in_place, NULL}};
 
 /* The same set with the float 12x32 tile, for comparison (NNFAST_GEMM_KERNEL=avx512_12x32). */
 const nni_gemm_kernel nni_kernel_avx512_12x32 = {
     "avx512_12x32", "avx512f 12x32", "avx512f 12x16", 12, 32, 12, 16, nni_ukr_avx512_f32,
     nni_ukr_avx512_f64, 16, 8, nni_ukr_narrow_avx512_f32, nni_ukr_narrow_avx512_f64,
-    nni_pack_t_avx512_f32, nni_pack_t_avx512_f64};
+    nni_pack_t_avx512_f32, nni_pack_t_avx512_f64, {nni_ukr_avx512_f32_12x16_of_32, NULL},
+    {nni_ukr_avx512_f64_12x8_of_16, NULL}, nni_ukr_avx512_f32_a_in_place,
+    {nni_ukr_avx512_f32_12x16_of_32_a_in_place, NULL}, nni_ukr_avx512_f64_a_in_place,
+    {nni_ukr_avx512_f64_12x8_of_16_a_in_place, NULL}};

@@ -5,6 +5,9 @@
  *   UKR_NV            vectors per row of the tile (optional, 2 when not defined): UKR_MR
  *                     UKR_NV accumulators must fit in the registers, with UKR_NV for B and
  *                     one for the broadcast A
+ *   UKR_B_STRIDE      (optional) elements from one k step of the B panel to the next, when
+ *                     the panel is wider than the tile: an edge kernel computes the first
+ *                     UKR_NV vectors of a wider kernel's panel (UKR_NV UKR_VL when not defined)
  *   UKR_T, UKR_V      the element type and its vector type; UKR_VL lanes per vector
  *   UKR_LOAD(p) UKR_STORE(p, v) UKR_BCAST(x) UKR_ZERO()   unaligned load/store, broadcast, 0
  *   UKR_FMA(a, b, c)  a * b + c, fused;  UKR_ADD(a, b), UKR_MUL(a, b)
@@ -27,6 +30,9 @@
 #ifndef UKR_NV
 #define UKR_NV 2
 #endif
+#ifndef UKR_B_STRIDE
+#define UKR_B_STRIDE (UKR_NV * UKR_VL)
+#endif
 
 /* Iterations before the end of the k loop at which C's tile is fetched into L1: ~300 cycles
  * at 24 FMAs an iteration, the latency of L3. Fetched into L1 earlier, the tile's lines would
@@ -35,8 +41,18 @@
 #ifndef UKR_C_AHEAD
 #define UKR_C_AHEAD 24
 #endif
-/* One k step: row p of the B panel (UKR_NV vectors), the MR values of the A panel's
- * column p: acc[i][j] += a[i] b[j], row by row. */
+/* The includer's `static` (or nothing) before the #include applies to this first declaration */
+void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta);
+
+#define UKR_CAT_(x, y) x##y
+#define UKR_CAT(x, y) UKR_CAT_(x, y)
+/* Rows of A in place: row r's element at ab[r / 3] + (r % 3) lda_b bytes, an x86 address
+ * (base + index * 1 or 2) from a base per 3 rows and one stride, not a register per row. */
+#define UKR_A_BASES ((UKR_MR + 2) / 3)
+#define UKR_A(i) (in_place ? *(const UKR_T *)(ab[(i) / 3] + ((i) % 3) * lda_b) : a[i])
+
+/* One k step: row p of the B panel (UKR_NV vectors), the MR values of A's column p (the
+ * packed panel's, or the rows' in place): acc[i][j] += a[i] b[j], row by row. */
 #define UKR_STEP()                                                                            \
     do {                                                                                      \
         UKR_V bv[UKR_NV];                                                                     \
@@ -44,24 +60,40 @@
         for (j = 0; j < UKR_NV; j++) bv[j] = UKR_LOAD(b + j * UKR_VL);                        \
         UKR_UNROLL                                                                            \
         for (i = 0; i < UKR_MR; i++) {                                                        \
-            const UKR_V ai = UKR_BCAST(a[i]);                                                 \
+            const UKR_V ai = UKR_BCAST(UKR_A(i));                                             \
             UKR_UNROLL                                                                        \
             for (j = 0; j < UKR_NV; j++) acc[i][j] = UKR_FMA(ai, bv[j], acc[i][j]);           \
         }                                                                                     \
-        a += UKR_MR;                                                                          \
-        b += UKR_NV * UKR_VL;                                                                 \
+        if (in_place) {                                                                       \
+            UKR_UNROLL                                                                        \
+            for (i = 0; i < UKR_A_BASES; i++) ab[i] += sizeof(UKR_T);                         \
+        } else {                                                                              \
+            a += UKR_MR;                                                                      \
+        }                                                                                     \
+        b += UKR_B_STRIDE;                                                                    \
     } while (0)
 
 /* The first cache line of each vector of a row of C's tile, and the row's last element
  * (for 2 vectors: the row's first and last element, its two lines when C is aligned). */
 #define UKR_C_LINE(cr, j) ((cr) + (j < UKR_NV - 1 ? j * UKR_VL : UKR_NV * UKR_VL - 1))
 
-void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) static inline
+#else
+static __forceinline
+#endif
+/* The kernel, A packed (in_place 0: a the panel) or in place (1: a row 0's first element,
+ * row i lda_b bytes after row i - 1); in_place a constant where it is inlined. */
+void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const UKR_T *b,
+                               UKR_T *c, int64_t ldc, UKR_T beta, const int in_place)
 {
     UKR_V acc[UKR_MR][UKR_NV];
+    const char *ab[UKR_A_BASES];
     const int64_t k_main = kc > UKR_C_AHEAD ? kc - UKR_C_AHEAD : 0;
     int64_t p;
     int i, j;
+    UKR_UNROLL
+    for (i = 0; i < UKR_A_BASES; i++) ab[i] = (const char *)a + 3 * i * lda_b;
     UKR_UNROLL
     for (i = 0; i < UKR_MR; i++) {
         UKR_UNROLL
@@ -105,6 +137,19 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
     }
 }
 
+void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
+{
+    UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, c, ldc, beta, 0);
+}
+
+/* The same sums with A read in place: row i of the tile at a + i lda (gemm.c: op(A) = A
+ * stored (m, k), alpha 1), no packing. */
+static void UKR_CAT(UKR_NAME, _a_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
+                                            const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
+{
+    UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, c, ldc, beta, 1);
+}
+
 #ifdef UKR_NARROW_NAME
 /* The narrow kernel, for C at most one vector wide (n = 10 against 16 float lanes): c (UKR_MR x
  * UKR_VL, row stride ldc) = beta c + sum_p op(A)[i, p] b[p UKR_VL + j], p = 0 .. kc-1 in order
@@ -146,8 +191,11 @@ static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs
 #undef UKR_NAME
 #undef UKR_MR
 #undef UKR_NV
+#undef UKR_B_STRIDE
 #undef UKR_STEP
 #undef UKR_C_LINE
+#undef UKR_A
+#undef UKR_A_BASES
 #ifndef UKR_KEEP_OPS /* else the includer defines another kernel of the same type next */
 #undef UKR_T
 #undef UKR_V

@@ -187,6 +187,12 @@ typedef void (*nni_ukr_f32)(int64_t kc, const float *a, const float *b, float *c
                             float beta);
 typedef void (*nni_ukr_f64)(int64_t kc, const double *a, const double *b, double *c,
                             int64_t ldc, double beta);
+/* The same with A read in place: row i of the tile's A at a + i lda (A stored (m, k), alpha
+ * 1), the same sums as the kernel on the packed panel.                                     */
+typedef void (*nni_ukr_ip_f32)(int64_t kc, const float *a, int64_t lda, const float *b,
+                               float *c, int64_t ldc, float beta);
+typedef void (*nni_ukr_ip_f64)(int64_t kc, const double *a, int64_t lda, const double *b,
+                               double *c, int64_t ldc, double beta);
 /* The narrow kernels: c (mr x vl) = beta c + sum_p op(A)[i, p] b[p vl + j] over p = 0 .. kc-1
  * in order from 0, A read in place (element (i, p) at a[i ars + p acs]), b one packed panel
  * of vl columns (gemm_kernels_*.c); for C at most vl wide.                                 */
@@ -202,6 +208,7 @@ typedef void (*nni_pack_t_f32)(float *restrict dst, const float *restrict src, i
                                int64_t kc, int w, int rows, float alpha);
 typedef void (*nni_pack_t_f64)(double *restrict dst, const double *restrict src, int64_t ld,
                                int64_t kc, int w, int rows, double alpha);
+#define NNI_UKR_MAX_EDGE 2 /* edge kernels of a kernel set: 1 and 2 vectors (of 8 x 48's 3) */
 typedef struct {
     const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
     const char *label_f32, *label_f64; /* for nn_get_build_info: "avx2+fma 6x16"            */
@@ -214,6 +221,14 @@ typedef struct {
     nni_ukr_narrow_f64 narrow_f64;
     nni_pack_t_f32 pack_t_f32; /* the packers that transpose (NULL: portable)           */
     nni_pack_t_f64 pack_t_f64;
+    /* edge kernels (NULL: none): edge_*[v] computes the first v + 1 vectors of a full
+     * kernel's packed panel (mr rows, b read with the panel's stride nr), the same sums;
+     * for a last panel of C's columns that is mostly padding                              */
+    nni_ukr_f32 edge_f32[NNI_UKR_MAX_EDGE];
+    nni_ukr_f64 edge_f64[NNI_UKR_MAX_EDGE];
+    /* the full and edge kernels with A in place (NULL: none; gemm.c packs A)               */
+    nni_ukr_ip_f32 ukr_ip_f32, edge_ip_f32[NNI_UKR_MAX_EDGE];
+    nni_ukr_ip_f64 ukr_ip_f64, edge_ip_f64[NNI_UKR_MAX_EDGE];
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */
@@ -372,6 +387,26 @@ void nni_column_sums_f32(float *s, const float *X, int64_t m, int64_t n, int64_t
 void nni_column_sums_f64(double *s, const double *X, int64_t m, int64_t n, int64_t ld);
 int nni_direct_applies_f32(int64_t m, int64_t n, int64_t k, int trans_b);
 int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k, int trans_b);
+
+/* gemm.c: a planned product, one op(B) = B (k, n) against many A of m rows (a layer's
+ * forward over chunks of rows): gemm_plan_init packs B once when gemm would take the blocked
+ * path for (m, n, k); gemm_planned(C, A, p, rows) computes C = A @ B + the epilogue (alpha 1,
+ * beta 0) on the calling thread, the same bits as gemm, through gemm when rows != m or the
+ * product was not planned (bp NULL). gemm_plan_free frees the packed B. Both element types
+ * declared here (typed code: NNI_F(gemm_plan)), for the C tests.                          */
+#define NNI_DECLARE_GEMM_PLAN(T, S)                                                           \
+    typedef struct nni_gemm_plan_##S {                                                        \
+        const T *B;                                                                           \
+        int64_t m, n, k;                                                                      \
+        T *bp; /* op(B) packed whole (nni_block_alloc), or NULL */                           \
+    } nni_gemm_plan_##S;                                                                      \
+    int nni_gemm_plan_init_##S(nni_gemm_plan_##S *p, const T *B, int64_t m, int64_t n,        \
+                               int64_t k);                                                    \
+    int nni_gemm_planned_##S(T *C, const T *A, const nni_gemm_plan_##S *p, int64_t m,         \
+                             const nn_epilogue_##S *ep);                                      \
+    void nni_gemm_plan_free_##S(nni_gemm_plan_##S *p);
+NNI_DECLARE_GEMM_PLAN(float, f32)
+NNI_DECLARE_GEMM_PLAN(double, f64)
 
 /* scratch.c: this thread's scratch buffer number slot (< NNI_SCRATCH_SLOTS), aligned to 64 bytes
  * and at least bytes long: grown on demand, kept for the thread's next calls, freed when the
@@ -586,6 +621,10 @@ void NNI_F(pack_a)(const nni_gemm_kernel *kr, NN_T *restrict ap, const NN_T *res
 void NNI_F(pack_b)(const nni_gemm_kernel *kr, NN_T *restrict bp, const NN_T *restrict B,
                    int64_t n, int64_t k, int trans_b, int64_t p0, int64_t j0, int64_t kc,
                    int64_t nc, int nr);
+
+/* dense.c: A_out (m, W->n) = f(A @ W + b), dense_forward against W's plan. */
+int NNI_F(dense_forward_planned)(NN_T *A_out, const NN_T *A, const NNI_F(gemm_plan) *W,
+                                 const NN_T *b, int64_t m, nn_act act);
 
 /* activations.c: inverted dropout of one layer's output F (count values, row-major), rate
  * p in (0, 1): value by value, u = the stream's next uniform, S = 1 / (1 - p) when u >= p

@@ -33,9 +33,11 @@ int NN_F(init_params)(NN_T *params, const nn_net *net, nn_init init, uint64_t *r
 
 /* One chunk of rows through the network: the small engine's forward when given (parameters
  * within its budget), else dense_forward layer by layer (the activation fused into the
- * product's write-out). h0, h1: ping-pong buffers of rows x the widest hidden layer. */
+ * product's write-out), each layer's W packed once for all chunks (plans: one per layer).
+ * h0, h1: ping-pong buffers of rows x the widest hidden layer. */
 static int forward_chunk(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X,
-                         int64_t rows, NN_T *h0, NN_T *h1, NNI_F(small_forward_fn) small)
+                         int64_t rows, NN_T *h0, NN_T *h1, NNI_F(small_forward_fn) small,
+                         const NNI_F(gemm_plan) *plans)
 {
     const int64_t L = net->n_layers;
     const NN_T *in = X;
@@ -48,12 +50,46 @@ static int forward_chunk(NN_T *out, const NN_T *params, const nn_net *net, const
     for (l = 0; l < L && st == NN_OK; l++) {
         const int64_t k = net->sizes[l], m = net->sizes[l + 1];
         NN_T *dst = l == L - 1 ? out : l % 2 ? h1 : h0;
-        st = NN_F(dense_forward)(dst, NULL, in, params + off, params + off + k * m, rows, k, m,
-                                 nn_net_layer_act(net, l));
+        st = NNI_F(dense_forward_planned)(dst, in, &plans[l], params + off + k * m, rows,
+                                          nn_net_layer_act(net, l));
         off += k * m + m;
         in = dst;
     }
     return st;
+}
+
+/* Each layer's product planned for chunks of `chunk` rows (gemm_plan_init: W packed once when
+ * the product takes the blocked path), or, with pack 0, not planned (gemm packs W per call:
+ * a single chunk, whose products may use the threads themselves). NULL when out of memory. */
+static NNI_F(gemm_plan) *plan_layers(const NN_T *params, const nn_net *net, int64_t chunk,
+                                     int pack)
+{
+    const int64_t L = net->n_layers;
+    NNI_F(gemm_plan) *plans =
+        (NNI_F(gemm_plan) *)nni_block_alloc(L * (int64_t)sizeof(NNI_F(gemm_plan)));
+    int64_t l, off = 0;
+    if (!plans) return NULL;
+    for (l = 0; l < L; l++) {
+        const int64_t k = net->sizes[l], m = net->sizes[l + 1];
+        plans[l].B = params + off;
+        plans[l].m = chunk;
+        plans[l].n = m;
+        plans[l].k = k;
+        plans[l].bp = NULL;
+        off += k * m + m;
+    }
+    for (l = 0; pack && l < L; l++)
+        if (NNI_F(gemm_plan_init)(&plans[l], plans[l].B, chunk, plans[l].n, plans[l].k) !=
+            NN_OK)
+            plans[l].bp = NULL; /* out of memory for the packed W: that layer takes gemm */
+    return plans;
+}
+
+static void free_plans(NNI_F(gemm_plan) *plans, int64_t L)
+{
+    int64_t l;
+    for (l = 0; l < L; l++) NNI_F(gemm_plan_free)(&plans[l]);
+    nni_block_free(plans);
 }
 
 /* Rows of work (multiply-adds) below which the forward stays on one thread: a parallel region
@@ -73,6 +109,7 @@ typedef struct {
     int64_t n, chunk, n_chunks, per_part, buf_count;
     NN_T *buf;
     NNI_F(small_forward_fn) small;
+    const NNI_F(gemm_plan) *plans; /* each layer's product (plan_layers)              */
     int check; /* forward_finite: each chunk's X rows and outputs checked finite */
 } NNI_F(forward_share);
 
@@ -88,7 +125,7 @@ static int NNI_F(forward_part)(void *ctx, int64_t part)
         const int64_t r0 = c * f->chunk, rows = f->n - r0 < f->chunk ? f->n - r0 : f->chunk;
         if (f->check && !NNI_F(all_finite)(f->X + r0 * n_in, rows * n_in)) return NN_ENONFINITE;
         st = forward_chunk(f->out + r0 * n_out, f->params, f->net, f->X + r0 * n_in, rows, h0,
-                           h0 + f->buf_count, f->small);
+                           h0 + f->buf_count, f->small, f->plans);
         if (st == NN_OK && f->check && !NNI_F(all_finite)(f->out + r0 * n_out, rows * n_out))
             st = NN_ENONFINITE;
     }
@@ -145,11 +182,15 @@ static int forward_rows(NN_T *out, const NN_T *params, const nn_net *net, const 
     share.buf_count = buf_count;
     share.buf = buf;
     share.small = NNI_F(small_forward_engine)(net);
+    share.plans = NULL;
     share.check = check;
-    if (n_parts <= 1)
+    if (!share.small && !(share.plans = plan_layers(params, net, chunk, n_chunks > 1)))
+        st = NN_ENOMEM;
+    else if (n_parts <= 1)
         st = NNI_F(forward_part)(&share, 0);
     else
         st = nni_parallel_for(threads, n_parts, NNI_F(forward_part), &share);
+    if (share.plans) free_plans((NNI_F(gemm_plan) *)share.plans, L);
     if (buf != stack_buf) nni_block_free(buf);
     return st;
 }

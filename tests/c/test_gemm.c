@@ -1,6 +1,8 @@
 /* The GEMM's packing and threads, and the optimizer's threads, against the C core alone.
  *
  * For every kernel set this build and CPU run (selected with nni_gemm_kernel_select):
+ * - its edge kernels (the first vectors of a panel) against its full kernel, and its kernels
+ *   that read A in place against the same kernels on A packed, bit for bit;
  * - its transposing packer (gemm_pack_<isa>.c), when it has one, against the scalar
  *   definition dst[p w + j] = alpha src[j ld + p] (zero for j >= rows), bit for bit, for every
  *   panel width the kernel uses, every row count, kc 1..70 and longer, row strides past kc;
@@ -12,6 +14,7 @@
  *   large to share a whole packed operand: of op(B), or of op(A) in the other loop order),
  *   each in both loop orders (A's panel in L1 or B's), and the optimizer steps (sgd, nesterov, adam over a long
  *   vector) give the same bits on 1, 2 and 3 threads;
+ * - planned products (op(B) packed once, gemm_plan) against gemm, bit for bit;
  * - the runs the threads of a split product claim from both ends (nni_ends_claim): every unit
  *   once, each run its share of what is left.
  *
@@ -89,6 +92,85 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
         }                                                                                     \
         free(src);                                                                            \
         free(dst);                                                                            \
+    }                                                                                         \
+                                                                                              \
+    /* A kernel with A in place against the same kernel on A packed (rows kc + 3 apart, the \
+     * packed panel a[p mr + i] = A[i lda + p]): the same bits, every kc and beta. */         \
+    static void test_in_place_##S(nni_ukr_##S packed, nni_ukr_ip_##S in_place, const T *a,    \
+                                  const T *b, int mr, int nr, int width)                      \
+    {                                                                                         \
+        static const int64_t kcs[] = {1, 3, 24, 25, 64, 257};                                 \
+        static const T betas[] = {0, 1, (T)0.5};                                              \
+        const int64_t lda = 257 + 3, ldc = nr + 1;                                            \
+        T *A = (T *)malloc((size_t)(mr * lda) * sizeof(T));                                   \
+        T *c0 = (T *)malloc((size_t)(mr * ldc) * sizeof(T));                                  \
+        T *c1 = (T *)malloc((size_t)(mr * ldc) * sizeof(T));                                  \
+        int64_t i, p, ki;                                                                     \
+        int bi, r, j;                                                                         \
+        for (r = 0; r < mr; r++)                                                              \
+            for (p = 0; p < lda; p++) A[r * lda + p] = p < 257 ? a[p * mr + r] : (T)1e30;      \
+        for (ki = 0; ki < (int64_t)(sizeof kcs / sizeof kcs[0]); ki++)                        \
+            for (bi = 0; bi < 3; bi++) {                                                      \
+                int bad = 0;                                                                  \
+                for (i = 0; i < mr * ldc; i++) c0[i] = c1[i] = (T)uniform();                  \
+                packed(kcs[ki], a, b, c0, ldc, betas[bi]);                                    \
+                in_place(kcs[ki], A, lda, b, c1, ldc, betas[bi]);                             \
+                for (r = 0; r < mr; r++)                                                      \
+                    for (j = 0; j < ldc; j++)                                                 \
+                        if (c0[r * ldc + j] != c1[r * ldc + j]) bad++;                        \
+                CHECK(bad == 0, #S " kernel of %d columns, A in place, kc %lld beta %g: %d wrong", \
+                      width, (long long)kcs[ki], (double)betas[bi], bad);                     \
+            }                                                                                 \
+        free(A), free(c0), free(c1);                                                          \
+    }                                                                                         \
+                                                                                              \
+    /* The edge kernels against the full kernel on the same packed panels: the first v vectors \
+     * of its tile, bit for bit (the same sums in the same order), every beta, C's values past \
+     * the edge kernel's columns untouched. */                                               \
+    static void test_edge_##S(nni_ukr_##S full, const nni_ukr_##S *edge, int mr, int nr,      \
+                              int vl, nni_ukr_ip_##S full_ip, const nni_ukr_ip_##S *edge_ip)  \
+    {                                                                                         \
+        static const int64_t kcs[] = {1, 2, 5, 23, 24, 25, 64, 257};                          \
+        static const T betas[] = {0, 1, (T)0.5};                                              \
+        const int64_t kc_max = 257, ldc = nr + 3;                                             \
+        T *a = (T *)malloc((size_t)(kc_max * mr) * sizeof(T));                                \
+        T *b = (T *)malloc((size_t)(kc_max * nr) * sizeof(T));                                \
+        T *c0 = (T *)malloc((size_t)(mr * ldc) * sizeof(T));                                  \
+        T *c1 = (T *)malloc((size_t)(mr * ldc) * sizeof(T));                                  \
+        int64_t i, ki;                                                                        \
+        int v, bi, r, j;                                                                      \
+        for (i = 0; i < kc_max * mr; i++) a[i] = (T)uniform();                                \
+        for (i = 0; i < kc_max * nr; i++) b[i] = (T)uniform();                                \
+        if (full_ip) test_in_place_##S(full, full_ip, a, b, mr, nr, nr);                      \
+        for (v = 0; v < NNI_UKR_MAX_EDGE; v++) {                                              \
+            CHECK(!edge[v] || !full_ip || edge_ip[v],                                         \
+                  #S " edge kernel %d has no in-place twin", v);                              \
+            if (edge[v] && full_ip && edge_ip[v])                                             \
+                test_in_place_##S(edge[v], edge_ip[v], a, b, mr, nr, (v + 1) * vl);            \
+        }                                                                                     \
+        for (v = 0; v < NNI_UKR_MAX_EDGE; v++) {                                              \
+            const int width = (v + 1) * vl;                                                   \
+            if (!edge[v]) continue;                                                           \
+            CHECK(width < nr, #S " edge kernel %d: %d columns, not fewer than the panel's %d", \
+                  v, width, nr);                                                              \
+            for (ki = 0; ki < (int64_t)(sizeof kcs / sizeof kcs[0]); ki++)                    \
+                for (bi = 0; bi < 3; bi++) {                                                  \
+                    int bad = 0;                                                              \
+                    for (i = 0; i < mr * ldc; i++) c0[i] = c1[i] = (T)uniform();              \
+                    full(kcs[ki], a, b, c0, ldc, betas[bi]);                                  \
+                    edge[v](kcs[ki], a, b, c1, ldc, betas[bi]);                               \
+                    for (r = 0; r < mr; r++)                                                  \
+                        for (j = 0; j < width; j++)                                           \
+                            if (c0[r * ldc + j] != c1[r * ldc + j]) bad++;                    \
+                    /* past the edge: c1 keeps its values; full wrote them in c0 */          \
+                    for (r = 0; r < mr; r++)                                                  \
+                        for (j = width; j < ldc; j++)                                         \
+                            if (j >= nr && c0[r * ldc + j] != c1[r * ldc + j]) bad++;         \
+                    CHECK(bad == 0, #S " edge kernel of %d columns, kc %lld beta %g: %d wrong",\
+                          width, (long long)kcs[ki], (double)betas[bi], bad);                 \
+                }                                                                             \
+        }                                                                                     \
+        free(a), free(b), free(c0), free(c1);                                                 \
     }                                                                                         \
                                                                                               \
     /* gemm against gemm_naive: |C - C_naive| within 2 (k + 2) eps times the same product of  \
@@ -236,6 +318,49 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
         nn_set_num_threads(1);                                                                \
     }                                                                                         \
                                                                                               \
+    /* Planned products (gemm_plan: op(B) packed once for many A) against gemm: the same    \
+     * bits for the planned row count, through gemm for other counts and for the shapes gemm  \
+     * does not take the blocked path for (those not planned), the epilogue fused. */        \
+    static void test_plan_##S(void)                                                           \
+    {                                                                                         \
+        static const int64_t shapes[][3] = {{256, 256, 784}, {256, 128, 256}, {130, 200, 300}, \
+                                            {256, 10, 128},  {70, 33, 64},   {5, 7, 3}};      \
+        int s, r;                                                                             \
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {                       \
+            const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];               \
+            T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                                  \
+            T *B = (T *)malloc((size_t)(k * n) * sizeof(T));                                  \
+            T *bias = (T *)malloc((size_t)n * sizeof(T));                                     \
+            T *C0 = (T *)malloc((size_t)(m * n) * sizeof(T));                                 \
+            T *C1 = (T *)malloc((size_t)(m * n) * sizeof(T));                                 \
+            NN_##S##_EPILOGUE ep;                                                             \
+            nni_gemm_plan_##S plan;                                                           \
+            int64_t i;                                                                        \
+            for (i = 0; i < m * k; i++) A[i] = (T)uniform();                                  \
+            for (i = 0; i < k * n; i++) B[i] = (T)uniform();                                  \
+            for (i = 0; i < n; i++) bias[i] = (T)uniform();                                   \
+            ep.bias = bias;                                                                   \
+            ep.act = NN_ACT_RELU;                                                             \
+            ep.deriv_of = NULL;                                                               \
+            ep.deriv_act = NN_ACT_IDENTITY;                                                   \
+            CHECK(nni_gemm_plan_init_##S(&plan, B, m, n, k) == NN_OK, "plan failed");         \
+            if (s < 3) /* blocked, not transposed: planned with every kernel */               \
+                CHECK(plan.bp != NULL, #S " %lldx%lldx%lld not planned", (long long)m,        \
+                      (long long)n, (long long)k);                                            \
+            for (r = 0; r < 2; r++) {                                                         \
+                const int64_t rows = r == 0 ? m : (m + 1) / 2;                                \
+                CHECK(nn_gemm_##S(C0, A, B, rows, n, k, 0, 0, 1, 0, &ep) == NN_OK &&          \
+                          nni_gemm_planned_##S(C1, A, &plan, rows, &ep) == NN_OK,             \
+                      "gemm failed");                                                         \
+                CHECK(memcmp(C0, C1, (size_t)(rows * n) * sizeof(T)) == 0,                    \
+                      #S " planned %lldx%lldx%lld: not gemm's bits", (long long)rows,         \
+                      (long long)n, (long long)k);                                            \
+            }                                                                                 \
+            nni_gemm_plan_free_##S(&plan);                                                    \
+            free(A), free(B), free(bias), free(C0), free(C1);                                 \
+        }                                                                                     \
+    }                                                                                         \
+                                                                                              \
     /* sgd (plain, nesterov) and adam over a vector long enough to be split: the same bits on \
      * 1, 2 and 3 threads, and the values of the update written out here. */                  \
     static void test_optim_threads_##S(void)                                                  \
@@ -352,6 +477,10 @@ int main(void)
             const int widths[] = {kr->mr_f64, kr->nr_f64, kr->vl_f64 ? kr->vl_f64 : 1, 1, 5};
             test_pack_t_f64(kr->pack_t_f64, widths, 5);
         }
+        test_edge_f32(kr->ukr_f32, kr->edge_f32, kr->mr_f32, kr->nr_f32, kr->vl_f32,
+                      kr->ukr_ip_f32, kr->edge_ip_f32);
+        test_edge_f64(kr->ukr_f64, kr->edge_f64, kr->mr_f64, kr->nr_f64, kr->vl_f64,
+                      kr->ukr_ip_f64, kr->edge_ip_f64);
         for (order = 0; order < 2; order++) { /* both loop orders (nni_gemm_blocking) */
             nni_gemm_loop_order_set(order);
             nn_set_num_threads(1);
@@ -361,6 +490,8 @@ int main(void)
             test_threads_f64();
             test_block_split_f32();
             test_block_split_f64();
+            test_plan_f32();
+            test_plan_f64();
         }
         nni_gemm_loop_order_set(-1);
         ran++;
