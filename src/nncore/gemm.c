@@ -8,7 +8,12 @@
  *   macro_kernel()  jr over the NR-column panels, ir over the MR-row panels: the
  *                   micro-kernel (gemm_kernels_*.c, the only per-instruction-set code,
  *                   chosen at run time in dispatch.c), then, after the last k block, the epilogue
- *                   on the MC x NC block just written.
+ *                   on the MC x NC block just written. A last column panel that is mostly
+ *                   padding takes an edge kernel (fewer vectors, tile_kernel); in the A-in-L1
+ *                   order with A stored (m, k) and alpha 1 the kernels read A's rows in place
+ *                   (a_in_place_applies) instead of a packed copy.
+ *   gemm_planned()  one op(B) packed once for many products (a layer's forward over chunks of
+ *                   rows, network.c), then gemm_range against it.
  * Blocking (dispatch.c, from the caches the CPU reports): a kc x NR panel of B stays in L1, the
  * MC x kc block of A in L2, the kc x NC block of B in L3.
  * The other loop order (a_in_l1, chosen in dispatch.c for the AVX-512 kernels): ic over MC
