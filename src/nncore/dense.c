@@ -31,15 +31,11 @@ static int dense_forward_with(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NNI
 int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, const NN_T *b,
                         int64_t m, int64_t k, int64_t n, nn_act act)
 {
-    NNI_F(gemm_plan) unplanned;
+    NNI_F(gemm_plan) unpacked;
     if (!A_out || !A || !W || !b || m <= 0 || k <= 0 || n <= 0 || !nni_act_valid(act))
         return NN_EINVAL;
-    unplanned.B = W;
-    unplanned.m = m;
-    unplanned.n = n;
-    unplanned.k = k;
-    unplanned.bp = NULL;
-    return dense_forward_with(A_out, Z_out, A, &unplanned, b, m, act);
+    NNI_F(gemm_plan_init)(&unpacked, W, m, n, k, 0); /* W valid: NN_OK, nothing allocated */
+    return dense_forward_with(A_out, Z_out, A, &unpacked, b, m, act);
 }
 
 /* A_out = f(A @ W + b) against W's plan (W->k inputs, W->n outputs), m rows. */

@@ -87,11 +87,9 @@
 typedef NN_F(epilogue) epilogue_t;
 #ifdef NN_ELEM_F32
 typedef nni_ukr_f32 ukr_t;
-typedef nni_ukr_ip_f32 ukr_ip_t;
 typedef nni_ukr_narrow_f32 narrow_t;
 #else
 typedef nni_ukr_f64 ukr_t;
-typedef nni_ukr_ip_f64 ukr_ip_t;
 typedef nni_ukr_narrow_f64 narrow_t;
 #endif
 
@@ -665,8 +663,8 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
 
 /* Whether the kernels read A's full row panels where they are (macro_kernel): A stored
  * (m, k) and alpha 1, so the panel would be a plain copy, in the A-in-L1 order, where a
- * panel, once read, serves every column tile from L1. The copy was 9 % of the time of
- * 256 x 256 x 784 (W3's first layer over a forward chunk, one thread). Not when A's rows are
+ * panel, once read, serves every column tile from L1. The copy was 9 % of the perf samples
+ * of 256 x 256 x 784 (W3's first layer over a forward chunk, one thread). Not when A's rows are
  * a multiple of 4 KiB apart: then the panel's rows would share L1 sets. The same bits:
  * the same sums over the same values. */
 static int a_in_place_applies(const gemm_args *g)
@@ -774,10 +772,11 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
 /* ---- planned products: one op(B), many A ------------------------------------------------ */
 /* A layer's forward over many chunks of rows multiplies each chunk by the same W: op(B) is
  * packed once, as gemm_range reads a whole packed operand, instead of once per chunk (4 % of
- * a 10,000-row forward of 784-256-128-10 on one thread). The planned call computes exactly
+ * the perf samples of a 10,000-row forward of 784-256-128-10 on one thread). The planned call computes exactly
  * what gemm computes for the same arguments (same path, blocking, tiles and sums), so the
  * plan changes no bits. */
-int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t n, int64_t k)
+int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t n, int64_t k,
+                          int pack)
 {
     gemm_args g;
     NN_T dummy = 0;
@@ -788,7 +787,7 @@ int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t
     p->n = n;
     p->k = k;
     p->bp = NULL;
-    if (st != NN_OK) return st;
+    if (st != NN_OK || !pack) return st;
     if (gemm_prepare(&g, &dummy, &dummy, B, m, n, k, 0, 0, 1, 0, NULL) != PATH_BLOCKED ||
         g.transposed)
         return NN_OK; /* the product takes gemm */

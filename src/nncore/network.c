@@ -33,8 +33,9 @@ int NN_F(init_params)(NN_T *params, const nn_net *net, nn_init init, uint64_t *r
 
 /* One chunk of rows through the network: the small engine's forward when given (parameters
  * within its budget), else dense_forward layer by layer (the activation fused into the
- * product's write-out), each layer's W packed once for all chunks (plans: one per layer).
- * h0, h1: ping-pong buffers of rows x the widest hidden layer. */
+ * product's write-out), each layer's W packed once for all chunks when there are several
+ * (plans: one per layer, or NULL: a single chunk, whose products may use the threads
+ * themselves). h0, h1: ping-pong buffers of rows x the widest hidden layer. */
 static int forward_chunk(NN_T *out, const NN_T *params, const nn_net *net, const NN_T *X,
                          int64_t rows, NN_T *h0, NN_T *h1, NNI_F(small_forward_fn) small,
                          const NNI_F(gemm_plan) *plans)
@@ -50,8 +51,10 @@ static int forward_chunk(NN_T *out, const NN_T *params, const nn_net *net, const
     for (l = 0; l < L && st == NN_OK; l++) {
         const int64_t k = net->sizes[l], m = net->sizes[l + 1];
         NN_T *dst = l == L - 1 ? out : l % 2 ? h1 : h0;
-        st = NNI_F(dense_forward_planned)(dst, in, &plans[l], params + off + k * m, rows,
-                                          nn_net_layer_act(net, l));
+        st = plans ? NNI_F(dense_forward_planned)(dst, in, &plans[l], params + off + k * m,
+                                                  rows, nn_net_layer_act(net, l))
+                   : NN_F(dense_forward)(dst, NULL, in, params + off, params + off + k * m,
+                                         rows, k, m, nn_net_layer_act(net, l));
         off += k * m + m;
         in = dst;
     }
@@ -59,10 +62,9 @@ static int forward_chunk(NN_T *out, const NN_T *params, const nn_net *net, const
 }
 
 /* Each layer's product planned for chunks of `chunk` rows (gemm_plan_init: W packed once when
- * the product takes the blocked path), or, with pack 0, not planned (gemm packs W per call:
- * a single chunk, whose products may use the threads themselves). NULL when out of memory. */
-static NNI_F(gemm_plan) *plan_layers(const NN_T *params, const nn_net *net, int64_t chunk,
-                                     int pack)
+ * the product takes the blocked path); a layer whose W cannot be packed (out of memory) stays
+ * unpacked and takes gemm. NULL when out of memory for the plans themselves. */
+static NNI_F(gemm_plan) *plan_layers(const NN_T *params, const nn_net *net, int64_t chunk)
 {
     const int64_t L = net->n_layers;
     NNI_F(gemm_plan) *plans =
@@ -71,17 +73,10 @@ static NNI_F(gemm_plan) *plan_layers(const NN_T *params, const nn_net *net, int6
     if (!plans) return NULL;
     for (l = 0; l < L; l++) {
         const int64_t k = net->sizes[l], m = net->sizes[l + 1];
-        plans[l].B = params + off;
-        plans[l].m = chunk;
-        plans[l].n = m;
-        plans[l].k = k;
-        plans[l].bp = NULL;
+        /* out of memory for the packed W: bp stays NULL, the layer takes gemm */
+        (void)NNI_F(gemm_plan_init)(&plans[l], params + off, chunk, m, k, 1);
         off += k * m + m;
     }
-    for (l = 0; pack && l < L; l++)
-        if (NNI_F(gemm_plan_init)(&plans[l], plans[l].B, chunk, plans[l].n, plans[l].k) !=
-            NN_OK)
-            plans[l].bp = NULL; /* out of memory for the packed W: that layer takes gemm */
     return plans;
 }
 
@@ -184,7 +179,7 @@ static int forward_rows(NN_T *out, const NN_T *params, const nn_net *net, const 
     share.small = NNI_F(small_forward_engine)(net);
     share.plans = NULL;
     share.check = check;
-    if (!share.small && !(share.plans = plan_layers(params, net, chunk, n_chunks > 1)))
+    if (!share.small && n_chunks > 1 && !(share.plans = plan_layers(params, net, chunk)))
         st = NN_ENOMEM;
     else if (n_parts <= 1)
         st = NNI_F(forward_part)(&share, 0);

@@ -343,7 +343,7 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
             ep.act = NN_ACT_RELU;                                                             \
             ep.deriv_of = NULL;                                                               \
             ep.deriv_act = NN_ACT_IDENTITY;                                                   \
-            CHECK(nni_gemm_plan_init_##S(&plan, B, m, n, k) == NN_OK, "plan failed");         \
+            CHECK(nni_gemm_plan_init_##S(&plan, B, m, n, k, 1) == NN_OK, "plan failed");         \
             if (s < 3) /* blocked, not transposed: planned with every kernel */               \
                 CHECK(plan.bp != NULL, #S " %lldx%lldx%lld not planned", (long long)m,        \
                       (long long)n, (long long)k);                                            \
