@@ -10,6 +10,8 @@
  *            mc, kc, nc 0 = the machine's; kernel a NNFAST_GEMM_KERNEL name (avx512,
  *            avx512_12x32, ...), the default kernel when not given
  *   -d: float64 (default float32)
+ *   -o BYTES: the operands start BYTES past a 64-byte line (NumPy's arrays start 16 bytes
+ *         past one: `-o 16` times what a NumPy caller gets)
  *   -b N: each round times N calls of a configuration back to back (their mean), as a training
  *         step's products and `nnfast bench` run them: the pool's workers are then awake
  *         between calls. Without it a configuration's call follows the other configurations'
@@ -48,10 +50,11 @@ static int by_value(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* an operand of count elements of `size` bytes, on huge pages when offered */
-static void *operand(long count, int size, unsigned seed)
+/* an operand of count elements of `size` bytes, on huge pages when offered, `offset` bytes past
+ * the start of the allocation (*base, for free) */
+static void *operand(long count, int size, unsigned seed, int offset, void **base)
 {
-    const size_t bytes = (size_t)count * (size_t)size;
+    const size_t bytes = (size_t)count * (size_t)size + (size_t)offset;
     unsigned char *p = NULL;
     long i;
 #if defined(_WIN32)
@@ -64,6 +67,8 @@ static void *operand(long count, int size, unsigned seed)
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     madvise(p, bytes, MADV_HUGEPAGE);
 #endif
+    *base = p;
+    p += offset;
     for (i = 0; i < count; i++) {
         const double v = (double)((i * 2654435761u + seed) % 1000) / 1000.0 - 0.5;
         if (size == 4) ((float *)p)[i] = (float)v;
@@ -74,20 +79,21 @@ static void *operand(long count, int size, unsigned seed)
 
 int main(int argc, char **argv)
 {
-    int f64 = 0, burst = 1, n_configs, c, r, rounds, b;
+    int f64 = 0, burst = 1, offset = 0, n_configs, c, r, rounds, b;
     long m, n, k;
     int trans_a, trans_b;
     config cfg[MAX_CONFIGS];
     static double t[MAX_CONFIGS][MAX_ROUNDS], sorted[MAX_ROUNDS], ratio[MAX_ROUNDS];
-    void *A, *B, *C;
+    void *A, *B, *C, *base[3] = {NULL, NULL, NULL};
     const char *default_kernel = nni_gemm_kernel_get()->name;
     for (;;) {
         if (argc > 1 && strcmp(argv[1], "-d") == 0) f64 = 1, argv++, argc--;
         else if (argc > 2 && strcmp(argv[1], "-b") == 0) burst = atoi(argv[2]), argv += 2, argc -= 2;
+        else if (argc > 2 && strcmp(argv[1], "-o") == 0) offset = atoi(argv[2]), argv += 2, argc -= 2;
         else break;
     }
-    if (argc < 8 || burst < 1) {
-        fprintf(stderr, "usage: %s [-d] [-b N] M N K TRANS_A TRANS_B ROUNDS "
+    if (argc < 8 || burst < 1 || offset < 0 || offset > 4096) {
+        fprintf(stderr, "usage: %s [-d] [-b N] [-o BYTES] M N K TRANS_A TRANS_B ROUNDS "
                         "order:mc:kc:nc:threads[:kernel]...\n", argv[0]);
         return 2;
     }
@@ -112,9 +118,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    A = operand(m * k, f64 ? 8 : 4, 1);
-    B = operand(k * n, f64 ? 8 : 4, 2);
-    C = operand(m * n, f64 ? 8 : 4, 3);
+    A = operand(m * k, f64 ? 8 : 4, 1, offset, &base[0]);
+    B = operand(k * n, f64 ? 8 : 4, 2, offset, &base[1]);
+    C = operand(m * n, f64 ? 8 : 4, 3, offset, &base[2]);
     if (!A || !B || !C) return 1;
     for (r = -1; r < rounds; r++) /* round -1 warms caches, pages and the thread pool */
         for (c = 0; c < n_configs; c++) {
@@ -138,9 +144,9 @@ int main(int argc, char **argv)
             }
             if (r >= 0) t[c][r] = (nn_seconds() - start) / burst;
         }
-    printf("%s %ld x %ld x %ld trans_a %d trans_b %d, %d rounds of %d call(s) (default gemm "
-           "%s)\n", f64 ? "float64" : "float32", m, n, k, trans_a, trans_b, rounds, burst,
-           default_kernel);
+    printf("%s %ld x %ld x %ld trans_a %d trans_b %d, operands %d bytes past a line, %d rounds "
+           "of %d call(s) (default gemm %s)\n", f64 ? "float64" : "float32", m, n, k, trans_a,
+           trans_b, offset, rounds, burst, default_kernel);
     for (c = 0; c < n_configs; c++) {
         const double gflop = 2.0 * (double)m * (double)n * (double)k / 1e9;
         for (r = 0; r < rounds; r++) sorted[r] = t[c][r], ratio[r] = t[0][r] / t[c][r];
@@ -151,6 +157,6 @@ int main(int argc, char **argv)
                argv[7 + c], gflop / sorted[rounds / 2], gflop / sorted[0], ratio[rounds / 2],
                ratio[rounds / 4], ratio[3 * rounds / 4]);
     }
-    free(A), free(B), free(C);
+    free(base[0]), free(base[1]), free(base[2]);
     return 0;
 }

@@ -297,21 +297,30 @@ int64_t nni_gemm_shared_max(void)
 
 static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
 
-/* k from which the 64-byte-vector kernels take the A-in-L1 order (below): with a short k the
- * product is bound by writing C, which the other order does faster on 2 threads. Ice Lake,
- * 256 x 2048 x k, 2 threads, paired runs, the other order's speed against this one's:
- * k = 10 1.21x, k = 64 1.29x, k = 256 1.0x, k = 2048 0.96x.
- * AMD's Zen 5 measured the opposite where C does not fit in L2: the A-in-L1 order writes C
- * along bands of mr rows, streams the prefetcher follows, where the other order goes down
- * C's columns a tile at a time. 2-core KVM guest, compare.py's GEMM table, two alternated
- * rounds each, GFLOP/s, the other order against A in L1: 256x2048x10 B^T float64 1 thread
- * 30.4/28.2 against 50.2/57.4 (0.92-0.95x NumPy before, 1.65-2.04x after), 2 threads
- * 52.2/53.6 against 62.0/63.5; float32 81.9/90.3 against 99.7/106.4, and 129/168 against
- * 184/198. With C in L2 (W3's float32 products, k 64-128) the other order stayed ahead,
- * 1 thread 5-17 %. So on AMD, k up to A_IN_L1_AMD_MAX_SHORT_K with C larger than L2 takes
- * A in L1 too. */
+/* k from which the 64-byte-vector kernels take the A-in-L1 order (below) whatever the size of
+ * C. Below it, a C larger than L2 takes that order too, a C that fits in L2 the other.
+ * With a short k the product is bound by writing C. The A-in-L1 order writes it along bands
+ * of mr rows, streams the prefetcher follows; the other goes down C's columns a tile at a
+ * time, which pays only while C stays in L2.
+ * Measured, paired runs (bench_gemm_configs):
+ *   Ice Lake Xeon (1.25 MiB L2), 256 x 2048 x k, 2 threads, the other order against A in
+ *     L1: k = 10 1.21x, k = 64 1.29x,
+ *     k = 256 1.0x, k = 2048 0.96x (the rule before this one: A in L1 from k = 256 only).
+ *   Zen 5 KVM guest (1 MiB L2), compare.py's GEMM table, GFLOP/s, other order against A in
+ *     L1: 256x2048x10 B^T float64 1 thread 30.4/28.2 against 50.2/57.4, 2 threads 52.2/53.6
+ *     against 62.0/63.5; float32 81.9/90.3 against 99.7/106.4, and 129/168 against 184/198.
+ *     With C in L2 (W3's float32 products, k 64-128) the other order stayed ahead, 1 thread
+ *     5-17 %.
+ *   Sapphire Rapids-class Xeon KVM guest (2 MiB L2), operands 16 bytes past a line as
+ *     NumPy allocates them (-o 16), 15 rounds, A in L1 against the other order:
+ *     256 x 2048 x 10 B^T float32 (C 2 MiB) 1.18-1.25x on 1 thread, 0.94-1.02x on 2;
+ *     float64 1.27-1.32x and 1.13-1.22x; 1024 x 1024 x 128 1.05-1.17x; C in L2: 784 x 256
+ *     x 64 A^T 1.04x float32, 1.05-1.13x float64; 256 x 128 x 64 A^T 0.99-1.02x.
+ * The Ice Lake, measured on 2 threads only, preferred the other order at a short k whatever
+ * C's size; the two guests measured since gain from A in L1 once C outgrows L2, and the rule
+ * follows them. With C in L2 the Sapphire Rapids gains a few per cent, the Zen 5 lost more:
+ * that case keeps the other order. */
 #define A_IN_L1_MIN_K 256
-#define A_IN_L1_AMD_MAX_SHORT_K 64
 
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
                            int64_t c_bytes)
@@ -331,8 +340,7 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * narrower kernels (AVX2 6 x 16) keep the order they were measured with on AVX2
      * machines. */
     int a_in_l1 = (int64_t)nr * elem_bytes >= 128 &&
-                  (k >= A_IN_L1_MIN_K ||
-                   (k <= A_IN_L1_AMD_MAX_SHORT_K && c_bytes > l2 && cpu_is_amd()));
+                  (k >= A_IN_L1_MIN_K || c_bytes >= l2);
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
     if (a_in_l1) {
         /* kc: a 12-row panel of A in half of L1 (48 KiB: float 512, double 256); the 8-row
