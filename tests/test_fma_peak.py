@@ -175,7 +175,7 @@ def test_describe_reports_both_clocks_and_the_measured_peak():
 MACHINE = {"cores": 2, "machine": "x86_64", "clock_ghz": 3.2, "isa": "avx512f",
            "flops_per_cycle": {"float32": 64, "float64": 32},
            "cpu_features": "sse2 avx avx2 fma avx512f",
-           "gemm_kernels": {"float32": "avx512f 8x48", "float64": "avx512f 12x16"},
+           "gemm_kernels": {"float32": "avx512f 8x48", "float64": "avx512f 8x24"},
            "caches": {}, **machine.peaks(2, 3.2, {"float32": 64, "float64": 32},
                                          {"float32": 172.8, "float64": 86.4})}
 

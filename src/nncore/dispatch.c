@@ -331,10 +331,11 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
     const int64_t l3 = nn_cache_size(3) > 0 ? nn_cache_size(3) : 8 << 20;
     const int64_t l3_share = l3 / 4 < (4 << 20) ? l3 / 4 : (4 << 20); /* many cores share it */
     int64_t kc, mc, nc;
-    /* The 64-byte-vector kernels (AVX-512: 8 x 48 or 12 x 32 floats, 12 x 16 doubles) keep A's
-     * panel in L1 and stream B's from L2, as BLIS's and oneDNN's AVX-512 kernels do: C is then
-     * written along a band of mr rows (its rows' pages and lines reused by the next tiles) and
-     * kc can be twice as deep, so C is read and written half as often. Measured (12 x 32) on
+    /* The 64-byte-vector kernels (AVX-512: 8 x 48 or 12 x 32 floats, 8 x 24 or 12 x 16
+     * doubles) keep A's panel in L1 and stream B's from L2, as BLIS's and oneDNN's AVX-512
+     * kernels do: C is then written along a band of mr rows (its rows' pages and lines reused
+     * by the next tiles) and kc can be twice as deep, so C is read and written half as often.
+     * Measured (12 x 32) on
      * the Ice Lake Xeon, paired runs: float32 2048^3 1.04-1.10x the other order on one thread,
      * 1.15x on two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x 256 (A^T) 1.07x on two. The
      * narrower kernels (AVX2 6 x 16) keep the order they were measured with on AVX2
@@ -363,7 +364,7 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
         mc = clamp64(l3_share / (kc * elem_bytes) / mr * mr, (int64_t)mr * 8, (int64_t)mr * 1000);
     } else {
         /* kc: the B and A micro-panels (kc x (mr + nr)) in about 3/4 of L1, C's tile in the
-         * rest: 48 KiB, avx512 f32 8x48: 160, 12x32: 208; f64 12x16: 160; 32 KiB, avx2 f32
+         * rest: 48 KiB, avx512 f32 8x48: 160, 12x32: 208; f64 8x24: 144; 32 KiB, avx2 f32
          * 6x16: 272 */
         kc = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
         /* mc: the A block (mc x kc) in half of L2 (1.25 MiB, f32 kc 208: 780 rows; 512 KiB:

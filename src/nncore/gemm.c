@@ -726,6 +726,14 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         g->trans_b = !trans_a;
         g->transposed = 1;
     }
+    /* few rows: a set with taller tiles pads fewer (10 rows: one 12-row panel, not two 8-row
+     * ones; W4's 10-wide layer's products, transposed) */
+    if (g->kr->few_rows && g->m <= MR(g->kr->few_rows) &&
+        round_up(g->m, mr) > MR(g->kr->few_rows)) {
+        g->kr = g->kr->few_rows;
+        mr = MR(g->kr);
+        nr = NR(g->kr);
+    }
     nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T), k,
                           m * n * (int64_t)sizeof(NN_T));
     {

@@ -1,5 +1,5 @@
-/* AVX-512F micro-kernels: float 12x32 and 8x48, double 12x16 (24 of the 32 zmm registers
- * hold C).
+/* AVX-512F micro-kernels: float 12x32 and 8x48, double 12x16 and 8x24 (24 of the 32 zmm
+ * registers hold C).
  * Measured in isolation on an Ice Lake Xeon (packed panels in L1, kc 192-256, best of 300):
  * 6x32 ran 35 FLOP/cycle, 8x32 37, 12x32 38-44, 14x32 39-40 (of 64): the taller tile loads
  * B once for twice the FMAs. 8x48 holds as many accumulators as 12x32 with 8 broadcasts and
@@ -93,27 +93,60 @@ static
 #define UKR_MR 12
 #define UKR_NV 1
 #define UKR_B_STRIDE 16
+#define UKR_KEEP_OPS
 static
 #include "gemm_ukr_simd.h"
 
-/* float 8x48: 1.08-1.14x the speed of 12x32 on 2048^3 and W4's large products on 1 thread,
- * 1.01-1.14x on 2 (paired runs, Ice Lake Xeon; the blocking's figures in dispatch.c). The
- * one product it slows is a C with 10 rows after the transposition (W4's dW3 = A2^T delta,
- * 2048 x 10 x 256): two 8-row panels against one of 12, 0.96-0.98x. */
-const nni_gemm_kernel nni_kernel_avx512 = {
-    "avx512", "avx512f 8x48", "avx512f 12x16", 8, 48, 12, 16, nni_ukr_avx512_f32_8x48,
-    nni_ukr_avx512_f64, 16, 8, nni_ukr_narrow_avx512_f32_8, nni_ukr_narrow_avx512_f64,
-    nni_pack_t_avx512_f32, nni_pack_t_avx512_f64,
-    {nni_ukr_avx512_f32_8x16_of_48, nni_ukr_avx512_f32_8x32_of_48},
-    {nni_ukr_avx512_f64_12x8_of_16, NULL}, nni_ukr_avx512_f32_8x48_a_in_place,
-    {nni_ukr_avx512_f32_8x16_of_48_a_in_place, nni_ukr_avx512_f32_8x32_of_48_a_in_place},
-    nni_ukr_avx512_f64_a_in_place, {nni_ukr_avx512_f64_12x8_of_16_a_in_place, NULL}};
+#define UKR_NAME nni_ukr_avx512_f64_8x24
+#define UKR_NARROW_NAME nni_ukr_narrow_avx512_f64_8
+#define UKR_MR 8
+#define UKR_NV 3
+static
+#include "gemm_ukr_simd.h"
 
-/* The same set with the float 12x32 tile, for comparison (NNFAST_GEMM_KERNEL=avx512_12x32). */
+#define UKR_NAME nni_ukr_avx512_f64_8x8_of_24
+#define UKR_MR 8
+#define UKR_NV 1
+#define UKR_B_STRIDE 24
+static
+#include "gemm_ukr_simd.h"
+#undef UKR_KEEP_OPS
+
+#define UKR_NAME nni_ukr_avx512_f64_8x16_of_24
+#define UKR_MR 8
+#define UKR_NV 2
+#define UKR_B_STRIDE 24
+static
+#include "gemm_ukr_simd.h"
+
+/* The set with the older tiles, float 12x32 and double 12x16: the default set's few_rows
+ * (C with 9-12 rows, as the transposed products of a 10-wide layer) and, for comparison,
+ * NNFAST_GEMM_KERNEL=avx512_12x32. */
 const nni_gemm_kernel nni_kernel_avx512_12x32 = {
     "avx512_12x32", "avx512f 12x32", "avx512f 12x16", 12, 32, 12, 16, nni_ukr_avx512_f32,
     nni_ukr_avx512_f64, 16, 8, nni_ukr_narrow_avx512_f32, nni_ukr_narrow_avx512_f64,
     nni_pack_t_avx512_f32, nni_pack_t_avx512_f64, {nni_ukr_avx512_f32_12x16_of_32, NULL},
     {nni_ukr_avx512_f64_12x8_of_16, NULL}, nni_ukr_avx512_f32_a_in_place,
     {nni_ukr_avx512_f32_12x16_of_32_a_in_place, NULL}, nni_ukr_avx512_f64_a_in_place,
-    {nni_ukr_avx512_f64_12x8_of_16_a_in_place, NULL}};
+    {nni_ukr_avx512_f64_12x8_of_16_a_in_place, NULL}, NULL};
+
+/* float 8x48: 1.08-1.14x the speed of 12x32 on 2048^3 and W4's large products on 1 thread,
+ * 1.01-1.14x on 2 (paired runs, Ice Lake Xeon; the blocking's figures in dispatch.c). The
+ * one product it slows is a C with 10 rows after the transposition (W4's dW3 = A2^T delta,
+ * 2048 x 10 x 256): two 8-row panels against one of 12, 0.96-0.98x; few_rows gives such a
+ * product the 12-row set.
+ * double 8x24, the same shape of tile: 1.10-1.17x the speed of 12x16 on 2048^3, W4's large
+ * products and W3's 64 x 256 x 784, 1 and 2 threads (Sapphire Rapids-class Xeon KVM guest,
+ * bench_gemm_configs -d -o 16, 9-11 paired rounds); a C of 10 rows after the transposition,
+ * 0.85-0.94x without few_rows. */
+const nni_gemm_kernel nni_kernel_avx512 = {
+    "avx512", "avx512f 8x48", "avx512f 8x24", 8, 48, 8, 24, nni_ukr_avx512_f32_8x48,
+    nni_ukr_avx512_f64_8x24, 16, 8, nni_ukr_narrow_avx512_f32_8, nni_ukr_narrow_avx512_f64_8,
+    nni_pack_t_avx512_f32, nni_pack_t_avx512_f64,
+    {nni_ukr_avx512_f32_8x16_of_48, nni_ukr_avx512_f32_8x32_of_48},
+    {nni_ukr_avx512_f64_8x8_of_24, nni_ukr_avx512_f64_8x16_of_24},
+    nni_ukr_avx512_f32_8x48_a_in_place,
+    {nni_ukr_avx512_f32_8x16_of_48_a_in_place, nni_ukr_avx512_f32_8x32_of_48_a_in_place},
+    nni_ukr_avx512_f64_8x24_a_in_place,
+    {nni_ukr_avx512_f64_8x8_of_24_a_in_place, nni_ukr_avx512_f64_8x16_of_24_a_in_place},
+    &nni_kernel_avx512_12x32};

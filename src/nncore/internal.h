@@ -209,7 +209,7 @@ typedef void (*nni_pack_t_f32)(float *restrict dst, const float *restrict src, i
 typedef void (*nni_pack_t_f64)(double *restrict dst, const double *restrict src, int64_t ld,
                                int64_t kc, int w, int rows, double alpha);
 #define NNI_UKR_MAX_EDGE 2 /* edge kernels of a kernel set: 1 and 2 vectors (of 8 x 48's 3) */
-typedef struct {
+typedef struct nni_gemm_kernel {
     const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
     const char *label_f32, *label_f64; /* for nn_get_build_info: "avx2+fma 6x16"            */
     int mr_f32, nr_f32, mr_f64, nr_f64;
@@ -229,6 +229,10 @@ typedef struct {
     /* the full and edge kernels with A in place (NULL: none; gemm.c packs A)               */
     nni_ukr_ip_f32 ukr_ip_f32, edge_ip_f32[NNI_UKR_MAX_EDGE];
     nni_ukr_ip_f64 ukr_ip_f64, edge_ip_f64[NNI_UKR_MAX_EDGE];
+    /* (NULL: none) a set with taller tiles, for a product whose C (as the kernel sees it) has
+     * at most its mr rows and would be padded more by this set's: 10 rows are one 12-row
+     * panel, two 8-row ones. Chosen per product by its shape alone (gemm.c).              */
+    const struct nni_gemm_kernel *few_rows;
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */

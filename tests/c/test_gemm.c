@@ -477,6 +477,10 @@ int main(void)
             const int widths[] = {kr->mr_f64, kr->nr_f64, kr->vl_f64 ? kr->vl_f64 : 1, 1, 5};
             test_pack_t_f64(kr->pack_t_f64, widths, 5);
         }
+        /* few_rows (gemm.c takes it for a C of at most its mr rows) must pad fewer rows */
+        CHECK(!kr->few_rows || (kr->few_rows->mr_f32 > kr->mr_f32 &&
+                                kr->few_rows->mr_f64 > kr->mr_f64 && !kr->few_rows->few_rows),
+              "kernel %s: its few_rows set has no taller tiles", kr->name);
         test_edge_f32(kr->ukr_f32, kr->edge_f32, kr->mr_f32, kr->nr_f32, kr->vl_f32,
                       kr->ukr_ip_f32, kr->edge_ip_f32);
         test_edge_f64(kr->ukr_f64, kr->edge_f64, kr->mr_f64, kr->nr_f64, kr->vl_f64,
