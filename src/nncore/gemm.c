@@ -25,10 +25,11 @@
  * rule) take the direct kernels, which read op(A) in place: at these sizes packing costs as
  * much as the product.
  *
- * Narrow outputs: C at most one vector wide (n = 10 against 16 float lanes), A stored (m, k),
- * takes the narrow kernel, which reads A's rows where they are (packing A would cost more than
- * the product) against op(B) packed once, alpha folded in, and sums over all of k at once (no
- * k blocks). Otherwise (A stored (k, m) included), when
+ * Narrow outputs: C at most the narrow kernel wide (one vector, or two: n = 10 against 16
+ * float lanes, or 2 x 8 double lanes with AVX-512), A stored (m, k), takes the narrow kernel,
+ * which reads A's rows where they are (packing A would cost more than the product) against
+ * op(B) packed once, alpha folded in, and sums over all of k at once (no k blocks).
+ * Otherwise (A stored (k, m) included), when
  * most of an NR-wide tile would be padding, the product is computed transposed,
  * C^T = op(B)^T op(A)^T: n becomes the MR side and the tiles are written to C transposed.
  *
@@ -53,6 +54,7 @@
 #define NR(kr) ((kr)->nr_f32)
 #define NARROW(kr) ((kr)->narrow_f32)
 #define VL(kr) ((kr)->vl_f32)
+#define NARROW_W(kr) ((kr)->vl_f32 * (kr)->narrow_vecs_f32)
 #define EDGE(kr) ((kr)->edge_f32)
 #define UKR_IP(kr) ((kr)->ukr_ip_f32)
 #define EDGE_IP(kr) ((kr)->edge_ip_f32)
@@ -62,6 +64,7 @@
 #define NR(kr) ((kr)->nr_f64)
 #define NARROW(kr) ((kr)->narrow_f64)
 #define VL(kr) ((kr)->vl_f64)
+#define NARROW_W(kr) ((kr)->vl_f64 * (kr)->narrow_vecs_f64)
 #define EDGE(kr) ((kr)->edge_f64)
 #define UKR_IP(kr) ((kr)->ukr_ip_f64)
 #define EDGE_IP(kr) ((kr)->edge_ip_f64)
@@ -550,10 +553,10 @@ static int gemm_parallel(const gemm_args *g, int threads)
     return nni_parallel_for(threads, threads, split_part, &s);
 }
 
-/* ---- the narrow path: C at most one vector wide ------------------------------------------ */
+/* ---- the narrow path: C at most the narrow kernel wide ----------------------------------- */
 typedef struct {
     const gemm_args *g;
-    const NN_T *bp;   /* alpha op(B) packed: one panel of vl columns, k rows              */
+    const NN_T *bp;   /* alpha op(B) packed: one panel of NARROW_W columns, k rows        */
     int64_t n_parts;
 } narrow_job;
 
@@ -564,7 +567,7 @@ static int narrow_part(void *ctx, int64_t c)
     const narrow_job *s = (const narrow_job *)ctx;
     const gemm_args *g = s->g;
     const narrow_t ukr = NARROW(g->kr);
-    const int64_t mr = MR(g->kr), vl = VL(g->kr);
+    const int64_t mr = MR(g->kr), w = NARROW_W(g->kr);
     const int64_t ars = g->trans_a ? 1 : g->k, acs = g->trans_a ? g->m : 1;
     const int64_t panels = (g->m + mr - 1) / mr;
     const int64_t p0 = panels * c / s->n_parts, p1 = panels * (c + 1) / s->n_parts;
@@ -573,14 +576,14 @@ static int narrow_part(void *ctx, int64_t c)
     for (ip = p0; ip < p1; ip++) {
         const int64_t i0 = ip * mr, rows = min64(mr, g->m - i0);
         if (rows == mr) {
-            ukr(g->k, g->A + i0 * ars, ars, acs, s->bp, tile, vl, 0);
+            ukr(g->k, g->A + i0 * ars, ars, acs, s->bp, tile, w, 0);
         } else {
             NN_T *ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mr * g->k * (int64_t)sizeof(NN_T));
             if (!ap) return NN_ENOMEM;
             NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, i0, 0, rows, g->k, (int)mr, 1);
-            ukr(g->k, ap, 1, mr, s->bp, tile, vl, 0);
+            ukr(g->k, ap, 1, mr, s->bp, tile, w, 0);
         }
-        write_tile(g, tile, (int)vl, i0, 0, rows, g->n, g->beta);
+        write_tile(g, tile, (int)w, i0, 0, rows, g->n, g->beta);
         if (g->ep) epilogue_tile(g, i0, 0, rows, g->n);
     }
     return NN_OK;
@@ -588,15 +591,15 @@ static int narrow_part(void *ctx, int64_t c)
 
 static int gemm_narrow(const gemm_args *g, int threads)
 {
-    const int64_t mr = MR(g->kr), vl = VL(g->kr);
+    const int64_t mr = MR(g->kr), w = NARROW_W(g->kr);
     const int64_t panels = (g->m + mr - 1) / mr;
     narrow_job s;
-    NN_T *bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->k * vl * (int64_t)sizeof(NN_T));
+    NN_T *bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->k * w * (int64_t)sizeof(NN_T));
     int64_t i;
     if (!bp) return NN_ENOMEM;
-    NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)vl);
+    NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)w);
     if (g->alpha != 1)
-        for (i = 0; i < g->k * vl; i++) bp[i] *= g->alpha;
+        for (i = 0; i < g->k * w; i++) bp[i] *= g->alpha;
     s.g = g;
     s.bp = bp;
     s.n_parts = threads > 1 ? min64(panels, (int64_t)threads * GEMM_PARTS_PER_THREAD) : 1;
@@ -715,7 +718,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
      * would be read down its columns, a cache line per term (W4's dW2 = A^T delta, 2048 x 10
      * x 256: 17 GFLOP/s); the transposed product below streams A's rows as packed panels
      * instead (32 GFLOP/s, 1.9x, paired runs, Ice Lake Xeon, 1 thread) */
-    if (NARROW(g->kr) && n <= VL(g->kr) && !trans_a) return PATH_NARROW;
+    if (NARROW(g->kr) && n <= NARROW_W(g->kr) && !trans_a) return PATH_NARROW;
     /* narrow C: the transposed product has a quarter fewer padded lanes or better */
     if (4 * round_up(n, mr) * round_up(m, nr) < 3 * round_up(m, mr) * round_up(n, nr)) {
         g->A = B;

@@ -98,7 +98,8 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx512_f64_8x24
-#define UKR_NARROW_NAME nni_ukr_narrow_avx512_f64_8
+#define UKR_NARROW_NAME nni_ukr_narrow_avx512_f64_8x16
+#define UKR_NARROW_NV 2 /* n = 10 as one panel of 2 x 8 lanes, A read in place */
 #define UKR_MR 8
 #define UKR_NV 3
 static
@@ -128,7 +129,7 @@ const nni_gemm_kernel nni_kernel_avx512_12x32 = {
     nni_pack_t_avx512_f32, nni_pack_t_avx512_f64, {nni_ukr_avx512_f32_12x16_of_32, NULL},
     {nni_ukr_avx512_f64_12x8_of_16, NULL}, nni_ukr_avx512_f32_a_in_place,
     {nni_ukr_avx512_f32_12x16_of_32_a_in_place, NULL}, nni_ukr_avx512_f64_a_in_place,
-    {nni_ukr_avx512_f64_12x8_of_16_a_in_place, NULL}, NULL};
+    {nni_ukr_avx512_f64_12x8_of_16_a_in_place, NULL}, NULL, 1, 1};
 
 /* float 8x48: 1.08-1.14x the speed of 12x32 on 2048^3 and W4's large products on 1 thread,
  * 1.01-1.14x on 2 (paired runs, Ice Lake Xeon; the blocking's figures in dispatch.c). The
@@ -141,7 +142,7 @@ const nni_gemm_kernel nni_kernel_avx512_12x32 = {
  * 0.85-0.94x without few_rows. */
 const nni_gemm_kernel nni_kernel_avx512 = {
     "avx512", "avx512f 8x48", "avx512f 8x24", 8, 48, 8, 24, nni_ukr_avx512_f32_8x48,
-    nni_ukr_avx512_f64_8x24, 16, 8, nni_ukr_narrow_avx512_f32_8, nni_ukr_narrow_avx512_f64_8,
+    nni_ukr_avx512_f64_8x24, 16, 8, nni_ukr_narrow_avx512_f32_8, nni_ukr_narrow_avx512_f64_8x16,
     nni_pack_t_avx512_f32, nni_pack_t_avx512_f64,
     {nni_ukr_avx512_f32_8x16_of_48, nni_ukr_avx512_f32_8x32_of_48},
     {nni_ukr_avx512_f64_8x8_of_24, nni_ukr_avx512_f64_8x16_of_24},
@@ -149,4 +150,4 @@ const nni_gemm_kernel nni_kernel_avx512 = {
     {nni_ukr_avx512_f32_8x16_of_48_a_in_place, nni_ukr_avx512_f32_8x32_of_48_a_in_place},
     nni_ukr_avx512_f64_8x24_a_in_place,
     {nni_ukr_avx512_f64_8x8_of_24_a_in_place, nni_ukr_avx512_f64_8x16_of_24_a_in_place},
-    &nni_kernel_avx512_12x32};
+    &nni_kernel_avx512_12x32, 1, 2};

@@ -151,40 +151,58 @@ static void UKR_CAT(UKR_NAME, _a_in_place)(int64_t kc, const UKR_T *a, int64_t l
 }
 
 #ifdef UKR_NARROW_NAME
-/* The narrow kernel, for C at most one vector wide (n = 10 against 16 float lanes): c (UKR_MR x
- * UKR_VL, row stride ldc) = beta c + sum_p op(A)[i, p] b[p UKR_VL + j], p = 0 .. kc-1 in order
- * from 0, one FMA per term. A is read where it is (element (i, p) at a[i ars + p acs]): for a
- * narrow C, packing A would cost more than the product. b is one packed panel (gemm_pack.c).
+#ifndef UKR_NARROW_NV
+#define UKR_NARROW_NV 1
+#endif
+/* The narrow kernel, for C at most UKR_NARROW_NV vectors wide (n = 10 against 16 float lanes,
+ * or 2 x 8 double lanes): c (UKR_MR x w, w = UKR_NARROW_NV UKR_VL, row stride ldc) = beta c
+ * + sum_p op(A)[i, p] b[p w + j], p = 0 .. kc-1 in order from 0, one FMA per term. A is read
+ * where it is (element (i, p) at a[i ars + p acs]): for a narrow C, packing A would cost more
+ * than the product. b is one packed panel (gemm_pack.c).
  * (Static, like UKR_NAME, whose includer writes `static` before the #include.)            */
 static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs, const UKR_T *b,
                      UKR_T *c, int64_t ldc, UKR_T beta)
 {
-    UKR_V c0[UKR_MR];
+    UKR_V c0[UKR_MR][UKR_NARROW_NV];
     int64_t p;
-    int i;
+    int i, j;
     UKR_UNROLL
-    for (i = 0; i < UKR_MR; i++) c0[i] = UKR_ZERO();
+    for (i = 0; i < UKR_MR; i++) {
+        UKR_UNROLL
+        for (j = 0; j < UKR_NARROW_NV; j++) c0[i][j] = UKR_ZERO();
+    }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
     for (p = 0; p < kc; p++) {
-        const UKR_V b0 = UKR_LOAD(b + p * UKR_VL);
+        UKR_V bv[UKR_NARROW_NV];
         const UKR_T *ap = a + p * acs;
         UKR_UNROLL
-        for (i = 0; i < UKR_MR; i++) c0[i] = UKR_FMA(UKR_BCAST(ap[i * ars]), b0, c0[i]);
+        for (j = 0; j < UKR_NARROW_NV; j++)
+            bv[j] = UKR_LOAD(b + (p * UKR_NARROW_NV + j) * UKR_VL);
+        UKR_UNROLL
+        for (i = 0; i < UKR_MR; i++) {
+            const UKR_V ai = UKR_BCAST(ap[i * ars]);
+            UKR_UNROLL
+            for (j = 0; j < UKR_NARROW_NV; j++) c0[i][j] = UKR_FMA(ai, bv[j], c0[i][j]);
+        }
     }
     UKR_UNROLL
     for (i = 0; i < UKR_MR; i++) {
-        UKR_T *cr = c + i * ldc;
-        if (beta == 0)
-            UKR_STORE(cr, c0[i]);
-        else if (beta == 1)
-            UKR_STORE(cr, UKR_ADD(UKR_LOAD(cr), c0[i]));
-        else
-            UKR_STORE(cr, UKR_ADD(UKR_MUL(UKR_BCAST(beta), UKR_LOAD(cr)), c0[i]));
+        UKR_UNROLL
+        for (j = 0; j < UKR_NARROW_NV; j++) {
+            UKR_T *cr = c + i * ldc + j * UKR_VL;
+            if (beta == 0)
+                UKR_STORE(cr, c0[i][j]);
+            else if (beta == 1)
+                UKR_STORE(cr, UKR_ADD(UKR_LOAD(cr), c0[i][j]));
+            else
+                UKR_STORE(cr, UKR_ADD(UKR_MUL(UKR_BCAST(beta), UKR_LOAD(cr)), c0[i][j]));
+        }
     }
 }
 #undef UKR_NARROW_NAME
+#undef UKR_NARROW_NV
 #endif
 
 #undef UKR_UNROLL

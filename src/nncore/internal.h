@@ -193,9 +193,9 @@ typedef void (*nni_ukr_ip_f32)(int64_t kc, const float *a, int64_t lda, const fl
                                float *c, int64_t ldc, float beta);
 typedef void (*nni_ukr_ip_f64)(int64_t kc, const double *a, int64_t lda, const double *b,
                                double *c, int64_t ldc, double beta);
-/* The narrow kernels: c (mr x vl) = beta c + sum_p op(A)[i, p] b[p vl + j] over p = 0 .. kc-1
+/* The narrow kernels: c (mr x w) = beta c + sum_p op(A)[i, p] b[p w + j] over p = 0 .. kc-1
  * in order from 0, A read in place (element (i, p) at a[i ars + p acs]), b one packed panel
- * of vl columns (gemm_kernels_*.c); for C at most vl wide.                                 */
+ * of w = narrow_vecs vl columns (gemm_kernels_*.c); for C at most w wide.                  */
 typedef void (*nni_ukr_narrow_f32)(int64_t kc, const float *a, int64_t ars, int64_t acs,
                                    const float *b, float *c, int64_t ldc, float beta);
 typedef void (*nni_ukr_narrow_f64)(int64_t kc, const double *a, int64_t ars, int64_t acs,
@@ -215,7 +215,8 @@ typedef struct nni_gemm_kernel {
     int mr_f32, nr_f32, mr_f64, nr_f64;
     nni_ukr_f32 ukr_f32;
     nni_ukr_f64 ukr_f64;
-    /* the narrow kernels (NULL: none) and their widths: mr_* rows, vl_* columns             */
+    /* the narrow kernels (NULL: none): mr_* rows, narrow_vecs_* vectors of vl_* columns;
+     * vl_* is also the vector of the edge kernels                                          */
     int vl_f32, vl_f64;
     nni_ukr_narrow_f32 narrow_f32;
     nni_ukr_narrow_f64 narrow_f64;
@@ -233,6 +234,7 @@ typedef struct nni_gemm_kernel {
      * at most its mr rows and would be padded more by this set's: 10 rows are one 12-row
      * panel, two 8-row ones. Chosen per product by its shape alone (gemm.c).              */
     const struct nni_gemm_kernel *few_rows;
+    int narrow_vecs_f32, narrow_vecs_f64;
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */

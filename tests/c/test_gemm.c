@@ -470,12 +470,14 @@ int main(void)
         printf("gemm kernel %s: packer f32 %s, f64 %s\n", kr->name,
                kr->pack_t_f32 ? "simd" : "portable", kr->pack_t_f64 ? "simd" : "portable");
         if (kr->pack_t_f32) {
-            const int widths[] = {kr->mr_f32, kr->nr_f32, kr->vl_f32 ? kr->vl_f32 : 1, 1, 5};
-            test_pack_t_f32(kr->pack_t_f32, widths, 5);
+            const int widths[] = {kr->mr_f32, kr->nr_f32, kr->vl_f32 ? kr->vl_f32 : 1,
+                                  kr->vl_f32 * kr->narrow_vecs_f32 + !kr->vl_f32, 1, 5};
+            test_pack_t_f32(kr->pack_t_f32, widths, 6);
         }
         if (kr->pack_t_f64) {
-            const int widths[] = {kr->mr_f64, kr->nr_f64, kr->vl_f64 ? kr->vl_f64 : 1, 1, 5};
-            test_pack_t_f64(kr->pack_t_f64, widths, 5);
+            const int widths[] = {kr->mr_f64, kr->nr_f64, kr->vl_f64 ? kr->vl_f64 : 1,
+                                  kr->vl_f64 * kr->narrow_vecs_f64 + !kr->vl_f64, 1, 5};
+            test_pack_t_f64(kr->pack_t_f64, widths, 6);
         }
         /* few_rows (gemm.c takes it for a C of at most its mr rows) must pad fewer rows */
         CHECK(!kr->few_rows || (kr->few_rows->mr_f32 > kr->mr_f32 &&
