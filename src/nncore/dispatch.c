@@ -304,8 +304,8 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * time, which pays only while C stays in L2.
  * Measured, paired runs (bench_gemm_configs):
  *   Ice Lake Xeon (1.25 MiB L2), 256 x 2048 x k, 2 threads, the other order against A in
- *     L1: k = 10 1.21x, k = 64 1.29x,
- *     k = 256 1.0x, k = 2048 0.96x (the rule before this one: A in L1 from k = 256 only).
+ *     L1: k = 10 1.21x, k = 64 1.29x, k = 256 1.0x, k = 2048 0.96x (the rule before this
+ *     one: A in L1 from k = 256 only).
  *   Zen 5 KVM guest (1 MiB L2), compare.py's GEMM table, GFLOP/s, other order against A in
  *     L1: 256x2048x10 B^T float64 1 thread 30.4/28.2 against 50.2/57.4, 2 threads 52.2/53.6
  *     against 62.0/63.5; float32 81.9/90.3 against 99.7/106.4, and 129/168 against 184/198.
@@ -335,11 +335,10 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * doubles) keep A's panel in L1 and stream B's from L2, as BLIS's and oneDNN's AVX-512
      * kernels do: C is then written along a band of mr rows (its rows' pages and lines reused
      * by the next tiles) and kc can be twice as deep, so C is read and written half as often.
-     * Measured (12 x 32) on
-     * the Ice Lake Xeon, paired runs: float32 2048^3 1.04-1.10x the other order on one thread,
-     * 1.15x on two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x 256 (A^T) 1.07x on two. The
-     * narrower kernels (AVX2 6 x 16) keep the order they were measured with on AVX2
-     * machines. */
+     * Measured (12 x 32) on the Ice Lake Xeon, paired runs: float32 2048^3 1.04-1.10x the
+     * other order on one thread, 1.15x on two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x
+     * 256 (A^T) 1.07x on two. The narrower kernels (AVX2 6 x 16) keep the order they were
+     * measured with on AVX2 machines. */
     int a_in_l1 = (int64_t)nr * elem_bytes >= 128 &&
                   (k >= A_IN_L1_MIN_K || c_bytes >= l2);
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
