@@ -312,10 +312,11 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  *     With C in L2 (W3's float32 products, k 64-128) the other order stayed ahead, 1 thread
  *     5-17 %.
  *   Sapphire Rapids-class Xeon KVM guest (2 MiB L2), operands 16 bytes past a line as
- *     NumPy allocates them (-o 16), 15 rounds, A in L1 against the other order:
- *     256 x 2048 x 10 B^T float32 (C 2 MiB) 1.18-1.25x on 1 thread, 0.94-1.02x on 2;
- *     float64 1.27-1.32x and 1.13-1.22x; 1024 x 1024 x 128 1.05-1.17x; C in L2: 784 x 256
- *     x 64 A^T 1.04x float32, 1.05-1.13x float64; 256 x 128 x 64 A^T 0.99-1.02x.
+ *     NumPy allocates them (-o 16), 15 rounds, A in L1 against the other order, at load
+ *     0.06: 256 x 2048 x 10 B^T 1 thread float32 (C 2 MiB) 1.51x (quartiles 1.39-1.57),
+ *     float64 1.80x (1.76-1.85). Indicative (load 0.5-1.0 from the runs before): 2 threads
+ *     0.94-1.02x float32, 1.13-1.22x float64; 1024 x 1024 x 128 1.05-1.17x; C in L2: 784 x
+ *     256 x 64 A^T 1.04x float32, 1.05-1.13x float64; 256 x 128 x 64 A^T 0.99-1.02x.
  * The Ice Lake, measured on 2 threads only, preferred the other order at a short k whatever
  * C's size; the two guests measured since gain from A in L1 once C outgrows L2, and the rule
  * follows them. With C in L2 the Sapphire Rapids gains a few per cent, the Zen 5 lost more:

@@ -136,10 +136,11 @@ const nni_gemm_kernel nni_kernel_avx512_12x32 = {
  * one product it slows is a C with 10 rows after the transposition (W4's dW3 = A2^T delta,
  * 2048 x 10 x 256): two 8-row panels against one of 12, 0.96-0.98x; few_rows gives such a
  * product the 12-row set.
- * double 8x24, the same shape of tile: 1.10-1.17x the speed of 12x16 on 2048^3, W4's large
- * products and W3's 64 x 256 x 784, 1 and 2 threads (Sapphire Rapids-class Xeon KVM guest,
- * bench_gemm_configs -d -o 16, 9-11 paired rounds); a C of 10 rows after the transposition,
- * 0.85-0.94x without few_rows. */
+ * double 8x24, the same shape of tile, against 12x16 (Sapphire Rapids-class Xeon KVM guest,
+ * bench_gemm_configs -d -o 16, 9 paired rounds, load 0.06): 2048^3 1 thread 1.13x, 256 x
+ * 2048 x 2048 2 threads 1.10x (quartiles 1.07-1.14); W4's other large products and W3's
+ * 64 x 256 x 784 1.10-1.17x in runs at load 0.6-1.3 (indicative); a C of 10 rows after the
+ * transposition 0.85-0.94x without few_rows (indicative). */
 const nni_gemm_kernel nni_kernel_avx512 = {
     "avx512", "avx512f 8x48", "avx512f 8x24", 8, 48, 8, 24, nni_ukr_avx512_f32_8x48,
     nni_ukr_avx512_f64_8x24, 16, 8, nni_ukr_narrow_avx512_f32_8, nni_ukr_narrow_avx512_f64_8x16,
