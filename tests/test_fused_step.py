@@ -8,8 +8,10 @@ fresh processes, the small-network engine off (NNFAST_SMALL_ENGINE=0) so that ev
 takes the general path, and the parameters, optimizer results and loss curves must be the same
 bits: for sgd, sgd with momentum, nesterov and adam, with and without L2, with dropout and
 with sample weights, float32 and float64, on 1 and 2 threads, on shapes like W3's and W4's
-(odd batch sizes, a short last batch) and one large enough that its products and its first
-layer's update are split over the threads. A diverging fit must stop with every parameter as
+(odd batch sizes, a short last batch), one large enough that its products and its first
+layer's update are split over the threads, and one whose output layer's weight gradient is
+computed transposed (the step then follows C's blocks in the caller's layout), and one whose
+first layer is larger than L2 (stepped after its product, in one sweep). A diverging fit must stop with every parameter as
 the unfused step leaves it (no layer stepped on a non-finite loss).
 """
 import os
@@ -26,6 +28,11 @@ SHAPES = {  # layers, rows, batch size
     "w3_like": ([96, 64, 64, 10], 200, 37),
     "w4_like": ([40, 33, 17, 10], 150, 29),
     "parallel": ([300, 256, 10], 200, 64),
+    # the last layer's dW (2100 x 10 x 128) runs as the transposed product on the blocked
+    # path, which steps C block by block in the caller's layout
+    "transposed_dw": ([40, 2100, 10], 200, 128),
+    # a first layer larger than L2 (2.1 MiB in float32): stepped after its product instead
+    "over_l2": ([700, 800, 10], 72, 32),
 }
 OPTIMIZERS = {
     "sgd": dict(optimizer="sgd", lr=0.05),

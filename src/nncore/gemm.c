@@ -143,6 +143,9 @@ typedef struct {
     int64_t mc, kc, nc;   /* blocking: MC, NC, and the k block (k in equal blocks <= KC)      */
     int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
     int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
+    const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
+    int64_t step_off;     /* C's first element in the step's arrays                            */
+    NN_T step_c[NNI_STEP_CONSTS];
 } gemm_args;
 
 /* The tile (rows x cols, row stride nr) into C at the kernel's (i0, j0), then beta. */
@@ -175,6 +178,23 @@ static void epilogue_tile(const gemm_args *g, int64_t i0, int64_t j0, int64_t ro
     else /* the caller's rows j0 .. j0+cols-1, its columns i0 .. i0+rows-1 */
         for (i = 0; i < cols; i++)
             epilogue_row(g->C + (j0 + i) * g->ldc + i0, rows, g->ep, (j0 + i) * g->ldc, i0);
+}
+
+/* The optimizer step (gemm_step) on the kernel's rows i0 .. i0+rows-1, columns j0 ..
+ * j0+cols-1 of C, final: row by row of the caller's C, elementwise. */
+static void step_tile(const gemm_args *g, int64_t i0, int64_t j0, int64_t rows, int64_t cols)
+{
+    int64_t i, e;
+    if (!g->transposed)
+        for (i = 0; i < rows; i++) {
+            e = g->step_off + (i0 + i) * g->ldc + j0;
+            NNI_F(optim_step_elems)(g->step, g->step_c, e, e + cols);
+        }
+    else /* the caller's rows j0 .. j0+cols-1, its columns i0 .. i0+rows-1 */
+        for (i = 0; i < cols; i++) {
+            e = g->step_off + (j0 + i) * g->ldc + i0;
+            NNI_F(optim_step_elems)(g->step, g->step_c, e, e + rows);
+        }
 }
 
 /* The kernel for a tile of `cols` columns (of a panel nr wide): -1, the full kernel, or
@@ -232,6 +252,7 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
      * was just written; re-reading one value costs far less than the 2 kc FLOP of the last k
      * block spent on it. */
     if (last && g->ep) epilogue_tile(g, ic, jc, mc, nc);
+    if (last && g->step) step_tile(g, ic, jc, mc, nc);
 }
 
 /* alpha op(A)[i0 : i0+len, pc : pc+kc] in panels of mr rows (a_side), or op(B)[pc : pc+kc,
@@ -705,6 +726,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->a_in_l1 = 0;
     g->a_in_place = 0;
     g->ldc = n;
+    g->step = NULL;
     g->alpha = alpha;
     g->beta = beta;
     g->ep = epilogue_is_empty(ep) ? NULL : ep;
@@ -756,13 +778,23 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     return PATH_BLOCKED;
 }
 
+/* A prepared product on the narrow or the blocked path, on as many threads as pay. */
+static int gemm_run(const gemm_args *g, int path)
+{
+    int64_t threads = nni_threads();
+    if (threads > 1 && 2.0 * (double)g->m * (double)g->n * (double)g->k < GEMM_PARALLEL_MIN_FLOPS)
+        threads = 1;
+    if (path == PATH_NARROW) return gemm_narrow(g, (int)threads);
+    if (threads > 1) return gemm_parallel(g, (int)threads);
+    return gemm_range(g, 0, g->m, 0, g->n, NULL, NULL);
+}
+
 /* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. Threads split C's output
  * ranges only: a k reduction is never split, and the blocking does not depend on the count. */
 int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
 {
     gemm_args g;
-    int64_t threads;
     int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
     if (st != NN_OK) return st;
     path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
@@ -772,12 +804,26 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
         gemm_direct(&g);
         return NN_OK;
     }
-    threads = nni_threads();
-    if (threads > 1 && 2.0 * (double)m * (double)n * (double)k < GEMM_PARALLEL_MIN_FLOPS)
-        threads = 1;
-    if (path == PATH_NARROW) return gemm_narrow(&g, (int)threads);
-    if (threads > 1) return gemm_parallel(&g, (int)threads);
-    return gemm_range(&g, 0, g.m, 0, g.n, NULL, NULL);
+    return gemm_run(&g, path);
+}
+
+int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+                     int trans_a, int trans_b, NN_T alpha, NN_T beta,
+                     const NNI_F(optim_step) *s, int64_t off)
+{
+    gemm_args g;
+    int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
+    if (st != NN_OK) return st;
+    if (!s || C != s->grads + off) return NN_EINVAL;
+    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL);
+    if (path != PATH_BLOCKED) { /* the product whole, then its step */
+        st = NN_F(gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL);
+        return st != NN_OK ? st : NNI_F(optim_step_range)(s, off, m * n);
+    }
+    g.step = s;
+    g.step_off = off;
+    NNI_F(optim_step_consts)(s, g.step_c);
+    return gemm_run(&g, path);
 }
 
 /* ---- planned products: one op(B), many A ------------------------------------------------ */

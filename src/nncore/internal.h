@@ -675,12 +675,30 @@ typedef struct {
 /* Elements off .. off+count-1 of every array take the step: the same arithmetic and bits as
  * sgd_update / adam_update over the whole vector, split over the pool the same way.        */
 int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t count);
+/* The step's constants in the element type, as optim_step_range converts them (sgd: mu, eta;
+ * adam: b1, 1 - b1, b2, 1 - b2, lr_t, eps), and the step of elements i0 .. i1-1 with them on
+ * the calling thread: the bits of optim_step_range over the same elements.                */
+#define NNI_STEP_CONSTS 6
+void NNI_F(optim_step_consts)(const NNI_F(optim_step) *s, NN_T c[NNI_STEP_CONSTS]);
+void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
+                             int64_t i0, int64_t i1);
+/* gemm.c: C (m, n) = alpha op(A) @ op(B) + beta C (no epilogue), C = s->grads + off, then
+ * its m n elements take the step s (a layer's dW): on the blocked path each block of C as
+ * soon as it is final, on the thread that computed it, while it is in cache; on the others
+ * after the product. The bits of gemm followed by optim_step_range(s, off, m n).            */
+int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+                     int trans_a, int trans_b, NN_T alpha, NN_T beta,
+                     const NNI_F(optim_step) *s, int64_t off);
 
 /* dense.c: dense_backward writing dW and db (accumulate = 0: dW = A_prev^T delta / m, C never
- * read) or adding to them (accumulate = 1: nn_dense_backward's contract).                  */
+ * read) or adding to them (accumulate = 1: nn_dense_backward's contract). With step (or
+ * NULL), dW and db are step->grads + off and take the step: when dW fits in L2, delta_prev
+ * first (it reads W), then dW, stepped block by block as the product writes it (gemm_step),
+ * then db; else the layer's step after delta_prev, in one sweep.                          */
 int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
                                const NN_T *W, const NN_T *delta, int64_t m, int64_t k,
-                               int64_t n, nn_act act_prev, int accumulate);
+                               int64_t n, nn_act act_prev, int accumulate,
+                               const NNI_F(optim_step) *step, int64_t off);
 
 /* Needs a checked net (nn_net_check), m <= the batch buf was allocated for, and no step
  * hidden layer when grads != NULL.                                                          */

@@ -415,15 +415,15 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         }
         /* a dropped layer's delta_prev comes out of the product plain (identity), then takes
          * its mask and derivative in one pass */
+        /* with step, the layer steps inside: delta_prev first (it uses W_l), then dW stepped
+         * block by block as the product writes it, then db */
         st = NNI_F(dense_backward_into)(grads + off, grads + off + k * n, delta_prev, A_prev,
                                         params + off, buf->delta[cur], m, k, n,
                                         dropped ? NN_ACT_IDENTITY : act_prev,
-                                        !fused || alpha > 0);
+                                        !fused || alpha > 0, step, off);
         if (st != NN_OK) return st;
         if (dropped)
             NNI_F(dropout_backward)(delta_prev, buf->S[l - 1], buf->F[l - 1], m * k, act_prev);
-        /* delta_prev has used W_l: the layer may step now */
-        if (step && (st = NNI_F(optim_step_range)(step, off, k * n + n)) != NN_OK) return st;
         cur = 1 - cur;
     }
     return NN_OK;

@@ -151,3 +151,25 @@ int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t cou
                  s->t, cfg->lr, cfg->beta1, cfg->beta2, cfg->epsilon);
     return optim_run(&j);
 }
+
+void NNI_F(optim_step_consts)(const NNI_F(optim_step) *s, NN_T c[NNI_STEP_CONSTS])
+{
+    const nn_fit_config *cfg = s->cfg;
+    optim_job j;
+    if (cfg->optimizer == NN_OPT_SGD)
+        sgd_job(&j, NULL, NULL, NULL, 0, cfg->lr, cfg->momentum, cfg->nesterov);
+    else
+        adam_job(&j, NULL, NULL, NULL, NULL, 0, s->t, cfg->lr, cfg->beta1, cfg->beta2,
+                 cfg->epsilon);
+    c[0] = j.a, c[1] = j.b, c[2] = j.c, c[3] = j.d, c[4] = j.e, c[5] = j.eps;
+}
+
+void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
+                             int64_t i0, int64_t i1)
+{
+    if (s->cfg->optimizer == NN_OPT_SGD)
+        nni_sgd_step(s->params, s->state1, s->grads, i0, i1, c[0], c[1], s->cfg->nesterov);
+    else
+        nni_adam_step(s->params, s->state1, s->state2, s->grads, i0, i1, c[0], c[1], c[2], c[3],
+                      c[4], c[5]);
+}
