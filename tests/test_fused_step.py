@@ -9,10 +9,11 @@ takes the general path, and the parameters, optimizer results and loss curves mu
 bits: for sgd, sgd with momentum, nesterov and adam, with and without L2, with dropout and
 with sample weights, float32 and float64, on 1 and 2 threads, on shapes like W3's and W4's
 (odd batch sizes, a short last batch), one large enough that its products and its first
-layer's update are split over the threads, and one whose output layer's weight gradient is
+layer's update are split over the threads, one whose output layer's weight gradient is
 computed transposed (the step then follows C's blocks in the caller's layout), and one whose
-first layer is larger than L2 (stepped after its product, in one sweep). A diverging fit must stop with every parameter as
-the unfused step leaves it (no layer stepped on a non-finite loss).
+first layer is larger than L2 (stepped after its product, in one sweep). A diverging fit must
+stop with every parameter as the unfused step leaves it (no layer stepped on a non-finite
+loss).
 """
 import os
 import pathlib
@@ -31,7 +32,7 @@ SHAPES = {  # layers, rows, batch size
     # the last layer's dW (2100 x 10 x 128) runs as the transposed product on the blocked
     # path, which steps C block by block in the caller's layout
     "transposed_dw": ([40, 2100, 10], 200, 128),
-    # a first layer larger than L2 (2.1 MiB in float32): stepped after its product instead
+    # a first layer larger than a 2 MiB L2 (2.1 MiB in float32): stepped after its product
     "over_l2": ([700, 800, 10], 72, 32),
 }
 OPTIMIZERS = {

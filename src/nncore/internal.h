@@ -397,8 +397,9 @@ int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k, int trans_b);
 /* gemm.c: a planned product, one op(B) = B (k, n) against many A of m rows (a layer's
  * forward over chunks of rows): gemm_plan_init packs B once (pack 1) when gemm would take
  * the blocked path for (m, n, k), or records the product unpacked (pack 0);
- * gemm_planned(C, A, p, rows) computes C = A @ B + the epilogue (alpha 1, beta 0) on the calling thread, the same bits as gemm, through gemm when rows != m or the
- * product was not planned (bp NULL). gemm_plan_free frees the packed B. Both element types
+ * gemm_planned(C, A, p, rows) computes C = A @ B + the epilogue (alpha 1, beta 0) on the
+ * calling thread, the same bits as gemm, through gemm when rows != m or the product was not
+ * planned (bp NULL). gemm_plan_free frees the packed B. Both element types
  * declared here (typed code: NNI_F(gemm_plan)), for the C tests.                          */
 #define NNI_DECLARE_GEMM_PLAN(T, S)                                                           \
     typedef struct nni_gemm_plan_##S {                                                        \
