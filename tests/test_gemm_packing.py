@@ -90,3 +90,55 @@ def test_each_instruction_set_packs_the_same_products(isa):
                            "print(_core.build_info()['gemm_kernel_float32'])"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert info.stdout.startswith(isa), info.stdout + info.stderr
+
+
+def _misaligned(a, offset_bytes=16):
+    """A copy of a whose data starts offset_bytes past a 64-byte line."""
+    itemsize = a.dtype.itemsize
+    raw = np.empty(a.size + 128 // itemsize, dtype=a.dtype)
+    skip = ((-raw.ctypes.data % 64) + offset_bytes) // itemsize
+    out = raw[skip:skip + a.size].reshape(a.shape)
+    out[...] = a
+    assert out.ctypes.data % 64 == offset_bytes
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(64, 256, 784), (1, 256, 784), (9, 112, 600), (128, 64, 520)])
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_b_read_in_place_gives_the_packed_bits(dtype, shape, trans_a):
+    """A short C (<= 128 rows) against B stored (k, n) with rows of whole vectors on cache
+    lines reads B where it is (gemm.c, b_in_place_applies); the same B 16 bytes past a line
+    is packed. Both give the same bits, within the float64 product's rounding bound."""
+    from nnfast.models.parameters import aligned_copy
+    m, n, k = shape
+    rng = np.random.default_rng(1)
+    A = rng.uniform(-1, 1, (k, m) if trans_a else (m, k)).astype(dtype)
+    B = aligned_copy(rng.uniform(-1, 1, k * n).astype(dtype)).reshape(k, n)
+    bias = rng.uniform(-1, 1, n).astype(dtype)
+    assert B.ctypes.data % 64 == 0
+    outs = []
+    for b in (B, _misaligned(B)):
+        C = np.empty((m, n), dtype=dtype)
+        _core.gemm(C, A, b, trans_a, False, 1.0, 0.0, bias=bias, act=RELU)
+        outs.append(C)
+    assert np.array_equal(outs[0], outs[1])
+    opA = (A.T if trans_a else A).astype(np.float64)
+    want = np.maximum(opA @ B.astype(np.float64) + bias, 0)
+    bound = 2 * (k + 2) * np.finfo(dtype).eps * (np.abs(opA) @ np.abs(B.astype(np.float64))
+                                                 + np.abs(bias))
+    assert np.all(np.abs(outs[0] - want) <= bound)
+
+
+def test_model_parameters_start_on_a_cache_line():
+    """The model's parameter vector and its training copy start on 64-byte lines, so that a
+    layer's weights can be read in place; a model whose vector does not gives the same
+    outputs."""
+    import nnfast
+    model = nnfast.MLP([784, 256, 128, 10], dtype="float32", seed=3)
+    assert model._params.ctypes.data % 64 == 0
+    assert model.trainer().params.ctypes.data % 64 == 0
+    X = np.random.default_rng(2).standard_normal((64, 784)).astype(np.float32)
+    aligned_out = model.forward(X)
+    model._params = _misaligned(model._params)
+    assert np.array_equal(model.forward(X), aligned_out)

@@ -11,7 +11,8 @@
  *                   on the MC x NC block just written. A last column panel that is mostly
  *                   padding takes an edge kernel (fewer vectors, tile_kernel); in the A-in-L1
  *                   order with A stored (m, k) and alpha 1 the kernels read A's rows in place
- *                   (a_in_place_applies) instead of a packed copy.
+ *                   (a_in_place_applies) instead of a packed copy; for a C of few rows and B
+ *                   stored (k, n) in aligned rows, B's rows too (b_in_place_applies).
  *   gemm_planned()  one op(B) packed once for many products (a layer's forward over chunks of
  *                   rows, network.c), then gemm_range against it.
  * Blocking (dispatch.c, from the caches the CPU reports): a kc x NR panel of B stays in L1, the
@@ -58,6 +59,8 @@
 #define EDGE(kr) ((kr)->edge_f32)
 #define UKR_IP(kr) ((kr)->ukr_ip_f32)
 #define EDGE_IP(kr) ((kr)->edge_ip_f32)
+#define UKR_BIP(kr) ((kr)->ukr_bip_f32)
+#define EDGE_BIP(kr) ((kr)->edge_bip_f32)
 #else
 #define UKR(kr) ((kr)->ukr_f64)
 #define MR(kr) ((kr)->mr_f64)
@@ -68,6 +71,8 @@
 #define EDGE(kr) ((kr)->edge_f64)
 #define UKR_IP(kr) ((kr)->ukr_ip_f64)
 #define EDGE_IP(kr) ((kr)->edge_ip_f64)
+#define UKR_BIP(kr) ((kr)->ukr_bip_f64)
+#define EDGE_BIP(kr) ((kr)->edge_bip_f64)
 #endif
 
 /* Products of at most this many multiply-adds take the direct loop (no packing). */
@@ -143,6 +148,7 @@ typedef struct {
     int64_t mc, kc, nc;   /* blocking: MC, NC, and the k block (k in equal blocks <= KC)      */
     int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
     int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
+    int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
     const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
     int64_t step_off;     /* C's first element in the step's arrays                            */
     NN_T step_c[NNI_STEP_CONSTS];
@@ -214,10 +220,11 @@ static int tile_kernel(const nni_gemm_kernel *kr, int64_t cols, int *width)
 
 /* The kernel's C[ic : ic+mc, jc : jc+nc] = beta C + ap @ bp over one k block of kc; the
  * epilogue after the last block. a_rows (or NULL): A's rows ic .. at column pc in place, for
- * the full row panels (a_in_place); ap then holds only the last, partial, panel packed. */
+ * the full row panels (a_in_place); ap then holds only the last, partial, panel packed.
+ * ldb > 0: bp is B's row pc from column jc in place (b_in_place), its rows ldb apart. */
 static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
                          int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta, int last,
-                         const NN_T *a_rows)
+                         const NN_T *a_rows, int64_t ldb)
 {
     const int mr = MR(g->kr), nr = NR(g->kr);
     NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
@@ -237,7 +244,11 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             NN_T *dst = direct ? g->C + (ic + ir) * g->ldc + jc + jr : tile;
             const int64_t ldd = direct ? g->ldc : nr;
             const NN_T b0 = direct ? beta : (NN_T)0;
-            if (a_rows && rows == mr)
+            if (ldb) /* B in place; A in place too (lda k) or packed (lda 0) */
+                (e < 0 ? UKR_BIP(g->kr) : EDGE_BIP(g->kr)[e])(
+                    kc, a_rows && rows == mr ? a_rows + ir * g->k : ap + ir * kc,
+                    a_rows && rows == mr ? g->k : 0, bp + jr, ldb, dst, ldd, b0);
+            else if (a_rows && rows == mr)
                 (e < 0 ? UKR_IP(g->kr) : EDGE_IP(g->kr)[e])(kc, a_rows + ir * g->k, g->k,
                                                             bp + jr * kc, dst, ldd, b0);
             else
@@ -307,13 +318,14 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
     const int mr = MR(g->kr), nr = NR(g->kr);
     const int64_t mc_max = min64(g->mc, round_up(r1 - r0, mr));
     const int64_t nc_max = min64(g->nc, round_up(c1 - c0, nr));
+    const int64_t ldb = g->b_in_place && !bp_all ? g->n : 0; /* B read in place */
     NN_T *ap = NULL, *bp = NULL;
     int64_t jc, pc, ic;
     if (!ap_all) {
         ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mc_max * g->kc * (int64_t)sizeof(NN_T));
         if (!ap) return NN_ENOMEM;
     }
-    if (!bp_all) {
+    if (!bp_all && !ldb) {
         bp = (NN_T *)nni_thread_scratch(SCRATCH_A + 1, nc_max * g->kc * (int64_t)sizeof(NN_T));
         if (!bp) return NN_ENOMEM;
     }
@@ -327,8 +339,10 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
                 const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
                 for (jc = c0; jc < c1; jc += g->nc) {
                     const int64_t nc = min64(g->nc, c1 - jc);
-                    const NN_T *b = packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
-                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k, a_rows);
+                    const NN_T *b = ldb ? g->B + pc * ldb + jc
+                                        : packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
+                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k, a_rows,
+                                 ldb);
                 }
             }
         }
@@ -339,12 +353,13 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
         for (pc = 0; pc < g->k; pc += g->kc) {
             const int64_t kc = min64(g->kc, g->k - pc);
             const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
-            const NN_T *b = packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
+            const NN_T *b = ldb ? g->B + pc * ldb + jc
+                                : packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
             for (ic = r0; ic < r1; ic += g->mc) {
                 const int64_t mc = min64(g->mc, r1 - ic);
                 const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
                 const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
-                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k, a_rows);
+                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k, a_rows, ldb);
             }
         }
     }
@@ -490,9 +505,9 @@ static int compute_block_part(void *ctx, int64_t c)
         const int64_t len = min64(step, hi - o);
         pack_side(g, other_a, op, o, len, s->pc, s->kc);
         if (s->share_a)
-            macro_kernel(g, s->sp, op, s->s0, o, s->slen, len, s->kc, beta, last, NULL);
+            macro_kernel(g, s->sp, op, s->s0, o, s->slen, len, s->kc, beta, last, NULL, 0);
         else
-            macro_kernel(g, op, s->sp, o, s->s0, len, s->slen, s->kc, beta, last, NULL);
+            macro_kernel(g, op, s->sp, o, s->s0, len, s->slen, s->kc, beta, last, NULL, 0);
     }
     return NN_OK;
 }
@@ -560,8 +575,8 @@ static int gemm_parallel(const gemm_args *g, int threads)
     /* the blocks split C's columns in the A-in-L1 order, its rows in the other */
     if (shared_bytes > shared_max && (g->a_in_l1 ? col_panels : row_panels) >= 2 * threads)
         return gemm_parallel_blocks(g, threads);
-    /* A read in place by every column run: nothing to pack and share */
-    nothing_shared = s.by_cols && g->a_in_place;
+    /* A read in place by every column run, or B by every row run: nothing to pack and share */
+    nothing_shared = s.by_cols ? g->a_in_place : g->b_in_place;
     s.pack_own = !nothing_shared && shared_bytes * threads <= shared_max &&
                  shared_bytes <= own_pack_max();
     s.shared = NULL;
@@ -702,6 +717,40 @@ static int a_in_place_applies(const gemm_args *g)
     return 1;
 }
 
+/* B is read in place (b_in_place_applies) by products of at most this many rows of C ... */
+#define B_IN_PLACE_MAX_M 128
+/* ... whose rows of B are at most this many bytes apart (a page holds 4 of the rows a k block
+ * walks through: fewer would cost TLB misses, more so at a multiple of 4 KiB, where the rows
+ * also share L1 sets). */
+#define B_IN_PLACE_MAX_ROW_BYTES 1024
+
+/* Whether the kernels read B's rows where they are (macro_kernel) instead of a packed copy:
+ * B stored (k, n), every row starting on a cache line and made of whole vectors (a panel's
+ * last vector never reads past its row; no load splits a line), rows close together, and C
+ * short, so that each packed element would serve few row panels: the packing then costs as
+ * much as the reads it would save. W3's forward products (batch 64, the weights a row of
+ * 256 or 128 floats). bench_gemm_configs, alternating processes of the two rules, 1 thread
+ * (2 threads), Sapphire Rapids-class Xeon guest, load ~1 from the runs themselves:
+ * 64 x 256 x 784 1.19x (1.10x), 64 x 128 x 256 1.2x (1.5x); 128 and 256 rows, or rows of 512
+ * and 1024 floats, level or slower; with B 16 bytes past a line 64 x 256 x 784 ran 0.92x on 2
+ * threads. The forward of 784-256-128-10 float32 (bench/bench_latency.py --layers, 2 threads,
+ * load 0.24, medians of 3 paired runs): 1 row 1.6x, 16 rows 1.4x, 64 rows 1.13x faster (one
+ * thread, relu: 2.1x, 1.6x, 1.2x). In W3's training, where the
+ * weights were just stepped, level (the packing's share moved into the kernel's). The same
+ * sums over the same values: no bits change (test_gemm: B aligned against B 16 bytes on). */
+static int b_in_place_applies(const gemm_args *g)
+{
+    const int64_t vl = VL(g->kr), row_bytes = g->n * (int64_t)sizeof(NN_T);
+    int v;
+    if (!UKR_BIP(g->kr) || g->trans_b || g->transposed || vl <= 0 || g->n % vl != 0 ||
+        g->m > B_IN_PLACE_MAX_M || row_bytes > B_IN_PLACE_MAX_ROW_BYTES || row_bytes % 64 != 0 ||
+        (uintptr_t)g->B % 64 != 0)
+        return 0;
+    for (v = 0; v < NNI_UKR_MAX_EDGE; v++)
+        if (EDGE(g->kr)[v] && !EDGE_BIP(g->kr)[v]) return 0;
+    return 1;
+}
+
 /* The path a product takes (gemm_prepare). */
 enum { PATH_DIRECT_KERNELS, PATH_DIRECT_LOOP, PATH_NARROW, PATH_BLOCKED };
 
@@ -725,6 +774,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->transposed = 0;
     g->a_in_l1 = 0;
     g->a_in_place = 0;
+    g->b_in_place = 0;
     g->ldc = n;
     g->step = NULL;
     g->alpha = alpha;
@@ -770,6 +820,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         g->nc = bl.nc;
         g->a_in_l1 = bl.a_in_l1;
         g->a_in_place = a_in_place_applies(g);
+        g->b_in_place = b_in_place_applies(g);
         if (g->a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
             const int64_t m_blocks = (g->m + bl.mc - 1) / bl.mc;
             g->mc = round_up((g->m + m_blocks - 1) / m_blocks, mr);

@@ -66,4 +66,6 @@ const nni_gemm_kernel nni_kernel_avx2 = {
     nni_pack_t_avx2_f32, NULL, {nni_ukr_avx2_f32_6x8_of_16, NULL},
     {nni_ukr_avx2_f64_6x4_of_8, NULL}, nni_ukr_avx2_f32_a_in_place,
     {nni_ukr_avx2_f32_6x8_of_16_a_in_place, NULL}, nni_ukr_avx2_f64_a_in_place,
-    {nni_ukr_avx2_f64_6x4_of_8_a_in_place, NULL}, NULL, 1, 1};
+    {nni_ukr_avx2_f64_6x4_of_8_a_in_place, NULL}, NULL, 1, 1, nni_ukr_avx2_f32_b_in_place,
+    {nni_ukr_avx2_f32_6x8_of_16_b_in_place, NULL}, nni_ukr_avx2_f64_b_in_place,
+    {nni_ukr_avx2_f64_6x4_of_8_b_in_place, NULL}};

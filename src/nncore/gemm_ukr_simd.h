@@ -70,7 +70,7 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
         } else {                                                                              \
             a += UKR_MR;                                                                      \
         }                                                                                     \
-        b += UKR_B_STRIDE;                                                                    \
+        b += b_step;                                                                          \
     } while (0)
 
 /* The first cache line of each vector of a row of C's tile, and the row's last element
@@ -83,9 +83,11 @@ __attribute__((always_inline)) static inline
 static __forceinline
 #endif
 /* The kernel, A packed (in_place 0: a the panel) or in place (1: a row 0's first element,
- * row i lda_b bytes after row i - 1); in_place a constant where it is inlined. */
+ * row i lda_b bytes after row i - 1); in_place a constant where it is inlined. B's row p at
+ * b + p b_step: the packed panel's (UKR_B_STRIDE) or B's own rows (its row stride). */
 void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const UKR_T *b,
-                               UKR_T *c, int64_t ldc, UKR_T beta, const int in_place)
+                               int64_t b_step, UKR_T *c, int64_t ldc, UKR_T beta,
+                               const int in_place)
 {
     UKR_V acc[UKR_MR][UKR_NV];
     const char *ab[UKR_A_BASES];
@@ -139,7 +141,7 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
 
 void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
 {
-    UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, c, ldc, beta, 0);
+    UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, UKR_B_STRIDE, c, ldc, beta, 0);
 }
 
 /* The same sums with A read in place: row i of the tile at a + i lda (gemm.c: op(A) = A
@@ -147,7 +149,20 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
 static void UKR_CAT(UKR_NAME, _a_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
                                             const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
 {
-    UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, c, ldc, beta, 1);
+    UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, UKR_B_STRIDE, c, ldc, beta,
+                             1);
+}
+
+/* The same sums with B read in place (row p of the tile's B at b + p ldb: B stored (k, n),
+ * no packing) and A in place (lda > 0) or packed (lda == 0: a the panel). */
+static void UKR_CAT(UKR_NAME, _b_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
+                                            const UKR_T *b, int64_t ldb, UKR_T *c, int64_t ldc,
+                                            UKR_T beta)
+{
+    if (lda)
+        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, ldb, c, ldc, beta, 1);
+    else
+        UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, ldb, c, ldc, beta, 0);
 }
 
 #ifdef UKR_NARROW_NAME

@@ -193,6 +193,12 @@ typedef void (*nni_ukr_ip_f32)(int64_t kc, const float *a, int64_t lda, const fl
                                float *c, int64_t ldc, float beta);
 typedef void (*nni_ukr_ip_f64)(int64_t kc, const double *a, int64_t lda, const double *b,
                                double *c, int64_t ldc, double beta);
+/* The same with B read in place too: row p of the tile's B at b + p ldb (B stored (k, n));
+ * A in place as above, or, lda == 0, the packed panel a.                                   */
+typedef void (*nni_ukr_bip_f32)(int64_t kc, const float *a, int64_t lda, const float *b,
+                                int64_t ldb, float *c, int64_t ldc, float beta);
+typedef void (*nni_ukr_bip_f64)(int64_t kc, const double *a, int64_t lda, const double *b,
+                                int64_t ldb, double *c, int64_t ldc, double beta);
 /* The narrow kernels: c (mr x w) = beta c + sum_p op(A)[i, p] b[p w + j] over p = 0 .. kc-1
  * in order from 0, A read in place (element (i, p) at a[i ars + p acs]), b one packed panel
  * of w = narrow_vecs vl columns (gemm_kernels_*.c); for C at most w wide.                  */
@@ -235,6 +241,9 @@ typedef struct nni_gemm_kernel {
      * panel, two 8-row ones. Chosen per product by its shape alone (gemm.c).              */
     const struct nni_gemm_kernel *few_rows;
     int narrow_vecs_f32, narrow_vecs_f64;
+    /* the full and edge kernels with B in place (NULL: none; gemm.c packs B)               */
+    nni_ukr_bip_f32 ukr_bip_f32, edge_bip_f32[NNI_UKR_MAX_EDGE];
+    nni_ukr_bip_f64 ukr_bip_f64, edge_bip_f64[NNI_UKR_MAX_EDGE];
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */

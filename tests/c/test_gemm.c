@@ -293,6 +293,59 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
         nni_gemm_shared_max_set(0);                                                           \
     }                                                                                         \
                                                                                               \
+    /* B read in place (gemm.c, b_in_place_applies: C of at most 128 rows, B's rows whole   \
+     * vectors on cache lines, at most 1 KiB apart): the same product with B 64-byte aligned \
+     * (read in place) and 16 bytes past a line (packed) gives the same bits, on 1 and 2    \
+     * threads, and matches gemm_naive. Full and edge panels (n = 48 j + 16, + 32), a last   \
+     * row panel short of the tile, one and several k blocks, A in place and packed (ta).   */ \
+    static void test_b_in_place_##S(void)                                                     \
+    {                                                                                         \
+        static const int64_t shapes[][3] = {{64, 256, 784}, {64, 128, 300}, {37, 96, 1030},   \
+                                            {128, 64, 520}, {9, 112, 600},  {64, 32, 2000},   \
+                                            {100, 256, 257}};                                 \
+        int s, ta, t;                                                                         \
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
+            for (ta = 0; ta < 2; ta++) {                                                      \
+                const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];           \
+                char *raw = (char *)malloc((size_t)(k * n) * sizeof(T) + 128);                \
+                T *Bal = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);                       \
+                T *Bmis = (T *)((char *)Bal + 16);                                            \
+                T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                              \
+                T *C[3], *R = (T *)malloc((size_t)(m * n) * sizeof(T));                       \
+                T *E = (T *)malloc((size_t)(m * n) * sizeof(T));                              \
+                int64_t i, worst = -1;                                                        \
+                for (i = 0; i < m * k; i++) A[i] = (T)uniform();                              \
+                for (i = 0; i < k * n; i++) Bal[i] = (T)uniform();                            \
+                nn_gemm_naive_##S(R, A, Bal, m, n, k, ta, 0, 1, 0, NULL);                     \
+                for (t = 0; t < 3; t++) C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));     \
+                for (t = 0; t < 2; t++) { /* B in place, on 1 and 2 threads */                \
+                    nn_set_num_threads(t + 1);                                                \
+                    CHECK(nn_gemm_##S(C[t], A, Bal, m, n, k, ta, 0, 1, 0, NULL) == NN_OK,     \
+                          "gemm failed");                                                     \
+                }                                                                             \
+                nn_set_num_threads(1); /* B packed: the same values 16 bytes further on */    \
+                memmove(Bmis, Bal, (size_t)(k * n) * sizeof(T));                              \
+                CHECK(nn_gemm_##S(C[2], A, Bmis, m, n, k, ta, 0, 1, 0, NULL) == NN_OK,        \
+                      "gemm failed");                                                         \
+                memmove(Bal, Bmis, (size_t)(k * n) * sizeof(T));                              \
+                nn_set_num_threads(1);                                                        \
+                for (i = 0; i < m * k; i++) A[i] = (T)fabs((double)A[i]);                     \
+                for (i = 0; i < k * n; i++) Bal[i] = (T)fabs((double)Bal[i]);                 \
+                nn_gemm_naive_##S(E, A, Bal, m, n, k, ta, 0, 1, 0, NULL);                     \
+                for (i = 0; i < m * n; i++)                                                   \
+                    if (!(fabs((double)C[0][i] - (double)R[i]) <=                             \
+                          2.0 * (double)(k + 2) * EPS * (double)E[i]))                        \
+                        worst = i;                                                            \
+                CHECK(worst < 0, #S " gemm, B in place, %lldx%lldx%lld ta %d: C[%lld] off",   \
+                      (long long)m, (long long)n, (long long)k, ta, (long long)worst);        \
+                CHECK(memcmp(C[0], C[1], (size_t)(m * n) * sizeof(T)) == 0 &&                 \
+                          memcmp(C[0], C[2], (size_t)(m * n) * sizeof(T)) == 0,               \
+                      #S " gemm %lldx%lldx%lld ta %d: B in place (1 and 2 threads) and packed " \
+                         "differ", (long long)m, (long long)n, (long long)k, ta);             \
+                free(raw), free(A), free(R), free(E), free(C[0]), free(C[1]), free(C[2]);     \
+            }                                                                                 \
+    }                                                                                         \
+                                                                                              \
     /* Products too large to share a whole packed operand (made so here by a small limit and \
      * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
      * rows split (gemm.c, gemm_parallel_blocks), or in the other loop order one block of      \
@@ -494,6 +547,8 @@ int main(void)
             test_gemm_shapes_f64();
             test_threads_f32();
             test_threads_f64();
+            test_b_in_place_f32();
+            test_b_in_place_f64();
             test_block_split_f32();
             test_block_split_f64();
             test_plan_f32();

@@ -15,7 +15,7 @@ from ..errors import NotFittedError
 from .curves import LossCurve, frozen_curve
 from .engines import ENGINES
 from .files import ModelRecord, write_record
-from .parameters import count_parameters, split_parameters
+from .parameters import aligned_copy, aligned_zeros, count_parameters, split_parameters
 from .preprocessing import records_of, restore_records
 from .fitting import FitOptions
 from .sparse_training import sparse_fit_trainer
@@ -157,7 +157,7 @@ class MLP:
                                              self.loss_name, self.dtype, self.dropout,
                                              self.huber_delta)
         self._net = getattr(self._engine, "net", None)
-        self._params = np.zeros(self._engine.n_params, dtype=self.dtype)
+        self._params = aligned_zeros(self._engine.n_params, self.dtype)
         self._rng_state = self._engine.init_params(self._params, self.init, self.seed)
         self._loss_curve = None
 
@@ -403,7 +403,7 @@ class MLP:
             The optimizer, learning rate, batch size, ...; FitSettings() by default.
         """
         self._require_differentiable()
-        return self._engine.trainer(self._params.copy(), settings or FitSettings(),
+        return self._engine.trainer(aligned_copy(self._params), settings or FitSettings(),
                                     self._rng_state, self._commit_training)
 
     def _commit_training(self, trainer: Trainer) -> None:
