@@ -735,9 +735,9 @@ static int a_in_place_applies(const gemm_args *g)
  * and 1024 floats, level or slower; with B 16 bytes past a line 64 x 256 x 784 ran 0.92x on 2
  * threads. The forward of 784-256-128-10 float32 (bench/bench_latency.py --layers, 2 threads,
  * load 0.24, medians of 3 paired runs): 1 row 1.6x, 16 rows 1.4x, 64 rows 1.13x faster (one
- * thread, relu: 2.1x, 1.6x, 1.2x). In W3's training, where the
- * weights were just stepped, level (the packing's share moved into the kernel's). The same
- * sums over the same values: no bits change (test_gemm: B aligned against B 16 bytes on). */
+ * thread, relu: 2.1x, 1.6x, 1.2x). In W3's training, where the weights were just stepped,
+ * level (the packing's share moved into the kernel's). The same sums over the same values:
+ * no bits change (test_gemm: B aligned against B 16 bytes on). */
 static int b_in_place_applies(const gemm_args *g)
 {
     const int64_t vl = VL(g->kr), row_bytes = g->n * (int64_t)sizeof(NN_T);

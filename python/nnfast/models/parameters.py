@@ -9,7 +9,7 @@ ALIGNMENT = 64
 
 def aligned_zeros(n, dtype):
     """A zero vector of n elements whose first element starts on an ALIGNMENT-byte boundary
-    (a view into a slightly longer array: NumPy aligns its data to 16 bytes only)."""
+    (a view into a slightly longer array: NumPy guarantees 16 bytes only)."""
     itemsize = np.dtype(dtype).itemsize
     raw = np.zeros(n + ALIGNMENT // itemsize, dtype=dtype)
     skip = (-raw.ctypes.data % ALIGNMENT) // itemsize
