@@ -94,22 +94,22 @@ def test_each_instruction_set_packs_the_same_products(isa):
 
 def _misaligned(a, offset_bytes=16):
     """A copy of a whose data starts offset_bytes past a 64-byte line."""
-    itemsize = a.dtype.itemsize
-    raw = np.empty(a.size + 128 // itemsize, dtype=a.dtype)
-    skip = ((-raw.ctypes.data % 64) + offset_bytes) // itemsize
-    out = raw[skip:skip + a.size].reshape(a.shape)
+    from nnfast.models.parameters import aligned_zeros
+    skip = offset_bytes // a.dtype.itemsize
+    out = aligned_zeros(a.size + skip, a.dtype)[skip:].reshape(a.shape)
     out[...] = a
     assert out.ctypes.data % 64 == offset_bytes
     return out
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(64, 256, 784), (1, 256, 784), (9, 112, 600), (128, 64, 520)])
+@pytest.mark.parametrize("shape", [(64, 256, 784), (1, 128, 784), (9, 112, 600), (128, 64, 520)])
 @pytest.mark.parametrize("trans_a", [False, True])
 def test_b_read_in_place_gives_the_packed_bits(dtype, shape, trans_a):
     """A short C (<= 128 rows) against B stored (k, n) with rows of whole vectors on cache
     lines reads B where it is (gemm.c, b_in_place_applies); the same B 16 bytes past a line
-    is packed. Both give the same bits, within the float64 product's rounding bound."""
+    is packed. Both give the same bits, within the float64 product's rounding bound. (float64
+    rows of 256 are 2 KiB, past the rule's limit: that case is packed both ways.)"""
     from nnfast.models.parameters import aligned_copy
     m, n, k = shape
     rng = np.random.default_rng(1)

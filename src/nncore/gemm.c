@@ -729,14 +729,14 @@ static int a_in_place_applies(const gemm_args *g)
  * last vector never reads past its row; no load splits a line), rows close together, and C
  * short, so that each packed element would serve few row panels: the packing then costs as
  * much as the reads it would save. W3's forward products (batch 64, the weights a row of
- * 256 or 128 floats). bench_gemm_configs, alternating processes of the two rules, 1 thread
+ * 256 or 128 floats). bench_gemm_configs, alternating processes with and without the rule, 1 thread
  * (2 threads), Sapphire Rapids-class Xeon guest, load ~1 from the runs themselves:
  * 64 x 256 x 784 1.19x (1.10x), 64 x 128 x 256 1.2x (1.5x); 128 and 256 rows, or rows of 512
  * and 1024 floats, level or slower; with B 16 bytes past a line 64 x 256 x 784 ran 0.92x on 2
  * threads. The forward of 784-256-128-10 float32 (bench/bench_latency.py --layers, 2 threads,
- * load 0.24, medians of 3 paired runs): 1 row 1.6x, 16 rows 1.4x, 64 rows 1.13x faster (one
- * thread, relu: 2.1x, 1.6x, 1.2x). In W3's training, where the weights were just stepped,
- * level (the packing's share moved into the kernel's). The same sums over the same values:
+ * load 0.24, medians of 3 paired runs): 1 row 1.6x, 16 rows 1.4x, 64 rows 1.13x faster. In
+ * W3's training, where the weights were just stepped, level (the packing's share moved into
+ * the kernel's). The same sums over the same values:
  * no bits change (test_gemm: B aligned against B 16 bytes on). */
 static int b_in_place_applies(const gemm_args *g)
 {

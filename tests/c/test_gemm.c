@@ -328,7 +328,6 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
                 CHECK(nn_gemm_##S(C[2], A, Bmis, m, n, k, ta, 0, 1, 0, NULL) == NN_OK,        \
                       "gemm failed");                                                         \
                 memmove(Bal, Bmis, (size_t)(k * n) * sizeof(T));                              \
-                nn_set_num_threads(1);                                                        \
                 for (i = 0; i < m * k; i++) A[i] = (T)fabs((double)A[i]);                     \
                 for (i = 0; i < k * n; i++) Bal[i] = (T)fabs((double)Bal[i]);                 \
                 nn_gemm_naive_##S(E, A, Bal, m, n, k, ta, 0, 1, 0, NULL);                     \
