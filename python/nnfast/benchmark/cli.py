@@ -7,6 +7,7 @@ import sys
 import time
 
 from . import comparison, gemm, inference, machine, memory, report, runners
+from .steal import StealMeter
 from .workloads import FULL, workloads
 
 GEMM_SQUARE = {False: 2048, True: 128}   # the square GEMM's size, full and --quick
@@ -62,6 +63,13 @@ def versions():
 
 
 def run(options, log):
+    with StealMeter() as meter:
+        results = _run(options, log)
+    results["steal"] = meter.share
+    return results
+
+
+def _run(options, log):
     names = [name.strip().upper() for name in options.workloads.split(",") if name.strip()]
     chosen = workloads(names, options.quick)
     if options.repeats < 1:
@@ -75,7 +83,7 @@ def run(options, log):
                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": options.quick,
                "repeats": options.repeats, "machine": described, "versions": versions(),
                "tolerances": comparison.TOLERANCES, "workloads": [], "gemm": None,
-               "inference": None, "memory": None}
+               "inference": None, "memory": None, "gemm_steal": None}
     for w in [] if options.skip_training else chosen:
         results["workloads"].append(
             comparison.run_workload(w, table, options.repeats, settle=settle, log=log))
@@ -83,12 +91,16 @@ def run(options, log):
     gemm_rows = None
     if not options.skip_gemm:
         shapes = gemm.shapes_for(chosen, GEMM_SQUARE[options.quick])
-        gemm_rows = gemm.run(shapes, sorted({1, described["cores"]}),
-                             min_seconds=0.01 if options.quick else 0.05,
-                             rounds=options.repeats, settle=settle, log=log)
+        with StealMeter() as gemm_meter:
+            gemm_rows = gemm.run(shapes, sorted({1, described["cores"]}),
+                                 min_seconds=0.01 if options.quick else 0.05,
+                                 rounds=options.repeats, settle=settle, log=log)
+        results["gemm_steal"] = gemm_meter.share
     if not options.skip_inference:
-        results["inference"] = inference.run(described["cores"], options.repeats,
-                                             options.quick, settle=settle, log=log)
+        with StealMeter() as inference_meter:
+            results["inference"] = inference.run(described["cores"], options.repeats,
+                                                 options.quick, settle=settle, log=log)
+        results["inference"]["steal"] = inference_meter.share
         save_json(results, options.json)
     memory_result = None
     if not options.skip_memory and "W3" in names:

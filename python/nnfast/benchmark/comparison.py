@@ -13,6 +13,7 @@ import numpy as np
 
 from . import numpy_mlp
 from .runners import Problem
+from .steal import StealMeter, percent
 from .workloads import DATA_SEED, MODEL_SEED
 
 # Largest relative difference from nnfast allowed after the run, by dtype: the loss of the last
@@ -71,7 +72,7 @@ def run_workload(workload, implementations, repeats, settle=SETTLE_SECONDS, log=
     last = {}
     for impl in implementations:
         reason = impl.missing()
-        entry["results"][impl.key] = {"label": impl.label, "times": [],
+        entry["results"][impl.key] = {"label": impl.label, "times": [], "steal": [],
                                       "status": reason and "not available", "reason": reason}
     for repeat in range(repeats):
         for impl in implementations:
@@ -81,15 +82,17 @@ def run_workload(workload, implementations, repeats, settle=SETTLE_SECONDS, log=
             gc.collect()
             time.sleep(settle)
             try:
-                outcome = impl.run(workload, problem)
+                with StealMeter() as meter:
+                    outcome = impl.run(workload, problem)
             except Exception as error:  # report it, keep comparing the others
                 result["status"], result["reason"] = "failed", f"{type(error).__name__}: {error}"
                 continue
             result["times"].append(outcome.seconds)
+            result["steal"].append(meter.share)
             result["method"] = outcome.method
             last[impl.key] = outcome
             log(f"  {workload.name} repeat {repeat + 1}/{repeats}: {impl.label:<28} "
-                f"{outcome.seconds:10.4f} s")
+                f"{outcome.seconds:10.4f} s (host steal {percent(meter.share)})")
     for key, result in entry["results"].items():
         if result["times"] and result["status"] is None:
             result["status"] = "ok"

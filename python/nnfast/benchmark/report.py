@@ -1,7 +1,9 @@
 """The comparison as text: per workload the median time, us/step, GFLOP/s and % of the CPU's
 peak, and how many times faster nnfast is than each implementation; then the GEMM table, the
 large inference, the peak memory of a fit, and a warning line for every cross-check that
-failed."""
+failed. Next to each timing, the share of the CPUs the host took during it (a VM's steal time,
+steal.py), with a note wherever a figure was not taken on a quiet machine."""
+from .steal import NOISY_SHARE, noisy, percent
 
 BIG = ("W3", "W4")  # workloads whose GEMMs dominate: GFLOP/s and % of peak are meaningful
 
@@ -23,6 +25,12 @@ def _check_text(result):
             f"weights {check['weights_difference']:.0e})")
 
 
+def most_steal(shares):
+    """The largest known share of a row's runs, or None when none is known."""
+    known = [share for share in shares or [] if share is not None]
+    return max(known) if known else None
+
+
 def workload_lines(entry, machine):
     results = entry["results"]
     nnfast_keys = [key for key in results if key.startswith("nnfast-")
@@ -34,7 +42,7 @@ def workload_lines(entry, machine):
              f"{entry['flops'] / 1e9:.3g} GFLOP",
              f"  {'implementation':<28} {'median s':>10} {'best s':>10} {'us/step':>10} "
              f"{'GFLOP/s':>8} "
-             f"{'% peak':>7} " + " ".join(f"{'vs ' + key.replace('nnfast-', 'nnfast '):>10}"
+             f"{'% peak':>7} {'steal':>6} " + " ".join(f"{'vs ' + key.replace('nnfast-', 'nnfast '):>10}"
                                         for key in nnfast_keys) + "  check"]
     for key, result in results.items():
         if result.get("status") != "ok":
@@ -48,10 +56,12 @@ def workload_lines(entry, machine):
             f"{median / entry['steps'] * 1e6:10.2f} "
             + (f"{gflops:8.1f} {100 * gflops / peak:6.1f}%" if big and peak else
                f"{gflops:8.2f} {'':>7}" if big else f"{'-':>8} {'':>7}")
+            + f" {percent(most_steal(result.get('steal'))):>6}"
             + f" {ratios}  {_check_text(result)}"
             + (f"  [{result['method']}]" if result.get("method", "full") != "full" else ""))
     lines.append("  us/step, GFLOP/s, % peak and 'vs nnfast N' (how many times faster nnfast "
-                 "at N threads is than the row) are from the medians.")
+                 "at N threads is than the row) are from the medians; steal: the most CPU "
+                 "time the host took during one of the row's runs.")
     return lines
 
 
@@ -188,9 +198,37 @@ def memory_lines(memory):
             f"{memory['params_mib']:.1f} MiB)"]
 
 
+def steal_notes(report):
+    """A note for every part of the run during which the host took more than NOISY_SHARE of
+    the CPUs: its figures are not a quiet measurement."""
+    notes = []
+    for entry in report.get("workloads") or []:
+        for result in entry["results"].values():
+            share = most_steal(result.get("steal"))
+            if noisy(share):
+                notes.append(f"NOTE {entry['workload']}: the host took up to {percent(share)} "
+                             f"of the CPUs during {result['label']}'s runs: not a quiet "
+                             f"measurement")
+    for part, share in (("the GEMM table", report.get("gemm_steal")),
+                        ("the large inference", (report.get("inference") or {}).get("steal"))):
+        if noisy(share):
+            notes.append(f"NOTE {part}: the host took {percent(share)} of the CPUs while it "
+                         f"ran: not a quiet measurement")
+    return notes
+
+
+def steal_line(report):
+    share = report.get("steal")
+    if share is None:
+        return "host steal: not reported by this system"
+    return (f"host steal over the whole run: {percent(share)} of the CPUs' time (a VM's steal "
+            f"time; a figure is quiet below {100 * NOISY_SHARE:.0f}%)")
+
+
 def render(report):
     lines = machine_lines(report["machine"], report["versions"])
     lines.append(f"command: {report['command']}")
+    lines.append(steal_line(report))
     lines.append(f"{report['repeats']} interleaved repeat(s); medians. Cross-check: final loss "
                  f"and weights vs nnfast from the same start, relative tolerances "
                  + "; ".join(f"{dtype} loss {t['loss']:g}, weights {t['weights']:g}"
@@ -209,6 +247,7 @@ def render(report):
         lines += memory_lines(report["memory"])
     warnings = warnings_for(report["workloads"], report.get("gemm"), report.get("inference"))
     lines.append("")
+    lines += steal_notes(report)
     if warnings or report["workloads"]:
         lines += warnings or ["all cross-checks passed: every implementation did the same "
                               "work."]
