@@ -295,6 +295,17 @@ int64_t nni_gemm_shared_max(void)
     return g_shared_max_override ? g_shared_max_override : GEMM_SHARED_PACK_MAX_BYTES;
 }
 
+/* The largest block of B the A-in-L1 order keeps in L2 (nc below). Half of a 2 MiB L2 (the
+ * Sapphire Rapids-class Xeon: float32 kc 512, nc 480, 960 KiB) leaves too little room for the
+ * C tiles and A panels passing through. 576 KiB (nc 288; 576 at kc 256) against half of L2,
+ * paired rounds of bench_gemm_configs, medians of 11 (load ~1 from the runs themselves, no
+ * host steal: indicative), the speed ratio on 1 / 2 threads, float32: 256 x 2048 x 2048
+ * 1.02 / 1.03, with B^T 1.05 / 1.04, 256 x 2048 x 1024 1.03 / 1.05, 2048 x 2048 x 256 (A^T)
+ * 1.01 / 1.03, 1024 x 2048 x 256 (A^T) 1.0 / 1.02, 2048^3 1.02 / 1.0; float64 (kc 256, nc
+ * 288 against 504) 256 x 2048 x 2048 1.04 / 1.04, with B^T 2 threads 1.03. On the Ice Lake
+ * Xeon's 1.25 MiB L2, half is 640 KiB: the cap keeps the 288 columns measured best there. */
+#define B_BLOCK_MAX_BYTES ((int64_t)576 * 1024)
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 /* k from which the 64-byte-vector kernels take the A-in-L1 order (below) whatever the size of
@@ -358,8 +369,9 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
         kc = clamp64(l1 / 2 / ((int64_t)(mr < 12 ? 12 : mr) * elem_bytes) / 16 * 16, 64,
                      1024);
         /* nc: the kc x nc block of B in half of L2 (1.25 MiB, kc 512: 320 columns, 288 for
-         * nr 48) */
-        nc = clamp64(l2 / 2 / (kc * elem_bytes) / nr * nr, (int64_t)nr, 8192 / nr * nr);
+         * nr 48), at most B_BLOCK_MAX_BYTES */
+        nc = clamp64(min64(l2 / 2, B_BLOCK_MAX_BYTES) / (kc * elem_bytes) / nr * nr, (int64_t)nr,
+                     8192 / nr * nr);
         /* mc: the mc x kc block of A in a share of L3 */
         mc = clamp64(l3_share / (kc * elem_bytes) / mr * mr, (int64_t)mr * 8, (int64_t)mr * 1000);
     } else {
