@@ -39,9 +39,14 @@
  * packed once, in parallel, and shared. Parts are claimed dynamically (threads.c), so a thread
  * whose core is taken by another process leaves its parts to the others.
  *
- * Determinism: C[i, j] = beta C + sum over the k blocks (one block on the narrow path) (k split into equal blocks of at most
- * KC, a function of k alone) in order of (the block's sum, from 0,
- * over p in order, one FMA per term); the blocks, tile grid, edge tiles and the transposed path
+ * A short C (at most KSPLIT_MAX_M rows) from k in two blocks or more is summed in two halves
+ * of k, added at the end (gemm_k_split): on two threads each reads half of A's columns and of
+ * B's rows.
+ *
+ * Determinism: C[i, j] = beta C + sum over the k blocks (one block on the narrow path) (k split
+ * into equal blocks of at most KC, a function of k alone) in order of (the block's sum, from 0,
+ * over p in order, one FMA per term); for a short C, (beta C + the first half's blocks) + (the
+ * second half's, from 0). The blocks, halves, tile grid, edge tiles and the transposed path
  * depend on (m, n, k), the kernel and the machine's blocking only, never on the thread count,
  * so results are bit-identical for any count.
  * alpha is folded into the packed A (alpha a_ip b_pj; op(B)^T when transposed), so alpha != 1
@@ -146,6 +151,7 @@ typedef struct {
     const epilogue_t *ep; /* NULL when empty                                                   */
     const nni_gemm_kernel *kr;
     int64_t mc, kc, nc;   /* blocking: MC, NC, and the k block (k in equal blocks <= KC)      */
+    int64_t k0, k1;       /* the k blocks summed: those in [k0, k1) (0, k but for a k half)    */
     int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
     int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
     int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
@@ -332,16 +338,16 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
     if (g->a_in_l1) { /* ic over L3 blocks of A, pc, jc over L2 blocks of B */
         for (ic = r0; ic < r1; ic += g->mc) {
             const int64_t mc = min64(g->mc, r1 - ic);
-            for (pc = 0; pc < g->k; pc += g->kc) {
-                const int64_t kc = min64(g->kc, g->k - pc);
-                const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
+            for (pc = g->k0; pc < g->k1; pc += g->kc) {
+                const int64_t kc = min64(g->kc, g->k1 - pc);
+                const NN_T beta = pc == g->k0 ? g->beta : (NN_T)1;
                 const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
                 const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
                 for (jc = c0; jc < c1; jc += g->nc) {
                     const int64_t nc = min64(g->nc, c1 - jc);
                     const NN_T *b = ldb ? g->B + pc * ldb + jc
                                         : packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
-                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k, a_rows,
+                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows,
                                  ldb);
                 }
             }
@@ -350,16 +356,16 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
     }
     for (jc = c0; jc < c1; jc += g->nc) { /* jc over L3 blocks of B, pc, ic over L2 blocks of A */
         const int64_t nc = min64(g->nc, c1 - jc);
-        for (pc = 0; pc < g->k; pc += g->kc) {
-            const int64_t kc = min64(g->kc, g->k - pc);
-            const NN_T beta = pc == 0 ? g->beta : (NN_T)1;
+        for (pc = g->k0; pc < g->k1; pc += g->kc) {
+            const int64_t kc = min64(g->kc, g->k1 - pc);
+            const NN_T beta = pc == g->k0 ? g->beta : (NN_T)1;
             const NN_T *b = ldb ? g->B + pc * ldb + jc
                                 : packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
             for (ic = r0; ic < r1; ic += g->mc) {
                 const int64_t mc = min64(g->mc, r1 - ic);
                 const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
                 const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
-                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k, a_rows, ldb);
+                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows, ldb);
             }
         }
     }
@@ -589,6 +595,96 @@ static int gemm_parallel(const gemm_args *g, int threads)
     return nni_parallel_for(threads, threads, split_part, &s);
 }
 
+/* ---- a short C from a long k: the two halves of k ---------------------------------------- */
+/* A C of at most KSPLIT_MAX_M rows (a batch of 64 through a 784-wide first layer) from k in
+ * two blocks or more is summed in two halves: C = (beta C + the first half's k blocks) + the
+ * second half's, split at a block boundary (k_split_at: the shape and the blocking alone).
+ * On one thread the halves run one after the other; on two, side by side: each thread reads
+ * half of op(A)'s columns and half of op(B)'s rows. In training those are the rows of W that
+ * the same thread stepped at the end of the last step (the weight gradient's product splits
+ * its rows the same way, the caller's thread taking the front: gemm_parallel), still in its
+ * core's L2; a split of C's columns instead read every row of W, half of them from the other
+ * core. More threads split each half's columns too. The sums do not depend on the count. */
+#define KSPLIT_MAX_M 128
+
+/* Where the second half of k starts (a k-block boundary), or 0: no split. */
+static int64_t k_split_at(const gemm_args *g)
+{
+    const int64_t blocks = (g->k + g->kc - 1) / g->kc;
+    if (g->transposed || g->step || g->m > KSPLIT_MAX_M || blocks < 2) return 0;
+    return blocks / 2 * g->kc;
+}
+
+typedef struct {
+    const gemm_args *g;
+    const NN_T *bp_all; /* op(B) packed whole (gemm_planned), or NULL                         */
+    NN_T *hi;           /* the second half's sums, m x n                                      */
+    int64_t ks;         /* the first k of the second half                                     */
+    int64_t chunks;     /* column chunks per half                                             */
+    int64_t threads;
+    int64_t ends;       /* units not yet claimed (nni_ends_claim): half-major, chunk-minor     */
+} ksplit_job;
+
+/* Unit u: half u / chunks of k, over that half's column chunk u % chunks (whole panels). */
+static int ksplit_unit(const ksplit_job *s, int64_t u)
+{
+    gemm_args h = *s->g;
+    const int64_t nr = NR(h.kr), panels = (h.n + nr - 1) / nr, q = u % s->chunks;
+    const int64_t c0 = panels * q / s->chunks * nr;
+    const int64_t c1 = min64(panels * (q + 1) / s->chunks * nr, h.n);
+    h.ep = NULL; /* after the sum */
+    if (u / s->chunks == 0) {
+        h.k1 = s->ks;
+    } else { /* into hi (row stride n, as C's), from 0 */
+        h.k0 = s->ks;
+        h.C = s->hi;
+        h.beta = 0;
+    }
+    return c0 < c1 ? gemm_range(&h, 0, h.m, c0, c1, NULL, s->bp_all) : NN_OK;
+}
+
+/* The units a thread claims: the caller's from the front (the first half), the others' from
+ * the back, each claim a thread count's share of what is left (as split_part's runs). */
+static int ksplit_part(void *ctx, int64_t part)
+{
+    ksplit_job *s = (ksplit_job *)ctx;
+    const int from_back = nni_thread_index() != 0;
+    int64_t u0, u1, u;
+    int st = NN_OK, cs;
+    (void)part;
+    while (nni_ends_claim(&s->ends, from_back, s->threads, &u0, &u1))
+        for (u = u0; u < u1; u++)
+            if ((cs = ksplit_unit(s, u)) != NN_OK && st == NN_OK) st = cs;
+    return st;
+}
+
+/* C = (beta C + op(A)[:, :ks] op(B)[:ks, :]) + op(A)[:, ks:] op(B)[ks:, :], then the
+ * epilogue; the second half's sums in the caller's SCRATCH_SHARED buffer (this path's
+ * gemm_range calls use only the A and B slots). */
+static int gemm_k_split(const gemm_args *g, int64_t ks, int threads, const NN_T *bp_all)
+{
+    ksplit_job s;
+    int64_t i, j;
+    int st;
+    s.g = g;
+    s.bp_all = bp_all;
+    s.ks = ks;
+    s.threads = threads;
+    s.chunks = threads > 2 ? (threads + 1) / 2 : 1;
+    s.hi = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->m * g->n * (int64_t)sizeof(NN_T));
+    if (!s.hi) return NN_ENOMEM;
+    nni_ends_init(&s.ends, 2 * s.chunks);
+    st = threads > 1 ? nni_parallel_for(threads, threads, ksplit_part, &s) : ksplit_part(&s, 0);
+    if (st != NN_OK) return st;
+    for (i = 0; i < g->m; i++) {
+        NN_T *restrict c = g->C + i * g->ldc;
+        const NN_T *restrict h = s.hi + i * g->n;
+        for (j = 0; j < g->n; j++) c[j] = c[j] + h[j];
+    }
+    if (g->ep) epilogue_tile(g, 0, 0, g->m, g->n);
+    return NN_OK;
+}
+
 /* ---- the narrow path: C at most the narrow kernel wide ----------------------------------- */
 typedef struct {
     const gemm_args *g;
@@ -776,6 +872,8 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->a_in_place = 0;
     g->b_in_place = 0;
     g->ldc = n;
+    g->k0 = 0;
+    g->k1 = k;
     g->step = NULL;
     g->alpha = alpha;
     g->beta = beta;
@@ -832,16 +930,18 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
 /* A prepared product on the narrow or the blocked path, on as many threads as pay. */
 static int gemm_run(const gemm_args *g, int path)
 {
-    int64_t threads = nni_threads();
+    int64_t threads = nni_threads(), ks;
     if (threads > 1 && 2.0 * (double)g->m * (double)g->n * (double)g->k < GEMM_PARALLEL_MIN_FLOPS)
         threads = 1;
     if (path == PATH_NARROW) return gemm_narrow(g, (int)threads);
+    if ((ks = k_split_at(g)) > 0) return gemm_k_split(g, ks, (int)threads, NULL);
     if (threads > 1) return gemm_parallel(g, (int)threads);
     return gemm_range(g, 0, g->m, 0, g->n, NULL, NULL);
 }
 
 /* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. Threads split C's output
- * ranges only: a k reduction is never split, and the blocking does not depend on the count. */
+ * ranges, or a short C's two halves of k (summed in that order on any count); the blocking
+ * does not depend on the count. */
 int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
 {
@@ -875,6 +975,17 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
     g.step_off = off;
     NNI_F(optim_step_consts)(s, g.step_c);
     return gemm_run(&g, path);
+}
+
+int64_t NNI_F(gemm_k_split_at)(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b)
+{
+    gemm_args g;
+    NN_T dummy = 0;
+    if (m <= 0 || n <= 0 || k <= 0 ||
+        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, 1, 0, NULL) !=
+            PATH_BLOCKED)
+        return 0;
+    return k_split_at(&g);
 }
 
 /* ---- planned products: one op(B), many A ------------------------------------------------ */
@@ -918,10 +1029,12 @@ int NNI_F(gemm_planned)(NN_T *C, const NN_T *A, const NNI_F(gemm_plan) *p, int64
                         const NN_F(epilogue) *ep)
 {
     gemm_args g;
+    int64_t ks;
     int st;
     if (!p->bp || m != p->m) return NN_F(gemm)(C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
     if ((st = gemm_check(C, A, p->B, m, p->n, p->k, 0, 0, ep)) != NN_OK) return st;
     gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
+    if ((ks = k_split_at(&g)) > 0) return gemm_k_split(&g, ks, 1, p->bp);
     return gemm_range(&g, 0, g.m, 0, g.n, NULL, p->bp);
 }
 

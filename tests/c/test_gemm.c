@@ -345,6 +345,69 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
             }                                                                                 \
     }                                                                                         \
                                                                                               \
+    /* A short C from a long k (gemm.c, gemm_k_split): C = (beta C + the first half of k's     \
+     * blocks) + the second half's. The halves computed apart by the same gemm with the other \
+     * half of op(A) zeroed (x * 0 terms add nothing: the same shape, the same blocks), summed \
+     * here: the same bits as the product, on 1, 2 and 3 threads; a product summed over k in  \
+     * one run, with no split, gives other last bits and fails. Shapes up to 128 rows with k  \
+     * in 2 or more blocks split (k 2000: more than any kernel's KC), 129 rows do not.      */ \
+    static void test_k_split_##S(void)                                                        \
+    {                                                                                         \
+        static const int64_t shapes[][3] = {{64, 256, 784}, {37, 96, 2000}, {128, 64, 2000},  \
+                                            {9, 112, 2600}, {100, 200, 2000}, {129, 64, 2000}}; \
+        int s, t, tr;                                                                         \
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
+            for (tr = 0; tr < 4; tr++) {                                                      \
+                const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];           \
+                const int ta = tr & 1, tb = tr >> 1;                                          \
+                const int64_t ks = nni_gemm_k_split_at_##S(m, n, k, ta, tb);                  \
+                T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                              \
+                T *Alo = (T *)malloc((size_t)(m * k) * sizeof(T));                            \
+                T *Ahi = (T *)malloc((size_t)(m * k) * sizeof(T));                            \
+                T *B = (T *)malloc((size_t)(k * n) * sizeof(T));                              \
+                T *C0 = (T *)malloc((size_t)(m * n) * sizeof(T));                             \
+                T *C[3], *L = (T *)malloc((size_t)(m * n) * sizeof(T));                       \
+                T *H = (T *)malloc((size_t)(m * n) * sizeof(T));                              \
+                int64_t i, p, differ = 0;                                                     \
+                CHECK(m > 128 ? ks == 0 : k < 2000 || (ks > 0 && ks < k),                     \
+                      #S " %lldx%lldx%lld: k split at %lld", (long long)m, (long long)n,      \
+                      (long long)k, (long long)ks);                                           \
+                for (i = 0; i < m * k; i++) A[i] = (T)uniform();                              \
+                for (i = 0; i < k * n; i++) B[i] = (T)uniform();                              \
+                for (i = 0; i < m * n; i++) C0[i] = (T)uniform();                             \
+                for (i = 0; i < m; i++) /* op(A)[i, p] zeroed in one half or the other */     \
+                    for (p = 0; p < k; p++) {                                                 \
+                        const int64_t at = ta ? p * m + i : i * k + p;                        \
+                        Alo[at] = p < ks ? A[at] : (T)0;                                      \
+                        Ahi[at] = p < ks ? (T)0 : A[at];                                      \
+                    }                                                                         \
+                for (t = 0; t < 3; t++) {                                                     \
+                    C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));                          \
+                    memcpy(C[t], C0, (size_t)(m * n) * sizeof(T));                            \
+                    nn_set_num_threads(t + 1);                                                \
+                    CHECK(nn_gemm_##S(C[t], A, B, m, n, k, ta, tb, 1, (T)0.5, NULL) == NN_OK,  \
+                          "gemm failed");                                                     \
+                }                                                                             \
+                nn_set_num_threads(1);                                                        \
+                memcpy(L, C0, (size_t)(m * n) * sizeof(T));                                   \
+                CHECK(nn_gemm_##S(L, Alo, B, m, n, k, ta, tb, 1, (T)0.5, NULL) == NN_OK &&    \
+                          nn_gemm_##S(H, Ahi, B, m, n, k, ta, tb, 1, 0, NULL) == NN_OK,       \
+                      "gemm failed");                                                         \
+                for (i = 0; i < m * n; i++) differ += C[0][i] != L[i] + H[i];                 \
+                if (ks > 0)                                                                   \
+                    CHECK(differ == 0,                                                        \
+                          #S " %lldx%lldx%lld ta %d tb %d, k split at %lld: %lld of C not "   \
+                             "(first half) + (second half)", (long long)m, (long long)n,      \
+                          (long long)k, ta, tb, (long long)ks, (long long)differ);            \
+                CHECK(memcmp(C[0], C[1], (size_t)(m * n) * sizeof(T)) == 0 &&                 \
+                          memcmp(C[0], C[2], (size_t)(m * n) * sizeof(T)) == 0,               \
+                      #S " %lldx%lldx%lld ta %d tb %d: 1, 2, 3 threads differ", (long long)m, \
+                      (long long)n, (long long)k, ta, tb);                                    \
+                free(A), free(Alo), free(Ahi), free(B), free(C0), free(L), free(H);           \
+                free(C[0]), free(C[1]), free(C[2]);                                           \
+            }                                                                                 \
+    }                                                                                         \
+                                                                                              \
     /* Products too large to share a whole packed operand (made so here by a small limit and \
      * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
      * rows split (gemm.c, gemm_parallel_blocks), or in the other loop order one block of      \
@@ -548,6 +611,8 @@ int main(void)
             test_threads_f64();
             test_b_in_place_f32();
             test_b_in_place_f64();
+            test_k_split_f32();
+            test_k_split_f64();
             test_block_split_f32();
             test_block_split_f64();
             test_plan_f32();
