@@ -910,7 +910,11 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T), k,
                           m * n * (int64_t)sizeof(NN_T));
     {
-        const int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
+        int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
+        /* a short C summed in two halves of k (k_split_at): an even count of blocks, so that
+         * the halves are equal (784 at kc 336, a 32 KiB L1: 4 blocks of 196, two a half; 3
+         * of 262 gave one half a block and the other two) */
+        if (!g->transposed && g->m <= KSPLIT_MAX_M && k_blocks > 2 && k_blocks % 2) k_blocks++;
         /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and
          * written once per block, so a short last block costs a whole pass for little work */
         g->kc = (k + k_blocks - 1) / k_blocks;

@@ -372,6 +372,10 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
                 CHECK(m > 128 ? ks == 0 : k < 2000 || (ks > 0 && ks < k),                     \
                       #S " %lldx%lldx%lld: k split at %lld", (long long)m, (long long)n,      \
                       (long long)k, (long long)ks);                                           \
+                /* equal halves of k blocks: two threads take as long as each other */        \
+                CHECK(ks == 0 || (ks >= k - ks && 4 * (k - ks) >= 3 * ks),                    \
+                      #S " %lldx%lldx%lld: k halves %lld and %lld", (long long)m,             \
+                      (long long)n, (long long)k, (long long)ks, (long long)(k - ks));        \
                 for (i = 0; i < m * k; i++) A[i] = (T)uniform();                              \
                 for (i = 0; i < k * n; i++) B[i] = (T)uniform();                              \
                 for (i = 0; i < m * n; i++) C0[i] = (T)uniform();                             \
