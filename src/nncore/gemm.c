@@ -29,7 +29,8 @@
  * Narrow outputs: C at most the narrow kernel wide (one vector, or two: n = 10 against 16
  * float lanes, or 2 x 8 double lanes with AVX-512), A stored (m, k), takes the narrow kernel,
  * which reads A's rows where they are (packing A would cost more than the product) against
- * op(B) packed once, alpha folded in, and sums over all of k at once (no k blocks).
+ * B's rows in place (masked loads; B stored (k, n), alpha 1) or op(B) packed once, alpha
+ * folded in, and sums over all of k at once (no k blocks).
  * Otherwise (A stored (k, m) included), when
  * most of an NR-wide tile would be padding, the product is computed transposed,
  * C^T = op(B)^T op(A)^T: n becomes the MR side and the tiles are written to C transposed.
@@ -59,6 +60,7 @@
 #define MR(kr) ((kr)->mr_f32)
 #define NR(kr) ((kr)->nr_f32)
 #define NARROW(kr) ((kr)->narrow_f32)
+#define NARROW_BIP(kr) ((kr)->narrow_bip_f32)
 #define VL(kr) ((kr)->vl_f32)
 #define NARROW_W(kr) ((kr)->vl_f32 * (kr)->narrow_vecs_f32)
 #define EDGE(kr) ((kr)->edge_f32)
@@ -71,6 +73,7 @@
 #define MR(kr) ((kr)->mr_f64)
 #define NR(kr) ((kr)->nr_f64)
 #define NARROW(kr) ((kr)->narrow_f64)
+#define NARROW_BIP(kr) ((kr)->narrow_bip_f64)
 #define VL(kr) ((kr)->vl_f64)
 #define NARROW_W(kr) ((kr)->vl_f64 * (kr)->narrow_vecs_f64)
 #define EDGE(kr) ((kr)->edge_f64)
@@ -101,9 +104,11 @@ typedef NN_F(epilogue) epilogue_t;
 #ifdef NN_ELEM_F32
 typedef nni_ukr_f32 ukr_t;
 typedef nni_ukr_narrow_f32 narrow_t;
+typedef nni_ukr_narrow_bip_f32 narrow_bip_t;
 #else
 typedef nni_ukr_f64 ukr_t;
 typedef nni_ukr_narrow_f64 narrow_t;
+typedef nni_ukr_narrow_bip_f64 narrow_bip_t;
 #endif
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -688,7 +693,8 @@ static int gemm_k_split(const gemm_args *g, int64_t ks, int threads, const NN_T 
 /* ---- the narrow path: C at most the narrow kernel wide ----------------------------------- */
 typedef struct {
     const gemm_args *g;
-    const NN_T *bp;   /* alpha op(B) packed: one panel of NARROW_W columns, k rows        */
+    const NN_T *bp;   /* alpha op(B) packed: one panel of NARROW_W columns, k rows, or NULL:
+                       * B read in place (NARROW_BIP)                                      */
     int64_t n_parts;
 } narrow_job;
 
@@ -699,6 +705,7 @@ static int narrow_part(void *ctx, int64_t c)
     const narrow_job *s = (const narrow_job *)ctx;
     const gemm_args *g = s->g;
     const narrow_t ukr = NARROW(g->kr);
+    const narrow_bip_t bip = NARROW_BIP(g->kr);
     const int64_t mr = MR(g->kr), w = NARROW_W(g->kr);
     const int64_t ars = g->trans_a ? 1 : g->k, acs = g->trans_a ? g->m : 1;
     const int64_t panels = (g->m + mr - 1) / mr;
@@ -707,14 +714,18 @@ static int narrow_part(void *ctx, int64_t c)
     int64_t ip;
     for (ip = p0; ip < p1; ip++) {
         const int64_t i0 = ip * mr, rows = min64(mr, g->m - i0);
-        if (rows == mr) {
-            ukr(g->k, g->A + i0 * ars, ars, acs, s->bp, tile, w, 0);
-        } else {
+        const NN_T *a = g->A + i0 * ars;
+        int64_t rs = ars, cs = acs;
+        if (rows < mr) {
             NN_T *ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mr * g->k * (int64_t)sizeof(NN_T));
             if (!ap) return NN_ENOMEM;
             NNI_F(pack_a)(g->kr, ap, g->A, g->m, g->k, g->trans_a, i0, 0, rows, g->k, (int)mr, 1);
-            ukr(g->k, ap, 1, mr, s->bp, tile, w, 0);
+            a = ap, rs = 1, cs = mr;
         }
+        if (s->bp)
+            ukr(g->k, a, rs, cs, s->bp, tile, w, 0);
+        else
+            bip(g->k, a, rs, cs, g->B, g->n, g->n, tile, w, 0);
         write_tile(g, tile, (int)w, i0, 0, rows, g->n, g->beta);
         if (g->ep) epilogue_tile(g, i0, 0, rows, g->n);
     }
@@ -726,12 +737,16 @@ static int gemm_narrow(const gemm_args *g, int threads)
     const int64_t mr = MR(g->kr), w = NARROW_W(g->kr);
     const int64_t panels = (g->m + mr - 1) / mr;
     narrow_job s;
-    NN_T *bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->k * w * (int64_t)sizeof(NN_T));
+    NN_T *bp = NULL;
     int64_t i;
-    if (!bp) return NN_ENOMEM;
-    NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)w);
-    if (g->alpha != 1)
-        for (i = 0; i < g->k * w; i++) bp[i] *= g->alpha;
+    /* B stored (k, n), alpha 1: read in place where the set has masked loads */
+    if (!NARROW_BIP(g->kr) || g->trans_b || g->alpha != 1) {
+        bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->k * w * (int64_t)sizeof(NN_T));
+        if (!bp) return NN_ENOMEM;
+        NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)w);
+        if (g->alpha != 1)
+            for (i = 0; i < g->k * w; i++) bp[i] *= g->alpha;
+    }
     s.g = g;
     s.bp = bp;
     s.n_parts = threads > 1 ? min64(panels, (int64_t)threads * GEMM_PARTS_PER_THREAD) : 1;

@@ -18,6 +18,10 @@
 #define UKR_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define UKR_ADD(a, b) _mm256_add_ps(a, b)
 #define UKR_MUL(a, b) _mm256_mul_ps(a, b)
+#define UKR_MASK_T __m256i
+#define UKR_MASK(lanes) \
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define UKR_MASKLOAD(p, m) _mm256_maskload_ps(p, m)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 #define UKR_KEEP_OPS
@@ -46,6 +50,9 @@ static
 #define UKR_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define UKR_ADD(a, b) _mm256_add_pd(a, b)
 #define UKR_MUL(a, b) _mm256_mul_pd(a, b)
+#define UKR_MASK_T __m256i
+#define UKR_MASK(lanes) _mm256_cmpgt_epi64(_mm256_set1_epi64x(lanes), _mm256_setr_epi64x(0, 1, 2, 3))
+#define UKR_MASKLOAD(p, m) _mm256_maskload_pd(p, m)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 #define UKR_KEEP_OPS
@@ -68,4 +75,5 @@ const nni_gemm_kernel nni_kernel_avx2 = {
     {nni_ukr_avx2_f32_6x8_of_16_a_in_place, NULL}, nni_ukr_avx2_f64_a_in_place,
     {nni_ukr_avx2_f64_6x4_of_8_a_in_place, NULL}, NULL, 1, 1, nni_ukr_avx2_f32_b_in_place,
     {nni_ukr_avx2_f32_6x8_of_16_b_in_place, NULL}, nni_ukr_avx2_f64_b_in_place,
-    {nni_ukr_avx2_f64_6x4_of_8_b_in_place, NULL}};
+    {nni_ukr_avx2_f64_6x4_of_8_b_in_place, NULL}, nni_ukr_narrow_avx2_f32_b_in_place,
+    nni_ukr_narrow_avx2_f64_b_in_place};

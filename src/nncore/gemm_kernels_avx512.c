@@ -31,6 +31,9 @@
 #define UKR_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define UKR_ADD(a, b) _mm512_add_ps(a, b)
 #define UKR_MUL(a, b) _mm512_mul_ps(a, b)
+#define UKR_MASK_T __mmask16
+#define UKR_MASK(lanes) ((__mmask16)((1u << (lanes)) - 1u))
+#define UKR_MASKLOAD(p, m) _mm512_maskz_loadu_ps(m, p)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 #define UKR_KEEP_OPS /* the float operations, for the edge and 8 x 48 kernels next */
@@ -82,6 +85,9 @@ static
 #define UKR_FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define UKR_ADD(a, b) _mm512_add_pd(a, b)
 #define UKR_MUL(a, b) _mm512_mul_pd(a, b)
+#define UKR_MASK_T __mmask8
+#define UKR_MASK(lanes) ((__mmask8)((1u << (lanes)) - 1u))
+#define UKR_MASKLOAD(p, m) _mm512_maskz_loadu_pd(m, p)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 #define UKR_KEEP_OPS
@@ -131,7 +137,8 @@ const nni_gemm_kernel nni_kernel_avx512_12x32 = {
     {nni_ukr_avx512_f32_12x16_of_32_a_in_place, NULL}, nni_ukr_avx512_f64_a_in_place,
     {nni_ukr_avx512_f64_12x8_of_16_a_in_place, NULL}, NULL, 1, 1, nni_ukr_avx512_f32_b_in_place,
     {nni_ukr_avx512_f32_12x16_of_32_b_in_place, NULL}, nni_ukr_avx512_f64_b_in_place,
-    {nni_ukr_avx512_f64_12x8_of_16_b_in_place, NULL}};
+    {nni_ukr_avx512_f64_12x8_of_16_b_in_place, NULL}, nni_ukr_narrow_avx512_f32_b_in_place,
+    nni_ukr_narrow_avx512_f64_b_in_place};
 
 /* float 8x48: 1.08-1.14x the speed of 12x32 on 2048^3 and W4's large products on 1 thread,
  * 1.01-1.14x on 2 (paired runs, Ice Lake Xeon; the blocking's figures in dispatch.c). The
@@ -156,4 +163,5 @@ const nni_gemm_kernel nni_kernel_avx512 = {
     &nni_kernel_avx512_12x32, 1, 2, nni_ukr_avx512_f32_8x48_b_in_place,
     {nni_ukr_avx512_f32_8x16_of_48_b_in_place, nni_ukr_avx512_f32_8x32_of_48_b_in_place},
     nni_ukr_avx512_f64_8x24_b_in_place,
-    {nni_ukr_avx512_f64_8x8_of_24_b_in_place, nni_ukr_avx512_f64_8x16_of_24_b_in_place}};
+    {nni_ukr_avx512_f64_8x8_of_24_b_in_place, nni_ukr_avx512_f64_8x16_of_24_b_in_place},
+    nni_ukr_narrow_avx512_f32_8_b_in_place, nni_ukr_narrow_avx512_f64_8x16_b_in_place};

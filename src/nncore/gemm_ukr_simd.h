@@ -15,6 +15,10 @@
  *   UKR_PREFETCH_L2(p)  the same into L2 only (may be empty)
  *   UKR_KEEP_OPS      (optional) keep the type and operation macros defined afterwards, for
  *                     another kernel of the same type
+ *   UKR_MASK_T, UKR_MASK(lanes), UKR_MASKLOAD(p, m)   (optional) a lane mask, the mask of the
+ *                     first `lanes` (0 .. UKR_VL) lanes, and a load of those lanes (the others
+ *                     0, their memory never touched): the narrow kernel then gets a variant
+ *                     reading B in place
  * The contract is nni_ukr_f32/_f64's (internal.h): c = beta c + a @ b, each of the MR x NR
  * sums started from 0 and accumulated over p in order, one fused multiply-add per term.
  * The row loops have constant bounds and are fully unrolled, so the accumulators live in
@@ -169,18 +173,42 @@ static void UKR_CAT(UKR_NAME, _b_in_place)(int64_t kc, const UKR_T *a, int64_t l
 #ifndef UKR_NARROW_NV
 #define UKR_NARROW_NV 1
 #endif
+#ifdef UKR_MASKLOAD
+#define UKR_B_ROW(p, j, m) (masked ? UKR_MASKLOAD(p, m) : UKR_LOAD(p))
+#else
+#define UKR_B_ROW(p, j, m) UKR_LOAD(p)
+#endif
 /* The narrow kernel, for C at most UKR_NARROW_NV vectors wide (n = 10 against 16 float lanes,
  * or 2 x 8 double lanes): c (UKR_MR x w, w = UKR_NARROW_NV UKR_VL, row stride ldc) = beta c
- * + sum_p op(A)[i, p] b[p w + j], p = 0 .. kc-1 in order from 0, one FMA per term. A is read
- * where it is (element (i, p) at a[i ars + p acs]): for a narrow C, packing A would cost more
- * than the product. b is one packed panel (gemm_pack.c).
- * (Static, like UKR_NAME, whose includer writes `static` before the #include.)            */
-static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs, const UKR_T *b,
-                     UKR_T *c, int64_t ldc, UKR_T beta)
+ * + sum_p op(A)[i, p] b[p b_step + j], p = 0 .. kc-1 in order from 0, one FMA per term. A is
+ * read where it is (element (i, p) at a[i ars + p acs]): for a narrow C, packing A would cost
+ * more than the product. b is one packed panel (gemm_pack.c; b_step w, masked 0) or, masked
+ * 1, B's own rows (b_step its row stride), of which the first n columns are loaded (masked
+ * loads: the other lanes 0, their memory not read): the same sums on the same values, so
+ * the same bits, without packing B.                                                         */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) static inline
+#else
+static __forceinline
+#endif
+void UKR_CAT(UKR_NARROW_NAME, _body)(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs,
+                                      const UKR_T *b, int64_t b_step, int64_t n, UKR_T *c,
+                                      int64_t ldc, UKR_T beta, const int masked)
 {
     UKR_V c0[UKR_MR][UKR_NARROW_NV];
+#ifdef UKR_MASKLOAD
+    UKR_MASK_T mask[UKR_NARROW_NV];
+#endif
     int64_t p;
     int i, j;
+    (void)n;
+#ifdef UKR_MASKLOAD
+    UKR_UNROLL
+    for (j = 0; j < UKR_NARROW_NV; j++) {
+        const int64_t lanes = n - (int64_t)j * UKR_VL;
+        mask[j] = UKR_MASK(lanes < 0 ? 0 : lanes > UKR_VL ? UKR_VL : (int)lanes);
+    }
+#endif
     UKR_UNROLL
     for (i = 0; i < UKR_MR; i++) {
         UKR_UNROLL
@@ -194,7 +222,7 @@ static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs
         const UKR_T *ap = a + p * acs;
         UKR_UNROLL
         for (j = 0; j < UKR_NARROW_NV; j++)
-            bv[j] = UKR_LOAD(b + (p * UKR_NARROW_NV + j) * UKR_VL);
+            bv[j] = UKR_B_ROW(b + p * b_step + j * UKR_VL, j, mask[j]);
         UKR_UNROLL
         for (i = 0; i < UKR_MR; i++) {
             const UKR_V ai = UKR_BCAST(ap[i * ars]);
@@ -216,6 +244,27 @@ static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs
         }
     }
 }
+
+/* (Static, like UKR_NAME, whose includer writes `static` before the #include.) */
+static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs, const UKR_T *b,
+                            UKR_T *c, int64_t ldc, UKR_T beta)
+{
+    UKR_CAT(UKR_NARROW_NAME, _body)(kc, a, ars, acs, b, UKR_NARROW_NV * UKR_VL,
+                                    UKR_NARROW_NV * UKR_VL, c, ldc, beta, 0);
+}
+
+#ifdef UKR_MASKLOAD
+/* B in place: row p at b + p ldb, n (<= w) columns. On two threads packing B cost more than
+ * the product: 256 x 10 x 2048, a 128 KiB panel written by one core and read by both, 2
+ * threads 168 us against 75 us with the panel already in both caches (Zen 4 EPYC). */
+static void UKR_CAT(UKR_NARROW_NAME, _b_in_place)(int64_t kc, const UKR_T *a, int64_t ars,
+                                                   int64_t acs, const UKR_T *b, int64_t ldb,
+                                                   int64_t n, UKR_T *c, int64_t ldc, UKR_T beta)
+{
+    UKR_CAT(UKR_NARROW_NAME, _body)(kc, a, ars, acs, b, ldb, n, c, ldc, beta, 1);
+}
+#endif
+#undef UKR_B_ROW
 #undef UKR_NARROW_NAME
 #undef UKR_NARROW_NV
 #endif
@@ -242,4 +291,7 @@ static void UKR_NARROW_NAME(int64_t kc, const UKR_T *a, int64_t ars, int64_t acs
 #undef UKR_MUL
 #undef UKR_PREFETCH
 #undef UKR_PREFETCH_L2
+#undef UKR_MASK_T
+#undef UKR_MASK
+#undef UKR_MASKLOAD
 #endif

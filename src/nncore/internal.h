@@ -206,6 +206,15 @@ typedef void (*nni_ukr_narrow_f32)(int64_t kc, const float *a, int64_t ars, int6
                                    const float *b, float *c, int64_t ldc, float beta);
 typedef void (*nni_ukr_narrow_f64)(int64_t kc, const double *a, int64_t ars, int64_t acs,
                                    const double *b, double *c, int64_t ldc, double beta);
+/* The narrow kernels with B read in place (B stored (k, n), alpha 1): row p of B at b + p ldb,
+ * its first n <= w columns loaded with masks; the same sums, so the same bits, as the packed
+ * kernels on B's columns padded with zeros (gemm_ukr_simd.h).                               */
+typedef void (*nni_ukr_narrow_bip_f32)(int64_t kc, const float *a, int64_t ars, int64_t acs,
+                                       const float *b, int64_t ldb, int64_t n, float *c,
+                                       int64_t ldc, float beta);
+typedef void (*nni_ukr_narrow_bip_f64)(int64_t kc, const double *a, int64_t ars, int64_t acs,
+                                       const double *b, int64_t ldb, int64_t n, double *c,
+                                       int64_t ldc, double beta);
 /* The transposing panel packers (gemm_pack_<isa>.c; NULL: the portable loop of gemm_pack.c):
  * dst[p w + j] = alpha src[j ld + p] for j < rows, 0 for rows <= j < w, p = 0 .. kc-1: a
  * panel of w lanes from `rows` rows of a row-major matrix (A's rows for op(A) = A, B's rows
@@ -244,6 +253,9 @@ typedef struct nni_gemm_kernel {
     /* the full and edge kernels with B in place (NULL: none; gemm.c packs B)               */
     nni_ukr_bip_f32 ukr_bip_f32, edge_bip_f32[NNI_UKR_MAX_EDGE];
     nni_ukr_bip_f64 ukr_bip_f64, edge_bip_f64[NNI_UKR_MAX_EDGE];
+    /* the narrow kernels with B in place (NULL: none, B is packed; a set with masked loads) */
+    nni_ukr_narrow_bip_f32 narrow_bip_f32;
+    nni_ukr_narrow_bip_f64 narrow_bip_f64;
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */

@@ -3,6 +3,8 @@
  * For every kernel set this build and CPU run (selected with nni_gemm_kernel_select):
  * - its edge kernels (the first vectors of a panel) against its full kernel, and its kernels
  *   that read A in place against the same kernels on A packed, bit for bit;
+ * - its narrow kernels that read B in place (masked loads) against the same kernels on B
+ *   packed, bit for bit, never loading past B's last column (a guard page);
  * - its transposing packer (gemm_pack_<isa>.c), when it has one, against the scalar
  *   definition dst[p w + j] = alpha src[j ld + p] (zero for j >= rows), bit for bit, for every
  *   panel width the kernel uses, every row count, kc 1..70 and longer, row strides past kc;
@@ -30,6 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 /* xorshift64*: the same data on every run */
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -51,6 +57,38 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
                                    {64, 1024, 256}, {256, 512, 128}, {48, 2048, 64},
                                    {17, 96, 600},   {200, 145, 1030}, {1100, 40, 150}};
 #define N_LARGE ((int)(sizeof LARGE / sizeof LARGE[0]))
+
+/* `bytes` (rounded up to whole pages, stored in *bytes) followed by a page that cannot be read
+ * (Linux; elsewhere plain memory): an access past the end faults. */
+static unsigned char *guarded_alloc(size_t want, size_t *bytes)
+{
+#if defined(__linux__)
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *p;
+    *bytes = (want + page - 1) / page * page;
+    p = (unsigned char *)mmap(NULL, *bytes + page, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        printf("mmap failed\n");
+        exit(2);
+    }
+    mprotect(p + *bytes, page, PROT_NONE);
+    return p;
+#else
+    *bytes = want;
+    return (unsigned char *)malloc(want);
+#endif
+}
+
+static void guarded_free(unsigned char *p, size_t bytes)
+{
+#if defined(__linux__)
+    munmap(p, bytes + (size_t)sysconf(_SC_PAGESIZE));
+#else
+    (void)bytes;
+    free(p);
+#endif
+}
 
 /* Typed tests, written once: T the element type, S the suffix (f32, f64), EPS its epsilon. */
 #define DEFINE_TYPED_TESTS(T, S, EPS)                                                         \
@@ -127,6 +165,52 @@ static const int64_t LARGE[][3] = {{64, 256, 784}, {784, 256, 64}, {64, 784, 256
     /* The edge kernels against the full kernel on the same packed panels: the first v vectors \
      * of its tile, bit for bit (the same sums in the same order), every beta, C's values past \
      * the edge kernel's columns untouched. */                                               \
+    /* The narrow kernel reading B in place (masked loads) against the same kernel on B       \
+     * packed and zero-padded, bit for bit, for every width n up to the panel's w, with B's   \
+     * last row ending at a page that cannot be read (Linux): a lane past n that is loaded    \
+     * faults.                                                                                \
+     */                                                                                       \
+    static void test_narrow_bip_##S(nni_ukr_narrow_##S narrow, nni_ukr_narrow_bip_##S bip,    \
+                                    int mr, int w)                                            \
+    {                                                                                         \
+        static const int64_t kcs[] = {1, 2, 7, 64, 301};                                      \
+        static const T betas[] = {0, 1, (T)0.5};                                              \
+        const int64_t kc_max = 301;                                                           \
+        T *a = (T *)malloc((size_t)(kc_max * mr) * sizeof(T));                                \
+        T *bp = (T *)malloc((size_t)(kc_max * w) * sizeof(T));                                \
+        T *c0 = (T *)malloc((size_t)(mr * w) * sizeof(T));                                    \
+        T *c1 = (T *)malloc((size_t)(mr * w) * sizeof(T));                                    \
+        T *c2 = (T *)malloc((size_t)(mr * w) * sizeof(T));                                    \
+        size_t bytes = 0;                                                                     \
+        unsigned char *region = guarded_alloc((size_t)(kc_max * w) * sizeof(T), &bytes);      \
+        int64_t i, p, ki, n;                                                                  \
+        int bi, r;                                                                            \
+        for (i = 0; i < kc_max * mr; i++) a[i] = (T)uniform();                                \
+        for (n = 1; n <= w; n++)                                                              \
+            for (ki = 0; ki < (int64_t)(sizeof kcs / sizeof kcs[0]); ki++) {                  \
+                const int64_t kc = kcs[ki];                                                   \
+                /* B (kc, n) ending where the unreadable page starts */                       \
+                T *b = (T *)(region + bytes) - kc * n;                                        \
+                for (i = 0; i < kc * n; i++) b[i] = (T)uniform();                             \
+                for (p = 0; p < kc; p++)                                                      \
+                    for (i = 0; i < w; i++) bp[p * w + i] = i < n ? b[p * n + i] : (T)0;      \
+                for (bi = 0; bi < 3; bi++) {                                                  \
+                    for (i = 0; i < mr * w; i++) c0[i] = (T)uniform();                        \
+                    memcpy(c1, c0, (size_t)(mr * w) * sizeof(T));                             \
+                    memcpy(c2, c0, (size_t)(mr * w) * sizeof(T));                             \
+                    narrow(kc, a, kc, 1, bp, c1, w, betas[bi]);                               \
+                    bip(kc, a, kc, 1, b, n, n, c2, w, betas[bi]);                             \
+                    for (r = 0; r < mr; r++)                                                  \
+                        CHECK(memcmp(c1 + r * w, c2 + r * w, (size_t)n * sizeof(T)) == 0,     \
+                              #S " narrow kernel, B in place: n %lld kc %lld beta %g row %d " \
+                                 "differs from B packed", (long long)n, (long long)kc,        \
+                              (double)betas[bi], r);                                          \
+                }                                                                             \
+            }                                                                                 \
+        guarded_free(region, bytes);                                                          \
+        free(a), free(bp), free(c0), free(c1), free(c2);                                      \
+    }                                                                                         \
+                                                                                              \
     static void test_edge_##S(nni_ukr_##S full, const nni_ukr_##S *edge, int mr, int nr,      \
                               int vl, nni_ukr_ip_##S full_ip, const nni_ukr_ip_##S *edge_ip)  \
     {                                                                                         \
@@ -602,6 +686,12 @@ int main(void)
         CHECK(!kr->few_rows || (kr->few_rows->mr_f32 > kr->mr_f32 &&
                                 kr->few_rows->mr_f64 > kr->mr_f64 && !kr->few_rows->few_rows),
               "kernel %s: its few_rows set has no taller tiles", kr->name);
+        if (kr->narrow_bip_f32)
+            test_narrow_bip_f32(kr->narrow_f32, kr->narrow_bip_f32, kr->mr_f32,
+                                kr->vl_f32 * kr->narrow_vecs_f32);
+        if (kr->narrow_bip_f64)
+            test_narrow_bip_f64(kr->narrow_f64, kr->narrow_bip_f64, kr->mr_f64,
+                                kr->vl_f64 * kr->narrow_vecs_f64);
         test_edge_f32(kr->ukr_f32, kr->edge_f32, kr->mr_f32, kr->nr_f32, kr->vl_f32,
                       kr->ukr_ip_f32, kr->edge_ip_f32);
         test_edge_f64(kr->ukr_f64, kr->edge_f64, kr->mr_f64, kr->nr_f64, kr->vl_f64,
