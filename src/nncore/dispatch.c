@@ -351,8 +351,19 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * other order on one thread, 1.15x on two; W4's 256 x 2048 x 2048 1.04x, 2048 x 2048 x
      * 256 (A^T) 1.07x on two. The narrower kernels (AVX2 6 x 16) keep the order they were
      * measured with on AVX2 machines. */
+    /* each order's kc (the rules below): A's panel in L1, B's and A's micro-panels in L1 */
+    const int64_t kc_a = clamp64(l1 / 2 / ((int64_t)(mr < 12 ? 12 : mr) * elem_bytes) / 16 * 16,
+                                 64, 1024);
+    const int64_t kc_b = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
+    /* ... and A in L1 also where the other order would cut k into more blocks (C read and
+     * written once a block): on a 32 KiB L1 the other order's kc is 96 (float 8 x 48), so
+     * W3's 64 x 256 x 128 (delta W^T) took 2 blocks against 1. Zen 4 EPYC, bench_gemm_configs
+     * -o 16 -b 50, 11 rounds, A in L1 against the other order: 1 thread 1.11x (quartiles
+     * 1.07-1.14), 2 threads 1.48x (1.36-1.60). On a 48 KiB L1 (kc 160) no product of W3 or
+     * W4 changes order by this. */
     int a_in_l1 = (int64_t)nr * elem_bytes >= 128 &&
-                  (k >= A_IN_L1_MIN_K || c_bytes >= l2);
+                  (k >= A_IN_L1_MIN_K || c_bytes >= l2 ||
+                   (k + kc_b - 1) / kc_b > (k + kc_a - 1) / kc_a);
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
     if (a_in_l1) {
         /* kc: a 12-row panel of A in half of L1 (48 KiB: float 512, double 256); the 8-row
@@ -366,8 +377,7 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
          * 768 loses on 2 threads, 384 on B^T; 512 is never the worst. Against 8 x 48 at
          * 512:288 (256 x 2048 x 2048, one thread, medians of 15 paired rounds): 256:576 0.99,
          * 384:384 0.97, and the other order (B's panel in L1, kc 128) 0.89.             */
-        kc = clamp64(l1 / 2 / ((int64_t)(mr < 12 ? 12 : mr) * elem_bytes) / 16 * 16, 64,
-                     1024);
+        kc = kc_a;
         /* nc: the kc x nc block of B in half of L2 (1.25 MiB, kc 512: 320 columns, 288 for
          * nr 48), at most B_BLOCK_MAX_BYTES */
         nc = clamp64(min64(l2 / 2, B_BLOCK_MAX_BYTES) / (kc * elem_bytes) / nr * nr, (int64_t)nr,
@@ -378,7 +388,7 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
         /* kc: the B and A micro-panels (kc x (mr + nr)) in about 3/4 of L1, C's tile in the
          * rest: 48 KiB, avx512 f32 8x48: 160, 12x32: 208; f64 8x24: 144; 32 KiB, avx2 f32
          * 6x16: 272 */
-        kc = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
+        kc = kc_b;
         /* mc: the A block (mc x kc) in half of L2 (1.25 MiB, f32 kc 208: 780 rows; 512 KiB:
          * ~240) */
         mc = clamp64(l2 / 2 / (kc * elem_bytes) / mr * mr, (int64_t)mr, (int64_t)mr * 200);
