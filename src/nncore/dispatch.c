@@ -67,6 +67,18 @@ int nni_cpu_runs_avx512(void)
 #endif
 }
 
+int nni_cpu_runs_avx512vl(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return nni_cpu_runs_avx512() && __builtin_cpu_supports("avx512vl");
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    return nni_cpu_runs_avx512() && msvc_cpu_runs(31, 0xe6u);
+#else
+    return 0;
+#endif
+}
+
 int nni_cpu_runs_any(void) { return 1; }
 
 const void *nni_dispatch_find(const nni_dispatch_entry *table, int count, const char *name)

@@ -44,7 +44,8 @@
 #define DIRECT_PARALLEL_MIN_FLOPS 3.0e6
 #endif
 /* Rows per block of a thread's range: a multiple of every kernel's tile heights (4, 6, 8, 12),
- * so ranges end on tile boundaries and every tile is full but the last. */
+ * so ranges end on tile boundaries: only the last range's tiles are shorter (and of equal
+ * height, gemm_direct_simd.h). */
 #define DIRECT_PART_ROWS 24
 #define DIRECT_PARTS_PER_THREAD 2
 /* Elements of op(B) transposed on the stack (else on the heap). */
@@ -115,13 +116,25 @@ void NNI_F(direct_rows_portable)(const direct_args *g, int64_t i0, int64_t i1)
     }
 }
 
+#ifdef NN_HAVE_KERNEL_AVX512
+/* 1 when the GEMM kernel in use is AVX-512 and the CPU runs the AVX-512 direct file (it is
+ * compiled with VL, for its half-width tail: a CPU without VL gets the AVX2 rows) */
+static int direct_avx512(const char *kernel)
+{
+    static int vl = -1;
+    if (strncmp(kernel, "avx512", 6) != 0) return 0;
+    if (vl < 0) vl = nni_cpu_runs_avx512vl(); /* a race writes the same value */
+    return vl;
+}
+#endif
+
 /* The rows function of the GEMM kernel's instruction set in use (NNFAST_GEMM_KERNEL=avx2
  * runs the AVX2 rows on an AVX-512 machine). */
 static NNI_F(direct_rows_fn) direct_rows(void)
 {
     const char *kernel = nni_gemm_kernel_get()->name;
 #ifdef NN_HAVE_KERNEL_AVX512
-    if (strncmp(kernel, "avx512", 6) == 0) return NNI_F(direct_rows_avx512);
+    if (direct_avx512(kernel)) return NNI_F(direct_rows_avx512);
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
     if (strcmp(kernel, "avx2") == 0 || strncmp(kernel, "avx512", 6) == 0)
@@ -137,7 +150,7 @@ void NNI_F(column_sums)(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld
     const char *kernel = nni_gemm_kernel_get()->name;
     int64_t i, j;
 #ifdef NN_HAVE_KERNEL_AVX512
-    if (strncmp(kernel, "avx512", 6) == 0) {
+    if (direct_avx512(kernel)) {
         NNI_F(column_sums_avx512)(s, X, m, n, ld);
         return;
     }

@@ -1,8 +1,9 @@
 /* The direct mid-size product (gemm_direct_simd.h) for AVX-512F: tiles of 8 rows x 3 vectors
  * or 12 rows x 2 (24 of the 32 zmm registers hold C), op(A)'s element broadcast from memory
- * into the FMA, C's last vector through a lane mask. Compiled with -mavx512f -mfma
- * (/arch:AVX512) once per element type; gemm_direct.c runs it only when the GEMM kernel in
- * use is avx512 (so the CPU runs it). */
+ * into the FMA, C's last vector through a lane mask, and in ymm registers when it has at most
+ * half the lanes (AVX-512VL). Compiled with -mavx512f -mavx512vl -mfma (/arch:AVX512) once
+ * per element type; gemm_direct.c runs it only when the GEMM kernel in use is avx512 and the
+ * CPU has VL (so the CPU runs it). */
 #include "internal.h"
 
 #include <immintrin.h>
@@ -26,6 +27,12 @@
 #define DG_KEEP(a)                                                                         \
     _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ),           \
                         _mm512_set1_ps(1.0f))
+#define DG_HV __m256
+#define DG_HZERO() _mm256_setzero_ps()
+#define DG_HLOADM(p, m) _mm256_maskz_loadu_ps((__mmask8)(m), p)
+#define DG_HBCAST(p) _mm256_broadcast_ss(p)
+#define DG_HFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define DG_HWIDEN(h) _mm512_zextps256_ps512(h)
 #else
 #define DG_V __m512d
 #define DG_VL 8
@@ -45,6 +52,12 @@
 #define DG_KEEP(a)                                                                         \
     _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_GT_OQ),           \
                         _mm512_set1_pd(1.0))
+#define DG_HV __m256d
+#define DG_HZERO() _mm256_setzero_pd()
+#define DG_HLOADM(p, m) _mm256_maskz_loadu_pd((__mmask8)(m), p)
+#define DG_HBCAST(p) _mm256_broadcast_sd(p)
+#define DG_HFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define DG_HWIDEN(h) _mm512_zextpd256_pd512(h)
 #endif
 #define DG_MR2 12
 #define DG_MR3 8

@@ -12,6 +12,12 @@
  *                        lanes load as 0 and are never written
  *   DG_BCAST(x) DG_ZERO() DG_FMA(a, b, c) = a b + c fused, DG_ADD DG_SUB DG_MUL DG_MAX
  *   DG_KEEP(a)           1 in the lanes where a > 0, else 0
+ *   DG_HV                optional: a vector of half the lanes, for C's last vector when it
+ *                        has at most half its lanes (on CPUs whose FMA units are half the
+ *                        vector's width, as AMD Zen 4's, half the cycles of the full FMA);
+ *                        with it DG_HZERO() DG_HLOADM(p, mask), DG_HBCAST(p) (*p in every
+ *                        lane), DG_HFMA(a, b, c), DG_HWIDEN(h) the full vector of h, upper
+ *                        lanes 0
  *
  * A tile is rows x nv vectors of C; for each p from 0 it loads op(B)'s row p (nv vectors),
  * broadcasts op(A)[i, p] of each row and adds their products, one FMA a term:
@@ -23,7 +29,8 @@
  * of nni_deriv_mul). Another activation (sigmoid, tanh, step) runs over the block of rows just
  * stored, still in L1, through the vector math, followed by the derivative when there is one.
  * Column groups: n's vectors in groups of 3 (2 where 3 do not divide them), or one group of 1
- * or 2; only C's last vector is masked. The tiles' loops have constant bounds and unroll, so
+ * or 2; only C's last vector is masked (in a half-width vector where the ISA has one and it
+ * has at most half the lanes). The tiles' loops have constant bounds and unroll, so
  * the accumulators live in registers (GCC and Clang). */
 #if defined(__clang__)
 #define DG_UNROLL _Pragma("clang loop unroll(full)")
@@ -57,11 +64,30 @@ DG_INLINE DG_V dg_deriv(DG_V x, DG_V a, int code)
     }
 }
 
-/* One tile: C[i0 .. i0+rows, j0 .. j0 + nv VL] (the last vector masked when `masked`). */
+/* C's last vector in a tile: full, masked, or masked to at most half its lanes and computed
+ * in half-width vectors (DG_HALF: only where the ISA defines DG_HFMA) */
+enum { DG_FULL, DG_MASKED, DG_HALF };
+#ifdef DG_HV
+#define DG_HALF_OK 1
+#else /* no half width: the full vector's operations, never used (DG_HALF_OK 0) */
+#define DG_HALF_OK 0
+#define DG_HV DG_V
+#define DG_HZERO() DG_ZERO()
+#define DG_HLOADM(p, m) DG_LOADM(p, m)
+#define DG_HBCAST(p) DG_BCAST(*(p))
+#define DG_HFMA(a, b, c) DG_FMA(a, b, c)
+#define DG_HWIDEN(h) (h)
+#endif
+
+/* One tile: C[i0 .. i0+rows, j0 .. j0 + nv VL] (the last vector masked when `masked`: its
+ * kind, DG_FULL, DG_MASKED or DG_HALF). */
 DG_INLINE void dg_tile(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, const int rows,
                        const int nv, const int masked, DG_MASK_T mask, int dcode)
 {
     DG_V acc[DG_MR2 > DG_MR3 ? DG_MR2 : DG_MR3][3];
+    DG_HV hacc[DG_MR2 > DG_MR3 ? DG_MR2 : DG_MR3]; /* the half-width last vector's sums */
+    /* full-width vectors of the tile (DG_HALF: all but the last) */
+    const int nf = masked == DG_HALF ? nv - 1 : nv;
     const int64_t n = g->n, k = g->k, ars = g->ars, acs = g->acs;
     /* op(A)'s rows through 4 pointers 3 rows apart and one byte stride, so row r's element
      * is at base[r / 3] + (r % 3) stride: an x86 address (base + index * 1 or 2), not one
@@ -76,7 +102,8 @@ DG_INLINE void dg_tile(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, cons
     DG_UNROLL
     for (r = 0; r < rows; r++) {
         DG_UNROLL
-        for (v = 0; v < nv; v++) acc[r][v] = DG_ZERO();
+        for (v = 0; v < nf; v++) acc[r][v] = DG_ZERO();
+        if (masked == DG_HALF) hacc[r] = DG_HZERO();
     }
     /* 4 k steps an iteration: the pointer updates and the loop test, 7 scalar instructions a
      * step against 27-35 vector ones, held the front end near the FMA units' rate. Paired on
@@ -87,18 +114,29 @@ DG_INLINE void dg_tile(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, cons
 #endif
     for (p = 0; p < k; p++) {
         DG_V bv[3];
+        DG_HV hb = DG_HZERO();
         DG_UNROLL
-        for (v = 0; v < nv; v++)
-            bv[v] = masked && v == nv - 1 ? DG_LOADM(b + v * DG_VL, mask) : DG_LOAD(b + v * DG_VL);
+        for (v = 0; v < nf; v++)
+            bv[v] = masked == DG_MASKED && v == nv - 1 ? DG_LOADM(b + v * DG_VL, mask)
+                                                       : DG_LOAD(b + v * DG_VL);
+        if (masked == DG_HALF) hb = DG_HLOADM(b + nf * DG_VL, mask);
         DG_UNROLL
         for (r = 0; r < rows; r++) {
-            const DG_V ar = DG_BCAST(*(const NN_T *)(base[r / 3] + (r % 3) * sb));
+            const NN_T *const ap = (const NN_T *)(base[r / 3] + (r % 3) * sb);
+            const DG_V ar = DG_BCAST(*ap);
             DG_UNROLL
-            for (v = 0; v < nv; v++) acc[r][v] = DG_FMA(ar, bv[v], acc[r][v]);
+            for (v = 0; v < nf; v++) acc[r][v] = DG_FMA(ar, bv[v], acc[r][v]);
+            /* the half vector's own broadcast: the low half of ar cost 1.82 cycles a row and
+             * k step against 1.62 (64 x 12 x 128 float64, Zen 4: 1.5 is the FMA bound) */
+            if (masked == DG_HALF) hacc[r] = DG_HFMA(DG_HBCAST(ap), hb, hacc[r]);
         }
         DG_UNROLL
         for (r = 0; r < 4; r++) base[r] += pb;
         b += n;
+    }
+    if (masked == DG_HALF) {
+        DG_UNROLL
+        for (r = 0; r < rows; r++) acc[r][nv - 1] = DG_HWIDEN(hacc[r]);
     }
     /* the epilogue, one step at a time over the whole tile: each setting is tested once a
      * tile (the fields are read into locals first: C's stores could alias them), and every
@@ -177,47 +215,69 @@ DG_INLINE void dg_tile(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, cons
     }
 }
 
-/* The tile of `rows` (1 .. DG_MR2) rows and nv (1 .. 3) vectors, compiled for each. */
-#define DG_NV(R)                                                                           \
-    do {                                                                                   \
-        if (nv == 1) {                                                                     \
-            if (masked) dg_tile(g, i0, j0, R, 1, 1, mask, dcode);                          \
-            else dg_tile(g, i0, j0, R, 1, 0, mask, dcode);                                 \
-        } else if (nv == 2) {                                                              \
-            if (masked) dg_tile(g, i0, j0, R, 2, 1, mask, dcode);                          \
-            else dg_tile(g, i0, j0, R, 2, 0, mask, dcode);                                 \
-        } else if (R <= DG_MR3) {                                                          \
-            if (masked) dg_tile(g, i0, j0, (R <= DG_MR3 ? R : 1), 3, 1, mask, dcode);      \
-            else dg_tile(g, i0, j0, (R <= DG_MR3 ? R : 1), 3, 0, mask, dcode);             \
+/* The tile of `rows` (1 .. DG_MR2) rows, compiled for each, in one function per (vectors,
+ * kind of the last vector): one function of all of them (over 100 tiles, 400 KiB) got
+ * GCC's register allocation for huge functions, which spilled the tiles' pointers (k 10
+ * products 1.2-1.4x slower when a third kind was added). */
+#define DG_ROWS_CASE(R, NV, KIND)                                                          \
+    case R:                                                                                \
+        dg_tile(g, i0, j0, (R) <= max_rows ? (R) : 1, NV, KIND, mask, dcode);              \
+        break;
+#if DG_MR2 >= 8
+#define DG_ROWS_7_8(NV, KIND) DG_ROWS_CASE(7, NV, KIND) DG_ROWS_CASE(8, NV, KIND)
+#else
+#define DG_ROWS_7_8(NV, KIND)
+#endif
+#if DG_MR2 >= 12
+#define DG_ROWS_9_12(NV, KIND)                                                             \
+    DG_ROWS_CASE(9, NV, KIND) DG_ROWS_CASE(10, NV, KIND) DG_ROWS_CASE(11, NV, KIND)         \
+    DG_ROWS_CASE(12, NV, KIND)
+#else
+#define DG_ROWS_9_12(NV, KIND)
+#endif
+#define DG_ROWS_FN(NAME, NV, KIND)                                                         \
+    static void NAME(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, int rows,        \
+                     DG_MASK_T mask, int dcode)                                            \
+    {                                                                                      \
+        enum { max_rows = (NV) == 3 ? DG_MR3 : DG_MR2 };                                   \
+        switch (rows) {                                                                    \
+            DG_ROWS_CASE(1, NV, KIND) DG_ROWS_CASE(2, NV, KIND) DG_ROWS_CASE(3, NV, KIND)  \
+            DG_ROWS_CASE(4, NV, KIND) DG_ROWS_CASE(5, NV, KIND) DG_ROWS_CASE(6, NV, KIND)  \
+            DG_ROWS_7_8(NV, KIND) DG_ROWS_9_12(NV, KIND)                                   \
+        default: break;                                                                    \
         }                                                                                  \
-    } while (0)
+    }
+DG_ROWS_FN(dg_rows_1, 1, DG_FULL)
+DG_ROWS_FN(dg_rows_2, 2, DG_FULL)
+DG_ROWS_FN(dg_rows_3, 3, DG_FULL)
+DG_ROWS_FN(dg_rows_1m, 1, DG_MASKED)
+DG_ROWS_FN(dg_rows_2m, 2, DG_MASKED)
+DG_ROWS_FN(dg_rows_3m, 3, DG_MASKED)
+#if DG_HALF_OK
+DG_ROWS_FN(dg_rows_1h, 1, DG_HALF)
+DG_ROWS_FN(dg_rows_2h, 2, DG_HALF)
+DG_ROWS_FN(dg_rows_3h, 3, DG_HALF)
+#endif
+#undef DG_ROWS_FN
+#undef DG_ROWS_9_12
+#undef DG_ROWS_7_8
+#undef DG_ROWS_CASE
 
 static void dg_tile_any(const NNI_F(direct_args) *g, int64_t i0, int64_t j0, int rows, int nv,
                         int masked, DG_MASK_T mask, int dcode)
 {
-    switch (rows) {
-    case 1: DG_NV(1); break;
-    case 2: DG_NV(2); break;
-    case 3: DG_NV(3); break;
-    case 4: DG_NV(4); break;
-#if DG_MR2 >= 6
-    case 5: DG_NV(5); break;
-    case 6: DG_NV(6); break;
+    typedef void (*rows_fn)(const NNI_F(direct_args) *, int64_t, int64_t, int, DG_MASK_T, int);
+    static const rows_fn by_kind[3][3] = {
+        {dg_rows_1, dg_rows_2, dg_rows_3},
+        {dg_rows_1m, dg_rows_2m, dg_rows_3m},
+#if DG_HALF_OK
+        {dg_rows_1h, dg_rows_2h, dg_rows_3h},
+#else
+        {dg_rows_1m, dg_rows_2m, dg_rows_3m},
 #endif
-#if DG_MR2 >= 8
-    case 7: DG_NV(7); break;
-    case 8: DG_NV(8); break;
-#endif
-#if DG_MR2 >= 12
-    case 9: DG_NV(9); break;
-    case 10: DG_NV(10); break;
-    case 11: DG_NV(11); break;
-    case 12: DG_NV(12); break;
-#endif
-    default: break;
-    }
+    };
+    by_kind[masked][nv - 1](g, i0, j0, rows, mask, dcode);
 }
-#undef DG_NV
 
 void DG_NAME(const NNI_F(direct_args) *g, int64_t i0, int64_t i1)
 {
@@ -229,18 +289,24 @@ void DG_NAME(const NNI_F(direct_args) *g, int64_t i0, int64_t i1)
     const int64_t twos = nvec <= 2 ? 0 : 3 * groups - nvec; /* groups of 2 vectors, first */
     const int late = g->late_act != NN_ACT_IDENTITY;
     int dcode = DG_D_NONE;
-    int64_t i;
+    int64_t t, tiles;
     if (g->deriv_of && !late)
         dcode = g->deriv_act == NN_ACT_RELU      ? DG_D_RELU
                 : g->deriv_act == NN_ACT_SIGMOID ? DG_D_SIGMOID
                 : g->deriv_act == NN_ACT_TANH    ? DG_D_TANH
                                                  : DG_D_NONE;
-    for (i = i0; i < i1; i += mr) {
-        const int rows = i1 - i < mr ? (int)(i1 - i) : mr;
+    /* tiles of equal height (10 rows: 5 + 5, not 8 + 2: a 2-row tile loads B's row for 2
+     * rows' FMAs); C^T of the narrow A^T products (128 x 10 x 64: 10 rows) 1.16x on Zen 4 */
+    tiles = (i1 - i0 + mr - 1) / mr;
+    for (t = 0; t < tiles; t++) {
+        const int64_t i = i0 + (i1 - i0) * t / tiles, ie = i0 + (i1 - i0) * (t + 1) / tiles;
+        const int rows = (int)(ie - i);
         int64_t gi, vj = 0;
         for (gi = 0; gi < groups; gi++) {
             const int nv = nvec <= 2 ? (int)nvec : gi < twos ? 2 : 3;
-            const int masked = vj + nv == nvec && tail < DG_VL;
+            const int masked = vj + nv != nvec || tail == DG_VL ? DG_FULL
+                               : DG_HALF_OK && 2 * tail <= DG_VL ? DG_HALF
+                                                                 : DG_MASKED;
             dg_tile_any(g, i, vj * DG_VL, rows, nv, masked, mask, dcode);
             vj += nv;
         }
@@ -289,3 +355,10 @@ void DG_COLSUM_NAME(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld)
 
 #undef DG_UNROLL
 #undef DG_INLINE
+#undef DG_HALF_OK
+#undef DG_HV
+#undef DG_HZERO
+#undef DG_HFMA
+#undef DG_HBCAST
+#undef DG_HLOADM
+#undef DG_HWIDEN

@@ -317,6 +317,7 @@ int nni_cpu_runs_any(void);
 /* dispatch.c: does this CPU (and OS) run the instruction set? 1 or 0; portable always 1. */
 int nni_cpu_runs_avx2(void);
 int nni_cpu_runs_avx512(void);
+int nni_cpu_runs_avx512vl(void); /* AVX-512F with the 128/256-bit forms (VL) */
 
 /* ---- vector math (vecmath.c, vecmath_<isa>.c), its own table, chosen apart from the GEMM -- */
 /* In place over n values, x[j] = f(x[j]); a NULL entry means libm, one value at a time.
