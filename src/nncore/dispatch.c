@@ -346,6 +346,17 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * that case keeps the other order. */
 #define A_IN_L1_MIN_K 256
 
+/* The A-in-L1 order's depth kc, at most this many bytes of each row of A's panel (float 512,
+ * double 256): below, the depth fills half of L1 with the kernel's panel. A 12-row panel in
+ * half of a 32 KiB L1 (float 336, double 160), which the 8-row kernels took too, re-read and
+ * wrote C more often than it saved: Zen 4 EPYC (32 KiB L1), bench_gemm_configs -o 16 -b 2,
+ * 11 rounds, kc:nc 512:240 against 336:384 (float32 8 x 48), 256:240 against 160:408 (float64
+ * 8 x 24), medians of the per-round ratios on 1 / 2 threads: float32 256 x 2048 x 2048 1.015
+ * / 1.027, with B^T 1.027 / 1.027, 256 x 2048 x 1024 1.018 / 1.007, 2048^3 1.018 / 1.004;
+ * float64 1.044 / 1.052, 1.027 / 1.019, 1.035 / 1.035, 1.024 / 1.035. On a 48 KiB L1 the
+ * rule gives the depths it gave before. */
+#define KC_A_MAX_ROW_BYTES 2048
+
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
                            int64_t c_bytes)
 {
@@ -364,8 +375,10 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * 256 (A^T) 1.07x on two. The narrower kernels (AVX2 6 x 16) keep the order they were
      * measured with on AVX2 machines. */
     /* each order's kc (the rules below): A's panel in L1, B's and A's micro-panels in L1 */
-    const int64_t kc_a = clamp64(l1 / 2 / ((int64_t)(mr < 12 ? 12 : mr) * elem_bytes) / 16 * 16,
-                                 64, 1024);
+    const int64_t kc_a =
+        clamp64(min64(l1 / 2 / ((int64_t)mr * elem_bytes), KC_A_MAX_ROW_BYTES / elem_bytes) /
+                    16 * 16,
+                64, 1024);
     const int64_t kc_b = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
     /* ... and A in L1 also where the other order would cut k into more blocks (C read and
      * written once a block): on a 32 KiB L1 the other order's kc is 96 (float 8 x 48), so
@@ -378,8 +391,10 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
                    (k + kc_b - 1) / kc_b > (k + kc_a - 1) / kc_a);
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
     if (a_in_l1) {
-        /* kc: a 12-row panel of A in half of L1 (48 KiB: float 512, double 256); the 8-row
-         * kernel takes that depth too, not its own half of L1 (768). Ice Lake Xeon, float32
+        /* kc: the kernel's panel of A in half of L1, at most KC_A_MAX_ROW_BYTES a row (48 KiB
+         * L1: float 512, double 256 for 8 and 12 rows; 32 KiB: the same for 8 rows, 336 and 160
+         * for 12). Measured with the 8-row kernels on 48 KiB, the cap against the panel's own
+         * half of L1 (768), Ice Lake Xeon, float32
          * 8 x 48, paired runs against 12 x 32 (kc 512, nc 320), medians of 15-25 rounds,
          * kc:nc (nc from the rule below, 192 for kc 768):
          *   2048^3, 1 thread    768:192 1.06-1.07  512:288 1.08-1.14  384:384 1.12-1.15

@@ -927,8 +927,8 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     {
         int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
         /* a short C summed in two halves of k (k_split_at): an even count of blocks, so that
-         * the halves are equal (784 at kc 336, a 32 KiB L1: 4 blocks of 196, two a half; 3
-         * of 262 gave one half a block and the other two) */
+         * the halves are equal (784 at kc 336, float 12 x 32 on a 32 KiB L1: 4 blocks of 196,
+         * two a half; 3 of 262 gave one half a block and the other two) */
         if (!g->transposed && g->m <= KSPLIT_MAX_M && k_blocks > 2 && k_blocks % 2) k_blocks++;
         /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and
          * written once per block, so a short last block costs a whole pass for little work */
