@@ -223,6 +223,20 @@ typedef void (*nni_pack_t_f32)(float *restrict dst, const float *restrict src, i
                                int64_t kc, int w, int rows, float alpha);
 typedef void (*nni_pack_t_f64)(double *restrict dst, const double *restrict src, int64_t ld,
                                int64_t kc, int w, int rows, double alpha);
+/* The optimizer's elementwise steps (optim_step.h) compiled for a set's instruction set
+ * (optim_step_avx2.c, which the avx512 sets take too; NULL: optim.c's baseline build): sgd with momentum over elements i0 ..
+ * i1-1, and adam's. Every element takes the same operations, never contracted into FMAs, so
+ * the bits are the baseline's at any vector width.                                         */
+typedef void (*nni_sgd_step_f32)(float *w, float *v, const float *g, int64_t i0, int64_t i1,
+                                 float mu, float eta, int nesterov);
+typedef void (*nni_sgd_step_f64)(double *w, double *v, const double *g, int64_t i0,
+                                 int64_t i1, double mu, double eta, int nesterov);
+typedef void (*nni_adam_step_f32)(float *w, float *m, float *v, const float *g, int64_t i0,
+                                  int64_t i1, float b1, float c1, float b2, float c2,
+                                  float step, float eps);
+typedef void (*nni_adam_step_f64)(double *w, double *m, double *v, const double *g,
+                                  int64_t i0, int64_t i1, double b1, double c1, double b2,
+                                  double c2, double step, double eps);
 #define NNI_UKR_MAX_EDGE 2 /* edge kernels of a kernel set: 1 and 2 vectors (of 8 x 48's 3) */
 typedef struct nni_gemm_kernel {
     const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
@@ -256,6 +270,11 @@ typedef struct nni_gemm_kernel {
     /* the narrow kernels with B in place (NULL: none, B is packed; a set with masked loads) */
     nni_ukr_narrow_bip_f32 narrow_bip_f32;
     nni_ukr_narrow_bip_f64 narrow_bip_f64;
+    /* the optimizer steps for this set's instruction set (NULL: the baseline's)            */
+    nni_sgd_step_f32 sgd_f32;
+    nni_sgd_step_f64 sgd_f64;
+    nni_adam_step_f32 adam_f32;
+    nni_adam_step_f64 adam_f64;
 } nni_gemm_kernel;
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */
@@ -388,6 +407,16 @@ extern const nni_gemm_kernel nni_kernel_portable;
 extern const nni_gemm_kernel nni_kernel_avx2;
 void nni_pack_t_avx2_f32(float *restrict dst, const float *restrict src, int64_t ld, int64_t kc,
                          int w, int rows, float alpha);
+void nni_sgd_step_avx2_f32(float *w, float *v, const float *g, int64_t i0, int64_t i1,
+                          float mu, float eta, int nesterov);
+void nni_sgd_step_avx2_f64(double *w, double *v, const double *g, int64_t i0, int64_t i1,
+                          double mu, double eta, int nesterov);
+void nni_adam_step_avx2_f32(float *w, float *m, float *v, const float *g, int64_t i0,
+                           int64_t i1, float b1, float c1, float b2, float c2, float step,
+                           float eps);
+void nni_adam_step_avx2_f64(double *w, double *m, double *v, const double *g, int64_t i0,
+                           int64_t i1, double b1, double c1, double b2, double c2,
+                           double step, double eps);
 #endif
 #ifdef NN_HAVE_KERNEL_AVX512
 extern const nni_gemm_kernel nni_kernel_avx512;

@@ -301,6 +301,54 @@ static void test_float_activations(void)
     free(A);
 }
 
+/* The optimizer steps of the selected kernel set (optim_step_<isa>.c, in wider vectors) give
+ * the bits of the portable set's (optim.c's baseline loops): sgd with momentum, nesterov and
+ * adam, through the public updates (over the pool past 16384 elements; the training step's
+ * entry, optim_step_elems, takes the same sgd_elems / adam_elems), on lengths that end inside
+ * a vector, from an offset that is not a vector's. The portable set runs first and records
+ * the expected bits. */
+#define OPT_N 40013
+#define OPT_CASES 4 /* sgd momentum, nesterov, adam; sgd momentum on a short vector */
+#define DEFINE_OPTIM_BITS_TEST(T, S)                                                          \
+    static void test_optim_bits_##S(int record)                                                \
+    {                                                                                         \
+        static T want[OPT_CASES][3][OPT_N];                                                   \
+        static T w[OPT_N], s1[OPT_N], s2[OPT_N], g[OPT_N];                                    \
+        int cs, i;                                                                             \
+        for (cs = 0; cs < OPT_CASES; cs++) {                                                   \
+            uint64_t rng = 99 + (uint64_t)cs;                                                  \
+            const int64_t n = cs == 3 ? 1001 : OPT_N, off = 3;                                 \
+            for (i = 0; i < OPT_N; i++) {                                                      \
+                w[i] = (T)(nn_rng_uniform(&rng) - 0.5);                                        \
+                s1[i] = (T)(0.1 * (nn_rng_uniform(&rng) - 0.5));                               \
+                s2[i] = (T)(0.01 * nn_rng_uniform(&rng));                                      \
+                g[i] = (T)(nn_rng_uniform(&rng) - 0.5);                                        \
+            }                                                                                 \
+            if (cs != 2) {                                                                     \
+                CHECK_STATUS(nn_sgd_update_##S(w + off, s1 + off, g + off, n - off, 0.05, 0.9, \
+                                               cs == 1),                                       \
+                             NN_OK);                                                           \
+            } else {                                                                           \
+                CHECK_STATUS(nn_adam_update_##S(w + off, s1 + off, s2 + off, g + off, n - off, \
+                                                7, 1e-3, 0.9, 0.999, 1e-8),                    \
+                             NN_OK);                                                           \
+            }                                                                                 \
+            if (record) {                                                                      \
+                memcpy(want[cs][0], w, sizeof w);                                              \
+                memcpy(want[cs][1], s1, sizeof s1);                                            \
+                memcpy(want[cs][2], s2, sizeof s2);                                            \
+                continue;                                                                      \
+            }                                                                                 \
+            CHECK(memcmp(want[cs][0], w, sizeof w) == 0 &&                                     \
+                      memcmp(want[cs][1], s1, sizeof s1) == 0 &&                               \
+                      memcmp(want[cs][2], s2, sizeof s2) == 0,                                 \
+                  #S " optimizer case %d: kernel %s's step differs from the portable bits", cs, \
+                  nni_gemm_kernel_get()->name);                                                \
+        }                                                                                     \
+    }
+DEFINE_OPTIM_BITS_TEST(float, f32)
+DEFINE_OPTIM_BITS_TEST(double, f64)
+
 /* The GEMM tests for every kernel this build and CPU can run (each selected in turn), then
  * back to the default choice. The names are NNFAST_GEMM_KERNEL's values (dispatch.c). */
 static void test_gemm_each_kernel(void)
@@ -330,6 +378,8 @@ static void test_gemm_each_kernel(void)
         test_gemm_threads_f64();
         nni_gemm_blocking_set(0, 0, 0);
         test_float_activations();
+        test_optim_bits_f32(strcmp(kr->name, "portable") == 0);
+        test_optim_bits_f64(strcmp(kr->name, "portable") == 0);
         ran++;
     }
     CHECK(ran >= 1 && nni_gemm_kernel_select("portable") == NN_OK,
