@@ -167,3 +167,28 @@ def test_kernels_agree_with_each_other(dtype):
         out[kernel] = np.frombuffer(bytes.fromhex(result.stdout), dtype=dtype)
     tol = 1e-4 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(out["portable"], out["default"], rtol=tol, atol=tol * 30)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_binding_names_a_wrong_type_or_shape(dtype):
+    """_core.gemm takes its path from C's item size: an operand of the other float type, a
+    C that is not 2-D, or shapes that do not chain raise ValueError naming the problem, and
+    nothing is written to C."""
+    other = np.float64 if dtype == np.float32 else np.float32
+    A, B = np.ones((3, 4), dtype), np.ones((4, 5), dtype)
+    C = np.full((3, 5), 7, dtype)
+    with pytest.raises(ValueError, match="dtype mismatch"):
+        _core.gemm(C, A.astype(other), B)
+    with pytest.raises(ValueError, match="dtype mismatch"):
+        _core.gemm(C, A, B, bias=np.ones(5, other))
+    with pytest.raises(ValueError, match="dimensions"):
+        _core.gemm(np.ones(15, dtype), A, B)
+    with pytest.raises(ValueError, match="op\\(A\\) columns must match op\\(B\\) rows"):
+        _core.gemm(C, A, B.T.copy())
+    with pytest.raises(ValueError, match="bias must have one value per column"):
+        _core.gemm(C, A, B, bias=np.ones(4, dtype))
+    with pytest.raises(ValueError, match="deriv_of must be shaped as C"):
+        _core.gemm(C, A, B, deriv_of=np.ones((5, 3), dtype))
+    assert (C == 7).all()
+    _core.gemm(C, A, B, trans_a=False, trans_b=False)
+    assert C.dtype == dtype and (C == 4).all()
