@@ -44,11 +44,9 @@ typedef struct optim_job {
 #define ADAM_OF(kr) ((kr)->adam_f64)
 #endif
 
-/* The steps over elements i0 .. i1-1 (optim_step.h's arithmetic): the instruction set's copy
- * in the GEMM kernel set in use (optim_step_<isa>.c: the same bits in wider vectors), or this
- * baseline build's. The step is bound by its loads and stores: 235 k floats (W3's
- * parameters, sgd with momentum) from L3 took 0.24-0.27 ns an element with the baseline's
- * 128-bit vectors, 0.14 with 256-bit (Zen 4 EPYC, one thread, best of 20).                  */
+/* The steps over elements i0 .. i1-1 (optim_step.h's arithmetic): the copy the GEMM kernel
+ * set in use carries (optim_step_avx2.c: the same bits in wider vectors, and why), or this
+ * baseline build's. The public updates and the training step's entry both come here.      */
 static void sgd_elems(NN_T *w, NN_T *v, const NN_T *g, int64_t i0, int64_t i1, NN_T mu,
                       NN_T eta, int nesterov)
 {

@@ -1,6 +1,7 @@
 /* The optimizer steps' arithmetic, written once for every caller: optim.c (the public
- * sgd_update / adam_update, in chunks over the pool), the fused small-network step
- * (small_net.h) and the one-neuron engine (neuron_train_avx2.c). One definition keeps their
+ * sgd_update / adam_update, in chunks over the pool, and the training step's slices) and its
+ * 256-bit build optim_step_avx2.c, the fused small-network step (small_net.h) and the
+ * one-neuron engine (neuron_train_avx2.c). One definition keeps their
  * results the same bits. Typed: include after internal.h has set NN_T. No include guard on
  * purpose (each typed compilation includes it once). */
 

@@ -3,9 +3,11 @@
  * baseline build in 256-bit vectors, so the same bits. The avx2 and avx512 kernel sets carry
  * them (gemm_kernels_<isa>.c); optim.c takes them from the set in use. The step's loads and
  * stores bound it (5 of them a parameter, sgd with momentum). nn_sgd_update_f32 over 235 k
- * floats from L3 (W3's parameters), one thread, Zen 4 EPYC, medians of 101 calls alternated
- * with the other builds: baseline 0.26-0.29 ns an element, these 0.15-0.17, the same loop
- * built for AVX-512 0.18-0.20; 6.3 M floats (W4's) from memory: all three 0.73-0.77.        */
+ * floats from L3 (W3's parameters), Zen 4 EPYC, medians of 101 calls alternating the kernel
+ * sets in one process, load 0.15: one thread 0.26-0.28 ns an element with the baseline,
+ * 0.15 with these (1.54-1.87x, 5 runs), two threads 0.17 against 0.14 (1.24x); the same loop
+ * built for AVX-512 was no faster (0.18-0.20 against 0.15-0.17 in the runs that had it);
+ * 6.3 M floats (W4's) come from memory at 0.73-0.77 with any of them.                        */
 #include "internal.h"
 #include "optim_step.h"
 
