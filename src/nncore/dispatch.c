@@ -357,8 +357,33 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * rule gives the depths it gave before. */
 #define KC_A_MAX_ROW_BYTES 2048
 
+/* On AMD CPUs a plain product's block of B in the A-in-L1 order (B stored (k, n), no epilogue
+ * or optimizer step on C: wide_b) is as wide as a quarter of L3 holds, at most this many bytes
+ * (32 MiB L3: 4096 columns at kc 512 floats or 256 doubles, so the 2048 columns of W4's
+ * products and of 2048^3 in one block), not half of L2 (240 columns on a 1 MiB L2). C's bands
+ * of mr rows are then written along whole rows, and B packed from whole rows: streams the
+ * prefetchers follow, where 240 columns cut them into 1-2 KiB pieces 8-16 KiB apart. The
+ * tiles read B's packed panels from L3 instead of L2, which Zen's L3 (a core complex's)
+ * delivers in time while the product has it to itself. Zen 4 EPYC KVM guest (32 KiB L1, 1 MiB
+ * L2, 32 MiB L3), bench_gemm_configs -o 16, rounds alternating nc 240 and one block of 2064
+ * columns, medians of the per-round speed ratios (quartiles), 1 thread / 2 threads:
+ *   float64 2048^3                         1.063-1.089 (1.05-1.11) / 1.003-1.054 (0.99-1.09)
+ *   float32 2048^3                         1.067 (1.055-1.085)
+ *   float32 256 x 2048 x 2048 (W4 X@W)     1.036-1.051 (1.02-1.07) / 1.004-1.012 (0.95-1.11)
+ *   float32 256 x 2048 x 1024              1.031 (1.00-1.04)       / 0.993 (0.98-1.01)
+ *   float32 2048 x 2048 x 256 (A^T)        1.037-1.073 (1.03-1.11) / 1.018-1.039 (0.99-1.10)
+ *   float32 1024 x 2048 x 256 (A^T)        1.036 (0.99-1.07)       / 1.035 (1.01-1.04)
+ *   float64 256 x 2048 x 2048, x 1024      1.013-1.014             / 0.981-0.987
+ * Not for B stored (n, k) (delta @ W^T), packed from rows of kc elements whatever the width:
+ * 256 x 2048 x 2048 B^T 0.972-0.985 (1 thread), 0.996 (2). Not in training, where the
+ * epilogues and steps follow and the weights, gradients and activations share L3: W4's fits
+ * with its products of B stored (k, n) in one block against 240 columns, alternating in one
+ * process, 2 threads 1.03x the time (quartiles 1.02-1.05, 11 rounds), 1 thread level. The Xeons keep B's block in
+ * L2: their L3 (a mesh's, slower) measured best with it there (B_BLOCK_MAX_BYTES). */
+#define B_WIDE_MAX_BYTES ((int64_t)8 << 20)
+
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
-                           int64_t c_bytes)
+                           int64_t c_bytes, int wide_b)
 {
     /* fallbacks: a small x86 core (32 KiB L1d, 256 KiB L2, 8 MiB L3) */
     const int64_t l1 = nn_cache_size(1) > 0 ? nn_cache_size(1) : 32 << 10;
@@ -406,9 +431,11 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
          * 384:384 0.97, and the other order (B's panel in L1, kc 128) 0.89.             */
         kc = kc_a;
         /* nc: the kc x nc block of B in half of L2 (1.25 MiB, kc 512: 320 columns, 288 for
-         * nr 48), at most B_BLOCK_MAX_BYTES */
-        nc = clamp64(min64(l2 / 2, B_BLOCK_MAX_BYTES) / (kc * elem_bytes) / nr * nr, (int64_t)nr,
-                     8192 / nr * nr);
+         * nr 48), at most B_BLOCK_MAX_BYTES; on AMD, wide_b, in a quarter of L3 (at most
+         * B_WIDE_MAX_BYTES) */
+        nc = cpu_is_amd() && wide_b ? min64(l3 / 4, B_WIDE_MAX_BYTES)
+                                    : min64(l2 / 2, B_BLOCK_MAX_BYTES);
+        nc = clamp64(nc / (kc * elem_bytes) / nr * nr, (int64_t)nr, 8192 / nr * nr);
         /* mc: the mc x kc block of A in a share of L3 */
         mc = clamp64(l3_share / (kc * elem_bytes) / mr * mr, (int64_t)mr * 8, (int64_t)mr * 1000);
     } else {

@@ -530,6 +530,16 @@ static int gemm_parallel_blocks(const gemm_args *g, int threads)
     const int64_t width = share_a ? mr : nr, size = share_a ? g->m : g->n;
     const int64_t step = share_a ? g->mc : g->nc;
     const int64_t other_panels = share_a ? (g->n + nr - 1) / nr : (g->m + mr - 1) / mr;
+    /* C's parts: GEMM_PARTS_PER_THREAD a thread, but in the A-in-L1 order none narrower than
+     * a block of B where that leaves a part a thread: on AMD a plain product's block spans
+     * all of C's columns (dispatch.c), and parts of 240-264 columns would cut C's rows and
+     * B's into the short pieces the wide block avoids. Zen 4 EPYC, float64 2048^3, 2 threads,
+     * bench_gemm_configs -o 16, 11 rounds: a part a thread against 4, 1.09x (quartiles
+     * 1.05-1.13); float32 1.01x (0.99-1.02). */
+    const int64_t b_blocks = (g->n + g->nc - 1) / g->nc;
+    const int64_t parts = share_a && b_blocks < (int64_t)threads * GEMM_PARTS_PER_THREAD
+                              ? (b_blocks > threads ? b_blocks : threads)
+                              : (int64_t)threads * GEMM_PARTS_PER_THREAD;
     block_job s;
     int st;
     s.g = g;
@@ -546,7 +556,7 @@ static int gemm_parallel_blocks(const gemm_args *g, int threads)
             if ((st = nni_parallel_for(threads, s.n_parts, pack_block_part, &s)) != NN_OK)
                 return st;
             s.panels = other_panels;
-            s.n_parts = min64(other_panels, (int64_t)threads * GEMM_PARTS_PER_THREAD);
+            s.n_parts = min64(other_panels, parts);
             if ((st = nni_parallel_for(threads, s.n_parts, compute_block_part, &s)) != NN_OK)
                 return st;
         }
@@ -865,12 +875,13 @@ static int b_in_place_applies(const gemm_args *g)
 /* The path a product takes (gemm_prepare). */
 enum { PATH_DIRECT_KERNELS, PATH_DIRECT_LOOP, PATH_NARROW, PATH_BLOCKED };
 
-/* g for C (m, n) = alpha op(A) @ op(B) + beta C: the path, and for the blocked path the
- * orientation (transposed or not) and the blocking. A function of the shape, the
- * transpositions, the kernel and the machine's caches, never of the thread count. */
+/* g for C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue ep or the optimizer step
+ * (each may be NULL): the path, and for the blocked path the orientation (transposed or not)
+ * and the blocking. A function of the shape, the transpositions, whether C has an epilogue
+ * or a step, the kernel and the machine's caches, never of the thread count. */
 static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int64_t m,
                         int64_t n, int64_t k, int trans_a, int trans_b, NN_T alpha, NN_T beta,
-                        const epilogue_t *ep)
+                        const epilogue_t *ep, const NNI_F(optim_step) *step)
 {
     nni_gemm_blocking bl;
     int64_t mr, nr;
@@ -889,7 +900,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->ldc = n;
     g->k0 = 0;
     g->k1 = k;
-    g->step = NULL;
+    g->step = step;
     g->alpha = alpha;
     g->beta = beta;
     g->ep = epilogue_is_empty(ep) ? NULL : ep;
@@ -923,7 +934,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         nr = NR(g->kr);
     }
     nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T), k,
-                          m * n * (int64_t)sizeof(NN_T));
+                          m * n * (int64_t)sizeof(NN_T), !g->trans_b && !g->ep && !g->step);
     {
         int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
         /* a short C summed in two halves of k (k_split_at): an even count of blocks, so that
@@ -967,7 +978,7 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     gemm_args g;
     int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
     if (st != NN_OK) return st;
-    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
+    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep, NULL);
     if (path == PATH_DIRECT_KERNELS)
         return NNI_F(direct_gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
     if (path == PATH_DIRECT_LOOP) {
@@ -985,12 +996,11 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
     int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
     if (st != NN_OK) return st;
     if (!s || C != s->grads + off) return NN_EINVAL;
-    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL);
+    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s);
     if (path != PATH_BLOCKED) { /* the product whole, then its step */
         st = NN_F(gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL);
         return st != NN_OK ? st : NNI_F(optim_step_range)(s, off, m * n);
     }
-    g.step = s;
     g.step_off = off;
     NNI_F(optim_step_consts)(s, g.step_c);
     return gemm_run(&g, path);
@@ -1001,7 +1011,7 @@ int64_t NNI_F(gemm_k_split_at)(int64_t m, int64_t n, int64_t k, int trans_a, int
     gemm_args g;
     NN_T dummy = 0;
     if (m <= 0 || n <= 0 || k <= 0 ||
-        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, 1, 0, NULL) !=
+        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, 1, 0, NULL, NULL) !=
             PATH_BLOCKED)
         return 0;
     return k_split_at(&g);
@@ -1026,7 +1036,7 @@ int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t
     p->k = k;
     p->bp = NULL;
     if (st != NN_OK || !pack) return st;
-    if (gemm_prepare(&g, &dummy, &dummy, B, m, n, k, 0, 0, 1, 0, NULL) != PATH_BLOCKED ||
+    if (gemm_prepare(&g, &dummy, &dummy, B, m, n, k, 0, 0, 1, 0, NULL, NULL) != PATH_BLOCKED ||
         g.transposed)
         return NN_OK; /* the product takes gemm */
     pad = round_up(n, NR(g.kr));
@@ -1052,7 +1062,7 @@ int NNI_F(gemm_planned)(NN_T *C, const NN_T *A, const NNI_F(gemm_plan) *p, int64
     int st;
     if (!p->bp || m != p->m) return NN_F(gemm)(C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
     if ((st = gemm_check(C, A, p->B, m, p->n, p->k, 0, 0, ep)) != NN_OK) return st;
-    gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
+    gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep, NULL);
     if ((ks = k_split_at(&g)) > 0) return gemm_k_split(&g, ks, 1, p->bp);
     return gemm_range(&g, 0, g.m, 0, g.n, NULL, p->bp);
 }

@@ -289,10 +289,10 @@ typedef struct nni_gemm_kernel {
 
 /* GEMM blocking in elements (dispatch.c): a kc x nr panel of B fills about half of L1, the
  * mc x kc block of A half of L2, the kc x nc block of B a share of L3 (in the A-in-L1 order:
- * A's mr x kc panel half of L1, B's kc x nc block half of L2, A's mc x kc block a share of
- * L3); mc a multiple of mr, nc of nr. From the caches the CPU reports (sane fallbacks where it
- * reports none); a function of the machine, the kernel, k and the size of C, never of the
- * thread count. */
+ * A's mr x kc panel half of L1, B's kc x nc block half of L2 -- on AMD CPUs, for a plain
+ * product (wide_b), a share of L3 --, A's mc x kc block a share of L3); mc a multiple of mr,
+ * nc of nr. From the caches the CPU reports (sane fallbacks where it reports none); a function
+ * of the machine, the kernel, k, the size of C and wide_b, never of the thread count. */
 typedef struct {
     int64_t mc, kc, nc;
     /* the loop order (gemm.c): 0, op(B)'s kc x nr panel stays in L1 while the A panels of an
@@ -301,9 +301,9 @@ typedef struct {
     int a_in_l1;
 } nni_gemm_blocking;
 /* The blocking of a product with k terms per C element and C of c_bytes (the loop order
- * depends on both). */
+ * depends on both); wide_b: B stored (k, n), and no epilogue or optimizer step on C. */
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
-                           int64_t c_bytes);
+                           int64_t c_bytes, int wide_b);
 /* Tests: use these blocks (rounded to the kernel's mr and nr) instead; all 0 = the machine's. */
 void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc);
 /* Tests: force the loop order (0 or 1); -1 = the machine's. */

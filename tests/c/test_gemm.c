@@ -321,8 +321,9 @@ static void guarded_free(unsigned char *p, size_t bytes)
                                (T)1, t & 4 ? (T)0.5 : 0, t >> 2);                             \
     }                                                                                         \
                                                                                               \
-    /* One product on 1, 2 and 3 threads: the same bits. */                                   \
-    static void check_threads_##S(int64_t m, int64_t n, int64_t k, int ta, int tb)            \
+    /* One product on 1, 2 and 3 threads, with an epilogue or plain: the same bits. */       \
+    static void check_threads_ep_##S(int64_t m, int64_t n, int64_t k, int ta, int tb,         \
+                                     int with_ep)                                             \
     {                                                                                         \
         T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                                      \
         T *B = (T *)malloc((size_t)(k * n) * sizeof(T));                                      \
@@ -341,14 +342,20 @@ static void guarded_free(unsigned char *p, size_t bytes)
         for (t = 0; t < 3; t++) {                                                             \
             C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));                                  \
             nn_set_num_threads(t + 1);                                                        \
-            CHECK(nn_gemm_##S(C[t], A, B, m, n, k, ta, tb, (T)0.5, 0, &ep) == NN_OK,          \
+            CHECK(nn_gemm_##S(C[t], A, B, m, n, k, ta, tb, (T)0.5, 0, with_ep ? &ep : NULL) ==  \
+                      NN_OK,                                                                  \
                   "gemm failed");                                                             \
         }                                                                                     \
         CHECK(memcmp(C[0], C[1], (size_t)(m * n) * sizeof(T)) == 0 &&                         \
                   memcmp(C[0], C[2], (size_t)(m * n) * sizeof(T)) == 0,                       \
-              #S " gemm %lldx%lldx%lld ta %d tb %d: threads change the bits", (long long)m,    \
-              (long long)n, (long long)k, ta, tb);                                            \
+              #S " gemm %lldx%lldx%lld ta %d tb %d ep %d: threads change the bits",           \
+              (long long)m, (long long)n, (long long)k, ta, tb, with_ep);                     \
         free(A), free(B), free(bias), free(C[0]), free(C[1]), free(C[2]);                     \
+    }                                                                                         \
+                                                                                              \
+    static void check_threads_##S(int64_t m, int64_t n, int64_t k, int ta, int tb)            \
+    {                                                                                         \
+        check_threads_ep_##S(m, n, k, ta, tb, 1);                                             \
     }                                                                                         \
                                                                                               \
     static void test_threads_##S(void)                                                        \
@@ -516,7 +523,19 @@ static void guarded_free(unsigned char *p, size_t bytes)
                 if (t < 4)                                                                    \
                     check_threads_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1); \
             }                                                                                 \
+        /* the machine's blocks: a plain product's block of B as wide as C on AMD CPUs, then \
+         * one part of C's columns a thread (dispatch.c, B_WIDE_MAX_BYTES; gemm.c)            \
+         * wide / narrow, plain / with the epilogue alike */                                  \
         nni_gemm_blocking_set(0, 0, 0);                                                       \
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
+            for (t = 0; t < 8; t++) {                                                         \
+                nn_set_num_threads(3);                                                        \
+                check_gemm_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, (t >> 1) & 1, \
+                               t & 4 ? (T)0.5 : (T)1, t & 4 ? (T)0.25 : 0, t >> 2);           \
+                if (t < 4)                                                                    \
+                    check_threads_ep_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1,     \
+                                         t >> 1, 0);                                          \
+            }                                                                                 \
         nni_gemm_shared_max_set(0);                                                           \
         nn_set_num_threads(1);                                                                \
     }                                                                                         \
