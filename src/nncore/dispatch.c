@@ -378,8 +378,9 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * 256 x 2048 x 2048 B^T 0.972-0.985 (1 thread), 0.996 (2). Not in training, where the
  * epilogues and steps follow and the weights, gradients and activations share L3: W4's fits
  * with its products of B stored (k, n) in one block against 240 columns, alternating in one
- * process, 2 threads 1.03x the time (quartiles 1.02-1.05, 11 rounds), 1 thread level. The Xeons keep B's block in
- * L2: their L3 (a mesh's, slower) measured best with it there (B_BLOCK_MAX_BYTES). */
+ * process, 2 threads 1.03x the time (quartiles 1.02-1.05, 11 rounds), 1 thread level. The
+ * Xeons keep B's block in L2: their L3 (a mesh's, slower) measured best with it there
+ * (B_BLOCK_MAX_BYTES). */
 #define B_WIDE_MAX_BYTES ((int64_t)8 << 20)
 
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
