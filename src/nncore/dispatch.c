@@ -211,6 +211,26 @@ static int cpu_is_amd(void)
 #endif
 }
 
+/* 1 where a plain product's block of B is wide (B_WIDE_MAX_BYTES below): an AMD CPU of family
+ * 19h (Zen 4 among the AVX-512 ones, whose FMAs run 512-bit vectors as two 256-bit halves),
+ * read once. Zen 5 (family 1Ah), twice the FMA width a cycle, keeps the L2 block. */
+static int cpu_takes_wide_b(void)
+{
+#ifdef HAVE_CPUID
+    static int cached = -1;
+    if (cached < 0) {
+        unsigned r[4], family;
+        cpuid_count(1, 0, r); /* eax: base family in bits 8-11, extended in 20-27 */
+        family = (r[0] >> 8) & 0xfu;
+        if (family == 0xfu) family += (r[0] >> 20) & 0xffu;
+        cached = cpu_is_amd() && family == 0x19u;
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 #ifdef HAVE_CPUID
 /* The deterministic cache parameters: leaf 4 (Intel) or 0x8000001d (AMD), one subleaf per
  * cache: type (1 data, 3 unified) and level in eax; size = ways x partitions x line x sets. */
@@ -357,10 +377,11 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * rule gives the depths it gave before. */
 #define KC_A_MAX_ROW_BYTES 2048
 
-/* On AMD CPUs a plain product's block of B in the A-in-L1 order (B stored (k, n), no epilogue
- * or optimizer step on C: wide_b) is as wide as a quarter of L3 holds, at most this many bytes
- * (32 MiB L3: 4096 columns at kc 512 floats or 256 doubles, so the 2048 columns of W4's
- * products and of 2048^3 in one block), not half of L2 (240 columns on a 1 MiB L2). C's bands
+/* On Zen 4 (cpu_takes_wide_b) a plain product's block of B in the A-in-L1 order (B stored
+ * (k, n), no epilogue or optimizer step on C: wide_b) is as wide as a quarter of L3 holds, at
+ * most this many bytes (32 MiB L3: 4096 columns at kc 512 floats or 256 doubles, so the 2048
+ * columns of W4's products and of 2048^3 in one block), not half of L2 (240 columns on a
+ * 1 MiB L2). C's bands
  * of mr rows are then written along whole rows, and B packed from whole rows: streams the
  * prefetchers follow, where 240 columns cut them into 1-2 KiB pieces 8-16 KiB apart. The
  * tiles read B's packed panels from L3 instead of L2, which Zen's L3 (a core complex's)
@@ -380,7 +401,16 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * with its products of B stored (k, n) in one block against 240 columns, alternating in one
  * process, 2 threads 1.03x the time (quartiles 1.02-1.05, 11 rounds), 1 thread level. The
  * Xeons keep B's block in L2: their L3 (a mesh's, slower) measured best with it there
- * (B_BLOCK_MAX_BYTES). */
+ * (B_BLOCK_MAX_BYTES). So does Zen 5 (cpu_takes_wide_b), whose kernels, at twice Zen 4's FLOPs
+ * a cycle, need B's panels from L2: its KVM guest (48 KiB L1, 1 MiB L2, 32 MiB L3), the same
+ * runs with -b 3 (calls back to back), one block against 240 columns, 1 / 2 threads:
+ *   float32 256 x 2048 x 2048 (W4 X@W)     0.990 (0.99-1.01) / 0.929-0.933 (0.90-0.94)
+ *   float32 256 x 2048 x 1024              0.980 (0.97-0.99) / 0.927 (0.91-0.95)
+ *   float32 2048 x 2048 x 256 (A^T)        0.960 (0.96-0.97) / 0.989 (0.98-1.00)
+ *   float32 2048^3                         1.000 (0.97-1.01) / 1.009 (1.00-1.02)
+ *   float64 256 x 2048 x 2048              0.973 (0.97-0.98) / 0.979 (0.96-1.00)
+ *   float64 2048 x 2048 x 256 (A^T)        0.993 (0.99-1.00) / 0.964 (0.94-0.98)
+ *   float64 2048^3                         1.029 (0.99-1.05) / 0.975 (0.97-1.01) */
 #define B_WIDE_MAX_BYTES ((int64_t)8 << 20)
 
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
@@ -432,9 +462,9 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
          * 384:384 0.97, and the other order (B's panel in L1, kc 128) 0.89.             */
         kc = kc_a;
         /* nc: the kc x nc block of B in half of L2 (1.25 MiB, kc 512: 320 columns, 288 for
-         * nr 48), at most B_BLOCK_MAX_BYTES; on AMD, wide_b, in a quarter of L3 (at most
+         * nr 48), at most B_BLOCK_MAX_BYTES; on Zen 4, wide_b, in a quarter of L3 (at most
          * B_WIDE_MAX_BYTES) */
-        nc = cpu_is_amd() && wide_b ? min64(l3 / 4, B_WIDE_MAX_BYTES)
+        nc = cpu_takes_wide_b() && wide_b ? min64(l3 / 4, B_WIDE_MAX_BYTES)
                                     : min64(l2 / 2, B_BLOCK_MAX_BYTES);
         nc = clamp64(nc / (kc * elem_bytes) / nr * nr, (int64_t)nr, 8192 / nr * nr);
         /* mc: the mc x kc block of A in a share of L3 */

@@ -531,7 +531,7 @@ static int gemm_parallel_blocks(const gemm_args *g, int threads)
     const int64_t step = share_a ? g->mc : g->nc;
     const int64_t other_panels = share_a ? (g->n + nr - 1) / nr : (g->m + mr - 1) / mr;
     /* C's parts: GEMM_PARTS_PER_THREAD a thread, but one a thread where the A-in-L1 order's
-     * block of B spans all of C's columns (on AMD, a plain product's: dispatch.c): parts of
+     * block of B spans all of C's columns (on Zen 4, a plain product's: dispatch.c): parts of
      * 240-264 columns would cut C's rows and B's into the short pieces the wide block avoids.
      * Zen 4 EPYC, float64 2048^3, 2 threads, bench_gemm_configs -o 16, 11 rounds: a part a
      * thread against 4, 1.09x (quartiles 1.05-1.13); float32 1.01x (0.99-1.02). */

@@ -721,7 +721,8 @@ typedef struct NNI_F(batch_buffers) {
 
 /* One optimizer step of training (optim.c), taken a slice of the parameters at a time: the
  * parameters, their gradient and the optimizer state (sgd: the velocity; adam: the moments),
- * a checked fit configuration and adam's step count t >= 1 of this step.                   */
+ * a checked fit configuration and adam's step count t >= 1 of this step. state1 NULL: sgd
+ * with momentum 0 that does not keep its velocity this step (w -= lr g; train.c).          */
 typedef struct {
     NN_T *params, *state1, *state2;
     const NN_T *grads;

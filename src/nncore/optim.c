@@ -177,9 +177,9 @@ int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t cou
     const nn_fit_config *cfg = s->cfg;
     optim_job j;
     if (count <= 0) return NN_OK;
-    if (cfg->optimizer == NN_OPT_SGD)
-        sgd_job(&j, s->params + off, s->state1 + off, s->grads + off, count, cfg->lr,
-                cfg->momentum, cfg->nesterov);
+    if (cfg->optimizer == NN_OPT_SGD) /* state1 NULL: the velocity not kept (momentum 0) */
+        sgd_job(&j, s->params + off, s->state1 ? s->state1 + off : NULL, s->grads + off, count,
+                cfg->lr, cfg->momentum, cfg->nesterov);
     else
         adam_job(&j, s->params + off, s->state1 + off, s->state2 + off, s->grads + off, count,
                  s->t, cfg->lr, cfg->beta1, cfg->beta2, cfg->epsilon);

@@ -5,12 +5,17 @@
  * results the same bits. Typed: include after internal.h has set NN_T. No include guard on
  * purpose (each typed compilation includes it once). */
 
-/* v = mu v - eta g;  w += v,  or with nesterov  w += mu v - eta g.  Elements i0 .. i1-1. */
+/* v = mu v - eta g;  w += v,  or with nesterov  w += mu v - eta g.  Elements i0 .. i1-1.
+ * v NULL (mu 0, the velocity not kept: optim.c): w -= eta g, the bits of w += (0 v - eta g)
+ * but for a zero w's sign, with two of the five loads and stores an element. Compiled without
+ * FMA contraction (CMakeLists.txt), so eta g is rounded before the subtraction as there. */
 static inline void nni_sgd_step(NN_T *restrict w, NN_T *restrict v, const NN_T *restrict g,
                                 int64_t i0, int64_t i1, NN_T mu, NN_T eta, int nesterov)
 {
     int64_t i;
-    if (nesterov) {
+    if (!v) {
+        for (i = i0; i < i1; i++) w[i] -= eta * g[i];
+    } else if (nesterov) {
         for (i = i0; i < i1; i++) {
             v[i] = mu * v[i] - eta * g[i];
             w[i] += mu * v[i] - eta * g[i];

@@ -512,7 +512,7 @@ static void guarded_free(unsigned char *p, size_t bytes)
     static void test_block_split_##S(void)                                                    \
     {                                                                                         \
         static const int64_t shapes[][3] = {{257, 300, 301}, {130, 1030, 67}, {512, 256, 256}}; \
-        int s, t;                                                                             \
+        int s, t, w;                                                                          \
         nni_gemm_shared_max_set(4096);                                                        \
         nni_gemm_blocking_set(100, 37, 70);                                                   \
         for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
@@ -523,19 +523,23 @@ static void guarded_free(unsigned char *p, size_t bytes)
                 if (t < 4)                                                                    \
                     check_threads_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1); \
             }                                                                                 \
-        /* the machine's blocks: a plain product's block of B as wide as C on AMD CPUs, then \
-         * one part of C's columns a thread (dispatch.c, B_WIDE_MAX_BYTES; gemm.c)            \
-         * wide / narrow, plain / with the epilogue alike */                                  \
+        /* the machine's blocks, then a block of B as wide as C's columns (Zen 4's for a     \
+         * plain product, here on every machine), with one part of C's columns a thread      \
+         * (dispatch.c, B_WIDE_MAX_BYTES; gemm.c); plain / with the epilogue alike */         \
+        for (w = 0; w < 2; w++) {                                                             \
+            nni_gemm_blocking_set(0, 0, w ? 4096 : 0);                                        \
+            for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                     \
+                for (t = 0; t < 8; t++) {                                                     \
+                    nn_set_num_threads(3);                                                    \
+                    check_gemm_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1,           \
+                                   (t >> 1) & 1, t & 4 ? (T)0.5 : (T)1, t & 4 ? (T)0.25 : 0,  \
+                                   t >> 2);                                                   \
+                    if (t < 4)                                                                \
+                        check_threads_ep_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, \
+                                             t >> 1, 0);                                      \
+                }                                                                             \
+        }                                                                                     \
         nni_gemm_blocking_set(0, 0, 0);                                                       \
-        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
-            for (t = 0; t < 8; t++) {                                                         \
-                nn_set_num_threads(3);                                                        \
-                check_gemm_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, (t >> 1) & 1, \
-                               t & 4 ? (T)0.5 : (T)1, t & 4 ? (T)0.25 : 0, t >> 2);           \
-                if (t < 4)                                                                    \
-                    check_threads_ep_##S(shapes[s][0], shapes[s][1], shapes[s][2], t & 1,     \
-                                         t >> 1, 0);                                          \
-            }                                                                                 \
         nni_gemm_shared_max_set(0);                                                           \
         nn_set_num_threads(1);                                                                \
     }                                                                                         \
