@@ -159,9 +159,10 @@ void nn_get_build_info(nn_build_info *info)
 }
 
 /* ---- caches and the GEMM blocking ------------------------------------------------------- */
-/* Bytes of L1d, L2, L3 in [1..3]; [0] becomes 1 once they are stored (release / acquire, so a
- * racing first call either sees them all or detects them again, the same values). */
-static int64_t g_cache[4] = {0, 0, 0, 0};
+/* Bytes of L1d, L2, L3 in [1..3], L1d's ways in [4] (0: unknown); [0] becomes 1 once they are
+ * stored (release / acquire, so a racing first call either sees them all or detects them
+ * again, the same values). */
+static int64_t g_cache[5] = {0, 0, 0, 0, 0};
 #if defined(__GNUC__) || defined(__clang__)
 #define CACHE_READY() (__atomic_load_n(&g_cache[0], __ATOMIC_ACQUIRE) != 0)
 #define CACHE_PUBLISH() __atomic_store_n(&g_cache[0], 1, __ATOMIC_RELEASE)
@@ -233,8 +234,9 @@ static int cpu_takes_wide_b(void)
 
 #ifdef HAVE_CPUID
 /* The deterministic cache parameters: leaf 4 (Intel) or 0x8000001d (AMD), one subleaf per
- * cache: type (1 data, 3 unified) and level in eax; size = ways x partitions x line x sets. */
-static void cpuid_caches(int64_t cache[4])
+ * cache: type (1 data, 3 unified) and level in eax; size = ways x partitions x line x sets;
+ * cache[4] the L1d's ways. */
+static void cpuid_caches(int64_t cache[5])
 {
     unsigned r[4], leaf = 4, sub;
     if (cpuid_max(0x80000000u) >= 0x8000001du && cpu_is_amd()) leaf = 0x8000001du;
@@ -250,6 +252,7 @@ static void cpuid_caches(int64_t cache[4])
         size = (int64_t)((r[1] >> 22) + 1) * (((r[1] >> 12) & 0x3ffu) + 1) *
                ((r[1] & 0xfffu) + 1) * ((int64_t)r[2] + 1);
         if (level >= 1 && level <= 3 && cache[level] == 0) cache[level] = size;
+        if (level == 1 && type == 1 && cache[4] == 0) cache[4] = (int64_t)(r[1] >> 22) + 1;
     }
 }
 #endif
@@ -264,7 +267,7 @@ static void cpuid_caches(int64_t cache[4])
  * then the OS for what it leaves out. glibc's sysconf is not the cache one core sees on every
  * CPU: on a 2-core AMD EPYC (Zen 5) VM it gave 384 MiB of L3 where cpuid and sysfs give the
  * 32 MiB of the core's complex. */
-static void detect_caches(int64_t c[4])
+static void detect_caches(int64_t c[5])
 {
     int i;
 #ifdef HAVE_CPUID
@@ -272,9 +275,9 @@ static void detect_caches(int64_t c[4])
 #endif
 #if defined(__linux__) && defined(_SC_LEVEL1_DCACHE_SIZE)
     {
-        const int names[4] = {0, _SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL2_CACHE_SIZE,
-                              _SC_LEVEL3_CACHE_SIZE};
-        for (i = 1; i <= 3; i++)
+        const int names[5] = {0, _SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL2_CACHE_SIZE,
+                              _SC_LEVEL3_CACHE_SIZE, _SC_LEVEL1_DCACHE_ASSOC};
+        for (i = 1; i <= 4; i++)
             if (!c[i] && sysconf(names[i]) > 0) c[i] = sysconf(names[i]);
     }
 #elif defined(__APPLE__)
@@ -290,17 +293,28 @@ static void detect_caches(int64_t c[4])
     (void)i;
 }
 
-int64_t nn_cache_size(int level)
+/* The caches' values, detected on the first call: level 1-3 bytes, 4 L1d's ways */
+static int64_t cache_value(int index)
 {
-    int64_t c[4] = {0, 0, 0, 0};
+    int64_t c[5] = {0, 0, 0, 0, 0};
     int i;
-    if (level < 1 || level > 3) return 0;
-    if (CACHE_READY()) return g_cache[level];
+    if (CACHE_READY()) return g_cache[index];
     detect_caches(c);
-    for (i = 1; i <= 3; i++) g_cache[i] = c[i];
+    for (i = 1; i <= 4; i++) g_cache[i] = c[i];
     CACHE_PUBLISH();
-    return c[level];
+    return c[index];
 }
+
+int64_t nn_cache_size(int level) { return level >= 1 && level <= 3 ? cache_value(level) : 0; }
+
+static int g_l1d_ways_override = 0;
+
+int nni_l1d_ways(void)
+{
+    return g_l1d_ways_override > 0 ? g_l1d_ways_override : (int)cache_value(4);
+}
+
+void nni_l1d_ways_set(int ways) { g_l1d_ways_override = ways > 0 ? ways : 0; }
 
 static int64_t g_blocking_override[3] = {0, 0, 0};
 

@@ -821,15 +821,23 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
 /* Whether the kernels read A's full row panels where they are (macro_kernel): A stored
  * (m, k) and alpha 1, so the panel would be a plain copy, in the A-in-L1 order, where a
  * panel, once read, serves every column tile from L1. The copy was 9 % of the perf samples
- * of 256 x 256 x 784 (W3's first layer over a forward chunk, one thread). Not when A's rows are
- * a multiple of 4 KiB apart: then the panel's rows would share L1 sets. The same bits:
- * the same sums over the same values. */
+ * of 256 x 256 x 784 (W3's first layer over a forward chunk, one thread). The same bits: the
+ * same sums over the same values.
+ * A's rows a multiple of 4 KiB apart (a 4 KiB way of L1: W4's 1024 and 2048 floats) put the
+ * panel's mr lines of each k in one L1 set, which B's lines pass through too: in place only
+ * where L1 has 4 ways to spare (mr 8: 12 ways, as Zen 5's and the Xeons' 48 KiB; Zen 4's
+ * 32 KiB has 8). There no thread packs A, nor reads panels another core packed: Zen 5 KVM
+ * guest, bench_gemm_configs -o 16 -b 3, in place against packed, medians of 9-11 rounds, 1 /
+ * 2 threads: float32 256 x 2048 x 2048 1.00-1.01 / 1.04-1.09, 256 x 2048 x 1024 1.02 / 1.05,
+ * 2048^3 0.99 / 1.10; float64 256 x 2048 x 2048 1.01 / 1.06, 2048^3 0.98 / 0.99; W4's fits
+ * (2 threads, alternating in one process) 1.04x (quartiles 0.99-1.06, 9 rounds). */
+#define A_IN_PLACE_SPARE_WAYS 4
 static int a_in_place_applies(const gemm_args *g)
 {
     const int64_t row_bytes = g->k * (int64_t)sizeof(NN_T);
     int v;
-    if (!UKR_IP(g->kr) || g->trans_a || g->alpha != 1 || !g->a_in_l1 || row_bytes % 4096 == 0)
-        return 0;
+    if (!UKR_IP(g->kr) || g->trans_a || g->alpha != 1 || !g->a_in_l1) return 0;
+    if (row_bytes % 4096 == 0 && nni_l1d_ways() < MR(g->kr) + A_IN_PLACE_SPARE_WAYS) return 0;
     for (v = 0; v < NNI_UKR_MAX_EDGE; v++)
         if (EDGE(g->kr)[v] && !EDGE_IP(g->kr)[v]) return 0;
     return 1;

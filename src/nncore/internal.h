@@ -308,6 +308,10 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
 void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc);
 /* Tests: force the loop order (0 or 1); -1 = the machine's. */
 void nni_gemm_loop_order_set(int a_in_l1);
+/* The L1 data cache's ways (cpuid, or the OS), 0 when unknown. Tests: _set(ways), 0 = the
+ * machine's. */
+int nni_l1d_ways(void);
+void nni_l1d_ways_set(int ways);
 /* Bytes up to which a parallel product packs a whole operand once and shares it (16 MiB);
  * beyond, it shares one block of op(B) at a time. Tests: _set(bytes), 0 = the default.     */
 int64_t nni_gemm_shared_max(void);
