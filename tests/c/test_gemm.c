@@ -16,6 +16,8 @@
  *   large to share a whole packed operand: of op(B), or of op(A) in the other loop order),
  *   each in both loop orders (A's panel in L1 or B's), and the optimizer steps (sgd, nesterov, adam over a long
  *   vector) give the same bits on 1, 2 and 3 threads;
+ * - A's rows a multiple of 4 KiB apart read in place (an L1 of 16 ways) and packed (8 ways):
+ *   the same bits on 1 and 2 threads;
  * - planned products (op(B) packed once, gemm_plan) against gemm, bit for bit;
  * - the runs the threads of a split product claim from both ends (nni_ends_claim): every unit
  *   once, each run its share of what is left.
