@@ -16,8 +16,8 @@
  *   large to share a whole packed operand: of op(B), or of op(A) in the other loop order),
  *   each in both loop orders (A's panel in L1 or B's), and the optimizer steps (sgd, nesterov, adam over a long
  *   vector) give the same bits on 1, 2 and 3 threads;
- * - A's rows a multiple of 4 KiB apart read in place (an L1 of 16 ways) and packed (8 ways):
- *   the same bits on 1 and 2 threads;
+ * - products whose A's rows are a multiple of 4 KiB apart, A read in place (an L1 of 16 ways)
+ *   and packed (8 ways), against gemm_naive and on 1-3 threads;
  * - planned products (op(B) packed once, gemm_plan) against gemm, bit for bit;
  * - the runs the threads of a split product claim from both ends (nni_ends_claim): every unit
  *   once, each run its share of what is left.
@@ -439,48 +439,23 @@ static void guarded_free(unsigned char *p, size_t bytes)
     }                                                                                         \
                                                                                               \
     /* A's rows a multiple of 4 KiB apart (gemm.c, a_in_place_applies): read in place on an  \
-     * L1 of 16 ways, packed on one of 8 (nni_l1d_ways_set); the same bits on 1 and 2        \
-     * threads, and gemm_naive's values. W4-like products of 256 rows, one short of a tile.  */ \
+     * L1 of 16 ways, packed on one of 8 (nni_l1d_ways_set); either way gemm_naive's values  \
+     * and the same bits on 1-3 threads (the kernels read A in place with the bits of A      \
+     * packed: test_in_place). W4-like products of 256 rows, and one short of a tile.     */ \
     static void test_a_rows_a_way_apart_##S(void)                                             \
     {                                                                                         \
         static const int64_t shapes[][3] = {{256, 200, 4096 / sizeof(T)},                     \
                                             {77, 96, 8192 / sizeof(T)}};                      \
-        int s, t;                                                                             \
-        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {                       \
-            const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];               \
-            T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                                  \
-            T *B = (T *)malloc((size_t)(k * n) * sizeof(T));                                  \
-            T *R = (T *)malloc((size_t)(m * n) * sizeof(T));                                  \
-            T *E = (T *)malloc((size_t)(m * n) * sizeof(T));                                  \
-            T *C[4];                                                                          \
-            int64_t i, worst = -1;                                                            \
-            for (i = 0; i < m * k; i++) A[i] = (T)uniform();                                  \
-            for (i = 0; i < k * n; i++) B[i] = (T)uniform();                                  \
-            nn_gemm_naive_##S(R, A, B, m, n, k, 0, 0, 1, 0, NULL);                            \
-            for (t = 0; t < 4; t++) { /* 8 and 16 ways, 1 and 2 threads */                    \
-                C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));                              \
-                nni_l1d_ways_set(t & 1 ? 16 : 8);                                             \
-                nn_set_num_threads(1 + t / 2);                                                \
-                CHECK(nn_gemm_##S(C[t], A, B, m, n, k, 0, 0, 1, 0, NULL) == NN_OK,            \
-                      "gemm failed");                                                         \
+        int s, ways;                                                                          \
+        for (ways = 8; ways <= 16; ways += 8)                                                 \
+            for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {                   \
+                nni_l1d_ways_set(ways);                                                       \
+                nn_set_num_threads(2);                                                        \
+                check_gemm_##S(shapes[s][0], shapes[s][1], shapes[s][2], 0, 0, 1, 0, 0);      \
+                check_threads_ep_##S(shapes[s][0], shapes[s][1], shapes[s][2], 0, 0, 0);      \
             }                                                                                 \
-            nni_l1d_ways_set(0);                                                              \
-            nn_set_num_threads(1);                                                            \
-            for (i = 0; i < m * k; i++) A[i] = (T)fabs((double)A[i]);                         \
-            for (i = 0; i < k * n; i++) B[i] = (T)fabs((double)B[i]);                         \
-            nn_gemm_naive_##S(E, A, B, m, n, k, 0, 0, 1, 0, NULL);                            \
-            for (i = 0; i < m * n; i++)                                                       \
-                if (!(fabs((double)C[1][i] - (double)R[i]) <=                                 \
-                      2.0 * (double)(k + 2) * EPS * (double)E[i]))                            \
-                    worst = i;                                                                \
-            CHECK(worst < 0, #S " gemm, A's rows %lld bytes apart: C[%lld] off",              \
-                  (long long)(k * (int64_t)sizeof(T)), (long long)worst);                     \
-            for (t = 1; t < 4; t++)                                                           \
-                CHECK(memcmp(C[0], C[t], (size_t)(m * n) * sizeof(T)) == 0,                   \
-                      #S " gemm %lldx%lldx%lld: A in place and packed, 1 and 2 threads "      \
-                         "differ", (long long)m, (long long)n, (long long)k);                 \
-            free(A), free(B), free(R), free(E), free(C[0]), free(C[1]), free(C[2]), free(C[3]); \
-        }                                                                                     \
+        nni_l1d_ways_set(0);                                                                  \
+        nn_set_num_threads(1);                                                                \
     }                                                                                         \
                                                                                               \
     /* A short C from a long k (gemm.c, gemm_k_split): C = (beta C + the first half of k's     \
