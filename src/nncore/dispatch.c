@@ -417,7 +417,8 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * Xeons keep B's block in L2: their L3 (a mesh's, slower) measured best with it there
  * (B_BLOCK_MAX_BYTES). So does Zen 5 (cpu_takes_wide_b), whose kernels, at twice Zen 4's FLOPs
  * a cycle, need B's panels from L2: its KVM guest (48 KiB L1, 1 MiB L2, 32 MiB L3), the same
- * runs with -b 3 (calls back to back), one block against 240 columns, 1 / 2 threads:
+ * runs with -b 3 (calls back to back; runs back to back, load 0.7-0.9: indicative), one block
+ * against 240 columns, 1 / 2 threads:
  *   float32 256 x 2048 x 2048 (W4 X@W)     0.990 (0.99-1.01) / 0.929-0.933 (0.90-0.94)
  *   float32 256 x 2048 x 1024              0.980 (0.97-0.99) / 0.927 (0.91-0.95)
  *   float32 2048 x 2048 x 256 (A^T)        0.960 (0.96-0.97) / 0.989 (0.98-1.00)

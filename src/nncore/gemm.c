@@ -827,10 +827,11 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
  * panel's mr lines of each k in one L1 set, which B's lines pass through too: in place only
  * where L1 has 4 ways to spare (mr 8: 12 ways, as Zen 5's and the Xeons' 48 KiB; Zen 4's
  * 32 KiB has 8). There no thread packs A, nor reads panels another core packed: Zen 5 KVM
- * guest, bench_gemm_configs -o 16 -b 3, in place against packed, medians of 9-11 rounds, 1 /
- * 2 threads: float32 256 x 2048 x 2048 1.00-1.01 / 1.04-1.09, 256 x 2048 x 1024 1.02 / 1.05,
- * 2048^3 0.99 / 1.10; float64 256 x 2048 x 2048 1.01 / 1.06, 2048^3 0.98 / 0.99; W4's fits
- * (2 threads, alternating in one process) 1.04x (quartiles 0.99-1.06, 9 rounds). */
+ * guest, bench_gemm_configs -o 16 -b 3, in place against packed, medians of 9-11 rounds (runs
+ * back to back, load 0.3-0.9: indicative), 1 / 2 threads: float32 256 x 2048 x 2048
+ * 1.00-1.01 / 1.04-1.09, 256 x 2048 x 1024 1.02 / 1.05, 2048^3 0.99 / 1.10; float64 256 x 2048
+ * x 2048 1.01 / 1.06, 2048^3 0.98 / 0.99; W4's fits (2 threads, alternating in one process)
+ * 1.04x (quartiles 0.99-1.06, 9 rounds). */
 #define A_IN_PLACE_SPARE_WAYS 4
 static int a_in_place_applies(const gemm_args *g)
 {

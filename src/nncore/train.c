@@ -219,7 +219,8 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
      * at the epoch's last batch, the state a caller sees, and step w -= lr g at the others,
      * with two of the five loads and stores an element (optim_step.h): W4's weights (6.3 M
      * floats) come from memory. W4, 2 threads, Zen 5 KVM guest, fits alternating in one
-     * process: 1.037x (quartiles 1.005-1.054, 9 rounds), the same weights. */
+     * process: 1.037x (quartiles 1.005-1.054, 9 rounds, at load ~1: indicative), the same
+     * weights. */
     const int plain_sgd = cfg->optimizer == NN_OPT_SGD && cfg->momentum == 0;
     NNI_F(optim_step) step;
 
