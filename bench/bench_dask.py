@@ -49,7 +49,9 @@ LAYERS = [100, 64, 10]
 SIZES = {"full": 1_000_000, "quick": 20_000}
 N_BLOCKS = 16
 SEED = 0
-FORK = {"distributed.worker.multiprocessing-method": "fork"}
+# workers forked from multiprocessing's single-threaded fork server: plain fork copies the
+# locks other threads of this process hold at that instant (a worker may then wait forever)
+FORKSERVER = {"distributed.worker.multiprocessing-method": "forkserver"}
 # the memory-limited case holds its data in memory: no spilling, pausing or termination
 NO_SPILL = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
             "distributed.worker.memory.pause": False, "distributed.worker.memory.terminate": False}
@@ -83,7 +85,7 @@ def resident_bytes():
 
 
 def cluster(memory_limit="auto", config=None):
-    with dask.config.set({**FORK, **(config or {})}):
+    with dask.config.set({**FORKSERVER, **(config or {})}):
         return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                         memory_limit=memory_limit, dashboard_address=":0",
                                         silence_logs=logging.ERROR)

@@ -16,13 +16,17 @@ distributed = pytest.importorskip("distributed")
 import nnfast  # noqa: E402
 import nnfast.dask as nd  # noqa: E402
 
-FORK = {"distributed.worker.multiprocessing-method": "fork"}
+# Workers are forked from multiprocessing's fork server: a single-threaded process that has
+# imported distributed and numpy, so a worker starts in a second, not the tens spawn takes.
+# Not "fork": forking pytest's process copies whatever locks its other threads (the client's
+# event loop, the thread pools of earlier tests) hold at that instant, and a worker that then
+# takes one waits forever -- a hang seen once in a full run of the suite.
+FORKSERVER = {"distributed.worker.multiprocessing-method": "forkserver"}
 LAYERS = [6, 8, 3]
 
 
 def local_cluster(n_workers):
-    # fork: the workers start with nnfast already imported (seconds, not tens)
-    with dask.config.set(FORK):
+    with dask.config.set(FORKSERVER):
         return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
                                         processes=True, dashboard_address=":0",
                                         silence_logs=logging.ERROR)

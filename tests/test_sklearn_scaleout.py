@@ -55,11 +55,12 @@ def test_grid_search_on_a_dask_local_cluster_of_two_processes(iris):
     from dask.distributed import Client, LocalCluster
 
     X, y = iris
-    # fork: the workers start with scikit-learn and nnfast already imported (seconds, not tens)
-    fork = {"distributed.worker.multiprocessing-method": "fork"}
-    with dask.config.set(fork), LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                             dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    # forkserver: workers forked from a clean single-threaded server (see FORKSERVER in
+    # tests/test_dask_fit.py); spawn's default would start each from scratch (tens of seconds)
+    forkserver = {"distributed.worker.multiprocessing-method": "forkserver"}
+    with dask.config.set(forkserver), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster, Client(cluster) as client:
         with joblib.parallel_config(backend="dask"), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             search = grid().fit(X, y)
