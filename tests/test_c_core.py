@@ -6,7 +6,9 @@ tests/c/test_vecmath.c measures every vector-math set this CPU runs against a lo
 tests/c/test_gemm.c checks each kernel set's packing, odd shapes and thread-count independence;
 tests/c/test_gemm_direct.c checks each instruction set's direct mid-size products against gemm_naive
 and their thread-count independence;
-tests/c/test_sparse.c checks the CSR kernels against the dense ones, and their error codes.
+tests/c/test_sparse.c checks the CSR kernels against the dense ones, and their error codes;
+tests/c/test_gemm_bf16.c checks the bfloat16 products against the sums of the rounded operands,
+their thread-count independence, and the pairs' packing against its scalar loop.
 """
 import os
 import shutil
@@ -73,6 +75,14 @@ def test_direct_products_shapes_and_threads(c_build):
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all direct product checks passed" in result.stdout
+
+
+def test_bf16_products_shapes_and_threads(c_build):
+    """tests/c/test_gemm_bf16.c: nn_gemm_bf16_f32 on every kernel set this CPU runs."""
+    result = subprocess.run([str(c_build / "test_gemm_bf16")], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bf16 gemm checks passed" in result.stdout
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])

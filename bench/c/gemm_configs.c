@@ -8,7 +8,8 @@
  *   CONFIG = order:mc:kc:nc:threads[:kernel]
  *            order -1 (the machine's), 0 (B's panel in L1) or 1 (A's panel in L1);
  *            mc, kc, nc 0 = the machine's; kernel a NNFAST_GEMM_KERNEL name (avx512,
- *            avx512_12x32, ...), the default kernel when not given
+ *            avx512_12x32, ...), the default kernel when not given, or bf16: the default
+ *            kernel's products in bfloat16 (nn_gemm_bf16_f32; float only)
  *   -d: float64 (default float32)
  *   -o BYTES: the operands start BYTES past a 64-byte line (NumPy's arrays start 16 bytes
  *         past one: `-o 16` times what a NumPy caller gets)
@@ -42,6 +43,7 @@ typedef struct {
     int order, threads;
     long mc, kc, nc;
     char kernel[32]; /* "" = the default */
+    int bf16;        /* kernel "bf16": nn_gemm_bf16_f32 on the default kernel */
 } config;
 
 static int by_value(const void *a, const void *b)
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
                                   &cfg[c].mc, &cfg[c].kc, &cfg[c].nc, &cfg[c].threads,
                                   cfg[c].kernel);
         if (fields == 5) cfg[c].kernel[0] = '\0';
+        cfg[c].bf16 = strcmp(cfg[c].kernel, "bf16") == 0 && !f64;
+        if (cfg[c].bf16) cfg[c].kernel[0] = '\0';
         if (fields < 5 || cfg[c].threads < 1 ||
             (cfg[c].kernel[0] && nni_gemm_kernel_select(cfg[c].kernel) != NN_OK)) {
             fprintf(stderr, "bad config '%s' (order:mc:kc:nc:threads[:kernel], a kernel this "
@@ -135,6 +139,9 @@ int main(int argc, char **argv)
             for (b = 0; b < burst; b++) {
                 st = f64 ? nn_gemm_f64((double *)C, (const double *)A, (const double *)B, m, n,
                                        k, trans_a, trans_b, 1, 0, NULL)
+                     : cfg[c].bf16
+                         ? nn_gemm_bf16_f32((float *)C, (const float *)A, (const float *)B, m, n,
+                                            k, trans_a, trans_b, 1, 0, NULL)
                          : nn_gemm_f32((float *)C, (const float *)A, (const float *)B, m, n, k,
                                        trans_a, trans_b, 1, 0, NULL);
                 if (st != NN_OK) {

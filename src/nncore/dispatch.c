@@ -79,6 +79,22 @@ int nni_cpu_runs_avx512vl(void)
 #endif
 }
 
+/* AVX512_BF16 (vdpbf16ps): cpuid leaf 7 subleaf 1 eax bit 5, beside AVX-512F's state. */
+static int cpu_runs_avx512bf16(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return nni_cpu_runs_avx512() && __builtin_cpu_supports("avx512bf16");
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    int r[4];
+    if (!nni_cpu_runs_avx512()) return 0;
+    __cpuidex(r, 7, 1);
+    return (r[0] & (1 << 5)) != 0;
+#else
+    return 0;
+#endif
+}
+
 int nni_cpu_runs_any(void) { return 1; }
 
 const void *nni_dispatch_find(const nni_dispatch_entry *table, int count, const char *name)
@@ -134,6 +150,16 @@ const nni_gemm_kernel *nni_gemm_kernel_get(void)
         g_kernel = (const nni_gemm_kernel *)nni_dispatch_choose(g_kernel_table, N_KERNELS,
                                                                 getenv("NNFAST_GEMM_KERNEL"));
     return g_kernel;
+}
+
+const nni_gemm_kernel *nni_gemm_kernel_bf16(void)
+{
+#if defined(NN_HAVE_KERNEL_AVX512BF16) && defined(NN_HAVE_KERNEL_AVX512)
+    static int runs = -1; /* a racing first use computes the same value */
+    if (runs < 0) runs = cpu_runs_avx512bf16();
+    if (runs && nni_gemm_kernel_get() == &nni_kernel_avx512) return &nni_kernel_avx512bf16;
+#endif
+    return NULL;
 }
 
 void nn_get_build_info(nn_build_info *info)

@@ -160,6 +160,7 @@ typedef struct {
     int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
     int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
     int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
+    int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _ROUNDED     */
     const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
     int64_t step_off;     /* C's first element in the step's arrays                            */
     NN_T step_c[NNI_STEP_CONSTS];
@@ -175,7 +176,12 @@ static void write_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0,
     for (i = 0; i < rows; i++) {
         const NN_T *tr = tile + i * nr;
         NN_T *cr = c + i * rs;
-        if (beta == 0)
+        if (g->bf16 && g->alpha != 1) { /* a bfloat16 product's alpha (nn_gemm_bf16_f32) */
+            if (beta == 0)
+                for (j = 0; j < cols; j++) cr[j * cs] = g->alpha * tr[j];
+            else
+                for (j = 0; j < cols; j++) cr[j * cs] = beta * cr[j * cs] + g->alpha * tr[j];
+        } else if (beta == 0)
             for (j = 0; j < cols; j++) cr[j * cs] = tr[j];
         else if (beta == 1)
             for (j = 0; j < cols; j++) cr[j * cs] = cr[j * cs] + tr[j];
@@ -251,7 +257,8 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             int width;
             const int e = tile_kernel(g->kr, cols, &width);
             /* a full tile straight into C; an edge or transposed one into a buffer first */
-            const int direct = rows == mr && cols == width && !g->transposed;
+            const int direct = rows == mr && cols == width && !g->transposed &&
+                               !(g->bf16 && g->alpha != 1);
             NN_T *dst = direct ? g->C + (ic + ir) * g->ldc + jc + jr : tile;
             const int64_t ldd = direct ? g->ldc : nr;
             const NN_T b0 = direct ? beta : (NN_T)0;
@@ -282,6 +289,16 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
 static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int64_t len,
                       int64_t pc, int64_t kc)
 {
+#ifdef NN_ELEM_F32
+    if (g->bf16) { /* element (p, l) of the block at src[p ks + l ls] */
+        const int t = a_side ? g->trans_a : !g->trans_b; /* lanes side by side in memory */
+        const int64_t ld = a_side ? (t ? g->m : g->k) : (t ? g->n : g->k);
+        const float *src = (a_side ? g->A : g->B) + (t ? pc * ld + i0 : i0 * ld + pc);
+        nni_pack_bf16(g->bf16, dst, src, t ? ld : 1, t ? 1 : ld, kc, len,
+                      a_side ? MR(g->kr) : NR(g->kr), 1);
+        return;
+    }
+#endif
     if (a_side)
         NNI_F(pack_a)(g->kr, dst, g->A, g->m, g->k, g->trans_a, i0, pc, len, kc, MR(g->kr),
                       g->alpha);
@@ -887,7 +904,7 @@ enum { PATH_DIRECT_KERNELS, PATH_DIRECT_LOOP, PATH_NARROW, PATH_BLOCKED };
  * or a step, the kernel and the machine's caches, never of the thread count. */
 static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int64_t m,
                         int64_t n, int64_t k, int trans_a, int trans_b, NN_T alpha, NN_T beta,
-                        const epilogue_t *ep, const NNI_F(optim_step) *step)
+                        const epilogue_t *ep, const NNI_F(optim_step) *step, int bf16)
 {
     nni_gemm_blocking bl;
     int64_t mr, nr;
@@ -911,16 +928,25 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->beta = beta;
     g->ep = epilogue_is_empty(ep) ? NULL : ep;
     g->kr = nni_gemm_kernel_get();
-    /* mid-size products: the direct kernels (gemm_direct.c; its rule), as a layer's are */
-    if (NNI_F(direct_applies)(m, n, k, trans_b)) return PATH_DIRECT_KERNELS;
-    if ((double)m * (double)n * (double)k <= GEMM_DIRECT_MAX_WORK) return PATH_DIRECT_LOOP;
+    g->bf16 = 0;
+    /* a bfloat16 product (nn_gemm_bf16_f32) packs both operands, whatever its size: the
+     * packing is where they are rounded; vdpbf16ps where there is a set for it */
+    if (bf16) {
+        const nni_gemm_kernel *pairs = nni_gemm_kernel_bf16();
+        if (pairs) g->kr = pairs;
+        g->bf16 = pairs ? NNI_BF16_PAIRS : NNI_BF16_ROUNDED;
+    } else {
+        /* mid-size products: the direct kernels (gemm_direct.c; its rule), as a layer's are */
+        if (NNI_F(direct_applies)(m, n, k, trans_b)) return PATH_DIRECT_KERNELS;
+        if ((double)m * (double)n * (double)k <= GEMM_DIRECT_MAX_WORK) return PATH_DIRECT_LOOP;
+    }
     mr = MR(g->kr);
     nr = NR(g->kr);
     /* narrow C from A stored (m, k): the narrow kernel reads A's rows in place. A stored (k, m)
      * would be read down its columns, a cache line per term (W4's dW2 = A^T delta, 2048 x 10
      * x 256: 17 GFLOP/s); the transposed product below streams A's rows as packed panels
      * instead (32 GFLOP/s, 1.9x, paired runs, Ice Lake Xeon, 1 thread) */
-    if (NARROW(g->kr) && n <= NARROW_W(g->kr) && !trans_a) return PATH_NARROW;
+    if (NARROW(g->kr) && n <= NARROW_W(g->kr) && !trans_a && !g->bf16) return PATH_NARROW;
     /* narrow C: the transposed product has a quarter fewer padded lanes or better */
     if (4 * round_up(n, mr) * round_up(m, nr) < 3 * round_up(m, mr) * round_up(n, nr)) {
         g->A = B;
@@ -939,7 +965,10 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         mr = MR(g->kr);
         nr = NR(g->kr);
     }
-    nni_gemm_blocking_get(&bl, (int)mr, (int)nr, (int)sizeof(NN_T), k,
+    /* bfloat16 pairs: a panel holds 2 bytes a term, so k blocks twice as long fill the
+     * caches as the float ones do (their panels keep the float ones' places: half used) */
+    nni_gemm_blocking_get(&bl, (int)mr, (int)nr,
+                          g->kr->bf16 == NNI_BF16_PAIRS ? 2 : (int)sizeof(NN_T), k,
                           m * n * (int64_t)sizeof(NN_T), !g->trans_b && !g->ep && !g->step);
     {
         int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
@@ -953,8 +982,8 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         g->mc = bl.mc;
         g->nc = bl.nc;
         g->a_in_l1 = bl.a_in_l1;
-        g->a_in_place = a_in_place_applies(g);
-        g->b_in_place = b_in_place_applies(g);
+        g->a_in_place = !g->bf16 && a_in_place_applies(g);
+        g->b_in_place = !g->bf16 && b_in_place_applies(g);
         if (g->a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
             const int64_t m_blocks = (g->m + bl.mc - 1) / bl.mc;
             g->mc = round_up((g->m + m_blocks - 1) / m_blocks, mr);
@@ -984,7 +1013,7 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     gemm_args g;
     int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
     if (st != NN_OK) return st;
-    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep, NULL);
+    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep, NULL, 0);
     if (path == PATH_DIRECT_KERNELS)
         return NNI_F(direct_gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
     if (path == PATH_DIRECT_LOOP) {
@@ -994,6 +1023,25 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     return gemm_run(&g, path);
 }
 
+#ifdef NN_ELEM_F32
+/* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue, the products in bfloat16: gemm's
+ * blocked path, whose packing rounds op(A) and op(B) to bfloat16 (gemm_prepare), on the
+ * bfloat16 set where there is one; the sums in float, in blocks and halves of k that do not
+ * depend on the thread count, so neither do the bits. alpha (W's gradient's 1/m) is not
+ * folded into a packed operand, whose rounding it would change (which operand is packed as
+ * A depends on the shape): it scales each k block's sum as the block's tile is written. */
+int nn_gemm_bf16_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k,
+                     int trans_a, int trans_b, float alpha, float beta,
+                     const nn_epilogue_f32 *ep)
+{
+    gemm_args g;
+    int st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
+    if (st != NN_OK) return st;
+    gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep, NULL, 1);
+    return gemm_run(&g, PATH_BLOCKED);
+}
+#endif
+
 int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                      int trans_a, int trans_b, NN_T alpha, NN_T beta,
                      const NNI_F(optim_step) *s, int64_t off)
@@ -1002,7 +1050,7 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
     int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
     if (st != NN_OK) return st;
     if (!s || C != s->grads + off) return NN_EINVAL;
-    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s);
+    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s, 0);
     if (path != PATH_BLOCKED) { /* the product whole, then its step */
         st = NN_F(gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL);
         return st != NN_OK ? st : NNI_F(optim_step_range)(s, off, m * n);
@@ -1017,8 +1065,8 @@ int64_t NNI_F(gemm_k_split_at)(int64_t m, int64_t n, int64_t k, int trans_a, int
     gemm_args g;
     NN_T dummy = 0;
     if (m <= 0 || n <= 0 || k <= 0 ||
-        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, 1, 0, NULL, NULL) !=
-            PATH_BLOCKED)
+        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, 1, 0, NULL, NULL,
+                     0) != PATH_BLOCKED)
         return 0;
     return k_split_at(&g);
 }
@@ -1042,7 +1090,8 @@ int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t
     p->k = k;
     p->bp = NULL;
     if (st != NN_OK || !pack) return st;
-    if (gemm_prepare(&g, &dummy, &dummy, B, m, n, k, 0, 0, 1, 0, NULL, NULL) != PATH_BLOCKED ||
+    if (gemm_prepare(&g, &dummy, &dummy, B, m, n, k, 0, 0, 1, 0, NULL, NULL, 0) !=
+            PATH_BLOCKED ||
         g.transposed)
         return NN_OK; /* the product takes gemm */
     pad = round_up(n, NR(g.kr));
@@ -1068,7 +1117,7 @@ int NNI_F(gemm_planned)(NN_T *C, const NN_T *A, const NNI_F(gemm_plan) *p, int64
     int st;
     if (!p->bp || m != p->m) return NN_F(gemm)(C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
     if ((st = gemm_check(C, A, p->B, m, p->n, p->k, 0, 0, ep)) != NN_OK) return st;
-    gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep, NULL);
+    gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep, NULL, 0);
     if ((ks = k_split_at(&g)) > 0) return gemm_k_split(&g, ks, 1, p->bp);
     return gemm_range(&g, 0, g.m, 0, g.n, NULL, p->bp);
 }

@@ -163,6 +163,55 @@ static void pack_rows(NN_T *restrict dst, const NN_T *restrict src, int64_t ld, 
     }
 }
 
+#ifdef NN_ELEM_F32
+/* Bfloat16 panels (nn_gemm_bf16_f32) from the block whose element (p, l) is src[p ks + l ls]
+ * (p < kc, l < lanes), scaled, then rounded to bfloat16; panel q (lanes q w ..) at
+ * dst + q w kc, the float panels' places, lanes past `lanes` zero.
+ * NNI_BF16_PAIRS: word [r w + l] of a panel holds the terms 2r (low half) and 2r + 1 (high
+ * half; zero past kc), the first (kc + 1) / 2 w words of the panel. NNI_BF16_ROUNDED: float
+ * [p w + l] holds the rounded value, the float kernels' layout. */
+void nni_pack_bf16_scalar(int mode, float *restrict dst, const float *restrict src, int64_t ks,
+                          int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
+{
+    int64_t q, p, l;
+    for (q = 0; q < lanes; q += w, dst += w * kc) {
+        const int64_t n = lanes - q < w ? lanes - q : w;
+        const float *s = src + q * ls;
+        if (mode == NNI_BF16_PAIRS) {
+            uint32_t *d = (uint32_t *)(void *)dst;
+            for (p = 0; p < kc; p += 2, d += w) {
+                for (l = 0; l < n; l++) {
+                    const uint32_t lo = nni_bf16_bits(scale * s[p * ks + l * ls]);
+                    const uint32_t hi =
+                        p + 1 < kc ? nni_bf16_bits(scale * s[(p + 1) * ks + l * ls]) : 0;
+                    d[l] = lo | hi << 16;
+                }
+                for (; l < w; l++) d[l] = 0;
+            }
+        } else {
+            for (p = 0; p < kc; p++) {
+                float *d = dst + p * w;
+                for (l = 0; l < n; l++) d[l] = nni_bf16_round(scale * s[p * ks + l * ls]);
+                for (; l < w; l++) d[l] = 0;
+            }
+        }
+    }
+}
+
+void nni_pack_bf16(int mode, float *restrict dst, const float *restrict src, int64_t ks,
+                   int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
+{
+#ifdef NN_HAVE_KERNEL_AVX512BF16
+    /* pairs are packed only for the set with vdpbf16ps, so this CPU converts with it too */
+    if (mode == NNI_BF16_PAIRS && scale == 1) {
+        nni_pack_bf16_pairs_avx512(dst, src, ks, ls, kc, lanes, w);
+        return;
+    }
+#endif
+    nni_pack_bf16_scalar(mode, dst, src, ks, ls, kc, lanes, w, scale);
+}
+#endif
+
 /* ap = alpha op(A)[i0 : i0+mc, p0 : p0+kc] as panels of mr rows: the panel of rows
  * ir .. ir+mr-1 starts at ap + ir kc and holds element (i, p) at p mr + (i - ir).
  * op(A)[i, p] = A[i k + p], or A[p m + i] when trans_a (A stored (k, m)).                    */

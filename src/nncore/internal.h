@@ -275,7 +275,40 @@ typedef struct nni_gemm_kernel {
     nni_sgd_step_f64 sgd_f64;
     nni_adam_step_f32 adam_f32;
     nni_adam_step_f64 adam_f64;
+    /* NNI_BF16_PAIRS: a set for bfloat16 products alone (nn_gemm_bf16_f32), whose kernels
+     * read k in pairs, two bfloat16 values a 32-bit word (vdpbf16ps); 0: float and double */
+    int bf16;
 } nni_gemm_kernel;
+/* How a bfloat16 product packs (nni_pack_bf16): pairs for a bf16 set, or rounded values in
+ * the float layout for the float kernels (a CPU without AVX512_BF16).                    */
+#define NNI_BF16_PAIRS 1
+#define NNI_BF16_ROUNDED 2
+void nni_pack_bf16(int mode, float *restrict dst, const float *restrict src, int64_t ks,
+                   int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
+/* Its scalar loop (what nni_pack_bf16 runs but for pairs on a CPU with AVX512_BF16), and the
+ * pairs with AVX512_BF16's conversions (gemm_kernels_avx512bf16.c; scale 1): the same bits,
+ * but for subnormal inputs, which the conversion (and vdpbf16ps) takes as zero. */
+void nni_pack_bf16_scalar(int mode, float *restrict dst, const float *restrict src, int64_t ks,
+                          int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
+void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, int64_t ks,
+                                int64_t ls, int64_t kc, int64_t lanes, int w);
+
+/* x rounded to bfloat16 (nearest, ties to even; a NaN stays a NaN): the high 16 bits of the
+ * float it returns, the low 16 zero. */
+static inline uint32_t nni_bf16_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u | 0x00400000u) >> 16; /* quiet NaN */
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+static inline float nni_bf16_round(float x)
+{
+    const uint32_t u = nni_bf16_bits(x) << 16;
+    float r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
 
 #define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */
 
@@ -323,6 +356,10 @@ const nni_gemm_kernel *nni_gemm_kernel_get(void);
 /* Tests and debugging: switch to the kernel called name; NN_EINVAL when it is unknown or
  * this CPU / build cannot run it (the kernel in use is then unchanged).                    */
 int nni_gemm_kernel_select(const char *name);
+/* The set with vdpbf16ps (dispatch.c) where this build has it, the CPU runs it and the chosen
+ * set is AVX-512's; else NULL, and bfloat16 products run the chosen set's float kernels on
+ * operands rounded while packed. */
+const nni_gemm_kernel *nni_gemm_kernel_bf16(void);
 
 /* dispatch.c: a run-time table entry: an implementation (a kernel set, a vector-math set),
  * the name an environment variable may give, and whether this CPU (and OS) runs it.        */
@@ -407,6 +444,7 @@ static inline void nni_softplus_f64_inplace(double *x, int64_t n)
 
 /* The kernel sets compiled into this build (gemm_kernels_*.c).                            */
 extern const nni_gemm_kernel nni_kernel_portable;
+extern const nni_gemm_kernel nni_kernel_avx512bf16; /* NN_HAVE_KERNEL_AVX512BF16 */
 #ifdef NN_HAVE_KERNEL_AVX2
 extern const nni_gemm_kernel nni_kernel_avx2;
 void nni_pack_t_avx2_f32(float *restrict dst, const float *restrict src, int64_t ld, int64_t kc,
