@@ -161,6 +161,7 @@ typedef struct {
     int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
     int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
     int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _ROUNDED     */
+    int bf16_alpha_packed; /* a bfloat16 product's alpha, a power of two, scales packed A      */
     const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
     int64_t step_off;     /* C's first element in the step's arrays                            */
     NN_T step_c[NNI_STEP_CONSTS];
@@ -176,7 +177,7 @@ static void write_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0,
     for (i = 0; i < rows; i++) {
         const NN_T *tr = tile + i * nr;
         NN_T *cr = c + i * rs;
-        if (g->bf16 && g->alpha != 1) { /* a bfloat16 product's alpha (nn_gemm_bf16_f32) */
+        if (g->bf16 && g->alpha != 1 && !g->bf16_alpha_packed) { /* nn_gemm_bf16_f32's alpha */
             if (beta == 0)
                 for (j = 0; j < cols; j++) cr[j * cs] = g->alpha * tr[j];
             else
@@ -258,7 +259,7 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             const int e = tile_kernel(g->kr, cols, &width);
             /* a full tile straight into C; an edge or transposed one into a buffer first */
             const int direct = rows == mr && cols == width && !g->transposed &&
-                               !(g->bf16 && g->alpha != 1);
+                               !(g->bf16 && g->alpha != 1 && !g->bf16_alpha_packed);
             NN_T *dst = direct ? g->C + (ic + ir) * g->ldc + jc + jr : tile;
             const int64_t ldd = direct ? g->ldc : nr;
             const NN_T b0 = direct ? beta : (NN_T)0;
@@ -295,7 +296,8 @@ static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int
         const int64_t ld = a_side ? (t ? g->m : g->k) : (t ? g->n : g->k);
         const float *src = (a_side ? g->A : g->B) + (t ? pc * ld + i0 : i0 * ld + pc);
         nni_pack_bf16(g->bf16, dst, src, t ? ld : 1, t ? 1 : ld, kc, len,
-                      a_side ? MR(g->kr) : NR(g->kr), 1);
+                      a_side ? MR(g->kr) : NR(g->kr),
+                      a_side && g->bf16_alpha_packed ? g->alpha : 1);
         return;
     }
 #endif
@@ -929,12 +931,21 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->ep = epilogue_is_empty(ep) ? NULL : ep;
     g->kr = nni_gemm_kernel_get();
     g->bf16 = 0;
+    g->bf16_alpha_packed = 0;
     /* a bfloat16 product (nn_gemm_bf16_f32) packs both operands, whatever its size: the
      * packing is where they are rounded; vdpbf16ps where there is a set for it */
     if (bf16) {
         const nni_gemm_kernel *pairs = nni_gemm_kernel_bf16();
         if (pairs) g->kr = pairs;
         g->bf16 = pairs ? NNI_BF16_PAIRS : NNI_BF16_ROUNDED;
+        /* alpha a power of two (W's gradient's 1/m for a batch of 64 or 256): alpha bf16(a)
+         * = bf16(alpha a) exactly (but where alpha a leaves float's normal range), so alpha
+         * scales A as it is packed and every tile goes straight to C */
+        {
+            int e;
+            g->bf16_alpha_packed = alpha != 0 && fabs(frexp((double)alpha, &e)) == 0.5 &&
+                                   e > -100 && e < 100;
+        }
     } else {
         /* mid-size products: the direct kernels (gemm_direct.c; its rule), as a layer's are */
         if (NNI_F(direct_applies)(m, n, k, trans_b)) return PATH_DIRECT_KERNELS;
@@ -1027,9 +1038,10 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
 /* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue, the products in bfloat16: gemm's
  * blocked path, whose packing rounds op(A) and op(B) to bfloat16 (gemm_prepare), on the
  * bfloat16 set where there is one; the sums in float, in blocks and halves of k that do not
- * depend on the thread count, so neither do the bits. alpha (W's gradient's 1/m) is not
- * folded into a packed operand, whose rounding it would change (which operand is packed as
- * A depends on the shape): it scales each k block's sum as the block's tile is written. */
+ * depend on the thread count, so neither do the bits. alpha (W's gradient's 1/m) scales each
+ * k block's sum as the block's tile is written; folded into a packed operand it would change
+ * the operand's rounding (and which operand is packed as A depends on the shape), but for a
+ * power of two (gemm_prepare). */
 int nn_gemm_bf16_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k,
                      int trans_a, int trans_b, float alpha, float beta,
                      const nn_epilogue_f32 *ep)

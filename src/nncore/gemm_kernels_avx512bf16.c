@@ -65,8 +65,9 @@ static __mmask16 lane_mask(int64_t lanes)
 }
 
 void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, int64_t ks,
-                                int64_t ls, int64_t kc, int64_t lanes, int w)
+                                int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
 {
+    const __m512 sv = _mm512_set1_ps(scale);
     int64_t q, p, l, r;
     for (q = 0; q < lanes; q += w, dst += w * kc) {
         const int64_t n = lanes - q < w ? lanes - q : w;
@@ -79,9 +80,9 @@ void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, 
                 for (l = 0; l < w; l += 16) {
                     /* the lanes read (n of the panel's w are the block's) and written */
                     const __mmask16 m = lane_mask(n - l), wm = lane_mask(w - l);
-                    const __m512 x0 = _mm512_maskz_loadu_ps(m, s0 + l);
+                    const __m512 x0 = _mm512_mul_ps(sv, _mm512_maskz_loadu_ps(m, s0 + l));
                     const __m512 x1 = odd_end ? _mm512_setzero_ps()
-                                              : _mm512_maskz_loadu_ps(m, s1 + l);
+                                              : _mm512_mul_ps(sv, _mm512_maskz_loadu_ps(m, s1 + l));
                     const __m512i lo =
                         _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(x0));
                     const __m512i hi =
@@ -100,14 +101,15 @@ void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, 
                 }
                 for (p = 0; p + 32 <= kc; p += 32) {
                     NNI_ALIGN64 uint32_t words[16];
-                    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(sl + p + 16),
-                                                          _mm512_loadu_ps(sl + p));
+                    const __m512bh v =
+                        _mm512_cvtne2ps_pbh(_mm512_mul_ps(sv, _mm512_loadu_ps(sl + p + 16)),
+                                            _mm512_mul_ps(sv, _mm512_loadu_ps(sl + p)));
                     _mm512_store_si512(words, (__m512i)v);
                     for (r = 0; r < 16; r++) dl[(p / 2 + r) * w] = words[r];
                 }
                 for (; p < kc; p += 2) /* the last terms, the scalar rounding's same bits */
-                    dl[(p / 2) * w] = nni_bf16_bits(sl[p]) |
-                                      (p + 1 < kc ? nni_bf16_bits(sl[p + 1]) : 0) << 16;
+                    dl[(p / 2) * w] = nni_bf16_bits(scale * sl[p]) |
+                                      (p + 1 < kc ? nni_bf16_bits(scale * sl[p + 1]) : 0) << 16;
             }
         }
     }

@@ -203,8 +203,8 @@ void nni_pack_bf16(int mode, float *restrict dst, const float *restrict src, int
 {
 #ifdef NN_HAVE_KERNEL_AVX512BF16
     /* pairs are packed only for the set with vdpbf16ps, so this CPU converts with it too */
-    if (mode == NNI_BF16_PAIRS && scale == 1) {
-        nni_pack_bf16_pairs_avx512(dst, src, ks, ls, kc, lanes, w);
+    if (mode == NNI_BF16_PAIRS) {
+        nni_pack_bf16_pairs_avx512(dst, src, ks, ls, kc, lanes, w, scale);
         return;
     }
 #endif

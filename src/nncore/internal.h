@@ -286,12 +286,12 @@ typedef struct nni_gemm_kernel {
 void nni_pack_bf16(int mode, float *restrict dst, const float *restrict src, int64_t ks,
                    int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
 /* Its scalar loop (what nni_pack_bf16 runs but for pairs on a CPU with AVX512_BF16), and the
- * pairs with AVX512_BF16's conversions (gemm_kernels_avx512bf16.c; scale 1): the same bits,
- * but for subnormal inputs, which the conversion (and vdpbf16ps) takes as zero. */
+ * pairs with AVX512_BF16's conversions (gemm_kernels_avx512bf16.c): the same bits, but for
+ * subnormal inputs, which the conversion (and vdpbf16ps) takes as zero. */
 void nni_pack_bf16_scalar(int mode, float *restrict dst, const float *restrict src, int64_t ks,
                           int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
 void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, int64_t ks,
-                                int64_t ls, int64_t kc, int64_t lanes, int w);
+                                int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
 
 /* x rounded to bfloat16 (nearest, ties to even; a NaN stays a NaN): the high 16 bits of the
  * float it returns, the low 16 zero. */

@@ -5,7 +5,8 @@
  * - the rounding itself: nni_bf16_round on ties, the largest values, NaN and infinities;
  * - every shape m, n, k in a set of odd sizes and a few large ones, every trans_a / trans_b,
  *   alpha and beta, with and without an epilogue, against the same sum in double of the
- *   operands rounded to bfloat16, times alpha, within the bound of a k-term float sum; and
+ *   operands rounded to bfloat16, times alpha (1, -0.75, and powers of two, which scale the
+ *   packed A), within the bound of a k-term float sum; and
  *   farther from the float product than that bound (the rounding happened);
  * - the same bits on 1, 2 and 3 threads, in both loop orders;
  * - vdpbf16ps against the float kernels on the rounded operands: within the bound.
@@ -118,6 +119,9 @@ static void check_shape(int64_t m, int64_t n, int64_t k, int ta, int tb, float a
     free(A), free(B), free(C), free(C0), free(F), free(bias);
 }
 
+/* alpha 1, -0.75 (scaling each k block's sum), powers of two (scaling the packed A) */
+static const float ALPHAS[4] = {1.0f, -0.75f, 0.25f, -2.0f};
+
 static void test_shapes(const char *how)
 {
     int a, b, c, t;
@@ -127,11 +131,11 @@ static void test_shapes(const char *how)
                 for (c = 0; c < N_SIZES; c++)
                     if ((a + b + c + t) % 3 == 0) /* a third of the grid, every size in each */
                         check_shape(SIZES[a], SIZES[b], SIZES[c], t & 1, t >> 1,
-                                    (a + c) % 4 ? 1.0f : -0.75f, (b + c) % 3 ? 0.0f : 0.5f,
+                                    ALPHAS[(a + c) % 4], (b + c) % 3 ? 0.0f : 0.5f,
                                     (a + b) % 5 == 0, how);
     for (a = 0; a < N_LARGE; a++)
         for (t = 0; t < 4; t++)
-            check_shape(LARGE[a][0], LARGE[a][1], LARGE[a][2], t & 1, t >> 1, 1.0f,
+            check_shape(LARGE[a][0], LARGE[a][1], LARGE[a][2], t & 1, t >> 1, ALPHAS[(a + t) % 4],
                         t == 3 ? 1.0f : 0.0f, a == 0 && t == 0, how);
 }
 
@@ -163,9 +167,10 @@ static void test_pack_pairs(void)
                     const int64_t ks = layout ? 1 : LD, ls = layout ? LD : 1;
                     const int64_t panels = (lanes + w - 1) / w, used = panels * w * kc;
                     for (i = 0; i < used + 16; i++) simd[i] = scalar[i] = -7.0f;
-                    nni_pack_bf16(NNI_BF16_PAIRS, simd, src, ks, ls, kc, lanes, w, 1.0f);
+                    const float scale = kc % 3 ? 1.0f : 0.25f; /* a power-of-two alpha */
+                    nni_pack_bf16(NNI_BF16_PAIRS, simd, src, ks, ls, kc, lanes, w, scale);
                     nni_pack_bf16_scalar(NNI_BF16_PAIRS, scalar, src, ks, ls, kc, lanes, w,
-                                         1.0f);
+                                         scale);
                     CHECK(memcmp(simd, scalar, sizeof(float) * (size_t)(used + 16)) == 0,
                           "pairs packing: w %d, %s side by side, kc %lld, lanes %lld: the "
                           "conversion instructions differ from the scalar loop", w,
