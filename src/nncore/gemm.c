@@ -167,6 +167,13 @@ typedef struct {
     NN_T step_c[NNI_STEP_CONSTS];
 } gemm_args;
 
+/* Floats a lane of a packed panel of kc terms takes: kc, or for bfloat16 pairs (two terms a
+ * 32-bit word) (kc + 1) / 2, so that a block's panels lie end to end as the float ones do. */
+static int64_t panel_kc(const gemm_args *g, int64_t kc)
+{
+    return g->bf16 == NNI_BF16_PAIRS ? (kc + 1) / 2 : kc;
+}
+
 /* The tile (rows x cols, row stride nr) into C at the kernel's (i0, j0), then beta. */
 static void write_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
                        int64_t rows, int64_t cols, NN_T beta)
@@ -245,6 +252,7 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
                          const NN_T *a_rows, int64_t ldb)
 {
     const int mr = MR(g->kr), nr = NR(g->kr);
+    const int64_t pk = panel_kc(g, kc);
     NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
     /* a_in_l1: ir outer (A's panel stays in L1), jr inner (B's panels stream from L2);
      * else jr outer (B's panel stays in L1), ir inner. The same tiles either way. */
@@ -265,13 +273,13 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             const NN_T b0 = direct ? beta : (NN_T)0;
             if (ldb) /* B in place; A in place too (lda k) or packed (lda 0) */
                 (e < 0 ? UKR_BIP(g->kr) : EDGE_BIP(g->kr)[e])(
-                    kc, a_rows && rows == mr ? a_rows + ir * g->k : ap + ir * kc,
+                    kc, a_rows && rows == mr ? a_rows + ir * g->k : ap + ir * pk,
                     a_rows && rows == mr ? g->k : 0, bp + jr, ldb, dst, ldd, b0);
             else if (a_rows && rows == mr)
                 (e < 0 ? UKR_IP(g->kr) : EDGE_IP(g->kr)[e])(kc, a_rows + ir * g->k, g->k,
-                                                            bp + jr * kc, dst, ldd, b0);
+                                                            bp + jr * pk, dst, ldd, b0);
             else
-                (e < 0 ? UKR(g->kr) : EDGE(g->kr)[e])(kc, ap + ir * kc, bp + jr * kc, dst, ldd,
+                (e < 0 ? UKR(g->kr) : EDGE(g->kr)[e])(kc, ap + ir * pk, bp + jr * pk, dst, ldd,
                                                       b0);
             if (!direct) write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
         }
@@ -323,7 +331,7 @@ static const NN_T *packed_block(const gemm_args *g, int a_side, const NN_T *all,
                                 int64_t i0, int64_t len, int64_t pc, int64_t kc)
 {
     if (all) return all + pc * round_up(a_side ? g->m : g->n, a_side ? MR(g->kr) : NR(g->kr)) +
-                    i0 * kc;
+                    i0 * panel_kc(g, kc);
     pack_side(g, a_side, buf, i0, len, pc, kc);
     return buf;
 }
@@ -439,7 +447,8 @@ static int pack_shared_part(void *ctx, int64_t c)
     if (i0 >= i1) return NN_OK;
     for (pc = 0; pc < g->k; pc += g->kc) {
         const int64_t kc = min64(g->kc, g->k - pc);
-        pack_side(g, s->by_cols, s->shared + pc * pad + i0 * kc, i0, i1 - i0, pc, kc);
+        pack_side(g, s->by_cols, s->shared + pc * pad + i0 * panel_kc(g, kc), i0, i1 - i0, pc,
+                  kc);
     }
     return NN_OK;
 }

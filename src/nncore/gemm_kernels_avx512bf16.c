@@ -69,7 +69,7 @@ void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, 
 {
     const __m512 sv = _mm512_set1_ps(scale);
     int64_t q, p, l, r;
-    for (q = 0; q < lanes; q += w, dst += w * kc) {
+    for (q = 0; q < lanes; q += w, dst += w * ((kc + 1) / 2)) {
         const int64_t n = lanes - q < w ? lanes - q : w;
         const float *s = src + q * ls;
         uint32_t *d = (uint32_t *)(void *)dst;

@@ -165,16 +165,16 @@ static void pack_rows(NN_T *restrict dst, const NN_T *restrict src, int64_t ld, 
 
 #ifdef NN_ELEM_F32
 /* Bfloat16 panels (nn_gemm_bf16_f32) from the block whose element (p, l) is src[p ks + l ls]
- * (p < kc, l < lanes), scaled, then rounded to bfloat16; panel q (lanes q w ..) at
- * dst + q w kc, the float panels' places, lanes past `lanes` zero.
- * NNI_BF16_PAIRS: word [r w + l] of a panel holds the terms 2r (low half) and 2r + 1 (high
- * half; zero past kc), the first (kc + 1) / 2 w words of the panel. NNI_BF16_ROUNDED: float
- * [p w + l] holds the rounded value, the float kernels' layout. */
+ * (p < kc, l < lanes), scaled, then rounded to bfloat16, in panels of w lanes end to end,
+ * lanes past `lanes` zero. NNI_BF16_PAIRS: (kc + 1) / 2 w words a panel, word [r w + l]
+ * holding the terms 2r (low half) and 2r + 1 (high half; zero past kc). NNI_BF16_ROUNDED:
+ * kc w floats a panel, float [p w + l] the rounded value, the float kernels' layout. */
 void nni_pack_bf16_scalar(int mode, float *restrict dst, const float *restrict src, int64_t ks,
                           int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
 {
     int64_t q, p, l;
-    for (q = 0; q < lanes; q += w, dst += w * kc) {
+    const int64_t stride = mode == NNI_BF16_PAIRS ? w * ((kc + 1) / 2) : w * kc;
+    for (q = 0; q < lanes; q += w, dst += stride) {
         const int64_t n = lanes - q < w ? lanes - q : w;
         const float *s = src + q * ls;
         if (mode == NNI_BF16_PAIRS) {

@@ -165,7 +165,8 @@ static void test_pack_pairs(void)
                 for (lanes = 1; lanes <= MAXL; lanes += 1 + lanes / 8) {
                     const int w = widths[wi];
                     const int64_t ks = layout ? 1 : LD, ls = layout ? LD : 1;
-                    const int64_t panels = (lanes + w - 1) / w, used = panels * w * kc;
+                    const int64_t panels = (lanes + w - 1) / w;
+                    const int64_t used = panels * w * ((kc + 1) / 2); /* the panels' floats */
                     for (i = 0; i < used + 16; i++) simd[i] = scalar[i] = -7.0f;
                     const float scale = kc % 3 ? 1.0f : 0.25f; /* a power-of-two alpha */
                     nni_pack_bf16(NNI_BF16_PAIRS, simd, src, ks, ls, kc, lanes, w, scale);
