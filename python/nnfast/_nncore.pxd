@@ -127,6 +127,7 @@ cdef extern from "nncore.h" nogil:
         pass
     int nn_all_within_f32(int *ok, const float *x, int64_t n, double low, double high)
     int nn_gemm_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, float alpha, float beta, const nn_epilogue_f32 *ep)
+    int nn_gemm_bf16_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, float alpha, float beta, const nn_epilogue_f32 *ep)
     int nn_gemm_naive_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, float alpha, float beta, const nn_epilogue_f32 *ep)
     int nn_activation_forward_f32(float *A, const float *Z, int64_t m, int64_t n, nn_act act)
     int nn_activation_backward_f32(float *G_out, const float *A, const float *G, int64_t m, int64_t n, nn_act act)
