@@ -483,7 +483,11 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * -o 16 -b 50, 11 rounds, A in L1 against the other order: 1 thread 1.11x (quartiles
      * 1.07-1.14), 2 threads 1.48x (1.36-1.60). On a 48 KiB L1 (kc 160) no product of W3 or
      * W4 changes order by this. */
-    int a_in_l1 = (int64_t)nr * elem_bytes >= 128 &&
+    /* (the kernel's C row, nr floats or doubles: a bfloat16 product's 2-byte terms sum into
+     * float; taken with 2-byte rows, the 8 x 48 bf16 kernel ran the other order at kc 320:
+     * 2048^3 on 2 threads 0.88x, 256 x 2048 x 2048 0.96x, Zen 5, indicative) */
+    const int64_t c_row_bytes = (int64_t)nr * (elem_bytes < 4 ? 4 : elem_bytes);
+    int a_in_l1 = c_row_bytes >= 128 &&
                   (k >= A_IN_L1_MIN_K || c_bytes >= l2 ||
                    (k + kc_b - 1) / kc_b > (k + kc_a - 1) / kc_a);
     if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
