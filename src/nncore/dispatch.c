@@ -79,7 +79,9 @@ int nni_cpu_runs_avx512vl(void)
 #endif
 }
 
-/* AVX512_BF16 (vdpbf16ps): cpuid leaf 7 subleaf 1 eax bit 5, beside AVX-512F's state. */
+#if defined(NN_HAVE_KERNEL_AVX512BF16) && defined(NN_HAVE_KERNEL_AVX512)
+/* AVX512_BF16 (vdpbf16ps): cpuid leaf 7 subleaf 1 eax bit 5, beside AVX-512F's state. Only in
+ * builds whose compiler has the instruction set (and so knows its cpuid name). */
 static int cpu_runs_avx512bf16(void)
 {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -94,6 +96,7 @@ static int cpu_runs_avx512bf16(void)
     return 0;
 #endif
 }
+#endif
 
 int nni_cpu_runs_any(void) { return 1; }
 

@@ -161,7 +161,7 @@ typedef struct {
     int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
     int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
     int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _ROUNDED     */
-    int bf16_alpha_packed; /* a bfloat16 product's alpha, a power of two, scales packed A      */
+    int alpha_on_tiles;   /* a bfloat16 product's alpha, not a power of two, scales each tile  */
     const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
     int64_t step_off;     /* C's first element in the step's arrays                            */
     NN_T step_c[NNI_STEP_CONSTS];
@@ -184,7 +184,7 @@ static void write_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0,
     for (i = 0; i < rows; i++) {
         const NN_T *tr = tile + i * nr;
         NN_T *cr = c + i * rs;
-        if (g->bf16 && g->alpha != 1 && !g->bf16_alpha_packed) { /* nn_gemm_bf16_f32's alpha */
+        if (g->alpha_on_tiles) { /* nn_gemm_bf16_f32's alpha (gemm_prepare) */
             if (beta == 0)
                 for (j = 0; j < cols; j++) cr[j * cs] = g->alpha * tr[j];
             else
@@ -267,7 +267,7 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             const int e = tile_kernel(g->kr, cols, &width);
             /* a full tile straight into C; an edge or transposed one into a buffer first */
             const int direct = rows == mr && cols == width && !g->transposed &&
-                               !(g->bf16 && g->alpha != 1 && !g->bf16_alpha_packed);
+                               !g->alpha_on_tiles;
             NN_T *dst = direct ? g->C + (ic + ir) * g->ldc + jc + jr : tile;
             const int64_t ldd = direct ? g->ldc : nr;
             const NN_T b0 = direct ? beta : (NN_T)0;
@@ -305,7 +305,7 @@ static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int
         const float *src = (a_side ? g->A : g->B) + (t ? pc * ld + i0 : i0 * ld + pc);
         nni_pack_bf16(g->bf16, dst, src, t ? ld : 1, t ? 1 : ld, kc, len,
                       a_side ? MR(g->kr) : NR(g->kr),
-                      a_side && g->bf16_alpha_packed ? g->alpha : 1);
+                      a_side && !g->alpha_on_tiles ? g->alpha : 1);
         return;
     }
 #endif
@@ -940,20 +940,21 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->ep = epilogue_is_empty(ep) ? NULL : ep;
     g->kr = nni_gemm_kernel_get();
     g->bf16 = 0;
-    g->bf16_alpha_packed = 0;
+    g->alpha_on_tiles = 0;
     /* a bfloat16 product (nn_gemm_bf16_f32) packs both operands, whatever its size: the
      * packing is where they are rounded; vdpbf16ps where there is a set for it */
     if (bf16) {
         const nni_gemm_kernel *pairs = nni_gemm_kernel_bf16();
         if (pairs) g->kr = pairs;
         g->bf16 = pairs ? NNI_BF16_PAIRS : NNI_BF16_ROUNDED;
-        /* alpha a power of two (W's gradient's 1/m for a batch of 64 or 256): alpha bf16(a)
-         * = bf16(alpha a) exactly (but where alpha a leaves float's normal range), so alpha
-         * scales A as it is packed and every tile goes straight to C */
+        /* alpha a power of two (W's gradient's 1/m for a batch of 64 or 256), or 1: alpha
+         * bf16(a) = bf16(alpha a) exactly (but where alpha a leaves float's normal range), so
+         * alpha scales A as it is packed and every tile goes straight to C; any other alpha
+         * scales each tile's sums as they are written (write_tile) */
         {
             int e;
-            g->bf16_alpha_packed = alpha != 0 && fabs(frexp((double)alpha, &e)) == 0.5 &&
-                                   e > -100 && e < 100;
+            g->alpha_on_tiles = !(alpha != 0 && fabs(frexp((double)alpha, &e)) == 0.5 &&
+                                  e > -100 && e < 100);
         }
     } else {
         /* mid-size products: the direct kernels (gemm_direct.c; its rule), as a layer's are */
@@ -988,7 +989,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     /* bfloat16 pairs: a panel holds 2 bytes a term, so k blocks twice as long fill the
      * caches as the float ones do (their panels keep the float ones' places: half used) */
     nni_gemm_blocking_get(&bl, (int)mr, (int)nr,
-                          g->kr->bf16 == NNI_BF16_PAIRS ? 2 : (int)sizeof(NN_T), k,
+                          g->bf16 == NNI_BF16_PAIRS ? 2 : (int)sizeof(NN_T), k,
                           m * n * (int64_t)sizeof(NN_T), !g->trans_b && !g->ep && !g->step);
     {
         int64_t k_blocks = (k + bl.kc - 1) / bl.kc;

@@ -1,12 +1,12 @@
 /* The bfloat16 micro-kernel (AVX512_BF16): float32 C from bfloat16 panels, 8 x 48.
  *
- * The panels (gemm_pack.c, a kernel set with bf16 == NNI_BF16_PAIRS) hold k in pairs: one
+ * The panels (gemm_pack.c, NNI_BF16_PAIRS) hold k in pairs: one
  * 32-bit word per lane and pair, op(X)[2q, l] in its low half and op(X)[2q+1, l] in its high
  * half, rounded to bfloat16 (nearest, ties to even). One vdpbf16ps per 16 columns and pair:
  *     c[i][j] = (c[i][j] + a[i][2q+1] b[2q+1][j]) + a[i][2q] b[2q][j]
  * each addition rounded to float32 (the products of two bfloat16 values are exact in float32),
- * subnormal inputs and results flushed to zero by the instruction. Twice the terms of a float
- * FMA per instruction: 493 GFLOP/s against 268 on one Zen 5 core (12 independent chains).
+ * subnormal inputs and results flushed to zero by the instruction: twice the terms of a float
+ * FMA per instruction (bench/bench_bf16_gemm.py measures what the products gain).
  * Compiled with -mavx512f -mavx512bf16 by CMakeLists.txt; run only where the CPU reports
  * avx512_bf16 (dispatch.c). */
 #include "internal.h"
@@ -53,8 +53,9 @@ static void ukr_avx512bf16_8x48(int64_t kc, const float *a_panel, const float *b
 
 /* The packing of NNI_BF16_PAIRS panels (nni_pack_bf16's contract, gemm_pack.c), with the
  * conversion instructions (vcvtneps2bf16: nearest, ties to even; a NaN stays a NaN; the
- * scalar nni_bf16_bits's results, bit for bit). The scalar loop ran a 256 x 2048 x 2048
- * product at 0.94x the float one, one thread: B's 4 M elements converted one at a time.
+ * scalar nni_bf16_bits's results, bit for bit). With the scalar loop a 256 x 2048 x 2048
+ * product ran at 0.94x the float one, one thread (bench_gemm_configs -o 16 -b 3 ... kernel
+ * bf16, load ~1: indicative): B's 4 M elements converted one at a time.
  * ls == 1 (a panel's lanes side by side: op(B) = B, op(A) = A^T): rows p and p + 1 of the
  * block, 16 lanes at a time, converted and interleaved (p in the low halves).
  * ks == 1 (each lane's terms side by side: op(A) = A, op(B) = B^T): 32 terms of a lane,
@@ -125,5 +126,4 @@ const nni_gemm_kernel nni_kernel_avx512bf16 = {
     .nr_f32 = 16 * BF16_NV,
     .ukr_f32 = ukr_avx512bf16_8x48,
     .vl_f32 = 16,
-    .bf16 = NNI_BF16_PAIRS,
 };

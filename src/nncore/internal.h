@@ -275,12 +275,10 @@ typedef struct nni_gemm_kernel {
     nni_sgd_step_f64 sgd_f64;
     nni_adam_step_f32 adam_f32;
     nni_adam_step_f64 adam_f64;
-    /* NNI_BF16_PAIRS: a set for bfloat16 products alone (nn_gemm_bf16_f32), whose kernels
-     * read k in pairs, two bfloat16 values a 32-bit word (vdpbf16ps); 0: float and double */
-    int bf16;
 } nni_gemm_kernel;
-/* How a bfloat16 product packs (nni_pack_bf16): pairs for a bf16 set, or rounded values in
- * the float layout for the float kernels (a CPU without AVX512_BF16).                    */
+/* How a bfloat16 product packs (nni_pack_bf16): pairs of terms, two bfloat16 values a 32-bit
+ * word, for the vdpbf16ps set (nni_gemm_kernel_bf16), or rounded values in the float layout
+ * for the float kernels (a CPU without AVX512_BF16).                                      */
 #define NNI_BF16_PAIRS 1
 #define NNI_BF16_ROUNDED 2
 void nni_pack_bf16(int mode, float *restrict dst, const float *restrict src, int64_t ks,

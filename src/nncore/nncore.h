@@ -204,10 +204,11 @@ typedef struct nn_workspace_f64 nn_workspace_f64;
 #undef NN_F
 #undef NN_WS
 
-/* nn_gemm_f32's contract with the products in bfloat16: alpha op(A) and op(B) rounded to
- * bfloat16 (nearest, ties to even), the products (exact in float) summed in float. Where the
- * CPU has AVX512_BF16 two terms at a time, (c + a1 b1) + a0 b0 (vdpbf16ps; subnormals flushed
- * to zero), else one at a time on the float kernels; the same bits on any thread count.     */
+/* nn_gemm_f32's contract with the products in bfloat16: op(A) and op(B) rounded to bfloat16
+ * (nearest, ties to even), the products (exact in float) summed in float, alpha times each
+ * block of k's sums (a power of two: exactly alpha times the whole sum). Where the CPU has
+ * AVX512_BF16 two terms at a time, (c + a1 b1) + a0 b0 (vdpbf16ps; subnormals flushed to
+ * zero), else one at a time on the float kernels; the same bits on any thread count.       */
 int nn_gemm_bf16_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k,
                      int trans_a, int trans_b, float alpha, float beta,
                      const nn_epilogue_f32 *ep);
