@@ -1,5 +1,11 @@
-"""Comparison helpers for the tests: tensor by tensor, by name, with a stated tolerance."""
+"""Helpers for the tests: comparisons tensor by tensor, by name, with a stated tolerance;
+data; a test file's tests run again with a kernel set forced, in a fresh process."""
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
 
 def assert_close(name, actual, expected, rtol, atol=0.0):
@@ -41,3 +47,19 @@ def targets_for(loss, n_outputs, n=23, seed=1):
     if loss == "binary_cross_entropy":
         return rng.integers(0, 2, size=(n, n_outputs)).astype(float)
     return rng.normal(size=(n, n_outputs))
+
+
+def pytest_with_kernel(isa, test_file, selection, **env):
+    """Run test_file's tests selected by `-k selection` in a fresh process with the GEMM
+    kernel set isa forced (NNFAST_GEMM_KERNEL, and env's other variables), and assert they
+    ran and passed; skip where this CPU does not run isa. Returns the environment."""
+    from test_vecmath import runs
+    if not runs(isa):
+        pytest.skip(f"this CPU does not run {isa}")
+    env = dict(os.environ, NNFAST_GEMM_KERNEL=isa, **env)
+    result = subprocess.run([sys.executable, "-m", "pytest", test_file, "-q", "-p",
+                             "no:cacheprovider", "-k", selection],
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+    return env

@@ -60,12 +60,12 @@ def test_unknown_target_column(folder):
 
 
 def test_model_file_of_another_format_version(folder, tmp_path):
-    """A file written by a future nnfast (format_version 3) is refused by name and version."""
+    """A file written by a future nnfast (format_version 4) is refused by name and version."""
     with zipfile.ZipFile(folder / "iris.npz") as zf:
         members = {name: zf.read(name) for name in zf.namelist()}
     with zipfile.ZipFile(folder / "iris.npz") as zf, zf.open("meta.npy") as f:
         meta = json.loads(np.lib.format.read_array(f).tobytes())
-    meta["format_version"] = 3
+    meta["format_version"] = 4
     with zipfile.ZipFile(tmp_path / "future.npz", "w") as zf:
         for name, data in members.items():
             if name != "meta.npy":
@@ -73,7 +73,7 @@ def test_model_file_of_another_format_version(folder, tmp_path):
         with zf.open("meta.npy", "w") as f:
             np.lib.format.write_array(f, np.frombuffer(json.dumps(meta).encode(), np.uint8))
     result = run_nnfast("info", tmp_path / "future.npz")
-    assert_one_line_error(result, "model file format version 3", "reads versions 1 to 2")
+    assert_one_line_error(result, "model file format version 4", "reads versions 1 to 3")
 
 
 def test_input_width_mismatch(folder):

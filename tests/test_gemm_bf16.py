@@ -5,15 +5,13 @@ alpha (a power of two or not) and beta, the epilogue; the same bits on 1 and 2 t
 errors. Each kernel set (vdpbf16ps where the CPU has AVX512_BF16, the float kernels on rounded
 operands) in a fresh process, forced through NNFAST_GEMM_KERNEL. The C program
 tests/c/test_gemm_bf16.c covers the same contract from C (tests/test_c_core.py)."""
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import nnfast
 from nnfast import _core
+
+from helpers import pytest_with_kernel
 
 RELU = 4  # nnfast.vocabulary's activation code for relu (nncore.h NN_ACT_RELU)
 
@@ -101,21 +99,9 @@ def test_bad_requests_raise():
         _core.gemm(C32, A32, B32.T.copy(), bf16=True)  # op(A) columns != op(B) rows
 
 
-def cpu_runs(isa):
-    from test_vecmath import runs
-    return runs(isa)
-
-
 @pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
 def test_each_instruction_set(isa):
     """The checks above with the kernel set forced in a fresh process: avx512 takes vdpbf16ps
     where the CPU has AVX512_BF16, the others the float kernels on rounded operands."""
-    if not cpu_runs(isa):
-        pytest.skip(f"this CPU does not run {isa}")
-    env = dict(os.environ, NNFAST_GEMM_KERNEL=isa)
-    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p",
-                             "no:cacheprovider", "-k", "rounded_operands or rounding_shows or "
-                             "epilogue or threads"],
-                            capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+    pytest_with_kernel(isa, __file__,
+                       "rounded_operands or rounding_shows or epilogue or threads")

@@ -3,7 +3,6 @@ B^T (the transposed panels go through each kernel set's in-register transposes, 
 odd shapes in 1..70 and large ones, float32 and float64, alpha, beta and the fused epilogue.
 Each instruction set runs in a fresh process, forced through NNFAST_GEMM_KERNEL (chosen once
 per process)."""
-import os
 import subprocess
 import sys
 
@@ -11,6 +10,8 @@ import numpy as np
 import pytest
 
 from nnfast import _core
+
+from helpers import pytest_with_kernel
 
 SIZES = (1, 2, 5, 12, 13, 16, 17, 31, 33, 64, 70)
 LARGE = ((64, 256, 784), (784, 256, 64), (64, 784, 256), (257, 129, 301), (300, 10, 520))
@@ -70,22 +71,10 @@ def test_a_negative_alpha_scales_the_transposed_panels():
     assert (C < 0).sum() == (want < 0).sum()
 
 
-def cpu_runs(isa):
-    from test_vecmath import runs
-    return runs(isa)
-
-
 @pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
 def test_each_instruction_set_packs_the_same_products(isa):
     """The checks above with the kernel set (and its packers) forced in a fresh process."""
-    if not cpu_runs(isa):
-        pytest.skip(f"this CPU does not run {isa}")
-    env = dict(os.environ, NNFAST_GEMM_KERNEL=isa)
-    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p",
-                             "no:cacheprovider", "-k", "match or negative_alpha"],
-                            capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+    env = pytest_with_kernel(isa, __file__, "match or negative_alpha")
     info = subprocess.run([sys.executable, "-c", "from nnfast import _core; "
                            "print(_core.build_info()['gemm_kernel_float32'])"],
                           capture_output=True, text=True, env=env, timeout=120)

@@ -760,7 +760,7 @@ def setter(*keys_and_value):
 
 HOSTILE_META = {
     "meta is a JSON list": lambda meta: meta.clear() or meta.update(format=None),
-    "format_version 3": setter("format_version", 3),
+    "format_version 4": setter("format_version", 4),
     "format_version '1'": setter("format_version", "1"),
     "kind is a list": setter("kind", ["MLP"]),
     "kind 'Transformer'": setter("kind", "Transformer"),

@@ -202,3 +202,27 @@ def test_float32_kernels_stay_float32():
     assert ops.dense_forward(A_prev.astype(np.float32), W.astype(np.float32),
                              b.astype(np.float32), "relu").dtype == np.float32
     assert_close("sigmoid f32", ops.sigmoid(Z32), ref_ops.sigmoid(Z32.astype(float).tolist()), 1e-6)
+
+
+def test_bfloat16_rounding_and_products_match_the_reference():
+    rng = np.random.default_rng(4)
+    # magnitudes from bfloat16's subnormals (2^-133 spacing) to near float32's largest
+    x = rng.standard_normal(3000) * np.exp2(rng.integers(-140, 126, 3000).astype(float))
+    x[:4] = [0.0, -0.0, 1 + 2.0 ** -8, 1 + 3 * 2.0 ** -8]  # zeros and two ties
+    want = np.array([ref_ops.bfloat16(v) for v in x.tolist()])
+    got = ops.bfloat16(x)
+    assert got.dtype == np.float64 and np.array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    x32 = x.astype(np.float32)
+    got32 = ops.bfloat16(x32)
+    assert got32.dtype == np.float32
+    assert np.array_equal(got32, [ref_ops.bfloat16(v) for v in x32.astype(float).tolist()])
+    A = rng.standard_normal((7, 33))
+    B = rng.standard_normal((33, 5))
+    want = np.array(ref_ops.matmul_bfloat16(A.tolist(), B.tolist()))
+    assert_close("matmul_bfloat16 float64", ops.matmul_bfloat16(A, B), want, 1e-14)
+    got32 = ops.matmul_bfloat16(A.astype(np.float32), B.astype(np.float32))
+    assert got32.dtype == np.float32
+    # float32 operands round to the same bfloat16 values (ties aside); float32 sums
+    assert np.abs(got32 - want).max() < 1e-5
+    assert np.abs(ops.matmul(A, B) - want).max() > 1e-3  # the rounding shows

@@ -121,7 +121,8 @@ def test_wheel_from_the_sdist_installs_and_trains(installed):
     assert str(ROOT) not in out.split("file ", 1)[1].splitlines()[0]  # the venv's copy
     assert f"version {VERSION}" in out
     assert "build_type Release" in out
-    assert "kernels ['gemm_kernel_float32', 'gemm_kernel_float64', 'vecmath_kernel']" in out
+    assert ("kernels ['gemm_kernel_bfloat16', 'gemm_kernel_float32', 'gemm_kernel_float64', "
+            "'vecmath_kernel']") in out
     version = run(python.parent / "nnfast", "--version", cwd=wheel.parent, env=env)
     assert VERSION in version
 

@@ -182,14 +182,8 @@ def test_every_instruction_set_engine(isa):
     AVX-512 machine as on the AVX2-only CI machine), in a fresh process: the W1/W2 checks above."""
     import subprocess
     import sys
-    from test_vecmath import runs
-    if not runs(isa):
-        pytest.skip(f"this CPU does not run {isa}")
-    env = dict(os.environ, NNFAST_GEMM_KERNEL=isa, NNFAST_VECMATH=isa)
-    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p",
-                             "no:cacheprovider", "-k", "w1_w2_shapes or thread_count"],
-                            capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    from helpers import pytest_with_kernel
+    env = pytest_with_kernel(isa, __file__, "w1_w2_shapes or thread_count", NNFAST_VECMATH=isa)
     info = subprocess.run([sys.executable, "-c", "from nnfast import _core; "
                            "print(_core.build_info()['gemm_kernel_float64'])"],
                           capture_output=True, text=True, env=env, timeout=120)

@@ -18,6 +18,7 @@ ACTIVATION_CODES: Dict[str, int]
 LOSS_CODES: Dict[str, int]
 OPTIMIZER_CODES: Dict[str, int]
 INIT_CODES: Dict[str, int]
+PRODUCTS_CODES: Dict[str, int]
 
 # ---- threads and build ---------------------------------------------------------------------
 def set_num_threads(n: int) -> None: ...
@@ -82,9 +83,9 @@ class Trainer:
     @property
     def n_samples(self) -> int: ...
     # settings: a nnfast.models.training.FitSettings; batch_size its batch size clipped to
-    # 1..n_samples
+    # 1..n_samples; products "native" or "bfloat16" (float32 only)
     def __new__(cls, net: Net, dtype: Any, n_samples: int, batch_size: int,
-                settings: Any) -> Trainer: ...
+                settings: Any, products: str = ...) -> Trainer: ...
     @property
     def lr(self) -> float: ...
     @lr.setter

@@ -22,7 +22,8 @@ ctypedef fused real:
     double
 
 # The names' numbers live in nnfast.vocabulary; the core's enums must agree with them.
-from nnfast.vocabulary import ACTIVATION_CODES, INIT_CODES, LOSS_CODES, OPTIMIZER_CODES
+from nnfast.vocabulary import (ACTIVATION_CODES, INIT_CODES, LOSS_CODES, OPTIMIZER_CODES,
+                               PRODUCTS_CODES)
 
 CORE_ENUMS = (
     (ACTIVATION_CODES, {"identity": NN_ACT_IDENTITY, "step": NN_ACT_STEP,
@@ -33,6 +34,7 @@ CORE_ENUMS = (
                   "poisson": NN_LOSS_POISSON}),
     (OPTIMIZER_CODES, {"sgd": NN_OPT_SGD, "adam": NN_OPT_ADAM}),
     (INIT_CODES, {"glorot": NN_INIT_GLOROT, "zeros": NN_INIT_ZEROS}),
+    (PRODUCTS_CODES, {"native": NN_PRODUCTS_NATIVE, "bfloat16": NN_PRODUCTS_BF16}),
 )
 for vocabulary_codes, core_codes in CORE_ENUMS:
     if vocabulary_codes != core_codes:
@@ -88,6 +90,7 @@ def build_info():
     nn_get_build_info(&info)
     return {"gemm_kernel_float32": info.gemm_kernel_f32.decode(),
             "gemm_kernel_float64": info.gemm_kernel_f64.decode(),
+            "gemm_kernel_bfloat16": info.gemm_kernel_bf16.decode(),
             "vecmath_kernel": info.vecmath.decode(),
             "cpu_features": info.cpu_features.decode(), "compiler": info.compiler.decode(),
             "threading": info.threading.decode(), "native_build": bool(info.native_build),
@@ -658,9 +661,11 @@ cdef class Trainer:
     cdef readonly object dtype
     cdef readonly int64_t n_samples
 
-    def __cinit__(self, Net net, dtype, int64_t n_samples, int64_t batch_size, settings):
+    def __cinit__(self, Net net, dtype, int64_t n_samples, int64_t batch_size, settings,
+                  products="native"):
         """settings: a FitSettings (nnfast.models.training), checked there; batch_size is
-        its batch size clipped to 1..n_samples."""
+        its batch size clipped to 1..n_samples; products: the training products' precision,
+        "native" (dtype's) or "bfloat16" (float32 only)."""
         cdef nn_opt optimizer = <nn_opt>OPTIMIZER_CODES[settings.optimizer]
         self.net = net
         self.dtype = str(dtype)
@@ -675,6 +680,11 @@ cdef class Trainer:
         self.cfg.alpha = settings.alpha
         self.cfg.loss_alpha = settings.alpha if settings.loss_alpha is None else settings.loss_alpha
         self.cfg.shuffle = settings.shuffle
+        if products not in PRODUCTS_CODES:
+            raise ValueError(f"products must be one of {sorted(PRODUCTS_CODES)}, got {products!r}")
+        self.cfg.products = <nn_products>PRODUCTS_CODES[products]
+        if self.cfg.products == NN_PRODUCTS_BF16 and self.dtype != "float32":
+            raise ValueError(f"bfloat16 products train float32 parameters, got dtype {dtype}")
         if self.dtype == "float32":
             with nogil:
                 check(nn_workspace_create_f32(&self.ws32, &net.net, n_samples, batch_size,

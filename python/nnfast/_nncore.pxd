@@ -34,6 +34,9 @@ cdef extern from "nncore.h" nogil:
     ctypedef enum nn_init:
         NN_INIT_GLOROT
         NN_INIT_ZEROS
+    ctypedef enum nn_products:
+        NN_PRODUCTS_NATIVE
+        NN_PRODUCTS_BF16
 
     void nn_set_num_threads(int n)
     int nn_get_num_threads()
@@ -49,6 +52,7 @@ cdef extern from "nncore.h" nogil:
         const char *threading
         int native_build
         int num_threads
+        const char *gemm_kernel_bf16
     void nn_get_build_info(nn_build_info *info)
 
     uint64_t nn_rng_u64(uint64_t *state)
@@ -86,6 +90,7 @@ cdef extern from "nncore.h" nogil:
         void *stop_ctx
         const int64_t *order
         double loss_alpha
+        nn_products products
 
     ctypedef struct nn_perceptron_sgd_options:
         double eta

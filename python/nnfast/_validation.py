@@ -15,6 +15,7 @@ import numpy as np
 from . import _core, vocabulary
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+PRECISIONS = vocabulary.PRECISIONS
 # The core's largest buffer (src/nncore/internal.h, NNI_MAX_ELEMS): 16 bytes per element must
 # fit in a ptrdiff_t, so no size computation in the core can overflow.
 MAX_ELEMENTS = (2**63 - 1) // 16
@@ -29,6 +30,20 @@ def lookup(table, name, what):
 def dtype_of(name):
     """The NumPy type for a dtype name ("float64" or "float32")."""
     return lookup(DTYPES, np.dtype(name).name if _is_dtype_like(name) else name, "dtype")
+
+
+def precision_of(name):
+    """The precision name for a model's dtype argument: "float64", "float32" (or a NumPy type
+    naming one of them) or "bfloat16"."""
+    key = np.dtype(name).name if _is_dtype_like(name) else name
+    lookup(PRECISIONS, key, "dtype")
+    return key
+
+
+def storage_dtype_of(name):
+    """The NumPy type of a model's parameters, inputs and outputs for its dtype argument
+    (precision_of): float32 for "bfloat16"."""
+    return DTYPES[PRECISIONS[precision_of(name)][0]]
 
 
 def _is_dtype_like(value):

@@ -31,11 +31,12 @@ Array = npt.NDArray[Any]
 
 __all__ = [
     "ACTIVATIONS", "AdamState", "DERIVATIVES", "LOSSES", "LOSS_OUTPUTS", "OPTIMIZERS",
-    "SGDState", "SplitMix64", "activation_backward", "adam_step", "apply_mask",
-    "binary_cross_entropy", "cross_entropy", "dense_backward", "dense_forward",
+    "PRODUCTS", "SGDState", "SplitMix64", "activation_backward", "adam_step", "apply_mask",
+    "bfloat16", "binary_cross_entropy", "cross_entropy", "dense_backward", "dense_forward",
     "dense_linear", "dropout_mask", "exp", "exp_derivative", "glorot_bound", "huber",
     "huber_gradient", "identity", "identity_derivative", "init_params",
-    "l2_gradient", "l2_penalty", "mae", "mae_gradient", "matmul", "mse", "mse_gradient",
+    "l2_gradient", "l2_penalty", "mae", "mae_gradient", "matmul", "matmul_bfloat16", "mse",
+    "mse_gradient",
     "output_delta", "poisson",
     "perceptron_rule", "perceptron_sgd_epoch", "permutation", "relu", "relu_derivative",
     "sgd_step", "sigmoid", "sigmoid_derivative", "softmax", "step", "tanh", "tanh_derivative",
@@ -117,6 +118,36 @@ def matmul(A: npt.ArrayLike, B: npt.ArrayLike) -> Array:
     C = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
     _core.gemm(C, A, B)
     return _finite(C, "matmul")
+
+
+def bfloat16(x: npt.ArrayLike) -> Array:
+    """The bfloat16 value nearest each element of x, ties to even, in x's float dtype:
+    sign(x) round_half_even(abs(x) / 2^s) 2^s with s = max(floor(log2 abs(x)), -126) - 7, inf
+    from 2^128 up (nnfast.reference.ops.bfloat16's rule)."""
+    x = _real(x, "x")
+    _, e = np.frexp(x)
+    s = np.maximum(e - 1, -126) - 7
+    with np.errstate(over="ignore"):
+        rounded = np.ldexp(np.rint(np.ldexp(np.abs(x), -s)), s)
+    rounded[rounded >= 2.0 ** 128] = np.inf
+    return np.copysign(rounded, x).astype(x.dtype, copy=False)
+
+
+def matmul_bfloat16(A: npt.ArrayLike, B: npt.ArrayLike) -> Array:
+    """bf(A) @ bf(B), bf = bfloat16 elementwise. float32: the core's bfloat16 GEMM (the
+    operands rounded as they are packed, float32 sums: a training step's products with
+    dtype="bfloat16"); float64: the float64 GEMM of the rounded operands."""
+    A, B = _matrices(A=A, B=B)
+    C = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
+    if A.dtype == np.float32:
+        _core.gemm(C, A, B, bf16=True)
+    else:
+        _core.gemm(C, bfloat16(A), bfloat16(B))
+    return _finite(C, "matmul_bfloat16")
+
+
+# The products of fit's training steps by the model's dtype (nnfast.reference.ops.PRODUCTS).
+PRODUCTS = {"float64": matmul, "bfloat16": matmul_bfloat16}
 
 
 # ---- activations ---------------------------------------------------------------------------

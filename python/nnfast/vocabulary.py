@@ -16,11 +16,19 @@ OUTPUT_ACTIVATIONS = HIDDEN_ACTIVATIONS + ("softmax", "exp")
 LOSS_NAMES = ("mse", "binary_cross_entropy", "cross_entropy", "mae", "huber", "poisson")
 OPTIMIZER_NAMES = ("sgd", "adam")
 INIT_NAMES = ("glorot", "zeros")
+# The precision of a training step's products: the parameters' dtype's own, or bfloat16
+# operands with float32 sums (nn_products).
+PRODUCTS_NAMES = ("native", "bfloat16")
+# A model's dtype argument: the dtype of its parameters, inputs and outputs, and the
+# precision of fit's products (docs/semantics.md, "bfloat16 training").
+PRECISIONS = {"float64": ("float64", "native"), "float32": ("float32", "native"),
+              "bfloat16": ("float32", "bfloat16")}
 
 ACTIVATION_CODES = {name: code for code, name in enumerate(OUTPUT_ACTIVATIONS)}
 LOSS_CODES = {name: code for code, name in enumerate(LOSS_NAMES)}
 OPTIMIZER_CODES = {name: code for code, name in enumerate(OPTIMIZER_NAMES)}
 INIT_CODES = {name: code for code, name in enumerate(INIT_NAMES)}
+PRODUCTS_CODES = {name: code for code, name in enumerate(PRODUCTS_NAMES)}
 
 # The output activation a network gets when none is given, by its number of outputs.
 DEFAULT_OUTPUT = {True: "softmax", False: "sigmoid"}  # keyed by n_outputs > 1

@@ -38,6 +38,19 @@ int NN_F(dense_forward)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W, 
     return dense_forward_with(A_out, Z_out, A, &unpacked, b, m, act);
 }
 
+/* dense_forward with the product prod->gemm (a training step's precision, internal.h). */
+int NNI_F(dense_forward_products)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W,
+                                  const NN_T *b, int64_t m, int64_t k, int64_t n, nn_act act,
+                                  const NNI_F(products) *prod)
+{
+    NNI_F(gemm_plan) unpacked;
+    if (!A_out || !A || !W || !b || !prod || m <= 0 || k <= 0 || n <= 0 || !nni_act_valid(act))
+        return NN_EINVAL;
+    NNI_F(gemm_plan_init)(&unpacked, W, m, n, k, 0); /* W valid: NN_OK, nothing allocated */
+    unpacked.gemm = prod->gemm;
+    return dense_forward_with(A_out, Z_out, A, &unpacked, b, m, act);
+}
+
 /* A_out = f(A @ W + b) against W's plan (W->k inputs, W->n outputs), m rows. */
 int NNI_F(dense_forward_planned)(NN_T *A_out, const NN_T *A, const NNI_F(gemm_plan) *W,
                                  const NN_T *b, int64_t m, nn_act act)
@@ -71,14 +84,14 @@ static int colsum_part(void *ctx, int64_t c)
 /* delta_prev (m, k) = delta (m, n) @ W^T (n, k), times f'(A_prev) on write-back. */
 static int dense_backward_delta(NN_T *delta_prev, const NN_T *A_prev, const NN_T *W,
                                 const NN_T *delta, int64_t m, int64_t k, int64_t n,
-                                nn_act act_prev)
+                                nn_act act_prev, const NNI_F(products) *prod)
 {
     NN_F(epilogue) ep;
     ep.bias = NULL;
     ep.act = NN_ACT_IDENTITY;
     ep.deriv_of = act_prev == NN_ACT_IDENTITY ? NULL : A_prev;
     ep.deriv_act = act_prev;
-    return NN_F(gemm)(delta_prev, delta, W, m, k, n, 0, 1, 1, 0, &ep);
+    return prod->gemm(delta_prev, delta, W, m, k, n, 0, 1, 1, 0, &ep);
 }
 
 /* dW (+)= A_prev^T @ delta / m;  db (+)= sum_rows(delta) / m  (accumulate: +=, else =);
@@ -88,7 +101,8 @@ static int dense_backward_delta(NN_T *delta_prev, const NN_T *A_prev, const NN_T
 int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
                                const NN_T *W, const NN_T *delta, int64_t m, int64_t k,
                                int64_t n, nn_act act_prev, int accumulate,
-                               const NNI_F(optim_step) *step, int64_t off)
+                               const NNI_F(optim_step) *step, int64_t off,
+                               const NNI_F(products) *prod)
 {
     const NN_T inv_m = (NN_T)1 / (NN_T)m;
     /* the step inside the product when dW fits in L2; a larger one (W4's 2048 x 2048, 16 MiB)
@@ -98,19 +112,20 @@ int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T 
     colsum_job cs;
     int64_t chunks;
     int st;
-    if (!dW || !db || !A_prev || !delta || m <= 0 || k <= 0 || n <= 0) return NN_EINVAL;
+    if (!dW || !db || !A_prev || !delta || !prod || m <= 0 || k <= 0 || n <= 0)
+        return NN_EINVAL;
     if (!nni_act_differentiable_elementwise(act_prev)) return NN_EINVAL;
     if (delta_prev && !W) return NN_EINVAL;
 
     if (fuse && delta_prev) { /* it reads W: before the step changes W */
-        st = dense_backward_delta(delta_prev, A_prev, W, delta, m, k, n, act_prev);
+        st = dense_backward_delta(delta_prev, A_prev, W, delta, m, k, n, act_prev, prod);
         if (st != NN_OK) return st;
     }
 
     /* dW (k, n) (+)= (1/m) A_prev^T (k, m) @ delta (m, n), with step stepped as written */
-    st = fuse ? NNI_F(gemm_step)(dW, A_prev, delta, k, n, m, 1, 0, inv_m, accumulate ? 1 : 0,
-                                 step, off)
-              : NN_F(gemm)(dW, A_prev, delta, k, n, m, 1, 0, inv_m, accumulate ? 1 : 0, NULL);
+    st = fuse ? prod->gemm_step(dW, A_prev, delta, k, n, m, 1, 0, inv_m, accumulate ? 1 : 0,
+                                step, off)
+              : prod->gemm(dW, A_prev, delta, k, n, m, 1, 0, inv_m, accumulate ? 1 : 0, NULL);
     if (st != NN_OK) return st;
 
     /* db (+)= sum_rows(delta) / m, in chunks of columns */
@@ -125,7 +140,8 @@ int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T 
     if (st != NN_OK) return st;
 
     if (!fuse && delta_prev &&
-        (st = dense_backward_delta(delta_prev, A_prev, W, delta, m, k, n, act_prev)) != NN_OK)
+        (st = dense_backward_delta(delta_prev, A_prev, W, delta, m, k, n, act_prev, prod)) !=
+            NN_OK)
         return st;
     if (!step) return NN_OK;
     /* db's step, or the whole layer's once delta_prev has used W */
@@ -141,5 +157,5 @@ int NN_F(dense_backward)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_pre
                          nn_act act_prev)
 {
     return NNI_F(dense_backward_into)(dW, db, delta_prev, A_prev, W, delta, m, k, n, act_prev,
-                                      1, NULL, 0);
+                                      1, NULL, 0, NNI_F(products_of)(NN_PRODUCTS_NATIVE));
 }

@@ -185,6 +185,8 @@ void nn_get_build_info(nn_build_info *info)
     info->native_build = 0;
 #endif
     info->num_threads = nn_get_num_threads();
+    info->gemm_kernel_bf16 = nni_gemm_kernel_bf16() ? nni_gemm_kernel_bf16()->label_f32
+                                                    : "float kernel on rounded operands";
 }
 
 /* ---- caches and the GEMM blocking ------------------------------------------------------- */

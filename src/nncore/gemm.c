@@ -1062,7 +1062,39 @@ int nn_gemm_bf16_f32(float *C, const float *A, const float *B, int64_t m, int64_
     gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep, NULL, 1);
     return gemm_run(&g, PATH_BLOCKED);
 }
+
+/* gemm_step's contract (internal.h) with nn_gemm_bf16_f32's products: the bits of
+ * nn_gemm_bf16_f32 followed by the step, each block of C stepped as soon as it is final. */
+static int gemm_step_bf16(float *C, const float *A, const float *B, int64_t m, int64_t n,
+                          int64_t k, int trans_a, int trans_b, float alpha, float beta,
+                          const nni_optim_step_f32 *s, int64_t off)
+{
+    gemm_args g;
+    int st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
+    if (st != NN_OK) return st;
+    if (!s || C != s->grads + off) return NN_EINVAL;
+    gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s, 1);
+    g.step_off = off;
+    NNI_F(optim_step_consts)(s, g.step_c);
+    return gemm_run(&g, PATH_BLOCKED);
+}
 #endif
+
+/* The training products by precision (internal.h): nn_products' values index the table. */
+static const NNI_F(products) products_native = {NN_F(gemm), NNI_F(gemm_step)};
+#ifdef NN_ELEM_F32
+static const NNI_F(products) products_bf16 = {nn_gemm_bf16_f32, gemm_step_bf16};
+static const NNI_F(products) *const products_table[] = {&products_native, &products_bf16};
+#else
+static const NNI_F(products) *const products_table[] = {&products_native, NULL};
+#endif
+
+const NNI_F(products) *NNI_F(products_of)(nn_products p)
+{
+    return (int)p >= 0 && (int)p < (int)(sizeof products_table / sizeof *products_table)
+               ? products_table[p]
+               : NULL;
+}
 
 int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                      int trans_a, int trans_b, NN_T alpha, NN_T beta,
@@ -1111,6 +1143,7 @@ int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t
     p->n = n;
     p->k = k;
     p->bp = NULL;
+    p->gemm = NN_F(gemm);
     if (st != NN_OK || !pack) return st;
     if (gemm_prepare(&g, &dummy, &dummy, B, m, n, k, 0, 0, 1, 0, NULL, NULL, 0) !=
             PATH_BLOCKED ||
@@ -1130,14 +1163,15 @@ void NNI_F(gemm_plan_free)(NNI_F(gemm_plan) *p)
 }
 
 /* C (m, n) = A (m, k) @ B + the epilogue (alpha 1, beta 0, neither transposed), on this
- * thread: against the plan's packed B when it was planned for m rows, else through gemm. */
+ * thread: against the plan's packed B when it was planned for m rows, else through the
+ * plan's gemm. */
 int NNI_F(gemm_planned)(NN_T *C, const NN_T *A, const NNI_F(gemm_plan) *p, int64_t m,
                         const NN_F(epilogue) *ep)
 {
     gemm_args g;
     int64_t ks;
     int st;
-    if (!p->bp || m != p->m) return NN_F(gemm)(C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
+    if (!p->bp || m != p->m) return p->gemm(C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
     if ((st = gemm_check(C, A, p->B, m, p->n, p->k, 0, 0, ep)) != NN_OK) return st;
     gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep, NULL, 0);
     if ((ks = k_split_at(&g)) > 0) return gemm_k_split(&g, ks, 1, p->bp);

@@ -493,14 +493,18 @@ int64_t nni_gemm_k_split_at_f64(int64_t m, int64_t n, int64_t k, int trans_a, in
  * forward over chunks of rows): gemm_plan_init packs B once (pack 1) when gemm would take
  * the blocked path for (m, n, k), or records the product unpacked (pack 0);
  * gemm_planned(C, A, p, rows) computes C = A @ B + the epilogue (alpha 1, beta 0) on the
- * calling thread, the same bits as gemm, through gemm when rows != m or the product was not
- * planned (bp NULL). gemm_plan_free frees the packed B. Both element types
+ * calling thread, the same bits as gemm, through the plan's gemm when rows != m or the
+ * product was not planned (bp NULL). gemm_plan_free frees the packed B. Both element types
  * declared here (typed code: NNI_F(gemm_plan)), for the C tests.                          */
 #define NNI_DECLARE_GEMM_PLAN(T, S)                                                           \
     typedef struct nni_gemm_plan_##S {                                                        \
         const T *B;                                                                           \
         int64_t m, n, k;                                                                      \
         T *bp; /* op(B) packed whole (nni_block_alloc), or NULL */                           \
+        /* the product when not against bp: gemm (gemm_plan_init), or a training step's       \
+         * (products: dense_forward_products) */                                            \
+        int (*gemm)(T *C, const T *A, const T *B, int64_t m, int64_t n, int64_t k,           \
+                    int trans_a, int trans_b, T alpha, T beta, const nn_epilogue_##S *ep);   \
     } nni_gemm_plan_##S;                                                                      \
     int nni_gemm_plan_init_##S(nni_gemm_plan_##S *p, const T *B, int64_t m, int64_t n,        \
                                int64_t k, int pack);                                          \
@@ -787,6 +791,20 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
                      int trans_a, int trans_b, NN_T alpha, NN_T beta,
                      const NNI_F(optim_step) *s, int64_t off);
 
+/* gemm.c: the products of a training step in one precision (nn_products): gemm and
+ * gemm_step (alpha op(A) op(B) + beta C, with an epilogue or the optimizer step), the
+ * element type's own or, float32 only, with op(A) and op(B) rounded to bfloat16
+ * (nn_gemm_bf16_f32). network.c and dense.c call the table's functions, never branching on
+ * the precision. products_of: the table for p, or NULL when this element type has none.   */
+typedef struct {
+    int (*gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+                int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep);
+    int (*gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+                     int trans_a, int trans_b, NN_T alpha, NN_T beta,
+                     const NNI_F(optim_step) *s, int64_t off);
+} NNI_F(products);
+const NNI_F(products) *NNI_F(products_of)(nn_products p);
+
 /* dense.c: dense_backward writing dW and db (accumulate = 0: dW = A_prev^T delta / m, C never
  * read) or adding to them (accumulate = 1: nn_dense_backward's contract). With step (or
  * NULL), dW and db are step->grads + off and take the step: when dW fits in L2, delta_prev
@@ -795,7 +813,12 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
 int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
                                const NN_T *W, const NN_T *delta, int64_t m, int64_t k,
                                int64_t n, nn_act act_prev, int accumulate,
-                               const NNI_F(optim_step) *step, int64_t off);
+                               const NNI_F(optim_step) *step, int64_t off,
+                               const NNI_F(products) *prod);
+/* dense.c: dense_forward (A_out, and Z_out when not NULL) with the product prod->gemm. */
+int NNI_F(dense_forward_products)(NN_T *A_out, NN_T *Z_out, const NN_T *A, const NN_T *W,
+                                  const NN_T *b, int64_t m, int64_t k, int64_t n, nn_act act,
+                                  const NNI_F(products) *prod);
 
 /* Needs a checked net (nn_net_check), m <= the batch buf was allocated for, and no step
  * hidden layer when grads != NULL.                                                          */
@@ -810,11 +833,12 @@ int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T 
  * db still in cache; the layer below is computed with the layer's W as it was), and a
  * non-finite loss returns NN_ENONFINITE before the backward, every parameter unchanged.
  * NULL: grads is the whole gradient, params untouched.                                      */
+/* prod: the products (products_of): a layer's forward, its delta_prev and its dW.           */
 int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buffers) *buf,
                                const NN_T *params, const nn_net *net, const NN_T *X,
                                const NN_T *Y, const double *sw, int64_t m, double alpha,
                                double loss_alpha, uint64_t *dropout_rng,
-                               const NNI_F(optim_step) *step);
+                               const NNI_F(optim_step) *step, const NNI_F(products) *prod);
 
 /* network.c: allocate / free the buffers above for batches of at most batch rows; with
  * dropout != 0 also F and S for the net's dropout layers.                                  */

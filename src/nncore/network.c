@@ -225,7 +225,7 @@ int NN_F(weighted_loss_gradient)(double *loss, NN_T *grads, const NN_T *params,
         return st;
     if ((st = NNI_F(batch_buffers_alloc)(&buf, net, n, 0)) != NN_OK) return st;
     st = NNI_F(batch_loss_gradient)(loss, grads, &buf, params, net, X, Y, sw, n, alpha, alpha,
-                                    NULL, NULL);
+                                    NULL, NULL, NNI_F(products_of)(NN_PRODUCTS_NATIVE));
     NNI_F(batch_buffers_free)(&buf);
     return st;
 }
@@ -327,7 +327,7 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
                                const NN_T *params, const nn_net *net, const NN_T *X,
                                const NN_T *Y, const double *sw, int64_t m, double alpha,
                                double loss_alpha, uint64_t *dropout_rng,
-                               const NNI_F(optim_step) *step)
+                               const NNI_F(optim_step) *step, const NNI_F(products) *prod)
 {
     const int64_t L = net->n_layers, nL = net->sizes[L];
     const NN_T *in = X;
@@ -346,10 +346,10 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         /* with softmax_ce the output layer writes its logits alone: the softmax comes with
          * the loss */
         const int logits_only = l == L - 1 && softmax_ce;
-        st = NN_F(dense_forward)(logits_only ? buf->Z : p > 0 ? buf->F[l] : buf->A[l],
-                                 logits_only ? NULL : Z_out, in, params + off,
-                                 params + off + k * n, m, k, n,
-                                 logits_only ? NN_ACT_IDENTITY : nn_net_layer_act(net, l));
+        st = NNI_F(dense_forward_products)(
+            logits_only ? buf->Z : p > 0 ? buf->F[l] : buf->A[l], logits_only ? NULL : Z_out, in,
+            params + off, params + off + k * n, m, k, n,
+            logits_only ? NN_ACT_IDENTITY : nn_net_layer_act(net, l), prod);
         if (st != NN_OK) return st;
         if (p > 0) NNI_F(dropout_forward)(buf->A[l], buf->S[l], buf->F[l], m * n, p, dropout_rng);
         off += k * n + n;
@@ -420,7 +420,7 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         st = NNI_F(dense_backward_into)(grads + off, grads + off + k * n, delta_prev, A_prev,
                                         params + off, buf->delta[cur], m, k, n,
                                         dropped ? NN_ACT_IDENTITY : act_prev,
-                                        !fused || alpha > 0, step, off);
+                                        !fused || alpha > 0, step, off, prod);
         if (st != NN_OK) return st;
         if (dropped)
             NNI_F(dropout_backward)(delta_prev, buf->S[l - 1], buf->F[l - 1], m * k, act_prev);

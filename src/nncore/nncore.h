@@ -46,6 +46,10 @@ typedef enum {
 
 typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM = 1 } nn_opt;
 typedef enum { NN_INIT_GLOROT = 0, NN_INIT_ZEROS = 1 } nn_init;
+/* The precision of a training step's three products (a layer's A W, delta W^T, A^T delta):
+ * the element type's own, or bfloat16 operands with float sums (float32 only: the products
+ * of nn_gemm_bf16_f32; parameters, optimizer state, activations and losses stay float32). */
+typedef enum { NN_PRODUCTS_NATIVE = 0, NN_PRODUCTS_BF16 = 1 } nn_products;
 
 /* ---- threads (threads.c) and time (clock.c) ------------------------------------------------------------------- */
 /* n <= 0 restores the default: NNFAST_NUM_THREADS, else OMP_NUM_THREADS, else the cores.   */
@@ -82,6 +86,9 @@ typedef struct {
     const char *threading;        /* nn_threading(): "pool", "openmp" or "serial"           */
     int native_build;             /* 1 when built with NNFAST_NATIVE (-march=native)       */
     int num_threads;              /* nn_get_num_threads()                                  */
+    /* nn_gemm_bf16_f32's kernel (bfloat16 training's products): "avx512bf16 8x48"
+     * (vdpbf16ps), or "float kernel on rounded operands" (the float32 one above)           */
+    const char *gemm_kernel_bf16;
 } nn_build_info;
 void nn_get_build_info(nn_build_info *info);
 
@@ -154,6 +161,11 @@ typedef struct {
      * caller whose reported loss is not the one it differentiates (scikit-learn's
      * MLPRegressor with several outputs). Must be finite and >= 0.                         */
     double loss_alpha;
+    /* The training products' precision (nn_products); NN_PRODUCTS_BF16 with float64, or any
+     * other value, is an error (NN_EINVAL). Bfloat16 training runs the general engine (never
+     * the fused small-net or one-neuron ones). Forward, loss and gradients outside training
+     * keep the native products.                                                            */
+    nn_products products;
 } nn_fit_config;
 
 /* scikit-learn's Perceptron trained for many epochs in one call (perceptron_sgd_fit): the

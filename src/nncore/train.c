@@ -141,13 +141,21 @@ int NN_F(workspace_set_sample_weight)(NN_WS *ws, const double *sample_weight)
 /* 1 when train_epochs hands a whole run to the one-neuron engine (neuron_train.c). */
 static int runs_neuron(const NN_WS *ws, const nn_fit_config *cfg)
 {
-    return ws->neuron && !ws->sw && cfg->alpha == 0 && nni_loss_alpha(cfg) == 0 && !cfg->order;
+    return ws->neuron && !ws->sw && cfg->alpha == 0 && nni_loss_alpha(cfg) == 0 &&
+           !cfg->order && cfg->products == NN_PRODUCTS_NATIVE;
+}
+
+/* 1 when run_epoch's batches take the fused small-net engine (small_net.h): its products are
+ * the element type's. */
+static int runs_small(const NN_WS *ws, const nn_fit_config *cfg)
+{
+    return ws->small && cfg->products == NN_PRODUCTS_NATIVE;
 }
 
 const char *NN_F(workspace_engine)(const NN_WS *ws, const nn_fit_config *cfg)
 {
     if (!ws || !cfg) return "";
-    return runs_neuron(ws, cfg) ? "neuron" : ws->small ? "fused" : "general";
+    return runs_neuron(ws, cfg) ? "neuron" : runs_small(ws, cfg) ? "fused" : "general";
 }
 
 /* The fit settings train_epoch can use: NN_OK or NN_EINVAL. */
@@ -159,6 +167,7 @@ static int check_config(const nn_fit_config *cfg, const NN_WS *ws)
     if (!(cfg->loss_alpha >= 0) || !isfinite(cfg->loss_alpha)) return NN_EINVAL;
     if (cfg->shuffle != 0 && cfg->shuffle != 1) return NN_EINVAL;
     if (cfg->shuffle && cfg->order) return NN_EINVAL;
+    if (!NNI_F(products_of)(cfg->products)) return NN_EINVAL; /* bfloat16 with float64 */
     if (cfg->optimizer == NN_OPT_SGD) {
         if (!(cfg->momentum >= 0 && cfg->momentum < 1)) return NN_EINVAL;
         if (cfg->nesterov != 0 && cfg->nesterov != 1) return NN_EINVAL;
@@ -222,6 +231,10 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
      * process: 1.037x (quartiles 1.005-1.054, 9 rounds, at load ~1: indicative), the same
      * weights. */
     const int plain_sgd = cfg->optimizer == NN_OPT_SGD && cfg->momentum == 0;
+    const NNI_F(products) *prod = NNI_F(products_of)(cfg->products); /* checked: not NULL */
+    /* the fused small-net engine multiplies in the element type: bfloat16 products take the
+     * general path */
+    NNI_F(small_step_fn) small_step = runs_small(ws, cfg) ? ws->small : NULL;
     NNI_F(optim_step) step;
 
     if (cfg->shuffle && (st = nn_rng_permutation(ws->order, n, rng_state)) != NN_OK) return st;
@@ -231,7 +244,7 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
     step.grads = ws->grads;
     step.cfg = cfg;
     step.t = ws->step;
-    if (ws->small) {
+    if (small_step) {
         small.net = net;
         small.cfg = cfg;
         small.n_params = n_params;
@@ -269,8 +282,8 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
             if (ws->sw) swb = ws->sw + b0;
         }
         if (cfg->should_stop && cfg->should_stop(cfg->stop_ctx)) return NN_EINTR;
-        if (ws->small) { /* the whole step fused (small_net.h), the same math */
-            if ((st = ws->small(&batch_loss, &small, Xb, Yb, swb, m)) != NN_OK) return st;
+        if (small_step) { /* the whole step fused (small_net.h), the same math */
+            if ((st = small_step(&batch_loss, &small, Xb, Yb, swb, m)) != NN_OK) return st;
             total += batch_loss * (double)m;
             continue;
         }
@@ -279,7 +292,7 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
             step.state1 = plain_sgd && b0 + m < n ? NULL : ws->state1;
             st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb,
                                             Yb, swb, m, cfg->alpha, nni_loss_alpha(cfg),
-                                            dropout_rng, &step);
+                                            dropout_rng, &step, prod);
             if (st != NN_OK) return st;
             if (cfg->optimizer == NN_OPT_ADAM) ws->step = step.t; /* adam counts its steps */
             total += batch_loss * (double)m;
@@ -287,7 +300,7 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
         }
         st = NNI_F(batch_loss_gradient)(&batch_loss, ws->grads, &ws->buf, params, net, Xb, Yb,
                                         swb, m, cfg->alpha, nni_loss_alpha(cfg), dropout_rng,
-                                        NULL);
+                                        NULL, prod);
         if (st != NN_OK) return st;
         if (!isfinite(batch_loss)) return NN_ENONFINITE;
         total += batch_loss * (double)m;

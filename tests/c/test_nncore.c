@@ -611,7 +611,7 @@ static void test_training(void)
 
     /* train_epochs = repeated train_epoch; should_stop interrupts between batches */
     {
-        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0.5, 0, 0.9, 0.999, 1e-8, 0.01, 1, NULL, NULL, NULL, 0};
+        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0.5, 0, 0.9, 0.999, 1e-8, 0.01, 1, NULL, NULL, NULL, 0, NN_PRODUCTS_NATIVE};
         nn_workspace_f64 *ws = NULL, *ws2 = NULL;
         double p1[64], p2[64], curve[5], el;
         uint64_t s1 = 5, s2 = 5;
@@ -643,7 +643,7 @@ static void test_training(void)
     /* full batch, plain sgd, no shuffle: one epoch = params - lr * grads of loss_gradient,
      * and the epoch loss is the loss before the update, bit for bit */
     {
-        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0.01, 0, NULL, NULL, NULL, 0};
+        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0.01, 0, NULL, NULL, NULL, 0, NN_PRODUCTS_NATIVE};
         nn_workspace_f64 *ws = NULL;
         double grads[64], expect[64], loss, el;
         uint64_t seed = 9;
@@ -663,7 +663,7 @@ static void test_training(void)
 
     /* float32 trains too */
     {
-        nn_fit_config cfg = {NN_OPT_ADAM, 0.01, 0, 0, 0.9, 0.999, 1e-8, 0, 1, NULL, NULL, NULL, 0};
+        nn_fit_config cfg = {NN_OPT_ADAM, 0.01, 0, 0, 0.9, 0.999, 1e-8, 0, 1, NULL, NULL, NULL, 0, NN_PRODUCTS_NATIVE};
         nn_workspace_f32 *ws = NULL;
         float Xf[40 * 3], Yf[40 * 2], pf[64];
         double first = 0, el = 0;
@@ -684,7 +684,7 @@ static void test_training(void)
     /* a diverging run stops with NN_ENONFINITE */
     {
         nn_net lin = {3, g_sizes, NN_ACT_IDENTITY, NN_ACT_IDENTITY, NN_LOSS_MSE, NULL, NULL, 0.0};
-        nn_fit_config cfg = {NN_OPT_SGD, 1e3, 0, 0, 0.9, 0.999, 1e-8, 0, 0, NULL, NULL, NULL, 0};
+        nn_fit_config cfg = {NN_OPT_SGD, 1e3, 0, 0, 0.9, 0.999, 1e-8, 0, 0, NULL, NULL, NULL, 0, NN_PRODUCTS_NATIVE};
         nn_workspace_f64 *ws = NULL;
         uint64_t seed = 1;
         double el;
@@ -800,7 +800,7 @@ static void test_errors(void)
     if (ws) {
         const int64_t other[4] = {3, 6, 4, 2};
         nn_net net2 = net;
-        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0, 0, NULL, NULL, NULL, 0};
+        nn_fit_config cfg = {NN_OPT_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0, 0, NULL, NULL, NULL, 0, NN_PRODUCTS_NATIVE};
         double params[64] = {0}, X[12] = {0}, Y[8] = {0}, el;
         Y[0] = Y[3] = Y[4] = Y[7] = 1;
         net2.sizes = other;
@@ -813,6 +813,11 @@ static void test_errors(void)
         cfg.lr = 0;
         CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, &s), NN_EINVAL);
         cfg.lr = 0.1;
+        cfg.products = NN_PRODUCTS_BF16; /* bfloat16 products: float32 only */
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, &s), NN_EINVAL);
+        cfg.products = (nn_products)2;
+        CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, &s), NN_EINVAL);
+        cfg.products = NN_PRODUCTS_NATIVE;
         cfg.shuffle = 1;
         CHECK_STATUS(nn_train_epoch_f64(params, &el, ws, &net, &cfg, X, Y, 4, NULL), NN_EINVAL);
         CHECK_STATUS(nn_train_epoch_f64(NULL, &el, ws, &net, &cfg, X, Y, 4, &s), NN_EINVAL);

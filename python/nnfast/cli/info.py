@@ -44,19 +44,21 @@ def history_lines(model):
 
 
 def run(args, out=print):
-    from ..models.files import FORMAT_VERSION
+    from ..models.files import lowest_version
 
     model = load_model(args.model)
     net = model.network
     out(f"{args.model}: nnfast {type(model).__name__} (model file format version "
-        f"{FORMAT_VERSION})")
+        f"{lowest_version(model.to_record().config)})")
     hidden = f"hidden {','.join(net.activations)}, " if len(net.layers) > 2 else ""
     loss = net.loss_name + (f" (delta {net.huber_delta:g})" if net.loss_name == "huber" else "")
     out(f"layers: {' -> '.join(map(str, net.layers))} ({hidden}output {net.output}, "
         f"loss {loss})")
     if any(getattr(net, "dropout", ())):
         out(f"dropout: {', '.join(f'{p:g}' for p in net.dropout)} (training only)")
-    out(f"dtype: {net.dtype}")
+    precision = getattr(net, "precision", net.dtype)
+    out(f"dtype: {net.dtype}" + ("" if precision == net.dtype else
+                                 f" ({precision} products in training)"))
     out(f"parameters: {net.n_params:,}")
     task = task_of(model)
     if task == "classification":

@@ -8,7 +8,7 @@ from ..data.sources import read_data
 from ..data.targets import TASKS, encode_target
 from ..models.preprocessing import Preprocessing
 from ..vocabulary import (FORWARD_ONLY_ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSS_OUTPUTS,
-                          OPTIMIZER_NAMES, REGRESSION_LOSSES)
+                          OPTIMIZER_NAMES, PRECISIONS, REGRESSION_LOSSES)
 from . import plots
 from .common import CommandError
 from .metrics import VALIDATION_SCORES
@@ -145,7 +145,9 @@ def add_parser(commands):
     p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty (default 0)")
     p.add_argument("--seed", type=int, default=0,
                    help="initialization, shuffling and validation split (default 0)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--dtype", choices=tuple(PRECISIONS), default="float64",
+                   help="default float64; bfloat16: float32 weights, training products in "
+                        "bfloat16 (sgd and adam)")
     p.add_argument("--validation", type=fraction, default=0.0, metavar="FRACTION",
                    help="hold out this fraction and report its score and loss each epoch")
     p.add_argument("--validation-fraction", type=fraction, default=0.0, metavar="FRACTION",

@@ -29,20 +29,23 @@ class NativeEngine:
         One name per hidden layer (nnfast.vocabulary), checked by the caller.
     output, loss : str
         Names of nnfast.vocabulary, checked by the caller.
-    dtype : {"float64", "float32"}
+    precision : {"float64", "float32", "bfloat16"}
+        The model's (nnfast._validation.PRECISIONS): the engine's dtype and its training
+        products' precision.
     dropout : list of float
         One rate per hidden layer (training only), checked by the caller.
     huber_delta : float
     """
 
-    def __init__(self, layers, activations, output, loss, dtype, dropout=None,
+    def __init__(self, layers, activations, output, loss, precision, dropout=None,
                  huber_delta=1.0):
         codes = [ACTIVATION_CODES[a] for a in activations]
         self.net = _core.Net(layers, codes[0] if codes else ACTIVATION_CODES["identity"],
                              ACTIVATION_CODES[output], LOSS_CODES[loss], codes,
                              dropout if dropout and any(dropout) else None, huber_delta)
         self.n_params = self.net.n_params
-        self.layers, self.loss, self.dtype = list(layers), loss, dtype
+        self.layers, self.loss = list(layers), loss
+        self.dtype, self.products = check.PRECISIONS[precision]
 
     def checked_X(self, X):
         """X as a finite (n_samples, n_inputs) array of the network's dtype."""
@@ -105,15 +108,17 @@ class NativeEngine:
 class ReferenceEngine:
     """nnfast.reference, on lists: the same model, slowly and readably, for comparison."""
 
-    def __init__(self, layers, activations, output, loss, dtype, dropout=None,
+    def __init__(self, layers, activations, output, loss, precision, dropout=None,
                  huber_delta=1.0):
         from .. import reference
 
-        if dtype != "float64":
-            raise ValueError("the reference backend computes in float64 only")
+        if precision not in ("float64", "bfloat16"):
+            raise ValueError(f"the reference backend computes in float64 only (or float64 "
+                             f"with bfloat16 products), got dtype={precision!r}")
         self.reference = reference
-        self.layers, self.loss, self.dtype = list(layers), loss, dtype
+        self.layers, self.loss, self.dtype = list(layers), loss, "float64"
         self.model = reference.MLP(self.layers, list(activations), output, loss, init="zeros",
+                                   dtype=precision,
                                    dropout=list(dropout or [0.0] * len(activations)),
                                    huber_delta=huber_delta)
         self.n_params = count_parameters(self.layers)

@@ -1,15 +1,18 @@
 """Model files: a NumPy .npz holding each parameter array and a JSON `meta` record.
 
-Layout (format_version 2; version 1 is the same without the config's "dropout" and
-"huber_delta", whose defaults then apply, and with one hidden activation name):
+Layout (format_version 3; version 2 is the same without the config dtype "bfloat16"; version
+1 also without the config's "dropout" and "huber_delta", whose defaults then apply, and with
+one hidden activation name):
     meta  uint8 array: UTF-8 JSON {format, format_version, nnfast_version, kind, config,
           rng_state, history}
-    W0, b0, W1, b1, ...  the parameters, in the model's dtype
+    W0, b0, W1, b1, ...  the parameters, in the model's dtype (float32 for "bfloat16")
 
 Nothing is ever unpickled: arrays are read with allow_pickle=False, and every field, shape and
 dtype is checked against the declared architecture before any parameter data is read.
 Compatibility rule: a file is readable by any nnfast that knows its format_version; a newer
-format_version is refused with a message naming both versions.
+format_version is refused with a message naming both versions. A file is written with the
+lowest version that holds it (3 only for a "bfloat16" model), so an older nnfast still reads
+every file it can understand.
 """
 from __future__ import annotations
 
@@ -24,14 +27,15 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .._validation import allocation
+from .._validation import PRECISIONS, allocation
 from .._version import __version__
 from .parameters import count_parameters
 from .preprocessing import OPTIONAL_RECORDS
 
 FORMAT = "nnfast"
-FORMAT_VERSION = 2  # 2: an MLP's config may hold per-layer activations, dropout, huber_delta
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3  # 2: an MLP's config may hold per-layer activations, dropout, huber_delta
+#                     3: its dtype may be "bfloat16"
+READABLE_VERSIONS = (1, 2, 3)
 MAX_META_BYTES = 1 << 20
 
 
@@ -76,13 +80,19 @@ class ModelRecord:
     best_epoch: Optional[int] = None
 
 
+def lowest_version(config: Dict[str, Any]) -> int:
+    """The lowest format_version that holds config (the compatibility rule above)."""
+    return 3 if config.get("dtype") == "bfloat16" else 2
+
+
 def write_record(record: ModelRecord, path: Union[str, os.PathLike[str]]) -> None:
     """Write record to path atomically (a temporary file in the same folder, then a rename)."""
     arrays: Dict[str, Any] = {}
     for l, (W, b) in enumerate(zip(record.weights, record.biases)):
         arrays[f"W{l}"], arrays[f"b{l}"] = W, b
     meta = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "nnfast_version": __version__,
+        "format": FORMAT, "format_version": lowest_version(record.config),
+        "nnfast_version": __version__,
         "kind": record.kind, "config": record.config, "rng_state": str(record.rng_state),
         "history": {"loss_curve": record.loss_curve, "errors": record.errors,
                     "validation_loss_curve": record.validation_loss_curve,
@@ -235,9 +245,10 @@ def read_record(path: Union[str, os.PathLike[str]], kinds: Iterable[str]) -> Mod
         if not isinstance(kind, str) or kind not in kinds or not isinstance(config, dict):
             raise ModelFileError(f"{path}: unknown model kind {kind!r}")
         layers = _layers(config, path)
-        dtype = config.get("dtype")
-        if dtype not in ("float32", "float64"):
-            raise ModelFileError(f"{path}: invalid dtype {dtype!r}")
+        precision = config.get("dtype")
+        if not isinstance(precision, str) or precision not in PRECISIONS:
+            raise ModelFileError(f"{path}: invalid dtype {precision!r}")
+        dtype = PRECISIONS[precision][0]
         try:  # a declared shape too large for this machine is refused before reading
             allocation(count_parameters(layers), np.dtype(dtype).itemsize, f"layers {layers}")
         except (ValueError, MemoryError) as exc:

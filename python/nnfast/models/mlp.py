@@ -71,7 +71,13 @@ class MLP:
         as mse does; poisson needs output="exp" and targets y >= 0.
     seed : int
         State of the model's SplitMix64 stream (initialization, shuffling, dropout masks).
-    dtype : {"float64", "float32"}
+    dtype : {"float64", "float32", "bfloat16"}
+        The parameters', inputs' and outputs' dtype, and fit's precision. "bfloat16" is
+        float32 (``dtype`` reads "float32") whose fit multiplies in bfloat16: the operands of
+        each training product (a layer's A W, delta W^T, A^T delta) rounded to bfloat16, the
+        sums, weights, optimizer state, activations and losses float32; forward, predict,
+        loss and gradients use the float32 products (docs/semantics.md, "bfloat16
+        training"). sgd and adam only.
     init : {"glorot", "zeros"}
     backend : {"native", "reference"}
         "reference" runs the same model on nnfast.reference (float64 only), for comparison.
@@ -92,6 +98,8 @@ class MLP:
     dropout : list of float
         The dropout rate of each hidden layer.
     huber_delta : float
+    precision : str
+        The dtype argument's name: "float64", "float32" or "bfloat16".
     """
 
     # set by __init__ and fit; declared here for the type checker
@@ -104,6 +112,7 @@ class MLP:
     loss_name: str
     seed: int
     dtype: str
+    precision: str
     init: str
     backend: str
     _engine: Any  # an engine of models/engines.py: NativeEngine or ReferenceEngine
@@ -129,7 +138,8 @@ class MLP:
             raise ValueError(f"layers must list at least 2 sizes [n_inputs, ..., n_outputs], "
                              f"got {layers!r}")
         self.layers = [check.positive_int(n, f"layers[{i}]") for i, n in enumerate(layers)]
-        self.dtype = np.dtype(check.dtype_of(dtype)).name
+        self.precision = check.precision_of(dtype)
+        self.dtype = check.PRECISIONS[self.precision][0]
         # Sizes are checked before the core sees them: a 10**12-unit layer is refused here.
         check.allocation(count_parameters(self.layers), np.dtype(self.dtype).itemsize,
                          f"layers {self.layers}")
@@ -154,7 +164,7 @@ class MLP:
         self.init = vocabulary.choose(init, vocabulary.INIT_NAMES, "init")
         self.backend = vocabulary.choose(backend, tuple(ENGINES), "backend")
         self._engine = ENGINES[self.backend](self.layers, self.activations, self.output,
-                                             self.loss_name, self.dtype, self.dropout,
+                                             self.loss_name, self.precision, self.dropout,
                                              self.huber_delta)
         self._net = getattr(self._engine, "net", None)
         self._params = aligned_zeros(self._engine.n_params, self.dtype)
@@ -364,6 +374,10 @@ class MLP:
         options = FitOptions(sample_weight, class_weight, validation_data, validation_fraction,
                              early_stopping, patience, restore_best, max_iter)
         options.check(lbfgs, epochs)
+        if lbfgs and self.precision == "bfloat16":
+            raise ValueError("optimizer='lbfgs' cannot train with dtype='bfloat16': its loss "
+                             "and gradient are the float32 ones; use sgd or adam, or "
+                             "dtype='float32'")
         if lbfgs and any(rate > 0 for rate in self.dropout):
             raise ValueError(f"optimizer='lbfgs' cannot train with dropout {self.dropout}: it "
                              f"minimizes the full-batch loss, which never drops; use sgd or "
@@ -434,7 +448,7 @@ class MLP:
 
     def _config(self):
         return {"layers": self.layers, "activation": self.activation, "output": self.output,
-                "loss": self.loss_name, "seed": self.seed, "dtype": self.dtype,
+                "loss": self.loss_name, "seed": self.seed, "dtype": self.precision,
                 "init": self.init, "dropout": list(self.dropout),
                 "huber_delta": self.huber_delta}
 
@@ -494,4 +508,4 @@ class MLP:
         if self.loss_name == "huber":
             extras += f", huber_delta={self.huber_delta!r}"
         return (f"MLP({self.layers}, activation={self.activation!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, dtype={self.dtype!r}{extras})")
+                f"loss={self.loss_name!r}, dtype={self.precision!r}{extras})")

@@ -60,6 +60,7 @@ class SparseRowsTrainer:
         """Trainer.rows; for sparse X its CSR rows, targets and weights, checked once."""
         if not sparse_rows(X):
             return self._trainer.rows(X, Y, sample_weight)
+        refuse_bfloat16(self.engine)
         rows = self.engine.checked_X(X)
         return CheckedRows(rows, *self._targets(rows, Y, sample_weight))
 
@@ -69,6 +70,7 @@ class SparseRowsTrainer:
         checked = isinstance(X, CheckedRows)
         if not sparse_rows(X.X if checked else X):
             return float(self._trainer.epoch(X, Y, order, sample_weight))
+        refuse_bfloat16(self.engine)
         if self._dropout:
             raise ValueError("dropout is applied to dense X only: train on X.toarray() or "
                              "use dropout=0 with sparse X")
@@ -230,10 +232,19 @@ def refuse_validation(validation: Optional[ValidationSet], patience: Optional[in
         raise ValueError(NO_VALIDATION)
 
 
+def refuse_bfloat16(engine: Any) -> None:
+    """Sparse X trains with the float32 products of its CSR kernels: bfloat16 ones are the
+    dense GEMM's."""
+    if getattr(engine, "products", "native") == "bfloat16":
+        raise ValueError("dtype='bfloat16' trains dense X only (its products are dense GEMMs); "
+                         "pass X.toarray(), or use dtype='float32' for sparse X")
+
+
 def sparse_fit_trainer(trainer: Any, model: Any, options: Any) -> SparseRowsTrainer:
     """MLP.fit's training handle for sparse X: the native backend, no validation rows."""
     if model.backend != "native":
         raise ValueError("sparse X needs the native backend (the reference reads lists)")
+    refuse_bfloat16(trainer.engine)
     if (options.validation_data is not None or options.validation_fraction != 0.0
             or options.early_stopping):
         raise ValueError(NO_VALIDATION)

@@ -245,7 +245,8 @@ class Trainer:
         if self._core is None or self._core.n_samples != n_samples:
             state = self.state
             self._core = _core.Trainer(self.engine.net, self.engine.dtype, n_samples,
-                                       self.settings.rows_per_batch(n_samples), self.settings)
+                                       self.settings.rows_per_batch(n_samples), self.settings,
+                                       self.engine.products)
             self._core.lr = self._lr
             if state is not None:
                 self._core.set_optimizer_state(*state)

@@ -254,7 +254,11 @@ class MLP:
         poisson after exp, else mse.
     seed : int in [0, 2^64)
         State of the model's SplitMix64 stream (initialization, shuffling, dropout).
-    dtype : "float64"
+    dtype : {"float64", "bfloat16"}
+        "bfloat16": the three matrix products of each training step of fit (A @ W forward,
+        A_prev^T @ delta and delta @ W^T backward) take operands rounded to bfloat16
+        (ops.matmul_bfloat16); every value stored and every other operation stay float64.
+        forward, predict, loss, gradients and the validation loss use the exact products.
     init : {"glorot", "zeros"}
     dropout : float or list of float in [0, 1)
         Inverted dropout of the hidden layers' outputs during fit: one rate for all or
@@ -284,8 +288,10 @@ class MLP:
         rates = vocabulary.dropout_rates(dropout, len(layers) - 2)
         huber_delta = vocabulary.check_huber_delta(huber_delta)
         seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
-        if dtype != "float64":
-            raise ValueError(f"the reference computes in float64 only, got dtype={dtype!r}")
+        if not isinstance(dtype, str) or dtype not in ops.PRODUCTS:
+            raise ValueError(f"dtype must be 'float64' or 'bfloat16' (the reference stores and "
+                             f"computes in float64 only; 'bfloat16' rounds the operands of "
+                             f"fit's products), got dtype={dtype!r}")
         vocabulary.check_name("init", init, vocabulary.INIT_NAMES)
         self.layers, self.output, self.loss_name = layers, output, loss
         # one name when every hidden layer has it (what version 1 files hold), else the list
@@ -324,8 +330,9 @@ class MLP:
 
     # ------------------------------------------------ forward and backward
 
-    def _forward_pass(self, X, dropout_rng=None, masks=None):
-        """All layer outputs [A_0 = X, A_1, ..., A_L] and the output logits Z_L.
+    def _forward_pass(self, X, dropout_rng=None, masks=None, product=ops.matmul):
+        """All layer outputs [A_0 = X, A_1, ..., A_L] and the output logits Z_L; each A @ W
+        by product (fit's training steps pass ops.PRODUCTS[dtype]).
 
         With dropout_rng (training), each hidden layer of rate p > 0 draws its mask from it,
         in layer order (ops.dropout_mask), and passes F * S on; the list masks, when given,
@@ -336,7 +343,7 @@ class MLP:
         rates = self.dropout + [0.0]
         for W, b, activation, p in zip(self.weights, self.biases, self._layer_activations(),
                                        rates):
-            Z = ops.dense_linear(outputs[-1], W, b)
+            Z = ops.dense_linear(outputs[-1], W, b, product)
             F = ops.ACTIVATIONS[activation](Z)
             if dropout_rng is not None and p > 0:
                 S = ops.dropout_mask(dropout_rng, len(F), len(F[0]), p)
@@ -356,13 +363,14 @@ class MLP:
         return (ops.weighted_loss(Z, A, Y, sample_weight, self.loss_name, self.huber_delta)
                 + ops.l2_penalty(self.weights, alpha, sum(sample_weight)))
 
-    def _backprop(self, X, Y, alpha, sample_weight=None, dropout_rng=None):
+    def _backprop(self, X, Y, alpha, sample_weight=None, dropout_rng=None, product=ops.matmul):
         """Batch loss and its gradients (dW list, db list) by backpropagation.
 
         With sample weights sw (S = sum sw): dW = (A^T (sw * delta) + alpha W) / S.
-        With dropout_rng, the masks of the hidden layers are drawn from it (training)."""
+        With dropout_rng, the masks of the hidden layers are drawn from it (training).
+        product computes the matrix products, forward and backward (ops.PRODUCTS)."""
         masks = []
-        outputs, Z = self._forward_pass(X, dropout_rng, masks)
+        outputs, Z = self._forward_pass(X, dropout_rng, masks, product)
         loss = self._loss_value(Z, outputs[-1], Y, alpha, sample_weight)
         delta = ops.output_delta(Z, outputs[-1], Y, self.output, self.loss_name,
                                  self.huber_delta)
@@ -376,7 +384,7 @@ class MLP:
         dWs, dbs = [], []
         for l in reversed(range(len(self.weights))):
             dW, db, delta = ops.dense_backward(outputs[l], self.weights[l], delta, activations[l],
-                                               masks[l])
+                                               masks[l], product)
             l2 = ops.l2_gradient(self.weights[l], alpha, divisor)
             dWs.insert(0, [[d + r for d, r in zip(dr, rr)] for dr, rr in zip(dW, l2)])
             dbs.insert(0, db)
@@ -420,8 +428,9 @@ class MLP:
         self._check_differentiable()
         X = _check_features(X, self.layers[0])
         Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
+        # the exact products whatever the dtype: bfloat16 is a precision of fit's steps only
         _, dWs, dbs = self._backprop(X, Y, _check_float("alpha", alpha),
-                                     _check_weights(sample_weight, len(X)))
+                                     _check_weights(sample_weight, len(X)), product=ops.matmul)
         return dWs, dbs
 
     def fit(self, X, y, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", momentum=0.0,
@@ -561,6 +570,7 @@ class MLP:
         """The epoch loop of fit; returns the loss curve and the validation loss curve (None
         without validation)."""
         n = len(X)
+        product = ops.PRODUCTS[self.dtype]  # the training steps' products only
         parameters = self._parameter_vectors(self.weights, self.biases)
         states = [ops.OPTIMIZERS[optimizer](len(p), lr, momentum, nesterov) for p in parameters]
         curve, validation_curve = [], None if validation is None else []
@@ -574,7 +584,8 @@ class MLP:
                     raise ValueError(f"the sample weights of a batch in epoch {epoch + 1} "
                                      f"sum to 0")
                 loss, dWs, dbs = self._backprop([X[i] for i in rows], [Y[i] for i in rows],
-                                                alpha, batch_weights, dropout_rng=self.rng)
+                                                alpha, batch_weights, dropout_rng=self.rng,
+                                                product=product)
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"the loss became {loss} in epoch {epoch + 1}")
                 total += loss * len(rows)
@@ -620,8 +631,9 @@ class MLP:
             json.dump(data, f, allow_nan=False)
 
     def __repr__(self):
+        dtype = "" if self.dtype == "float64" else f", dtype={self.dtype!r}"
         return (f"MLP({self.layers}, activation={self.activation!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, seed={self.seed}, init={self.init!r}, "
+                f"loss={self.loss_name!r}, seed={self.seed}{dtype}, init={self.init!r}, "
                 f"dropout={self.dropout!r}, huber_delta={self.huber_delta!r})")
 
 

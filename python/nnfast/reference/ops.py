@@ -31,6 +31,39 @@ def matmul(A, B):
     return [[sum(a * b for a, b in zip(row, column)) for column in columns] for row in A]
 
 
+# bfloat16: float32's sign and 8 exponent bits, 8 significant bits (1 implicit + 7 stored)
+BFLOAT16_BITS = 8
+BFLOAT16_MIN_EXPONENT = -126    # the smallest normal bfloat16 is 2^-126, as float32's
+BFLOAT16_OVERFLOW = 2.0 ** 128  # a rounded magnitude this large is past the largest finite one
+
+
+def bfloat16(x):
+    """The bfloat16 value nearest to the float x, ties to even, as a float.
+
+    With e = floor(log2 abs(x)) and the grid's spacing 2^s, s = max(e, -126) - 7:
+    bfloat16(x) = sign(x) * round_half_even(abs(x) / 2^s) * 2^s, and sign(x) * inf when
+    that magnitude is >= 2^128. Normal values keep 8 significant bits; below 2^-126 the
+    spacing stays 2^-133 (bfloat16's subnormals). 0.0, -0.0, inf and nan are returned as
+    they are.
+    """
+    if x == 0.0 or not math.isfinite(x):
+        return x
+    _, frexp_exponent = math.frexp(x)  # |x| = f 2^frexp_exponent, 1/2 <= f < 1
+    e = frexp_exponent - 1
+    s = max(e, BFLOAT16_MIN_EXPONENT) - (BFLOAT16_BITS - 1)
+    # |x| / 2^s < 2^8 is exact in a double, and round() rounds half to even
+    magnitude = math.ldexp(round(math.ldexp(abs(x), -s)), s)
+    if magnitude >= BFLOAT16_OVERFLOW:
+        magnitude = math.inf
+    return math.copysign(magnitude, x)  # a tiny x that rounds to 0 keeps its sign
+
+
+def matmul_bfloat16(A, B):
+    """C = bf(A) @ bf(B), bf = bfloat16 elementwise: the operands are rounded, the products
+    and sums are matmul's. A (m, k), B (k, n) -> C (m, n)."""
+    return matmul(_map(bfloat16, A), _map(bfloat16, B))
+
+
 def _elementwise(f, A, B):
     """C[i][j] = f(A[i][j], B[i][j]). A, B (m, n) -> C (m, n)."""
     return [[f(a, b) for a, b in zip(row_a, row_b)] for row_a, row_b in zip(A, B)]
@@ -39,6 +72,12 @@ def _elementwise(f, A, B):
 def _map(f, A):
     """C[i][j] = f(A[i][j]). A (m, n) -> C (m, n)."""
     return [[f(a) for a in row] for row in A]
+
+
+PRODUCTS = {  # the matrix products of fit's training steps, by the model's dtype
+    "float64": matmul,
+    "bfloat16": matmul_bfloat16,
+}
 
 
 # ---------------------------------------------------------------- activations
@@ -187,20 +226,21 @@ def activation_backward(A, G, activation):
 
 # ---------------------------------------------------------------- dense layer
 
-def dense_linear(A, W, b):
-    """Z = A @ W + b, b added to every row.
+def dense_linear(A, W, b, product=matmul):
+    """Z = A @ W + b, b added to every row; product(A, W) computes A @ W (a PRODUCTS value).
 
     A (m, n_in), W (n_in, n_out), b (n_out,) -> Z (m, n_out): the logits.
     """
-    return [[z + bj for z, bj in zip(row, b)] for row in matmul(A, W)]
+    return [[z + bj for z, bj in zip(row, b)] for row in product(A, W)]
 
 
-def dense_forward(A, W, b, activation="identity"):
-    """A_out = f(A @ W + b). A (m, n_in), W (n_in, n_out), b (n_out,) -> A_out (m, n_out)."""
-    return ACTIVATIONS[activation](dense_linear(A, W, b))
+def dense_forward(A, W, b, activation="identity", product=matmul):
+    """A_out = f(A @ W + b), A @ W by product. A (m, n_in), W (n_in, n_out), b (n_out,)
+    -> A_out (m, n_out)."""
+    return ACTIVATIONS[activation](dense_linear(A, W, b, product))
 
 
-def dense_backward(A_prev, W, delta, activation_prev=None, dropout=None):
+def dense_backward(A_prev, W, delta, activation_prev=None, dropout=None, product=matmul):
     """Gradients of one dense layer, from its output delta = dL/dZ.
 
     dW = A_prev^T @ delta / m;  db = sum_rows(delta) / m;
@@ -219,6 +259,8 @@ def dense_backward(A_prev, W, delta, activation_prev=None, dropout=None):
     dropout : (F, S) or None
         When A_prev went through dropout: the layer's output before it, F, and the mask's
         scale S (0 or 1 / (1 - p)), both (m, n_in).
+    product : function, default matmul
+        Computes A_prev^T @ delta and delta @ W^T (a PRODUCTS value); the rest is exact.
 
     Returns
     -------
@@ -227,11 +269,11 @@ def dense_backward(A_prev, W, delta, activation_prev=None, dropout=None):
     delta_prev : matrix of shape (m, n_in), or None when activation_prev is None
     """
     m = len(delta)
-    dW = _map(lambda x: x / m, matmul(transpose(A_prev), delta))
+    dW = _map(lambda x: x / m, product(transpose(A_prev), delta))
     db = [sum(column) / m for column in zip(*delta)]
     if activation_prev is None:
         return dW, db, None
-    G = matmul(delta, transpose(W))
+    G = product(delta, transpose(W))
     if dropout is not None:
         A_prev, S = dropout
         G = _elementwise(lambda g, s: g * s, G, S)

@@ -201,12 +201,13 @@ class Network:
     the model's own parameter vector, so that a fit holds one copy of the weights."""
 
     def __init__(self, coefs, intercepts, activation, out_activation, loss=None, dropout=0.0,
-                 huber_delta=1.0):
+                 huber_delta=1.0, precision=None):
         layer_units = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
         self.loss_name = REGRESSION_LOSSES.get(loss, OUTPUT_LOSSES[out_activation])
         self.model = MLP(layer_units, ACTIVATIONS[activation],
                          output=ACTIVATIONS[out_activation], loss=self.loss_name,
-                         dtype=coefs[0].dtype, init="zeros", dropout=dropout,
+                         dtype=coefs[0].dtype if precision is None else precision,
+                         init="zeros", dropout=dropout,
                          huber_delta=huber_delta)
         self.layer_units, self.dtype = layer_units, coefs[0].dtype
         grad_scale, self.loss_scale = LOSS_SCALES[self.loss_name]
@@ -317,13 +318,13 @@ class NativeMLPMixin:
         X, y = super()._validate_input(X, y, incremental, reset)
         # dtype=None: X's own dtype, float32 or float64, as scikit-learn validated it (its
         # initial weights take that dtype; _fit_lbfgs then goes on in float64, as it does)
-        dtype = X.dtype if self.dtype is None else check.dtype_of(self.dtype)
+        dtype = X.dtype if self.dtype is None else check.storage_dtype_of(self.dtype)
         return training_rows(X, dtype), y
 
     def _network(self):
         return Network(self.coefs_, self.intercepts_, self.activation, self.out_activation_,
                        self.loss, getattr(self, "dropout", 0.0),
-                       getattr(self, "huber_delta", 1.0))
+                       getattr(self, "huber_delta", 1.0), getattr(self, "dtype", None))
 
     # ---- forward ----------------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
@@ -593,6 +594,10 @@ class NativeMLPMixin:
     # ---- lbfgs ------------------------------------------------------------------------------
     def _fit_lbfgs(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
                    layer_units):
+        if self.dtype == "bfloat16":
+            raise ValueError("dtype='bfloat16' rounds the products of the stochastic solvers "
+                             "(sgd, adam); lbfgs's loss and gradient are float32's: use "
+                             "dtype='float32' with lbfgs")
         if any(vocabulary.dropout_rates(self.dropout, len(layer_units) - 2)):
             raise ValueError("dropout is applied by the stochastic solvers (sgd, adam); "
                              "lbfgs minimizes the full-batch loss: use dropout=0 with lbfgs")

@@ -27,10 +27,12 @@ class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifi
     Parameters: those of ``sklearn.neural_network.MLPClassifier``, with the same defaults and
     meaning, and
 
-    dtype : {"float64", "float32"} or None, default=None
+    dtype : {"float64", "float32", "bfloat16"} or None, default=None
         The precision of the weights and of training. None does as scikit-learn does: sgd
         and adam train in X's dtype (float32 X gives float32 coefs_ and predict_proba),
         L-BFGS in float64. A dtype given here is used whatever X is (X is converted to it).
+        "bfloat16" (sgd and adam, dense X): float32 weights and outputs, the training
+        products' operands rounded to bfloat16 (nnfast.MLP's dtype).
     class_weight : dict {label: weight}, "balanced" or None, default=None
         nnfast's extra (scikit-learn's MLPClassifier has none): each sample's weight is
         multiplied by its class's, as scikit-learn's linear models do; "balanced" is
@@ -51,7 +53,8 @@ class MLPClassifier(NativeMLPMixin, NnfastModelMixin, neural_network.MLPClassifi
     """
 
     _parameter_constraints = {**neural_network.MLPClassifier._parameter_constraints,
-                              "dtype": [StrOptions({"float64", "float32"}), type, None],
+                              "dtype": [StrOptions({"float64", "float32", "bfloat16"}), type,
+                                        None],
                               "class_weight": [StrOptions({"balanced"}), dict, None],
                               "dropout": DROPOUT}
 
@@ -96,7 +99,8 @@ class MLPRegressor(NativeMLPMixin, NnfastModelMixin, neural_network.MLPRegressor
     """
 
     _parameter_constraints = {**neural_network.MLPRegressor._parameter_constraints,
-                              "dtype": [StrOptions({"float64", "float32"}), type, None],
+                              "dtype": [StrOptions({"float64", "float32", "bfloat16"}), type,
+                                        None],
                               "loss": [StrOptions({"squared_error", "poisson", "absolute_error",
                                                    "huber"})],
                               "dropout": DROPOUT,
