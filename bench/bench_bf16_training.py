@@ -10,7 +10,9 @@ the same data and initial weights for every row: nnfast.MLP(dtype="float32") and
 under torch.autocast("cpu", dtype=torch.bfloat16) (its products in bfloat16, the loss and
 the weights float32). Medians of --rounds fits; nnfast's rounds run first, then PyTorch's,
 because PyTorch's OpenMP threads spin for a while after each call and would take the core
-nnfast's second thread runs on. Ratios > 1: nnfast bf16 is faster.
+nnfast's second thread runs on; NumPy's BLAS is held to one thread (threadpoolctl, where
+installed), whose idle threads spin too after the data is made. Ratios > 1: nnfast bf16 is
+faster.
 
 Accuracy: W3 trained --accuracy-epochs epochs on its first 50,000 rows, scored on the other
 10,000 (held out, the same distribution), for each of the four; the option's bar is bf16
@@ -79,6 +81,16 @@ def main(argv=None):
     parser.add_argument("--accuracy-epochs", type=int, default=10,
                         help="W3's epochs for the held-out accuracy (0: skip it)")
     args = parser.parse_args(argv)
+    try:
+        from threadpoolctl import threadpool_limits
+        blas = threadpool_limits(limits=1, user_api="blas")
+    except ImportError:
+        blas = contextlib.nullcontext()
+    with blas:
+        run(args)
+
+
+def run(args):
     import torch
 
     nnfast.set_num_threads(args.threads)

@@ -80,16 +80,18 @@ int nni_cpu_runs_avx512vl(void)
 }
 
 #if defined(NN_HAVE_KERNEL_AVX512BF16) && defined(NN_HAVE_KERNEL_AVX512)
-/* AVX512_BF16 (vdpbf16ps): cpuid leaf 7 subleaf 1 eax bit 5, beside AVX-512F's state. Only in
+/* AVX512_BF16 (vdpbf16ps): cpuid leaf 7 subleaf 1 eax bit 5, beside AVX-512F's state and
+ * AVX512BW (the packing's word permute; every such CPU has it). Only in
  * builds whose compiler has the instruction set (and so knows its cpuid name). */
 static int cpu_runs_avx512bf16(void)
 {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
-    return nni_cpu_runs_avx512() && __builtin_cpu_supports("avx512bf16");
+    return nni_cpu_runs_avx512() && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512bf16");
 #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
     int r[4];
-    if (!nni_cpu_runs_avx512()) return 0;
+    if (!nni_cpu_runs_avx512() || !msvc_cpu_runs(30, 0xe6u)) return 0; /* avx512bw */
     __cpuidex(r, 7, 1);
     return (r[0] & (1 << 5)) != 0;
 #else

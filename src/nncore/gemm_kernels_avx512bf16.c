@@ -7,12 +7,14 @@
  * each addition rounded to float32 (the products of two bfloat16 values are exact in float32),
  * subnormal inputs and results flushed to zero by the instruction: twice the terms of a float
  * FMA per instruction (bench/bench_bf16_gemm.py measures what the products gain).
- * Compiled with -mavx512f -mavx512bf16 by CMakeLists.txt; run only where the CPU reports
- * avx512_bf16 (dispatch.c). */
+ * Compiled with -mavx512f -mavx512bw -mavx512bf16 by CMakeLists.txt; run only where the CPU
+ * reports avx512bw and avx512_bf16 (dispatch.c). */
 #include "internal.h"
 
 #include <immintrin.h>
 #include <string.h>
+
+#include "transpose_avx512.h"
 
 #define BF16_MR 8
 #define BF16_NV 3 /* vectors of 16 float columns: 48 */
@@ -57,62 +59,83 @@ static void ukr_avx512bf16_8x48(int64_t kc, const float *a_panel, const float *b
  * product ran at 0.94x the float one, one thread (bench_gemm_configs -o 16 -b 3 ... kernel
  * bf16, load ~1: indicative): B's 4 M elements converted one at a time.
  * ls == 1 (a panel's lanes side by side: op(B) = B, op(A) = A^T): rows p and p + 1 of the
- * block, 16 lanes at a time, converted and interleaved (p in the low halves).
+ * block, 16 lanes at a time, converted together and interleaved by one word permute (p in
+ * the low halves).
  * ks == 1 (each lane's terms side by side: op(A) = A, op(B) = B^T): 32 terms of a lane,
- * converted in order, are the lane's words for 16 pairs. */
+ * converted in order, are the lane's words for 16 pairs; 16 lanes' words are transposed in
+ * registers and stored 16 lanes at a time (pack_pairs_across). */
 static __mmask16 lane_mask(int64_t lanes)
 {
     return lanes >= 16 ? (__mmask16)0xffff : lanes <= 0 ? 0 : (__mmask16)((1u << lanes) - 1u);
+}
+
+/* ks == 1: lanes l .. l+15 (those < n read, those < w written) by terms p .. p+31: each
+ * lane's 32 terms converted in order are its words for 16 pairs (cvtne2ps_pbh: term p + 2r
+ * in word r's low half), 16 lanes of 16 words transposed in registers, then stored as 16
+ * pairs of the panel, 16 lanes each. Terms past kc and lanes past n are +0 (masked multiply:
+ * the scalar packing's padding, bit for bit). */
+static inline void pack_pairs_across(uint32_t *d, const float *s, int64_t ls, int64_t kc,
+                                     int64_t n, int w, int64_t l, int64_t p, __m512 sv)
+{
+    const int64_t pn = kc - p < 32 ? kc - p : 32;
+    const __mmask16 m0 = lane_mask(pn), m1 = lane_mask(pn - 16), wm = lane_mask(w - l);
+    __m512 r[16];
+    int i;
+    for (i = 0; i < 16; i++) {
+        if (l + i < n) {
+            const float *sl = s + (l + i) * ls + p;
+            const __m512 x0 = _mm512_maskz_mul_ps(m0, sv, _mm512_maskz_loadu_ps(m0, sl));
+            const __m512 x1 = _mm512_maskz_mul_ps(m1, sv, _mm512_maskz_loadu_ps(m1, sl + 16));
+            r[i] = _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+        } else {
+            r[i] = _mm512_setzero_ps();
+        }
+    }
+    nni_transpose16_f32(r);
+    for (i = 0; i < 16 && 2 * i < pn; i++)
+        _mm512_mask_storeu_epi32(d + (p / 2 + i) * w + l, wm, _mm512_castps_si512(r[i]));
 }
 
 void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, int64_t ks,
                                 int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
 {
     const __m512 sv = _mm512_set1_ps(scale);
-    int64_t q, p, l, r;
-    for (q = 0; q < lanes; q += w, dst += w * ((kc + 1) / 2)) {
-        const int64_t n = lanes - q < w ? lanes - q : w;
-        const float *s = src + q * ls;
-        uint32_t *d = (uint32_t *)(void *)dst;
-        if (ls == 1) {
-            for (p = 0; p < kc; p += 2, d += w) {
-                const float *s0 = s + p * ks, *s1 = s + (p + 1) * ks;
-                const int odd_end = p + 1 >= kc;
+    const int64_t panel_words = w * ((kc + 1) / 2);
+    int64_t q, p, l;
+    if (ls == 1) {
+        /* word r of a lane pair: 16-bit elements r (row p) and 16 + r (row p + 1) */
+        const __m512i interleave = _mm512_set_epi16(
+            31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+            20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        /* p outer: rows p and p + 1 read along, across every panel (a W of 2048 columns:
+         * each row in its own page, read once rather than once a panel) */
+        for (p = 0; p < kc; p += 2) {
+            const float *s0 = src + p * ks, *s1 = s0 + ks;
+            const int odd_end = p + 1 >= kc;
+            uint32_t *d = (uint32_t *)(void *)dst + (p / 2) * w;
+            for (q = 0; q < lanes; q += w, d += panel_words) {
                 for (l = 0; l < w; l += 16) {
-                    /* the lanes read (n of the panel's w are the block's) and written */
-                    const __mmask16 m = lane_mask(n - l), wm = lane_mask(w - l);
-                    const __m512 x0 = _mm512_mul_ps(sv, _mm512_maskz_loadu_ps(m, s0 + l));
+                    /* the lanes read (those of the block) and written (the panel's w) */
+                    const __mmask16 m = lane_mask(lanes - q - l), wm = lane_mask(w - l);
+                    const __m512 x0 =
+                        _mm512_maskz_mul_ps(m, sv, _mm512_maskz_loadu_ps(m, s0 + q + l));
                     const __m512 x1 = odd_end ? _mm512_setzero_ps()
-                                              : _mm512_mul_ps(sv, _mm512_maskz_loadu_ps(m, s1 + l));
-                    const __m512i lo =
-                        _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(x0));
-                    const __m512i hi =
-                        _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(x1)),
-                                          16);
-                    _mm512_mask_storeu_epi32(d + l, wm, _mm512_or_si512(lo, hi));
+                                              : _mm512_maskz_mul_ps(
+                                                    m, sv, _mm512_maskz_loadu_ps(m, s1 + q + l));
+                    /* row p's 16 values, then row p + 1's, interleaved into words */
+                    const __m512i v = _mm512_permutexvar_epi16(
+                        interleave, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+                    _mm512_mask_storeu_epi32(d + l, wm, v);
                 }
-            }
-        } else {
-            for (l = 0; l < w; l++) {
-                const float *sl = s + l * ls;
-                uint32_t *dl = d + l;
-                if (l >= n) {
-                    for (r = 0; r < (kc + 1) / 2; r++) dl[r * w] = 0;
-                    continue;
-                }
-                for (p = 0; p + 32 <= kc; p += 32) {
-                    NNI_ALIGN64 uint32_t words[16];
-                    const __m512bh v =
-                        _mm512_cvtne2ps_pbh(_mm512_mul_ps(sv, _mm512_loadu_ps(sl + p + 16)),
-                                            _mm512_mul_ps(sv, _mm512_loadu_ps(sl + p)));
-                    _mm512_store_si512(words, (__m512i)v);
-                    for (r = 0; r < 16; r++) dl[(p / 2 + r) * w] = words[r];
-                }
-                for (; p < kc; p += 2) /* the last terms, the scalar rounding's same bits */
-                    dl[(p / 2) * w] = nni_bf16_bits(scale * sl[p]) |
-                                      (p + 1 < kc ? nni_bf16_bits(scale * sl[p + 1]) : 0) << 16;
             }
         }
+        return;
+    }
+    for (q = 0; q < lanes; q += w, dst += panel_words) {
+        const int64_t n = lanes - q < w ? lanes - q : w;
+        for (l = 0; l < w; l += 16)
+            for (p = 0; p < kc; p += 32)
+                pack_pairs_across((uint32_t *)(void *)dst, src + q * ls, ls, kc, n, w, l, p, sv);
     }
 }
 

@@ -9,34 +9,7 @@
 
 #include <immintrin.h>
 
-/* Rows r[0..15] (16 floats each) into columns: afterwards r[c][i] = the old r[i][c].
- * unpack pairs rows, shuffle_ps makes 4 x 4 blocks in each 128-bit lane, shuffle_f32x4
- * twice moves the lanes so that column c gathers its 4 blocks of 4 rows. */
-static inline void transpose16_f32(__m512 r[16])
-{
-    __m512 t[16];
-    int i;
-    for (i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (i = 0; i < 16; i += 4) { /* r[i + c]: columns c, c + 4, c + 8, c + 12 of rows i..i+3 */
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    for (i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-    }
-    for (i = 0; i < 8; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-    }
-}
+#include "transpose_avx512.h"
 
 /* The same for 8 x 8 doubles: unpack pairs rows, then two rounds of 128-bit lane moves. */
 static inline void transpose8_f64(__m512d r[8])
@@ -77,7 +50,7 @@ static inline void transpose8_f64(__m512d r[8])
 #define PACK_ZERO() _mm512_setzero_ps()
 #define PACK_MUL(a, b) _mm512_mul_ps(a, b)
 #define PACK_BCAST(x) _mm512_set1_ps(x)
-#define PACK_TRANSPOSE(r) transpose16_f32(r)
+#define PACK_TRANSPOSE(r) nni_transpose16_f32(r)
 #include "gemm_pack_simd.h"
 
 #define PACK_T_NAME nni_pack_t_avx512_f64
