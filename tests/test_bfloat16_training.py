@@ -162,6 +162,8 @@ def test_refusals_name_the_problem():
         nnfast.MLP(LAYERS, dtype="bfloat16").fit(scipy_sparse.csr_matrix(X), y, epochs=1)
     with pytest.raises(ValueError, match="dtype"):
         nnfast.MLP(LAYERS, dtype="bfloat8")
+    with pytest.raises(ValueError, match="float64 only"):  # nnfast.reference.MLP has it
+        nnfast.MLP(LAYERS, dtype="bfloat16", backend="reference")
     net64 = nnfast.MLP(LAYERS, dtype="float64")._net
     with pytest.raises(ValueError, match="float32"):
         _core.Trainer(net64, "float64", 48, 16, FitSettings(), "bfloat16")

@@ -19,10 +19,13 @@
 #define BF16_MR 8
 #define BF16_NV 3 /* vectors of 16 float columns: 48 */
 
-/* c (8 x 48, row stride ldc) = beta c + the sums over kc terms (kc / 2 pairs, rounded up)
- * of the packed panels a (8 lanes a pair) and b (48 lanes a pair). */
-static void ukr_avx512bf16_8x48(int64_t kc, const float *a_panel, const float *b_panel,
-                                float *c, int64_t ldc, float beta)
+/* c (8 x 16 nv, row stride ldc) = beta c + the sums over kc terms (kc / 2 pairs, rounded
+ * up) of the packed panels a (8 lanes a pair) and the first nv vectors of b (48 lanes a
+ * pair): nv = 3 the full kernel, 1 and 2 the edge kernels of a last panel of 16 or 32 of C's
+ * columns (W3's 256 = 5 x 48 + 16), the same sums. */
+__attribute__((always_inline)) static inline void
+ukr_bf16(int nv, int64_t kc, const float *a_panel, const float *b_panel, float *c,
+         int64_t ldc, float beta)
 {
     const uint32_t *a = (const uint32_t *)(const void *)a_panel;
     const uint32_t *b = (const uint32_t *)(const void *)b_panel;
@@ -31,26 +34,41 @@ static void ukr_avx512bf16_8x48(int64_t kc, const float *a_panel, const float *b
     int64_t q;
     int i, j;
     for (i = 0; i < BF16_MR; i++)
-        for (j = 0; j < BF16_NV; j++) acc[i][j] = _mm512_setzero_ps();
+        for (j = 0; j < nv; j++) acc[i][j] = _mm512_setzero_ps();
     for (q = 0; q < pairs; q++, a += BF16_MR, b += 16 * BF16_NV) {
-        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
-        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 16);
-        const __m512bh b2 = (__m512bh)_mm512_loadu_si512(b + 32);
+        __m512bh bv[BF16_NV];
+        for (j = 0; j < nv; j++) bv[j] = (__m512bh)_mm512_loadu_si512(b + 16 * j);
         for (i = 0; i < BF16_MR; i++) {
             const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
-            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
-            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
-            acc[i][2] = _mm512_dpbf16_ps(acc[i][2], ai, b2);
+            for (j = 0; j < nv; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], ai, bv[j]);
         }
     }
     for (i = 0; i < BF16_MR; i++)
-        for (j = 0; j < BF16_NV; j++) {
+        for (j = 0; j < nv; j++) {
             float *ci = c + i * ldc + 16 * j;
             __m512 v = acc[i][j];
             if (beta != 0) v = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(beta),
                                                            _mm512_loadu_ps(ci)), v);
             _mm512_storeu_ps(ci, v);
         }
+}
+
+static void ukr_avx512bf16_8x48(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, float beta)
+{
+    ukr_bf16(3, kc, a, b, c, ldc, beta);
+}
+
+static void ukr_avx512bf16_8x16(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, float beta)
+{
+    ukr_bf16(1, kc, a, b, c, ldc, beta);
+}
+
+static void ukr_avx512bf16_8x32(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, float beta)
+{
+    ukr_bf16(2, kc, a, b, c, ldc, beta);
 }
 
 /* The packing of NNI_BF16_PAIRS panels (nni_pack_bf16's contract, gemm_pack.c), with the
@@ -139,8 +157,8 @@ void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, 
     }
 }
 
-/* Only the packed kernel: A and B are always packed (to bfloat16), C is never narrow-pathed,
- * edge tiles go through the full kernel and a buffer (gemm.c). */
+/* The packed kernels only: A and B are always packed (to bfloat16), C is never
+ * narrow-pathed; a last panel of 16 or 32 columns takes an edge kernel (gemm.c). */
 const nni_gemm_kernel nni_kernel_avx512bf16 = {
     .name = "avx512bf16",
     .label_f32 = "avx512bf16 8x48",
@@ -149,4 +167,5 @@ const nni_gemm_kernel nni_kernel_avx512bf16 = {
     .nr_f32 = 16 * BF16_NV,
     .ukr_f32 = ukr_avx512bf16_8x48,
     .vl_f32 = 16,
+    .edge_f32 = {ukr_avx512bf16_8x16, ukr_avx512bf16_8x32},
 };

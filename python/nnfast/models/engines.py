@@ -112,13 +112,11 @@ class ReferenceEngine:
                  huber_delta=1.0):
         from .. import reference
 
-        if precision not in ("float64", "bfloat16"):
-            raise ValueError(f"the reference backend computes in float64 only (or float64 "
-                             f"with bfloat16 products), got dtype={precision!r}")
+        if precision != "float64":  # nnfast.reference.MLP(dtype="bfloat16") is used directly
+            raise ValueError("the reference backend computes in float64 only")
         self.reference = reference
-        self.layers, self.loss, self.dtype = list(layers), loss, "float64"
+        self.layers, self.loss, self.dtype = list(layers), loss, precision
         self.model = reference.MLP(self.layers, list(activations), output, loss, init="zeros",
-                                   dtype=precision,
                                    dropout=list(dropout or [0.0] * len(activations)),
                                    huber_delta=huber_delta)
         self.n_params = count_parameters(self.layers)
