@@ -299,21 +299,27 @@ static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int
                       int64_t pc, int64_t kc)
 {
 #ifdef NN_ELEM_F32
-    if (g->bf16) { /* element (p, l) of the block at src[p ks + l ls] */
+    if (g->bf16 == NNI_BF16_PAIRS) { /* element (p, l) of the block at src[p ks + l ls] */
         const int t = a_side ? g->trans_a : !g->trans_b; /* lanes side by side in memory */
         const int64_t ld = a_side ? (t ? g->m : g->k) : (t ? g->n : g->k);
         const float *src = (a_side ? g->A : g->B) + (t ? pc * ld + i0 : i0 * ld + pc);
-        nni_pack_bf16(g->bf16, dst, src, t ? ld : 1, t ? 1 : ld, kc, len,
-                      a_side ? MR(g->kr) : NR(g->kr),
-                      a_side && !g->alpha_on_tiles ? g->alpha : 1);
+        nni_pack_bf16_pairs(dst, src, t ? ld : 1, t ? 1 : ld, kc, len,
+                            a_side ? MR(g->kr) : NR(g->kr),
+                            a_side && !g->alpha_on_tiles ? g->alpha : 1);
         return;
     }
 #endif
     if (a_side)
         NNI_F(pack_a)(g->kr, dst, g->A, g->m, g->k, g->trans_a, i0, pc, len, kc, MR(g->kr),
-                      g->alpha);
+                      g->alpha_on_tiles ? 1 : g->alpha);
     else
         NNI_F(pack_b)(g->kr, dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, len, NR(g->kr));
+#ifdef NN_ELEM_F32
+    /* rounded: the set's own float packing (its SIMD transposes), then each value rounded
+     * while the panels are in cache; the same values as rounding each term as it is read */
+    if (g->bf16 == NNI_BF16_ROUNDED)
+        nni_bf16_round_inplace(dst, round_up(len, a_side ? MR(g->kr) : NR(g->kr)) * kc);
+#endif
 }
 
 /* Part c of n_parts over `panels` panels, each `width` wide: [*lo, *hi), cut at `size`. */

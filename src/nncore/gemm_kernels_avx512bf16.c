@@ -71,7 +71,7 @@ static void ukr_avx512bf16_8x32(int64_t kc, const float *a, const float *b, floa
     ukr_bf16(2, kc, a, b, c, ldc, beta);
 }
 
-/* The packing of NNI_BF16_PAIRS panels (nni_pack_bf16's contract, gemm_pack.c), with the
+/* The packing of NNI_BF16_PAIRS panels (nni_pack_bf16_pairs' contract, gemm_pack.c), with the
  * conversion instructions (vcvtneps2bf16: nearest, ties to even; a NaN stays a NaN; the
  * scalar nni_bf16_bits's results, bit for bit). With the scalar loop a 256 x 2048 x 2048
  * product ran at 0.94x the float one, one thread (bench_gemm_configs -o 16 -b 3 ... kernel

@@ -164,51 +164,54 @@ static void pack_rows(NN_T *restrict dst, const NN_T *restrict src, int64_t ld, 
 }
 
 #ifdef NN_ELEM_F32
-/* Bfloat16 panels (nn_gemm_bf16_f32) from the block whose element (p, l) is src[p ks + l ls]
- * (p < kc, l < lanes), scaled, then rounded to bfloat16, in panels of w lanes end to end,
- * lanes past `lanes` zero. NNI_BF16_PAIRS: (kc + 1) / 2 w words a panel, word [r w + l]
- * holding the terms 2r (low half) and 2r + 1 (high half; zero past kc). NNI_BF16_ROUNDED:
- * kc w floats a panel, float [p w + l] the rounded value, the float kernels' layout. */
-void nni_pack_bf16_scalar(int mode, float *restrict dst, const float *restrict src, int64_t ks,
-                          int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
+/* Bfloat16 pairs' panels (nn_gemm_bf16_f32 on the vdpbf16ps set) from the block whose
+ * element (p, l) is src[p ks + l ls] (p < kc, l < lanes), scaled, then rounded to bfloat16,
+ * in panels of w lanes end to end, lanes past `lanes` zero: (kc + 1) / 2 w words a panel,
+ * word [r w + l] holding the terms 2r (low half) and 2r + 1 (high half; zero past kc). */
+void nni_pack_bf16_pairs_scalar(float *restrict dst, const float *restrict src, int64_t ks,
+                                int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
 {
     int64_t q, p, l;
-    const int64_t stride = mode == NNI_BF16_PAIRS ? w * ((kc + 1) / 2) : w * kc;
-    for (q = 0; q < lanes; q += w, dst += stride) {
+    for (q = 0; q < lanes; q += w, dst += w * ((kc + 1) / 2)) {
         const int64_t n = lanes - q < w ? lanes - q : w;
         const float *s = src + q * ls;
-        if (mode == NNI_BF16_PAIRS) {
-            uint32_t *d = (uint32_t *)(void *)dst;
-            for (p = 0; p < kc; p += 2, d += w) {
-                for (l = 0; l < n; l++) {
-                    const uint32_t lo = nni_bf16_bits(scale * s[p * ks + l * ls]);
-                    const uint32_t hi =
-                        p + 1 < kc ? nni_bf16_bits(scale * s[(p + 1) * ks + l * ls]) : 0;
-                    d[l] = lo | hi << 16;
-                }
-                for (; l < w; l++) d[l] = 0;
+        uint32_t *d = (uint32_t *)(void *)dst;
+        for (p = 0; p < kc; p += 2, d += w) {
+            for (l = 0; l < n; l++) {
+                const uint32_t lo = nni_bf16_bits(scale * s[p * ks + l * ls]);
+                const uint32_t hi =
+                    p + 1 < kc ? nni_bf16_bits(scale * s[(p + 1) * ks + l * ls]) : 0;
+                d[l] = lo | hi << 16;
             }
-        } else {
-            for (p = 0; p < kc; p++) {
-                float *d = dst + p * w;
-                for (l = 0; l < n; l++) d[l] = nni_bf16_round(scale * s[p * ks + l * ls]);
-                for (; l < w; l++) d[l] = 0;
-            }
+            for (; l < w; l++) d[l] = 0;
         }
     }
 }
 
-void nni_pack_bf16(int mode, float *restrict dst, const float *restrict src, int64_t ks,
-                   int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
+void nni_pack_bf16_pairs(float *restrict dst, const float *restrict src, int64_t ks,
+                         int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
 {
 #ifdef NN_HAVE_KERNEL_AVX512BF16
     /* pairs are packed only for the set with vdpbf16ps, so this CPU converts with it too */
-    if (mode == NNI_BF16_PAIRS) {
-        nni_pack_bf16_pairs_avx512(dst, src, ks, ls, kc, lanes, w, scale);
-        return;
-    }
+    nni_pack_bf16_pairs_avx512(dst, src, ks, ls, kc, lanes, w, scale);
+#else
+    nni_pack_bf16_pairs_scalar(dst, src, ks, ls, kc, lanes, w, scale);
 #endif
-    nni_pack_bf16_scalar(mode, dst, src, ks, ls, kc, lanes, w, scale);
+}
+
+/* x[i] = nni_bf16_round(x[i]) for i < count: the bits of nni_bf16_bits, branch-free so that
+ * the compiler vectorizes the loop (a float kernel's packed panel, rounded in place). */
+void nni_bf16_round_inplace(float *x, int64_t count)
+{
+    int64_t i;
+    for (i = 0; i < count; i++) {
+        uint32_t u, r;
+        memcpy(&u, x + i, sizeof u);
+        r = (u & 0x7fffffffu) > 0x7f800000u ? u | 0x00400000u /* quiet NaN */
+                                             : u + 0x7fffu + ((u >> 16) & 1u);
+        r &= 0xffff0000u;
+        memcpy(x + i, &r, sizeof r);
+    }
 }
 #endif
 

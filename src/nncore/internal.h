@@ -276,20 +276,22 @@ typedef struct nni_gemm_kernel {
     nni_adam_step_f32 adam_f32;
     nni_adam_step_f64 adam_f64;
 } nni_gemm_kernel;
-/* How a bfloat16 product packs (nni_pack_bf16): pairs of terms, two bfloat16 values a 32-bit
- * word, for the vdpbf16ps set (nni_gemm_kernel_bf16), or rounded values in the float layout
- * for the float kernels (a CPU without AVX512_BF16).                                      */
+/* How a bfloat16 product packs: pairs of terms, two bfloat16 values a 32-bit word
+ * (nni_pack_bf16_pairs), for the vdpbf16ps set (nni_gemm_kernel_bf16), or the float
+ * kernels' panels with each value rounded (nni_bf16_round_inplace), on a CPU without
+ * AVX512_BF16.                                                                            */
 #define NNI_BF16_PAIRS 1
 #define NNI_BF16_ROUNDED 2
-void nni_pack_bf16(int mode, float *restrict dst, const float *restrict src, int64_t ks,
-                   int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
-/* Its scalar loop (what nni_pack_bf16 runs but for pairs on a CPU with AVX512_BF16), and the
- * pairs with AVX512_BF16's conversions (gemm_kernels_avx512bf16.c): the same bits, but for
- * subnormal inputs, which the conversion (and vdpbf16ps) takes as zero. */
-void nni_pack_bf16_scalar(int mode, float *restrict dst, const float *restrict src, int64_t ks,
-                          int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
+void nni_pack_bf16_pairs(float *restrict dst, const float *restrict src, int64_t ks,
+                         int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
+/* Its scalar loop (what nni_pack_bf16_pairs runs in a build without the vdpbf16ps set), and
+ * the pairs with AVX512_BF16's conversions (gemm_kernels_avx512bf16.c): the same bits, but
+ * for subnormal inputs, which the conversion (and vdpbf16ps) takes as zero. */
+void nni_pack_bf16_pairs_scalar(float *restrict dst, const float *restrict src, int64_t ks,
+                                int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
 void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, int64_t ks,
                                 int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
+void nni_bf16_round_inplace(float *x, int64_t count);
 
 /* x rounded to bfloat16 (nearest, ties to even; a NaN stays a NaN): the high 16 bits of the
  * float it returns, the low 16 zero. */

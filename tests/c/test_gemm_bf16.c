@@ -61,6 +61,29 @@ static void test_rounding(void)
     CHECK(isnan(nni_bf16_round(NAN)), "NaN stays NaN");
     CHECK(isnan(nni_bf16_round(bits_float(0x7f800001u))), "a NaN whose payload is low bits");
     CHECK(nni_bf16_round(0x1p-130f) == 0x1p-130f, "a subnormal power of two is exact");
+    /* the branch-free loop that rounds the float kernels' panels in place: nni_bf16_bits's
+     * bits on the specials above and on values of every exponent and sign */
+    {
+        enum { COUNT = 4099 }; /* an odd count: the vectorized loop's tail */
+        float *x = malloc(sizeof(float) * COUNT), *y = malloc(sizeof(float) * COUNT);
+        static const uint32_t specials[] = {0x3f808000u, 0x3f818000u, 0xbf804000u, 0x7f7fffffu,
+                                            0xff800000u, 0x7fc00000u, 0x7f800001u, 0xff800001u,
+                                            0x00100000u, 0x80000000u, 0x00000000u};
+        int i, same = 1;
+        for (i = 0; i < COUNT; i++)
+            x[i] = i < (int)(sizeof specials / sizeof specials[0])
+                       ? bits_float(specials[i])
+                       : (float)ldexp(uniform(), (int)(uniform() * 140));
+        memcpy(y, x, sizeof(float) * COUNT);
+        nni_bf16_round_inplace(y, COUNT);
+        for (i = 0; i < COUNT; i++) {
+            uint32_t u;
+            memcpy(&u, y + i, sizeof u);
+            same &= u == nni_bf16_bits(x[i]) << 16;
+        }
+        CHECK(same, "nni_bf16_round_inplace differs from nni_bf16_bits");
+        free(x), free(y);
+    }
 }
 
 static float *floats(int64_t count) { return malloc(sizeof(float) * (size_t)count); }
@@ -141,9 +164,9 @@ static void test_shapes(const char *how)
                         t == 3 ? 1.0f : 0.0f, a == 0 && t == 0, how);
 }
 
-/* The pairs' packing with the conversion instructions (nni_pack_bf16 where vdpbf16ps runs)
- * against the scalar loop, bit for bit, both layouts of the source (lanes side by side, or
- * each lane's terms side by side), panels of 8 and 48 lanes, every lane count, odd and even
+/* The pairs' packing with the conversion instructions (nni_pack_bf16_pairs where vdpbf16ps
+ * runs) against the scalar loop, bit for bit, both layouts of the source (lanes side by
+ * side, or each lane's terms side by side), panels of 8 and 48 lanes, every lane count, odd and even
  * kc; values of every sign and a wide range of exponents, ties, NaN and infinities (no
  * subnormals: the conversion takes those as zero). Past the panels, nothing is written. */
 static void test_pack_pairs(void)
@@ -171,9 +194,8 @@ static void test_pack_pairs(void)
                     const int64_t used = panels * w * ((kc + 1) / 2); /* the panels' floats */
                     for (i = 0; i < used + 16; i++) simd[i] = scalar[i] = -7.0f;
                     const float scale = kc % 3 ? 1.0f : 0.25f; /* a power-of-two alpha */
-                    nni_pack_bf16(NNI_BF16_PAIRS, simd, src, ks, ls, kc, lanes, w, scale);
-                    nni_pack_bf16_scalar(NNI_BF16_PAIRS, scalar, src, ks, ls, kc, lanes, w,
-                                         scale);
+                    nni_pack_bf16_pairs(simd, src, ks, ls, kc, lanes, w, scale);
+                    nni_pack_bf16_pairs_scalar(scalar, src, ks, ls, kc, lanes, w, scale);
                     CHECK(memcmp(simd, scalar, sizeof(float) * (size_t)(used + 16)) == 0,
                           "pairs packing: w %d, %s side by side, kc %lld, lanes %lld: the "
                           "conversion instructions differ from the scalar loop", w,
