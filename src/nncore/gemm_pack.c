@@ -59,36 +59,10 @@ static inline void pack_b_panel(NN_T *restrict bp, const NN_T *restrict B, int64
     }
 }
 
-/* Source rows ahead of the one being copied whose lines pack_rows_panels requests into L2,
- * when each row is a short stretch (at most PACK_SHORT_ROW bytes) on a page of its own (rows
- * PACK_PAGE bytes apart or more): the hardware prefetchers stop at a page's end and need a
- * few misses to start again, so every row waited for L3 or memory (the AVX-512 order's
- * blocks of B, nc = 288 floats: 18 lines, n = 2048: rows 8 KiB apart). perf, 256 x 2048 x
- * 2048 float32 on one thread (Ice Lake Xeon): the packing of B 17 % of the samples without,
- * 13.6 % with 8 rows into L2 (prefetcht1), 16.5 % with 8 rows into L1 (prefetcht0: the L1's
- * few fill buffers fill up), 14.3-14.8 % with 16 or 32 rows into L2; the whole product
- * 1.06x (paired runs, median of 5). Long or contiguous rows (the AVX2 order's nc = n) are
- * left to the hardware: prefetching them too cost the AVX2 kernel 4 %.                    */
-#define PACK_ROWS_AHEAD 8
 /* Blocks of A^T up to this many bytes of source rows are packed panel by panel
  * (pack_rows_by_panel); larger ones (W4's 256 x 2048 blocks, 2 MiB) row by row, each row
  * read along its pages. */
 #define PACK_BY_PANEL_MAX_BYTES ((int64_t)256 * 1024)
-#define PACK_PAGE 4096
-#define PACK_SHORT_ROW 2048
-
-/* Ask for the lines of bytes at p to be brought into L2 (a hint: no effect on results). */
-static inline void prefetch_l2(const void *p, size_t bytes)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    const char *c = (const char *)p;
-    size_t off;
-    for (off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 2);
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
 
 /* Panels of w lanes from a matrix whose lane values lie side by side in memory (op(A) = A^T:
  * A's row p holds the rows of op(A); op(B) = B: B's row p holds the columns):
@@ -103,15 +77,13 @@ static inline void pack_rows_panels(NN_T *restrict dst, const NN_T *restrict src
                                     int64_t kc, int64_t lanes, const int w, NN_T scale)
 {
     const int64_t full = lanes / w, rest = lanes - full * w;
-    const int64_t ahead = ld * (int64_t)sizeof(NN_T) >= PACK_PAGE &&
-                                  lanes * (int64_t)sizeof(NN_T) <= PACK_SHORT_ROW
-                              ? PACK_ROWS_AHEAD
-                              : kc; /* kc: none */
+    const int64_t ahead = nni_pack_rows_ahead(ld * (int64_t)sizeof(NN_T),
+                                              lanes * (int64_t)sizeof(NN_T), kc);
     int64_t p, q, l;
     for (p = 0; p < kc; p++) {
         const NN_T *restrict s = src + p * ld;
         NN_T *restrict d = dst + p * w;
-        if (p + ahead < kc) prefetch_l2(s + ahead * ld, (size_t)lanes * sizeof(NN_T));
+        if (p + ahead < kc) nni_prefetch_l2(s + ahead * ld, (size_t)lanes * sizeof(NN_T));
         for (q = 0; q < full; q++, s += w, d += w * kc)
             if (scale == 1) /* op(B): a plain copy */
                 for (l = 0; l < w; l++) d[l] = s[l];
