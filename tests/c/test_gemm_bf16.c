@@ -38,7 +38,7 @@ static const int64_t SIZES[] = {1, 2, 3, 7, 16, 17, 33, 48, 49, 70};
  * C from k in three blocks or more, summed in two halves of k (gemm.c's k split) */
 static const int64_t LARGE[][3] = {{64, 256, 784},  {784, 256, 64},  {257, 129, 301},
                                    {300, 10, 521},  {130, 1030, 67}, {256, 512, 1025},
-                                   {64, 96, 2100}};
+                                   {64, 96, 2100}, {100, 70, 300}};
 #define N_LARGE ((int)(sizeof LARGE / sizeof LARGE[0]))
 
 static float bits_float(uint32_t u)
