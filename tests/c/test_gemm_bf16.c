@@ -35,7 +35,9 @@ static double uniform(void) /* in [-1, 1) */
 static const int64_t SIZES[] = {1, 2, 3, 7, 16, 17, 33, 48, 49, 70};
 #define N_SIZES ((int)(sizeof SIZES / sizeof SIZES[0]))
 /* W3's and W4's products and odd edges past the blocking (k over two blocks, odd k); a short
- * C from k in three blocks or more, summed in two halves of k (gemm.c's k split) */
+ * C from k in three blocks or more, summed in two halves of k (gemm.c's k split); short Cs
+ * whose k fits one block and still takes the halves (BF16_KSPLIT_MIN_K: 64 x 256 x 784,
+ * 100 x 70 x 300) */
 static const int64_t LARGE[][3] = {{64, 256, 784},  {784, 256, 64},  {257, 129, 301},
                                    {300, 10, 521},  {130, 1030, 67}, {256, 512, 1025},
                                    {64, 96, 2100}, {100, 70, 300}};
