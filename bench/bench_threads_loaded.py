@@ -5,6 +5,7 @@ adam, batch 200) at 1 and 2 threads, alone and beside a CPU-bound busy-loop proc
                                          [--hidden 64] [--busy 1]
 
 Each figure is the median of --repeats fits (a fresh model each time, same data and seed).
+--dtype bfloat16 fits a bfloat16 model (float32 weights, bfloat16 products) on float32 data.
 The busy loop is one `python -c "while True: pass"` process, started before and stopped after
 the loaded runs. With the default 64 hidden units every product is below the core's parallel
 threshold (one thread, whatever the count); --hidden 512 makes the products large enough that
@@ -54,7 +55,9 @@ def fit_seconds(X, y, threads, epochs, dtype, hidden=HIDDEN):
     nnfast.set_num_threads(threads)
     model = nnfast.MLP([FEATURES, hidden, CLASSES], "relu", seed=1, dtype=dtype)
     start = time.perf_counter()
-    model.fit(X.astype(dtype), y, epochs=epochs, batch_size=BATCH, optimizer="adam", lr=1e-3)
+    # a bfloat16 model trains on float32 data (its products round the operands)
+    X = X.astype("float32" if dtype == "bfloat16" else dtype)
+    model.fit(X, y, epochs=epochs, batch_size=BATCH, optimizer="adam", lr=1e-3)
     return time.perf_counter() - start
 
 
@@ -130,7 +133,7 @@ def main(argv=None):
                         help="epochs per fit (default 200: the digits fit of the targets, "
                              "scikit-learn's default max_iter)")
     parser.add_argument("--repeats", type=int, default=5, help="fits per figure (median)")
-    parser.add_argument("--dtype", default="float64", choices=("float32", "float64"))
+    parser.add_argument("--dtype", default="float64", choices=("float32", "float64", "bfloat16"))
     parser.add_argument("--busy", type=int, default=1, help="busy-loop processes (default 1)")
     parser.add_argument("--solvers", default="adam",
                         help="the scikit-learn comparison's estimators, comma-separated: adam, "
