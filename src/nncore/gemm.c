@@ -652,7 +652,7 @@ static int gemm_parallel(const gemm_args *g, int threads)
  * core's L2; a split of C's columns instead read every row of W, half of them from the other
  * core. More threads split each half's columns too. The sums do not depend on the count. */
 #define KSPLIT_MAX_M 128
-/* A bfloat16 product's short C takes the halves of k from this many terms (gemm_prepare),
+/* A bfloat16 pairs' product's short C takes the halves of k from this many terms (gemm_prepare),
  * though its k fits one block: a column split of W3's 64 x 256 x 784 gave one thread 3 of
  * the 6 panels (144 columns), the other 112, and each read every row of W. W3
  * `dtype="bfloat16"` fits on 2 threads 1.086x faster (quartiles 1.08-1.11, 11 pairs of fresh
@@ -1010,11 +1010,12 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
          * the halves are equal (784 at kc 336, float 12 x 32 on a 32 KiB L1: 4 blocks of 196,
          * two a half; 3 of 262 gave one half a block and the other two) */
         if (!g->transposed && g->m <= KSPLIT_MAX_M && k_blocks > 2 && k_blocks % 2) k_blocks++;
-        /* a bfloat16 short C from k >= BF16_KSPLIT_MIN_K in one block (its panels hold twice
-         * the float terms, so W3's 784 is one block): two, so that it takes the halves of k
-         * as the float product does (k_split_at) */
-        if (g->bf16 && !g->transposed && !g->step && g->m <= KSPLIT_MAX_M && k_blocks == 1 &&
-            k >= BF16_KSPLIT_MIN_K)
+        /* a bfloat16 pairs' short C from k >= BF16_KSPLIT_MIN_K in one block (its panels hold
+         * twice the float terms, so W3's 784 is one block): two, so that it takes the halves
+         * of k as the float product does (k_split_at). The rounded float panels block k as
+         * float does. */
+        if (g->bf16 == NNI_BF16_PAIRS && !g->transposed && !g->step && g->m <= KSPLIT_MAX_M &&
+            k_blocks == 1 && k >= BF16_KSPLIT_MIN_K)
             k_blocks = 2;
         /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and
          * written once per block, so a short last block costs a whole pass for little work */
