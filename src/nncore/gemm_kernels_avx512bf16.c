@@ -131,15 +131,16 @@ void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, 
             20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
         /* p outer: rows p and p + 1 read along, across every panel (a W of 2048 columns:
          * each row in its own page, read once rather than once a panel) */
-        const int64_t ahead = nni_pack_rows_ahead(ks * 4, lanes * 4, kc);
+        const int64_t ahead = nni_pack_rows_ahead(ks * (int64_t)sizeof *src,
+                                                  lanes * (int64_t)sizeof *src, kc);
         for (p = 0; p < kc; p += 2) {
             const float *s0 = src + p * ks, *s1 = s0 + ks;
             const int odd_end = p + 1 >= kc;
             uint32_t *d = (uint32_t *)(void *)dst + (p / 2) * w;
             /* rows p + ahead and p + ahead + 1 into L2 (nni_pack_rows_ahead) */
             if (p + ahead + 1 < kc) {
-                nni_prefetch_l2(s0 + ahead * ks, (size_t)lanes * 4);
-                nni_prefetch_l2(s1 + ahead * ks, (size_t)lanes * 4);
+                nni_prefetch_l2(s0 + ahead * ks, (size_t)lanes * sizeof *src);
+                nni_prefetch_l2(s1 + ahead * ks, (size_t)lanes * sizeof *src);
             }
             for (q = 0; q < lanes; q += w, d += panel_words) {
                 for (l = 0; l < w; l += 16) {
