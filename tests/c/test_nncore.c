@@ -17,6 +17,9 @@ static int stop_after_three(void *ctx)
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#if defined(__linux__)
+#include <unistd.h> /* access */
+#endif
 
 #define CHECK_STATUS(expr, want)                                                              \
     do {                                                                                      \
@@ -1059,6 +1062,55 @@ static void test_kept_blocks(void)
     CHECK(b == NULL, "a block of -1 bytes must be refused");
 }
 
+#if defined(__linux__)
+/* 1 when /proc/self/smaps marks the mapping holding p for huge pages (VmFlags "hg", set by
+ * madvise(MADV_HUGEPAGE)), 0 when not, -1 when p is in no mapping or smaps cannot be read. */
+static int mapping_asks_huge_pages(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0, found = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            found = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+#endif
+
+/* A block or scratch buffer of 2 MiB or more starts on a 2 MiB boundary (its data after the
+ * block's 64-byte header) and, where the kernel has transparent huge pages, its mapping asks
+ * for them (scratch.c); it is usable over its whole length. */
+static void test_huge_page_blocks(void)
+{
+    const int64_t mib = (int64_t)1 << 20;
+    unsigned char *b = (unsigned char *)nni_block_alloc(3 * mib);
+    unsigned char *s = (unsigned char *)nni_thread_scratch(NNI_SCRATCH_SLOTS - 1, 5 * mib);
+    CHECK(b != NULL && s != NULL, "3 MiB block %p, 5 MiB scratch %p", (void *)b, (void *)s);
+    if (!b || !s) return;
+    memset(b, 7, (size_t)(3 * mib));
+    memset(s, 8, (size_t)(5 * mib));
+#if defined(__linux__)
+    CHECK(((uintptr_t)b - 64) % (uintptr_t)(2 * mib) == 0,
+          "a 3 MiB block's header at %p, want a 2 MiB boundary", (void *)(b - 64));
+    CHECK((uintptr_t)s % (uintptr_t)(2 * mib) == 0, "5 MiB scratch at %p, want a 2 MiB boundary",
+          (void *)s);
+    if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0) {
+        CHECK(mapping_asks_huge_pages(b) == 1, "the 3 MiB block's mapping: VmFlags without hg");
+        CHECK(mapping_asks_huge_pages(s + 4 * mib) == 1,
+              "the 5 MiB scratch's mapping: VmFlags without hg");
+    }
+#endif
+    nni_block_free(b);
+}
+
 int main(void)
 {
     printf("nncore tests: threading %s, %d threads by default\n", nn_threading(),
@@ -1072,6 +1124,7 @@ int main(void)
     test_perceptron();
     test_optimizers();
     test_kept_blocks();
+    test_huge_page_blocks();
     test_layer_features();
     test_errors();
     if (g_failures) {
