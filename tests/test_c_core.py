@@ -47,9 +47,12 @@ def test_program(c_build):
     return c_build / "test_nncore"
 
 
-@pytest.mark.parametrize("threads", ["1", "2"])
-def test_c_core_program_passes(test_program, threads):
+@pytest.mark.parametrize("threads, huge_pages", [("1", None), ("2", None), ("2", "0")])
+def test_c_core_program_passes(test_program, threads, huge_pages):
     env = dict(os.environ, NNFAST_NUM_THREADS=threads)
+    env.pop("NNFAST_HUGE_PAGES", None)
+    if huge_pages is not None:  # the program checks its large buffers' mappings either way
+        env["NNFAST_HUGE_PAGES"] = huge_pages
     result = subprocess.run([str(test_program)], capture_output=True, text=True, env=env,
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -99,6 +99,14 @@ static inline int nni_threads(void)
 #endif
 }
 
+/* 1 when the environment sets the variable `name` to "0": the core's switches (NNFAST_FUSED_STEP,
+ * NNFAST_SMALL_ENGINE, NNFAST_HUGE_PAGES) are on unless set so.                           */
+static inline int nni_env_is_zero(const char *name)
+{
+    const char *env = getenv(name);
+    return env && strcmp(env, "0") == 0;
+}
+
 /* 1 unless NNFAST_FUSED_STEP=0 (read once per file): the gradient is written rather than
  * added to zeroed buffers, and training steps each layer right after its backward. 0: the
  * whole gradient into zeroed buffers, then one step over every parameter: the same bits,
@@ -106,10 +114,7 @@ static inline int nni_threads(void)
 static inline int nni_fused_step_enabled(void)
 {
     static int enabled = -1; /* a benign race: every reader computes the same value */
-    if (enabled < 0) {
-        const char *env = getenv("NNFAST_FUSED_STEP");
-        enabled = !(env && strcmp(env, "0") == 0);
-    }
+    if (enabled < 0) enabled = !nni_env_is_zero("NNFAST_FUSED_STEP");
     return enabled;
 }
 

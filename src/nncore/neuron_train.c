@@ -15,10 +15,9 @@
 
 int NNI_F(neuron_applies)(const nn_net *net, int64_t batch, int64_t n_samples)
 {
-    const char *env = getenv("NNFAST_SMALL_ENGINE");
     const nn_act out = nn_net_layer_act(net, 0);
     const char *vecmath = nni_vecmath_get()->name;
-    if (env && strcmp(env, "0") == 0) return 0;
+    if (nni_env_is_zero("NNFAST_SMALL_ENGINE")) return 0;
     if (net->n_layers != 1 || net->sizes[1] != 1 || batch != n_samples) return 0;
     if ((double)n_samples * (double)net->sizes[0] > NEURON_MAX_ELEMS) return 0;
     if (!((out == NN_ACT_SIGMOID && net->loss == NN_LOSS_BCE) ||

@@ -22,6 +22,16 @@
  * The cost: up to 2 MiB of address space, and of memory once touched, a buffer. */
 #define HUGE_PAGE_BYTES ((int64_t)2 << 20)
 
+/* 0 when the environment sets NNFAST_HUGE_PAGES=0 (read once): the buffers keep their 2 MiB
+ * boundaries but do not ask for huge pages (a fault in an madvised region may compact memory
+ * first, a latency some programs do not want). A benign race: every reader computes the same. */
+static int huge_pages_wanted(void)
+{
+    static int wanted = -1;
+    if (wanted < 0) wanted = !nni_env_is_zero("NNFAST_HUGE_PAGES");
+    return wanted;
+}
+
 /* malloc's memory for `bytes` (> 0), and where its 64-byte-aligned use starts (*use). */
 static void *raw_alloc(int64_t bytes, void **use)
 {
@@ -30,7 +40,8 @@ static void *raw_alloc(int64_t bytes, void **use)
     if (bytes >= HUGE_PAGE_BYTES) {
         const int64_t len = (bytes + HUGE_PAGE_BYTES - 1) & ~(HUGE_PAGE_BYTES - 1);
         if (posix_memalign(&raw, (size_t)HUGE_PAGE_BYTES, (size_t)len) != 0) return NULL;
-        (void)madvise(raw, (size_t)len, MADV_HUGEPAGE); /* a hint: refused, the pages are 4 KiB */
+        if (huge_pages_wanted()) /* a hint: refused, the pages are 4 KiB */
+            (void)madvise(raw, (size_t)len, MADV_HUGEPAGE);
         *use = raw;
         return raw;
     }

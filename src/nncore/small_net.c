@@ -51,9 +51,8 @@ static double step_bytes(const nn_net *net, int64_t batch, nn_opt optimizer)
  * NNFAST_SMALL_ENGINE=0. */
 static int engine_isa(void)
 {
-    const char *env = getenv("NNFAST_SMALL_ENGINE");
     const char *kernel = nni_gemm_kernel_get()->name;
-    if (env && strcmp(env, "0") == 0) return -1;
+    if (nni_env_is_zero("NNFAST_SMALL_ENGINE")) return -1;
 #ifdef NN_HAVE_KERNEL_AVX512
     if (strncmp(kernel, "avx512", 6) == 0) return 2; /* avx512, avx512_12x32 */
 #endif
