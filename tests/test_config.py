@@ -53,3 +53,13 @@ def test_show_config_prints_every_section(capsys):
             assert f"\n  {key}: " in out
     kernel = nnfast.config()["kernels"]["gemm_kernel_float32"]
     assert f"  gemm_kernel_float32: {kernel}\n" in out
+
+
+def test_extension_exports_its_module_init_alone():
+    """The C core's functions are hidden in the extension (CMakeLists.txt): the loader finds
+    PyInit__core, and no nn_* name that another library's could clash with."""
+    import ctypes
+    library = ctypes.CDLL(_core.__file__)
+    assert hasattr(library, "PyInit__core")
+    for name in ("nn_gemm_f32", "nn_train_epoch_f32", "nni_parallel_for", "nni_block_alloc"):
+        assert not hasattr(library, name), f"{name} is exported"

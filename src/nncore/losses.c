@@ -34,7 +34,7 @@ static const residual_slope_fn RESIDUAL_SLOPES[NN_LOSS_COUNT] = {
  * up to s = 2; above, s and 1 are both multiples of ulp(s)): one call of the vector math for
  * the block rather than R calls of libm's log, within its measured ulp bound
  * (tests/c/test_vecmath.c). */
-static void block_lse(double *s, const double *zmax, int64_t R)
+static inline void block_lse(double *s, const double *zmax, int64_t R)
 {
     int64_t i;
     for (i = 0; i < R; i++) s[i] -= 1.0;
