@@ -1267,6 +1267,22 @@ def measure_fma_flops(dtype="float32", kernel=None, int threads=0, double sample
     return flops
 
 
+def measure_core_round_trip(int cpu_a=0, int cpu_b=1, int64_t trips=20000):
+    """Seconds a cache line takes to go from CPU cpu_a to CPU cpu_b and back (two threads pinned
+    to them, each waiting for the other's write; the median of 5 batches): how far apart the two
+    CPUs are (an L3 shared or not). 0.0 where it cannot be measured: not Linux, a CPU this
+    process may not run on, no answer within 0.5 s. The calling thread's affinity is untouched."""
+    cdef double seconds = 0.0
+    cdef int st
+    expect(cpu_a >= 0 and cpu_b >= 0 and cpu_a != cpu_b,
+           f"cpu_a and cpu_b must be two different CPUs >= 0, got {cpu_a} and {cpu_b}")
+    expect(1 <= trips <= 10_000_000, f"trips must be in [1, 10000000], got {trips}")
+    with nogil:
+        st = nn_measure_core_round_trip(&seconds, cpu_a, cpu_b, trips)
+    check(st)
+    return seconds
+
+
 def cache_sizes():
     """Bytes of the L1 data, L2 and last-level cache the CPU reports ({} entries of 0: unknown)."""
     return {"l1d": nn_cache_size(1), "l2": nn_cache_size(2), "l3": nn_cache_size(3)}

@@ -207,6 +207,7 @@ cdef extern from "nncore.h" nogil:
 cdef extern from "nncore.h" nogil:
     double nn_measure_cpu_hz(double sample_seconds, int samples)
     int nn_measure_fma_flops(double *flops, const char *kernel, int elem_bytes, int threads, double sample_seconds, int samples)
+    int nn_measure_core_round_trip(double *seconds, int cpu_a, int cpu_b, int64_t trips)
     int64_t nn_cache_size(int level)
 
 

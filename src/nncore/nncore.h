@@ -72,6 +72,12 @@ double nn_measure_cpu_hz(double sample_seconds, int samples);
  * sample_seconds not in (0, 1], samples < 1, threads > 1024. NN_ENOMEM.                     */
 int nn_measure_fma_flops(double *flops, const char *kernel, int elem_bytes, int threads,
                          double sample_seconds, int samples);
+/* *seconds = a cache line's round trip between CPUs cpu_a and cpu_b (core_latency.c): two
+ * threads pinned to them, each waiting for the other's write; the median of 5 batches of
+ * trips / 5 after 1000 untimed. 0 where it cannot be measured (not Linux, a CPU this process
+ * may not run on, no answer for 0.5 s). NN_EINVAL: a CPU < 0, cpu_a == cpu_b, trips outside
+ * 1 .. 10^7. NN_ENOMEM.                                                                      */
+int nn_measure_core_round_trip(double *seconds, int cpu_a, int cpu_b, int64_t trips);
 /* Bytes of this core's level-1 data (level 1), level-2 (2) and last-level (3) cache as the CPU
  * reports them; 0 when unknown. The GEMM's blocking is computed from them.                 */
 int64_t nn_cache_size(int level);

@@ -12,7 +12,9 @@ import time
 import numpy as np
 
 from . import numpy_mlp
+from .machine import core_round_trip_ns
 from .runners import Problem
+from .report import round_trip_text
 from .steal import StealMeter, percent
 from .workloads import DATA_SEED, MODEL_SEED
 
@@ -73,6 +75,7 @@ def run_workload(workload, implementations, repeats, settle=SETTLE_SECONDS, log=
     for impl in implementations:
         reason = impl.missing()
         entry["results"][impl.key] = {"label": impl.label, "times": [], "steal": [],
+                                      "round_trip_ns": [],
                                       "status": reason and "not available", "reason": reason}
     for repeat in range(repeats):
         for impl in implementations:
@@ -81,6 +84,7 @@ def run_workload(workload, implementations, repeats, settle=SETTLE_SECONDS, log=
                 continue
             gc.collect()
             time.sleep(settle)
+            round_trip = core_round_trip_ns()  # where the host has the two CPUs now
             try:
                 with StealMeter() as meter:
                     outcome = impl.run(workload, problem)
@@ -89,10 +93,12 @@ def run_workload(workload, implementations, repeats, settle=SETTLE_SECONDS, log=
                 continue
             result["times"].append(outcome.seconds)
             result["steal"].append(meter.share)
+            result["round_trip_ns"].append(round_trip)
             result["method"] = outcome.method
             last[impl.key] = outcome
             log(f"  {workload.name} repeat {repeat + 1}/{repeats}: {impl.label:<28} "
-                f"{outcome.seconds:10.4f} s (host steal {percent(meter.share)})")
+                f"{outcome.seconds:10.4f} s (host steal {percent(meter.share)}, "
+                f"CPU round trip {round_trip_text([round_trip])}{' ns' if round_trip else ''})")
     for key, result in entry["results"].items():
         if result["times"] and result["status"] is None:
             result["status"] = "ok"

@@ -2,7 +2,8 @@
 peak, and how many times faster nnfast is than each implementation; then the GEMM table, the
 large inference, the peak memory of a fit, and a warning line for every cross-check that
 failed. Next to each timing, the share of the CPUs the host took during it (a VM's steal time,
-steal.py), with a note wherever a figure was not taken on a quiet machine."""
+steal.py), with a note wherever a figure was not taken on a quiet machine, and how far apart
+the first two CPUs were just before it (a cache line's round trip between them: machine.py)."""
 from .steal import NOISY_SHARE, noisy, percent
 
 BIG = ("W3", "W4")  # workloads whose GEMMs dominate: GFLOP/s and % of peak are meaningful
@@ -31,6 +32,15 @@ def most_steal(shares):
     return max(known) if known else None
 
 
+def round_trip_text(values):
+    """The CPU round trips of a row's runs in ns: "88" or "79-371"; "-" where none is known."""
+    known = [value for value in values or [] if value is not None]
+    if not known:
+        return "-"
+    low, high = min(known), max(known)
+    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+
+
 def workload_lines(entry, machine):
     results = entry["results"]
     nnfast_keys = [key for key in results if key.startswith("nnfast-")
@@ -42,7 +52,7 @@ def workload_lines(entry, machine):
              f"{entry['flops'] / 1e9:.3g} GFLOP",
              f"  {'implementation':<28} {'median s':>10} {'best s':>10} {'us/step':>10} "
              f"{'GFLOP/s':>8} "
-             f"{'% peak':>7} {'steal':>6} " + " ".join(f"{'vs ' + key.replace('nnfast-', 'nnfast '):>10}"
+             f"{'% peak':>7} {'steal':>6} {'rt ns':>9} " + " ".join(f"{'vs ' + key.replace('nnfast-', 'nnfast '):>10}"
                                         for key in nnfast_keys) + "  check"]
     for key, result in results.items():
         if result.get("status") != "ok":
@@ -57,11 +67,15 @@ def workload_lines(entry, machine):
             + (f"{gflops:8.1f} {100 * gflops / peak:6.1f}%" if big and peak else
                f"{gflops:8.2f} {'':>7}" if big else f"{'-':>8} {'':>7}")
             + f" {percent(most_steal(result.get('steal'))):>6}"
+            + f" {round_trip_text(result.get('round_trip_ns')):>9}"
             + f" {ratios}  {_check_text(result)}"
             + (f"  [{result['method']}]" if result.get("method", "full") != "full" else ""))
     lines.append("  us/step, GFLOP/s, % peak and 'vs nnfast N' (how many times faster nnfast "
                  "at N threads is than the row) are from the medians; steal: the most CPU "
-                 "time the host took during one of the row's runs.")
+                 "time the host took during one of the row's runs; rt ns: a cache line's round "
+                 "trip between the first two CPUs just before each run (the least and the "
+                 "most): a VM's host moves its CPUs, and 2-thread times follow how far apart "
+                 "they are.")
     return lines
 
 
