@@ -711,13 +711,38 @@ static int ksplit_part(void *ctx, int64_t part)
     return st;
 }
 
+typedef struct {
+    const gemm_args *g;
+    const NN_T *hi;
+    int64_t parts;
+} ksum_job;
+
+/* Part c of C's rows: C += hi, then the epilogue, row by row (elementwise: any split gives
+ * the same values). */
+static int ksum_part(void *ctx, int64_t c)
+{
+    const ksum_job *s = (const ksum_job *)ctx;
+    const gemm_args *g = s->g;
+    const int64_t i0 = g->m * c / s->parts, i1 = g->m * (c + 1) / s->parts;
+    int64_t i, j;
+    for (i = i0; i < i1; i++) {
+        NN_T *restrict row = g->C + i * g->ldc;
+        const NN_T *restrict h = s->hi + i * g->n;
+        for (j = 0; j < g->n; j++) row[j] = row[j] + h[j];
+    }
+    if (g->ep && i1 > i0) epilogue_tile(g, i0, 0, i1 - i0, g->n);
+    return NN_OK;
+}
+
 /* C = (beta C + op(A)[:, :ks] op(B)[:ks, :]) + op(A)[:, ks:] op(B)[ks:, :], then the
  * epilogue; the second half's sums in the caller's SCRATCH_SHARED buffer (this path's
- * gemm_range calls use only the A and B slots). */
+ * gemm_range calls use only the A and B slots). The sum is split by rows over the threads:
+ * each half of C was written by one core, so one thread summing it read half from the
+ * other's cache, on its own. */
 static int gemm_k_split(const gemm_args *g, int64_t ks, int threads, const NN_T *bp_all)
 {
     ksplit_job s;
-    int64_t i, j;
+    ksum_job sum;
     int st;
     s.g = g;
     s.bp_all = bp_all;
@@ -729,13 +754,11 @@ static int gemm_k_split(const gemm_args *g, int64_t ks, int threads, const NN_T 
     nni_ends_init(&s.ends, 2 * s.chunks);
     st = threads > 1 ? nni_parallel_for(threads, threads, ksplit_part, &s) : ksplit_part(&s, 0);
     if (st != NN_OK) return st;
-    for (i = 0; i < g->m; i++) {
-        NN_T *restrict c = g->C + i * g->ldc;
-        const NN_T *restrict h = s.hi + i * g->n;
-        for (j = 0; j < g->n; j++) c[j] = c[j] + h[j];
-    }
-    if (g->ep) epilogue_tile(g, 0, 0, g->m, g->n);
-    return NN_OK;
+    sum.g = g;
+    sum.hi = s.hi;
+    sum.parts = threads > 1 ? threads : 1;
+    return sum.parts > 1 ? nni_parallel_for(threads, sum.parts, ksum_part, &sum)
+                         : ksum_part(&sum, 0);
 }
 
 /* ---- the narrow path: C at most the narrow kernel wide ----------------------------------- */
