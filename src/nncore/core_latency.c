@@ -3,7 +3,7 @@
  *
  * Why a benchmark wants it: a virtual machine's CPUs are placed by the host, and the place
  * changes while the guest runs. On the 2-core Zen 5 KVM guest the round trip moved between
- * 75-100 ns (the two CPUs sharing an L3) and 350-400 ns (on different L3s) from minute to
+ * 55-100 ns (the two CPUs sharing an L3) and 350-400 ns (on different L3s) from minute to
  * minute, and W3's 2-thread fit with it: 0.157-0.164 s near, 0.198-0.207 s far (its 1-thread
  * fit level): every product of the step reads data the other core wrote last (a layer's
  * output, a half of k's sums, the rows of W the other thread stepped). A 2-thread figure

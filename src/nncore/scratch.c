@@ -135,7 +135,7 @@ void *nni_block_alloc(int64_t bytes)
 {
     thread_scratch *ts = &tl_scratch;
     block_header *h;
-    void *raw;
+    void *raw, *use;
     int i, best = -1;
     if (bytes < 0) return NULL;
     for (i = 0; i < NNI_KEPT_BLOCKS; i++) {
@@ -149,7 +149,8 @@ void *nni_block_alloc(int64_t bytes)
         ts->kept[best] = NULL;
         return (char *)h + BLOCK_HEADER_BYTES;
     }
-    if (!(raw = raw_alloc(bytes + BLOCK_HEADER_BYTES, (void **)&h))) return NULL;
+    if (!(raw = raw_alloc(bytes + BLOCK_HEADER_BYTES, &use))) return NULL;
+    h = (block_header *)use;
     h->bytes = bytes;
     h->raw = raw;
     return (char *)h + BLOCK_HEADER_BYTES;

@@ -88,7 +88,7 @@ def core_round_trip_ns(measure=None):
     """A cache line's round trip in ns between the first two CPUs this process may run on
     (nnfast._core.measure_core_round_trip), or None with one CPU or where it cannot be
     measured. A VM's host moves its CPUs: on the 2-core Zen 5 KVM guest the round trip went
-    between 75-100 ns (an L3 shared) and 350-400 ns (not) from minute to minute, and W3's
+    between 55-100 ns (an L3 shared) and 350-400 ns (not) from minute to minute, and W3's
     2-thread fit between 0.16 and 0.20 s with it, its 1-thread fit level."""
     try:
         allowed = sorted(os.sched_getaffinity(0))
