@@ -23,7 +23,7 @@ def test_two_cpus_of_this_process_have_a_round_trip():
     assert os.sched_getaffinity(0) == before  # the caller's own affinity is untouched
 
 
-def test_a_cpu_this_process_cannot_run_on_gives_zero_without_waiting():
+def test_a_cpu_this_process_cannot_run_on_gives_zero():
     missing = (os.cpu_count() or 1) + 3
     assert _core.measure_core_round_trip(0, missing, trips=2000) == 0.0
     assert _core.measure_core_round_trip(missing, 0, trips=2000) == 0.0
