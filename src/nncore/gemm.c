@@ -97,6 +97,14 @@
 /* Parts per thread of a parallel product: enough that a late thread delays the product by
  * a small part, few enough that each part still fills whole macro-kernel passes.         */
 #define GEMM_PARTS_PER_THREAD 4
+/* A split product whose panel (the unit its runs are made of) is at least this much work
+ * claims runs of a quarter of what is left on 2 threads, not half (gemm_split's divisor):
+ * a first run of half of C could not be shared out again, and the thread that finished first
+ * waited for the other's last panels. W4's products (a panel 25-100 MFLOP, ~0.1-0.4 ms),
+ * 2 threads, Zen 5 KVM guest: the wait at the end of each product went from 130-265 us to
+ * 65-150 us (timing build, indicative). W3's products (a panel under 1 MFLOP) keep their
+ * halves, which keep each thread's share of the operands in its own L2 from call to call. */
+#define GEMM_SMALL_RUNS_MIN_PANEL_FLOPS 4.0e6
 
 #define DIRECT_CHUNK 256 /* columns of one row summed at once on the stack (direct loop)   */
 
@@ -418,7 +426,8 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
  * each run half of what is left on 2 threads: when the threads keep pace, each computes the
  * same half of C call after call and finds its half of the other operand and of C in its
  * own L2; when one falls behind (a worker still waking, a core taken by another process)
- * the other takes smaller and smaller runs from its end.
+ * the other takes smaller and smaller runs from its end. Products with panels of
+ * GEMM_SMALL_RUNS_MIN_PANEL_FLOPS or more claim a quarter of what is left instead.
  * The operand every run needs -- alpha op(A) for column runs, op(B) for row runs -- is packed
  * whole by each thread into its own buffer, before its first run, while it fits in half of a
  * core's L2 and the copies together fit the shared-packing limit (nni_gemm_shared_max: W3 on
@@ -438,6 +447,7 @@ typedef struct {
                       * run packs its blocks)                                              */
     int64_t pack_parts; /* parts of that packing                                            */
     int64_t ends;    /* C's panels not yet claimed (nni_ends_claim)                         */
+    int64_t divisor; /* each run 1/divisor of the panels left (GEMM_SMALL_RUNS_MIN_PANEL_FLOPS) */
 } gemm_split;
 
 /* Part c of packing the shared operand once: a range of its panels, every k block. The block
@@ -496,7 +506,7 @@ static int split_part(void *ctx, int64_t part)
     int64_t p0, p1, runs = 0;
     int st = NN_OK, cs;
     (void)part;
-    while (nni_ends_claim(&s->ends, from_back, s->threads, &p0, &p1)) {
+    while (nni_ends_claim(&s->ends, from_back, s->divisor, &p0, &p1)) {
         if (runs++ == 0 && s->pack_own) all = pack_whole(s);
         if ((cs = compute_panels(s, all, p0, p1)) != NN_OK && st == NN_OK) st = cs;
     }
@@ -623,6 +633,11 @@ static int gemm_parallel(const gemm_args *g, int threads)
     else s.by_cols = cols_ok || (!rows_ok && col_panels >= row_panels);
     s.threads = threads;
     nni_ends_init(&s.ends, s.by_cols ? col_panels : row_panels);
+    s.divisor = 2.0 * (double)g->m * (double)g->n * (double)g->k /
+                            (double)(s.by_cols ? col_panels : row_panels) >=
+                        GEMM_SMALL_RUNS_MIN_PANEL_FLOPS
+                    ? 2 * (int64_t)threads
+                    : threads;
     shared_bytes = (s.by_cols ? row_panels * mr : col_panels * nr) * g->k * (int64_t)sizeof(NN_T);
     /* the blocks split C's columns in the A-in-L1 order, its rows in the other */
     if (shared_bytes > shared_max && (g->a_in_l1 ? col_panels : row_panels) >= 2 * threads)
@@ -634,7 +649,12 @@ static int gemm_parallel(const gemm_args *g, int threads)
     s.shared = NULL;
     if (!nothing_shared && !s.pack_own && shared_bytes <= shared_max) {
         s.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, shared_bytes);
-        s.pack_parts = min64(s.by_cols ? row_panels : col_panels, threads);
+        /* parts claimed one at a time: a thread whose part reads slower memory (the other
+         * core's writes) leaves more of the others to its partner. W4's 2048 x 2048 x 256
+         * (A^T delta), 2 threads: 2 parts 423 us, 8 parts 291 us; 1024 x 2048 x 256 185 us
+         * and 84 us (timing build, indicative) */
+        s.pack_parts = min64(s.by_cols ? row_panels : col_panels,
+                             (int64_t)threads * GEMM_PARTS_PER_THREAD);
         if (s.shared && (st = nni_parallel_for(threads, s.pack_parts, pack_shared_part, &s)))
             return st;
     }

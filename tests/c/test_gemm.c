@@ -364,11 +364,14 @@ static void guarded_free(unsigned char *p, size_t bytes)
     {                                                                                         \
         /* narrow C (n <= a vector), column split of a short C (batch 64), row split, the     \
          * transposed product (n much narrower than the kernel's panels), W4's k = 10; W3-like \
-         * products (columns split, rows split: the smaller operand packed by each thread) */ \
+         * products (columns split, rows split: the smaller operand packed by each thread); \
+         * panels of more than GEMM_SMALL_RUNS_MIN_PANEL_FLOPS (quarter runs), by columns and  \
+         * by rows */                                                                         \
         static const int64_t shapes[][3] = {{4096, 10, 128}, {2000, 7, 300}, {64, 2048, 256}, \
                                             {64, 512, 128},  {40, 1000, 100}, {3000, 40, 64}, \
                                             {1100, 20, 256}, {256, 2048, 10}, {64, 256, 200}, \
-                                            {400, 256, 64},  {64, 128, 256}, {256, 128, 64}}; \
+                                            {400, 256, 64},  {64, 128, 256}, {256, 128, 64}, \
+                                            {128, 480, 512}, {480, 96, 4096}};                \
         /* limits of the shared packing at which these products on 3 threads pack the operand \
          * every run needs once and share it, where on 2 each thread packs its own copy */    \
         static const int64_t limits[] = {24 << 10, 48 << 10, 96 << 10};                      \
