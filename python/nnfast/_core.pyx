@@ -1283,6 +1283,32 @@ def measure_core_round_trip(int cpu_a=0, int cpu_b=1, int64_t trips=20000):
     return seconds
 
 
+def profile_start():
+    """Clear the products' profile and start recording: from now on every product the C core
+    runs (nnfast.ops.matmul, a training step's products and fused steps) adds its wall time to
+    the row of its shape, with the parallel loops it opened. One profile per process."""
+    nn_profile_start()
+
+
+def profile_stop():
+    """Stop recording; the profile's rows, one dict a product shape in order of first call:
+    m, n, k, trans_a, trans_b, dtype ("float32", "float64", "bfloat16": a bfloat16 product of
+    float operands), step (the optimizer step fused in), calls, seconds (wall time on the
+    calling threads), loops (parallel loops opened), loops_alone (of them, loops no pool worker
+    took a part of), end_wait (seconds the caller waited at loops' ends for workers' parts).
+    Loops outside a product are the row of shape 0 x 0 x 0 (dtype None)."""
+    cdef nn_profile_row rows[256]
+    cdef int64_t n, i
+    n = nn_profile_stop(rows, 256)
+    names = {4: "float32", 8: "float64", 2: "bfloat16"}
+    return [{"m": rows[i].m, "n": rows[i].n, "k": rows[i].k, "trans_a": bool(rows[i].trans_a),
+             "trans_b": bool(rows[i].trans_b), "dtype": names.get(rows[i].elem_bytes),
+             "step": bool(rows[i].with_step), "calls": rows[i].calls,
+             "seconds": rows[i].seconds, "loops": rows[i].loops,
+             "loops_alone": rows[i].loops_alone, "end_wait": rows[i].end_wait}
+            for i in range(n)]
+
+
 def cache_sizes():
     """Bytes of the L1 data, L2 and last-level cache the CPU reports ({} entries of 0: unknown)."""
     return {"l1d": nn_cache_size(1), "l2": nn_cache_size(2), "l3": nn_cache_size(3)}

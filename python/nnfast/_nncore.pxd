@@ -211,6 +211,22 @@ cdef extern from "nncore.h" nogil:
     int64_t nn_cache_size(int level)
 
 
+# The products' profile (profile.c): where a fit's time goes, by product shape.
+cdef extern from "nncore.h" nogil:
+    ctypedef struct nn_profile_row:
+        int64_t m, n, k
+        int trans_a, trans_b
+        int elem_bytes
+        int with_step
+        int64_t calls
+        double seconds
+        int64_t loops
+        int64_t loops_alone
+        double end_wait
+    void nn_profile_start()
+    int64_t nn_profile_stop(nn_profile_row *rows, int64_t max_rows)
+
+
 # Sparse input (sparse.c): CSR rows, indptr int64 and indices int32.
 cdef extern from "nncore.h" nogil:
     int nn_csr_dense_forward_f32(float *Z, const int64_t *indptr, const int32_t *indices, const float *data, int64_t n_rows, const int64_t *rows, int64_t m, const float *W, const float *b, int64_t k, int64_t n)

@@ -1091,8 +1091,8 @@ static int gemm_run(const gemm_args *g, int path)
 /* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. Threads split C's output
  * ranges, or a short C's two halves of k (summed in that order on any count); the blocking
  * does not depend on the count. */
-int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
-               int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
+static int gemm_any(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+                    int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
 {
     gemm_args g;
     int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
@@ -1107,6 +1107,24 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
     return gemm_run(&g, path);
 }
 
+/* A profiled call's end (profile.c): its wall time since t0 to its row; passes st on. */
+static int profiled(int64_t row, double t0, int st)
+{
+    nni_profile_leave(row, nn_seconds() - t0);
+    return st;
+}
+
+int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
+               int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
+{
+    if (nni_profile_on()) {
+        const int64_t row = nni_profile_enter(m, n, k, trans_a, trans_b, (int)sizeof(NN_T), 0);
+        const double t0 = nn_seconds();
+        return profiled(row, t0, gemm_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep));
+    }
+    return gemm_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
+}
+
 #ifdef NN_ELEM_F32
 /* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue, the products in bfloat16: gemm's
  * blocked path, whose packing rounds op(A) and op(B) to bfloat16 (gemm_prepare), on the
@@ -1115,15 +1133,28 @@ int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int6
  * k block's sum as the block's tile is written; folded into a packed operand it would change
  * the operand's rounding (and which operand is packed as A depends on the shape), but for a
  * power of two (gemm_prepare). */
-int nn_gemm_bf16_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k,
-                     int trans_a, int trans_b, float alpha, float beta,
-                     const nn_epilogue_f32 *ep)
+static int gemm_bf16_any(float *C, const float *A, const float *B, int64_t m, int64_t n,
+                         int64_t k, int trans_a, int trans_b, float alpha, float beta,
+                         const nn_epilogue_f32 *ep)
 {
     gemm_args g;
     int st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, ep);
     if (st != NN_OK) return st;
     gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep, NULL, 1);
     return gemm_run(&g, PATH_BLOCKED);
+}
+
+int nn_gemm_bf16_f32(float *C, const float *A, const float *B, int64_t m, int64_t n, int64_t k,
+                     int trans_a, int trans_b, float alpha, float beta,
+                     const nn_epilogue_f32 *ep)
+{
+    if (nni_profile_on()) {
+        const int64_t row = nni_profile_enter(m, n, k, trans_a, trans_b, 2, 0);
+        const double t0 = nn_seconds();
+        return profiled(row, t0,
+                        gemm_bf16_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep));
+    }
+    return gemm_bf16_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
 }
 
 /* gemm_step's contract (internal.h) with nn_gemm_bf16_f32's products: the bits of
@@ -1133,13 +1164,18 @@ static int gemm_step_bf16(float *C, const float *A, const float *B, int64_t m, i
                           const nni_optim_step_f32 *s, int64_t off)
 {
     gemm_args g;
+    const int prof = nni_profile_on();
+    const int64_t row = prof ? nni_profile_enter(m, n, k, trans_a, trans_b, 2, 1) : -1;
+    const double t0 = prof ? nn_seconds() : 0;
     int st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
-    if (st != NN_OK) return st;
-    if (!s || C != s->grads + off) return NN_EINVAL;
-    gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s, 1);
-    g.step_off = off;
-    NNI_F(optim_step_consts)(s, g.step_c);
-    return gemm_run(&g, PATH_BLOCKED);
+    if (st == NN_OK && (!s || C != s->grads + off)) st = NN_EINVAL;
+    if (st == NN_OK) {
+        gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s, 1);
+        g.step_off = off;
+        NNI_F(optim_step_consts)(s, g.step_c);
+        st = gemm_run(&g, PATH_BLOCKED);
+    }
+    return prof ? profiled(row, t0, st) : st;
 }
 #endif
 
@@ -1164,17 +1200,24 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
                      const NNI_F(optim_step) *s, int64_t off)
 {
     gemm_args g;
+    const int prof = nni_profile_on();
+    const int64_t row = prof ? nni_profile_enter(m, n, k, trans_a, trans_b, (int)sizeof(NN_T), 1)
+                             : -1;
+    const double t0 = prof ? nn_seconds() : 0;
     int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
-    if (st != NN_OK) return st;
-    if (!s || C != s->grads + off) return NN_EINVAL;
-    path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s, 0);
-    if (path != PATH_BLOCKED) { /* the product whole, then its step */
-        st = NN_F(gemm)(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL);
-        return st != NN_OK ? st : NNI_F(optim_step_range)(s, off, m * n);
+    if (st == NN_OK && (!s || C != s->grads + off)) st = NN_EINVAL;
+    if (st == NN_OK) {
+        path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s, 0);
+        if (path != PATH_BLOCKED) { /* the product whole, then its step */
+            st = gemm_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL);
+            if (st == NN_OK) st = NNI_F(optim_step_range)(s, off, m * n);
+        } else {
+            g.step_off = off;
+            NNI_F(optim_step_consts)(s, g.step_c);
+            st = gemm_run(&g, path);
+        }
     }
-    g.step_off = off;
-    NNI_F(optim_step_consts)(s, g.step_c);
-    return gemm_run(&g, path);
+    return prof ? profiled(row, t0, st) : st;
 }
 
 int64_t NNI_F(gemm_k_split_at)(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b)

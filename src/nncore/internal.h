@@ -118,6 +118,15 @@ static inline int nni_fused_step_enabled(void)
     return enabled;
 }
 
+/* The profile (profile.c): nni_profile_on() is 0 unless nn_profile_start ran. A product
+ * brackets itself with enter (its row, or -1; this thread's loops count there) and leave;
+ * nni_parallel_for reports each loop it ran on the pool.                                   */
+int nni_profile_on(void);
+int64_t nni_profile_enter(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                          int elem_bytes, int with_step);
+void nni_profile_leave(int64_t row, double seconds);
+void nni_profile_loop(int worker_took_part, double end_wait);
+
 /* One part of a parallel loop: returns NN_OK or an error status.                          */
 typedef int (*nni_part_fn)(void *ctx, int64_t part);
 /* fn(ctx, c) once for every c in 0 .. n_parts-1, on up to `threads` threads (the caller and

@@ -78,6 +78,26 @@ int nn_measure_fma_flops(double *flops, const char *kernel, int elem_bytes, int 
  * may not run on, no answer for 0.5 s). NN_EINVAL: a CPU < 0, cpu_a == cpu_b, trips outside
  * 1 .. 10^7. NN_ENOMEM.                                                                      */
 int nn_measure_core_round_trip(double *seconds, int cpu_a, int cpu_b, int64_t trips);
+/* Where the core's time goes (profile.c), for benchmarks: nn_profile_start clears the rows and
+ * switches profiling on; from then every product (nn_gemm_*, the training step's products and
+ * their fused steps, bfloat16 products) adds its wall time to the row of its shape, with the
+ * parallel loops it opened. nn_profile_stop switches it off and copies up to max_rows rows
+ * into rows (NULL: none); returns how many there are. Loops outside a product count in a row
+ * of shape 0 x 0 x 0. One profile per process: profiling two fits at once mixes their rows. */
+typedef struct {
+    int64_t m, n, k;        /* C (m, n), k terms                                             */
+    int trans_a, trans_b;
+    int elem_bytes;         /* 4 float, 8 double, 2 a bfloat16 product (float operands)      */
+    int with_step;          /* 1: the optimizer step fused into the product (gemm_step)      */
+    int64_t calls;
+    double seconds;         /* wall time of the calls on the threads that made them          */
+    int64_t loops;          /* parallel loops the calls opened                                */
+    int64_t loops_alone;    /* of those, loops no pool worker took a part of                   */
+    double end_wait;        /* seconds the calling thread waited at the loops' ends for parts
+                             * still running on workers                                       */
+} nn_profile_row;
+void nn_profile_start(void);
+int64_t nn_profile_stop(nn_profile_row *rows, int64_t max_rows);
 /* Bytes of this core's level-1 data (level 1), level-2 (2) and last-level (3) cache as the CPU
  * reports them; 0 when unknown. The GEMM's blocking is computed from them.                 */
 int64_t nn_cache_size(int level);

@@ -217,11 +217,12 @@ typedef struct {
     int helpers; /* workers 0 .. helpers-1 take part                                         */
     int64_t done; /* parts finished                                                           */
     int status;
+    int worker_claimed; /* a worker claimed a part of the job (read by the profile)           */
 } thread_pool;
 
 static thread_pool g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                              PTHREAD_COND_INITIALIZER, 0, 0, 0, 0,
-                             (uint64_t)JOB_CLOSED, NULL, NULL, 0, 0, 0, NN_OK};
+                             (uint64_t)JOB_CLOSED, NULL, NULL, 0, 0, 0, NN_OK, 0};
 static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
 
 /* A forked child has only the thread that forked: no workers, and a pool no one holds. */
@@ -256,6 +257,8 @@ static void run_parts(thread_pool *p, uint64_t w)
         if (!__atomic_compare_exchange_n(&p->word, &w, w + 1, 0, __ATOMIC_ACQ_REL,
                                          __ATOMIC_ACQUIRE))
             continue; /* w now holds the current word: try again */
+        if (g_thread_index != 0 && !__atomic_load_n(&p->worker_claimed, __ATOMIC_RELAXED))
+            __atomic_store_n(&p->worker_claimed, 1, __ATOMIC_RELAXED);
         s = fn(ctx, (int64_t)next);
         if (s != NN_OK) {
             int ok = NN_OK;
@@ -331,6 +334,8 @@ int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
 {
     thread_pool *p = &g_pool;
     int helpers = threads - 1, st;
+    const int prof = nni_profile_on();
+    double wait_start = 0, waited = 0;
     uint64_t w;
     if (n_parts <= 0) return NN_OK;
     if (helpers > n_parts - 1) helpers = (int)(n_parts - 1);
@@ -350,6 +355,7 @@ int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
     __atomic_store_n(&p->helpers, helpers, __ATOMIC_RELAXED);
     __atomic_store_n(&p->done, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&p->status, NN_OK, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->worker_claimed, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&p->word, (uint64_t)((uint32_t)(w >> 32) + 1u) << 32, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&p->work_sleepers, __ATOMIC_SEQ_CST) > 0) {
         pthread_mutex_lock(&p->mu);
@@ -360,6 +366,7 @@ int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
     run_parts(p, LOAD(&p->word));
 
     /* every part is claimed; wait for the ones still running on workers */
+    if (prof) wait_start = nn_seconds();
     if (LOAD(&p->done) < n_parts) {
         const double start = nn_seconds();
         double now;
@@ -379,7 +386,9 @@ int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
             }
         }
     }
+    if (prof) waited = nn_seconds() - wait_start;
     st = LOAD(&p->status);
+    if (prof) nni_profile_loop(__atomic_load_n(&p->worker_claimed, __ATOMIC_RELAXED), waited);
     /* close the job before anyone may rewrite it */
     w = LOAD(&p->word);
     __atomic_store_n(&p->word, (w & ~(uint64_t)0xffffffffu) | JOB_CLOSED, __ATOMIC_SEQ_CST);

@@ -1,0 +1,46 @@
+"""Where a training run's time goes: the C core's products by shape, per optimizer step.
+
+    python bench/profile_products.py [--workload W3] [--threads 1 2] [--fits 3] [--json FILE]
+
+For each thread count, one unprofiled fit (warming the pool and buffers), then --fits fits
+with the core's profile on (nnfast._core.profile_start / profile_stop). The table gives, per
+product shape (C's m x n, k terms; A^T B the weight gradients, A B^T the deltas, +step the
+optimizer step fused in): calls a step, microseconds a call, GFLOP/s, its share of the fit,
+the share of its parallel loops no pool worker took part in (a worker asleep, or off its core),
+and the calling thread's mean wait at a loop's end for the parts still on workers (the
+imbalance of the split). The last line is the time outside the products: activations, losses
+and their derivatives outside the products' epilogues, optimizer sweeps of layers too large to
+step inside their product, Python. Profiling costs a lock and two clock reads a product
+(well under 1 % of W3's step). Workloads are nnfast bench's (W3: 784-256-128-10, batch 64;
+W4: 1024-2048-2048-10, batch 256). Needs only NumPy and nnfast.
+"""
+import argparse
+import json
+import sys
+
+from nnfast.benchmark.profile import profile_fit, profile_text
+from nnfast.benchmark.workloads import FULL
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workload", default="W3", choices=sorted(FULL))
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--fits", type=int, default=3)
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args(argv)
+    results = []
+    for threads in args.threads:
+        p = profile_fit(FULL[args.workload], threads, args.fits)
+        print(profile_text(p))
+        print()
+        results.append({"workload": p.workload, "threads": p.threads, "fits": p.fits,
+                        "steps": p.steps, "seconds": p.seconds, "rows": p.rows})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

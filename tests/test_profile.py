@@ -1,0 +1,126 @@
+"""The C core's products profile (src/nncore/profile.c, nnfast._core.profile_start / stop) and
+its report (nnfast.benchmark.profile, bench/profile_products.py): every product a fit runs is
+counted under its shape, with its fused step, its precision and its parallel loops; nothing is
+counted while the profile is off. The networks here are past the fused small-net engine (whose
+products are its own, not the GEMM's: a step of more than 256 KiB)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import _core
+from nnfast.benchmark.profile import FitProfile, profile_fit, profile_text
+from nnfast.benchmark.workloads import FULL
+
+
+@pytest.fixture
+def two_threads():
+    previous = nnfast.get_num_threads()
+    nnfast.set_num_threads(2)
+    yield
+    nnfast.set_num_threads(previous)
+
+
+def _rows_by_shape(rows):
+    return {(r["m"], r["n"], r["k"], r["trans_a"], r["trans_b"], r["step"], r["dtype"]): r
+            for r in rows}
+
+
+def _fit(dtype="float32", rows=96, batch=32, epochs=2):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((rows, 100)).astype(np.float32)
+    y = rng.integers(0, 5, rows)
+    model = nnfast.MLP([100, 128, 96, 5], activation="relu", output="softmax", seed=1,
+                       dtype=dtype)
+    _core.profile_start()
+    try:
+        model.fit(X, y, epochs=epochs, batch_size=batch, lr=0.1, shuffle=False)
+    finally:
+        profiled = _core.profile_stop()
+    return profiled
+
+
+def test_a_fit_counts_every_product_of_every_step():
+    rows = _rows_by_shape(_fit())
+    steps = 2 * 3  # 2 epochs of 3 batches of 32
+    # forward X W per layer; backward delta W^T for all but the first; dW = A^T delta with
+    # the optimizer step fused in (m x n = the weights' shape, k = the batch)
+    expected = [(32, 128, 100, False, False, False), (32, 96, 128, False, False, False),
+                (32, 5, 96, False, False, False), (32, 96, 5, False, True, False),
+                (32, 128, 96, False, True, False), (100, 128, 32, True, False, True),
+                (128, 96, 32, True, False, True), (96, 5, 32, True, False, True)]
+    for shape in expected:
+        row = rows.get(shape + ("float32",))
+        assert row is not None, f"no row for {shape}: {sorted(rows)}"
+        assert row["calls"] == steps, (shape, row["calls"])
+        assert row["seconds"] > 0
+        assert row["loops_alone"] <= row["loops"]
+
+
+def test_nothing_is_counted_while_the_profile_is_off():
+    first = _fit()
+    A = np.ones((32, 100), np.float32)
+    B = np.ones((100, 128), np.float32)
+    nnfast.ops.matmul(A, B)  # the profile is off: not counted
+    again = _core.profile_stop()
+    assert again == first
+    _core.profile_start()  # starting clears the rows
+    assert _core.profile_stop() == []
+
+
+def test_matmul_rows_and_parallel_loops(two_threads):
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((256, 384)).astype(np.float32)
+    B = rng.standard_normal((384, 512)).astype(np.float32)
+    _core.profile_start()
+    for _ in range(4):
+        nnfast.ops.matmul(A, B)
+    nnfast.ops.matmul(B.T.copy(), A.T.copy())
+    rows = _rows_by_shape(_core.profile_stop())
+    big = rows[(256, 512, 384, False, False, False, "float32")]
+    assert big["calls"] == 4
+    # 100 MFLOP: split over the two threads, one parallel loop (or more) a call
+    assert big["loops"] >= big["calls"]
+    assert 0 <= big["loops_alone"] <= big["loops"]
+    assert big["end_wait"] >= 0
+    assert rows[(512, 256, 384, False, False, False, "float32")]["calls"] == 1
+    assert not [r for r in rows.values() if r["dtype"] == "float64"]
+
+
+def test_double_and_bfloat16_products_have_their_own_rows():
+    rows = _fit(dtype="float64")
+    assert {r["dtype"] for r in rows} == {"float64"}
+    rows = _fit(dtype="bfloat16")
+    dtypes = {r["dtype"] for r in rows if r["m"]}
+    assert "bfloat16" in dtypes
+    step_rows = [r for r in rows if r["step"]]
+    assert step_rows and all(r["dtype"] == "bfloat16" for r in step_rows)
+
+
+def test_profile_fit_and_its_table():
+    workload = dataclasses.replace(FULL["W3"], n_samples=320, epochs=1)
+    p = profile_fit(workload, threads=1, fits=2)
+    assert p.steps == 2 * 5
+    assert p.seconds > 0
+    forward = [r for r in p.rows if (r["m"], r["n"], r["k"]) == (64, 256, 784)]
+    assert forward and forward[0]["calls"] == p.steps
+    text = profile_text(p)
+    assert text.splitlines()[0].startswith("W3, 1 thread(s), 2 fit(s)")
+    assert "64 x 256 x 784 A B " in text
+    assert "784 x 256 x 64 A^T B +step" in text
+    assert text.splitlines()[-1].startswith("outside the products")
+    with pytest.raises(ValueError, match="fits must be >= 1"):
+        profile_fit(workload, threads=1, fits=0)
+
+
+def test_profile_text_shares():
+    rows = [{"m": 8, "n": 4, "k": 2, "trans_a": False, "trans_b": False, "dtype": "float32",
+             "step": False, "calls": 10, "seconds": 0.25, "loops": 10, "loops_alone": 5,
+             "end_wait": 1e-5}]
+    text = profile_text(FitProfile("Wx", 2, 1, 10, 1.0, rows))
+    line = [x for x in text.splitlines() if x.startswith("8 x 4 x 2 A B")][0]
+    fields = line.split()
+    # calls a step 1, 25000 us a call, 25 % of the fit, half the loops alone, 1 us waited
+    assert fields[-6:] == ["1", "25000.00", "0.0", "25.0", "50.0", "1.00"]
+    assert text.splitlines()[-1].split()[3] == "75.0"
