@@ -121,7 +121,15 @@ static inline int nni_fused_step_enabled(void)
 /* The profile (profile.c): nni_profile_on() is 0 unless nn_profile_start ran. A product
  * brackets itself with enter (its row, or -1; this thread's loops count there) and leave;
  * nni_parallel_for reports each loop it ran on the pool.                                   */
-int nni_profile_on(void);
+extern int nni_profile_flag;
+static inline int nni_profile_on(void)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return *(volatile int *)&nni_profile_flag;
+#else
+    return __atomic_load_n(&nni_profile_flag, __ATOMIC_RELAXED);
+#endif
+}
 int64_t nni_profile_enter(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
                           int elem_bytes, int with_step);
 void nni_profile_leave(int64_t row, double seconds);

@@ -17,7 +17,7 @@
 
 #define PROFILE_MAX_ROWS 128
 
-static int g_profile_on = 0;
+int nni_profile_flag = 0; /* read by nni_profile_on (internal.h) */
 static nn_profile_row g_rows[PROFILE_MAX_ROWS];
 static int64_t g_n_rows = 0;
 static volatile long g_lock = 0;
@@ -41,15 +41,6 @@ static void unlock(void)
     _InterlockedExchange(&g_lock, 0);
 #else
     __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE);
-#endif
-}
-
-int nni_profile_on(void)
-{
-#if defined(_MSC_VER) && !defined(__clang__)
-    return *(volatile int *)&g_profile_on;
-#else
-    return __atomic_load_n(&g_profile_on, __ATOMIC_RELAXED);
 #endif
 }
 
@@ -113,9 +104,9 @@ void nn_profile_start(void)
     g_n_rows = 0;
     unlock();
 #if defined(_MSC_VER) && !defined(__clang__)
-    _InterlockedExchange((volatile long *)&g_profile_on, 1);
+    _InterlockedExchange((volatile long *)&nni_profile_flag, 1);
 #else
-    __atomic_store_n(&g_profile_on, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&nni_profile_flag, 1, __ATOMIC_RELAXED);
 #endif
 }
 
@@ -123,9 +114,9 @@ int64_t nn_profile_stop(nn_profile_row *rows, int64_t max_rows)
 {
     int64_t n;
 #if defined(_MSC_VER) && !defined(__clang__)
-    _InterlockedExchange((volatile long *)&g_profile_on, 0);
+    _InterlockedExchange((volatile long *)&nni_profile_flag, 0);
 #else
-    __atomic_store_n(&g_profile_on, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&nni_profile_flag, 0, __ATOMIC_RELAXED);
 #endif
     lock();
     n = g_n_rows < max_rows ? g_n_rows : max_rows < 0 ? 0 : max_rows;

@@ -257,7 +257,9 @@ static void run_parts(thread_pool *p, uint64_t w)
         if (!__atomic_compare_exchange_n(&p->word, &w, w + 1, 0, __ATOMIC_ACQ_REL,
                                          __ATOMIC_ACQUIRE))
             continue; /* w now holds the current word: try again */
-        if (g_thread_index != 0 && !__atomic_load_n(&p->worker_claimed, __ATOMIC_RELAXED))
+        /* for the profile only: off, a worker writes nothing more to the pool's lines */
+        if (g_thread_index != 0 && nni_profile_on() &&
+            !__atomic_load_n(&p->worker_claimed, __ATOMIC_RELAXED))
             __atomic_store_n(&p->worker_claimed, 1, __ATOMIC_RELAXED);
         s = fn(ctx, (int64_t)next);
         if (s != NN_OK) {
