@@ -88,6 +88,20 @@ def test_matmul_rows_and_parallel_loops(two_threads):
     assert not [r for r in rows.values() if r["dtype"] == "float64"]
 
 
+def test_the_forward_of_many_rows_is_counted(two_threads):
+    rng = np.random.default_rng(2)
+    # parameters past the small-net forward (256 KiB)
+    model = nnfast.MLP([300, 256, 128, 5], activation="relu", output="softmax", seed=1)
+    X = rng.standard_normal((5000, 300)).astype(np.float32)
+    _core.profile_start()
+    model.forward(X)
+    rows = _core.profile_stop()
+    # the rows in chunks (over the threads), each layer's product against one packed W
+    first = [r for r in rows if (r["n"], r["k"]) == (256, 300)]
+    assert first and sum(r["m"] * r["calls"] for r in first) == 5000
+    assert sum(r["m"] * r["calls"] for r in rows if (r["n"], r["k"]) == (5, 128)) == 5000
+
+
 def test_double_and_bfloat16_products_have_their_own_rows():
     rows = _fit(dtype="float64")
     assert {r["dtype"] for r in rows} == {"float64"}

@@ -1285,8 +1285,10 @@ def measure_core_round_trip(int cpu_a=0, int cpu_b=1, int64_t trips=20000):
 
 def profile_start():
     """Clear the products' profile and start recording: from now on every product the C core
-    runs (nnfast.ops.matmul, a training step's products and fused steps) adds its wall time to
-    the row of its shape, with the parallel loops it opened. One profile per process."""
+    runs (nnfast.ops.matmul, a training step's products and fused steps, the forward's chunks
+    of rows) adds its wall time to the row of its shape, with the parallel loops it opened.
+    One profile per process. Small networks' fused engine runs products of its own, which
+    are not counted."""
     nn_profile_start()
 
 

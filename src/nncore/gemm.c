@@ -100,7 +100,7 @@
 /* A split product whose panel (the unit its runs are made of) is at least this much work
  * claims runs of a quarter of what is left on 2 threads, not half (gemm_split's divisor):
  * a first run of half of C could not be shared out again, and the thread that finished first
- * waited for the other's last panels. W4's products (a panel 25-100 MFLOP, ~0.1-0.4 ms),
+ * waited for the other's last panels. W4's products (a panel 25-50 MFLOP, ~0.1-0.2 ms),
  * 2 threads, Zen 5 KVM guest: the wait at the end of each product went from 130-265 us to
  * 65-150 us (timing build, indicative). W3's products (a panel under 1 MFLOP) keep their
  * halves, which keep each thread's share of the operands in its own L2 from call to call. */
@@ -1275,13 +1275,19 @@ int NNI_F(gemm_planned)(NN_T *C, const NN_T *A, const NNI_F(gemm_plan) *p, int64
                         const NN_F(epilogue) *ep)
 {
     gemm_args g;
-    int64_t ks;
-    int st;
+    int64_t ks, row = -1;
+    double t0 = 0;
+    int st, prof;
     if (!p->bp || m != p->m) return p->gemm(C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
     if ((st = gemm_check(C, A, p->B, m, p->n, p->k, 0, 0, ep)) != NN_OK) return st;
+    if ((prof = nni_profile_on()) != 0) {
+        row = nni_profile_enter(m, p->n, p->k, 0, 0, (int)sizeof(NN_T), 0);
+        t0 = nn_seconds();
+    }
     gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep, NULL, 0);
-    if ((ks = k_split_at(&g)) > 0) return gemm_k_split(&g, ks, 1, p->bp);
-    return gemm_range(&g, 0, g.m, 0, g.n, NULL, p->bp);
+    st = (ks = k_split_at(&g)) > 0 ? gemm_k_split(&g, ks, 1, p->bp)
+                                   : gemm_range(&g, 0, g.m, 0, g.n, NULL, p->bp);
+    return prof ? profiled(row, t0, st) : st;
 }
 
 /* The plain triple loop: C[i,j] = alpha sum_p op(A)[i,p] op(B)[p,j] + beta C[i,j], epilogue. */

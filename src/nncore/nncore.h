@@ -80,10 +80,11 @@ int nn_measure_fma_flops(double *flops, const char *kernel, int elem_bytes, int 
 int nn_measure_core_round_trip(double *seconds, int cpu_a, int cpu_b, int64_t trips);
 /* Where the core's time goes (profile.c), for benchmarks: nn_profile_start clears the rows and
  * switches profiling on; from then every product (nn_gemm_*, the training step's products and
- * their fused steps, bfloat16 products) adds its wall time to the row of its shape, with the
- * parallel loops it opened. nn_profile_stop switches it off and copies up to max_rows rows
- * into rows (NULL: none); returns how many there are. Loops outside a product count in a row
- * of shape 0 x 0 x 0. One profile per process: profiling two fits at once mixes their rows. */
+ * their fused steps, bfloat16 products, the forward's chunks of rows against a packed W) adds
+ * its wall time to the row of its shape, with the parallel loops it opened. nn_profile_stop
+ * switches it off and copies up to max_rows rows into rows (NULL: none); returns how many
+ * there are. Loops outside a product count in a row of shape 0 x 0 x 0. One profile per
+ * process: profiling two fits at once mixes their rows.                                    */
 typedef struct {
     int64_t m, n, k;        /* C (m, n), k terms                                             */
     int trans_a, trans_b;
