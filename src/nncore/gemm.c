@@ -1107,20 +1107,12 @@ static int gemm_any(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n,
     return gemm_run(&g, path);
 }
 
-/* A profiled call's end (profile.c): its wall time since t0 to its row; passes st on. */
-static int profiled(int64_t row, double t0, int st)
-{
-    nni_profile_leave(row, nn_seconds() - t0);
-    return st;
-}
-
 int NN_F(gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                int trans_a, int trans_b, NN_T alpha, NN_T beta, const NN_F(epilogue) *ep)
 {
     if (nni_profile_on()) {
-        const int64_t row = nni_profile_enter(m, n, k, trans_a, trans_b, (int)sizeof(NN_T), 0);
-        const double t0 = nn_seconds();
-        return profiled(row, t0, gemm_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep));
+        nni_profile_enter(m, n, k, trans_a, trans_b, (int)sizeof(NN_T), 0);
+        return nni_profile_leave(gemm_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep));
     }
     return gemm_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
 }
@@ -1149,10 +1141,9 @@ int nn_gemm_bf16_f32(float *C, const float *A, const float *B, int64_t m, int64_
                      const nn_epilogue_f32 *ep)
 {
     if (nni_profile_on()) {
-        const int64_t row = nni_profile_enter(m, n, k, trans_a, trans_b, 2, 0);
-        const double t0 = nn_seconds();
-        return profiled(row, t0,
-                        gemm_bf16_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep));
+        nni_profile_enter(m, n, k, trans_a, trans_b, 2, 0);
+        return nni_profile_leave(
+            gemm_bf16_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep));
     }
     return gemm_bf16_any(C, A, B, m, n, k, trans_a, trans_b, alpha, beta, ep);
 }
@@ -1165,9 +1156,9 @@ static int gemm_step_bf16(float *C, const float *A, const float *B, int64_t m, i
 {
     gemm_args g;
     const int prof = nni_profile_on();
-    const int64_t row = prof ? nni_profile_enter(m, n, k, trans_a, trans_b, 2, 1) : -1;
-    const double t0 = prof ? nn_seconds() : 0;
-    int st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
+    int st;
+    if (prof) nni_profile_enter(m, n, k, trans_a, trans_b, 2, 1);
+    st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
     if (st == NN_OK && (!s || C != s->grads + off)) st = NN_EINVAL;
     if (st == NN_OK) {
         gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s, 1);
@@ -1175,7 +1166,7 @@ static int gemm_step_bf16(float *C, const float *A, const float *B, int64_t m, i
         NNI_F(optim_step_consts)(s, g.step_c);
         st = gemm_run(&g, PATH_BLOCKED);
     }
-    return prof ? profiled(row, t0, st) : st;
+    return prof ? nni_profile_leave(st) : st;
 }
 #endif
 
@@ -1201,10 +1192,9 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
 {
     gemm_args g;
     const int prof = nni_profile_on();
-    const int64_t row = prof ? nni_profile_enter(m, n, k, trans_a, trans_b, (int)sizeof(NN_T), 1)
-                             : -1;
-    const double t0 = prof ? nn_seconds() : 0;
-    int path, st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
+    int path, st;
+    if (prof) nni_profile_enter(m, n, k, trans_a, trans_b, (int)sizeof(NN_T), 1);
+    st = gemm_check(C, A, B, m, n, k, trans_a, trans_b, NULL);
     if (st == NN_OK && (!s || C != s->grads + off)) st = NN_EINVAL;
     if (st == NN_OK) {
         path = gemm_prepare(&g, C, A, B, m, n, k, trans_a, trans_b, alpha, beta, NULL, s, 0);
@@ -1217,7 +1207,7 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
             st = gemm_run(&g, path);
         }
     }
-    return prof ? profiled(row, t0, st) : st;
+    return prof ? nni_profile_leave(st) : st;
 }
 
 int64_t NNI_F(gemm_k_split_at)(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b)
@@ -1275,19 +1265,16 @@ int NNI_F(gemm_planned)(NN_T *C, const NN_T *A, const NNI_F(gemm_plan) *p, int64
                         const NN_F(epilogue) *ep)
 {
     gemm_args g;
-    int64_t ks, row = -1;
-    double t0 = 0;
+    int64_t ks;
     int st, prof;
     if (!p->bp || m != p->m) return p->gemm(C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep);
     if ((st = gemm_check(C, A, p->B, m, p->n, p->k, 0, 0, ep)) != NN_OK) return st;
-    if ((prof = nni_profile_on()) != 0) {
-        row = nni_profile_enter(m, p->n, p->k, 0, 0, (int)sizeof(NN_T), 0);
-        t0 = nn_seconds();
-    }
+    if ((prof = nni_profile_on()) != 0)
+        nni_profile_enter(m, p->n, p->k, 0, 0, (int)sizeof(NN_T), 0);
     gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep, NULL, 0);
     st = (ks = k_split_at(&g)) > 0 ? gemm_k_split(&g, ks, 1, p->bp)
                                    : gemm_range(&g, 0, g.m, 0, g.n, NULL, p->bp);
-    return prof ? profiled(row, t0, st) : st;
+    return prof ? nni_profile_leave(st) : st;
 }
 
 /* The plain triple loop: C[i,j] = alpha sum_p op(A)[i,p] op(B)[p,j] + beta C[i,j], epilogue. */

@@ -119,7 +119,8 @@ static inline int nni_fused_step_enabled(void)
 }
 
 /* The profile (profile.c): nni_profile_on() is 0 unless nn_profile_start ran. A product
- * brackets itself with enter (its row, or -1; this thread's loops count there) and leave;
+ * brackets itself with enter (its row found, the clock read; this thread's loops count there
+ * until leave) and leave (its wall time to its row; returns st, the product's status);
  * nni_parallel_for reports each loop it ran on the pool.                                   */
 extern int nni_profile_flag;
 static inline int nni_profile_on(void)
@@ -130,9 +131,9 @@ static inline int nni_profile_on(void)
     return __atomic_load_n(&nni_profile_flag, __ATOMIC_RELAXED);
 #endif
 }
-int64_t nni_profile_enter(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
-                          int elem_bytes, int with_step);
-void nni_profile_leave(int64_t row, double seconds);
+void nni_profile_enter(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                       int elem_bytes, int with_step);
+int nni_profile_leave(int st);
 void nni_profile_loop(int worker_took_part, double end_wait);
 
 /* One part of a parallel loop: returns NN_OK or an error status.                          */

@@ -21,8 +21,9 @@ int nni_profile_flag = 0; /* read by nni_profile_on (internal.h) */
 static nn_profile_row g_rows[PROFILE_MAX_ROWS];
 static int64_t g_n_rows = 0;
 static volatile long g_lock = 0;
-/* the row of the product this thread is in (its loops count there), or -1 */
+/* the row of the product this thread is in (its loops count there), or -1, and its start */
 static NNI_THREAD_LOCAL int64_t t_current_row = -1;
+static NNI_THREAD_LOCAL double t_start = 0;
 
 static void lock(void)
 {
@@ -64,25 +65,28 @@ static int64_t row_of(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
     return r;
 }
 
-int64_t nni_profile_enter(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
-                          int elem_bytes, int with_step)
+void nni_profile_enter(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                       int elem_bytes, int with_step)
 {
     int64_t r;
     lock();
     r = row_of(m, n, k, trans_a, trans_b, elem_bytes, with_step);
     unlock();
     t_current_row = r;
-    return r;
+    t_start = nn_seconds();
 }
 
-void nni_profile_leave(int64_t row, double seconds)
+int nni_profile_leave(int st)
 {
+    const double seconds = nn_seconds() - t_start;
+    const int64_t r = t_current_row;
     t_current_row = -1;
-    if (row < 0) return;
+    if (r < 0) return st;
     lock();
-    g_rows[row].calls++;
-    g_rows[row].seconds += seconds;
+    g_rows[r].calls++;
+    g_rows[r].seconds += seconds;
     unlock();
+    return st;
 }
 
 void nni_profile_loop(int worker_took_part, double end_wait)
