@@ -16,7 +16,7 @@
  * 256x256x128 0.61-0.74, 128x512x200 0.71: beyond ~2M multiply-adds the packed path's larger
  * tiles and blocking win, and the range stops there (W3's 2^21 multiply-add products stay on
  * the packed path). A C of at most DIRECT_FEW_ROWS rows (a forward of a few samples) is
- * direct from DIRECT_FEW_MIN_WORK multiply-adds to DIRECT_MAX_WORK, whatever k and op(B)'s
+ * direct from DIRECT_FEW_MIN_WORK to DIRECT_FEW_MAX_WORK multiply-adds whatever k and op(B)'s
  * size, but for B stored transposed.
  *
  * Threads: the rows of C are split into ranges of whole DIRECT_PART_ROWS blocks. Each C
@@ -36,14 +36,18 @@
 /* A C of at most this many rows (one row of the widest kernels' tiles: AVX-512's 3-vector
  * tiles are 8 rows high) is direct whatever k and op(B)'s size: its one row of tiles reads
  * op(B) once, while the blocked path's 8-row tiles spend the padding rows' FMAs (7 of 8 for
- * one row). The forward of 784-256-128-10, float32, one thread, Zen 5 KVM guest (tools'
- * medians of 36 blocks of 180 calls, the two rules alternating in one process): 1 row
- * 16.1 us blocked against 8.8 us, 2 rows 16.0 / 9.7, 4 rows 17.2 / 10.5, 8 rows 18.1 / 17.5.
+ * one row). The forward of 784-256-128-10, float32, one thread, Zen 5 KVM guest (medians of
+ * 36 blocks of 180 calls, the two rules alternating in one process): 1 row 16.1 us blocked
+ * against 8.8 us, 2 rows 16.0 / 9.7, 4 rows 17.2 / 10.5, 8 rows 18.1 / 17.5.
  * From DIRECT_FEW_MIN_WORK multiply-adds (1 x 128 x 256, W3's second layer for one row, was
- * the scalar loop's: 9.4 us against 8.8 for the forward). Not for B stored (n, k): the
- * transposed B goes on the stack (DIRECT_STACK_ELEMS). */
+ * the scalar loop's: 9.4 us against 8.8 for the forward) up to DIRECT_FEW_MAX_WORK, where the
+ * blocked path still runs on one thread (gemm.c's GEMM_PARALLEL_MIN_FLOPS, 2 MFLOP); above,
+ * its split over 2 threads beat one row of direct tiles on one (the same forward of 8 rows on
+ * 2 threads: 11.7 us blocked against 15.4 direct). Not for B stored (n, k): the transposed B
+ * goes on the stack (DIRECT_STACK_ELEMS). */
 #define DIRECT_FEW_ROWS 8
 #define DIRECT_FEW_MIN_WORK 8192.0
+#define DIRECT_FEW_MAX_WORK 1.0e6
 /* Products of fewer FLOP (2 m n k) than this run on one thread. A region costs ~1-3 us when
  * the pool's workers are awake, but a training step's products come with tens of
  * microseconds of serial work between them (loss, delta, the other layers), longer than the
@@ -73,8 +77,9 @@ typedef NNI_F(direct_args) direct_args;
 int NNI_F(direct_applies)(int64_t m, int64_t n, int64_t k, int trans_b)
 {
     const double work = (double)m * (double)n * (double)k, kn = (double)k * (double)n;
-    if (m <= DIRECT_FEW_ROWS && !trans_b)
-        return work > DIRECT_FEW_MIN_WORK && work <= DIRECT_MAX_WORK;
+    if (m <= DIRECT_FEW_ROWS && !trans_b && work > DIRECT_FEW_MIN_WORK &&
+        work <= DIRECT_FEW_MAX_WORK)
+        return 1;
     return work > 32.0 * 32.0 * 32.0 && work <= DIRECT_MAX_WORK && k <= DIRECT_MAX_K &&
            kn * (double)sizeof(NN_T) <= (double)DIRECT_MAX_B_BYTES &&
            (!trans_b || kn <= DIRECT_STACK_ELEMS);

@@ -248,19 +248,21 @@ static void check_isa(const char *isa)
 }
 
 /* Which products are direct: mid-size ones with a short k and a small B; a C of at most 8 rows
- * from any k and B (one row of tiles reads B once) but for B stored transposed. */
+ * from any k and B (one row of tiles reads B once) up to 1M multiply-adds, but for B stored
+ * transposed. */
 static void check_rule(void)
 {
     CHECK(nni_direct_applies_f32(200, 100, 64, 0) && nni_direct_applies_f64(200, 100, 10, 1),
           "the digits step's products are direct");
     CHECK(!nni_direct_applies_f32(64, 256, 784, 0) && !nni_direct_applies_f32(9, 256, 784, 0),
           "a long k over many rows is blocked");
-    CHECK(nni_direct_applies_f32(1, 256, 784, 0) && nni_direct_applies_f64(8, 256, 784, 0) &&
-              nni_direct_applies_f32(1, 128, 256, 0),
+    CHECK(nni_direct_applies_f32(1, 256, 784, 0) && nni_direct_applies_f64(4, 256, 784, 0) &&
+              nni_direct_applies_f32(8, 47, 2000, 0) && nni_direct_applies_f32(1, 128, 256, 0),
           "a few rows from a long k and a large B are direct");
     CHECK(!nni_direct_applies_f32(1, 256, 784, 1), "a few rows against a large B^T are not");
-    CHECK(!nni_direct_applies_f32(1, 10, 128, 0) && !nni_direct_applies_f32(1, 2048, 2048, 0),
-          "a few rows stay within the direct range's work");
+    CHECK(!nni_direct_applies_f32(1, 10, 128, 0) && !nni_direct_applies_f32(5, 256, 784, 0) &&
+              !nni_direct_applies_f32(1, 2048, 2048, 0),
+          "a few rows stay where the blocked path would run on one thread");
 }
 
 int main(void)
