@@ -61,6 +61,7 @@
 #endif
 #define DG_MR2 12
 #define DG_MR3 8
+#define DG_WIDE_NV 16
 #define DG_NAME NNI_F(direct_rows_avx512)
 #define DG_COLSUM_NAME NNI_F(column_sums_avx512)
 #include "gemm_direct_simd.h"

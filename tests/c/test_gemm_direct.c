@@ -8,7 +8,8 @@
  *   here are 1-Lipschitz on the data's range, and vector math adds a few ulps; the step
  *   activation is not compared where its input is within that bound of 0);
  * - the products a training step splits over threads give the same bits on 1, 2 and 3;
- * - direct_applies' rule: a C of few rows is direct whatever k and B's size (not B^T).
+ * - direct_applies' rule: a C of few rows is direct whatever k and B's size (not B^T);
+ *   one row in the wide one-row tiles.
  *
  * Run: ./build/test_gemm_direct (exit status 0 when every check passes); tests/test_c_core.py.
  */
@@ -40,8 +41,11 @@ static const int64_t SHAPES[][3] = {{200, 100, 64}, {200, 10, 100}, {100, 10, 20
                                     {97, 250, 131}, {257, 31, 256}, {1, 300, 200},
                                     {300, 1, 150}, {131, 17, 255}, {23, 301, 97},
                                     /* few rows from a long k and a large B (direct_applies):
-                                     * one sample through W3's first layer, odd ones */
-                                    {1, 256, 784}, {5, 250, 1030}, {8, 47, 2000}};
+                                     * one sample through W3's first layer, odd ones; one row
+                                     * in wide tiles of 16 and 8 vectors (float 13 vectors,
+                                     * double 25) */
+                                    {1, 256, 784}, {5, 250, 1030}, {8, 47, 2000},
+                                    {1, 200, 300}};
 #define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
 
 /* epilogue cases: none, bias + {identity, relu, tanh, sigmoid, step}, deriv {relu, tanh,
