@@ -24,8 +24,10 @@ import nnfast
 from nnfast import _core
 
 ACT = _core.ACTIVATION_CODES
-# (m, n, k): direct loop (m n k <= 32^3) and packed path; edges in m, n, k; k > KC = 256
-SHAPES = [(1, 1, 1), (7, 13, 5), (67, 129, 131), (33, 5, 300), (146, 19, 259), (6, 16, 513)]
+# (m, n, k): direct loop (m n k <= 32^3), direct kernels (a few rows from a long k) and packed
+# path (a few rows past the direct range's 1M multiply-adds too); edges in m, n, k; k > KC
+SHAPES = [(1, 1, 1), (7, 13, 5), (67, 129, 131), (33, 5, 300), (146, 19, 259), (6, 16, 513),
+          (3, 700, 600)]
 EPILOGUES = [{}, {"bias": True}] + [{"bias": True, "act": a} for a in
                                       ("step", "sigmoid", "tanh", "relu")] + \
             [{"deriv": a} for a in ("sigmoid", "tanh", "relu")] + \

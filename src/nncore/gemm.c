@@ -24,7 +24,8 @@
  *
  * Mid-size products (between the direct loop's 32^3 and ~2M multiply-adds, gemm_direct.c's
  * rule) take the direct kernels, which read op(A) in place: at these sizes packing costs as
- * much as the product.
+ * much as the product. So does a C of at most 8 rows from 8192 to 1M multiply-adds, whatever
+ * k: its one row of tiles reads op(B) once, where 8-row tiles would compute padding.
  *
  * Narrow outputs: C at most the narrow kernel wide (one vector, or two: n = 10 against 16
  * float lanes, or 2 x 8 double lanes with AVX-512), A stored (m, k), takes the narrow kernel,
@@ -83,7 +84,8 @@
 #define EDGE_BIP(kr) ((kr)->edge_bip_f64)
 #endif
 
-/* Products of at most this many multiply-adds take the direct loop (no packing). */
+/* Products of at most this many multiply-adds take the direct loop (no packing), but a C of at
+ * most 8 rows from 8192 (the direct kernels: gemm_direct.c's direct_applies). */
 #define GEMM_DIRECT_MAX_WORK (32.0 * 32.0 * 32.0)
 /* Products of fewer FLOP (2 m n k) than this run on one thread: no parallel loop at all.
  * Measured on the 2-core Xeon (AVX-512, float32, best of 2000 calls, the machine shared with

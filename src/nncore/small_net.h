@@ -15,8 +15,9 @@
  *   delta_{l-1}[i, p] = (sum_j delta_l[i, j] W_l[p, j], j from 0) * f'(A_{l-1}[i, p])
  *   dW_l += alpha W_l / m;  then sgd / momentum / nesterov / adam as optim.c.
  * The ISA files are compiled with -ffp-contract=off (no fused multiply-add), so results equal
- * the general path's bit for bit wherever its products take GEMM's direct loop (m n k <= 32^3);
- * beyond, its packed micro-kernels fuse multiply-adds and differ in the last bits.
+ * the general path's bit for bit wherever its products take GEMM's direct loop (m n k <= 32^3,
+ * and at most 8192 for a C of at most 8 rows); beyond, its direct and packed kernels fuse
+ * multiply-adds and differ in the last bits.
  */
 
 /* SMALL_VBYTES (the including file's vector width in bytes: 16 SSE2, 32 AVX2, 64 AVX-512) */

@@ -75,13 +75,14 @@ static void test_rng(void)
 
 /* ---- GEMM against the naive loop, per element type ---------------------------------------- */
 /* Shapes not multiples of any block (MR 6 or 4, NR 4..32; the machine's MC, KC, NC, and tiny
- * ones set by the test): the direct loop (m n k <= 32^3) and the packed path, edges in m, n
- * and k (k > KC, m > MC, n > NC), a single row or column, narrow C (the transposed path). */
+ * ones set by the test): the direct loop (m n k <= 32^3), the direct kernels (a few rows from
+ * a long k) and the packed path (a few rows past 1M multiply-adds too), edges in m, n and k
+ * (k > KC, m > MC, n > NC), a single row or column, narrow C (the transposed path). */
 static const int64_t g_shapes[][3] = {{1, 1, 1},      {7, 13, 5},    {67, 129, 131},
                                       {33, 5, 300},   {5, 300, 7},   {4, 8, 257},
                                       {1, 200, 3},    {130, 1, 9},   {146, 19, 259},
                                       {13, 4100, 3},  {1, 70, 600},  {290, 1, 300},
-                                      {6, 16, 513}};
+                                      {6, 16, 513},   {3, 700, 600}};
 #define N_SHAPES ((int)(sizeof g_shapes / sizeof g_shapes[0]))
 
 /* Epilogue variants: 0 none, 1 bias, 2..6 bias + act (identity step sigmoid tanh relu),
