@@ -446,6 +446,9 @@ typedef struct {
     void (*tanh_f64)(double *x, int64_t n);
     void (*log1p_f64)(double *x, int64_t n);
     void (*softplus_f64)(double *x, int64_t n);
+    /* 1 when x[0:n] holds no NaN and no infinity (all_finite below; NULL: its loop) */
+    int (*all_finite_f32)(const float *x, int64_t n);
+    int (*all_finite_f64)(const double *x, int64_t n);
 } nni_vecmath;
 
 /* The vector math chosen once: NNFAST_VECMATH when this CPU runs it, else the best it runs. */
@@ -641,11 +644,18 @@ static inline NN_T nni_sigmoid(NN_T z)
 
 /* 1 when no value of x[0:n] is NaN or infinite: x - x is 0 for a finite x, NaN otherwise
  * (NaN != 0). The comparisons' results are ORed, which the compiler may reorder and so
- * vectorizes; a running sum of x * 0 may not be reordered (checks.c). */
+ * vectorizes, for the build's baseline; from a few vectors on, the vector set's loop
+ * (vecmath_simd.h). */
 static inline int NNI_F(all_finite)(const NN_T *x, int64_t n)
 {
     unsigned bad = 0;
     int64_t i;
+#ifdef NN_ELEM_F32
+    int (*const vec)(const float *, int64_t) = n >= 256 ? nni_vecmath_get()->all_finite_f32 : 0;
+#else
+    int (*const vec)(const double *, int64_t) = n >= 256 ? nni_vecmath_get()->all_finite_f64 : 0;
+#endif
+    if (vec) return vec(x, n);
     for (i = 0; i < n; i++) bad |= (x[i] - x[i]) != 0;
     return !bad;
 }

@@ -6,8 +6,8 @@
 #include "internal.h"
 
 /* NULL entries: libm, one value at a time (internal.h's nni_act_inplace). */
-const nni_vecmath nni_vecmath_portable = {"portable", NULL, NULL, NULL, NULL,
-                                          NULL,       NULL, NULL, NULL};
+const nni_vecmath nni_vecmath_portable = {"portable", NULL, NULL, NULL, NULL, NULL,
+                                          NULL,       NULL, NULL, NULL, NULL};
 
 /* Every set compiled in, best first, with the test of whether this CPU runs it. */
 static const nni_dispatch_entry g_vecmath_table[] = {

@@ -8,7 +8,8 @@
  * a non-finite exact result (inf, NaN) must come out the same. Prints the largest error per
  * function per set and fails beyond the bounds in BOUNDS below. Also: the vector sets give the
  * same bits (same algorithms lane by lane), and a value's result does not depend on its
- * position (a call on one value gives the bits of the call on the whole array).
+ * position (a call on one value gives the bits of the call on the whole array). And each
+ * set's finiteness check finds a NaN or an infinity wherever it is.
  *
  * Run: ./build/test_vecmath (exit status 0 when every check passes); tests/test_c_core.py.
  */
@@ -330,6 +331,42 @@ static void test_function(const nni_vecmath *vm, int f, double *worst_out)
     free(in.x);
 }
 
+/* The set's finiteness check (all_finite_f32/_f64, NULL: the loop) against the scalar one:
+ * every length up to 300 and a long one, NaN, +inf or -inf at the front, in the vector body,
+ * at the body's end and in the tail, and none (finite values of every magnitude). */
+#define DEFINE_FINITE(T, SFX, MAXV)                                                           \
+    static void finite_##SFX(const nni_vecmath *vm)                                          \
+    {                                                                                        \
+        static const double bad[] = {NAN, INFINITY, -INFINITY};                              \
+        const int64_t lengths[] = {0, 1, 7, 15, 16, 17, 63, 64, 65, 255, 256, 257, 300, 4099};  \
+        T *x = malloc(sizeof(T) * 4099);                                                     \
+        int li, b, w;                                                                        \
+        int64_t i;                                                                           \
+        for (li = 0; li < (int)(sizeof lengths / sizeof lengths[0]); li++) {                 \
+            const int64_t n = lengths[li];                                                   \
+            const int64_t where[] = {0, n / 2, n - (n % 64) - 1, n - 1};                     \
+            for (i = 0; i < n; i++) x[i] = (T)((2 * uniform01() - 1) * (i % 3 ? 1.0 : (MAXV)));  \
+            CHECK(!vm->all_finite_##SFX || vm->all_finite_##SFX(x, n) == 1,                 \
+                  "%s all_finite_" #SFX " n=%lld: finite values seen as not", vm->name,      \
+                  (long long)n);                                                             \
+            for (b = 0; b < 3 && vm->all_finite_##SFX; b++)                                  \
+                for (w = 0; w < 4; w++) {                                                    \
+                    const int64_t at = where[w];                                             \
+                    T keep;                                                                  \
+                    if (at < 0 || at >= n) continue;                                         \
+                    keep = x[at];                                                            \
+                    x[at] = (T)bad[b];                                                       \
+                    CHECK(vm->all_finite_##SFX(x, n) == 0,                                   \
+                          "%s all_finite_" #SFX " n=%lld: %g at %lld not seen", vm->name,    \
+                          (long long)n, bad[b], (long long)at);                              \
+                    x[at] = keep;                                                            \
+                }                                                                            \
+        }                                                                                    \
+        free(x);                                                                             \
+    }
+DEFINE_FINITE(float, f32, FLT_MAX)
+DEFINE_FINITE(double, f64, DBL_MAX)
+
 int main(void)
 {
     static const char *const sets[] = {"portable", "avx2", "avx512"};
@@ -347,6 +384,8 @@ int main(void)
             g_rng = 12345 + (uint64_t)f; /* the same inputs for every set */
             test_function(vm, f, &worst[f]);
         }
+        finite_f32(vm);
+        finite_f64(vm);
         printf("vecmath %-8s largest error (ulp):", vm->name);
         for (f = 0; f < N_FUNCS; f++)
             printf("%s%s %.3f", f == 4 ? "\n                                     " : " ",
