@@ -64,6 +64,12 @@ from ..models.training import FitSettings
 from ..models.validation import ValidationSet
 from ..ops import RandomStateShuffler
 
+# The dtypes of X a prediction takes as they are (_rows_to_predict).
+PREDICT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# The core networks predictions run through, by shape and activations (_forward_engine); at
+# most FORWARD_ENGINES_KEPT of them (then the cache starts over).
+FORWARD_ENGINES: dict = {}
+FORWARD_ENGINES_KEPT = 32
 # scikit-learn's activation names -> nnfast's.
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                "softmax": "softmax", "exp": "exp"}
@@ -328,6 +334,17 @@ class NativeMLPMixin:
 
     # ---- forward ----------------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
+        flat = self._flat_weights()
+        if flat is not None and not scipy.sparse.issparse(X):
+            # the weights as the fit left them: forward from their one vector, no copy
+            if not check.all_finite(flat):
+                return super()._forward_pass_fast(X, check_input=check_input)
+            if check_input:
+                X = self._rows_to_predict(X)
+            if not scipy.sparse.issparse(X):
+                engine = self._forward_engine()
+                output = engine.forward(flat, engine.checked_X(X))
+                return output.astype(np.result_type(X.dtype, flat.dtype), copy=False)
         weights = self.coefs_ + self.intercepts_
         if not all(check.all_finite(w) for w in weights):
             # non-finite weights (a diverged run being scored): scikit-learn's NaN outputs
@@ -339,6 +356,54 @@ class NativeMLPMixin:
             return output  # the asked precision, whatever X is
         # scikit-learn's output has the dtype of X @ coefs_ (float32 only when both are)
         return output.astype(np.result_type(X.dtype, self.coefs_[0].dtype), copy=False)
+
+    def _flat_weights(self):
+        """The one vector (W0, b0, W1, b1, ...) that coefs_ and intercepts_ are views of, as a
+        fit leaves them, or None (weights assigned or loaded, early stopping's best copies, a
+        precision of its own): then forward copies them into a model of its own. One sample
+        through a 784-256-128-10 classifier spent 50 us copying its weights and 50 more
+        building that model and its training handle, against 9 us in the forward itself."""
+        if getattr(self, "dtype", None) is not None:
+            return None
+        base = self.coefs_[0].base  # the parameters' buffer (aligned: it may start earlier)
+        if (type(base) is not np.ndarray or base.ndim != 1 or not base.flags.c_contiguous or
+                base.dtype != self.coefs_[0].dtype):
+            return None
+        start = self.coefs_[0].__array_interface__["data"][0]
+        first = (start - base.__array_interface__["data"][0]) // base.itemsize
+        at = 0
+        for W, b in zip(self.coefs_, self.intercepts_):
+            for a in (W, b):  # each where the layout puts it
+                if (a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous or
+                        a.__array_interface__["data"][0] != start + at * base.itemsize):
+                    return None
+                at += a.size
+        return base[first:first + at] if first + at <= base.size else None
+
+    def _forward_engine(self):
+        """The core network of the estimator's shape and activations, kept from call to call
+        (FORWARD_ENGINES; it holds no weights, and the estimator pickles without it)."""
+        key = (tuple(W.shape for W in self.coefs_), self.coefs_[0].dtype.name, self.activation,
+               self.out_activation_, getattr(self, "loss", None),
+               getattr(self, "dropout", 0.0), getattr(self, "huber_delta", 1.0))
+        engine = FORWARD_ENGINES.get(key)
+        if engine is None:
+            if len(FORWARD_ENGINES) >= FORWARD_ENGINES_KEPT:
+                FORWARD_ENGINES.clear()
+            engine = FORWARD_ENGINES[key] = self._network().model._engine
+        return engine
+
+    def _rows_to_predict(self, X):
+        """validate_data(self, X, reset=False) for predicting: a C-contiguous float32 or
+        float64 ndarray of the fitted width, every value finite, for an estimator fitted
+        without feature names, is what it returns unchanged, so such X skips its checks
+        (44 us of a one-sample prediction); anything else goes through them."""
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in PREDICT_DTYPES and
+                X.shape[0] > 0 and X.shape[1] == getattr(self, "n_features_in_", -1) and
+                X.flags.c_contiguous and not hasattr(self, "feature_names_in_") and
+                check.all_finite(X)):
+            return X
+        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
 
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
