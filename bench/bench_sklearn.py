@@ -1,6 +1,7 @@
 """nnfast.sklearn against scikit-learn: the same fits, timed in one run, interleaved.
 
     python bench/bench_sklearn.py [--repeats 5] [--quick]
+    python bench/bench_sklearn.py --predict [--calls 3000]
 
 For each workload both estimators get the same hyperparameters and data; their fits alternate
 (ours, theirs, ours, ...) so load on the machine falls on both alike. Reported: the median fit
@@ -20,6 +21,10 @@ Workloads (random data from a fixed seed where not a bundled data set):
 - perceptron: Perceptron on digits, 50 epochs, no early stop
 - mnist: MNIST-sized, 60,000 x 784 -> 256 relu -> 128 relu -> 10 softmax, sgd, batch 64,
   1 epoch, float32
+
+--predict times predictions instead: the mnist workload's classifiers, each fitted for one
+epoch on its first 2,000 rows, then `predict_proba` of 1 and of 64 rows, the two libraries'
+calls interleaved (ours, theirs, ...), median microseconds of --calls calls each.
 """
 import argparse
 import statistics
@@ -132,11 +137,40 @@ def run(workloads, repeats, one_thread):
     return rows
 
 
+def run_predict(calls):
+    """predict_proba's latency for 1 and 64 rows, nnfast.sklearn's and scikit-learn's."""
+    name, data, (ours, theirs) = next(w for w in WORKLOADS if w[0] == "mnist")
+    X, y = data()
+    X, y = X[:2000], y[:2000]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        models = {"nnfast": ours().fit(X, y), "sklearn": theirs().fit(X, y)}
+    print(f"{name} classifier (784 -> 256 -> 128 -> 10, float32), predict_proba, median of "
+          f"{calls} interleaved calls; ratio = scikit-learn / nnfast")
+    for rows in (1, 64):
+        x = X[:rows]
+        times = {"nnfast": [], "sklearn": []}
+        for _ in range(calls):
+            for key in ("nnfast", "sklearn"):
+                start = time.perf_counter_ns()
+                models[key].predict_proba(x)
+                times[key].append(time.perf_counter_ns() - start)
+        ours_us, theirs_us = (statistics.median(times[k]) / 1000 for k in ("nnfast", "sklearn"))
+        print(f"  {rows:3d} row(s)  nnfast {ours_us:8.1f} us  scikit-learn {theirs_us:8.1f} us"
+              f"  ratio {theirs_us / ours_us:6.2f}x", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="skip the MNIST-sized workload")
+    parser.add_argument("--predict", action="store_true",
+                        help="time predict_proba of 1 and 64 rows instead of fits")
+    parser.add_argument("--calls", type=int, default=3000, help="calls per figure (--predict)")
     args = parser.parse_args()
+    if args.predict:
+        run_predict(args.calls)
+        return
     workloads = [w for w in WORKLOADS if not (args.quick and w[0] == "mnist")]
     import sklearn
     print(f"nnfast {nnfast.__version__}, scikit-learn {sklearn.__version__}, "

@@ -22,8 +22,10 @@ def data(n=120, k=30, seed=0, dtype=np.float64):
     return rng.normal(size=(n, k)).astype(dtype), rng.integers(0, 3, n)
 
 
-def fitted(cls=nsk.MLPClassifier, dtype=np.float64, **kw):
+def fitted(cls=nsk.MLPClassifier, dtype=np.float64, dtype_param=False, **kw):
     X, y = data(dtype=dtype)
+    if dtype_param:  # nnfast's own parameter: float32 weights whatever X is
+        kw["dtype"] = "float32"
     if cls is nsk.MLPRegressor:
         y = np.sin(X[:, :2])
     with warnings.catch_warnings():
@@ -56,6 +58,15 @@ def test_predictions_from_the_fits_vector_equal_those_of_copied_weights(cls, act
         a, b = outputs(est, rows), outputs(copy, rows)
         assert a.dtype == b.dtype and np.array_equal(a, b)
     np.testing.assert_array_equal(est.predict(X), copy.predict(X))
+
+
+def test_an_asked_precision_predicts_in_it_on_either_route():
+    est, X = fitted(dtype=np.float64, dtype_param=True)
+    copy = with_copied_weights(est)
+    assert est._flat_weights() is not None and copy._flat_weights() is None
+    for rows in (X[:1], X, X.astype(np.float32)):
+        a, b = outputs(est, rows), outputs(copy, rows)
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
 
 
 def test_weights_changed_in_place_after_the_fit_are_the_ones_used():
