@@ -108,8 +108,12 @@ def test_bad_rows_are_refused_with_scikit_learns_words(bad, message):
 def test_rows_the_checks_convert_give_the_same_outputs():
     est, X = fitted()
     want = outputs(est, X)
-    for rows in (np.asfortranarray(X), X.astype(np.float16).astype(np.float64), X.tolist()):
-        assert np.allclose(outputs(est, rows), outputs(with_copied_weights(est), rows))
+    copy = with_copied_weights(est)
+    for rows in (np.asfortranarray(X), X.tolist(), X[:, ::1][::2], X.astype(np.float16),
+                 X.astype(np.float32)):
+        got = outputs(est, rows)
+        assert got.dtype == outputs(copy, rows).dtype
+        assert np.array_equal(got, outputs(copy, rows))
     assert np.array_equal(outputs(est, np.asfortranarray(X)), want)
     assert np.array_equal(outputs(est, X.tolist()), want)
 

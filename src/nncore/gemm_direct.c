@@ -36,15 +36,14 @@
 /* A C of at most this many rows (one row of the widest kernels' tiles: AVX-512's 3-vector
  * tiles are 8 rows high) is direct whatever k and op(B)'s size: its one row of tiles reads
  * op(B) once, while the blocked path's 8-row tiles spend the padding rows' FMAs (7 of 8 for
- * one row). The forward of 784-256-128-10, float32, one thread, Zen 5 KVM guest (medians of
- * 36 blocks of 180 calls, the two rules alternating in one process): 1 row 16.1 us blocked
- * against 8.8 us, 2 rows 16.0 / 9.7, 4 rows 17.2 / 10.5, 8 rows 18.1 / 17.5.
- * From DIRECT_FEW_MIN_WORK multiply-adds (1 x 128 x 256, W3's second layer for one row, was
- * the scalar loop's: 9.4 us against 8.8 for the forward) up to DIRECT_FEW_MAX_WORK, where the
- * blocked path still runs on one thread (gemm.c's GEMM_PARALLEL_MIN_FLOPS, 2 MFLOP); above,
- * its split over 2 threads beat one row of direct tiles on one (the same forward of 8 rows on
- * 2 threads: 11.7 us blocked against 15.4 direct). Not for B stored (n, k): the transposed B
- * goes on the stack (DIRECT_STACK_ELEMS). */
+ * one row). One sample through 784-256-128-10, float32 (`python bench/bench_latency.py
+ * --layers 784,256,128,10 --dtype float32 --rows 1`, Zen 5 KVM guest, load < 0.3): 18.9 us
+ * blocked, 10.4 us direct. From DIRECT_FEW_MIN_WORK multiply-adds (1 x 128 x 256, W3's second
+ * layer for one row, was the scalar loop's) up to DIRECT_FEW_MAX_WORK, where the blocked
+ * path still runs on one thread (gemm.c's GEMM_PARALLEL_MIN_FLOPS, 2 MFLOP); above, its
+ * split over 2 threads beat one row of direct tiles on one (the same forward of 8 rows on 2
+ * threads: 11.7 us blocked against 15.4 direct; a scratch timing at load 0.6, indicative).
+ * Not for B stored (n, k): the transposed B goes on the stack (DIRECT_STACK_ELEMS). */
 #define DIRECT_FEW_ROWS 8
 #define DIRECT_FEW_MIN_WORK 8192.0
 #define DIRECT_FEW_MAX_WORK 1.0e6

@@ -242,7 +242,8 @@ VM_APPLY(vm_softplus_f64, double, VM_DV, VM_DL, VM_DLOAD, VM_DSTORE, VM_DOK, vm_
 /* 1 when x[0:n] holds no NaN and no infinity: x - x is +0 for a finite x and NaN otherwise,
  * and a sum of them is 0 until a NaN joins it (NaN stays NaN). Four vectors of sums; the
  * tail one value at a time (internal.h's all_finite). Reads x once: a model's 235 K float
- * weights in 31.5 us through the portable loop (SSE2), the vector sets' loop ~4x faster. */
+ * weights (_core.ready_vector, medians of 9 x 1000 calls, Zen 5 KVM guest at load < 0.3)
+ * 5.8-6.0 us through AVX-512, 31.6-31.7 us through the baseline loop (NNFAST_VECMATH=portable). */
 #define VM_ALL_FINITE(NAME, T, V, VL, ONE, LOAD, STORE, ADD, SUB)                              \
     static inline int NAME(const T *x, int64_t n)                                            \
     {                                                                                        \

@@ -54,6 +54,7 @@ from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.validation import validate_data
 from scipy.special import xlogy
 
+from .. import _core
 from .. import _validation as check
 from .. import vocabulary
 from ..models import MLP
@@ -64,8 +65,6 @@ from ..models.training import FitSettings
 from ..models.validation import ValidationSet
 from ..ops import RandomStateShuffler
 
-# The dtypes of X a prediction takes as they are (_rows_to_predict).
-PREDICT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # The core networks predictions run through, by shape and activations (_forward_engine); at
 # most FORWARD_ENGINES_KEPT of them (then the cache starts over).
 FORWARD_ENGINES: dict = {}
@@ -339,14 +338,17 @@ class NativeMLPMixin:
             # the weights as the fit left them: forward from their one vector, no copy
             if not check.all_finite(flat):
                 return super()._forward_pass_fast(X, check_input=check_input)
-            if check_input:
-                X = self._rows_to_predict(X)
-            if not scipy.sparse.issparse(X):
-                engine = self._forward_engine()
-                output = engine.forward(flat, engine.checked_X(X))
-                if self.dtype is not None:
-                    return output  # the asked precision, whatever X is
-                return output.astype(np.result_type(X.dtype, flat.dtype), copy=False)
+            engine = self._forward_engine()
+            if check_input and self._ready_rows(X):
+                rows = X if X.dtype == engine.dtype else engine.checked_X(X)
+            else:
+                if check_input:
+                    X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+                rows = engine.checked_X(X)
+            output = engine.forward(flat, rows)
+            if self.dtype is not None:
+                return output  # the asked precision, whatever X is
+            return output.astype(np.result_type(X.dtype, flat.dtype), copy=False)
         weights = self.coefs_ + self.intercepts_
         if not all(check.all_finite(w) for w in weights):
             # non-finite weights (a diverged run being scored): scikit-learn's NaN outputs
@@ -396,17 +398,13 @@ class NativeMLPMixin:
             engine = FORWARD_ENGINES[key] = self._network().model._engine
         return engine
 
-    def _rows_to_predict(self, X):
-        """validate_data(self, X, reset=False) for predicting: a C-contiguous float32 or
-        float64 ndarray of the fitted width, every value finite, for an estimator fitted
-        without feature names, is what it returns unchanged, so such X skips its checks
-        (44 us of a one-sample prediction); anything else goes through them."""
-        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in PREDICT_DTYPES and
-                X.shape[0] > 0 and X.shape[1] == getattr(self, "n_features_in_", -1) and
-                X.flags.c_contiguous and not hasattr(self, "feature_names_in_") and
-                check.all_finite(X)):
-            return X
-        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+    def _ready_rows(self, X):
+        """1 when X is what validate_data(self, X, reset=False) returns unchanged: a
+        C-contiguous float32 or float64 ndarray of the fitted width, every value finite, for
+        an estimator fitted without feature names (one native pass, _core.ready_matrix);
+        such X skips scikit-learn's checks (44 us of a one-sample prediction)."""
+        return (not hasattr(self, "feature_names_in_") and
+                _core.ready_matrix(X, getattr(X, "dtype", None), -1, self.n_features_in_))
 
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
