@@ -120,6 +120,13 @@ def as_matrix(X, name, dtype, n_features=None, what="the network") -> np.ndarray
     return finite(convert(arr, dtype), arr, name)
 
 
+def ready_rows(X, n_features) -> bool:
+    """True when X passes as_matrix as it is in its own dtype: an ndarray of float32 or
+    float64, C-contiguous and aligned, of n_features columns and at least one row, every
+    value finite (one native pass; False says nothing about X)."""
+    return bool(_core.ready_matrix(X, getattr(X, "dtype", None), -1, n_features))
+
+
 def all_finite(arr) -> bool:
     """True when arr holds no NaN or inf. min and max propagate NaN and show an inf, so this
     reads the array twice and allocates nothing (np.isfinite(arr).all() would build a bool

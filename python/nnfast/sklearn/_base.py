@@ -54,7 +54,6 @@ from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.validation import validate_data
 from scipy.special import xlogy
 
-from .. import _core
 from .. import _validation as check
 from .. import vocabulary
 from ..models import MLP
@@ -399,12 +398,11 @@ class NativeMLPMixin:
         return engine
 
     def _ready_rows(self, X):
-        """1 when X is what validate_data(self, X, reset=False) returns unchanged: a
+        """True when X is what validate_data(self, X, reset=False) returns unchanged: a
         C-contiguous float32 or float64 ndarray of the fitted width, every value finite, for
-        an estimator fitted without feature names (one native pass, _core.ready_matrix);
-        such X skips scikit-learn's checks (44 us of a one-sample prediction)."""
-        return (not hasattr(self, "feature_names_in_") and
-                _core.ready_matrix(X, getattr(X, "dtype", None), -1, self.n_features_in_))
+        an estimator fitted without feature names (check.ready_rows: one native pass); such
+        X skips scikit-learn's checks (44 us of a one-sample prediction)."""
+        return not hasattr(self, "feature_names_in_") and check.ready_rows(X, self.n_features_in_)
 
     # ---- sgd and adam -----------------------------------------------------------------------
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads,
