@@ -63,3 +63,27 @@ def pytest_with_kernel(isa, test_file, selection, **env):
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout
     return env
+
+
+# the bfloat16 sets beside the AVX-512 float set: the CPU flags each needs (/proc/cpuinfo),
+# and the start of the label nnfast reports when it runs
+BF16_SETS = {"avx512bf16": ({"avx512f", "avx512bw", "avx512_bf16"}, "avx512bf16"),
+             "amx": ({"avx512f", "avx512bw", "avx512_bf16", "amx_tile", "amx_bf16"}, "amx-bf16")}
+
+
+def pytest_with_bf16_kernel(name, test_file, selection):
+    """pytest_with_kernel("avx512", ...) with the bfloat16 set `name` forced
+    (NNFAST_BF16_KERNEL); skip where this CPU (or, for AMX, the OS) does not run it."""
+    from test_vecmath import cpu_flags, runs
+    flags, label = BF16_SETS[name]
+    if not runs("avx512") or not flags <= (cpu_flags() or set()):
+        pytest.skip(f"this CPU does not run the bfloat16 set {name}")
+    env = dict(os.environ, NNFAST_GEMM_KERNEL="avx512", NNFAST_BF16_KERNEL=name)
+    chosen = subprocess.run(
+        [sys.executable, "-c",
+         "from nnfast import _core; print(_core.build_info()['gemm_kernel_bfloat16'])"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert chosen.returncode == 0, chosen.stderr
+    if not chosen.stdout.strip().startswith(label):  # AMX: the OS refused the tile state
+        pytest.skip(f"{name}: the OS does not grant it here ({chosen.stdout.strip()})")
+    return pytest_with_kernel("avx512", test_file, selection, NNFAST_BF16_KERNEL=name)

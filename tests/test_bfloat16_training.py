@@ -4,8 +4,8 @@ to bfloat16, everything else float32 (docs/semantics.md, "bfloat16 training").
 The oracle is nnfast.reference's MLP(dtype="bfloat16"), which rounds the same operands and
 sums in float64: the core's run stays within float32 rounding of it (~1e-7 here), while the
 float32 run is ~1e-4 away, so the test sees the rounding happen. Then: the same bits on 1 and
-2 threads, each kernel set in a fresh process (vdpbf16ps where the CPU has AVX512_BF16, the
-float kernels on rounded operands elsewhere), accuracy beside float32's, the files, the
+2 threads, each kernel set in a fresh process (AMX's tiles and vdpbf16ps where the CPU has
+them, the float kernels on rounded operands elsewhere), accuracy beside float32's, the files, the
 scikit-learn face, the command line and the refusals."""
 import json
 
@@ -17,7 +17,7 @@ from nnfast import _core, reference
 from nnfast.models.training import FitSettings
 
 from cli_helpers import call_nnfast
-from helpers import pytest_with_kernel
+from helpers import pytest_with_bf16_kernel, pytest_with_kernel
 
 LAYERS = [6, 16, 8, 3]
 # weights after a few epochs: the core's float32 sums beside the reference's float64 ones
@@ -132,6 +132,13 @@ def test_each_instruction_set(isa):
     avx512 takes vdpbf16ps where the CPU has AVX512_BF16, the others round the operands as
     they pack them for the float kernels."""
     pytest_with_kernel(isa, __file__, "matches_the_reference or threads")
+
+
+@pytest.mark.parametrize("bf16_set", ["avx512bf16", "amx"])
+def test_each_bfloat16_set(bf16_set):
+    """The same checks on each bfloat16 set the CPU runs beside AVX-512's float set:
+    vdpbf16ps's pairs, and AMX's tiles where the CPU and OS grant them."""
+    pytest_with_bf16_kernel(bf16_set, __file__, "matches_the_reference or threads")
 
 
 def test_files_keep_the_precision(tmp_path):

@@ -2,8 +2,9 @@
 summed in float32, against NumPy: the operands rounded to bfloat16 here (nearest, ties to
 even, on the float32 bits), multiplied in float64. Every transposition, odd and large shapes,
 alpha (a power of two or not) and beta, the epilogue; the same bits on 1 and 2 threads; the
-errors. Each kernel set (vdpbf16ps where the CPU has AVX512_BF16, the float kernels on rounded
-operands) in a fresh process, forced through NNFAST_GEMM_KERNEL. The C program
+errors. Each kernel set (AMX's tiles and vdpbf16ps where the CPU has them, the float kernels
+on rounded operands) in a fresh process, forced through NNFAST_GEMM_KERNEL and
+NNFAST_BF16_KERNEL. The C program
 tests/c/test_gemm_bf16.c covers the same contract from C (tests/test_c_core.py)."""
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 import nnfast
 from nnfast import _core
 
-from helpers import pytest_with_kernel
+from helpers import pytest_with_bf16_kernel, pytest_with_kernel
 
 RELU = 4  # nnfast.vocabulary's activation code for relu (nncore.h NN_ACT_RELU)
 
@@ -105,3 +106,10 @@ def test_each_instruction_set(isa):
     where the CPU has AVX512_BF16, the others the float kernels on rounded operands."""
     pytest_with_kernel(isa, __file__,
                        "rounded_operands or rounding_shows or epilogue or threads")
+
+
+@pytest.mark.parametrize("bf16_set", ["avx512bf16", "amx"])
+def test_each_bfloat16_set(bf16_set):
+    """The checks above on each bfloat16 set the CPU runs beside AVX-512's float set."""
+    pytest_with_bf16_kernel(bf16_set, __file__,
+                            "rounded_operands or rounding_shows or epilogue or threads")

@@ -100,6 +100,33 @@ static int cpu_runs_avx512bf16(void)
 }
 #endif
 
+#if defined(NN_HAVE_KERNEL_AMX) && defined(NN_HAVE_KERNEL_AVX512BF16) && \
+    defined(NN_HAVE_KERNEL_AVX512) && defined(__linux__) && defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define HAVE_AMX_SET 1
+/* AMX-BF16 and its tiles: cpuid leaf 7 edx bits 22 (AMX-BF16) and 24 (AMX-TILE), the OS
+ * saving the tile state (XCR0 bits 17, 18), and Linux granting this process the tile data
+ * (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA: asked once; refused where the kernel
+ * is older than 5.16 or a signal stack is too small for the tiles) -- beside the vdpbf16ps
+ * set, whose conversions the packing uses. */
+static int cpu_runs_amx(void)
+{
+    static int runs = -1; /* a racing first call asks again: the same answer */
+    unsigned a, b, c, d, lo, hi;
+    if (runs >= 0) return runs;
+    runs = 0;
+    if (!cpu_runs_avx512bf16() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!(d & (1u << 22)) || !(d & (1u << 24))) return 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & (3u << 17)) != (3u << 17)) return 0;
+    runs = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+    return runs;
+}
+#endif
+
 int nni_cpu_runs_any(void) { return 1; }
 
 const void *nni_dispatch_find(const nni_dispatch_entry *table, int count, const char *name)
@@ -157,14 +184,48 @@ const nni_gemm_kernel *nni_gemm_kernel_get(void)
     return g_kernel;
 }
 
+/* The bfloat16 sets, best first: AMX's tiles, then vdpbf16ps. */
+#if defined(NN_HAVE_KERNEL_AVX512BF16) && defined(NN_HAVE_KERNEL_AVX512)
+static const nni_dispatch_entry g_bf16_table[] = {
+#ifdef HAVE_AMX_SET
+    {"amx", &nni_kernel_amx, cpu_runs_amx},
+#endif
+    {"avx512bf16", &nni_kernel_avx512bf16, cpu_runs_avx512bf16},
+};
+#define N_BF16 ((int)(sizeof g_bf16_table / sizeof g_bf16_table[0]))
+static const nni_gemm_kernel *volatile g_bf16 = NULL;
+#endif
+
+int nni_gemm_kernel_bf16_select(const char *name)
+{
+#if defined(NN_HAVE_KERNEL_AVX512BF16) && defined(NN_HAVE_KERNEL_AVX512)
+    const nni_gemm_kernel *kr;
+    if (!name) {
+        g_bf16 = (const nni_gemm_kernel *)nni_dispatch_choose(g_bf16_table, N_BF16, NULL);
+        return NN_OK;
+    }
+    kr = (const nni_gemm_kernel *)nni_dispatch_find(g_bf16_table, N_BF16, name);
+    if (!kr) return NN_EINVAL;
+    g_bf16 = kr;
+    return NN_OK;
+#else
+    return name ? NN_EINVAL : NN_OK;
+#endif
+}
+
+/* NNFAST_BF16_KERNEL=amx|avx512bf16 when this build and CPU run it, else the best that runs
+ * (NULL: none), beside the AVX-512 float set only */
 const nni_gemm_kernel *nni_gemm_kernel_bf16(void)
 {
 #if defined(NN_HAVE_KERNEL_AVX512BF16) && defined(NN_HAVE_KERNEL_AVX512)
-    static int runs = -1; /* a racing first use computes the same value */
-    if (runs < 0) runs = cpu_runs_avx512bf16();
-    if (runs && nni_gemm_kernel_get() == &nni_kernel_avx512) return &nni_kernel_avx512bf16;
-#endif
+    if (nni_gemm_kernel_get() != &nni_kernel_avx512) return NULL;
+    if (!g_bf16)
+        g_bf16 = (const nni_gemm_kernel *)nni_dispatch_choose(g_bf16_table, N_BF16,
+                                                              getenv("NNFAST_BF16_KERNEL"));
+    return g_bf16;
+#else
     return NULL;
+#endif
 }
 
 void nn_get_build_info(nn_build_info *info)

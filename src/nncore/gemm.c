@@ -170,7 +170,8 @@ typedef struct {
     int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
     int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
     int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
-    int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _ROUNDED     */
+    int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _TILES /
+                           * _ROUNDED                                                          */
     int alpha_on_tiles;   /* a bfloat16 product's alpha, not a power of two, scales each tile  */
     const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
     int64_t step_off;     /* C's first element in the step's arrays                            */
@@ -178,9 +179,12 @@ typedef struct {
 } gemm_args;
 
 /* Floats a lane of a packed panel of kc terms takes: kc, or for bfloat16 pairs (two terms a
- * 32-bit word) (kc + 1) / 2, so that a block's panels lie end to end as the float ones do. */
+ * 32-bit word) (kc + 1) / 2, so that a block's panels lie end to end as the float ones do;
+ * for AMX's tiles that rounded up to whole tile rows of 16 pairs (at most kc: gemm_prepare
+ * gives the tiles k blocks of NNI_BF16_TILES_MIN_K terms or more). */
 static int64_t panel_kc(const gemm_args *g, int64_t kc)
 {
+    if (g->bf16 == NNI_BF16_TILES) return round_up((kc + 1) / 2, 16);
     return g->bf16 == NNI_BF16_PAIRS ? (kc + 1) / 2 : kc;
 }
 
@@ -309,13 +313,20 @@ static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int
                       int64_t pc, int64_t kc)
 {
 #ifdef NN_ELEM_F32
-    if (g->bf16 == NNI_BF16_PAIRS) { /* element (p, l) of the block at src[p ks + l ls] */
+    if (g->bf16 == NNI_BF16_PAIRS || g->bf16 == NNI_BF16_TILES) {
+        /* element (p, l) of the block at src[p ks + l ls] */
         const int t = a_side ? g->trans_a : !g->trans_b; /* lanes side by side in memory */
         const int64_t ld = a_side ? (t ? g->m : g->k) : (t ? g->n : g->k);
         const float *src = (a_side ? g->A : g->B) + (t ? pc * ld + i0 : i0 * ld + pc);
+        const float scale = a_side && !g->alpha_on_tiles ? g->alpha : 1;
+#ifdef NN_HAVE_KERNEL_AMX
+        if (a_side && g->bf16 == NNI_BF16_TILES) {
+            nni_pack_bf16_tiles(dst, src, t ? ld : 1, t ? 1 : ld, kc, len, scale);
+            return;
+        }
+#endif
         nni_pack_bf16_pairs(dst, src, t ? ld : 1, t ? 1 : ld, kc, len,
-                            a_side ? MR(g->kr) : NR(g->kr),
-                            a_side && !g->alpha_on_tiles ? g->alpha : 1);
+                            a_side ? MR(g->kr) : NR(g->kr), panel_kc(g, kc), scale);
         return;
     }
 #endif
@@ -1002,9 +1013,13 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     /* a bfloat16 product (nn_gemm_bf16_f32) packs both operands, whatever its size: the
      * packing is where they are rounded; vdpbf16ps where there is a set for it */
     if (bf16) {
-        const nni_gemm_kernel *pairs = nni_gemm_kernel_bf16();
-        if (pairs) g->kr = pairs;
-        g->bf16 = pairs ? NNI_BF16_PAIRS : NNI_BF16_ROUNDED;
+        const nni_gemm_kernel *set = nni_gemm_kernel_bf16();
+        /* AMX's tiles take 32 terms at a time: fewer take the float kernels on rounded
+         * operands (W4's 256 x 2048 x 10 delta W^T; vdpbf16ps runs at ~0.6x the float
+         * kernels on the Xeons that have AMX) */
+        if (set && set->bf16_layout == NNI_BF16_TILES && k < NNI_BF16_TILES_MIN_K) set = NULL;
+        if (set) g->kr = set;
+        g->bf16 = set ? set->bf16_layout : NNI_BF16_ROUNDED;
         /* alpha a power of two (W's gradient's 1/m for a batch of 64 or 256), or 1: alpha
          * bf16(a) = bf16(alpha a) exactly (but where alpha a leaves float's normal range), so
          * alpha scales A as it is packed and every tile goes straight to C; any other alpha
@@ -1047,7 +1062,10 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     /* bfloat16 pairs: a panel holds 2 bytes a term, so k blocks twice as long fill the
      * caches as the float ones do (their panels keep the float ones' places: half used) */
     nni_gemm_blocking_get(&bl, (int)mr, (int)nr,
-                          g->bf16 == NNI_BF16_PAIRS ? 2 : (int)sizeof(NN_T), k,
+                          g->bf16 == NNI_BF16_PAIRS || g->bf16 == NNI_BF16_TILES
+                              ? 2
+                              : (int)sizeof(NN_T),
+                          k,
                           m * n * (int64_t)sizeof(NN_T), !g->trans_b && !g->ep && !g->step);
     {
         int64_t k_blocks = (k + bl.kc - 1) / bl.kc;
@@ -1059,7 +1077,8 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
          * twice the float terms, so W3's 784 is one block): two, so that it takes the halves
          * of k as the float product does (k_split_at). The rounded float panels block k as
          * float does. */
-        if (g->bf16 == NNI_BF16_PAIRS && !g->transposed && !g->step && g->m <= KSPLIT_MAX_M &&
+        if ((g->bf16 == NNI_BF16_PAIRS || g->bf16 == NNI_BF16_TILES) && !g->transposed &&
+            !g->step && g->m <= KSPLIT_MAX_M &&
             k_blocks == 1 && k >= BF16_KSPLIT_MIN_K)
             k_blocks = 2;
         /* k in equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16): C is read and

@@ -119,11 +119,17 @@ static inline void pack_pairs_across(uint32_t *d, const float *s, int64_t ls, in
 }
 
 void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, int64_t ks,
-                                int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
+                                int64_t ls, int64_t kc, int64_t lanes, int w, int64_t pk,
+                                float scale)
 {
     const __m512 sv = _mm512_set1_ps(scale);
-    const int64_t panel_words = w * ((kc + 1) / 2);
+    const int64_t panel_words = w * pk, pairs = (kc + 1) / 2;
     int64_t q, p, l;
+    /* the rows past the pairs (AMX's blocks of 16) zero, panel by panel */
+    if (pk > pairs)
+        for (q = 0; q < lanes; q += w)
+            memset((uint32_t *)(void *)dst + (q / w) * panel_words + pairs * w, 0,
+                   sizeof(uint32_t) * (size_t)(w * (pk - pairs)));
     if (ls == 1) {
         /* word r of a lane pair: 16-bit elements r (row p) and 16 + r (row p + 1) */
         const __m512i interleave = _mm512_set_epi16(
@@ -179,4 +185,5 @@ const nni_gemm_kernel nni_kernel_avx512bf16 = {
     .ukr_f32 = ukr_avx512bf16_8x48,
     .vl_f32 = 16,
     .edge_f32 = {ukr_avx512bf16_8x16, ukr_avx512bf16_8x32},
+    .bf16_layout = NNI_BF16_PAIRS,
 };

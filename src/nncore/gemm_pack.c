@@ -136,15 +136,17 @@ static void pack_rows(NN_T *restrict dst, const NN_T *restrict src, int64_t ld, 
 }
 
 #ifdef NN_ELEM_F32
-/* Bfloat16 pairs' panels (nn_gemm_bf16_f32 on the vdpbf16ps set) from the block whose
- * element (p, l) is src[p ks + l ls] (p < kc, l < lanes), scaled, then rounded to bfloat16,
- * in panels of w lanes end to end, lanes past `lanes` zero: (kc + 1) / 2 w words a panel,
- * word [r w + l] holding the terms 2r (low half) and 2r + 1 (high half; zero past kc). */
+/* Bfloat16 pairs' panels (nn_gemm_bf16_f32 on the vdpbf16ps set, and B's for AMX) from the
+ * block whose element (p, l) is src[p ks + l ls] (p < kc, l < lanes), scaled, then rounded
+ * to bfloat16, in panels of w lanes end to end, lanes past `lanes` zero: pk w words a panel
+ * (pk >= (kc + 1) / 2), word [r w + l] holding the terms 2r (low half) and 2r + 1 (high half;
+ * zero past kc), the rows r >= (kc + 1) / 2 zero. */
 void nni_pack_bf16_pairs_scalar(float *restrict dst, const float *restrict src, int64_t ks,
-                                int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
+                                int64_t ls, int64_t kc, int64_t lanes, int w, int64_t pk,
+                                float scale)
 {
     int64_t q, p, l;
-    for (q = 0; q < lanes; q += w, dst += w * ((kc + 1) / 2)) {
+    for (q = 0; q < lanes; q += w, dst += w * pk) {
         const int64_t n = lanes - q < w ? lanes - q : w;
         const float *s = src + q * ls;
         uint32_t *d = (uint32_t *)(void *)dst;
@@ -157,17 +159,19 @@ void nni_pack_bf16_pairs_scalar(float *restrict dst, const float *restrict src, 
             }
             for (; l < w; l++) d[l] = 0;
         }
+        memset(d, 0, sizeof *d * (size_t)(w * (pk - (kc + 1) / 2)));
     }
 }
 
 void nni_pack_bf16_pairs(float *restrict dst, const float *restrict src, int64_t ks,
-                         int64_t ls, int64_t kc, int64_t lanes, int w, float scale)
+                         int64_t ls, int64_t kc, int64_t lanes, int w, int64_t pk, float scale)
 {
 #ifdef NN_HAVE_KERNEL_AVX512BF16
-    /* pairs are packed only for the set with vdpbf16ps, so this CPU converts with it too */
-    nni_pack_bf16_pairs_avx512(dst, src, ks, ls, kc, lanes, w, scale);
+    /* pairs are packed only for the sets with vdpbf16ps or AMX, so this CPU converts with
+     * vdpbf16ps's conversions too */
+    nni_pack_bf16_pairs_avx512(dst, src, ks, ls, kc, lanes, w, pk, scale);
 #else
-    nni_pack_bf16_pairs_scalar(dst, src, ks, ls, kc, lanes, w, scale);
+    nni_pack_bf16_pairs_scalar(dst, src, ks, ls, kc, lanes, w, pk, scale);
 #endif
 }
 

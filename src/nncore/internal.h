@@ -298,6 +298,8 @@ typedef struct nni_gemm_kernel {
     nni_sgd_step_f64 sgd_f64;
     nni_adam_step_f32 adam_f32;
     nni_adam_step_f64 adam_f64;
+    /* a bfloat16 set's panels (NNI_BF16_PAIRS, NNI_BF16_TILES; 0 for the float sets)     */
+    int bf16_layout;
 } nni_gemm_kernel;
 /* Packing rows read along (op(B) = B, op(A) = A^T; gemm_pack.c, and the bfloat16 pairs'
  * packer): the source rows this many rows ahead of the one being copied are requested into
@@ -335,15 +337,25 @@ static inline void nni_prefetch_l2(const void *p, size_t bytes)
  * AVX512_BF16.                                                                            */
 #define NNI_BF16_PAIRS 1
 #define NNI_BF16_ROUNDED 2
+/* AMX's tiles (gemm_kernels_amx.c): B as the pairs, A's panels in rows of 16 pairs, each
+ * lane's pairs rounded up to 16; a product of fewer terms than this takes the float kernels
+ * on rounded operands (gemm_prepare) */
+#define NNI_BF16_TILES 3
+#define NNI_BF16_TILES_MIN_K 32
+/* pk: the words a lane takes in a panel, (kc + 1) / 2 or more; those past (kc + 1) / 2 zero */
 void nni_pack_bf16_pairs(float *restrict dst, const float *restrict src, int64_t ks,
-                         int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
+                         int64_t ls, int64_t kc, int64_t lanes, int w, int64_t pk, float scale);
+void nni_pack_bf16_tiles(float *restrict dst, const float *restrict src, int64_t ks,
+                         int64_t ls, int64_t kc, int64_t lanes, float scale);
 /* Its scalar loop (what nni_pack_bf16_pairs runs in a build without the vdpbf16ps set), and
  * the pairs with AVX512_BF16's conversions (gemm_kernels_avx512bf16.c): the same bits, but
  * for subnormal inputs, which the conversion (and vdpbf16ps) takes as zero. */
 void nni_pack_bf16_pairs_scalar(float *restrict dst, const float *restrict src, int64_t ks,
-                                int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
+                                int64_t ls, int64_t kc, int64_t lanes, int w, int64_t pk,
+                                float scale);
 void nni_pack_bf16_pairs_avx512(float *restrict dst, const float *restrict src, int64_t ks,
-                                int64_t ls, int64_t kc, int64_t lanes, int w, float scale);
+                                int64_t ls, int64_t kc, int64_t lanes, int w, int64_t pk,
+                                float scale);
 void nni_bf16_round_inplace(float *x, int64_t count);
 
 /* x rounded to bfloat16 (nearest, ties to even; a NaN stays a NaN): the high 16 bits of the
@@ -363,7 +375,7 @@ static inline float nni_bf16_round(float x)
     return r;
 }
 
-#define NNI_UKR_MAX_TILE 384 /* mr * nr of the largest micro-kernels (avx512 f32 8x48, 12x32) */
+#define NNI_UKR_MAX_TILE 1024 /* mr * nr of the largest micro-kernel (AMX's 32 x 32) */
 
 #if defined(_MSC_VER)
 #define NNI_ALIGN64 __declspec(align(64))
@@ -413,6 +425,10 @@ int nni_gemm_kernel_select(const char *name);
  * set is AVX-512's; else NULL, and bfloat16 products run the chosen set's float kernels on
  * operands rounded while packed. */
 const nni_gemm_kernel *nni_gemm_kernel_bf16(void);
+/* Tests and benchmarks: the bfloat16 set by name ("amx", "avx512bf16"), when this build and
+ * CPU run it beside the chosen float set; NULL: the best again. NN_EINVAL when it does not
+ * run (the set in use is then unchanged). NNFAST_BF16_KERNEL names it too. */
+int nni_gemm_kernel_bf16_select(const char *name);
 
 /* dispatch.c: a run-time table entry: an implementation (a kernel set, a vector-math set),
  * the name an environment variable may give, and whether this CPU (and OS) runs it.        */
@@ -501,6 +517,7 @@ static inline void nni_softplus_f64_inplace(double *x, int64_t n)
 /* The kernel sets compiled into this build (gemm_kernels_*.c).                            */
 extern const nni_gemm_kernel nni_kernel_portable;
 extern const nni_gemm_kernel nni_kernel_avx512bf16; /* NN_HAVE_KERNEL_AVX512BF16 */
+extern const nni_gemm_kernel nni_kernel_amx;        /* NN_HAVE_KERNEL_AMX */
 #ifdef NN_HAVE_KERNEL_AVX2
 extern const nni_gemm_kernel nni_kernel_avx2;
 void nni_pack_t_avx2_f32(float *restrict dst, const float *restrict src, int64_t ld, int64_t kc,

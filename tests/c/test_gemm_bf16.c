@@ -196,14 +196,76 @@ static void test_pack_pairs(void)
                     const int64_t used = panels * w * ((kc + 1) / 2); /* the panels' floats */
                     for (i = 0; i < used + 16; i++) simd[i] = scalar[i] = -7.0f;
                     const float scale = kc % 3 ? 1.0f : 0.25f; /* a power-of-two alpha */
-                    nni_pack_bf16_pairs(simd, src, ks, ls, kc, lanes, w, scale);
-                    nni_pack_bf16_pairs_scalar(scalar, src, ks, ls, kc, lanes, w, scale);
+                    nni_pack_bf16_pairs(simd, src, ks, ls, kc, lanes, w, (kc + 1) / 2, scale);
+                    nni_pack_bf16_pairs_scalar(scalar, src, ks, ls, kc, lanes, w, (kc + 1) / 2,
+                                               scale);
                     CHECK(memcmp(simd, scalar, sizeof(float) * (size_t)(used + 16)) == 0,
                           "pairs packing: w %d, %s side by side, kc %lld, lanes %lld: the "
                           "conversion instructions differ from the scalar loop", w,
                           layout ? "terms" : "lanes", (long long)kc, (long long)lanes);
                 }
     free(src), free(simd), free(scalar);
+}
+
+/* AMX's A panels (nni_pack_bf16_tiles, gemm_kernels_amx.c) against their layout computed
+ * term by term with nni_bf16_bits: 32 lanes a panel, each block of 16 pairs 32 rows of 16
+ * words, word (q, i) at (q / 16) 512 + 16 i + q % 16 holding terms 2q (low half) and 2q + 1
+ * of lane i; lanes past `lanes` and pairs past kc zero; both layouts of the source, every
+ * lane count to 100, kc from 1 to 75 (one to three blocks). Past the panels, nothing is
+ * written. The pairs' packing with 16-word rows (AMX's B) is checked above with pk equal to
+ * the pairs; here with pk rounded up to 16, its extra rows zero. */
+static void test_pack_tiles(void)
+{
+    enum { MAXK = 75, MAXL = 100, LD = 101 };
+    float *src = floats(MAXL * LD), *got = floats(4 * 32 * 48 + 16), *pairs = floats(4 * 32 * 48 + 16);
+    int64_t i, kc, lanes;
+    int layout;
+    for (i = 0; i < MAXL * LD; i++) {
+        src[i] = (float)ldexp(uniform(), (int)(uniform() * 40));
+        if (i % 97 == 3) src[i] = 1.0f + 0x1p-8f; /* a tie */
+        if (i % 211 == 5) src[i] = NAN;
+    }
+    for (layout = 0; layout < 2; layout++)
+        for (kc = 1; kc <= MAXK; kc += kc < 40 ? 1 : 7)
+            for (lanes = 1; lanes <= MAXL; lanes += 1 + lanes / 8) {
+                const int64_t ks = layout ? 1 : LD, ls = layout ? LD : 1;
+                const int64_t pk = ((kc + 1) / 2 + 15) / 16 * 16, panels = (lanes + 31) / 32;
+                const int64_t used = panels * 32 * pk;
+                const float scale = kc % 3 ? 1.0f : 0.25f;
+                const uint32_t *w = (const uint32_t *)(const void *)got;
+                int64_t bad = 0, q, r, l;
+                for (i = 0; i < used + 16; i++) got[i] = pairs[i] = -7.0f;
+                nni_pack_bf16_tiles(got, src, ks, ls, kc, lanes, scale);
+                for (q = 0; q < panels; q++)
+                    for (r = 0; r < pk; r++)
+                        for (l = 0; l < 32; l++) {
+                            const int64_t lane = q * 32 + l, p = 2 * r;
+                            uint32_t want = 0;
+                            if (lane < lanes && p < kc)
+                                want = nni_bf16_bits(scale * src[p * ks + lane * ls]) |
+                                       (p + 1 < kc
+                                            ? nni_bf16_bits(scale * src[(p + 1) * ks + lane * ls])
+                                            : 0u)
+                                           << 16;
+                            bad += w[q * 32 * pk + (r / 16) * 512 + l * 16 + r % 16] != want;
+                        }
+                for (i = used; i < used + 16; i++) bad += got[i] != -7.0f;
+                CHECK(bad == 0, "tiles packing: %s side by side, kc %lld, lanes %lld: %lld "
+                      "words off their layout", layout ? "terms" : "lanes", (long long)kc,
+                      (long long)lanes, (long long)bad);
+                /* B's panels: the pairs with pk words a lane, the rows past the pairs zero */
+                nni_pack_bf16_pairs(pairs, src, ks, ls, kc, lanes, 32, pk, scale);
+                nni_pack_bf16_pairs_scalar(got, src, ks, ls, kc, lanes, 32, pk, scale);
+                w = (const uint32_t *)(const void *)pairs;
+                bad = memcmp(pairs, got, sizeof(float) * (size_t)used) != 0;
+                for (q = 0; q < panels; q++)
+                    for (i = (kc + 1) / 2 * 32; i < pk * 32; i++) bad += w[q * 32 * pk + i] != 0;
+                for (i = used; i < used + 16; i++) bad += pairs[i] != -7.0f;
+                CHECK(bad == 0, "pairs packing with pk %lld: %s side by side, kc %lld, lanes "
+                      "%lld: differs from the scalar loop, or its extra rows are not zero",
+                      (long long)pk, layout ? "terms" : "lanes", (long long)kc, (long long)lanes);
+            }
+    free(src), free(got), free(pairs);
 }
 
 /* the same bits on 1, 2 and 3 threads, both loop orders */
@@ -241,25 +303,38 @@ static void test_threads(const char *how)
 int main(void)
 {
     static const char *const names[] = {"portable", "avx2", "avx512", "avx512_12x32", "neon"};
+    /* the bfloat16 sets beside a float set: the best (NULL), then each by name */
+    static const char *const bf16_names[] = {NULL, "avx512bf16", "amx"};
     const int threads = nn_get_num_threads();
-    int i, ran = 0, pairs = 0;
+    int i, b, ran = 0, pairs = 0, tiles = 0;
     test_rounding();
     for (i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
-        char how[64];
         if (nni_gemm_kernel_select(names[i]) != NN_OK) continue;
-        nn_set_num_threads(1);
-        snprintf(how, sizeof how, "%s%s", names[i],
-                 nni_gemm_kernel_bf16() ? " (vdpbf16ps)" : " (rounded, float kernels)");
-        printf("bf16 gemm on %s\n", how);
-        if (nni_gemm_kernel_bf16() && !pairs) test_pack_pairs();
-        pairs += nni_gemm_kernel_bf16() != NULL;
-        test_shapes(how);
-        test_threads(how);
-        ran++;
+        for (b = 0; b < (int)(sizeof bf16_names / sizeof bf16_names[0]); b++) {
+            const nni_gemm_kernel *set;
+            char how[64];
+            if (nni_gemm_kernel_bf16_select(bf16_names[b]) != NN_OK) continue;
+            set = nni_gemm_kernel_bf16();
+            if (b > 0 && !set) continue; /* a float set without bfloat16 sets */
+            if (b == 0 && set) continue;  /* the best: run below by its name */
+            nn_set_num_threads(1);
+            snprintf(how, sizeof how, "%s%s%s", names[i], set ? " bf16 " : "",
+                     set ? set->name : " (rounded, float kernels)");
+            printf("bf16 gemm on %s\n", how);
+            if (set && set->bf16_layout == NNI_BF16_PAIRS && !pairs) test_pack_pairs();
+            if (set && set->bf16_layout == NNI_BF16_TILES && !tiles) test_pack_tiles();
+            pairs += set && set->bf16_layout == NNI_BF16_PAIRS;
+            tiles += set && set->bf16_layout == NNI_BF16_TILES;
+            test_shapes(how);
+            test_threads(how);
+            ran++;
+        }
+        nni_gemm_kernel_bf16_select(NULL);
     }
     nn_set_num_threads(threads);
     CHECK(ran >= 1, "no kernel set ran");
-    printf("(vdpbf16ps %s on this CPU and build)\n", pairs ? "ran" : "did not run");
+    printf("(vdpbf16ps %s, AMX %s on this CPU and build)\n", pairs ? "ran" : "did not run",
+           tiles ? "ran" : "did not run");
     if (g_failures) {
         printf("%d of %d bf16 gemm checks failed\n", g_failures, g_checks);
         return 1;
