@@ -55,20 +55,37 @@ static const amx_tile_config *tile_config(void)
 }
 
 /* c (32 x 32, row stride ldc) = beta c + the sums over kc terms of the panels a and b.
+ * beta 0: the sums from 0, stored straight into c. beta 1 (a k block after the first): the
+ * sums continue from c, loaded into the tiles -- not from 0 and then added, as the other
+ * sets' kernels do: a different rounding, and still the same for any thread count (the k
+ * blocks are the shape's). Storing the tiles to a buffer and adding it to c with vector
+ * loads halved the kernel's speed (256 x 2048 x 2048, one thread: 294 against 597 GFLOP/s,
+ * bench_gemm_configs at load ~1, indicative): the vector loads waited on the tile stores.
+ * Other betas take that way.
  * The tile configuration is loaded on each call: the thread may have run another library's
- * tiles (PyTorch's, in the same process) since the last one; it costs a few dozen cycles
- * against the 512 of 8 blocks of products. */
+ * tiles (PyTorch's, in the same process) since the last one. Loading it once a thread instead
+ * ran the kernel at 0.58-0.68x the speed (256 x 2048 x 2048 and 2048 x 2048 x 256, one
+ * thread, indicative): ldtilecfg also resets the tiles, which frees the first products of a
+ * call from waiting on the last call's tile stores. */
 static void ukr_amx_32x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                           float beta)
 {
     const int64_t blocks = ((kc + 1) / 2 + AMX_BLOCK_PAIRS - 1) / AMX_BLOCK_PAIRS;
     const char *ap = (const char *)a, *bp = (const char *)b;
     int64_t q;
+    const int64_t ldb = ldc * (int64_t)sizeof(float);
     _tile_loadconfig(tile_config());
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    if (beta == 1) { /* the sums continue from c */
+        _tile_loadd(0, c, ldb);
+        _tile_loadd(1, c + 16, ldb);
+        _tile_loadd(2, c + 16 * ldc, ldb);
+        _tile_loadd(3, c + 16 * ldc + 16, ldb);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
     for (q = 0; q < blocks; q++, ap += AMX_MR * 64, bp += AMX_BLOCK_PAIRS * AMX_NR * 4) {
         _tile_loadd(4, ap, 64);
         _tile_loadd(6, bp, AMX_NR * 4);
@@ -79,8 +96,7 @@ static void ukr_amx_32x32(int64_t kc, const float *a, const float *b, float *c, 
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
-    if (beta == 0) {
-        const int64_t ldb = ldc * (int64_t)sizeof(float);
+    if (beta == 0 || beta == 1) {
         _tile_stored(0, c, ldb);
         _tile_stored(1, c + 16, ldb);
         _tile_stored(2, c + 16 * ldc, ldb);
