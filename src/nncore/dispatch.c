@@ -540,10 +540,17 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
      * 256 (A^T) 1.07x on two. The narrower kernels (AVX2 6 x 16) keep the order they were
      * measured with on AVX2 machines. */
     /* each order's kc (the rules below): A's panel in L1, B's and A's micro-panels in L1 */
+    /* AMX's tiles (32 rows of 2-byte terms): A's panel in L1 to 512 terms (32 KiB on a 48
+     * KiB L1), past the half of L1 the rule gives (384): C's tiles loaded and stored a
+     * quarter less often. Intel Xeon KVM guest, 2 threads, bench_gemm_configs -b 3, 7 paired
+     * rounds (load ~1, indicative): 256 x 2048 x 2048 1.06x (B^T 1.11x), 256 x 2048 x 1024
+     * 1.04x; 2048 x 2048 x 256 (one block either way) 1.00x. */
     const int64_t kc_a =
-        clamp64(min64(l1 / 2 / ((int64_t)mr * elem_bytes), KC_A_MAX_ROW_BYTES / elem_bytes) /
-                    16 * 16,
-                64, 1024);
+        mr >= 32 && elem_bytes == 2 && l1 >= (48 << 10)
+            ? 512
+            : clamp64(min64(l1 / 2 / ((int64_t)mr * elem_bytes), KC_A_MAX_ROW_BYTES / elem_bytes) /
+                          16 * 16,
+                      64, 1024);
     const int64_t kc_b = clamp64(l1 * 3 / 4 / ((int64_t)(mr + nr) * elem_bytes) / 16 * 16, 64, 512);
     /* ... and A in L1 also where the other order would cut k into more blocks (C read and
      * written once a block): on a 32 KiB L1 the other order's kc is 96 (float 8 x 48), so
