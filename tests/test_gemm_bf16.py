@@ -89,6 +89,32 @@ def test_the_same_bits_on_one_and_two_threads():
     assert np.array_equal(results[0].view(np.uint32), results[1].view(np.uint32))
 
 
+def test_the_same_bits_beside_another_librarys_bf16_products():
+    """PyTorch's bf16 products (AMX's tiles, with tile configurations of their own, where the
+    CPU has them) run on the same thread between two of nnfast's: the second gives the
+    first's bits (nnfast loads its tile configuration before each block of its kernels)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((96, 700)).astype(np.float32)
+    B = rng.standard_normal((700, 130)).astype(np.float32)
+    before, torch_before = nnfast.get_num_threads(), torch.get_num_threads()
+    try:
+        nnfast.set_num_threads(1)  # nnfast's kernels on the calling thread, as torch's
+        torch.set_num_threads(1)
+        first = np.empty((96, 130), np.float32)
+        _core.gemm(first, A, B, bf16=True)
+        x, w = torch.randn(50, 300), torch.randn(300, 70)
+        for _ in range(3):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                (x @ w).float().sum().item()
+            again = np.empty((96, 130), np.float32)
+            _core.gemm(again, A, B, bf16=True)
+            assert np.array_equal(first.view(np.uint32), again.view(np.uint32))
+    finally:
+        nnfast.set_num_threads(before)
+        torch.set_num_threads(torch_before)
+
+
 def test_bad_requests_raise():
     A, B, C = np.ones((3, 4)), np.ones((4, 2)), np.empty((3, 2))
     with pytest.raises(ValueError, match="float32"):
@@ -112,4 +138,5 @@ def test_each_instruction_set(isa):
 def test_each_bfloat16_set(bf16_set):
     """The checks above on each bfloat16 set the CPU runs beside AVX-512's float set."""
     pytest_with_bf16_kernel(bf16_set, __file__,
-                            "rounded_operands or rounding_shows or epilogue or threads")
+                            "rounded_operands or rounding_shows or epilogue or threads or "
+                            "another_library")

@@ -61,12 +61,7 @@ static const amx_tile_config *tile_config(void)
  * blocks are the shape's). Storing the tiles to a buffer and adding it to c with vector
  * loads halved the kernel's speed (256 x 2048 x 2048, one thread: 294 against 597 GFLOP/s,
  * bench_gemm_configs at load ~1, indicative): the vector loads waited on the tile stores.
- * Other betas take that way.
- * The tile configuration is loaded on each call: the thread may have run another library's
- * tiles (PyTorch's, in the same process) since the last one. Loading it once a thread instead
- * ran the kernel at 0.58-0.68x the speed (256 x 2048 x 2048 and 2048 x 2048 x 256, one
- * thread, indicative): ldtilecfg also resets the tiles, which frees the first products of a
- * call from waiting on the last call's tile stores. */
+ * Other betas take that way. The tiles are configured by amx_begin, below. */
 static void ukr_amx_32x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                           float beta)
 {
@@ -74,7 +69,6 @@ static void ukr_amx_32x32(int64_t kc, const float *a, const float *b, float *c, 
     const char *ap = (const char *)a, *bp = (const char *)b;
     int64_t q;
     const int64_t ldb = ldc * (int64_t)sizeof(float);
-    _tile_loadconfig(tile_config());
     if (beta == 1) { /* the sums continue from c */
         _tile_loadd(0, c, ldb);
         _tile_loadd(1, c + 16, ldb);
@@ -119,6 +113,17 @@ static void ukr_amx_32x32(int64_t kc, const float *a, const float *b, float *c, 
             }
     }
 }
+
+/* The set's begin (gemm.c's macro_kernel, before a block's kernels): the tile configuration,
+ * once a block rather than once a kernel call. A block is one thread's run of kernels with
+ * nothing else between them, so no other library's tiles (PyTorch's, in the same process)
+ * can change it meanwhile. ldtilecfg waits for every tile instruction before it: once a
+ * call, 20 % of the kernel's perf samples sat just after it (W4 bfloat16 fit, 2 threads).
+ * Paired in one process (indicative: the VM in a slow phase), once a block against once a
+ * call, time ratios (medians of 11, quartiles): 256 x 2048 x 2048 1.14x (1.10-1.15) on one
+ * thread, 1.10x (1.08-1.14) on two; 2048 x 2048 x 256 (A^T B) 1.46x (1.45-1.50) and 1.42x
+ * (1.40-1.47); with B^T 1.13x and 1.12x. */
+static void amx_begin(void) { _tile_loadconfig(tile_config()); }
 
 static __mmask16 lane_mask(int64_t lanes)
 {
@@ -210,4 +215,5 @@ const nni_gemm_kernel nni_kernel_amx = {
     .nr_f32 = AMX_NR,
     .ukr_f32 = ukr_amx_32x32,
     .bf16_layout = NNI_BF16_TILES,
+    .begin = amx_begin,
 };

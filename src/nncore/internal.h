@@ -300,6 +300,9 @@ typedef struct nni_gemm_kernel {
     nni_adam_step_f64 adam_f64;
     /* a bfloat16 set's panels (NNI_BF16_PAIRS, NNI_BF16_TILES; 0 for the float sets)     */
     int bf16_layout;
+    /* (NULL: none) called on the thread before a block's kernels (gemm.c's macro_kernel): AMX
+     * loads its tile configuration                                                         */
+    void (*begin)(void);
 } nni_gemm_kernel;
 /* Packing rows read along (op(B) = B, op(A) = A^T; gemm_pack.c, and the bfloat16 pairs'
  * packer): the source rows this many rows ahead of the one being copied are requested into
