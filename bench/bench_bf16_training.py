@@ -1,18 +1,20 @@
 """bfloat16 training: nnfast's dtype="bfloat16" fit against its float32 fit and PyTorch's
 float32 and bf16-autocast training, on W3 and W4.
 
-    python bench/bench_bf16_training.py [--threads 2] [--rounds 5] [--accuracy-epochs 10]
+    python bench/bench_bf16_training.py [--threads 2] [--rounds 5] [--pause 0.5]
+                                        [--accuracy-epochs 10]
 
 Timing: one epoch of W3 (784-256-128-10, batch 64, 60,000 rows) and of W4
 (1024-2048-2048-10, batch 256, 8,192 rows), the benchmark's workloads (docs/benchmarks.md),
 the same data and initial weights for every row: nnfast.MLP(dtype="float32") and
 (dtype="bfloat16") fits, and PyTorch's loop of the benchmark in float32 and with the forward
 under torch.autocast("cpu", dtype=torch.bfloat16) (its products in bfloat16, the loss and
-the weights float32). Medians of --rounds fits; nnfast's rounds run first, then PyTorch's,
-because PyTorch's OpenMP threads spin for a while after each call and would take the core
-nnfast's second thread runs on; NumPy's BLAS is held to one thread (threadpoolctl, where
-installed), whose idle threads spin too after the data is made. Ratios > 1: nnfast bf16 is
-faster.
+the weights float32). --rounds rounds, each fitting all four in turn (a slow phase of a
+virtual machine then hits all four alike); each PyTorch fit is followed by --pause seconds
+of rest, because PyTorch's OpenMP threads spin for a while after each call and would take
+the core nnfast's second thread runs on; NumPy's BLAS is held to one thread (threadpoolctl,
+where installed), whose idle threads spin too after the data is made. Times are medians;
+ratios (> 1: nnfast bf16 is faster) the median and quartiles of the rounds' ratios.
 
 Accuracy: W3 trained --accuracy-epochs epochs on its first 50,000 rows, scored on the other
 10,000 (held out, the same distribution), for each of the four; the option's bar is bf16
@@ -78,6 +80,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pause", type=float, default=0.5,
+                        help="seconds of rest after each PyTorch fit (default 0.5)")
     parser.add_argument("--accuracy-epochs", type=int, default=10,
                         help="W3's epochs for the held-out accuracy (0: skip it)")
     args = parser.parse_args(argv)
@@ -104,18 +108,25 @@ def run(args):
         X, y = workload.data()
         fits = candidates(torch, workload)
         times = {key: [] for key in fits}
-        for group in (list(fits)[:2], list(fits)[2:]):
-            for key in group:  # a first call outside the timing (buffers, threads)
-                fits[key](X[:4 * workload.batch_size], y[:4 * workload.batch_size], 1)
-            for _ in range(args.rounds):
-                for key in group:
-                    times[key].append(fits[key](X, y, 1)[0])
+        for key in fits:  # a first call outside the timing (buffers, threads)
+            fits[key](X[:4 * workload.batch_size], y[:4 * workload.batch_size], 1)
+        time.sleep(args.pause)
+        for _ in range(args.rounds):  # rounds interleaved: a slow phase of the VM hits all
+            for key in fits:
+                times[key].append(fits[key](X, y, 1)[0])
+                if key.startswith("PyTorch"):
+                    time.sleep(args.pause)  # its OpenMP threads' spinning ends first
         median = {key: float(np.median(t)) for key, t in times.items()}
-        bf16 = median["nnfast bf16"]
+        bf16 = np.array(times["nnfast bf16"])
+
+        def ratio(key):  # the median and quartiles of the rounds' ratios
+            q = np.percentile(np.array(times[key]) / bf16, [50, 25, 75])
+            return f"{q[0]:.2f}x ({q[1]:.2f}-{q[2]:.2f})"
         print(f"  {name}: " + "  ".join(f"{key} {t:.3f} s" for key, t in median.items()))
-        print(f"      nnfast bf16: {median['nnfast float32'] / bf16:.2f}x nnfast float32, "
-              f"{median['PyTorch bf16 autocast'] / bf16:.2f}x PyTorch bf16 autocast, "
-              f"{median['PyTorch float32'] / bf16:.2f}x PyTorch float32")
+        print(f"      nnfast bf16: {ratio('nnfast float32')} nnfast float32, "
+              f"{ratio('PyTorch bf16 autocast')} PyTorch bf16 autocast, "
+              f"{ratio('PyTorch float32')} PyTorch float32 (per-round ratios: median, "
+              f"quartiles)")
     if args.accuracy_epochs > 0:
         workload = FULL["W3"]
         X, y = workload.data()
