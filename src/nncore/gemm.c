@@ -268,12 +268,12 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
     const int mr = MR(g->kr), nr = NR(g->kr);
     const int64_t pk = panel_kc(g, kc);
     NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
-    if (g->kr->begin) g->kr->begin();
     /* a_in_l1: ir outer (A's panel stays in L1), jr inner (B's panels stream from L2);
      * else jr outer (B's panel stays in L1), ir inner. The same tiles either way. */
     const int64_t outer_end = g->a_in_l1 ? mc : nc, outer_step = g->a_in_l1 ? mr : nr;
     const int64_t inner_end = g->a_in_l1 ? nc : mc, inner_step = g->a_in_l1 ? nr : mr;
     int64_t o, in;
+    if (g->kr->begin) g->kr->begin(); /* AMX: the tile configuration */
     for (o = 0; o < outer_end; o += outer_step) {
         for (in = 0; in < inner_end; in += inner_step) {
             const int64_t ir = g->a_in_l1 ? o : in, jr = g->a_in_l1 ? in : o;

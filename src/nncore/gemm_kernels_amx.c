@@ -22,7 +22,6 @@
 #include "internal.h"
 
 #include <immintrin.h>
-#include <string.h>
 
 #include "transpose_avx512.h"
 
@@ -37,22 +36,8 @@ typedef struct {
     uint8_t rows[16];
 } amx_tile_config;
 
-static const amx_tile_config *tile_config(void)
-{
-    static amx_tile_config cfg; /* written once, the same bytes by any racing first call */
-    if (!cfg.palette) {
-        amx_tile_config c;
-        int t;
-        memset(&c, 0, sizeof c);
-        for (t = 0; t < 8; t++) {
-            c.colsb[t] = 64;
-            c.rows[t] = 16;
-        }
-        c.palette = 1;
-        cfg = c;
-    }
-    return &cfg;
-}
+static const amx_tile_config g_tile_config = {
+    1, 0, {0}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
 
 /* c (32 x 32, row stride ldc) = beta c + the sums over kc terms of the panels a and b.
  * beta 0: the sums from 0, stored straight into c. beta 1 (a k block after the first): the
@@ -123,7 +108,7 @@ static void ukr_amx_32x32(int64_t kc, const float *a, const float *b, float *c, 
  * call, time ratios (medians of 11, quartiles): 256 x 2048 x 2048 1.14x (1.10-1.15) on one
  * thread, 1.10x (1.08-1.14) on two; 2048 x 2048 x 256 (A^T B) 1.46x (1.45-1.50) and 1.42x
  * (1.40-1.47); with B^T 1.13x and 1.12x. */
-static void amx_begin(void) { _tile_loadconfig(tile_config()); }
+static void amx_begin(void) { _tile_loadconfig(&g_tile_config); }
 
 static __mmask16 lane_mask(int64_t lanes)
 {

@@ -333,6 +333,22 @@ int main(void)
     }
     nn_set_num_threads(threads);
     CHECK(ran >= 1, "no kernel set ran");
+    /* the selection: unknown names refused (the set in use unchanged), the best again with
+     * NULL, AMX first where it runs */
+    if (nni_gemm_kernel_select("avx512") == NN_OK) {
+        const nni_gemm_kernel *best;
+        nni_gemm_kernel_bf16_select(NULL);
+        best = nni_gemm_kernel_bf16();
+        CHECK(nni_gemm_kernel_bf16_select("no-such-set") == NN_EINVAL &&
+                  nni_gemm_kernel_bf16() == best,
+              "an unknown bfloat16 set was taken, or changed the one in use");
+        CHECK(!tiles || (best && best->bf16_layout == NNI_BF16_TILES),
+              "AMX runs here but is not the bfloat16 set chosen by default");
+        CHECK(!best || nni_gemm_kernel_bf16_select("portable") == NN_EINVAL,
+              "a float set was taken as a bfloat16 set");
+    }
+    if (nni_gemm_kernel_select("avx2") == NN_OK)
+        CHECK(nni_gemm_kernel_bf16() == NULL, "a bfloat16 set beside the AVX2 float set");
     printf("(vdpbf16ps %s, AMX %s on this CPU and build)\n", pairs ? "ran" : "did not run",
            tiles ? "ran" : "did not run");
     if (g_failures) {
