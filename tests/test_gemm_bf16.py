@@ -115,6 +115,26 @@ def test_the_same_bits_beside_another_librarys_bf16_products():
         torch.set_num_threads(torch_before)
 
 
+def _bf16_product_sum(seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((64, 300)).astype(np.float32)
+    B = rng.standard_normal((300, 70)).astype(np.float32)
+    C = np.empty((64, 70), np.float32)
+    _core.gemm(C, A, B, bf16=True)
+    return C.tobytes()
+
+
+def test_a_forked_child_gives_the_parents_bits():
+    """After the parent's bfloat16 products (AMX: the OS's grant of the tile state asked for
+    and the set chosen), a forked child runs them too, with the same bits."""
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    parent = _bf16_product_sum(1)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map(_bf16_product_sum, [1, 1]) == [parent, parent]
+
+
 def test_bad_requests_raise():
     A, B, C = np.ones((3, 4)), np.ones((4, 2)), np.empty((3, 2))
     with pytest.raises(ValueError, match="float32"):
@@ -139,4 +159,4 @@ def test_each_bfloat16_set(bf16_set):
     """The checks above on each bfloat16 set the CPU runs beside AVX-512's float set."""
     pytest_with_bf16_kernel(bf16_set, __file__,
                             "rounded_operands or rounding_shows or epilogue or threads or "
-                            "another_library")
+                            "another_library or forked")
