@@ -2,11 +2,16 @@
  *
  * A tile register holds 16 rows of 64 bytes. tdpbf16ps C, A, B multiplies a 16 x 16 tile of
  * A's words (each a pair of terms, two bfloat16 values) by a 16 x 16 tile of B's (row r: the
- * pairs r of 16 columns) into C's 16 x 16 floats:
- *     c[i][j] = c[i][j] + (a[i][2q] b[2q][j] + a[i][2q+1] b[2q+1][j]),  q = 0 .. 15 in order
- * the pair's two products (exact in float32) added first, each addition rounded to float32
- * (nearest, ties to even), subnormal operands and results flushed to zero: 16 x 16 x 32
- * multiply-adds an instruction (measured on the AMX machine: tests/c/test_gemm_bf16.c).
+ * pairs r of 16 columns) into C's 16 x 16 floats: c[i][j] += the 32 products
+ * a[i][p] b[p][j] of a block of 32 terms, each exact in float32. Intel documents the sum as
+ * pair after pair, each addition rounded to float32 (nearest, ties to even), subnormal
+ * operands and results flushed to zero; probed on the AMX machine (Emerald Rapids) the
+ * instruction sums a block's products first and adds them to c after (c = 1 plus two
+ * products of 2^-24 in different pairs gives 1 + 2^-23, not 1), with roundings inside the
+ * block (1 + 2^-30 - 1 over three pairs gives 0) but a pair's two products kept together
+ * (1 + 2^-30 in one pair, -1 in the next, gives 2^-30). So the order is the hardware's: the
+ * tests hold the results within a k-term float sum's bound of the exact one, and the same for
+ * any thread count; the bits may differ between AMX generations.
  * The tile: C 32 x 32 in four tile registers (0-3), two of A's rows (4, 5), two of B's
  * columns (6, 7); each 32 terms load four tiles and run four products.
  *
