@@ -5,11 +5,12 @@
  * one.
  *
  *   ./build/bench_gemm_configs [-d] M N K TRANS_A TRANS_B ROUNDS CONFIG...
- *   CONFIG = order:mc:kc:nc:threads[:kernel]
+ *   CONFIG = order:mc:kc:nc:threads[:kernel[:nobpack]]
  *            order -1 (the machine's), 0 (B's panel in L1) or 1 (A's panel in L1);
  *            mc, kc, nc 0 = the machine's; kernel a NNFAST_GEMM_KERNEL name (avx512,
- *            avx512_12x32, ...), the default kernel when not given, or bf16: the default
- *            kernel's products in bfloat16 (nn_gemm_bf16_f32; float only)
+ *            avx512_12x32, ...), the default kernel when not given or `default`, or bf16:
+ *            the default kernel's products in bfloat16 (nn_gemm_bf16_f32; float only);
+ *            nobpack: B packed in a pass of its own, not by the first row panel's kernels
  *   -d: float64 (default float32)
  *   -o BYTES: the operands start BYTES past a 64-byte line (NumPy's arrays start 16 bytes
  *         past one: `-o 16` times what a NumPy caller gets)
@@ -43,6 +44,7 @@ typedef struct {
     int order, threads;
     long mc, kc, nc;
     char kernel[32]; /* "" = the default */
+    int no_bpack;    /* 1: nni_gemm_b_packing_set(0) */
     int bf16;        /* kernel "bf16": nn_gemm_bf16_f32 on the default kernel */
 } config;
 
@@ -109,16 +111,18 @@ int main(int argc, char **argv)
         return 2;
     }
     for (c = 0; c < n_configs; c++) {
-        const int fields = sscanf(argv[7 + c], "%d:%ld:%ld:%ld:%d:%31s", &cfg[c].order,
+        char flag[16] = "";
+        const int fields = sscanf(argv[7 + c], "%d:%ld:%ld:%ld:%d:%31[^:]:%15s", &cfg[c].order,
                                   &cfg[c].mc, &cfg[c].kc, &cfg[c].nc, &cfg[c].threads,
-                                  cfg[c].kernel);
-        if (fields == 5) cfg[c].kernel[0] = '\0';
+                                  cfg[c].kernel, flag);
+        if (fields == 5 || strcmp(cfg[c].kernel, "default") == 0) cfg[c].kernel[0] = '\0';
+        cfg[c].no_bpack = strcmp(flag, "nobpack") == 0;
         cfg[c].bf16 = strcmp(cfg[c].kernel, "bf16") == 0 && !f64;
         if (cfg[c].bf16) cfg[c].kernel[0] = '\0';
-        if (fields < 5 || cfg[c].threads < 1 ||
+        if (fields < 5 || cfg[c].threads < 1 || (flag[0] && !cfg[c].no_bpack) ||
             (cfg[c].kernel[0] && nni_gemm_kernel_select(cfg[c].kernel) != NN_OK)) {
-            fprintf(stderr, "bad config '%s' (order:mc:kc:nc:threads[:kernel], a kernel this "
-                    "build and CPU run)\n", argv[7 + c]);
+            fprintf(stderr, "bad config '%s' (order:mc:kc:nc:threads[:kernel[:nobpack]], a "
+                    "kernel this build and CPU run)\n", argv[7 + c]);
             return 2;
         }
     }
@@ -134,6 +138,7 @@ int main(int argc, char **argv)
             else nni_gemm_kernel_select(default_kernel);
             nni_gemm_loop_order_set(cfg[c].order);
             nni_gemm_blocking_set(cfg[c].mc, cfg[c].kc, cfg[c].nc);
+            nni_gemm_b_packing_set(!cfg[c].no_bpack);
             nn_set_num_threads(cfg[c].threads);
             start = nn_seconds();
             for (b = 0; b < burst; b++) {

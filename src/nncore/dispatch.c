@@ -426,6 +426,10 @@ void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc)
 /* A parallel product packs the operand every part needs (A for column parts) once and
  * shares it up to this size; beyond it, one block of op(B) at a time (gemm.c).             */
 #define GEMM_SHARED_PACK_MAX_BYTES ((int64_t)16 << 20)
+static int g_b_packing_off = 0;
+void nni_gemm_b_packing_set(int on) { g_b_packing_off = !on; }
+int nni_gemm_b_packing_off(void) { return g_b_packing_off; }
+
 static int64_t g_shared_max_override = 0;
 
 void nni_gemm_shared_max_set(int64_t bytes) { g_shared_max_override = bytes > 0 ? bytes : 0; }

@@ -69,6 +69,7 @@
 #define EDGE_IP(kr) ((kr)->edge_ip_f32)
 #define UKR_BIP(kr) ((kr)->ukr_bip_f32)
 #define EDGE_BIP(kr) ((kr)->edge_bip_f32)
+#define UKR_BPACK(kr) ((kr)->ukr_bpack_f32)
 #else
 #define UKR(kr) ((kr)->ukr_f64)
 #define MR(kr) ((kr)->mr_f64)
@@ -82,6 +83,7 @@
 #define EDGE_IP(kr) ((kr)->edge_ip_f64)
 #define UKR_BIP(kr) ((kr)->ukr_bip_f64)
 #define EDGE_BIP(kr) ((kr)->edge_bip_f64)
+#define UKR_BPACK(kr) ((kr)->ukr_bpack_f64)
 #endif
 
 /* Products of at most this many multiply-adds take the direct loop (no packing), but a C of at
@@ -170,6 +172,7 @@ typedef struct {
     int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
     int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
     int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
+    int b_packing;        /* the first row panel's kernels pack B's full panels (gemm_prepare) */
     int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _TILES /
                            * _ROUNDED                                                          */
     int alpha_on_tiles;   /* a bfloat16 product's alpha, not a power of two, scales each tile  */
@@ -260,10 +263,12 @@ static int tile_kernel(const nni_gemm_kernel *kr, int64_t cols, int *width)
 /* The kernel's C[ic : ic+mc, jc : jc+nc] = beta C + ap @ bp over one k block of kc; the
  * epilogue after the last block. a_rows (or NULL): A's rows ic .. at column pc in place, for
  * the full row panels (a_in_place); ap then holds only the last, partial, panel packed.
- * ldb > 0: bp is B's row pc from column jc in place (b_in_place), its rows ldb apart. */
+ * ldb > 0: bp is B's row pc from column jc in place (b_in_place), its rows ldb apart.
+ * b_fill (or NULL): bp's full panels are still to be packed, from B's row pc at column jc
+ * (b_src): the first row panel's kernels copy them in as they read them (b_packing). */
 static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
                          int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta, int last,
-                         const NN_T *a_rows, int64_t ldb)
+                         const NN_T *a_rows, int64_t ldb, NN_T *b_fill, const NN_T *b_src)
 {
     const int mr = MR(g->kr), nr = NR(g->kr);
     const int64_t pk = panel_kc(g, kc);
@@ -286,7 +291,11 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             NN_T *dst = direct ? g->C + (ic + ir) * g->ldc + jc + jr : tile;
             const int64_t ldd = direct ? g->ldc : nr;
             const NN_T b0 = direct ? beta : (NN_T)0;
-            if (ldb) /* B in place; A in place too (lda k) or packed (lda 0) */
+            if (b_fill && ir == 0 && e < 0 && cols == nr) /* B's panel packed as it is read */
+                UKR_BPACK(g->kr)(kc, a_rows && rows == mr ? a_rows : ap,
+                                 a_rows && rows == mr ? g->k : 0, b_src + jr, g->n,
+                                 b_fill + jr * pk, dst, ldd, b0);
+            else if (ldb) /* B in place; A in place too (lda k) or packed (lda 0) */
                 (e < 0 ? UKR_BIP(g->kr) : EDGE_BIP(g->kr)[e])(
                     kc, a_rows && rows == mr ? a_rows + ir * g->k : ap + ir * pk,
                     a_rows && rows == mr ? g->k : 0, bp + jr, ldb, dst, ldd, b0);
@@ -364,6 +373,25 @@ static const NN_T *packed_block(const gemm_args *g, int a_side, const NN_T *all,
     return buf;
 }
 
+/* The k block at pc of op(B)'s columns jc .. jc+nc-1 for macro_kernel, as packed_block, but
+ * with b_packing (and no shared `all`) only its partial last panel packed now: the full ones
+ * are left to the first row panel's kernels, from B's row pc at column jc (*src) into buf
+ * (*fill). Otherwise *fill and *src are NULL. */
+static const NN_T *b_block(const gemm_args *g, const NN_T *all, NN_T *buf, int64_t jc,
+                           int64_t nc, int64_t pc, int64_t kc, NN_T **fill, const NN_T **src)
+{
+    *fill = NULL;
+    *src = NULL;
+    if (!all && g->b_packing) {
+        const int64_t full = nc / NR(g->kr) * NR(g->kr);
+        if (full < nc) pack_side(g, 0, buf + full * kc, jc + full, nc - full, pc, kc);
+        *fill = buf;
+        *src = g->B + pc * g->n + jc;
+        return buf;
+    }
+    return packed_block(g, 0, all, buf, jc, nc, pc, kc);
+}
+
 /* A in place (a_in_place, no shared packed A): the rows ic .. ic+mc-1 from column pc where
  * they are, and the last row panel, when partial, packed into buf at its place; else NULL. */
 static const NN_T *a_in_place_block(const gemm_args *g, const NN_T *ap_all, NN_T *buf,
@@ -405,10 +433,12 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
                 const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
                 for (jc = c0; jc < c1; jc += g->nc) {
                     const int64_t nc = min64(g->nc, c1 - jc);
+                    NN_T *fill = NULL;
+                    const NN_T *src = NULL;
                     const NN_T *b = ldb ? g->B + pc * ldb + jc
-                                        : packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
+                                        : b_block(g, bp_all, bp, jc, nc, pc, kc, &fill, &src);
                     macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows,
-                                 ldb);
+                                 ldb, fill, src);
                 }
             }
         }
@@ -419,13 +449,17 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
         for (pc = g->k0; pc < g->k1; pc += g->kc) {
             const int64_t kc = min64(g->kc, g->k1 - pc);
             const NN_T beta = pc == g->k0 ? g->beta : (NN_T)1;
+            NN_T *fill = NULL;
+            const NN_T *src = NULL;
             const NN_T *b = ldb ? g->B + pc * ldb + jc
-                                : packed_block(g, 0, bp_all, bp, jc, nc, pc, kc);
+                                : b_block(g, bp_all, bp, jc, nc, pc, kc, &fill, &src);
             for (ic = r0; ic < r1; ic += g->mc) {
                 const int64_t mc = min64(g->mc, r1 - ic);
                 const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
                 const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
-                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows, ldb);
+                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows, ldb,
+                             fill, src);
+                fill = NULL; /* packed by the first block of rows */
             }
         }
     }
@@ -572,11 +606,17 @@ static int compute_block_part(void *ctx, int64_t c)
     if (!op) return NN_ENOMEM;
     for (o = lo; o < hi; o += step) {
         const int64_t len = min64(step, hi - o);
-        pack_side(g, other_a, op, o, len, s->pc, s->kc);
-        if (s->share_a)
-            macro_kernel(g, s->sp, op, s->s0, o, s->slen, len, s->kc, beta, last, NULL, 0);
-        else
-            macro_kernel(g, op, s->sp, o, s->s0, len, s->slen, s->kc, beta, last, NULL, 0);
+        NN_T *fill = NULL;
+        const NN_T *src = NULL;
+        if (s->share_a) {
+            b_block(g, NULL, op, o, len, s->pc, s->kc, &fill, &src);
+            macro_kernel(g, s->sp, op, s->s0, o, s->slen, len, s->kc, beta, last, NULL, 0, fill,
+                         src);
+        } else {
+            pack_side(g, 1, op, o, len, s->pc, s->kc);
+            macro_kernel(g, op, s->sp, o, s->s0, len, s->slen, s->kc, beta, last, NULL, 0, NULL,
+                         NULL);
+        }
     }
     return NN_OK;
 }
@@ -1001,6 +1041,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->a_in_l1 = 0;
     g->a_in_place = 0;
     g->b_in_place = 0;
+    g->b_packing = 0;
     g->ldc = n;
     g->k0 = 0;
     g->k1 = k;
@@ -1090,6 +1131,8 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         g->a_in_l1 = bl.a_in_l1;
         g->a_in_place = !g->bf16 && a_in_place_applies(g);
         g->b_in_place = !g->bf16 && b_in_place_applies(g);
+        g->b_packing = !g->bf16 && !g->b_in_place && UKR_BPACK(g->kr) && !g->trans_b &&
+                       !g->transposed && !nni_gemm_b_packing_off();
         if (g->a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
             const int64_t m_blocks = (g->m + bl.mc - 1) / bl.mc;
             g->mc = round_up((g->m + m_blocks - 1) / m_blocks, mr);

@@ -15,6 +15,8 @@
  *   UKR_PREFETCH_L2(p)  the same into L2 only (may be empty)
  *   UKR_KEEP_OPS      (optional) keep the type and operation macros defined afterwards, for
  *                     another kernel of the same type
+ *   UKR_WITH_B_PACKING  (optional) also define UKR_NAME_b_packing: B read in place and
+ *                     copied into its packed panel as it is read (nni_ukr_bpack_f32)
  *   UKR_MASK_T, UKR_MASK(lanes), UKR_MASKLOAD(p, m)   (optional) a lane mask, the mask of the
  *                     first `lanes` (0 .. UKR_VL) lanes, and a load of those lanes (the others
  *                     0, their memory never touched): the narrow kernel then gets a variant
@@ -45,6 +47,12 @@
 #ifndef UKR_C_AHEAD
 #define UKR_C_AHEAD 24
 #endif
+/* Rows ahead of the one being read at which the packing variant (UKR_WITH_B_PACKING) asks
+ * for B's source row into L2: B's rows lie a page or more apart (W4's n = 2048: 8 KiB), so
+ * no hardware prefetcher follows them, and L3's latency, ~150 cycles, is a dozen k steps. */
+#ifndef UKR_PACK_AHEAD
+#define UKR_PACK_AHEAD 16
+#endif
 /* The includer's `static` (or nothing) before the #include applies to this first declaration */
 void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta);
 
@@ -62,6 +70,16 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
         UKR_V bv[UKR_NV];                                                                     \
         UKR_UNROLL                                                                            \
         for (j = 0; j < UKR_NV; j++) bv[j] = UKR_LOAD(b + j * UKR_VL);                        \
+        if (bpk) { /* the packed panel's row p, and the source row to come into L2 */          \
+            UKR_UNROLL                                                                        \
+            for (j = 0; j < UKR_NV; j++) UKR_STORE(bpk + j * UKR_VL, bv[j]);                  \
+            bpk += UKR_B_STRIDE;                                                              \
+            if (p + UKR_PACK_AHEAD < kc) {                                                    \
+                UKR_UNROLL                                                                    \
+                for (j = 0; j < UKR_NV; j++)                                                  \
+                    UKR_PREFETCH_L2(UKR_C_LINE(b + UKR_PACK_AHEAD * b_step, j));              \
+            }                                                                                 \
+        }                                                                                     \
         UKR_UNROLL                                                                            \
         for (i = 0; i < UKR_MR; i++) {                                                        \
             const UKR_V ai = UKR_BCAST(UKR_A(i));                                             \
@@ -91,7 +109,7 @@ static __forceinline
  * b + p b_step: the packed panel's (UKR_B_STRIDE) or B's own rows (its row stride). */
 void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const UKR_T *b,
                                int64_t b_step, UKR_T *c, int64_t ldc, UKR_T beta,
-                               const int in_place)
+                               const int in_place, UKR_T *bpk)
 {
     UKR_V acc[UKR_MR][UKR_NV];
     const char *ab[UKR_A_BASES];
@@ -145,7 +163,7 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
 
 void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
 {
-    UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, UKR_B_STRIDE, c, ldc, beta, 0);
+    UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, UKR_B_STRIDE, c, ldc, beta, 0, NULL);
 }
 
 /* The same sums with A read in place: row i of the tile at a + i lda (gemm.c: op(A) = A
@@ -154,7 +172,7 @@ static void UKR_CAT(UKR_NAME, _a_in_place)(int64_t kc, const UKR_T *a, int64_t l
                                             const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
 {
     UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, UKR_B_STRIDE, c, ldc, beta,
-                             1);
+                             1, NULL);
 }
 
 /* The same sums with B read in place (row p of the tile's B at b + p ldb: B stored (k, n),
@@ -164,10 +182,28 @@ static void UKR_CAT(UKR_NAME, _b_in_place)(int64_t kc, const UKR_T *a, int64_t l
                                             UKR_T beta)
 {
     if (lda)
-        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, ldb, c, ldc, beta, 1);
+        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, ldb, c, ldc, beta, 1,
+                                 NULL);
     else
-        UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, ldb, c, ldc, beta, 0);
+        UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, ldb, c, ldc, beta, 0, NULL);
 }
+
+#ifdef UKR_WITH_B_PACKING
+/* The same sums with B read in place (row p at b + p ldb), each row copied as it is read into
+ * the packed panel bp (row p at bp + p UKR_B_STRIDE): the first row panel of A packs B's panel
+ * for the others while it multiplies (gemm.c), rather than in a pass of its own that waits on
+ * L3 with the FMA units idle. A in place (lda > 0) or packed (lda == 0). */
+static void UKR_CAT(UKR_NAME, _b_packing)(int64_t kc, const UKR_T *a, int64_t lda,
+                                           const UKR_T *b, int64_t ldb, UKR_T *bp, UKR_T *c,
+                                           int64_t ldc, UKR_T beta)
+{
+    if (lda)
+        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, ldb, c, ldc, beta, 1,
+                                 bp);
+    else
+        UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, ldb, c, ldc, beta, 0, bp);
+}
+#endif
 
 #ifdef UKR_NARROW_NAME
 #ifndef UKR_NARROW_NV
@@ -274,6 +310,7 @@ static void UKR_CAT(UKR_NARROW_NAME, _b_in_place)(int64_t kc, const UKR_T *a, in
 #undef UKR_MR
 #undef UKR_NV
 #undef UKR_B_STRIDE
+#undef UKR_WITH_B_PACKING
 #undef UKR_STEP
 #undef UKR_C_LINE
 #undef UKR_A

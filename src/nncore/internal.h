@@ -222,6 +222,13 @@ typedef void (*nni_ukr_bip_f32)(int64_t kc, const float *a, int64_t lda, const f
                                 int64_t ldb, float *c, int64_t ldc, float beta);
 typedef void (*nni_ukr_bip_f64)(int64_t kc, const double *a, int64_t lda, const double *b,
                                 int64_t ldb, double *c, int64_t ldc, double beta);
+/* The same with B read in place (as nni_ukr_bip_*) and each of its rows also copied, as read,
+ * into the packed panel bp (row p at bp + p nr): the sums of the kernel on the panel, and the
+ * panel the packing would write (gemm.c's first row panel of A, gemm_ukr_simd.h).           */
+typedef void (*nni_ukr_bpack_f32)(int64_t kc, const float *a, int64_t lda, const float *b,
+                                  int64_t ldb, float *bp, float *c, int64_t ldc, float beta);
+typedef void (*nni_ukr_bpack_f64)(int64_t kc, const double *a, int64_t lda, const double *b,
+                                  int64_t ldb, double *bp, double *c, int64_t ldc, double beta);
 /* The narrow kernels: c (mr x w) = beta c + sum_p op(A)[i, p] b[p w + j] over p = 0 .. kc-1
  * in order from 0, A read in place (element (i, p) at a[i ars + p acs]), b one packed panel
  * of w = narrow_vecs vl columns (gemm_kernels_*.c); for C at most w wide.                  */
@@ -303,6 +310,9 @@ typedef struct nni_gemm_kernel {
     /* (NULL: none) called on the thread before a block's kernels (gemm.c's macro_kernel): AMX
      * loads its tile configuration                                                         */
     void (*begin)(void);
+    /* (NULL: none) the full kernels that pack B's panel as they read it                     */
+    nni_ukr_bpack_f32 ukr_bpack_f32;
+    nni_ukr_bpack_f64 ukr_bpack_f64;
 } nni_gemm_kernel;
 /* Packing rows read along (op(B) = B, op(A) = A^T; gemm_pack.c, and the bfloat16 pairs'
  * packer): the source rows this many rows ahead of the one being copied are requested into
@@ -417,6 +427,10 @@ void nni_l1d_ways_set(int ways);
  * beyond, it shares one block of op(B) at a time. Tests: _set(bytes), 0 = the default.     */
 int64_t nni_gemm_shared_max(void);
 void nni_gemm_shared_max_set(int64_t bytes);
+/* Whether the first row panel's kernels pack B as they read it (gemm.c's b_packing) where
+ * the kernel set can; tests and benchmarks: _set(0) packs B in a pass of its own, as before. */
+int nni_gemm_b_packing_off(void);
+void nni_gemm_b_packing_set(int on);
 
 /* The kernel chosen once (dispatch.c): NNFAST_GEMM_KERNEL when it is available on this CPU,
  * else the best the CPU supports.                                                           */

@@ -528,6 +528,56 @@ static void guarded_free(unsigned char *p, size_t bytes)
             }                                                                                 \
     }                                                                                         \
                                                                                               \
+    /* B packed by the first row panel's kernels as they read it (gemm.c's b_packing, where  \
+     * the set has such kernels) against B packed in a pass of its own: the same bits, on 1  \
+     * and 2 threads, with the machine's blocks and small ones (several k and column blocks, \
+     * a partial last panel), m below, at and above one row panel, B on a line and 16 bytes \
+     * past one, alpha and beta, the epilogue; and within the bound of gemm_naive. */         \
+    static void test_b_packing_##S(void)                                                      \
+    {                                                                                         \
+        static const int64_t shapes[][3] = {{257, 300, 301}, {5, 200, 70},  {8, 96, 40},      \
+                                            {130, 1030, 67}, {64, 512, 600}, {300, 48, 9}};   \
+        int s, v, t, b;                                                                       \
+        if (!nni_gemm_kernel_get()->ukr_bpack_##S) return; /* packs B in a pass: as below */   \
+        for (b = 0; b < 2; b++) {                                                             \
+            nni_gemm_blocking_set(b ? 100 : 0, b ? 37 : 0, b ? 100 : 0);                      \
+            for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                     \
+                for (v = 0; v < 4; v++) {                                                     \
+                    const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];       \
+                    const T alpha = v & 1 ? (T)0.5 : (T)1, beta = v & 1 ? (T)0.25 : 0;        \
+                    char *raw = (char *)malloc((size_t)(k * n) * sizeof(T) + 128);            \
+                    T *B = (T *)((((uintptr_t)raw + 63) & ~(uintptr_t)63) + (v & 2 ? 16 : 0)); \
+                    T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                          \
+                    T *C0 = (T *)malloc((size_t)(m * n) * sizeof(T));                         \
+                    T *C[4];                                                                  \
+                    int64_t i;                                                                \
+                    for (i = 0; i < m * k; i++) A[i] = (T)uniform();                          \
+                    for (i = 0; i < k * n; i++) B[i] = (T)uniform();                          \
+                    for (i = 0; i < m * n; i++) C0[i] = (T)uniform();                         \
+                    for (t = 0; t < 4; t++) { /* on / off, 1 / 2 threads */                   \
+                        C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));                      \
+                        memcpy(C[t], C0, (size_t)(m * n) * sizeof(T));                        \
+                        nni_gemm_b_packing_set(!(t & 1));                                     \
+                        nn_set_num_threads(1 + (t >> 1));                                     \
+                        CHECK(nn_gemm_##S(C[t], A, B, m, n, k, 0, 0, alpha, beta, NULL) ==    \
+                                  NN_OK,                                                      \
+                              "gemm failed");                                                 \
+                    }                                                                         \
+                    nni_gemm_b_packing_set(1);                                                \
+                    nn_set_num_threads(1);                                                    \
+                    for (t = 1; t < 4; t++)                                                   \
+                        CHECK(memcmp(C[0], C[t], (size_t)(m * n) * sizeof(T)) == 0,           \
+                              #S " %lldx%lldx%lld blocks %d variant %d: B packed while read " \
+                                 "and packed first (1, 2 threads) differ (%d)",               \
+                              (long long)m, (long long)n, (long long)k, b, v, t);             \
+                    if (v == 3) check_gemm_##S(m, n, k, 0, 0, alpha, beta, 1);                 \
+                    free(raw), free(A), free(C0);                                             \
+                    for (t = 0; t < 4; t++) free(C[t]);                                       \
+                }                                                                             \
+        }                                                                                     \
+        nni_gemm_blocking_set(0, 0, 0);                                                       \
+    }                                                                                         \
+                                                                                              \
     /* Products too large to share a whole packed operand (made so here by a small limit and \
      * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
      * rows split (gemm.c, gemm_parallel_blocks), or in the other loop order one block of      \
@@ -753,6 +803,8 @@ int main(void)
             test_threads_f64();
             test_b_in_place_f32();
             test_b_in_place_f64();
+            test_b_packing_f32();
+            test_b_packing_f64();
             test_a_rows_a_way_apart_f32();
             test_a_rows_a_way_apart_f64();
             test_k_split_f32();
