@@ -431,6 +431,9 @@ void nni_gemm_shared_max_set(int64_t bytes);
  * the kernel set can; tests and benchmarks: _set(0) packs B in a pass of its own, as before. */
 int nni_gemm_b_packing_off(void);
 void nni_gemm_b_packing_set(int on);
+/* Tests: _set(0) packs B where gemm.c would read it in place (b_in_place_applies). */
+int nni_gemm_b_in_place_off(void);
+void nni_gemm_b_in_place_set(int on);
 
 /* The kernel chosen once (dispatch.c): NNFAST_GEMM_KERNEL when it is available on this CPU,
  * else the best the CPU supports.                                                           */

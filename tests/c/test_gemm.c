@@ -407,19 +407,25 @@ static void guarded_free(unsigned char *p, size_t bytes)
                 T *Bal = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);                       \
                 T *Bmis = (T *)((char *)Bal + 16);                                            \
                 T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                              \
-                T *C[3], *R = (T *)malloc((size_t)(m * n) * sizeof(T));                       \
+                T *C[4], *R = (T *)malloc((size_t)(m * n) * sizeof(T));                       \
                 T *E = (T *)malloc((size_t)(m * n) * sizeof(T));                              \
                 int64_t i, worst = -1;                                                        \
                 for (i = 0; i < m * k; i++) A[i] = (T)uniform();                              \
                 for (i = 0; i < k * n; i++) Bal[i] = (T)uniform();                            \
                 nn_gemm_naive_##S(R, A, Bal, m, n, k, ta, 0, 1, 0, NULL);                     \
-                for (t = 0; t < 3; t++) C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));     \
+                for (t = 0; t < 4; t++) C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));     \
                 for (t = 0; t < 2; t++) { /* B in place, on 1 and 2 threads */                \
                     nn_set_num_threads(t + 1);                                                \
                     CHECK(nn_gemm_##S(C[t], A, Bal, m, n, k, ta, 0, 1, 0, NULL) == NN_OK,     \
                           "gemm failed");                                                     \
                 }                                                                             \
-                nn_set_num_threads(1); /* B packed: the same values 16 bytes further on */    \
+                nn_set_num_threads(1); /* B packed */                                         \
+                nni_gemm_b_in_place_set(0);                                                   \
+                CHECK(nn_gemm_##S(C[3], A, Bal, m, n, k, ta, 0, 1, 0, NULL) == NN_OK,         \
+                      "gemm failed");                                                         \
+                nni_gemm_b_in_place_set(1);                                                   \
+                /* the same values 16 bytes further on: in place with 64-byte vectors, else    \
+                 * packed */                                                                  \
                 memmove(Bmis, Bal, (size_t)(k * n) * sizeof(T));                              \
                 CHECK(nn_gemm_##S(C[2], A, Bmis, m, n, k, ta, 0, 1, 0, NULL) == NN_OK,        \
                       "gemm failed");                                                         \
@@ -434,10 +440,13 @@ static void guarded_free(unsigned char *p, size_t bytes)
                 CHECK(worst < 0, #S " gemm, B in place, %lldx%lldx%lld ta %d: C[%lld] off",   \
                       (long long)m, (long long)n, (long long)k, ta, (long long)worst);        \
                 CHECK(memcmp(C[0], C[1], (size_t)(m * n) * sizeof(T)) == 0 &&                 \
-                          memcmp(C[0], C[2], (size_t)(m * n) * sizeof(T)) == 0,               \
-                      #S " gemm %lldx%lldx%lld ta %d: B in place (1 and 2 threads) and packed " \
-                         "differ", (long long)m, (long long)n, (long long)k, ta);             \
+                          memcmp(C[0], C[2], (size_t)(m * n) * sizeof(T)) == 0 &&             \
+                          memcmp(C[0], C[3], (size_t)(m * n) * sizeof(T)) == 0,               \
+                      #S " gemm %lldx%lldx%lld ta %d: B in place (1 and 2 threads, on a line " \
+                         "and 16 bytes on) and packed differ", (long long)m, (long long)n,    \
+                      (long long)k, ta);                                                      \
                 free(raw), free(A), free(R), free(E), free(C[0]), free(C[1]), free(C[2]);     \
+                free(C[3]);                                                                   \
             }                                                                                 \
     }                                                                                         \
                                                                                               \
