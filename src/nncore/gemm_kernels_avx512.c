@@ -18,6 +18,14 @@
 
 #include <immintrin.h>
 
+/* prefetchw: every CPU with AVX-512 has it (PRFCHW), but the compiler emits it only with
+ * -mprfchw, which the build does not give */
+#if defined(__GNUC__) || defined(__clang__)
+#define NNI_PREFETCHW(p) __asm__ volatile("prefetchw %0" : : "m"(*(const char *)(p)))
+#else
+#define NNI_PREFETCHW(p) _m_prefetchw((const void *)(p))
+#endif
+
 #define UKR_NAME nni_ukr_avx512_f32
 #define UKR_NARROW_NAME nni_ukr_narrow_avx512_f32
 #define UKR_MR 12
@@ -36,6 +44,7 @@
 #define UKR_MASKLOAD(p, m) _mm512_maskz_loadu_ps(m, p)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
+#define UKR_PREFETCH_W(p) NNI_PREFETCHW(p)
 #define UKR_KEEP_OPS /* the float operations, for the edge and 8 x 48 kernels next */
 static
 #include "gemm_ukr_simd.h"
@@ -91,6 +100,7 @@ static
 #define UKR_MASKLOAD(p, m) _mm512_maskz_loadu_pd(m, p)
 #define UKR_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define UKR_PREFETCH_L2(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
+#define UKR_PREFETCH_W(p) NNI_PREFETCHW(p)
 #define UKR_KEEP_OPS
 static
 #include "gemm_ukr_simd.h"

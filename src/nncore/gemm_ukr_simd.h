@@ -13,6 +13,7 @@
  *   UKR_FMA(a, b, c)  a * b + c, fused;  UKR_ADD(a, b), UKR_MUL(a, b)
  *   UKR_PREFETCH(p)   a hint to fetch the cache line at p into L1 (may be empty)
  *   UKR_PREFETCH_L2(p)  the same into L2 only (may be empty)
+ *   UKR_PREFETCH_W(p)  (optional) a hint to fetch the line at p for writing (prefetchw)
  *   UKR_KEEP_OPS      (optional) keep the type and operation macros defined afterwards, for
  *                     another kernel of the same type
  *   UKR_WITH_B_PACKING  (optional) also define UKR_NAME_b_packing: B read in place and
@@ -114,6 +115,13 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
     UKR_V acc[UKR_MR][UKR_NV];
     const char *ab[UKR_A_BASES];
     const int64_t k_main = kc > UKR_C_AHEAD ? kc - UKR_C_AHEAD : 0;
+#ifdef UKR_PREFETCH_W
+    /* a short k and C written, not read (beta 0): C's lines asked for writing at once, the
+     * loop too short to hide the read prefetches' two steps */
+    const int c_for_writing = beta == 0 && kc <= UKR_C_AHEAD;
+#else
+    const int c_for_writing = 0;
+#endif
     int64_t p;
     int i, j;
     UKR_UNROLL
@@ -123,6 +131,12 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
         UKR_UNROLL
         for (j = 0; j < UKR_NV; j++) {
             acc[i][j] = UKR_ZERO();
+#ifdef UKR_PREFETCH_W
+            if (c_for_writing) {
+                UKR_PREFETCH_W(UKR_C_LINE(c + i * ldc, j));
+                continue;
+            }
+#endif
             /* C's rows are written at the end: start fetching them into L2 now, behind the
              * loop */
             UKR_PREFETCH_L2(UKR_C_LINE(c + i * ldc, j));
@@ -135,7 +149,8 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
     UKR_UNROLL
     for (i = 0; i < UKR_MR; i++) { /* ... and from L2 into L1 just before they are needed */
         UKR_UNROLL
-        for (j = 0; j < UKR_NV; j++) UKR_PREFETCH(UKR_C_LINE(c + i * ldc, j));
+        for (j = 0; j < UKR_NV; j++)
+            if (!c_for_writing) UKR_PREFETCH(UKR_C_LINE(c + i * ldc, j));
     }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
@@ -328,6 +343,7 @@ static void UKR_CAT(UKR_NARROW_NAME, _b_in_place)(int64_t kc, const UKR_T *a, in
 #undef UKR_MUL
 #undef UKR_PREFETCH
 #undef UKR_PREFETCH_L2
+#undef UKR_PREFETCH_W
 #undef UKR_MASK_T
 #undef UKR_MASK
 #undef UKR_MASKLOAD
