@@ -12,7 +12,10 @@
  *                   padding takes an edge kernel (fewer vectors, tile_kernel); in the A-in-L1
  *                   order with A stored (m, k) and alpha 1 the kernels read A's rows in place
  *                   (a_in_place_applies) instead of a packed copy; for a C of few rows and B
- *                   stored (k, n) in aligned rows, B's rows too (b_in_place_applies).
+ *                   stored (k, n) in rows of whole lines, B's rows too (b_in_place_applies).
+ *                   Otherwise B stored (k, n) is packed by the first row panel's kernels as
+ *                   they read it (b_packing, where the set has such kernels), not in a pass
+ *                   of its own before the block.
  *   gemm_planned()  one op(B) packed once for many products (a layer's forward over chunks of
  *                   rows, network.c), then gemm_range against it.
  * Blocking (dispatch.c, from the caches the CPU reports): a kc x NR panel of B stays in L1, the
