@@ -1007,10 +1007,10 @@ static int a_in_place_applies(const gemm_args *g)
  * the kernel's). B need not start on a line with AVX-512's vectors (vl 16 floats or 8
  * doubles): read in place 16 bytes past one (NumPy's arrays), every load split across two
  * lines, it still beat the packed copy, which pays for its own reads of the same rows.
- * Emerald Rapids Xeon guest, bench_gemm_configs -o 16, medians of 11 rounds (load < 0.3),
+ * Emerald Rapids Xeon guest, bench_gemm_configs -o 16, medians of 11-15 rounds (load < 0.3),
  * in place against packed (the first row panel packing B, b_packing), 1 thread / 2 threads:
- * 64 x 256 x 784 1.08x / 1.06x, 64 x 128 x 256 1.05x / 1.3x, 32 x 256 x 784 1.25x,
- * 64 x 64 x 520 1.2x, 128 x 128 x 128 1.07x. The narrower sets keep the rule's alignment:
+ * 64 x 256 x 784 1.08x / 1.06x, 64 x 128 x 256 1.05x / 1.3x, 32 x 256 x 784 1.25x (1 thread),
+ * 64 x 64 x 520 1.2x, 128 x 128 x 128 1.07x; 128 x 256 x 784 moved too much to call. The narrower sets keep the rule's alignment:
  * not measured on the machines that run them. The same sums over the same values: no bits
  * change (test_gemm: in place, B aligned and 16 bytes on, against packed). */
 static int b_in_place_applies(const gemm_args *g)

@@ -544,8 +544,10 @@ static void guarded_free(unsigned char *p, size_t bytes)
      * past one, alpha and beta, the epilogue; and within the bound of gemm_naive. */         \
     static void test_b_packing_##S(void)                                                      \
     {                                                                                         \
-        static const int64_t shapes[][3] = {{257, 300, 301}, {5, 200, 70},  {8, 96, 40},      \
-                                            {130, 1030, 67}, {64, 512, 600}, {300, 48, 9}};   \
+        /* each takes the blocked path with B packed (none is small enough for the direct   \
+         * kernels, B read in place, narrow or transposed): 5 rows, one row panel of 8, more */ \
+        static const int64_t shapes[][3] = {{257, 300, 301}, {5, 300, 1000}, {8, 100, 1400},  \
+                                            {130, 1030, 67}, {64, 512, 600}, {100, 200, 520}}; \
         int s, v, t, b;                                                                       \
         if (!nni_gemm_kernel_get()->ukr_bpack_##S) return; /* packs B in a pass: as below */   \
         for (b = 0; b < 2; b++) {                                                             \
