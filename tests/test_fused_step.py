@@ -10,8 +10,10 @@ bits: for sgd, sgd with momentum, nesterov and adam, with and without L2, with d
 with sample weights, float32 and float64, on 1 and 2 threads, on shapes like W3's and W4's
 (odd batch sizes, a short last batch), one large enough that its products and its first
 layer's update are split over the threads, one whose output layer's weight gradient is
-computed transposed (the step then follows C's blocks in the caller's layout), and one whose
-first layer is larger than L2 (stepped after its product, in one sweep). A diverging fit must
+computed transposed (the step then follows C's blocks in the caller's layout), one whose
+first layer is larger than L2 (each tile of its gradient stepped as the kernel computes it, the
+gradient never stored), and one larger than L2 from a batch longer than a k block (stepped
+after its product, in one sweep). A diverging fit must
 stop with every parameter as the unfused step leaves it (no layer stepped on a non-finite
 loss). sgd without momentum keeps its velocity only at each epoch's last batch: after each
 epoch it holds the unfused step's values.
@@ -33,8 +35,12 @@ SHAPES = {  # layers, rows, batch size
     # the last layer's dW (2100 x 10 x 128) runs as the transposed product on the blocked
     # path, which steps C block by block in the caller's layout
     "transposed_dw": ([40, 2100, 10], 200, 128),
-    # a first layer larger than a 2 MiB L2 (2.1 MiB in float32): stepped after its product
+    # a first layer larger than a 2 MiB L2 (2.1 MiB in float32): each tile stepped from the
+    # kernel's sums (gemm.c's step_tiles)
     "over_l2": ([700, 800, 10], 72, 32),
+    # larger than L2 too, from a batch of 600 (k blocks of at most 512 floats): its gradient
+    # in two k blocks, stepped after the product in one sweep
+    "over_l2_long_batch": ([520, 1100, 10], 1200, 600),
 }
 OPTIMIZERS = {
     "sgd": dict(optimizer="sgd", lr=0.05),

@@ -105,10 +105,13 @@ int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T 
                                const NNI_F(products) *prod)
 {
     const NN_T inv_m = (NN_T)1 / (NN_T)m;
-    /* the step inside the product when dW fits in L2; a larger one (W4's 2048 x 2048, 16 MiB)
-     * steps after it in one sweep: stepping W's rows block by block ran W4 1.04x slower
-     * (paired runs at load ~0.9: indicative, but no sign of a gain) */
-    const int fuse = step && (double)k * (double)n * sizeof(NN_T) <= (double)nn_cache_size(2);
+    /* the step inside the product when dW fits in L2, or when the product steps each tile as
+     * its kernel computes it (prod->step_tiles: W4's 2048 x 2048, 16 MiB, from a batch in one
+     * k block); else after it in one sweep: stepping W's rows block by block, as the product
+     * finished each block, ran W4 1.04x slower (paired runs at load ~0.9: indicative, but no
+     * sign of a gain) */
+    const int fuse = step && ((double)k * (double)n * sizeof(NN_T) <= (double)nn_cache_size(2) ||
+                              prod->step_tiles(k, n, m, 1, 0, inv_m, accumulate ? 1 : 0));
     colsum_job cs;
     int64_t chunks;
     int st;

@@ -180,6 +180,8 @@ typedef struct {
                            * _ROUNDED                                                          */
     int alpha_on_tiles;   /* a bfloat16 product's alpha, not a power of two, scales each tile  */
     const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
+    int step_tiles;       /* each tile takes the step from the kernel's sums, C never written
+                           * (step_tiles_apply)                                                */
     int64_t step_off;     /* C's first element in the step's arrays                            */
     NN_T step_c[NNI_STEP_CONSTS];
 } gemm_args;
@@ -248,6 +250,38 @@ static void step_tile(const gemm_args *g, int64_t i0, int64_t j0, int64_t rows, 
         }
 }
 
+/* The lines of the step's parameters and state of the tile at the kernel's (i0, j0), rows x
+ * cols, asked for into L2 before the kernel computes the tile, so that the step after it finds
+ * them there (step_tiles). L2, not L1: the kernel's k x NR panel of B fills L1 (256 x 48
+ * floats: 48 KiB), and lines fetched into L1 had left it again by the step (W4, 2 threads,
+ * fits alternating in one process, 15 rounds: L1 1.012x against the sweep, L2 1.025x). */
+NNI_ALWAYS_INLINE static inline void prefetch_step_tile(const gemm_args *g, int64_t i0,
+                                                        int64_t j0, int64_t rows, int64_t cols)
+{
+    const NNI_F(optim_step) *s = g->step;
+    NN_T *const arrays[3] = {s->params, s->state1, s->state2};
+    int64_t i, a;
+    for (i = 0; i < rows; i++) {
+        const int64_t e = g->step_off + (i0 + i) * g->ldc + j0;
+        for (a = 0; a < 3 && arrays[a]; a++) {
+            const uintptr_t first = (uintptr_t)(arrays[a] + e) & ~(uintptr_t)63;
+            nni_prefetch_l2((const void *)first,
+                            (size_t)((uintptr_t)(arrays[a] + e + cols) - first));
+        }
+    }
+}
+
+/* The step on the tile the kernel just wrote into `tile` (row stride nr), at the kernel's
+ * (i0, j0), rows x cols: the gradient read from the tile, not from C (step_tiles). */
+static void step_from_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
+                           int64_t rows, int64_t cols)
+{
+    int64_t i;
+    for (i = 0; i < rows; i++)
+        NNI_F(optim_step_elems_from)(g->step, g->step_c, g->step_off + (i0 + i) * g->ldc + j0,
+                                     cols, tile + i * nr);
+}
+
 /* The kernel for a tile of `cols` columns (of a panel nr wide): -1, the full kernel, or
  * v, when the columns fit v + 1 vectors, the edge kernel that computes only those (*width:
  * the columns it writes). n = 256 against 8 x 48 tiles ends in a panel of 16 columns: the
@@ -290,10 +324,11 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             const int e = tile_kernel(g->kr, cols, &width);
             /* a full tile straight into C; an edge or transposed one into a buffer first */
             const int direct = rows == mr && cols == width && !g->transposed &&
-                               !g->alpha_on_tiles;
+                               !g->alpha_on_tiles && !g->step_tiles;
             NN_T *dst = direct ? g->C + (ic + ir) * g->ldc + jc + jr : tile;
             const int64_t ldd = direct ? g->ldc : nr;
             const NN_T b0 = direct ? beta : (NN_T)0;
+            if (g->step_tiles) prefetch_step_tile(g, ic + ir, jc + jr, rows, cols);
             if (b_fill && ir == 0 && e < 0 && cols == nr) /* B's panel packed as it is read */
                 UKR_BPACK(g->kr)(kc, a_rows && rows == mr ? a_rows : ap,
                                  a_rows && rows == mr ? g->k : 0, b_src + jr, g->n,
@@ -308,7 +343,8 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             else
                 (e < 0 ? UKR(g->kr) : EDGE(g->kr)[e])(kc, ap + ir * pk, bp + jr * pk, dst, ldd,
                                                       b0);
-            if (!direct) write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
+            if (g->step_tiles) step_from_tile(g, tile, nr, ic + ir, jc + jr, rows, cols);
+            else if (!direct) write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
         }
     }
     /* the epilogue once over the block, in rows of nc (or mc) values rather than tile rows of
@@ -317,7 +353,7 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
      * was just written; re-reading one value costs far less than the 2 kc FLOP of the last k
      * block spent on it. */
     if (last && g->ep) epilogue_tile(g, ic, jc, mc, nc);
-    if (last && g->step) step_tile(g, ic, jc, mc, nc);
+    if (last && g->step && !g->step_tiles) step_tile(g, ic, jc, mc, nc);
 }
 
 /* alpha op(A)[i0 : i0+len, pc : pc+kc] in panels of mr rows (a_side), or op(B)[pc : pc+kc,
@@ -1034,6 +1070,24 @@ enum { PATH_DIRECT_KERNELS, PATH_DIRECT_LOOP, PATH_NARROW, PATH_BLOCKED };
  * (each may be NULL): the path, and for the blocked path the orientation (transposed or not)
  * and the blocking. A function of the shape, the transpositions, whether C has an epilogue
  * or a step, the kernel and the machine's caches, never of the thread count. */
+/* A product with the optimizer step whose every tile is final after one kernel call (k in one
+ * block, beta 0: C not read) and whose C is larger than L2 steps each tile from the kernel's
+ * sums as soon as they are computed, the tile's parameters asked for while the kernel runs,
+ * and never writes C: the gradient of a training step is not read again once stepped. W4's
+ * 2048 x 2048 x 256 dW then moves W through the core once (read, written) where the product
+ * wrote dW and the step after it (dense.c: a C beyond L2 is stepped in one sweep) read dW and
+ * W and wrote W: W4, 2 threads, fits alternating in one process, 15 rounds: 1.011x and 1.025x
+ * (quartiles 0.98-1.11); 1 thread 1.064x (7 rounds, 0.93-1.10). A C within L2 keeps the step
+ * of each block as the block is final: W3's 784 x 256 x 64 (k 64: a short kernel a tile, the
+ * step's 8 calls of 48 elements beside it) ran 0.95x with tile steps. The same elements take
+ * the same step from the same sums: the bits of the product followed by the step. Not with a
+ * transposed product (tiles in the caller's columns) or a bfloat16 alpha that scales tiles. */
+static int step_tiles_apply(const gemm_args *g, NN_T beta)
+{
+    return g->step && beta == 0 && g->kc >= g->k && !g->transposed && !g->alpha_on_tiles &&
+           (double)g->m * (double)g->n * sizeof(NN_T) > (double)nn_cache_size(2);
+}
+
 static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int64_t m,
                         int64_t n, int64_t k, int trans_a, int trans_b, NN_T alpha, NN_T beta,
                         const epilogue_t *ep, const NNI_F(optim_step) *step, int bf16)
@@ -1057,6 +1111,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->k0 = 0;
     g->k1 = k;
     g->step = step;
+    g->step_tiles = 0;
     g->alpha = alpha;
     g->beta = beta;
     g->ep = epilogue_is_empty(ep) ? NULL : ep;
@@ -1144,6 +1199,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         g->b_in_place = !g->bf16 && b_in_place_applies(g);
         g->b_packing = !g->bf16 && !g->b_in_place && UKR_BPACK(g->kr) && !g->trans_b &&
                        !g->transposed && !nni_gemm_b_packing_off();
+        g->step_tiles = step_tiles_apply(g, beta);
         if (g->a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
             const int64_t m_blocks = (g->m + bl.mc - 1) / bl.mc;
             g->mc = round_up((g->m + m_blocks - 1) / m_blocks, mr);
@@ -1247,9 +1303,37 @@ static int gemm_step_bf16(float *C, const float *A, const float *B, int64_t m, i
 #endif
 
 /* The training products by precision (internal.h): nn_products' values index the table. */
-static const NNI_F(products) products_native = {NN_F(gemm), NNI_F(gemm_step)};
+static int step_tiles_of(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                         NN_T alpha, NN_T beta, int bf16)
+{
+    gemm_args g;
+    NN_T dummy = 0;
+    NNI_F(optim_step) s;
+    memset(&s, 0, sizeof s);
+    if (m <= 0 || n <= 0 || k <= 0 ||
+        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, alpha, beta, NULL,
+                     &s, bf16) != PATH_BLOCKED)
+        return 0;
+    return g.step_tiles;
+}
+
+static int step_tiles_native(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                             NN_T alpha, NN_T beta)
+{
+    return step_tiles_of(m, n, k, trans_a, trans_b, alpha, beta, 0);
+}
+
+static const NNI_F(products) products_native = {NN_F(gemm), NNI_F(gemm_step),
+                                                step_tiles_native};
 #ifdef NN_ELEM_F32
-static const NNI_F(products) products_bf16 = {nn_gemm_bf16_f32, gemm_step_bf16};
+static int step_tiles_bf16(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                           float alpha, float beta)
+{
+    return step_tiles_of(m, n, k, trans_a, trans_b, alpha, beta, 1);
+}
+
+static const NNI_F(products) products_bf16 = {nn_gemm_bf16_f32, gemm_step_bf16,
+                                              step_tiles_bf16};
 static const NNI_F(products) *const products_table[] = {&products_native, &products_bf16};
 #else
 static const NNI_F(products) *const products_table[] = {&products_native, NULL};
@@ -1285,6 +1369,7 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
     }
     return prof ? nni_profile_leave(st) : st;
 }
+
 
 int64_t NNI_F(gemm_k_split_at)(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b)
 {

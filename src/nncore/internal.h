@@ -331,8 +331,15 @@ static inline int64_t nni_pack_rows_ahead(int64_t row_stride_bytes, int64_t row_
 {
     return row_stride_bytes >= 4096 && row_bytes <= 2048 ? 8 : kc;
 }
+/* GCC takes a function of prefetches alone for one without effects and may drop its calls:
+ * such functions are inlined, always. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NNI_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define NNI_ALWAYS_INLINE
+#endif
 /* Ask for the lines of bytes at p to be brought into L2 (a hint: no effect on results). */
-static inline void nni_prefetch_l2(const void *p, size_t bytes)
+NNI_ALWAYS_INLINE static inline void nni_prefetch_l2(const void *p, size_t bytes)
 {
 #if defined(__GNUC__) || defined(__clang__)
     const char *c = (const char *)p;
@@ -885,10 +892,16 @@ int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t cou
 void NNI_F(optim_step_consts)(const NNI_F(optim_step) *s, NN_T c[NNI_STEP_CONSTS]);
 void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
                              int64_t i0, int64_t i1);
+/* The step of elements e .. e+count-1 with their gradient read from g[0 .. count-1] instead
+ * of s->grads + e: the same arithmetic, so the bits of storing g there first. */
+void NNI_F(optim_step_elems_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
+                                  int64_t e, int64_t count, const NN_T *g);
 /* gemm.c: C (m, n) = alpha op(A) @ op(B) + beta C (no epilogue), C = s->grads + off, then
  * its m n elements take the step s (a layer's dW): on the blocked path each block of C as
  * soon as it is final, on the thread that computed it, while it is in cache; on the others
- * after the product. The bits of gemm followed by optim_step_range(s, off, m n).            */
+ * after the product. The bits of gemm followed by optim_step_range(s, off, m n). A C larger
+ * than L2 from k in one block with beta 0 (products' step_tiles) takes the step tile by tile
+ * from the kernel's sums and is left unwritten: its values are the step's gradient only.  */
 int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                      int trans_a, int trans_b, NN_T alpha, NN_T beta,
                      const NNI_F(optim_step) *s, int64_t off);
@@ -904,14 +917,19 @@ typedef struct {
     int (*gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                      int trans_a, int trans_b, NN_T alpha, NN_T beta,
                      const NNI_F(optim_step) *s, int64_t off);
+    /* 1 when gemm_step of this shape steps each tile as the kernel computes it and leaves C
+     * unwritten (gemm.c's step_tiles_apply)                                                */
+    int (*step_tiles)(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, NN_T alpha,
+                      NN_T beta);
 } NNI_F(products);
 const NNI_F(products) *NNI_F(products_of)(nn_products p);
 
 /* dense.c: dense_backward writing dW and db (accumulate = 0: dW = A_prev^T delta / m, C never
  * read) or adding to them (accumulate = 1: nn_dense_backward's contract). With step (or
- * NULL), dW and db are step->grads + off and take the step: when dW fits in L2, delta_prev
- * first (it reads W), then dW, stepped block by block as the product writes it (gemm_step),
- * then db; else the layer's step after delta_prev, in one sweep.                          */
+ * NULL), dW and db are step->grads + off and take the step: when dW fits in L2 or the
+ * product steps its tiles (step_tiles), delta_prev first (it reads W), then dW, stepped as the
+ * product computes it (gemm_step; dW's values then unspecified with step_tiles), then db;
+ * else the layer's step after delta_prev, in one sweep.                                   */
 int NNI_F(dense_backward_into)(NN_T *dW, NN_T *db, NN_T *delta_prev, const NN_T *A_prev,
                                const NN_T *W, const NN_T *delta, int64_t m, int64_t k,
                                int64_t n, nn_act act_prev, int accumulate,

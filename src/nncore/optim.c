@@ -207,3 +207,14 @@ void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_C
         adam_elems(s->params, s->state1, s->state2, s->grads, i0, i1, c[0], c[1], c[2], c[3],
                    c[4], c[5]);
 }
+
+void NNI_F(optim_step_elems_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
+                                  int64_t e, int64_t count, const NN_T *g)
+{
+    if (s->cfg->optimizer == NN_OPT_SGD)
+        sgd_elems(s->params + e, s->state1 ? s->state1 + e : NULL, g, 0, count, c[0], c[1],
+                  s->cfg->nesterov);
+    else
+        adam_elems(s->params + e, s->state1 + e, s->state2 + e, g, 0, count, c[0], c[1], c[2],
+                   c[3], c[4], c[5]);
+}
