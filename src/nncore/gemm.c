@@ -276,10 +276,8 @@ NNI_ALWAYS_INLINE static inline void prefetch_step_tile(const gemm_args *g, int6
 static void step_from_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
                            int64_t rows, int64_t cols)
 {
-    int64_t i;
-    for (i = 0; i < rows; i++)
-        NNI_F(optim_step_elems_from)(g->step, g->step_c, g->step_off + (i0 + i) * g->ldc + j0,
-                                     cols, tile + i * nr);
+    NNI_F(optim_step_rows_from)(g->step, g->step_c, g->step_off + i0 * g->ldc + j0, g->ldc, rows,
+                                cols, tile, nr);
 }
 
 /* The kernel for a tile of `cols` columns (of a panel nr wide): -1, the full kernel, or

@@ -892,10 +892,12 @@ int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t cou
 void NNI_F(optim_step_consts)(const NNI_F(optim_step) *s, NN_T c[NNI_STEP_CONSTS]);
 void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
                              int64_t i0, int64_t i1);
-/* The step of elements e .. e+count-1 with their gradient read from g[0 .. count-1] instead
- * of s->grads + e: the same arithmetic, so the bits of storing g there first. */
-void NNI_F(optim_step_elems_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
-                                  int64_t e, int64_t count, const NN_T *g);
+/* The step of `rows` runs of `cols` elements, run r at e + r lde, with their gradient read
+ * from g + r ldg instead of s->grads: the same arithmetic, so the bits of storing g there
+ * first (gemm.c's tiles stepped as the kernel computes them). */
+void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
+                                 int64_t e, int64_t lde, int64_t rows, int64_t cols,
+                                 const NN_T *g, int64_t ldg);
 /* gemm.c: C (m, n) = alpha op(A) @ op(B) + beta C (no epilogue), C = s->grads + off, then
  * its m n elements take the step s (a layer's dW): on the blocked path each block of C as
  * soon as it is final, on the thread that computed it, while it is in cache; on the others
