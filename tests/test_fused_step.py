@@ -7,13 +7,13 @@ gradient into zeroed buffers, then one optimizer step over every parameter. Both
 fresh processes, the small-network engine off (NNFAST_SMALL_ENGINE=0) so that every shape
 takes the general path, and the parameters, optimizer results and loss curves must be the same
 bits: for sgd, sgd with momentum, nesterov and adam, with and without L2, with dropout and
-with sample weights, float32 and float64, on 1 and 2 threads, on shapes like W3's and W4's
-(odd batch sizes, a short last batch), one large enough that its products and its first
-layer's update are split over the threads, one whose output layer's weight gradient is
-computed transposed (the step then follows C's blocks in the caller's layout), one whose
-first layer is larger than L2 (each tile of its gradient stepped as the kernel computes it, the
-gradient never stored), and one larger than L2 from a batch longer than a k block (stepped
-after its product, in one sweep). A diverging fit must
+with sample weights, float32 and float64 (and bfloat16 products on the shape larger than L2),
+on 1 and 2 threads, on shapes like W3's and W4's (odd batch sizes, a short last batch), one
+large enough that its products and its first layer's update are split over the threads, one
+whose output layer's weight gradient is computed transposed (the step then follows C's blocks
+in the caller's layout), one whose first layer is larger than L2 (each tile of its gradient
+stepped as the kernel computes it, the gradient never stored), and one larger than L2 from a
+batch longer than a k block (stepped after its product, in one sweep). A diverging fit must
 stop with every parameter as the unfused step leaves it (no layer stepped on a non-finite
 loss). sgd without momentum keeps its velocity only at each epoch's last batch: after each
 epoch it holds the unfused step's values.
@@ -96,6 +96,11 @@ for threads in (1, 2):
             model.fit(X, y, epochs=2, batch_size=batch, alpha=1e-3, shuffle=True,
                       sample_weight=sw, **OPTIMIZERS["adam"])
             record(f"{threads}/{shape}/{dtype}/weighted", model)
+        if shape == "over_l2":  # bfloat16 products (batch 32: alpha 1/32 packed, tiles stepped)
+            for opt, fit in OPTIMIZERS.items():
+                model = nnfast.MLP(layers, "relu", seed=7, dtype="bfloat16")
+                model.fit(X, y, epochs=2, batch_size=batch, shuffle=True, **fit)
+                record(f"{threads}/{shape}/bfloat16/{opt}", model)
         # sgd without momentum: the fused steps keep the velocity at each epoch's last batch
         # only (train.c); after each epoch it is the unfused step's, -lr g of that batch
         for dtype in ("float32", "float64"):
