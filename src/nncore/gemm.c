@@ -1044,9 +1044,10 @@ static int a_in_place_applies(const gemm_args *g)
  * Emerald Rapids Xeon guest, bench_gemm_configs -o 16, medians of 11-15 rounds (load < 0.3),
  * in place against packed (the first row panel packing B, b_packing), 1 thread / 2 threads:
  * 64 x 256 x 784 1.08x / 1.06x, 64 x 128 x 256 1.05x / 1.3x, 32 x 256 x 784 1.25x (1 thread),
- * 64 x 64 x 520 1.2x, 128 x 128 x 128 1.07x; 128 x 256 x 784 moved too much to call. The narrower sets keep the rule's alignment:
- * not measured on the machines that run them. The same sums over the same values: no bits
- * change (test_gemm: in place, B aligned and 16 bytes on, against packed). */
+ * 64 x 64 x 520 1.2x, 128 x 128 x 128 1.07x; 128 x 256 x 784 moved too much to call. The
+ * narrower sets keep the rule's alignment: not measured on the machines that run them. The
+ * same sums over the same values: no bits change (test_gemm: in place, B aligned and 16 bytes
+ * on, against packed). */
 static int b_in_place_applies(const gemm_args *g)
 {
     const int64_t vl = VL(g->kr), row_bytes = g->n * (int64_t)sizeof(NN_T);
@@ -1064,10 +1065,6 @@ static int b_in_place_applies(const gemm_args *g)
 /* The path a product takes (gemm_prepare). */
 enum { PATH_DIRECT_KERNELS, PATH_DIRECT_LOOP, PATH_NARROW, PATH_BLOCKED };
 
-/* g for C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue ep or the optimizer step
- * (each may be NULL): the path, and for the blocked path the orientation (transposed or not)
- * and the blocking. A function of the shape, the transpositions, whether C has an epilogue
- * or a step, the kernel and the machine's caches, never of the thread count. */
 /* A product with the optimizer step whose every tile is final after one kernel call (k in one
  * block, beta 0: C not read) and whose C is larger than L2 steps each tile from the kernel's
  * sums as soon as they are computed, the tile's parameters asked for while the kernel runs,
@@ -1086,6 +1083,10 @@ static int step_tiles_apply(const gemm_args *g, NN_T beta)
            (double)g->m * (double)g->n * sizeof(NN_T) > (double)nn_cache_size(2);
 }
 
+/* g for C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue ep or the optimizer step
+ * (each may be NULL): the path, and for the blocked path the orientation (transposed or not)
+ * and the blocking. A function of the shape, the transpositions, whether C has an epilogue
+ * or a step, the kernel and the machine's caches, never of the thread count. */
 static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int64_t m,
                         int64_t n, int64_t k, int trans_a, int trans_b, NN_T alpha, NN_T beta,
                         const epilogue_t *ep, const NNI_F(optim_step) *step, int bf16)
@@ -1367,7 +1368,6 @@ int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n
     }
     return prof ? nni_profile_leave(st) : st;
 }
-
 
 int64_t NNI_F(gemm_k_split_at)(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b)
 {

@@ -212,18 +212,12 @@ void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_ST
                                  int64_t e, int64_t lde, int64_t rows, int64_t cols,
                                  const NN_T *g, int64_t ldg)
 {
-    const nni_gemm_kernel *kr = nni_gemm_kernel_get();
     int64_t r;
-    if (s->cfg->optimizer == NN_OPT_SGD) {
-        const nni_sgd_step_t fn = SGD_OF(kr);
-        for (r = 0; r < rows; r++, e += lde, g += ldg) {
-            NN_T *const v = s->state1 ? s->state1 + e : NULL;
-            if (fn) fn(s->params + e, v, g, 0, cols, c[0], c[1], s->cfg->nesterov);
-            else nni_sgd_step(s->params + e, v, g, 0, cols, c[0], c[1], s->cfg->nesterov);
-        }
-    } else {
-        for (r = 0; r < rows; r++, e += lde, g += ldg)
+    for (r = 0; r < rows; r++, e += lde, g += ldg)
+        if (s->cfg->optimizer == NN_OPT_SGD)
+            sgd_elems(s->params + e, s->state1 ? s->state1 + e : NULL, g, 0, cols, c[0], c[1],
+                      s->cfg->nesterov);
+        else
             adam_elems(s->params + e, s->state1 + e, s->state2 + e, g, 0, cols, c[0], c[1],
                        c[2], c[3], c[4], c[5]);
-    }
 }
