@@ -222,3 +222,27 @@ def test_report_of_an_older_record_says_its_peak_is_the_nominal_one():
     text = "\n".join(report.machine_lines(old, {}))
     assert "peak = cores x clock x FLOP/cycle: float32 410 GFLOP/s" in text
     assert "SIMD clock" not in text and "nominal peak" not in text
+
+
+def test_the_peak_takes_the_higher_of_the_start_and_end_probes():
+    """A run whose first probe fell in a slow phase (every dtype at 0.8 of the rate, so the
+    float32 / float64 check does not see it) takes its peak from the probe at its end; a
+    slower end probe leaves the first's."""
+    table = machine.FLOPS_PER_CYCLE["avx512f"]
+    slow = {"float32": 149.3, "float64": 72.5}
+    described = {"cores": 2, "clock_ghz": 2.76, "isa": "avx512f",
+                 **machine.peaks(2, 2.76, table, slow), "flops_per_cycle": table}
+    got = machine.reprobe(described, measure=FakeProbe())
+    assert got["fma_gflops_per_core"] == {"float32": 200.0, "float64": 100.0}
+    assert got["peak_gflops"] == {"float32": 400.0, "float64": 200.0}
+    assert got["simd_clock_ghz"]["float32"] == pytest.approx(200.0 / 64)
+    assert got["fma_probes"] == [slow, {"float32": 200.0, "float64": 100.0}]
+    assert got["cores"] == 2 and got["isa"] == "avx512f"
+    fast = {"float32": 250.0, "float64": 125.0}
+    described = {**described, **machine.peaks(2, 2.76, table, fast)}
+    kept = machine.reprobe(described, measure=FakeProbe())
+    assert kept["peak_gflops"] == {"float32": 500.0, "float64": 250.0}
+    text = "\n".join(report.clock_lines(got))
+    assert ("FMA probes at the run's start and end: float32 149.3, float64 72.5 and "
+            "float32 200.0, float64 100.0 GFLOP/s per core; the peak takes the higher") in text
+    assert "float32 400 GFLOP/s" in text

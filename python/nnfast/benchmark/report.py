@@ -176,6 +176,11 @@ def clock_lines(machine):
                      f"(measured: {machine['isa']} FMA chains on every core at once, "
                      f"{_per_dtype(machine['fma_gflops_per_core'], '{:.1f}')} GFLOP/s per "
                      f"core / FLOP/cycle)")
+    probes = machine.get("fma_probes")
+    if probes:
+        lines.append(f"  FMA probes at the run's start and end: "
+                     f"{_per_dtype(probes[0], '{:.1f}')} and {_per_dtype(probes[1], '{:.1f}')} "
+                     f"GFLOP/s per core; the peak takes the higher")
     if peak:
         lines.append(f"  peak = {method}: {_per_dtype(peak, '{:.0f} GFLOP/s')}")
     else:
