@@ -225,9 +225,9 @@ def test_report_of_an_older_record_says_its_peak_is_the_nominal_one():
 
 
 def test_the_peak_takes_the_higher_of_the_start_and_end_probes():
-    """A run whose first probe fell in a slow phase (every dtype at 0.8 of the rate, so the
-    float32 / float64 check does not see it) takes its peak from the probe at its end; a
-    slower end probe leaves the first's."""
+    """A run whose first probe fell in a slow phase (every dtype at about 3/4 of the rate, so
+    the float32 / float64 check does not see it) takes its peak from the probe at its end; a
+    slower end probe leaves the first's; without a probe the report says nothing of probes."""
     table = machine.FLOPS_PER_CYCLE["avx512f"]
     slow = {"float32": 149.3, "float64": 72.5}
     described = {"cores": 2, "clock_ghz": 2.76, "isa": "avx512f",
@@ -246,3 +246,7 @@ def test_the_peak_takes_the_higher_of_the_start_and_end_probes():
     assert ("FMA probes at the run's start and end: float32 149.3, float64 72.5 and "
             "float32 200.0, float64 100.0 GFLOP/s per core; the peak takes the higher") in text
     assert "float32 400 GFLOP/s" in text
+    unmeasured = machine.reprobe({**described, "fma_gflops_per_core": {}},
+                                 measure=lambda dtype, threads: 0.0)
+    assert unmeasured["peak_method"] == machine.NOMINAL_METHOD
+    assert "FMA probes" not in "\n".join(report.clock_lines(unmeasured))

@@ -177,7 +177,7 @@ def clock_lines(machine):
                      f"{_per_dtype(machine['fma_gflops_per_core'], '{:.1f}')} GFLOP/s per "
                      f"core / FLOP/cycle)")
     probes = machine.get("fma_probes")
-    if probes:
+    if probes and all(probes):  # both measured (a CPU without the probe has neither)
         lines.append(f"  FMA probes at the run's start and end: "
                      f"{_per_dtype(probes[0], '{:.1f}')} and {_per_dtype(probes[1], '{:.1f}')} "
                      f"GFLOP/s per core; the peak takes the higher")
