@@ -156,6 +156,14 @@ def widest_isa(cpu_features, gemm_kernel=None):
     return None
 
 
+def peak_fields(n_cores, clock, isa, fma_per_core):
+    """The FLOP/cycle (halved where the FMA rate shows half-width units) and the peaks and
+    SIMD clocks describe() reports for these FMA rates."""
+    per_cycle = effective_flops_per_cycle(FLOPS_PER_CYCLE.get(isa), clock, fma_per_core)
+    return {"flops_per_cycle": per_cycle or {},
+            **peaks(n_cores, clock, per_cycle, fma_per_core)}
+
+
 def reprobe(described, measure=None):
     """describe()'s machine with the FMA rate measured again (at the end of a run) and each
     dtype's rate the higher of the two probes, the peaks and SIMD clocks from it; the probes
@@ -167,10 +175,8 @@ def reprobe(described, measure=None):
     first = dict(described.get("fma_gflops_per_core") or {})
     best = {dtype: max(first.get(dtype, 0.0), again.get(dtype, 0.0))
             for dtype in list(first) + [d for d in again if d not in first]}
-    per_cycle = effective_flops_per_cycle(FLOPS_PER_CYCLE.get(described["isa"]),
-                                          described["clock_ghz"], best)
-    return {**described, "flops_per_cycle": per_cycle or {},
-            **peaks(described["cores"], described["clock_ghz"], per_cycle, best),
+    return {**described,
+            **peak_fields(described["cores"], described["clock_ghz"], described["isa"], best),
             "fma_probes": [first, dict(again)]}
 
 
@@ -183,11 +189,8 @@ def describe():
     n_cores = cores()
     clock = measure_clock_ghz()
     isa = widest_isa(info.get("cpu_features", ""), info.get("gemm_kernel_float32"))
-    fma_per_core = measure_fma_gflops(n_cores)
-    per_cycle = effective_flops_per_cycle(FLOPS_PER_CYCLE.get(isa), clock, fma_per_core)
     return {"cores": n_cores, "clock_ghz": clock, "isa": isa,
-            "flops_per_cycle": per_cycle or {},
-            **peaks(n_cores, clock, per_cycle, fma_per_core),
+            **peak_fields(n_cores, clock, isa, measure_fma_gflops(n_cores)),
             "cpu_features": info.get("cpu_features", ""),
             "gemm_kernels": {dtype: info.get(f"gemm_kernel_{dtype}", "?")
                              for dtype in ("float32", "float64")},
