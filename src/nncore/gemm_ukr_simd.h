@@ -100,6 +100,20 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
  * (for 2 vectors: the row's first and last element, its two lines when C is aligned). */
 #define UKR_C_LINE(cr, j) ((cr) + (j < UKR_NV - 1 ? j * UKR_VL : UKR_NV * UKR_VL - 1))
 
+/* Every cache line of a row of C's tile (UKR_NV vectors from cr) asked for by PF: the lines
+ * from cr's, and when cr does not start a line (a NumPy array's data 16 bytes into one), the
+ * one more line its last element falls in. Without that line, each row of a C written with a
+ * short k stalled on one fetch (256 x 2048 x 10, C 16 bytes off a line: 1.15x faster with
+ * it, one thread). */
+#define UKR_ROW_LINES ((UKR_NV * UKR_VL * (int)sizeof(UKR_T) + 63) / 64)
+#define UKR_C_ROW(PF, cr)                                                                     \
+    do {                                                                                      \
+        int l_;                                                                               \
+        UKR_UNROLL                                                                            \
+        for (l_ = 0; l_ < UKR_ROW_LINES; l_++) PF((const char *)(cr) + 64 * l_);              \
+        if ((uintptr_t)(cr) % 64) PF((cr) + UKR_NV * UKR_VL - 1);                             \
+    } while (0)
+
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((always_inline)) static inline
 #else
@@ -129,29 +143,23 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
     UKR_UNROLL
     for (i = 0; i < UKR_MR; i++) {
         UKR_UNROLL
-        for (j = 0; j < UKR_NV; j++) {
-            acc[i][j] = UKR_ZERO();
+        for (j = 0; j < UKR_NV; j++) acc[i][j] = UKR_ZERO();
 #ifdef UKR_PREFETCH_W
-            if (c_for_writing) {
-                UKR_PREFETCH_W(UKR_C_LINE(c + i * ldc, j));
-                continue;
-            }
-#endif
-            /* C's rows are written at the end: start fetching them into L2 now, behind the
-             * loop */
-            UKR_PREFETCH_L2(UKR_C_LINE(c + i * ldc, j));
+        if (c_for_writing) {
+            UKR_C_ROW(UKR_PREFETCH_W, c + i * ldc);
+            continue;
         }
+#endif
+        /* C's rows are written at the end: start fetching them into L2 now, behind the loop */
+        UKR_C_ROW(UKR_PREFETCH_L2, c + i * ldc);
     }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
     for (p = 0; p < k_main; p++) UKR_STEP();
     UKR_UNROLL
-    for (i = 0; i < UKR_MR; i++) { /* ... and from L2 into L1 just before they are needed */
-        UKR_UNROLL
-        for (j = 0; j < UKR_NV; j++)
-            if (!c_for_writing) UKR_PREFETCH(UKR_C_LINE(c + i * ldc, j));
-    }
+    for (i = 0; i < UKR_MR; i++) /* ... and from L2 into L1 just before they are needed */
+        if (!c_for_writing) UKR_C_ROW(UKR_PREFETCH, c + i * ldc);
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
@@ -328,6 +336,8 @@ static void UKR_CAT(UKR_NARROW_NAME, _b_in_place)(int64_t kc, const UKR_T *a, in
 #undef UKR_WITH_B_PACKING
 #undef UKR_STEP
 #undef UKR_C_LINE
+#undef UKR_ROW_LINES
+#undef UKR_C_ROW
 #undef UKR_A
 #undef UKR_A_BASES
 #ifndef UKR_KEEP_OPS /* else the includer defines another kernel of the same type next */
