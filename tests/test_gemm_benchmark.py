@@ -92,9 +92,26 @@ def test_gemm_table_rounds_report_each_implementations_median(monkeypatch):
     assert row["rounds"] == 3
     assert row["nnfast_gflops"] == pytest.approx(flops / 2.0 / 1e9)
     assert row["numpy_gflops"] == pytest.approx(flops / 4.5 / 1e9)
-    assert row["ratio"] == pytest.approx(4.5 / 2.0) and row["torch_gflops"] is None
+    # the rounds' ratios 4.0, 0.9, 4.5: their median, not the medians' ratio 4.5 / 2.0
+    assert row["ratio"] == pytest.approx(4.0) and row["torch_gflops"] is None
+    assert row["torch_ratio"] is None
     assert all(np.array_equal(seen[0], a) for a in seen[1:])
     assert "medians of 3 rounds" in report.gemm_lines(rows)[0]
+    assert "median of the rounds' ratios" in report.gemm_lines(rows)[0]
+
+
+def test_gemm_ratio_pairs_each_round(monkeypatch):
+    """A slow phase that covers nnfast's sample in one round and NumPy's in another sets no
+    ratio: each round's ratio compares samples taken within seconds of each other."""
+    # (nnfast, NumPy, PyTorch) seconds: the machine slow (2x) for nnfast's sample of round 1
+    # and for NumPy's of round 3; nnfast 1.1x faster than both in every round
+    scripted = iter([(2.0, 2.2, 2.2, 0.0), (1.0, 1.1, 1.1, None), (1.0, 2.2, 1.1, None)])
+    monkeypatch.setattr(gemm, "_measure", lambda *args: next(scripted))
+    (row,) = gemm.run([("tiny", 16, 24, 40, False, True)], [1], dtypes=("float32",),
+                      rounds=3, settle=0.0, log=lambda text: None)
+    assert row["ratio"] == pytest.approx(1.1)  # the medians' ratio would be 2.2 / 1.0
+    assert row["torch_ratio"] == pytest.approx(1.1)
+    assert row["nnfast_gflops"] == pytest.approx(2.0 * 16 * 24 * 40 / 1.0 / 1e9)
 
 
 def _record_sleeps(monkeypatch, events):

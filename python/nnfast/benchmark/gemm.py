@@ -120,13 +120,23 @@ def _median_or_none(values):
     return statistics.median(values) if values else None
 
 
+def _median_ratio(theirs, ours):
+    """The median over the rounds of their time / nnfast's time in the same round (None
+    without their times): a round's samples are taken within a second or two of each other,
+    so a slow phase of the machine slows both sides of a round's ratio, where it can slow
+    one side's median and not the other's."""
+    return _median_or_none([t / o if t is not None else None for t, o in zip(theirs, ours)])
+
+
 def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, rounds=1,
         settle=SETTLE_SECONDS, log=print):
     """GFLOP/s of nnfast, NumPy and PyTorch on each shape at each thread count; rows of a
     table. The whole table is measured `rounds` times over and each implementation's time is
     its median over the rounds: a shared machine's slow phase lasts seconds to a minute, so it
     falls on one round of a shape, not on the figure (a 2-core VM gave nnfast 86 GFLOP/s on
-    a shape in one table and 141-180 in every other run of it, NumPy steady). Within a round
+    a shape in one table and 141-180 in every other run of it, NumPy steady). A ratio is the
+    median of the rounds' ratios (_median_ratio): the ratio of the two medians compared
+    nnfast's median round with another library's, which a phase could split. Within a round
     the implementations take their samples one after the other, not in turn: in turn, each
     library's idle threads still spin while the next one's sample runs. The operands of a
     shape are drawn again each round from the same seed (the same values); nnfast's result is
@@ -174,7 +184,8 @@ def run(shapes, thread_counts, dtypes=("float32", "float64"), min_seconds=0.05, 
                    "numpy_gflops": np_seconds and flops / np_seconds / 1e9,
                    "torch_gflops": torch_seconds and flops / torch_seconds / 1e9,
                    "nnfast_relative_error": measured[0][3]}
-            row["ratio"] = np_seconds and np_seconds / nn
-            row["torch_ratio"] = torch_seconds and torch_seconds / nn
+            ours = [t[0] for t in measured]
+            row["ratio"] = _median_ratio([t[1] for t in measured], ours)
+            row["torch_ratio"] = _median_ratio([t[2] for t in measured], ours)
             rows.append(row)
     return rows

@@ -120,7 +120,8 @@ def gemm_lines(rows):
     rounds = max((row.get("rounds", 1) for row in rows), default=1)
     lines = ["GEMM: nnfast._core.gemm vs NumPy and PyTorch matmul (GFLOP/s, 2*m*n*k per call; "
              "'ratio' = their time / nnfast's time)"
-             + (f"; medians of {rounds} rounds of the whole table" if rounds > 1 else ""),
+             + (f"; medians of {rounds} rounds of the whole table, a ratio the median of the "
+                "rounds' ratios" if rounds > 1 else ""),
              f"  {'dtype':<8} {'shape':<22} {'m x n x k':>18} {'thr':>3} {'nnfast':>8} "
              f"{'NumPy':>8} {'ratio':>7} {'PyTorch':>8} {'ratio':>7}"]
     for row in rows:
