@@ -101,10 +101,10 @@ def test_gemm_table_rounds_report_each_implementations_median(monkeypatch):
 
 
 def test_gemm_ratio_pairs_each_round(monkeypatch):
-    """A slow phase that covers nnfast's sample in one round and NumPy's in another sets no
-    ratio: each round's ratio compares samples taken within seconds of each other."""
-    # (nnfast, NumPy, PyTorch) seconds: the machine slow (2x) for nnfast's sample of round 1
-    # and for NumPy's of round 3; nnfast 1.1x faster than both in every round
+    """Slow phases on different rounds for different libraries set no ratio: each round's
+    ratio compares samples taken within seconds of each other."""
+    # (nnfast, NumPy, PyTorch) seconds: the machine slow (2x) for the whole of round 1 and
+    # for NumPy's sample of round 3; else nnfast 1.1x faster than both
     scripted = iter([(2.0, 2.2, 2.2, 0.0), (1.0, 1.1, 1.1, None), (1.0, 2.2, 1.1, None)])
     monkeypatch.setattr(gemm, "_measure", lambda *args: next(scripted))
     (row,) = gemm.run([("tiny", 16, 24, 40, False, True)], [1], dtypes=("float32",),
