@@ -75,11 +75,8 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
             UKR_UNROLL                                                                        \
             for (j = 0; j < UKR_NV; j++) UKR_STORE(bpk + j * UKR_VL, bv[j]);                  \
             bpk += UKR_B_STRIDE;                                                              \
-            if (p + UKR_PACK_AHEAD < kc) {                                                    \
-                UKR_UNROLL                                                                    \
-                for (j = 0; j < UKR_NV; j++)                                                  \
-                    UKR_PREFETCH_L2(UKR_C_LINE(b + UKR_PACK_AHEAD * b_step, j));              \
-            }                                                                                 \
+            if (p + UKR_PACK_AHEAD < kc)                                                      \
+                UKR_ROW_PREFETCH(UKR_PREFETCH_L2, b + UKR_PACK_AHEAD * b_step);               \
         }                                                                                     \
         UKR_UNROLL                                                                            \
         for (i = 0; i < UKR_MR; i++) {                                                        \
@@ -96,25 +93,22 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
         b += b_step;                                                                          \
     } while (0)
 
-/* The first cache line of each vector of a row of C's tile, and the row's last element
- * (for 2 vectors: the row's first and last element, its two lines when C is aligned). */
-#define UKR_C_LINE(cr, j) ((cr) + (j < UKR_NV - 1 ? j * UKR_VL : UKR_NV * UKR_VL - 1))
-
-/* Every cache line of a row of C's tile (UKR_NV vectors from cr) asked for by PF (which may
- * be empty): the lines from cr's, and when cr does not start a line (a NumPy array's data 16
- * bytes into one), the one more line its last element falls in. Without that line, each row
- * of a C written with a short k stalled on one fetch (256 x 2048 x 10 A B^T, C 16 bytes off a
- * line, float32, one thread: 1.2x faster with it; CHANGELOG). */
+/* Every cache line of a row of UKR_NV vectors from r (a row of C's tile, or B's source row
+ * being packed) asked for by PF (which may be empty): the lines from r's, and when r does not
+ * start a line (a NumPy array's data 16 bytes into one), the one more line its last element
+ * falls in. Without that line, each row of a C written with a short k stalled on one fetch
+ * (256 x 2048 x 10 A B^T, C 16 bytes off a line, float32, one thread: 1.2x faster with it;
+ * CHANGELOG). */
 #define UKR_ROW_LINES ((UKR_NV * UKR_VL * (int)sizeof(UKR_T) + 63) / 64)
-#define UKR_C_ROW(PF, cr)                                                                     \
+#define UKR_ROW_PREFETCH(PF, r)                                                               \
     do {                                                                                      \
         int l_;                                                                               \
         UKR_UNROLL                                                                            \
         for (l_ = 0; l_ < UKR_ROW_LINES; l_++) {                                              \
-            PF((const char *)(cr) + 64 * l_);                                                 \
+            PF((const char *)(r) + 64 * l_);                                                  \
         }                                                                                     \
-        if ((uintptr_t)(cr) % 64) {                                                           \
-            PF((cr) + UKR_NV * UKR_VL - 1);                                                   \
+        if ((uintptr_t)(r) % 64) {                                                            \
+            PF((r) + UKR_NV * UKR_VL - 1);                                                    \
         }                                                                                     \
     } while (0)
 
@@ -150,12 +144,12 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
         for (j = 0; j < UKR_NV; j++) acc[i][j] = UKR_ZERO();
 #ifdef UKR_PREFETCH_W
         if (c_for_writing) {
-            UKR_C_ROW(UKR_PREFETCH_W, c + i * ldc);
+            UKR_ROW_PREFETCH(UKR_PREFETCH_W, c + i * ldc);
             continue;
         }
 #endif
         /* C's rows are written at the end: start fetching them into L2 now, behind the loop */
-        UKR_C_ROW(UKR_PREFETCH_L2, c + i * ldc);
+        UKR_ROW_PREFETCH(UKR_PREFETCH_L2, c + i * ldc);
     }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
@@ -163,7 +157,7 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
     for (p = 0; p < k_main; p++) UKR_STEP();
     UKR_UNROLL
     for (i = 0; i < UKR_MR; i++) /* ... and from L2 into L1 just before they are needed */
-        if (!c_for_writing) UKR_C_ROW(UKR_PREFETCH, c + i * ldc);
+        if (!c_for_writing) UKR_ROW_PREFETCH(UKR_PREFETCH, c + i * ldc);
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
@@ -339,9 +333,8 @@ static void UKR_CAT(UKR_NARROW_NAME, _b_in_place)(int64_t kc, const UKR_T *a, in
 #undef UKR_B_STRIDE
 #undef UKR_WITH_B_PACKING
 #undef UKR_STEP
-#undef UKR_C_LINE
 #undef UKR_ROW_LINES
-#undef UKR_C_ROW
+#undef UKR_ROW_PREFETCH
 #undef UKR_A
 #undef UKR_A_BASES
 #ifndef UKR_KEEP_OPS /* else the includer defines another kernel of the same type next */
