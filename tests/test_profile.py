@@ -4,13 +4,14 @@ counted under its shape, with its fused step, its precision and its parallel loo
 counted while the profile is off. The networks here are past the fused small-net engine (whose
 products are its own, not the GEMM's: a step of more than 256 KiB)."""
 import dataclasses
+import time
 
 import numpy as np
 import pytest
 
 import nnfast
 from nnfast import _core
-from nnfast.benchmark.profile import FitProfile, profile_fit, profile_text
+from nnfast.benchmark.profile import FitProfile, products_isolated, profile_fit, profile_text
 from nnfast.benchmark.workloads import FULL
 
 
@@ -126,6 +127,21 @@ def test_profile_fit_and_its_table():
     assert text.splitlines()[-1].startswith("outside the products")
     with pytest.raises(ValueError, match="fits must be >= 1"):
         profile_fit(workload, threads=1, fits=0)
+    assert p.isolated == []
+
+
+def test_profile_fit_times_its_products_on_their_own_between_fits():
+    workload = dataclasses.replace(FULL["W3"], n_samples=320, epochs=1)
+    p = profile_fit(workload, threads=1, fits=2, isolated=True)
+    assert len(p.isolated) == len(p.rows)
+    for row, seconds in zip(p.rows, p.isolated):
+        if row["dtype"] == "float32":
+            assert seconds is not None and seconds > 0, row
+        else:
+            assert seconds is None, row
+    text = profile_text(p)
+    assert "us isolated" in text.splitlines()[1]
+    assert text.splitlines()[-1].startswith("products in the step over isolated")
 
 
 def test_profile_text_shares():
@@ -138,3 +154,51 @@ def test_profile_text_shares():
     # calls a step 1, 25000 us a call, 25 % of the fit, half the loops alone, 1 us waited
     assert fields[-6:] == ["1", "25000.00", "0.0", "25.0", "50.0", "1.00"]
     assert text.splitlines()[-1].split()[3] == "75.0"
+
+
+def test_products_isolated_times_each_float_product_at_its_shape():
+    rows = [{"m": 8, "n": 4, "k": 3, "trans_a": True, "trans_b": False, "dtype": "float32"},
+            {"m": 5, "n": 6, "k": 7, "trans_a": False, "trans_b": True, "dtype": "float64"},
+            {"m": 5, "n": 6, "k": 7, "trans_a": False, "trans_b": False, "dtype": "bfloat16"},
+            {"m": 0, "n": 0, "k": 0, "trans_a": False, "trans_b": False, "dtype": None}]
+    seen = set()
+
+    def gemm(C, A, B, trans_a, trans_b):
+        # a stand-in: 0.6 ms a call, 0.2 ms for 1 x 1 x 1 (the call's own cost)
+        seen.add((C.shape, A.shape, B.shape, trans_a, trans_b, C.dtype.name))
+        until = time.perf_counter() + (2e-4 if C.size == 1 else 6e-4)
+        while time.perf_counter() < until:
+            pass
+
+    isolated = products_isolated(rows, threads=1, min_seconds=1e-4, samples=3, gemm=gemm)
+    assert len(isolated) == 4 and isolated[2] is None and isolated[3] is None
+    # 0.6 ms less the 0.2 ms call
+    assert 3e-4 < isolated[0] < 5.5e-4 and 3e-4 < isolated[1] < 5.5e-4, isolated
+    # op(A) (m, k) and op(B) (k, n) of each row, as stored: A^T is (k, m), B^T (n, k)
+    assert ((8, 4), (3, 8), (3, 4), True, False, "float32") in seen
+    assert ((5, 6), (5, 7), (6, 7), False, True, "float64") in seen
+    # the 1 x 1 x 1 call whose time is taken off (the call from Python)
+    assert ((1, 1), (1, 1), (1, 1), False, False, "float32") in seen
+
+
+def test_products_isolated_with_the_core_and_the_table_columns():
+    rows = [{"m": 64, "n": 48, "k": 32, "trans_a": False, "trans_b": False,
+             "dtype": "float32", "step": False, "calls": 10, "seconds": 0.25, "loops": 0,
+             "loops_alone": 0, "end_wait": 0.0},
+            {"m": 0, "n": 0, "k": 0, "trans_a": False, "trans_b": False, "dtype": None,
+             "step": False, "calls": 0, "seconds": 0.0, "loops": 4, "loops_alone": 0,
+             "end_wait": 0.0}]
+    isolated = products_isolated(rows, threads=1, min_seconds=1e-3, samples=3)
+    assert isolated[1] is None and 0 < isolated[0] < 0.025  # a 98 kFLOP product: microseconds
+    isolated[0] = 0.02  # 20000 us a call on its own against 25000 in the step
+    text = profile_text(FitProfile("Wx", 1, 1, 5, 1.0, rows, isolated))  # 5 steps, 10 calls
+    header = text.splitlines()[1]
+    assert header.split()[-3:] == ["isolated", "excess", "us/step"]
+    line = [x for x in text.splitlines() if x.startswith("64 x 48 x 32 A B")][0]
+    # 20000 us on its own; 5000 us more a call in the step, two calls a step
+    assert line.split()[-2:] == ["20000.00", "10000.00"]
+    last = text.splitlines()[-1]
+    assert last.startswith("products in the step over isolated")
+    # 10000 us of a 200000 us step: 5 %
+    assert last.split()[-5:] == ["5.0", "(10000.0", "us", "a", "step)"]
+    assert "us isolated" not in profile_text(FitProfile("Wx", 1, 1, 5, 1.0, rows))

@@ -4,11 +4,17 @@ profile_fit runs a workload's fits with the core's profile on and returns its ro
 product shape's calls, time and parallel loops; profile_text lays them out per optimizer
 step, largest first, with the share of the fit each takes and what is left outside the
 products (the activations' and losses' elementwise work, the optimizer sweeps of layers too
-large to step inside their product, Python).
+large to step inside their product, Python). products_isolated times each of those products
+on its own, called back to back on the same operands: the difference from its time in the step is
+what the step's order costs it, operands that another core has just written or that left the
+caches since their last use.
 """
+import statistics
 import time
-from dataclasses import dataclass
-from typing import Dict, List
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
 
 
 @dataclass
@@ -20,11 +26,25 @@ class FitProfile:
     steps: int           # optimizer steps of the fits together
     seconds: float       # wall time of the fits together
     rows: List[Dict]
+    # seconds a call of each row's product on its own (products_isolated), None where not
+    # timed; empty when not measured
+    isolated: List[Optional[float]] = field(default_factory=list)
 
 
-def profile_fit(workload, threads: int, fits: int = 1) -> FitProfile:
+_SUMMED = ("calls", "seconds", "loops", "loops_alone", "end_wait")
+
+
+def _shape_key(row: Dict):
+    return (row["m"], row["n"], row["k"], row["trans_a"], row["trans_b"], row["step"],
+            row["dtype"])
+
+
+def profile_fit(workload, threads: int, fits: int = 1, isolated: bool = False) -> FitProfile:
     """Fit `workload` (nnfast.benchmark.workloads) `fits` times on `threads` threads, each from
-    its initial parameters, after one unprofiled fit that warms the pool and the buffers."""
+    its initial parameters, after one unprofiled fit that warms the pool and the buffers.
+    isolated: after each fit, time its products on their own (products_isolated, the profile
+    off), and keep each product's median over the fits in the profile's `isolated`: taken
+    between the fits, the two see the same phases of a shared machine."""
     import nnfast
     from nnfast import _core
     from nnfast.benchmark.workloads import make_nnfast_model
@@ -35,6 +55,8 @@ def profile_fit(workload, threads: int, fits: int = 1) -> FitProfile:
     W0, b0 = workload.initial_parameters()
     previous = nnfast.get_num_threads()
     nnfast.set_num_threads(threads)
+    merged: Dict = {}  # the fits' rows, summed by shape, in the order first seen
+    rounds: List[Dict] = []  # per fit, each shape's seconds a call on its own
     try:
         def model():
             m = make_nnfast_model(workload)
@@ -47,18 +69,87 @@ def profile_fit(workload, threads: int, fits: int = 1) -> FitProfile:
 
         fit(model())
         seconds = 0.0
-        _core.profile_start()
-        try:
-            for _ in range(fits):
-                m = model()  # built outside the timing: the fit alone is timed
+        for _ in range(fits):
+            m = model()  # built outside the timing: the fit alone is timed
+            _core.profile_start()
+            try:
                 start = time.perf_counter()
                 fit(m)
                 seconds += time.perf_counter() - start
-        finally:
-            rows = _core.profile_stop()
+            finally:
+                rows = _core.profile_stop()
+            for row in rows:
+                total = merged.setdefault(_shape_key(row), dict(row, **{f: 0 for f in _SUMMED}))
+                for f in _SUMMED:
+                    total[f] += row[f]
+            if isolated:
+                rounds.append(dict(zip(map(_shape_key, rows), products_isolated(rows, threads))))
     finally:
         nnfast.set_num_threads(previous)
-    return FitProfile(workload.name, threads, fits, workload.steps * fits, seconds, rows)
+    rows = list(merged.values())
+    medians = []
+    for row in rows:
+        times = [r[_shape_key(row)] for r in rounds if r.get(_shape_key(row)) is not None]
+        medians.append(statistics.median(times) if times else None)
+    return FitProfile(workload.name, threads, fits, workload.steps * fits, seconds, rows,
+                      medians if isolated else [])
+
+
+def products_isolated(rows: List[Dict], threads: int, min_seconds: float = 0.02,
+                   samples: int = 5, gemm=None) -> List[Optional[float]]:
+    """Seconds a call of each row's product on its own, on `threads` threads: C (m, n) = op(A) @
+    op(B) of the row's shape, transposition and dtype (float32 or float64; None for other
+    rows and for the loops outside products), random operands, called back to back, the median
+    of `samples` samples of at least `min_seconds` each, less the time of a 1 x 1 x 1 call (the
+    call from Python, which the fit's products do not pay). A weight gradient's optimizer step and
+    a product's epilogue (bias, activation, derivative) are left out: they are elementwise work
+    on C that the product on its own does not do. gemm: nnfast._core.gemm's signature (a stand-in
+    for tests)."""
+    import nnfast
+
+    if gemm is None:
+        from nnfast import _core
+        gemm = _core.gemm
+    rng = np.random.default_rng(0)
+
+    def seconds_a_call(m, n, k, ta, tb, dtype):
+        A = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+        B = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+        C = np.empty((m, n), dtype=dtype)
+
+        def call():
+            gemm(C, A, B, trans_a=ta, trans_b=tb)
+
+        call()
+        start = time.perf_counter()
+        call()
+        calls = max(1, int(min_seconds / max(time.perf_counter() - start, 1e-7)))
+        times = []
+        for _ in range(samples):
+            start = time.perf_counter()
+            for _ in range(calls):
+                call()
+            times.append((time.perf_counter() - start) / calls)
+        return statistics.median(times)
+
+    previous = nnfast.get_num_threads()
+    nnfast.set_num_threads(threads)
+    isolated = []
+    try:
+        # the call from Python (arguments, checks: ~1 us), which the fit's calls from C do
+        # not pay: a 1 x 1 x 1 product's time, taken off each product's
+        call_cost = {dtype: seconds_a_call(1, 1, 1, False, False, dtype)
+                     for dtype in ("float32", "float64")}
+        for row in rows:
+            if row["dtype"] not in call_cost or not row["m"]:
+                isolated.append(None)
+                continue
+            seconds = seconds_a_call(row["m"], row["n"], row["k"], row["trans_a"],
+                                     row["trans_b"], row["dtype"])
+            isolated.append(max(seconds - call_cost[row["dtype"]], 0.0))
+    finally:
+        nnfast.set_num_threads(previous)
+    return isolated
 
 
 def _label(row: Dict) -> str:
@@ -74,14 +165,21 @@ def _label(row: Dict) -> str:
 def profile_text(p: FitProfile) -> str:
     """The profile as a table: per optimizer step, each product shape's calls, microseconds a
     call, GFLOP/s, share of the fit, the share of its parallel loops no worker took part in,
-    and the caller's wait at the loops' ends."""
+    and the caller's wait at the loops' ends; with p.isolated, each product's microseconds a call
+    on its own and how much longer a call took in the step (us a step: the excess times the calls a
+    step), totalled on a last line."""
     per_step = 1e6 / p.steps
+    timed = bool(p.isolated)
     lines = [f"{p.workload}, {p.threads} thread(s), {p.fits} fit(s): "
              f"{p.seconds / p.fits:.4f} s a fit, {p.seconds * per_step:.1f} us a step",
              f"{'product (m x n x k)':<34} {'calls/step':>10} {'us/call':>9} {'GFLOP/s':>8} "
-             f"{'% fit':>6} {'alone %':>8} {'wait us':>8}"]
+             f"{'% fit':>6} {'alone %':>8} {'wait us':>8}"
+             + (f" {'us isolated':>9} {'excess us/step':>14}" if timed else "")]
     in_products = 0.0
-    for row in sorted(p.rows, key=lambda r: -r["seconds"]):
+    excess_total = 0.0
+    order = sorted(range(len(p.rows)), key=lambda i: -p.rows[i]["seconds"])
+    for i in order:
+        row = p.rows[i]
         calls = row["calls"]
         loops = row["loops"]
         if row["dtype"] is not None:
@@ -93,10 +191,20 @@ def profile_text(p: FitProfile) -> str:
         alone = f"{100.0 * row['loops_alone'] / loops:.1f}" if loops else "-"
         wait = f"{row['end_wait'] / loops * 1e6:.2f}" if loops else "-"
         calls_text = f"{calls / p.steps:.3g}" if calls else "-"
-        lines.append(f"{_label(row):<34} {calls_text:>10} {us_call:>9.2f} {gflops:>8.1f} "
-                     f"{share:>6.1f} {alone:>8} {wait:>8}")
+        line = (f"{_label(row):<34} {calls_text:>10} {us_call:>9.2f} {gflops:>8.1f} "
+                f"{share:>6.1f} {alone:>8} {wait:>8}")
+        if timed and p.isolated[i] is not None and calls:
+            excess = (row["seconds"] / calls - p.isolated[i]) * calls * per_step
+            excess_total += excess
+            line += f" {p.isolated[i] * 1e6:>9.2f} {excess:>14.2f}"
+        lines.append(line)
     rest = p.seconds - in_products
     lines.append(f"{'outside the products':<34} {'':>10} {'':>9} {'':>8} "
                  f"{100.0 * rest / p.seconds if p.seconds > 0 else 0.0:>6.1f} "
                  f"({rest * per_step:.1f} us a step)")
+    if timed:
+        step_us = p.seconds * per_step
+        lines.append(f"{'products in the step over isolated':<34} {'':>10} {'':>9} {'':>8} "
+                     f"{100.0 * excess_total / step_us if step_us > 0 else 0.0:>6.1f} "
+                     f"({excess_total:.1f} us a step)")
     return "\n".join(lines)
