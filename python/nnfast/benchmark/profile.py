@@ -134,7 +134,7 @@ def products_isolated(rows: List[Dict], threads: int, min_seconds: float = 0.02,
 
     previous = nnfast.get_num_threads()
     nnfast.set_num_threads(threads)
-    isolated = []
+    isolated: List[Optional[float]] = []
     try:
         # the call from Python (arguments, checks: ~1 us), which the fit's calls from C do
         # not pay: a 1 x 1 x 1 product's time, taken off each product's
@@ -193,10 +193,11 @@ def profile_text(p: FitProfile) -> str:
         calls_text = f"{calls / p.steps:.3g}" if calls else "-"
         line = (f"{_label(row):<34} {calls_text:>10} {us_call:>9.2f} {gflops:>8.1f} "
                 f"{share:>6.1f} {alone:>8} {wait:>8}")
-        if timed and p.isolated[i] is not None and calls:
-            excess = (row["seconds"] / calls - p.isolated[i]) * calls * per_step
+        own = p.isolated[i] if timed else None
+        if own is not None and calls:
+            excess = (row["seconds"] / calls - own) * calls * per_step
             excess_total += excess
-            line += f" {p.isolated[i] * 1e6:>9.2f} {excess:>14.2f}"
+            line += f" {own * 1e6:>9.2f} {excess:>14.2f}"
         lines.append(line)
     rest = p.seconds - in_products
     lines.append(f"{'outside the products':<34} {'':>10} {'':>9} {'':>8} "
