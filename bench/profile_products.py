@@ -17,7 +17,8 @@ W4: 1024-2048-2048-10, batch 256). --isolated adds, per product, its microsecond
 own (the same shape called back to back on random operands, at the same thread count, after
 each fit; the median over the fits; without the fused step and epilogue) and the microseconds
 a step it took over that in the fit: what the step's order costs it (operands another core
-just wrote, or that left the caches), and a last line with their sum. Needs only NumPy and nnfast.
+just wrote, or that left the caches), and a last line with their sum. Needs only NumPy and
+nnfast.
 """
 import argparse
 import json

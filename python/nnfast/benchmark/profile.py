@@ -5,9 +5,9 @@ product shape's calls, time and parallel loops; profile_text lays them out per o
 step, largest first, with the share of the fit each takes and what is left outside the
 products (the activations' and losses' elementwise work, the optimizer sweeps of layers too
 large to step inside their product, Python). products_isolated times each of those products
-on its own, called back to back on the same operands: the difference from its time in the step is
-what the step's order costs it, operands that another core has just written or that left the
-caches since their last use.
+on its own, called back to back on the same operands: the difference from its time in the
+step is what the step's order costs it, operands that another core has just written or that
+left the caches since their last use.
 """
 import statistics
 import time
@@ -96,15 +96,15 @@ def profile_fit(workload, threads: int, fits: int = 1, isolated: bool = False) -
 
 
 def products_isolated(rows: List[Dict], threads: int, min_seconds: float = 0.02,
-                   samples: int = 5, gemm=None) -> List[Optional[float]]:
+                      samples: int = 5, gemm=None) -> List[Optional[float]]:
     """Seconds a call of each row's product on its own, on `threads` threads: C (m, n) = op(A) @
     op(B) of the row's shape, transposition and dtype (float32 or float64; None for other
     rows and for the loops outside products), random operands, called back to back, the median
     of `samples` samples of at least `min_seconds` each, less the time of a 1 x 1 x 1 call (the
-    call from Python, which the fit's products do not pay). A weight gradient's optimizer step and
-    a product's epilogue (bias, activation, derivative) are left out: they are elementwise work
-    on C that the product on its own does not do. gemm: nnfast._core.gemm's signature (a stand-in
-    for tests)."""
+    call from Python, which the fit's products do not pay). A weight gradient's optimizer step
+    and a product's epilogue (bias, activation, derivative) are left out: they are elementwise
+    work on C that the product on its own does not do. gemm: nnfast._core.gemm's signature (a
+    stand-in for tests)."""
     import nnfast
 
     if gemm is None:
@@ -165,16 +165,16 @@ def _label(row: Dict) -> str:
 def profile_text(p: FitProfile) -> str:
     """The profile as a table: per optimizer step, each product shape's calls, microseconds a
     call, GFLOP/s, share of the fit, the share of its parallel loops no worker took part in,
-    and the caller's wait at the loops' ends; with p.isolated, each product's microseconds a call
-    on its own and how much longer a call took in the step (us a step: the excess times the calls a
-    step), totalled on a last line."""
+    and the caller's wait at the loops' ends; with p.isolated, each product's microseconds a
+    call on its own and how much longer a call took in the step (us a step: the excess times
+    the calls a step), totalled on a last line."""
     per_step = 1e6 / p.steps
     timed = bool(p.isolated)
     lines = [f"{p.workload}, {p.threads} thread(s), {p.fits} fit(s): "
              f"{p.seconds / p.fits:.4f} s a fit, {p.seconds * per_step:.1f} us a step",
              f"{'product (m x n x k)':<34} {'calls/step':>10} {'us/call':>9} {'GFLOP/s':>8} "
              f"{'% fit':>6} {'alone %':>8} {'wait us':>8}"
-             + (f" {'us isolated':>9} {'excess us/step':>14}" if timed else "")]
+             + (f" {'us isolated':>11} {'excess us/step':>14}" if timed else "")]
     in_products = 0.0
     excess_total = 0.0
     order = sorted(range(len(p.rows)), key=lambda i: -p.rows[i]["seconds"])
@@ -197,7 +197,7 @@ def profile_text(p: FitProfile) -> str:
         if own is not None and calls:
             excess = (row["seconds"] / calls - own) * calls * per_step
             excess_total += excess
-            line += f" {own * 1e6:>9.2f} {excess:>14.2f}"
+            line += f" {own * 1e6:>11.2f} {excess:>14.2f}"
         lines.append(line)
     rest = p.seconds - in_products
     lines.append(f"{'outside the products':<34} {'':>10} {'':>9} {'':>8} "
