@@ -16,6 +16,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from .gemm import _operands, _seconds_per_call
+
 
 @dataclass
 class FitProfile:
@@ -99,12 +101,12 @@ def products_isolated(rows: List[Dict], threads: int, min_seconds: float = 0.02,
                       samples: int = 5, gemm=None) -> List[Optional[float]]:
     """Seconds a call of each row's product on its own, on `threads` threads: C (m, n) = op(A) @
     op(B) of the row's shape, transposition and dtype (float32 or float64; None for other
-    rows and for the loops outside products), random operands, called back to back, the median
-    of `samples` samples of at least `min_seconds` each, less the time of a 1 x 1 x 1 call (the
-    call from Python, which the fit's products do not pay). A weight gradient's optimizer step
-    and a product's epilogue (bias, activation, derivative) are left out: they are elementwise
-    work on C that the product on its own does not do. gemm: nnfast._core.gemm's signature (a
-    stand-in for tests)."""
+    rows and for the loops outside products), random operands, called back to back (the GEMM
+    table's timing: the median of `samples` samples of at least `min_seconds` each), less the
+    time of a 1 x 1 x 1 call (the call from Python, which the fit's products do not pay). A
+    weight gradient's optimizer step and a product's epilogue (bias, activation, derivative)
+    are left out: they are elementwise work on C that the product on its own does not do.
+    gemm: nnfast._core.gemm's signature (a stand-in for tests)."""
     import nnfast
 
     if gemm is None:
@@ -113,24 +115,9 @@ def products_isolated(rows: List[Dict], threads: int, min_seconds: float = 0.02,
     rng = np.random.default_rng(0)
 
     def seconds_a_call(m, n, k, ta, tb, dtype):
-        A = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
-        B = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
-        C = np.empty((m, n), dtype=dtype)
-
-        def call():
-            gemm(C, A, B, trans_a=ta, trans_b=tb)
-
-        call()
-        start = time.perf_counter()
-        call()
-        calls = max(1, int(min_seconds / max(time.perf_counter() - start, 1e-7)))
-        times = []
-        for _ in range(samples):
-            start = time.perf_counter()
-            for _ in range(calls):
-                call()
-            times.append((time.perf_counter() - start) / calls)
-        return statistics.median(times)
+        A, B, C = _operands(m, n, k, ta, tb, dtype, rng)
+        return _seconds_per_call(lambda: gemm(C, A, B, trans_a=ta, trans_b=tb), min_seconds,
+                                 samples=samples)
 
     previous = nnfast.get_num_threads()
     nnfast.set_num_threads(threads)
