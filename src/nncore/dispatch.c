@@ -432,6 +432,9 @@ int nni_gemm_b_packing_off(void) { return g_b_packing_off; }
 static int g_b_in_place_off = 0;
 void nni_gemm_b_in_place_set(int on) { g_b_in_place_off = !on; }
 int nni_gemm_b_in_place_off(void) { return g_b_in_place_off; }
+static int g_a_t_in_place_off = 0;
+void nni_gemm_a_t_in_place_set(int on) { g_a_t_in_place_off = !on; }
+int nni_gemm_a_t_in_place_off(void) { return g_a_t_in_place_off; }
 
 static int64_t g_shared_max_override = 0;
 

@@ -11,7 +11,9 @@
  *                   on the MC x NC block just written. A last column panel that is mostly
  *                   padding takes an edge kernel (fewer vectors, tile_kernel); in the A-in-L1
  *                   order with A stored (m, k) and alpha 1 the kernels read A's rows in place
- *                   (a_in_place_applies) instead of a packed copy; for a C of few rows and B
+ *                   (a_in_place_applies) instead of a packed copy, in the other order A stored
+ *                   (k, m) (A^T, a weight gradient's A_prev) with alpha 1 or a power of two
+ *                   (on B's packing then) likewise; for a C of few rows and B
  *                   stored (k, n) in rows of whole lines, B's rows too (b_in_place_applies).
  *                   Otherwise B stored (k, n) is packed by the first row panel's kernels as
  *                   they read it (b_packing, where the set has such kernels), not in a pass
@@ -70,6 +72,8 @@
 #define EDGE(kr) ((kr)->edge_f32)
 #define UKR_IP(kr) ((kr)->ukr_ip_f32)
 #define EDGE_IP(kr) ((kr)->edge_ip_f32)
+#define UKR_ATP(kr) ((kr)->ukr_atp_f32)
+#define EDGE_ATP(kr) ((kr)->edge_atp_f32)
 #define UKR_BIP(kr) ((kr)->ukr_bip_f32)
 #define EDGE_BIP(kr) ((kr)->edge_bip_f32)
 #define UKR_BPACK(kr) ((kr)->ukr_bpack_f32)
@@ -84,6 +88,8 @@
 #define EDGE(kr) ((kr)->edge_f64)
 #define UKR_IP(kr) ((kr)->ukr_ip_f64)
 #define EDGE_IP(kr) ((kr)->edge_ip_f64)
+#define UKR_ATP(kr) ((kr)->ukr_atp_f64)
+#define EDGE_ATP(kr) ((kr)->edge_atp_f64)
 #define UKR_BIP(kr) ((kr)->ukr_bip_f64)
 #define EDGE_BIP(kr) ((kr)->edge_bip_f64)
 #define UKR_BPACK(kr) ((kr)->ukr_bpack_f64)
@@ -112,6 +118,10 @@
  * 65-150 us (timing build, indicative). W3's products (a panel under 1 MFLOP) keep their
  * halves, which keep each thread's share of the operands in its own L2 from call to call. */
 #define GEMM_SMALL_RUNS_MIN_PANEL_FLOPS 4.0e6
+
+/* gemm_args.a_in_place: A's rows read in place (A stored (m, k)), or A^T's ((k, m)) */
+#define A_ROWS_IN_PLACE 1
+#define A_T_IN_PLACE 2
 
 #define DIRECT_CHUNK 256 /* columns of one row summed at once on the stack (direct loop)   */
 
@@ -173,12 +183,14 @@ typedef struct {
     int64_t mc, kc, nc;   /* blocking: MC, NC, and the k block (k in equal blocks <= KC)      */
     int64_t k0, k1;       /* the k blocks summed: those in [k0, k1) (0, k but for a k half)    */
     int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
-    int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare)      */
+    int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare):
+                           * A_ROWS_IN_PLACE (A stored (m, k)) or A_T_IN_PLACE ((k, m)), or 0 */
     int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
     int b_packing;        /* the first row panel's kernels pack B's full panels (gemm_prepare) */
     int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _TILES /
                            * _ROUNDED                                                          */
     int alpha_on_tiles;   /* a bfloat16 product's alpha, not a power of two, scales each tile  */
+    int alpha_on_b;       /* alpha (a power of two) scales the packed B, not A: A^T in place  */
     const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
     int step_tiles;       /* each tile takes the step from the kernel's sums, C never written
                            * (step_tiles_apply)                                                */
@@ -307,6 +319,10 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
 {
     const int mr = MR(g->kr), nr = NR(g->kr);
     const int64_t pk = panel_kc(g, kc);
+    /* A in place: row panel ir's first element at a_rows + ir a_ir; the kernels' lda (the
+     * in-place and b_* kernels take A^T's as -m) */
+    const int a_t = g->a_in_place == A_T_IN_PLACE;
+    const int64_t a_ir = a_t ? 1 : g->k, a_ld = a_t ? -g->m : g->k;
     NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
     /* a_in_l1: ir outer (A's panel stays in L1), jr inner (B's panels stream from L2);
      * else jr outer (B's panel stays in L1), ir inner. The same tiles either way. */
@@ -329,12 +345,15 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
             if (g->step_tiles) prefetch_step_tile(g, ic + ir, jc + jr, rows, cols);
             if (b_fill && ir == 0 && e < 0 && cols == nr) /* B's panel packed as it is read */
                 UKR_BPACK(g->kr)(kc, a_rows && rows == mr ? a_rows : ap,
-                                 a_rows && rows == mr ? g->k : 0, b_src + jr, g->n,
+                                 a_rows && rows == mr ? a_ld : 0, b_src + jr, g->n,
                                  b_fill + jr * pk, dst, ldd, b0);
             else if (ldb) /* B in place; A in place too (lda k) or packed (lda 0) */
                 (e < 0 ? UKR_BIP(g->kr) : EDGE_BIP(g->kr)[e])(
-                    kc, a_rows && rows == mr ? a_rows + ir * g->k : ap + ir * pk,
-                    a_rows && rows == mr ? g->k : 0, bp + jr, ldb, dst, ldd, b0);
+                    kc, a_rows && rows == mr ? a_rows + ir * a_ir : ap + ir * pk,
+                    a_rows && rows == mr ? a_ld : 0, bp + jr, ldb, dst, ldd, b0);
+            else if (a_rows && rows == mr && a_t)
+                (e < 0 ? UKR_ATP(g->kr) : EDGE_ATP(g->kr)[e])(kc, a_rows + ir, g->m,
+                                                              bp + jr * pk, dst, ldd, b0);
             else if (a_rows && rows == mr)
                 (e < 0 ? UKR_IP(g->kr) : EDGE_IP(g->kr)[e])(kc, a_rows + ir * g->k, g->k,
                                                             bp + jr * pk, dst, ldd, b0);
@@ -379,9 +398,10 @@ static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int
 #endif
     if (a_side)
         NNI_F(pack_a)(g->kr, dst, g->A, g->m, g->k, g->trans_a, i0, pc, len, kc, MR(g->kr),
-                      g->alpha_on_tiles ? 1 : g->alpha);
+                      g->alpha_on_tiles || g->alpha_on_b ? 1 : g->alpha);
     else
-        NNI_F(pack_b)(g->kr, dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, len, NR(g->kr));
+        NNI_F(pack_b)(g->kr, dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, len, NR(g->kr),
+                      g->alpha_on_b ? g->alpha : 1);
 #ifdef NN_ELEM_F32
     /* rounded: the set's own float packing (its SIMD transposes), then each value rounded
      * while the panels are in cache; the same values as rounding each term as it is read */
@@ -437,7 +457,7 @@ static const NN_T *a_in_place_block(const gemm_args *g, const NN_T *ap_all, NN_T
     const int64_t full = mc / MR(g->kr) * MR(g->kr);
     if (!g->a_in_place || ap_all) return NULL;
     if (full < mc) pack_side(g, 1, buf + full * kc, ic + full, mc - full, pc, kc);
-    return g->A + ic * g->k + pc;
+    return g->a_in_place == A_T_IN_PLACE ? g->A + pc * g->m + ic : g->A + ic * g->k + pc;
 }
 
 /* Rows r0 .. r1-1 and columns c0 .. c1-1 of the kernel's C, serially. The packed operands are
@@ -920,14 +940,12 @@ static int gemm_narrow(const gemm_args *g, int threads)
     const int64_t panels = (g->m + mr - 1) / mr;
     narrow_job s;
     NN_T *bp = NULL;
-    int64_t i;
     /* B stored (k, n), alpha 1: read in place where the set has masked loads */
     if (!NARROW_BIP(g->kr) || g->trans_b || g->alpha != 1) {
         bp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->k * w * (int64_t)sizeof(NN_T));
         if (!bp) return NN_ENOMEM;
-        NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)w);
-        if (g->alpha != 1)
-            for (i = 0; i < g->k * w; i++) bp[i] *= g->alpha;
+        NNI_F(pack_b)(g->kr, bp, g->B, g->n, g->k, g->trans_b, 0, 0, g->k, g->n, (int)w,
+                      g->alpha);
     }
     s.g = g;
     s.bp = bp;
@@ -1008,15 +1026,47 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
  * x 2048 1.01 / 1.06, 2048^3 0.98 / 0.99; W4's fits (2 threads, alternating in one process)
  * 1.04x (quartiles 0.99-1.06, 9 rounds). */
 #define A_IN_PLACE_SPARE_WAYS 4
+/* A^T in place (A stored (k, m): op(A)'s tile rows side by side in each of A's rows, the
+ * packed panel's layout with A's row stride), in the B-in-L1 order, where A's panels stream
+ * from L2 past B's panel in L1, one line a k step either way: the pass that packed them is
+ * gone. alpha, when not 1, must be a power of two, and scales B as it is packed instead of
+ * A (alpha_on_b): (alpha a) b and a (alpha b) are the same number, so the bits are those of
+ * A packed (but where alpha a or alpha b would leave the normal range). A weight gradient,
+ * A_prev^T delta / m, is such a product for a batch of 64 or 256 rows. Intel Xeon (Emerald
+ * Rapids KVM guest, avx512f 8 x 48 / 8 x 24), alpha 1, main's and the changed `_core.gemm`
+ * alternating in one process, medians of 11-15 paired rounds (started at load < 0.3), 1
+ * thread: float32 256 x 128 x 64 1.068x (quartiles 1.06-1.08), 512 x 128 x 64 1.079x, 1024 x
+ * 128 x 64 (rows 4 KiB apart) 1.063x, 784 x 256 x 64 1.024x, 256 x 256 x 100 1.020x; float64
+ * 256 x 128 x 64 1.081x, 784 x 256 x 64 1.081x; 2 threads 256 x 128 x 64 1.067x, 784 x 256 x
+ * 64 1.004x. W3's fits (its weight gradients' 1/64 on B) 1.02x on 1 and on 2 threads. Not in
+ * the A-in-L1 order, where the panel stays in L1 over B's block: kc lines of A's rows, a
+ * multiple of 4 KiB apart for W4's 2048 (one L1 set), ran 2048 x 2048 x 256 at 0.83x on one
+ * thread, float64 0.53x on two. */
+/* alpha a power of two (a batch's 1/m for 64 or 256 rows) within 2^+-100: alpha x is then
+ * exact for every x but where it leaves the type's normal range */
+static int power_of_two(NN_T alpha)
+{
+    int e;
+    return alpha != 0 && fabs(frexp((double)alpha, &e)) == 0.5 && e > -100 && e < 100;
+}
+
 static int a_in_place_applies(const gemm_args *g)
 {
     const int64_t row_bytes = g->k * (int64_t)sizeof(NN_T);
     int v;
+    if (g->trans_a) {
+        if (!UKR_ATP(g->kr) || !(g->alpha == 1 || power_of_two(g->alpha)) || g->a_in_l1 ||
+            nni_gemm_a_t_in_place_off())
+            return 0;
+        for (v = 0; v < NNI_UKR_MAX_EDGE; v++)
+            if (EDGE(g->kr)[v] && !EDGE_ATP(g->kr)[v]) return 0;
+        return A_T_IN_PLACE;
+    }
     if (!UKR_IP(g->kr) || g->trans_a || g->alpha != 1 || !g->a_in_l1) return 0;
     if (row_bytes % 4096 == 0 && nni_l1d_ways() < MR(g->kr) + A_IN_PLACE_SPARE_WAYS) return 0;
     for (v = 0; v < NNI_UKR_MAX_EDGE; v++)
         if (EDGE(g->kr)[v] && !EDGE_IP(g->kr)[v]) return 0;
-    return 1;
+    return A_ROWS_IN_PLACE;
 }
 
 /* B is read in place (b_in_place_applies) by products of at most this many rows of C ... */
@@ -1117,6 +1167,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     g->kr = nni_gemm_kernel_get();
     g->bf16 = 0;
     g->alpha_on_tiles = 0;
+    g->alpha_on_b = 0;
     /* a bfloat16 product (nn_gemm_bf16_f32) packs both operands, whatever its size: the
      * packing is where they are rounded; vdpbf16ps where there is a set for it */
     if (bf16) {
@@ -1131,11 +1182,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
          * bf16(a) = bf16(alpha a) exactly (but where alpha a leaves float's normal range), so
          * alpha scales A as it is packed and every tile goes straight to C; any other alpha
          * scales each tile's sums as they are written (write_tile) */
-        {
-            int e;
-            g->alpha_on_tiles = !(alpha != 0 && fabs(frexp((double)alpha, &e)) == 0.5 &&
-                                  e > -100 && e < 100);
-        }
+        g->alpha_on_tiles = !power_of_two(alpha);
     } else {
         /* mid-size products: the direct kernels (gemm_direct.c; its rule), as a layer's are */
         if (NNI_F(direct_applies)(m, n, k, trans_b)) return PATH_DIRECT_KERNELS;
@@ -1194,10 +1241,12 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         g->mc = bl.mc;
         g->nc = bl.nc;
         g->a_in_l1 = bl.a_in_l1;
-        g->a_in_place = !g->bf16 && a_in_place_applies(g);
-        g->b_in_place = !g->bf16 && b_in_place_applies(g);
-        g->b_packing = !g->bf16 && !g->b_in_place && UKR_BPACK(g->kr) && !g->trans_b &&
-                       !g->transposed && !nni_gemm_b_packing_off();
+        g->a_in_place = g->bf16 ? 0 : a_in_place_applies(g);
+        /* A^T in place takes alpha on the packed B (so B is packed, never read in place) */
+        g->alpha_on_b = g->a_in_place == A_T_IN_PLACE && alpha != 1;
+        g->b_in_place = !g->bf16 && !g->alpha_on_b && b_in_place_applies(g);
+        g->b_packing = !g->bf16 && !g->alpha_on_b && !g->b_in_place && UKR_BPACK(g->kr) &&
+                       !g->trans_b && !g->transposed && !nni_gemm_b_packing_off();
         g->step_tiles = step_tiles_apply(g, beta);
         if (g->a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
             const int64_t m_blocks = (g->m + bl.mc - 1) / bl.mc;

@@ -77,4 +77,5 @@ const nni_gemm_kernel nni_kernel_avx2 = {
     {nni_ukr_avx2_f32_6x8_of_16_b_in_place, NULL}, nni_ukr_avx2_f64_b_in_place,
     {nni_ukr_avx2_f64_6x4_of_8_b_in_place, NULL}, nni_ukr_narrow_avx2_f32_b_in_place,
     nni_ukr_narrow_avx2_f64_b_in_place, nni_sgd_step_avx2_f32, nni_sgd_step_avx2_f64,
-    nni_adam_step_avx2_f32, nni_adam_step_avx2_f64, 0, NULL, NULL, NULL};
+    nni_adam_step_avx2_f32, nni_adam_step_avx2_f64, 0, NULL, NULL, NULL,
+    NULL, {NULL, NULL}, NULL, {NULL, NULL}};

@@ -60,6 +60,7 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx512_f32_8x48
+#define UKR_WITH_A_T_IN_PLACE
 #define UKR_NARROW_NAME nni_ukr_narrow_avx512_f32_8
 #define UKR_MR 8
 #define UKR_NV 3
@@ -68,6 +69,7 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx512_f32_8x16_of_48
+#define UKR_WITH_A_T_IN_PLACE
 #define UKR_MR 8
 #define UKR_NV 1
 #define UKR_B_STRIDE 48
@@ -76,6 +78,7 @@ static
 #undef UKR_KEEP_OPS
 
 #define UKR_NAME nni_ukr_avx512_f32_8x32_of_48
+#define UKR_WITH_A_T_IN_PLACE
 #define UKR_MR 8
 #define UKR_NV 2
 #define UKR_B_STRIDE 48
@@ -115,6 +118,7 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx512_f64_8x24
+#define UKR_WITH_A_T_IN_PLACE
 #define UKR_NARROW_NAME nni_ukr_narrow_avx512_f64_8x16
 #define UKR_NARROW_NV 2 /* n = 10 as one panel of 2 x 8 lanes, A read in place */
 #define UKR_MR 8
@@ -124,6 +128,7 @@ static
 #include "gemm_ukr_simd.h"
 
 #define UKR_NAME nni_ukr_avx512_f64_8x8_of_24
+#define UKR_WITH_A_T_IN_PLACE
 #define UKR_MR 8
 #define UKR_NV 1
 #define UKR_B_STRIDE 24
@@ -132,6 +137,7 @@ static
 #undef UKR_KEEP_OPS
 
 #define UKR_NAME nni_ukr_avx512_f64_8x16_of_24
+#define UKR_WITH_A_T_IN_PLACE
 #define UKR_MR 8
 #define UKR_NV 2
 #define UKR_B_STRIDE 24
@@ -151,7 +157,8 @@ const nni_gemm_kernel nni_kernel_avx512_12x32 = {
     {nni_ukr_avx512_f32_12x16_of_32_b_in_place, NULL}, nni_ukr_avx512_f64_b_in_place,
     {nni_ukr_avx512_f64_12x8_of_16_b_in_place, NULL}, nni_ukr_narrow_avx512_f32_b_in_place,
     nni_ukr_narrow_avx512_f64_b_in_place, nni_sgd_step_avx2_f32, nni_sgd_step_avx2_f64,
-    nni_adam_step_avx2_f32, nni_adam_step_avx2_f64, 0, NULL, NULL, NULL};
+    nni_adam_step_avx2_f32, nni_adam_step_avx2_f64, 0, NULL, NULL, NULL,
+    NULL, {NULL, NULL}, NULL, {NULL, NULL}};
 
 /* float 8x48: 1.08-1.14x the speed of 12x32 on 2048^3 and W4's large products on 1 thread,
  * 1.01-1.14x on 2 (paired runs, Ice Lake Xeon; the blocking's figures in dispatch.c). The
@@ -180,4 +187,7 @@ const nni_gemm_kernel nni_kernel_avx512 = {
     nni_ukr_narrow_avx512_f32_8_b_in_place, nni_ukr_narrow_avx512_f64_8x16_b_in_place,
     nni_sgd_step_avx2_f32, nni_sgd_step_avx2_f64, nni_adam_step_avx2_f32,
     nni_adam_step_avx2_f64, 0, NULL, nni_ukr_avx512_f32_8x48_b_packing,
-    nni_ukr_avx512_f64_8x24_b_packing};
+    nni_ukr_avx512_f64_8x24_b_packing, nni_ukr_avx512_f32_8x48_at_in_place,
+    {nni_ukr_avx512_f32_8x16_of_48_at_in_place, nni_ukr_avx512_f32_8x32_of_48_at_in_place},
+    nni_ukr_avx512_f64_8x24_at_in_place,
+    {nni_ukr_avx512_f64_8x8_of_24_at_in_place, nni_ukr_avx512_f64_8x16_of_24_at_in_place}};

@@ -44,4 +44,5 @@ const nni_gemm_kernel nni_kernel_neon = {
     "neon", "neon 6x8", "neon 6x4", 6, 8, 6, 4, nni_ukr_neon_f32, nni_ukr_neon_f64,
     4, 2, nni_ukr_narrow_neon_f32, nni_ukr_narrow_neon_f64, NULL, NULL, {NULL, NULL},
     {NULL, NULL}, NULL, {NULL, NULL}, NULL, {NULL, NULL}, NULL, 1, 1, NULL, {NULL, NULL}, NULL,
-    {NULL, NULL}, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL};
+    {NULL, NULL}, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL,
+    NULL, {NULL, NULL}, NULL, {NULL, NULL}};

@@ -34,4 +34,5 @@ const nni_gemm_kernel nni_kernel_portable = {
     "portable", "portable C 4x8", "portable C 4x4", PORTABLE_MR, 8, PORTABLE_MR, 4,
     nni_ukr_portable_f32, nni_ukr_portable_f64, 0, 0, NULL, NULL, NULL, NULL, {NULL, NULL},
     {NULL, NULL}, NULL, {NULL, NULL}, NULL, {NULL, NULL}, NULL, 1, 1, NULL, {NULL, NULL}, NULL,
-    {NULL, NULL}, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL};
+    {NULL, NULL}, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL,
+    NULL, {NULL, NULL}, NULL, {NULL, NULL}};

@@ -33,10 +33,10 @@ static inline void pack_a_panel(NN_T *restrict ap, const NN_T *restrict A, int64
     }
 }
 
-/* One panel of nr columns of op(B) = B^T: bp[p nr + j] = B[j bcs + p], columns
+/* One panel of nr columns of op(B) = B^T: bp[p nr + j] = scale B[j bcs + p], columns
  * >= `cols` zero; the portable path of the packing that reads across rows. */
 static inline void pack_b_panel(NN_T *restrict bp, const NN_T *restrict B, int64_t bcs,
-                                int64_t kc, int64_t cols, const int nr)
+                                int64_t kc, int64_t cols, const int nr, NN_T scale)
 {
     int64_t p, j;
     if (cols == nr) { /* each of B's rows read along, in blocks of 8 p so the writes stay
@@ -45,15 +45,16 @@ static inline void pack_b_panel(NN_T *restrict bp, const NN_T *restrict B, int64
             for (j = 0; j < nr; j++) {
                 const NN_T *src = B + j * bcs + p;
                 NN_T *dst = bp + p * nr + j;
-                dst[0] = src[0], dst[nr] = src[1], dst[2 * nr] = src[2], dst[3 * nr] = src[3];
-                dst[4 * nr] = src[4], dst[5 * nr] = src[5], dst[6 * nr] = src[6];
-                dst[7 * nr] = src[7];
+                dst[0] = scale * src[0], dst[nr] = scale * src[1];
+                dst[2 * nr] = scale * src[2], dst[3 * nr] = scale * src[3];
+                dst[4 * nr] = scale * src[4], dst[5 * nr] = scale * src[5];
+                dst[6 * nr] = scale * src[6], dst[7 * nr] = scale * src[7];
             }
         for (; p < kc; p++)
-            for (j = 0; j < nr; j++) bp[p * nr + j] = B[j * bcs + p];
+            for (j = 0; j < nr; j++) bp[p * nr + j] = scale * B[j * bcs + p];
     } else {
         for (p = 0; p < kc; p++) {
-            for (j = 0; j < cols; j++) bp[p * nr + j] = B[j * bcs + p];
+            for (j = 0; j < cols; j++) bp[p * nr + j] = scale * B[j * bcs + p];
             for (; j < nr; j++) bp[p * nr + j] = 0;
         }
     }
@@ -228,32 +229,33 @@ void NNI_F(pack_a)(const nni_gemm_kernel *kr, NN_T *restrict ap, const NN_T *res
     }
 }
 
-/* bp = op(B)[p0 : p0+kc, j0 : j0+nc] as panels of nr columns: the panel of columns
+/* bp = scale op(B)[p0 : p0+kc, j0 : j0+nc] as panels of nr columns (scale: gemm.c's
+ * alpha_on_b, the narrow path's alpha; else 1): the panel of columns
  * jr .. jr+nr-1 starts at bp + jr kc and holds element (p, j) at p nr + (j - jr).
  * op(B)[p, j] = B[p n + j], or B[j k + p] when trans_b (B stored (n, k)).                    */
 void NNI_F(pack_b)(const nni_gemm_kernel *kr, NN_T *restrict bp, const NN_T *restrict B,
                    int64_t n, int64_t k, int trans_b, int64_t p0, int64_t j0, int64_t kc,
-                   int64_t nc, int nr)
+                   int64_t nc, int nr, NN_T scale)
 {
     int64_t jr;
     if (!trans_b) { /* B's row p holds op(B)'s row p: read it along, into every panel */
-        pack_rows(bp, B + p0 * n + j0, n, kc, nc, nr, 1);
+        pack_rows(bp, B + p0 * n + j0, n, kc, nc, nr, scale);
         return;
     }
     for (jr = 0; jr < nc; jr += nr, bp += nr * kc) {
         const int64_t cols = nc - jr < nr ? nc - jr : nr;
         const NN_T *src = B + (j0 + jr) * k + p0;
         if (PACK_T_OF(kr)) {
-            PACK_T_OF(kr)(bp, src, k, kc, nr, (int)cols, 1);
+            PACK_T_OF(kr)(bp, src, k, kc, nr, (int)cols, scale);
             continue;
         }
         switch (nr) {
-        case 4: pack_b_panel(bp, src, k, kc, cols, 4); break;
-        case 8: pack_b_panel(bp, src, k, kc, cols, 8); break;
-        case 16: pack_b_panel(bp, src, k, kc, cols, 16); break;
-        case 32: pack_b_panel(bp, src, k, kc, cols, 32); break;
-        case 48: pack_b_panel(bp, src, k, kc, cols, 48); break;
-        default: pack_b_panel(bp, src, k, kc, cols, nr); break;
+        case 4: pack_b_panel(bp, src, k, kc, cols, 4, scale); break;
+        case 8: pack_b_panel(bp, src, k, kc, cols, 8, scale); break;
+        case 16: pack_b_panel(bp, src, k, kc, cols, 16, scale); break;
+        case 32: pack_b_panel(bp, src, k, kc, cols, 32, scale); break;
+        case 48: pack_b_panel(bp, src, k, kc, cols, 48, scale); break;
+        default: pack_b_panel(bp, src, k, kc, cols, nr, scale); break;
         }
     }
 }

@@ -18,6 +18,9 @@
  *                     another kernel of the same type
  *   UKR_WITH_B_PACKING  (optional) also define UKR_NAME_b_packing: B read in place and
  *                     copied into its packed panel as it is read (nni_ukr_bpack_f32)
+ *   UKR_WITH_A_T_IN_PLACE  (optional) also define UKR_NAME_at_in_place, A^T read in place
+ *                     (A stored (k, m)), and take A^T in place (lda < 0) in the
+ *                     _b_in_place and _b_packing kernels
  *   UKR_MASK_T, UKR_MASK(lanes), UKR_MASKLOAD(p, m)   (optional) a lane mask, the mask of the
  *                     first `lanes` (0 .. UKR_VL) lanes, and a load of those lanes (the others
  *                     0, their memory never touched): the narrow kernel then gets a variant
@@ -54,6 +57,12 @@
 #ifndef UKR_PACK_AHEAD
 #define UKR_PACK_AHEAD 16
 #endif
+/* K steps ahead at which A^T read in place (UKR_WITH_A_T_IN_PLACE) asks for its row into L1:
+ * each k step reads a line of its own, lda apart (1 KiB or more: a page every few steps, which
+ * the hardware's stride prefetchers do not cross), and L2's latency is about as many steps. */
+#ifndef UKR_AT_AHEAD
+#define UKR_AT_AHEAD 8
+#endif
 /* The includer's `static` (or nothing) before the #include applies to this first declaration */
 void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta);
 
@@ -78,6 +87,8 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
             if (p + UKR_PACK_AHEAD < kc)                                                      \
                 UKR_ROW_PREFETCH(UKR_PREFETCH_L2, b + UKR_PACK_AHEAD * b_step);               \
         }                                                                                     \
+        if (a_step != UKR_MR) /* A^T in place: its row UKR_AT_AHEAD k steps on into L1 */   \
+            UKR_PREFETCH(a + UKR_AT_AHEAD * a_step);                                          \
         UKR_UNROLL                                                                            \
         for (i = 0; i < UKR_MR; i++) {                                                        \
             const UKR_V ai = UKR_BCAST(UKR_A(i));                                             \
@@ -88,7 +99,7 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
             UKR_UNROLL                                                                        \
             for (i = 0; i < UKR_A_BASES; i++) ab[i] += sizeof(UKR_T);                         \
         } else {                                                                              \
-            a += UKR_MR;                                                                      \
+            a += a_step;                                                                      \
         }                                                                                     \
         b += b_step;                                                                          \
     } while (0)
@@ -117,12 +128,13 @@ __attribute__((always_inline)) static inline
 #else
 static __forceinline
 #endif
-/* The kernel, A packed (in_place 0: a the panel) or in place (1: a row 0's first element,
- * row i lda_b bytes after row i - 1); in_place a constant where it is inlined. B's row p at
- * b + p b_step: the packed panel's (UKR_B_STRIDE) or B's own rows (its row stride). */
-void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const UKR_T *b,
-                               int64_t b_step, UKR_T *c, int64_t ldc, UKR_T beta,
-                               const int in_place, UKR_T *bpk)
+/* The kernel, A packed (in_place 0: a the panel, its k steps a_step apart: UKR_MR, or A's
+ * row stride for A^T in place) or in place (1: a row 0's first element, row i lda_b bytes
+ * after row i - 1); in_place, and a_step but for A^T, constants where it is inlined. B's row p
+ * at b + p b_step: the packed panel's (UKR_B_STRIDE) or B's own rows (its row stride). */
+void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, int64_t a_step,
+                               const UKR_T *b, int64_t b_step, UKR_T *c, int64_t ldc,
+                               UKR_T beta, const int in_place, UKR_T *bpk)
 {
     UKR_V acc[UKR_MR][UKR_NV];
     const char *ab[UKR_A_BASES];
@@ -184,7 +196,7 @@ void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, const U
 
 void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
 {
-    UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, UKR_B_STRIDE, c, ldc, beta, 0, NULL);
+    UKR_CAT(UKR_NAME, _body)(kc, a, 0, UKR_MR, b, UKR_B_STRIDE, c, ldc, beta, 0, NULL);
 }
 
 /* The same sums with A read in place: row i of the tile at a + i lda (gemm.c: op(A) = A
@@ -192,37 +204,57 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
 static void UKR_CAT(UKR_NAME, _a_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
                                             const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
 {
-    UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, UKR_B_STRIDE, c, ldc, beta,
-                             1, NULL);
+    UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), UKR_MR, b, UKR_B_STRIDE, c,
+                             ldc, beta, 1, NULL);
 }
 
+#ifdef UKR_WITH_A_T_IN_PLACE
+/* The same sums with A^T in place: A stored (k, m), the tile's rows side by side in A's row p
+ * (element (i, p) at a + p lda + i): the packed kernel's reads, lda apart instead of mr. */
+static void UKR_CAT(UKR_NAME, _at_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
+                                             const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
+{
+    UKR_CAT(UKR_NAME, _body)(kc, a, 0, lda, b, UKR_B_STRIDE, c, ldc, beta, 0, NULL);
+}
+#endif
+
 /* The same sums with B read in place (row p of the tile's B at b + p ldb: B stored (k, n),
- * no packing) and A in place (lda > 0) or packed (lda == 0: a the panel). */
+ * no packing) and A in place (lda > 0), A^T in place (lda < 0, its row stride -lda, with
+ * UKR_WITH_A_T_IN_PLACE) or packed (lda == 0: a the panel). */
 static void UKR_CAT(UKR_NAME, _b_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
                                             const UKR_T *b, int64_t ldb, UKR_T *c, int64_t ldc,
                                             UKR_T beta)
 {
-    if (lda)
-        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, ldb, c, ldc, beta, 1,
-                                 NULL);
+    if (lda > 0)
+        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), UKR_MR, b, ldb, c, ldc,
+                                 beta, 1, NULL);
+#ifdef UKR_WITH_A_T_IN_PLACE
+    else if (lda < 0)
+        UKR_CAT(UKR_NAME, _body)(kc, a, 0, -lda, b, ldb, c, ldc, beta, 0, NULL);
+#endif
     else
-        UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, ldb, c, ldc, beta, 0, NULL);
+        UKR_CAT(UKR_NAME, _body)(kc, a, 0, UKR_MR, b, ldb, c, ldc, beta, 0, NULL);
 }
 
 #ifdef UKR_WITH_B_PACKING
 /* The same sums with B read in place (row p at b + p ldb), each row copied as it is read into
  * the packed panel bp (row p at bp + p UKR_B_STRIDE): the first row panel of A packs B's panel
  * for the others while it multiplies (gemm.c), rather than in a pass of its own that waits on
- * L3 with the FMA units idle. A in place (lda > 0) or packed (lda == 0). */
+ * L3 with the FMA units idle. A in place (lda > 0), A^T in place (lda < 0, as _b_in_place)
+ * or packed (lda == 0). */
 static void UKR_CAT(UKR_NAME, _b_packing)(int64_t kc, const UKR_T *a, int64_t lda,
                                            const UKR_T *b, int64_t ldb, UKR_T *bp, UKR_T *c,
                                            int64_t ldc, UKR_T beta)
 {
-    if (lda)
-        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), b, ldb, c, ldc, beta, 1,
-                                 bp);
+    if (lda > 0)
+        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), UKR_MR, b, ldb, c, ldc,
+                                 beta, 1, bp);
+#ifdef UKR_WITH_A_T_IN_PLACE
+    else if (lda < 0)
+        UKR_CAT(UKR_NAME, _body)(kc, a, 0, -lda, b, ldb, c, ldc, beta, 0, bp);
+#endif
     else
-        UKR_CAT(UKR_NAME, _body)(kc, a, 0, b, ldb, c, ldc, beta, 0, bp);
+        UKR_CAT(UKR_NAME, _body)(kc, a, 0, UKR_MR, b, ldb, c, ldc, beta, 0, bp);
 }
 #endif
 
@@ -332,11 +364,13 @@ static void UKR_CAT(UKR_NARROW_NAME, _b_in_place)(int64_t kc, const UKR_T *a, in
 #undef UKR_NV
 #undef UKR_B_STRIDE
 #undef UKR_WITH_B_PACKING
+#undef UKR_WITH_A_T_IN_PLACE
 #undef UKR_STEP
 #undef UKR_ROW_LINES
 #undef UKR_ROW_PREFETCH
 #undef UKR_A
 #undef UKR_A_BASES
+#undef UKR_AT_AHEAD
 #ifndef UKR_KEEP_OPS /* else the includer defines another kernel of the same type next */
 #undef UKR_T
 #undef UKR_V

@@ -313,6 +313,11 @@ typedef struct nni_gemm_kernel {
     /* (NULL: none) the full kernels that pack B's panel as they read it                     */
     nni_ukr_bpack_f32 ukr_bpack_f32;
     nni_ukr_bpack_f64 ukr_bpack_f64;
+    /* (NULL: none) the full and edge kernels with A^T in place: A stored (k, m), the tile's
+     * rows side by side in each of A's rows (lda = m); such a set's b_in_place and b_packing
+     * kernels take A^T in place as lda = -m                                                */
+    nni_ukr_ip_f32 ukr_atp_f32, edge_atp_f32[NNI_UKR_MAX_EDGE];
+    nni_ukr_ip_f64 ukr_atp_f64, edge_atp_f64[NNI_UKR_MAX_EDGE];
 } nni_gemm_kernel;
 /* Packing rows read along (op(B) = B, op(A) = A^T; gemm_pack.c, and the bfloat16 pairs'
  * packer): the source rows this many rows ahead of the one being copied are requested into
@@ -441,6 +446,9 @@ void nni_gemm_b_packing_set(int on);
 /* Tests: _set(0) packs B where gemm.c would read it in place (b_in_place_applies). */
 int nni_gemm_b_in_place_off(void);
 void nni_gemm_b_in_place_set(int on);
+/* Tests: _set(0) packs A^T where gemm.c would read it in place (a_in_place_applies). */
+int nni_gemm_a_t_in_place_off(void);
+void nni_gemm_a_t_in_place_set(int on);
 
 /* The kernel chosen once (dispatch.c): NNFAST_GEMM_KERNEL when it is available on this CPU,
  * else the best the CPU supports.                                                           */
@@ -835,7 +843,7 @@ void NNI_F(pack_a)(const nni_gemm_kernel *kr, NN_T *restrict ap, const NN_T *res
                    int64_t kc, int mr, NN_T alpha);
 void NNI_F(pack_b)(const nni_gemm_kernel *kr, NN_T *restrict bp, const NN_T *restrict B,
                    int64_t n, int64_t k, int trans_b, int64_t p0, int64_t j0, int64_t kc,
-                   int64_t nc, int nr);
+                   int64_t nc, int nr, NN_T scale);
 
 /* dense.c: A_out (m, W->n) = f(A @ W + b), dense_forward against W's plan. */
 int NNI_F(dense_forward_planned)(NN_T *A_out, const NN_T *A, const NNI_F(gemm_plan) *W,

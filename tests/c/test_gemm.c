@@ -2,7 +2,7 @@
  *
  * For every kernel set this build and CPU run (selected with nni_gemm_kernel_select):
  * - its edge kernels (the first vectors of a panel) against its full kernel, and its kernels
- *   that read A in place against the same kernels on A packed, bit for bit;
+ *   that read A (or A^T) in place against the same kernels on A packed, bit for bit;
  * - its narrow kernels that read B in place (masked loads) against the same kernels on B
  *   packed, bit for bit, never loading past B's last column (a guard page);
  * - its transposing packer (gemm_pack_<isa>.c), when it has one, against the scalar
@@ -18,6 +18,8 @@
  *   vector) give the same bits on 1, 2 and 3 threads;
  * - products whose A's rows are a multiple of 4 KiB apart, A read in place (an L1 of 16 ways)
  *   and packed (8 ways), against gemm_naive and on 1-3 threads;
+ * - A^T read in place (alpha on B's packing) against A^T packed, bit for bit, on 1 and 2
+ *   threads, and against gemm_naive;
  * - planned products (op(B) packed once, gemm_plan) against gemm, bit for bit;
  * - the runs the threads of a split product claim from both ends (nni_ends_claim): every unit
  *   once, each run its share of what is left.
@@ -164,6 +166,37 @@ static void guarded_free(unsigned char *p, size_t bytes)
         free(A), free(c0), free(c1);                                                          \
     }                                                                                         \
                                                                                               \
+    /* A kernel with A^T in place against the same kernel on A packed (A stored (k, m): row p \
+     * holds the packed panel's mr values of column p, then padding; rows mr + 5 apart): the  \
+     * same bits, every kc and beta. */                                                       \
+    static void test_at_in_place_##S(nni_ukr_##S packed, nni_ukr_ip_##S at_in_place,          \
+                                     const T *a, const T *b, int mr, int nr, int width)       \
+    {                                                                                         \
+        static const int64_t kcs[] = {1, 3, 8, 9, 24, 25, 64, 257};                           \
+        static const T betas[] = {0, 1, (T)0.5};                                              \
+        const int64_t lda = mr + 5, ldc = nr + 1;                                             \
+        T *At = (T *)malloc((size_t)(257 * lda) * sizeof(T));                                 \
+        T *c0 = (T *)malloc((size_t)(mr * ldc) * sizeof(T));                                  \
+        T *c1 = (T *)malloc((size_t)(mr * ldc) * sizeof(T));                                  \
+        int64_t i, p, ki;                                                                     \
+        int bi, r, j;                                                                         \
+        for (p = 0; p < 257; p++)                                                             \
+            for (r = 0; r < lda; r++) At[p * lda + r] = r < mr ? a[p * mr + r] : (T)1e30;     \
+        for (ki = 0; ki < (int64_t)(sizeof kcs / sizeof kcs[0]); ki++)                        \
+            for (bi = 0; bi < 3; bi++) {                                                      \
+                int bad = 0;                                                                  \
+                for (i = 0; i < mr * ldc; i++) c0[i] = c1[i] = (T)uniform();                  \
+                packed(kcs[ki], a, b, c0, ldc, betas[bi]);                                    \
+                at_in_place(kcs[ki], At, lda, b, c1, ldc, betas[bi]);                         \
+                for (r = 0; r < mr; r++)                                                      \
+                    for (j = 0; j < ldc; j++)                                                 \
+                        if (c0[r * ldc + j] != c1[r * ldc + j]) bad++;                        \
+                CHECK(bad == 0, #S " kernel of %d columns, A^T in place, kc %lld "            \
+                      "beta %g: %d wrong", width, (long long)kcs[ki], (double)betas[bi],      \
+                      bad);                                                                   \
+            }                                                                                 \
+        free(At), free(c0), free(c1);                                                         \
+    }                                                                                         \
     /* The edge kernels against the full kernel on the same packed panels: the first v vectors \
      * of its tile, bit for bit (the same sums in the same order), every beta, C's values past \
      * the edge kernel's columns untouched. */                                               \
@@ -214,7 +247,8 @@ static void guarded_free(unsigned char *p, size_t bytes)
     }                                                                                         \
                                                                                               \
     static void test_edge_##S(nni_ukr_##S full, const nni_ukr_##S *edge, int mr, int nr,      \
-                              int vl, nni_ukr_ip_##S full_ip, const nni_ukr_ip_##S *edge_ip)  \
+                              int vl, nni_ukr_ip_##S full_ip, const nni_ukr_ip_##S *edge_ip,  \
+                              nni_ukr_ip_##S full_atp, const nni_ukr_ip_##S *edge_atp)        \
     {                                                                                         \
         static const int64_t kcs[] = {1, 2, 5, 23, 24, 25, 64, 257};                          \
         static const T betas[] = {0, 1, (T)0.5};                                              \
@@ -233,6 +267,13 @@ static void guarded_free(unsigned char *p, size_t bytes)
                   #S " edge kernel %d has no in-place twin", v);                              \
             if (edge[v] && full_ip && edge_ip[v])                                             \
                 test_in_place_##S(edge[v], edge_ip[v], a, b, mr, nr, (v + 1) * vl);            \
+        }                                                                                     \
+        if (full_atp) test_at_in_place_##S(full, full_atp, a, b, mr, nr, nr);                 \
+        for (v = 0; v < NNI_UKR_MAX_EDGE; v++) {                                              \
+            CHECK(!edge[v] || !full_atp || edge_atp[v],                                       \
+                  #S " edge kernel %d has no A^T-in-place twin", v);                          \
+            if (edge[v] && full_atp && edge_atp[v])                                           \
+                test_at_in_place_##S(edge[v], edge_atp[v], a, b, mr, nr, (v + 1) * vl);       \
         }                                                                                     \
         for (v = 0; v < NNI_UKR_MAX_EDGE; v++) {                                              \
             const int width = (v + 1) * vl;                                                   \
@@ -589,6 +630,53 @@ static void guarded_free(unsigned char *p, size_t bytes)
         nni_gemm_blocking_set(0, 0, 0);                                                       \
     }                                                                                         \
                                                                                               \
+    /* A^T read in place (gemm.c, a_in_place_applies: A stored (k, m), the B-in-L1 order,     \
+     * alpha 1 or a power of two, which then scales B as it is packed) against A^T packed     \
+     * (nni_gemm_a_t_in_place_set(0)): the same bits, on 1 and 2 threads, and gemm_naive's    \
+     * values. Full and edge panels (n = 48 j + 16, + 32), a last row panel short of the      \
+     * tile, one and several k blocks, B read in place (C of 128 rows), packed by the first   \
+     * row panel's kernels and packed first (B^T), alpha 1, a power of two and not, beta. */  \
+    static void test_a_t_in_place_##S(void)                                                   \
+    {                                                                                         \
+        static const int64_t shapes[][3] = {{256, 128, 64}, {250, 130, 70}, {128, 256, 64},   \
+                                            {784, 256, 64}, {200, 100, 400}, {17, 250, 130}}; \
+        static const T alphas[] = {1, (T)0.25, (T)0.75};                                      \
+        int s, tb, ai, t;                                                                     \
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
+            for (tb = 0; tb < 2; tb++)                                                        \
+                for (ai = 0; ai < 3; ai++) {                                                  \
+                    const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];       \
+                    const T alpha = alphas[ai], beta = (s + ai) % 2 ? (T)0.5 : 0;             \
+                    T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                          \
+                    T *B = (T *)malloc((size_t)(k * n) * sizeof(T));                          \
+                    T *C0 = (T *)malloc((size_t)(m * n) * sizeof(T));                         \
+                    T *C[3];                                                                  \
+                    int64_t i;                                                                \
+                    for (i = 0; i < m * k; i++) A[i] = (T)uniform();                          \
+                    for (i = 0; i < k * n; i++) B[i] = (T)uniform();                          \
+                    for (i = 0; i < m * n; i++) C0[i] = (T)uniform();                         \
+                    for (t = 0; t < 3; t++) { /* in place on 1, 2 threads; packed */          \
+                        C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));                      \
+                        memcpy(C[t], C0, (size_t)(m * n) * sizeof(T));                        \
+                        nni_gemm_a_t_in_place_set(t < 2);                                     \
+                        nn_set_num_threads(t == 1 ? 2 : 1);                                   \
+                        CHECK(nn_gemm_##S(C[t], A, B, m, n, k, 1, tb, alpha, beta, NULL) ==   \
+                                  NN_OK,                                                      \
+                              "gemm failed");                                                 \
+                    }                                                                         \
+                    nni_gemm_a_t_in_place_set(1);                                             \
+                    nn_set_num_threads(1);                                                    \
+                    for (t = 1; t < 3; t++)                                                   \
+                        CHECK(memcmp(C[0], C[t], (size_t)(m * n) * sizeof(T)) == 0,           \
+                              #S " %lldx%lldx%lld tb %d alpha %g: A^T in place (1 thread) "   \
+                                 "and %s differ",                                             \
+                              (long long)m, (long long)n, (long long)k, tb, (double)alpha,    \
+                              t == 1 ? "in place on 2 threads" : "packed");                   \
+                    check_gemm_##S(m, n, k, 1, tb, alpha, beta, 0);                           \
+                    free(A), free(B), free(C0);                                               \
+                    for (t = 0; t < 3; t++) free(C[t]);                                       \
+                }                                                                             \
+    }                                                                                         \
     /* Products too large to share a whole packed operand (made so here by a small limit and \
      * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
      * rows split (gemm.c, gemm_parallel_blocks), or in the other loop order one block of      \
@@ -802,9 +890,9 @@ int main(void)
             test_narrow_bip_f64(kr->narrow_f64, kr->narrow_bip_f64, kr->mr_f64,
                                 kr->vl_f64 * kr->narrow_vecs_f64);
         test_edge_f32(kr->ukr_f32, kr->edge_f32, kr->mr_f32, kr->nr_f32, kr->vl_f32,
-                      kr->ukr_ip_f32, kr->edge_ip_f32);
+                      kr->ukr_ip_f32, kr->edge_ip_f32, kr->ukr_atp_f32, kr->edge_atp_f32);
         test_edge_f64(kr->ukr_f64, kr->edge_f64, kr->mr_f64, kr->nr_f64, kr->vl_f64,
-                      kr->ukr_ip_f64, kr->edge_ip_f64);
+                      kr->ukr_ip_f64, kr->edge_ip_f64, kr->ukr_atp_f64, kr->edge_atp_f64);
         for (order = 0; order < 2; order++) { /* both loop orders (nni_gemm_blocking) */
             nni_gemm_loop_order_set(order);
             nn_set_num_threads(1);
@@ -816,6 +904,8 @@ int main(void)
             test_b_in_place_f64();
             test_b_packing_f32();
             test_b_packing_f64();
+            test_a_t_in_place_f32();
+            test_a_t_in_place_f64();
             test_a_rows_a_way_apart_f32();
             test_a_rows_a_way_apart_f64();
             test_k_split_f32();
