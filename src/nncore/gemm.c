@@ -1038,10 +1038,10 @@ static int gemm_check(const NN_T *C, const NN_T *A, const NN_T *B, int64_t m, in
  * thread: float32 256 x 128 x 64 1.068x (quartiles 1.06-1.08), 512 x 128 x 64 1.079x, 1024 x
  * 128 x 64 (rows 4 KiB apart) 1.063x, 784 x 256 x 64 1.024x, 256 x 256 x 100 1.020x; float64
  * 256 x 128 x 64 1.081x, 784 x 256 x 64 1.081x; 2 threads 256 x 128 x 64 1.067x, 784 x 256 x
- * 64 1.004x. W3's fits (its weight gradients' 1/64 on B) 1.02x on 1 and on 2 threads. Not in
- * the A-in-L1 order, where the panel stays in L1 over B's block: kc lines of A's rows, a
- * multiple of 4 KiB apart for W4's 2048 (one L1 set), ran 2048 x 2048 x 256 at 0.83x on one
- * thread, float64 0.53x on two. */
+ * 64 1.004x. W3's fits (its weight gradients' 1/64 on B) 1.02-1.03x on 1 and on 2 threads.
+ * Not in the A-in-L1 order, where the panel stays in L1 over B's block: kc lines of A's rows,
+ * a multiple of 4 KiB apart for W4's 2048 (one L1 set), ran 2048 x 2048 x 256 at 0.83x on
+ * one thread, float64 0.53x on two. */
 /* alpha a power of two (a batch's 1/m for 64 or 256 rows) within 2^+-100: alpha x is then
  * exact for every x but where it leaves the type's normal range */
 static int power_of_two(NN_T alpha)
