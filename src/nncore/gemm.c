@@ -1071,10 +1071,18 @@ static int a_in_place_applies(const gemm_args *g)
 
 /* B is read in place (b_in_place_applies) by products of at most this many rows of C ... */
 #define B_IN_PLACE_MAX_M 128
-/* ... whose rows of B are at most this many bytes apart (a page holds 4 of the rows a k block
- * walks through: fewer would cost TLB misses, more so at a multiple of 4 KiB, where the rows
- * also share L1 sets). */
-#define B_IN_PLACE_MAX_ROW_BYTES 1024
+/* ... whose rows of B are at most this many bytes apart (a page holds 2 of the rows a k block
+ * walks through; at 4 KiB each row has a page of its own, and the rows share L1 sets: 64 x
+ * 1024 x 784 float32 ran 0.79x in place on one thread, 64 x 1024 x 1024 0.68x on two, 64 x
+ * 512 x 784 float64 0.95x). Rows of 2 KiB (n = 512 floats, 256 doubles), Emerald Rapids
+ * Xeon guest, main's and the changed `_core.gemm` alternating in one process, medians of
+ * 15-21 paired rounds started at load < 0.3, in place against packed by the first row
+ * panel's kernels: float64 64 x 256 x 784 (W3's first layer in double) 1.072x (quartiles
+ * 1.05-1.09) on 1 thread, 1.068x on 2; 32 x 256 x 784 1.20x, 128 x 256 x 784 1.02x; float32
+ * 64 x 512 x 784 1.12x / 1.08x, 128 x 512 x 256 1.03x. (1 KiB until then: on a Sapphire
+ * Rapids-class guest, before B was packed by the kernels, rows of 512 floats had run level
+ * or slower.) */
+#define B_IN_PLACE_MAX_ROW_BYTES 2048
 
 /* Whether the kernels read B's rows where they are (macro_kernel) instead of a packed copy:
  * B stored (k, n), every row starting on a cache line and made of whole vectors (a panel's

@@ -431,7 +431,7 @@ static void guarded_free(unsigned char *p, size_t bytes)
     }                                                                                         \
                                                                                               \
     /* B read in place (gemm.c, b_in_place_applies: C of at most 128 rows, B's rows whole   \
-     * vectors on cache lines, at most 1 KiB apart): the same product with B 64-byte aligned \
+     * vectors on cache lines, at most 2 KiB apart): the same product with B 64-byte aligned \
      * (read in place) and 16 bytes past a line (packed) gives the same bits, on 1 and 2    \
      * threads, and matches gemm_naive. Full and edge panels (n = 48 j + 16, + 32), a last   \
      * row panel short of the tile, one and several k blocks, A in place and packed (ta).   */ \
@@ -439,7 +439,7 @@ static void guarded_free(unsigned char *p, size_t bytes)
     {                                                                                         \
         static const int64_t shapes[][3] = {{64, 256, 784}, {64, 128, 300}, {37, 96, 1030},   \
                                             {128, 64, 520}, {9, 112, 600},  {64, 32, 2000},   \
-                                            {100, 256, 257}};                                 \
+                                            {100, 256, 257}, {64, 512, 300}};                 \
         int s, ta, t;                                                                         \
         for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
             for (ta = 0; ta < 2; ta++) {                                                      \
