@@ -57,7 +57,8 @@
  * depend on (m, n, k), the kernel and the machine's blocking only, never on the thread count,
  * so results are bit-identical for any count.
  * alpha is folded into the packed A (alpha a_ip b_pj; op(B)^T when transposed), so alpha != 1
- * may differ from gemm_naive's alpha * sum in the last bits.
+ * may differ from gemm_naive's alpha * sum in the last bits; with A^T read in place, alpha (a
+ * power of two there) into the packed B instead: a_ip (alpha b_pj), the same numbers.
  */
 #include "internal.h"
 

@@ -59,7 +59,9 @@
 #endif
 /* K steps ahead at which A^T read in place (UKR_WITH_A_T_IN_PLACE) asks for its row into L1:
  * each k step reads a line of its own, lda apart (1 KiB or more: a page every few steps, which
- * the hardware's stride prefetchers do not cross), and L2's latency is about as many steps. */
+ * the hardware's stride prefetchers do not cross), and L2's latency is about as many steps.
+ * Emerald Rapids guest, paired against the kernels without it (11 rounds, a noisy phase:
+ * indicative): 0.95-0.99x without, 16 steps ahead level with 8. */
 #ifndef UKR_AT_AHEAD
 #define UKR_AT_AHEAD 8
 #endif
