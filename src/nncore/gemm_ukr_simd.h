@@ -73,7 +73,7 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
 /* Rows of A in place: row r's element at ab[r / 3] + (r % 3) lda_b bytes, an x86 address
  * (base + index * 1 or 2) from a base per 3 rows and one stride, not a register per row. */
 #define UKR_A_BASES ((UKR_MR + 2) / 3)
-#define UKR_A(i) (in_place ? *(const UKR_T *)(ab[(i) / 3] + ((i) % 3) * lda_b) : a[i])
+#define UKR_A(i) (in_place == 1 ? *(const UKR_T *)(ab[(i) / 3] + ((i) % 3) * lda_b) : a[i])
 
 /* One k step: row p of the B panel (UKR_NV vectors), the MR values of A's column p (the
  * packed panel's, or the rows' in place): acc[i][j] += a[i] b[j], row by row. */
@@ -89,7 +89,7 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
             if (p + UKR_PACK_AHEAD < kc)                                                      \
                 UKR_ROW_PREFETCH(UKR_PREFETCH_L2, b + UKR_PACK_AHEAD * b_step);               \
         }                                                                                     \
-        if (a_step != UKR_MR) /* A^T in place: its row UKR_AT_AHEAD k steps on into L1 */   \
+        if (in_place == 2) /* A^T in place: its row UKR_AT_AHEAD k steps on into L1 */      \
             UKR_PREFETCH(a + UKR_AT_AHEAD * a_step);                                          \
         UKR_UNROLL                                                                            \
         for (i = 0; i < UKR_MR; i++) {                                                        \
@@ -97,7 +97,7 @@ void UKR_NAME(int64_t kc, const UKR_T *a, const UKR_T *b, UKR_T *c, int64_t ldc,
             UKR_UNROLL                                                                        \
             for (j = 0; j < UKR_NV; j++) acc[i][j] = UKR_FMA(ai, bv[j], acc[i][j]);           \
         }                                                                                     \
-        if (in_place) {                                                                       \
+        if (in_place == 1) {                                                                  \
             UKR_UNROLL                                                                        \
             for (i = 0; i < UKR_A_BASES; i++) ab[i] += sizeof(UKR_T);                         \
         } else {                                                                              \
@@ -130,10 +130,11 @@ __attribute__((always_inline)) static inline
 #else
 static __forceinline
 #endif
-/* The kernel, A packed (in_place 0: a the panel, its k steps a_step apart: UKR_MR, or A's
- * row stride for A^T in place) or in place (1: a row 0's first element, row i lda_b bytes
- * after row i - 1); in_place, and a_step but for A^T, constants where it is inlined. B's row p
- * at b + p b_step: the packed panel's (UKR_B_STRIDE) or B's own rows (its row stride). */
+/* The kernel, A packed (in_place 0: a the panel, its k steps a_step = UKR_MR apart), its rows
+ * in place (1: a row 0's first element, row i lda_b bytes after row i - 1) or A^T in place (2:
+ * as packed, the k steps a_step = A's row stride apart); in_place a constant where it is
+ * inlined. B's row p at b + p b_step: the packed panel's (UKR_B_STRIDE) or B's own rows (its
+ * row stride). */
 void UKR_CAT(UKR_NAME, _body)(int64_t kc, const UKR_T *a, int64_t lda_b, int64_t a_step,
                                const UKR_T *b, int64_t b_step, UKR_T *c, int64_t ldc,
                                UKR_T beta, const int in_place, UKR_T *bpk)
@@ -216,47 +217,50 @@ static void UKR_CAT(UKR_NAME, _a_in_place)(int64_t kc, const UKR_T *a, int64_t l
 static void UKR_CAT(UKR_NAME, _at_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
                                              const UKR_T *b, UKR_T *c, int64_t ldc, UKR_T beta)
 {
-    UKR_CAT(UKR_NAME, _body)(kc, a, 0, lda, b, UKR_B_STRIDE, c, ldc, beta, 0, NULL);
+    UKR_CAT(UKR_NAME, _body)(kc, a, 0, lda, b, UKR_B_STRIDE, c, ldc, beta, 2, NULL);
 }
 #endif
 
-/* The same sums with B read in place (row p of the tile's B at b + p ldb: B stored (k, n),
- * no packing) and A in place (lda > 0), A^T in place (lda < 0, its row stride -lda, with
- * UKR_WITH_A_T_IN_PLACE) or packed (lda == 0: a the panel). */
-static void UKR_CAT(UKR_NAME, _b_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
-                                            const UKR_T *b, int64_t ldb, UKR_T *c, int64_t ldc,
-                                            UKR_T beta)
-{
-    if (lda > 0)
-        UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), UKR_MR, b, ldb, c, ldc,
-                                 beta, 1, NULL);
-#ifdef UKR_WITH_A_T_IN_PLACE
-    else if (lda < 0)
-        UKR_CAT(UKR_NAME, _body)(kc, a, 0, -lda, b, ldb, c, ldc, beta, 0, NULL);
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) static inline
+#else
+static __forceinline
 #endif
-    else
-        UKR_CAT(UKR_NAME, _body)(kc, a, 0, UKR_MR, b, ldb, c, ldc, beta, 0, NULL);
-}
-
-#ifdef UKR_WITH_B_PACKING
-/* The same sums with B read in place (row p at b + p ldb), each row copied as it is read into
- * the packed panel bp (row p at bp + p UKR_B_STRIDE): the first row panel of A packs B's panel
- * for the others while it multiplies (gemm.c), rather than in a pass of its own that waits on
- * L3 with the FMA units idle. A in place (lda > 0), A^T in place (lda < 0, as _b_in_place)
- * or packed (lda == 0). */
-static void UKR_CAT(UKR_NAME, _b_packing)(int64_t kc, const UKR_T *a, int64_t lda,
-                                           const UKR_T *b, int64_t ldb, UKR_T *bp, UKR_T *c,
-                                           int64_t ldc, UKR_T beta)
+/* The kernel with B read in place (row p of the tile's B at b + p ldb: B stored (k, n), no
+ * packing), each row also copied into the packed panel bp when bp is not NULL (row p at bp + p
+ * UKR_B_STRIDE), and A's rows in place (lda > 0), A^T in place (lda < 0, its row stride -lda,
+ * with UKR_WITH_A_T_IN_PLACE) or A packed (lda == 0: a the panel). */
+void UKR_CAT(UKR_NAME, _b_rows)(int64_t kc, const UKR_T *a, int64_t lda, const UKR_T *b,
+                                int64_t ldb, UKR_T *bp, UKR_T *c, int64_t ldc, UKR_T beta)
 {
     if (lda > 0)
         UKR_CAT(UKR_NAME, _body)(kc, a, lda * (int64_t)sizeof(UKR_T), UKR_MR, b, ldb, c, ldc,
                                  beta, 1, bp);
 #ifdef UKR_WITH_A_T_IN_PLACE
     else if (lda < 0)
-        UKR_CAT(UKR_NAME, _body)(kc, a, 0, -lda, b, ldb, c, ldc, beta, 0, bp);
+        UKR_CAT(UKR_NAME, _body)(kc, a, 0, -lda, b, ldb, c, ldc, beta, 2, bp);
 #endif
     else
         UKR_CAT(UKR_NAME, _body)(kc, a, 0, UKR_MR, b, ldb, c, ldc, beta, 0, bp);
+}
+
+/* The same sums with B read in place (_b_rows without bp). */
+static void UKR_CAT(UKR_NAME, _b_in_place)(int64_t kc, const UKR_T *a, int64_t lda,
+                                            const UKR_T *b, int64_t ldb, UKR_T *c, int64_t ldc,
+                                            UKR_T beta)
+{
+    UKR_CAT(UKR_NAME, _b_rows)(kc, a, lda, b, ldb, NULL, c, ldc, beta);
+}
+
+#ifdef UKR_WITH_B_PACKING
+/* The same sums with B read in place, each row copied as it is read into the packed panel bp:
+ * the first row panel of A packs B's panel for the others while it multiplies (gemm.c),
+ * rather than in a pass of its own that waits on L3 with the FMA units idle. */
+static void UKR_CAT(UKR_NAME, _b_packing)(int64_t kc, const UKR_T *a, int64_t lda,
+                                           const UKR_T *b, int64_t ldb, UKR_T *bp, UKR_T *c,
+                                           int64_t ldc, UKR_T beta)
+{
+    UKR_CAT(UKR_NAME, _b_rows)(kc, a, lda, b, ldb, bp, c, ldc, beta);
 }
 #endif
 
