@@ -598,6 +598,12 @@ int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k, int trans_b);
  * from a long k: gemm_k_split), or 0 when it does not; for the C tests. */
 int64_t nni_gemm_k_split_at_f32(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b);
 int64_t nni_gemm_k_split_at_f64(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b);
+/* gemm.c: whether gemm (m, n, k) on the blocked path reads the kernels' A in place (its rows,
+ * or A^T's), 0 when it packs it or takes another path; for the C tests. */
+int nni_gemm_a_in_place_f32(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                            float alpha);
+int nni_gemm_a_in_place_f64(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                            double alpha);
 
 /* gemm.c: a planned product, one op(B) = B (k, n) against many A of m rows (a layer's
  * forward over chunks of rows): gemm_plan_init packs B once (pack 1) when gemm would take

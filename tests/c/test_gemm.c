@@ -680,8 +680,10 @@ static void guarded_free(unsigned char *p, size_t bytes)
     /* Products too large to share a whole packed operand (made so here by a small limit and \
      * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
      * rows split (gemm.c, gemm_parallel_blocks), or in the other loop order one block of      \
-     * op(A), C's columns split (gemm_parallel_a_blocks). Against gemm_naive on 3 threads,     \
-     * with and without alpha, beta, the epilogue, every transposition; the same bits on 1-3.  \
+     * op(A), C's columns split (gemm_parallel_a_blocks); A read in place (alpha 1, A not    \
+     * transposed, the A-in-L1 order) takes the column runs instead (test_in_place_runs).      \
+     * Against gemm_naive on 3 threads, with and without alpha, beta, the epilogue, every      \
+     * transposition; the same bits on 1-3.                                                    \
      */                                                                                        \
     static void test_block_split_##S(void)                                                    \
     {                                                                                         \
@@ -714,6 +716,49 @@ static void guarded_free(unsigned char *p, size_t bytes)
                 }                                                                             \
         }                                                                                     \
         nni_gemm_blocking_set(0, 0, 0);                                                       \
+        nni_gemm_shared_max_set(0);                                                           \
+        nn_set_num_threads(1);                                                                \
+    }                                                                                         \
+                                                                                              \
+    /* A product too large to share its packed A whose runs read A in place (gemm.c,       \
+     * gemm_parallel: nothing to share) splits C's columns in one parallel loop, not the     \
+     * two loops a block of gemm_parallel_blocks; with A packed it takes the blocks. The     \
+     * core's profile counts the loops; the bits are those of one thread either way. C of    \
+     * more rows than a k split takes (KSPLIT_MAX_M), one k block and several.             */ \
+    static void test_in_place_runs_##S(void)                                                  \
+    {                                                                                         \
+        static const int64_t shapes[][3] = {{256, 1024, 300}, {136, 2000, 700}};             \
+        int s, ta, t;                                                                         \
+        nni_gemm_shared_max_set(4096);                                                        \
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)                         \
+            for (ta = 0; ta < 2; ta++) {                                                      \
+                const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];           \
+                const int in_place = nni_gemm_a_in_place_##S(m, n, k, ta, 0, 1);              \
+                T *A = (T *)malloc((size_t)(m * k) * sizeof(T));                              \
+                T *B = (T *)malloc((size_t)(k * n) * sizeof(T));                              \
+                T *C[2];                                                                      \
+                nn_profile_row row;                                                           \
+                int64_t i;                                                                    \
+                for (i = 0; i < m * k; i++) A[i] = (T)uniform();                              \
+                for (i = 0; i < k * n; i++) B[i] = (T)uniform();                              \
+                for (t = 0; t < 2; t++) {                                                     \
+                    C[t] = (T *)malloc((size_t)(m * n) * sizeof(T));                          \
+                    nn_set_num_threads(t + 1);                                                \
+                    if (t) nn_profile_start();                                                \
+                    CHECK(nn_gemm_##S(C[t], A, B, m, n, k, ta, 0, 1, 0, NULL) == NN_OK,       \
+                          "gemm failed");                                                     \
+                }                                                                             \
+                CHECK(nn_profile_stop(&row, 1) == 1, "no profile row");                       \
+                CHECK(in_place ? row.loops == 1 : row.loops > 1,                              \
+                      #S " %lldx%lldx%lld ta %d: A %s, %lld parallel loops on 2 threads",     \
+                      (long long)m, (long long)n, (long long)k, ta,                           \
+                      in_place ? "in place" : "packed", (long long)row.loops);                \
+                CHECK(memcmp(C[0], C[1], (size_t)(m * n) * sizeof(T)) == 0,                   \
+                      #S " %lldx%lldx%lld ta %d: 1 and 2 threads differ", (long long)m,       \
+                      (long long)n, (long long)k, ta);                                        \
+                check_gemm_##S(m, n, k, ta, 0, 1, 0, 0);                                      \
+                free(A), free(B), free(C[0]), free(C[1]);                                     \
+            }                                                                                 \
         nni_gemm_shared_max_set(0);                                                           \
         nn_set_num_threads(1);                                                                \
     }                                                                                         \
@@ -912,6 +957,8 @@ int main(void)
             test_k_split_f64();
             test_block_split_f32();
             test_block_split_f64();
+            test_in_place_runs_f32();
+            test_in_place_runs_f64();
             test_plan_f32();
             test_plan_f64();
         }
