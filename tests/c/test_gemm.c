@@ -680,8 +680,8 @@ static void guarded_free(unsigned char *p, size_t bytes)
     /* Products too large to share a whole packed operand (made so here by a small limit and \
      * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
      * rows split (gemm.c, gemm_parallel_blocks), or in the other loop order one block of      \
-     * op(A), C's columns split (gemm_parallel_a_blocks); A read in place (alpha 1, A not    \
-     * transposed, the A-in-L1 order) takes the column runs instead (test_in_place_runs).      \
+     * op(A), C's columns split (gemm_parallel_a_blocks); a product whose column runs read A \
+     * in place (gemm.c's a_in_place_applies) takes the runs instead (test_in_place_runs).     \
      * Against gemm_naive on 3 threads, with and without alpha, beta, the epilogue, every      \
      * transposition; the same bits on 1-3.                                                    \
      */                                                                                        \
