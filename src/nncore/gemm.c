@@ -1365,6 +1365,17 @@ static int gemm_step_bf16(float *C, const float *A, const float *B, int64_t m, i
 }
 #endif
 
+/* Whether a product of this shape takes the blocked path, g then prepared for it (operands
+ * all at *dummy, never read): the shape queries below, which ask what gemm would do. */
+static int blocked_shape(gemm_args *g, NN_T *dummy, int64_t m, int64_t n, int64_t k,
+                         int trans_a, int trans_b, NN_T alpha, NN_T beta,
+                         const NNI_F(optim_step) *step, int bf16)
+{
+    return m > 0 && n > 0 && k > 0 &&
+           gemm_prepare(g, dummy, dummy, dummy, m, n, k, trans_a, trans_b, alpha, beta, NULL,
+                        step, bf16) == PATH_BLOCKED;
+}
+
 /* The training products by precision (internal.h): nn_products' values index the table. */
 static int step_tiles_of(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
                          NN_T alpha, NN_T beta, int bf16)
@@ -1373,11 +1384,9 @@ static int step_tiles_of(int64_t m, int64_t n, int64_t k, int trans_a, int trans
     NN_T dummy = 0;
     NNI_F(optim_step) s;
     memset(&s, 0, sizeof s);
-    if (m <= 0 || n <= 0 || k <= 0 ||
-        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, alpha, beta, NULL,
-                     &s, bf16) != PATH_BLOCKED)
-        return 0;
-    return g.step_tiles;
+    return blocked_shape(&g, &dummy, m, n, k, trans_a, trans_b, alpha, beta, &s, bf16)
+               ? g.step_tiles
+               : 0;
 }
 
 static int step_tiles_native(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
@@ -1437,11 +1446,8 @@ int64_t NNI_F(gemm_k_split_at)(int64_t m, int64_t n, int64_t k, int trans_a, int
 {
     gemm_args g;
     NN_T dummy = 0;
-    if (m <= 0 || n <= 0 || k <= 0 ||
-        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, 1, 0, NULL, NULL,
-                     0) != PATH_BLOCKED)
-        return 0;
-    return k_split_at(&g);
+    return blocked_shape(&g, &dummy, m, n, k, trans_a, trans_b, 1, 0, NULL, 0) ? k_split_at(&g)
+                                                                                : 0;
 }
 
 int NNI_F(gemm_a_in_place)(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
@@ -1449,11 +1455,8 @@ int NNI_F(gemm_a_in_place)(int64_t m, int64_t n, int64_t k, int trans_a, int tra
 {
     gemm_args g;
     NN_T dummy = 0;
-    if (m <= 0 || n <= 0 || k <= 0 ||
-        gemm_prepare(&g, &dummy, &dummy, &dummy, m, n, k, trans_a, trans_b, alpha, 0, NULL, NULL,
-                     0) != PATH_BLOCKED)
-        return 0;
-    return g.a_in_place;
+    return blocked_shape(&g, &dummy, m, n, k, trans_a, trans_b, alpha, 0, NULL, 0) ? g.a_in_place
+                                                                                   : 0;
 }
 
 /* ---- planned products: one op(B), many A ------------------------------------------------ */
