@@ -52,7 +52,7 @@ def test_split_products_are_bit_identical_for_1_2_3_threads(dtype, shape, trans_
     assert np.allclose(outs[0], want, rtol=tol, atol=tol * k)
 
 
-# Products whose packed A exceeds the 16 MiB a parallel product shares whole (gemm.c): one
+# Products whose packed A exceeds the 16 MiB a parallel product shares whole (gemm_parallel.c): one
 # block of op(B) at a time is packed, shared, and C's rows are split.
 LARGE_SHAPES = {np.float32: (2100, 200, 2048), np.float64: (1100, 200, 2048)}
 

@@ -424,7 +424,7 @@ void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc)
 }
 
 /* A parallel product packs the operand every part needs (A for column parts) once and
- * shares it up to this size; beyond it, one block of op(B) at a time (gemm.c).             */
+ * shares it up to this size; beyond it, one block of op(B) at a time (gemm_parallel.c).    */
 #define GEMM_SHARED_PACK_MAX_BYTES ((int64_t)16 << 20)
 static int g_b_packing_off = 0;
 void nni_gemm_b_packing_set(int on) { g_b_packing_off = !on; }

@@ -1,11 +1,16 @@
 /* GEMM for one element type: C = alpha op(A) @ op(B) + beta C, then the fused epilogue.
  *
- * Organisation (BLIS):
- *   gemm()          checks, then the direct loop (small products) or the blocked path, on one
- *                   thread or split into parts over the thread pool (threads.c).
+ * Organisation (BLIS), in three files (gemm_internal.h: what they share):
+ *   gemm.c          gemm(): checks, then the path by the shape (gemm_prepare): the direct
+ *                   kernels or loop (small products), the narrow path, or the blocked path, on
+ *                   one thread or split over the thread pool; which short Cs are summed in two
+ *                   halves of k (k_split_at); planned products; gemm_naive.
+ *   gemm_parallel.c the blocked path over the thread pool (threads.c): runs of C's panels,
+ *                   one shared block at a time, the two halves of k side by side.
+ *   gemm_blocked.c  the blocked path's loops, on one thread:
  *   gemm_range()    jc over NC columns, pc over KC of k: pack op(B)[pc, jc] (gemm_pack.c);
  *                   ic over MC rows: pack alpha op(A)[ic, pc]; the macro-kernel.
- *   macro_kernel()  jr over the NR-column panels, ir over the MR-row panels: the
+ *   gemm_macro_kernel()  jr over the NR-column panels, ir over the MR-row panels: the
  *                   micro-kernel (gemm_kernels_*.c, the only per-instruction-set code,
  *                   chosen at run time in dispatch.c), then, after the last k block, the epilogue
  *                   on the MC x NC block just written. A last column panel that is mostly
@@ -60,41 +65,7 @@
  * may differ from gemm_naive's alpha * sum in the last bits; with A^T read in place, alpha (a
  * power of two there) into the packed B instead: a_ip (alpha b_pj), the same numbers.
  */
-#include "internal.h"
-
-#ifdef NN_ELEM_F32
-#define UKR(kr) ((kr)->ukr_f32)
-#define MR(kr) ((kr)->mr_f32)
-#define NR(kr) ((kr)->nr_f32)
-#define NARROW(kr) ((kr)->narrow_f32)
-#define NARROW_BIP(kr) ((kr)->narrow_bip_f32)
-#define VL(kr) ((kr)->vl_f32)
-#define NARROW_W(kr) ((kr)->vl_f32 * (kr)->narrow_vecs_f32)
-#define EDGE(kr) ((kr)->edge_f32)
-#define UKR_IP(kr) ((kr)->ukr_ip_f32)
-#define EDGE_IP(kr) ((kr)->edge_ip_f32)
-#define UKR_ATP(kr) ((kr)->ukr_atp_f32)
-#define EDGE_ATP(kr) ((kr)->edge_atp_f32)
-#define UKR_BIP(kr) ((kr)->ukr_bip_f32)
-#define EDGE_BIP(kr) ((kr)->edge_bip_f32)
-#define UKR_BPACK(kr) ((kr)->ukr_bpack_f32)
-#else
-#define UKR(kr) ((kr)->ukr_f64)
-#define MR(kr) ((kr)->mr_f64)
-#define NR(kr) ((kr)->nr_f64)
-#define NARROW(kr) ((kr)->narrow_f64)
-#define NARROW_BIP(kr) ((kr)->narrow_bip_f64)
-#define VL(kr) ((kr)->vl_f64)
-#define NARROW_W(kr) ((kr)->vl_f64 * (kr)->narrow_vecs_f64)
-#define EDGE(kr) ((kr)->edge_f64)
-#define UKR_IP(kr) ((kr)->ukr_ip_f64)
-#define EDGE_IP(kr) ((kr)->edge_ip_f64)
-#define UKR_ATP(kr) ((kr)->ukr_atp_f64)
-#define EDGE_ATP(kr) ((kr)->edge_atp_f64)
-#define UKR_BIP(kr) ((kr)->ukr_bip_f64)
-#define EDGE_BIP(kr) ((kr)->edge_bip_f64)
-#define UKR_BPACK(kr) ((kr)->ukr_bpack_f64)
-#endif
+#include "gemm_internal.h"
 
 /* Products of at most this many multiply-adds take the direct loop (no packing), but a C of at
  * most 8 rows from 8192 (the direct kernels: gemm_direct.c's direct_applies). */
@@ -108,675 +79,12 @@
 #ifndef GEMM_PARALLEL_MIN_FLOPS /* -D for measuring it */
 #define GEMM_PARALLEL_MIN_FLOPS 2.0e6
 #endif
-/* Parts per thread of a parallel product: enough that a late thread delays the product by
- * a small part, few enough that each part still fills whole macro-kernel passes.         */
-#define GEMM_PARTS_PER_THREAD 4
-/* A split product whose panel (the unit its runs are made of) is at least this much work
- * claims runs of a quarter of what is left on 2 threads, not half (gemm_split's divisor):
- * a first run of half of C could not be shared out again, and the thread that finished first
- * waited for the other's last panels. W4's products (a panel 25-50 MFLOP, ~0.1-0.2 ms),
- * 2 threads, Zen 5 KVM guest: the wait at the end of each product went from 130-265 us to
- * 65-150 us (timing build, indicative). W3's products (a panel under 1 MFLOP) keep their
- * halves, which keep each thread's share of the operands in its own L2 from call to call. */
-#define GEMM_SMALL_RUNS_MIN_PANEL_FLOPS 4.0e6
-
-/* gemm_args.a_in_place: A's rows read in place (A stored (m, k)), or A^T's ((k, m)) */
-#define A_ROWS_IN_PLACE 1
-#define A_T_IN_PLACE 2
 
 #define DIRECT_CHUNK 256 /* columns of one row summed at once on the stack (direct loop)   */
-
-typedef NN_F(epilogue) epilogue_t;
-#ifdef NN_ELEM_F32
-typedef nni_ukr_f32 ukr_t;
-typedef nni_ukr_narrow_f32 narrow_t;
-typedef nni_ukr_narrow_bip_f32 narrow_bip_t;
-#else
-typedef nni_ukr_f64 ukr_t;
-typedef nni_ukr_narrow_f64 narrow_t;
-typedef nni_ukr_narrow_bip_f64 narrow_bip_t;
-#endif
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
-
-/* One row segment of C after its sums are final: c += bias; c = act(c); c *= act'(deriv_of). */
-static void epilogue_row(NN_T *restrict c, int64_t len, const epilogue_t *ep, int64_t row_off,
-                         int64_t col)
-{
-    int64_t j;
-    if (ep->bias) {
-        const NN_T *restrict bias = ep->bias + col; /* restrict: the loop vectorizes */
-        for (j = 0; j < len; j++) c[j] += bias[j];
-    }
-    if (ep->act != NN_ACT_IDENTITY) nni_act_inplace(c, len, ep->act);
-    if (ep->deriv_of) nni_deriv_mul(c, c, ep->deriv_of + row_off + col, len, ep->deriv_act);
-}
 
 static int epilogue_is_empty(const epilogue_t *ep)
 {
     return !ep || (!ep->bias && ep->act == NN_ACT_IDENTITY && !ep->deriv_of);
-}
-
-/* This thread's packing buffers (scratch.c): slots 0, 1 for float A, B; 2, 3 for double;
- * 4 (float), 5 (double) for the operand a parallel product packs once and shares. */
-#ifdef NN_ELEM_F32
-#define SCRATCH_A 0
-#define SCRATCH_SHARED 4
-#else
-#define SCRATCH_A 2
-#define SCRATCH_SHARED 5
-#endif
-
-/* ---- the blocked path ------------------------------------------------------------------- */
-/* The product as the kernel sees it. When transposed, A and B are the caller's B and A with
- * flipped flags, m and n swapped, and the kernel's (i, j) is the caller's C[j, i].        */
-typedef struct {
-    NN_T *C;
-    const NN_T *A, *B;
-    int64_t m, n, k;
-    int trans_a, trans_b;
-    int transposed;
-    int64_t ldc;          /* the caller's row stride of C: its n                              */
-    NN_T alpha, beta;
-    const epilogue_t *ep; /* NULL when empty                                                   */
-    const nni_gemm_kernel *kr;
-    int64_t mc, kc, nc;   /* blocking: MC, NC, and the k block (k in equal blocks <= KC)      */
-    int64_t k0, k1;       /* the k blocks summed: those in [k0, k1) (0, k but for a k half)    */
-    int a_in_l1;          /* the loop order (nni_gemm_blocking): A's panel in L1, B's block in L2 */
-    int a_in_place;       /* the kernels read A's full row panels in place (gemm_prepare):
-                           * A_ROWS_IN_PLACE (A stored (m, k)) or A_T_IN_PLACE ((k, m)), or 0 */
-    int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
-    int b_packing;        /* the first row panel's kernels pack B's full panels (gemm_prepare) */
-    int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _TILES /
-                           * _ROUNDED                                                          */
-    int alpha_on_tiles;   /* a bfloat16 product's alpha, not a power of two, scales each tile  */
-    int alpha_on_b;       /* alpha (a power of two) scales the packed B, not A: A^T in place  */
-    const NNI_F(optim_step) *step; /* gemm_step's: each final block of C takes it, or NULL   */
-    int step_tiles;       /* each tile takes the step from the kernel's sums, C never written
-                           * (step_tiles_apply)                                                */
-    int64_t step_off;     /* C's first element in the step's arrays                            */
-    NN_T step_c[NNI_STEP_CONSTS];
-} gemm_args;
-
-/* Floats a lane of a packed panel of kc terms takes: kc, or for bfloat16 pairs (two terms a
- * 32-bit word) (kc + 1) / 2, so that a block's panels lie end to end as the float ones do;
- * for AMX's tiles that rounded up to whole tile rows of 16 pairs (at most kc: gemm_prepare
- * gives the tiles k blocks of NNI_BF16_TILES_MIN_K terms or more). */
-static int64_t panel_kc(const gemm_args *g, int64_t kc)
-{
-    if (g->bf16 == NNI_BF16_TILES) return round_up((kc + 1) / 2, 16);
-    return g->bf16 == NNI_BF16_PAIRS ? (kc + 1) / 2 : kc;
-}
-
-/* The tile (rows x cols, row stride nr) into C at the kernel's (i0, j0), then beta. */
-static void write_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
-                       int64_t rows, int64_t cols, NN_T beta)
-{
-    const int64_t rs = g->transposed ? 1 : g->ldc, cs = g->transposed ? g->ldc : 1;
-    NN_T *c = g->C + i0 * rs + j0 * cs;
-    int64_t i, j;
-    for (i = 0; i < rows; i++) {
-        const NN_T *tr = tile + i * nr;
-        NN_T *cr = c + i * rs;
-        if (g->alpha_on_tiles) { /* nn_gemm_bf16_f32's alpha (gemm_prepare) */
-            if (beta == 0)
-                for (j = 0; j < cols; j++) cr[j * cs] = g->alpha * tr[j];
-            else
-                for (j = 0; j < cols; j++) cr[j * cs] = beta * cr[j * cs] + g->alpha * tr[j];
-        } else if (beta == 0)
-            for (j = 0; j < cols; j++) cr[j * cs] = tr[j];
-        else if (beta == 1)
-            for (j = 0; j < cols; j++) cr[j * cs] = cr[j * cs] + tr[j];
-        else
-            for (j = 0; j < cols; j++) cr[j * cs] = beta * cr[j * cs] + tr[j];
-    }
-}
-
-/* The epilogue on the kernel's rows i0 .. i0+rows-1, columns j0 .. j0+cols-1 of C, final. */
-static void epilogue_tile(const gemm_args *g, int64_t i0, int64_t j0, int64_t rows,
-                          int64_t cols)
-{
-    int64_t i;
-    if (!g->transposed)
-        for (i = 0; i < rows; i++)
-            epilogue_row(g->C + (i0 + i) * g->ldc + j0, cols, g->ep, (i0 + i) * g->ldc, j0);
-    else /* the caller's rows j0 .. j0+cols-1, its columns i0 .. i0+rows-1 */
-        for (i = 0; i < cols; i++)
-            epilogue_row(g->C + (j0 + i) * g->ldc + i0, rows, g->ep, (j0 + i) * g->ldc, i0);
-}
-
-/* The optimizer step (gemm_step) on the kernel's rows i0 .. i0+rows-1, columns j0 ..
- * j0+cols-1 of C, final: row by row of the caller's C, elementwise. */
-static void step_tile(const gemm_args *g, int64_t i0, int64_t j0, int64_t rows, int64_t cols)
-{
-    int64_t i, e;
-    if (!g->transposed)
-        for (i = 0; i < rows; i++) {
-            e = g->step_off + (i0 + i) * g->ldc + j0;
-            NNI_F(optim_step_elems)(g->step, g->step_c, e, e + cols);
-        }
-    else /* the caller's rows j0 .. j0+cols-1, its columns i0 .. i0+rows-1 */
-        for (i = 0; i < cols; i++) {
-            e = g->step_off + (j0 + i) * g->ldc + i0;
-            NNI_F(optim_step_elems)(g->step, g->step_c, e, e + rows);
-        }
-}
-
-/* The lines of the step's parameters and state of the tile at the kernel's (i0, j0), rows x
- * cols, asked for into L2 before the kernel computes the tile, so that the step after it finds
- * them there (step_tiles). L2, not L1: the kernel's k x NR panel of B fills L1 (256 x 48
- * floats: 48 KiB), and lines fetched into L1 had left it again by the step (W4, 2 threads,
- * fits alternating in one process, 15 rounds: L1 1.012x against the sweep, L2 1.025x). */
-NNI_ALWAYS_INLINE static inline void prefetch_step_tile(const gemm_args *g, int64_t i0,
-                                                        int64_t j0, int64_t rows, int64_t cols)
-{
-    const NNI_F(optim_step) *s = g->step;
-    NN_T *const arrays[3] = {s->params, s->state1, s->state2};
-    int64_t i, a;
-    for (i = 0; i < rows; i++) {
-        const int64_t e = g->step_off + (i0 + i) * g->ldc + j0;
-        for (a = 0; a < 3 && arrays[a]; a++) {
-            const uintptr_t first = (uintptr_t)(arrays[a] + e) & ~(uintptr_t)63;
-            nni_prefetch_l2((const void *)first,
-                            (size_t)((uintptr_t)(arrays[a] + e + cols) - first));
-        }
-    }
-}
-
-/* The step on the tile the kernel just wrote into `tile` (row stride nr), at the kernel's
- * (i0, j0), rows x cols: the gradient read from the tile, not from C (step_tiles). */
-static void step_from_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
-                           int64_t rows, int64_t cols)
-{
-    NNI_F(optim_step_rows_from)(g->step, g->step_c, g->step_off + i0 * g->ldc + j0, g->ldc, rows,
-                                cols, tile, nr);
-}
-
-/* The kernel for a tile of `cols` columns (of a panel nr wide): -1, the full kernel, or
- * v, when the columns fit v + 1 vectors, the edge kernel that computes only those (*width:
- * the columns it writes). n = 256 against 8 x 48 tiles ends in a panel of 16 columns: the
- * full kernel would spend two thirds of that panel's FMAs on padding (11 % of the product). */
-static int tile_kernel(const nni_gemm_kernel *kr, int64_t cols, int *width)
-{
-    const int64_t vl = VL(kr), vecs = vl > 0 ? (cols + vl - 1) / vl : NNI_UKR_MAX_EDGE + 1;
-    if (vecs <= NNI_UKR_MAX_EDGE && vecs * vl < NR(kr) && EDGE(kr)[vecs - 1]) {
-        *width = (int)(vecs * vl);
-        return (int)vecs - 1;
-    }
-    *width = NR(kr);
-    return -1;
-}
-
-/* The kernel's C[ic : ic+mc, jc : jc+nc] = beta C + ap @ bp over one k block of kc; the
- * epilogue after the last block. a_rows (or NULL): A's rows ic .. at column pc in place, for
- * the full row panels (a_in_place); ap then holds only the last, partial, panel packed.
- * ldb > 0: bp is B's row pc from column jc in place (b_in_place), its rows ldb apart.
- * b_fill (or NULL): bp's full panels are still to be packed, from B's row pc at column jc
- * (b_src): the first row panel's kernels copy them in as they read them (b_packing). */
-static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
-                         int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta, int last,
-                         const NN_T *a_rows, int64_t ldb, NN_T *b_fill, const NN_T *b_src)
-{
-    const int mr = MR(g->kr), nr = NR(g->kr);
-    const int64_t pk = panel_kc(g, kc);
-    /* A in place: row panel ir's first element at a_rows + ir a_ir; the kernels' lda (the
-     * in-place and b_* kernels take A^T's as -m) */
-    const int a_t = g->a_in_place == A_T_IN_PLACE;
-    const int64_t a_ir = a_t ? 1 : g->k, a_ld = a_t ? -g->m : g->k;
-    NNI_ALIGN64 NN_T tile[NNI_UKR_MAX_TILE];
-    /* a_in_l1: ir outer (A's panel stays in L1), jr inner (B's panels stream from L2);
-     * else jr outer (B's panel stays in L1), ir inner. The same tiles either way. */
-    const int64_t outer_end = g->a_in_l1 ? mc : nc, outer_step = g->a_in_l1 ? mr : nr;
-    const int64_t inner_end = g->a_in_l1 ? nc : mc, inner_step = g->a_in_l1 ? nr : mr;
-    int64_t o, in;
-    if (g->kr->begin) g->kr->begin(); /* AMX: the tile configuration */
-    for (o = 0; o < outer_end; o += outer_step) {
-        for (in = 0; in < inner_end; in += inner_step) {
-            const int64_t ir = g->a_in_l1 ? o : in, jr = g->a_in_l1 ? in : o;
-            const int64_t rows = min64(mr, mc - ir), cols = min64(nr, nc - jr);
-            int width;
-            const int e = tile_kernel(g->kr, cols, &width);
-            /* a full tile straight into C; an edge or transposed one into a buffer first */
-            const int direct = rows == mr && cols == width && !g->transposed &&
-                               !g->alpha_on_tiles && !g->step_tiles;
-            NN_T *dst = direct ? g->C + (ic + ir) * g->ldc + jc + jr : tile;
-            const int64_t ldd = direct ? g->ldc : nr;
-            const NN_T b0 = direct ? beta : (NN_T)0;
-            if (g->step_tiles) prefetch_step_tile(g, ic + ir, jc + jr, rows, cols);
-            if (b_fill && ir == 0 && e < 0 && cols == nr) /* B's panel packed as it is read */
-                UKR_BPACK(g->kr)(kc, a_rows && rows == mr ? a_rows : ap,
-                                 a_rows && rows == mr ? a_ld : 0, b_src + jr, g->n,
-                                 b_fill + jr * pk, dst, ldd, b0);
-            else if (ldb) /* B in place; A in place too (lda k) or packed (lda 0) */
-                (e < 0 ? UKR_BIP(g->kr) : EDGE_BIP(g->kr)[e])(
-                    kc, a_rows && rows == mr ? a_rows + ir * a_ir : ap + ir * pk,
-                    a_rows && rows == mr ? a_ld : 0, bp + jr, ldb, dst, ldd, b0);
-            else if (a_rows && rows == mr && a_t)
-                (e < 0 ? UKR_ATP(g->kr) : EDGE_ATP(g->kr)[e])(kc, a_rows + ir, g->m,
-                                                              bp + jr * pk, dst, ldd, b0);
-            else if (a_rows && rows == mr)
-                (e < 0 ? UKR_IP(g->kr) : EDGE_IP(g->kr)[e])(kc, a_rows + ir * g->k, g->k,
-                                                            bp + jr * pk, dst, ldd, b0);
-            else
-                (e < 0 ? UKR(g->kr) : EDGE(g->kr)[e])(kc, ap + ir * pk, bp + jr * pk, dst, ldd,
-                                                      b0);
-            if (g->step_tiles) step_from_tile(g, tile, nr, ic + ir, jc + jr, rows, cols);
-            else if (!direct) write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
-        }
-    }
-    /* the epilogue once over the block, in rows of nc (or mc) values rather than tile rows of
-     * NR: a call costs a few dozen instructions of dispatch, which a tile row of 8 or 16 values
-     * never amortized (a fifth of the instructions of a digits-sized training step). The block
-     * was just written; re-reading one value costs far less than the 2 kc FLOP of the last k
-     * block spent on it. */
-    if (last && g->ep) epilogue_tile(g, ic, jc, mc, nc);
-    if (last && g->step && !g->step_tiles) step_tile(g, ic, jc, mc, nc);
-}
-
-/* alpha op(A)[i0 : i0+len, pc : pc+kc] in panels of mr rows (a_side), or op(B)[pc : pc+kc,
- * i0 : i0+len] in panels of nr columns, packed at dst (gemm_pack.c). */
-static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int64_t len,
-                      int64_t pc, int64_t kc)
-{
-#ifdef NN_ELEM_F32
-    if (g->bf16 == NNI_BF16_PAIRS || g->bf16 == NNI_BF16_TILES) {
-        /* element (p, l) of the block at src[p ks + l ls] */
-        const int t = a_side ? g->trans_a : !g->trans_b; /* lanes side by side in memory */
-        const int64_t ld = a_side ? (t ? g->m : g->k) : (t ? g->n : g->k);
-        const float *src = (a_side ? g->A : g->B) + (t ? pc * ld + i0 : i0 * ld + pc);
-        const float scale = a_side && !g->alpha_on_tiles ? g->alpha : 1;
-#ifdef NN_HAVE_KERNEL_AMX
-        if (a_side && g->bf16 == NNI_BF16_TILES) {
-            nni_pack_bf16_tiles(dst, src, t ? ld : 1, t ? 1 : ld, kc, len, scale);
-            return;
-        }
-#endif
-        nni_pack_bf16_pairs(dst, src, t ? ld : 1, t ? 1 : ld, kc, len,
-                            a_side ? MR(g->kr) : NR(g->kr), panel_kc(g, kc), scale);
-        return;
-    }
-#endif
-    if (a_side)
-        NNI_F(pack_a)(g->kr, dst, g->A, g->m, g->k, g->trans_a, i0, pc, len, kc, MR(g->kr),
-                      g->alpha_on_tiles || g->alpha_on_b ? 1 : g->alpha);
-    else
-        NNI_F(pack_b)(g->kr, dst, g->B, g->n, g->k, g->trans_b, pc, i0, kc, len, NR(g->kr),
-                      g->alpha_on_b ? g->alpha : 1);
-#ifdef NN_ELEM_F32
-    /* rounded: the set's own float packing (its SIMD transposes), then each value rounded
-     * while the panels are in cache; the same values as rounding each term as it is read */
-    if (g->bf16 == NNI_BF16_ROUNDED)
-        nni_bf16_round_inplace(dst, round_up(len, a_side ? MR(g->kr) : NR(g->kr)) * kc);
-#endif
-}
-
-/* Part c of n_parts over `panels` panels, each `width` wide: [*lo, *hi), cut at `size`. */
-static void panel_part_range(int64_t panels, int64_t n_parts, int64_t c, int64_t width,
-                             int64_t size, int64_t *lo, int64_t *hi)
-{
-    *lo = panels * c / n_parts * width;
-    *hi = min64(panels * (c + 1) / n_parts * width, size);
-}
-
-/* The k block at pc of op(A)'s rows ic .. ic+mc-1 (a_side), or of op(B)'s columns, packed:
- * its place in `all`, the whole operand packed by pack_shared (the block at pc starts at
- * all + pc m_pad (n_pad), its panel of rows (columns) i at i kc), or packed now into buf.   */
-static const NN_T *packed_block(const gemm_args *g, int a_side, const NN_T *all, NN_T *buf,
-                                int64_t i0, int64_t len, int64_t pc, int64_t kc)
-{
-    if (all) return all + pc * round_up(a_side ? g->m : g->n, a_side ? MR(g->kr) : NR(g->kr)) +
-                    i0 * panel_kc(g, kc);
-    pack_side(g, a_side, buf, i0, len, pc, kc);
-    return buf;
-}
-
-/* The k block at pc of op(B)'s columns jc .. jc+nc-1 for macro_kernel, as packed_block, but
- * with b_packing (and no shared `all`) only its partial last panel packed now: the full ones
- * are left to the first row panel's kernels, from B's row pc at column jc (*src) into buf
- * (*fill). Otherwise *fill and *src are NULL. */
-static const NN_T *b_block(const gemm_args *g, const NN_T *all, NN_T *buf, int64_t jc,
-                           int64_t nc, int64_t pc, int64_t kc, NN_T **fill, const NN_T **src)
-{
-    *fill = NULL;
-    *src = NULL;
-    if (!all && g->b_packing) {
-        const int64_t full = nc / NR(g->kr) * NR(g->kr);
-        if (full < nc) pack_side(g, 0, buf + full * kc, jc + full, nc - full, pc, kc);
-        *fill = buf;
-        *src = g->B + pc * g->n + jc;
-        return buf;
-    }
-    return packed_block(g, 0, all, buf, jc, nc, pc, kc);
-}
-
-/* A in place (a_in_place, no shared packed A): the rows ic .. ic+mc-1 from column pc where
- * they are, and the last row panel, when partial, packed into buf at its place; else NULL. */
-static const NN_T *a_in_place_block(const gemm_args *g, const NN_T *ap_all, NN_T *buf,
-                                    int64_t ic, int64_t mc, int64_t pc, int64_t kc)
-{
-    const int64_t full = mc / MR(g->kr) * MR(g->kr);
-    if (!g->a_in_place || ap_all) return NULL;
-    if (full < mc) pack_side(g, 1, buf + full * kc, ic + full, mc - full, pc, kc);
-    return g->a_in_place == A_T_IN_PLACE ? g->A + pc * g->m + ic : g->A + ic * g->k + pc;
-}
-
-/* Rows r0 .. r1-1 and columns c0 .. c1-1 of the kernel's C, serially. The packed operands are
- * this thread's buffers, or ap_all / bp_all: the whole of alpha op(A) (r0 = 0) or op(B)
- * (c0 = 0) packed by pack_shared. */
-static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
-                      const NN_T *ap_all, const NN_T *bp_all)
-{
-    const int mr = MR(g->kr), nr = NR(g->kr);
-    const int64_t mc_max = min64(g->mc, round_up(r1 - r0, mr));
-    const int64_t nc_max = min64(g->nc, round_up(c1 - c0, nr));
-    const int64_t ldb = g->b_in_place && !bp_all ? g->n : 0; /* B read in place */
-    NN_T *ap = NULL, *bp = NULL;
-    int64_t jc, pc, ic;
-    if (!ap_all) {
-        ap = (NN_T *)nni_thread_scratch(SCRATCH_A, mc_max * g->kc * (int64_t)sizeof(NN_T));
-        if (!ap) return NN_ENOMEM;
-    }
-    if (!bp_all && !ldb) {
-        bp = (NN_T *)nni_thread_scratch(SCRATCH_A + 1, nc_max * g->kc * (int64_t)sizeof(NN_T));
-        if (!bp) return NN_ENOMEM;
-    }
-    if (g->a_in_l1) { /* ic over L3 blocks of A, pc, jc over L2 blocks of B */
-        for (ic = r0; ic < r1; ic += g->mc) {
-            const int64_t mc = min64(g->mc, r1 - ic);
-            for (pc = g->k0; pc < g->k1; pc += g->kc) {
-                const int64_t kc = min64(g->kc, g->k1 - pc);
-                const NN_T beta = pc == g->k0 ? g->beta : (NN_T)1;
-                const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
-                const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
-                for (jc = c0; jc < c1; jc += g->nc) {
-                    const int64_t nc = min64(g->nc, c1 - jc);
-                    NN_T *fill = NULL;
-                    const NN_T *src = NULL;
-                    const NN_T *b = ldb ? g->B + pc * ldb + jc
-                                        : b_block(g, bp_all, bp, jc, nc, pc, kc, &fill, &src);
-                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows,
-                                 ldb, fill, src);
-                }
-            }
-        }
-        return NN_OK;
-    }
-    for (jc = c0; jc < c1; jc += g->nc) { /* jc over L3 blocks of B, pc, ic over L2 blocks of A */
-        const int64_t nc = min64(g->nc, c1 - jc);
-        for (pc = g->k0; pc < g->k1; pc += g->kc) {
-            const int64_t kc = min64(g->kc, g->k1 - pc);
-            const NN_T beta = pc == g->k0 ? g->beta : (NN_T)1;
-            NN_T *fill = NULL;
-            const NN_T *src = NULL;
-            const NN_T *b = ldb ? g->B + pc * ldb + jc
-                                : b_block(g, bp_all, bp, jc, nc, pc, kc, &fill, &src);
-            for (ic = r0; ic < r1; ic += g->mc) {
-                const int64_t mc = min64(g->mc, r1 - ic);
-                const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
-                const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
-                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows, ldb,
-                             fill, src);
-                fill = NULL; /* packed by the first block of rows */
-            }
-        }
-    }
-    return NN_OK;
-}
-
-/* ---- threads ------------------------------------------------------------------------------ */
-/* A parallel product is one parallel loop, one part a thread (a late thread's part finds the
- * work taken). C is split into runs of whole panels of its columns (or rows), so every run
- * starts on a panel boundary and the tile grid is the serial one. The runs are claimed from
- * both ends (nni_ends_claim): the caller's thread from the front, the others from the back,
- * each run half of what is left on 2 threads: when the threads keep pace, each computes the
- * same half of C call after call and finds its half of the other operand and of C in its
- * own L2; when one falls behind (a worker still waking, a core taken by another process)
- * the other takes smaller and smaller runs from its end. Products with panels of
- * GEMM_SMALL_RUNS_MIN_PANEL_FLOPS or more claim a quarter of what is left instead.
- * The operand every run needs -- alpha op(A) for column runs, op(B) for row runs -- is packed
- * whole by each thread into its own buffer, before its first run, while it fits in half of a
- * core's L2 and the copies together fit the shared-packing limit (nni_gemm_shared_max: W3 on
- * 2 threads; W4's 1-2 MiB operands are shared on a 1 MiB L2, own_pack_max): reading the
- * caller's A or B, which no one writes, costs each core less than reading a buffer that the
- * other core has just written, and no thread waits for another's packing. W3's 64 x 128 x 256
- * on the 2-core Ice Lake Xeon, 2 threads, mean of 2000 calls back to back (the machine
- * shared, indicative): 33 us packing for itself, 58 us packing once in parallel and sharing
- * (1 thread: 56 us). With more threads the operand is packed once, in parallel, and shared:
- * every thread packing all of it would cost a thread count's worth of packing and memory.  */
-typedef struct {
-    const gemm_args *g;
-    int by_cols;
-    int64_t threads; /* the loop's threads                                                  */
-    int pack_own;    /* each thread packs the operand every run needs whole, for itself     */
-    NN_T *shared;    /* else that operand packed once, in parallel, shared (or NULL: every
-                      * run packs its blocks)                                              */
-    int64_t pack_parts; /* parts of that packing                                            */
-    int64_t ends;    /* C's panels not yet claimed (nni_ends_claim)                         */
-    int64_t divisor; /* each run 1/divisor of the panels left (GEMM_SMALL_RUNS_MIN_PANEL_FLOPS) */
-} gemm_split;
-
-/* Part c of packing the shared operand once: a range of its panels, every k block. The block
- * at pc starts at shared + pc m_pad (or n_pad); in it the panel of rows (columns) i at i kc. */
-static int pack_shared_part(void *ctx, int64_t c)
-{
-    const gemm_split *s = (const gemm_split *)ctx;
-    const gemm_args *g = s->g;
-    const int64_t r = s->by_cols ? MR(g->kr) : NR(g->kr);
-    const int64_t size = s->by_cols ? g->m : g->n, pad = round_up(size, r);
-    int64_t pc, i0, i1;
-    panel_part_range(pad / r, s->pack_parts, c, r, size, &i0, &i1);
-    if (i0 >= i1) return NN_OK;
-    for (pc = 0; pc < g->k; pc += g->kc) {
-        const int64_t kc = min64(g->kc, g->k - pc);
-        pack_side(g, s->by_cols, s->shared + pc * pad + i0 * panel_kc(g, kc), i0, i1 - i0, pc,
-                  kc);
-    }
-    return NN_OK;
-}
-
-/* The operand every run needs, packed whole into this thread's buffer as gemm_range reads it
- * (the block at pc starts at pc m_pad (n_pad); in it the panel of rows (columns) i at i kc),
- * or NULL when there is no memory for it: gemm_range then packs block by block. */
-static const NN_T *pack_whole(const gemm_split *s)
-{
-    const gemm_args *g = s->g;
-    const int64_t r = s->by_cols ? MR(g->kr) : NR(g->kr);
-    const int64_t size = s->by_cols ? g->m : g->n, pad = round_up(size, r);
-    gemm_split own = *s;
-    own.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, pad * g->k * (int64_t)sizeof(NN_T));
-    own.pack_parts = 1;
-    if (!own.shared) return NULL;
-    pack_shared_part(&own, 0);
-    return own.shared;
-}
-
-/* Panels p0 .. p1-1 of C's columns (rows), all rows (columns), against `all` (or NULL). */
-static int compute_panels(const gemm_split *s, const NN_T *all, int64_t p0, int64_t p1)
-{
-    const gemm_args *g = s->g;
-    if (s->by_cols) {
-        const int64_t nr = NR(g->kr);
-        return gemm_range(g, 0, g->m, p0 * nr, min64(p1 * nr, g->n), all, NULL);
-    } else {
-        const int64_t mr = MR(g->kr);
-        return gemm_range(g, p0 * mr, min64(p1 * mr, g->m), 0, g->n, NULL, all);
-    }
-}
-
-static int split_part(void *ctx, int64_t part)
-{
-    gemm_split *s = (gemm_split *)ctx;
-    const int from_back = nni_thread_index() != 0;
-    const NN_T *all = s->shared;
-    int64_t p0, p1, runs = 0;
-    int st = NN_OK, cs;
-    (void)part;
-    while (nni_ends_claim(&s->ends, from_back, s->divisor, &p0, &p1)) {
-        if (runs++ == 0 && s->pack_own) all = pack_whole(s);
-        if ((cs = compute_panels(s, all, p0, p1)) != NN_OK && st == NN_OK) st = cs;
-    }
-    return st;
-}
-
-/* ---- threads, large products: one shared block of one operand at a time -------------- */
-/* When neither operand fits the shared packing (2048 x 2048 floats: 16 MiB each), every
- * column range above would pack all of A again (8 parts: 8 times). Instead, as BLIS does, the
- * blocks of one operand are taken in the serial order -- (jc, pc) of op(B) in the order with
- * B's panel in L1, (ic, pc) of alpha op(A) in the A-in-L1 order -- and each is packed once, in
- * parallel; then C's ranges along the other dimension (rows, or columns) are computed in
- * parallel against it, each packing its own blocks of the other operand. Each element of A
- * and B is packed once per block, as on one thread. Two parallel loops a block: an operand
- * the runs read in place (a_in_place, b_in_place) is never packed, and such a product takes
- * the runs of gemm_parallel however large it is.                                          */
-typedef struct {
-    const gemm_args *g;
-    int share_a;              /* the shared operand: alpha op(A) (a_in_l1) or op(B)          */
-    int64_t s0, slen, pc, kc; /* the shared block: rows (columns) s0 .. s0+slen-1, k block  */
-    NN_T *sp;                 /* the shared block packed: kc x slen, panels of mr (nr)       */
-    int64_t panels, n_parts;  /* panels (of the block to pack, or of C's other side), parts */
-} block_job;
-
-static int pack_block_part(void *ctx, int64_t c)
-{
-    const block_job *s = (const block_job *)ctx;
-    const int64_t width = s->share_a ? MR(s->g->kr) : NR(s->g->kr);
-    int64_t i0, i1;
-    panel_part_range(s->panels, s->n_parts, c, width, s->slen, &i0, &i1);
-    if (i0 < i1) pack_side(s->g, s->share_a, s->sp + i0 * s->kc, s->s0 + i0, i1 - i0, s->pc, s->kc);
-    return NN_OK;
-}
-
-static int compute_block_part(void *ctx, int64_t c)
-{
-    const block_job *s = (const block_job *)ctx;
-    const gemm_args *g = s->g;
-    const int other_a = !s->share_a; /* the operand this part packs itself */
-    const int64_t width = other_a ? MR(g->kr) : NR(g->kr), size = other_a ? g->m : g->n;
-    const int64_t step = other_a ? g->mc : g->nc;
-    const NN_T beta = s->pc == 0 ? g->beta : (NN_T)1;
-    const int last = s->pc + s->kc == g->k;
-    NN_T *op;
-    int64_t o, lo, hi;
-    panel_part_range(s->panels, s->n_parts, c, width, size, &lo, &hi);
-    if (lo >= hi) return NN_OK;
-    op = (NN_T *)nni_thread_scratch(other_a ? SCRATCH_A : SCRATCH_A + 1,
-                                    min64(step, round_up(hi - lo, width)) * s->kc *
-                                        (int64_t)sizeof(NN_T));
-    if (!op) return NN_ENOMEM;
-    for (o = lo; o < hi; o += step) {
-        const int64_t len = min64(step, hi - o);
-        NN_T *fill = NULL;
-        const NN_T *src = NULL;
-        if (s->share_a) {
-            b_block(g, NULL, op, o, len, s->pc, s->kc, &fill, &src);
-            macro_kernel(g, s->sp, op, s->s0, o, s->slen, len, s->kc, beta, last, NULL, 0, fill,
-                         src);
-        } else {
-            pack_side(g, 1, op, o, len, s->pc, s->kc);
-            macro_kernel(g, op, s->sp, o, s->s0, len, s->slen, s->kc, beta, last, NULL, 0, NULL,
-                         NULL);
-        }
-    }
-    return NN_OK;
-}
-
-static int gemm_parallel_blocks(const gemm_args *g, int threads)
-{
-    const int64_t mr = MR(g->kr), nr = NR(g->kr);
-    const int share_a = g->a_in_l1;
-    const int64_t width = share_a ? mr : nr, size = share_a ? g->m : g->n;
-    const int64_t step = share_a ? g->mc : g->nc;
-    const int64_t other_panels = share_a ? (g->n + nr - 1) / nr : (g->m + mr - 1) / mr;
-    /* C's parts: GEMM_PARTS_PER_THREAD a thread, but one a thread where the A-in-L1 order's
-     * block of B spans all of C's columns (on Zen 4, a plain product's: dispatch.c): parts of
-     * 240-264 columns would cut C's rows and B's into the short pieces the wide block avoids.
-     * Zen 4 EPYC, float64 2048^3, 2 threads, bench_gemm_configs -o 16, 11 rounds: a part a
-     * thread against 4, 1.09x (quartiles 1.05-1.13); float32 1.01x (0.99-1.02). */
-    const int64_t parts = share_a && g->nc >= g->n ? (int64_t)threads
-                                                   : (int64_t)threads * GEMM_PARTS_PER_THREAD;
-    block_job s;
-    int st;
-    s.g = g;
-    s.share_a = share_a;
-    s.sp = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, round_up(min64(step, size), width) * g->kc *
-                                                          (int64_t)sizeof(NN_T));
-    if (!s.sp) return NN_ENOMEM;
-    for (s.s0 = 0; s.s0 < size; s.s0 += step) {
-        s.slen = min64(step, size - s.s0);
-        for (s.pc = 0; s.pc < g->k; s.pc += g->kc) {
-            s.kc = min64(g->kc, g->k - s.pc);
-            s.panels = (s.slen + width - 1) / width;
-            s.n_parts = min64(s.panels, threads);
-            if ((st = nni_parallel_for(threads, s.n_parts, pack_block_part, &s)) != NN_OK)
-                return st;
-            s.panels = other_panels;
-            s.n_parts = min64(other_panels, parts);
-            if ((st = nni_parallel_for(threads, s.n_parts, compute_block_part, &s)) != NN_OK)
-                return st;
-        }
-    }
-    return NN_OK;
-}
-
-/* The largest operand each thread packs whole for itself: half of a core's L2. A copy that
- * stays in the core's L2 is read from there by every run; a larger one is read from L3 either
- * way, and packing it once, in parallel, costs each thread half the packing. W4's products
- * (A 1-2 MiB), 2 threads, Zen 5 KVM guest (1 MiB L2), three paired runs: shared instead of
- * own, each product 2-5 % faster, the training step 1.7-3.6 %. */
-static int64_t own_pack_max(void)
-{
-    const int64_t l2 = nn_cache_size(2);
-    return (l2 > 0 ? l2 : 256 << 10) / 2;
-}
-
-/* C split by columns shares alpha op(A) (m x k), by rows op(B) (k x n): when both sides have
- * panels enough for every thread, the smaller operand is the one shared and read by every
- * thread (W3's 784 x 256 x 64 A^T delta: by rows, op(B) 64 KiB shared, not op(A)'s 200). */
-static int gemm_parallel(const gemm_args *g, int threads)
-{
-    const int64_t mr = MR(g->kr), nr = NR(g->kr);
-    const int64_t col_panels = (g->n + nr - 1) / nr, row_panels = (g->m + mr - 1) / mr;
-    const int cols_ok = col_panels >= 2 * threads, rows_ok = row_panels >= 2 * threads;
-    const int64_t shared_max = nni_gemm_shared_max();
-    gemm_split s;
-    int64_t shared_bytes;
-    int st, nothing_shared;
-    s.g = g;
-    if (cols_ok && rows_ok) s.by_cols = row_panels * mr <= col_panels * nr;
-    else s.by_cols = cols_ok || (!rows_ok && col_panels >= row_panels);
-    s.threads = threads;
-    nni_ends_init(&s.ends, s.by_cols ? col_panels : row_panels);
-    s.divisor = 2.0 * (double)g->m * (double)g->n * (double)g->k /
-                            (double)(s.by_cols ? col_panels : row_panels) >=
-                        GEMM_SMALL_RUNS_MIN_PANEL_FLOPS
-                    ? 2 * (int64_t)threads
-                    : threads;
-    shared_bytes = (s.by_cols ? row_panels * mr : col_panels * nr) * g->k * (int64_t)sizeof(NN_T);
-    /* A read in place by every column run, or B by every row run: nothing to pack and share,
-     * at any size. float64 2048^3 (A 32 MiB, in place), 2 threads, Emerald Rapids guest, in
-     * one process against the blocks (16 parallel loops a product): 1.017x (quartiles
-     * 1.014-1.030, 11 rounds), 1.01x NumPy's (OpenBLAS) where the blocks ran 0.99x. */
-    nothing_shared = s.by_cols ? g->a_in_place : g->b_in_place;
-    /* the blocks split C's columns in the A-in-L1 order, its rows in the other */
-    if (!nothing_shared && shared_bytes > shared_max &&
-        (g->a_in_l1 ? col_panels : row_panels) >= 2 * threads)
-        return gemm_parallel_blocks(g, threads);
-    s.pack_own = !nothing_shared && shared_bytes * threads <= shared_max &&
-                 shared_bytes <= own_pack_max();
-    s.shared = NULL;
-    if (!nothing_shared && !s.pack_own && shared_bytes <= shared_max) {
-        s.shared = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, shared_bytes);
-        /* parts claimed one at a time: a thread whose part reads slower memory (the other
-         * core's writes) leaves more of the others to its partner. W4's 2048 x 2048 x 256
-         * (A^T delta), 2 threads: 2 parts 423 us, 8 parts 291 us; 1024 x 2048 x 256 185 us
-         * and 84 us (timing build, indicative) */
-        s.pack_parts = min64(s.by_cols ? row_panels : col_panels,
-                             (int64_t)threads * GEMM_PARTS_PER_THREAD);
-        if (s.shared && (st = nni_parallel_for(threads, s.pack_parts, pack_shared_part, &s)))
-            return st;
-    }
-    return nni_parallel_for(threads, threads, split_part, &s);
 }
 
 /* ---- a short C from a long k: the two halves of k ---------------------------------------- */
@@ -804,99 +112,6 @@ static int64_t k_split_at(const gemm_args *g)
     const int64_t blocks = (g->k + g->kc - 1) / g->kc;
     if (g->transposed || g->step || g->m > KSPLIT_MAX_M || blocks < 2) return 0;
     return blocks / 2 * g->kc;
-}
-
-typedef struct {
-    const gemm_args *g;
-    const NN_T *bp_all; /* op(B) packed whole (gemm_planned), or NULL                         */
-    NN_T *hi;           /* the second half's sums, m x n                                      */
-    int64_t ks;         /* the first k of the second half                                     */
-    int64_t chunks;     /* column chunks per half                                             */
-    int64_t threads;
-    int64_t ends;       /* units not yet claimed (nni_ends_claim): half-major, chunk-minor     */
-} ksplit_job;
-
-/* Unit u: half u / chunks of k, over that half's column chunk u % chunks (whole panels). */
-static int ksplit_unit(const ksplit_job *s, int64_t u)
-{
-    gemm_args h = *s->g;
-    const int64_t nr = NR(h.kr), panels = (h.n + nr - 1) / nr, q = u % s->chunks;
-    const int64_t c0 = panels * q / s->chunks * nr;
-    const int64_t c1 = min64(panels * (q + 1) / s->chunks * nr, h.n);
-    h.ep = NULL; /* after the sum */
-    if (u / s->chunks == 0) {
-        h.k1 = s->ks;
-    } else { /* into hi (row stride n, as C's), from 0 */
-        h.k0 = s->ks;
-        h.C = s->hi;
-        h.beta = 0;
-    }
-    return c0 < c1 ? gemm_range(&h, 0, h.m, c0, c1, NULL, s->bp_all) : NN_OK;
-}
-
-/* The units a thread claims: the caller's from the front (the first half), the others' from
- * the back, each claim a thread count's share of what is left (as split_part's runs). */
-static int ksplit_part(void *ctx, int64_t part)
-{
-    ksplit_job *s = (ksplit_job *)ctx;
-    const int from_back = nni_thread_index() != 0;
-    int64_t u0, u1, u;
-    int st = NN_OK, cs;
-    (void)part;
-    while (nni_ends_claim(&s->ends, from_back, s->threads, &u0, &u1))
-        for (u = u0; u < u1; u++)
-            if ((cs = ksplit_unit(s, u)) != NN_OK && st == NN_OK) st = cs;
-    return st;
-}
-
-typedef struct {
-    const gemm_args *g;
-    const NN_T *hi;
-    int64_t parts;
-} ksum_job;
-
-/* Part c of C's rows: C += hi, then the epilogue, row by row (elementwise: any split gives
- * the same values). */
-static int ksum_part(void *ctx, int64_t c)
-{
-    const ksum_job *s = (const ksum_job *)ctx;
-    const gemm_args *g = s->g;
-    const int64_t i0 = g->m * c / s->parts, i1 = g->m * (c + 1) / s->parts;
-    int64_t i, j;
-    for (i = i0; i < i1; i++) {
-        NN_T *restrict row = g->C + i * g->ldc;
-        const NN_T *restrict h = s->hi + i * g->n;
-        for (j = 0; j < g->n; j++) row[j] = row[j] + h[j];
-    }
-    if (g->ep && i1 > i0) epilogue_tile(g, i0, 0, i1 - i0, g->n);
-    return NN_OK;
-}
-
-/* C = (beta C + op(A)[:, :ks] op(B)[:ks, :]) + op(A)[:, ks:] op(B)[ks:, :], then the
- * epilogue; the second half's sums in the caller's SCRATCH_SHARED buffer (this path's
- * gemm_range calls use only the A and B slots). The sum is split by rows over the threads:
- * each half of C was written by one core, so one thread summing it read half from the
- * other's cache, on its own. */
-static int gemm_k_split(const gemm_args *g, int64_t ks, int threads, const NN_T *bp_all)
-{
-    ksplit_job s;
-    ksum_job sum;
-    int st;
-    s.g = g;
-    s.bp_all = bp_all;
-    s.ks = ks;
-    s.threads = threads;
-    s.chunks = threads > 2 ? (threads + 1) / 2 : 1;
-    s.hi = (NN_T *)nni_thread_scratch(SCRATCH_SHARED, g->m * g->n * (int64_t)sizeof(NN_T));
-    if (!s.hi) return NN_ENOMEM;
-    nni_ends_init(&s.ends, 2 * s.chunks);
-    st = threads > 1 ? nni_parallel_for(threads, threads, ksplit_part, &s) : ksplit_part(&s, 0);
-    if (st != NN_OK) return st;
-    sum.g = g;
-    sum.hi = s.hi;
-    sum.parts = threads > 1 ? threads : 1;
-    return sum.parts > 1 ? nni_parallel_for(threads, sum.parts, ksum_part, &sum)
-                         : ksum_part(&sum, 0);
 }
 
 /* ---- the narrow path: C at most the narrow kernel wide ----------------------------------- */
@@ -935,8 +150,8 @@ static int narrow_part(void *ctx, int64_t c)
             ukr(g->k, a, rs, cs, s->bp, tile, w, 0);
         else
             bip(g->k, a, rs, cs, g->B, g->n, g->n, tile, w, 0);
-        write_tile(g, tile, (int)w, i0, 0, rows, g->n, g->beta);
-        if (g->ep) epilogue_tile(g, i0, 0, rows, g->n);
+        NNI_F(gemm_write_tile)(g, tile, (int)w, i0, 0, rows, g->n, g->beta);
+        if (g->ep) NNI_F(gemm_epilogue_tile)(g, i0, 0, rows, g->n);
     }
     return NN_OK;
 }
@@ -1278,9 +493,9 @@ static int gemm_run(const gemm_args *g, int path)
     if (threads > 1 && 2.0 * (double)g->m * (double)g->n * (double)g->k < GEMM_PARALLEL_MIN_FLOPS)
         threads = 1;
     if (path == PATH_NARROW) return gemm_narrow(g, (int)threads);
-    if ((ks = k_split_at(g)) > 0) return gemm_k_split(g, ks, (int)threads, NULL);
-    if (threads > 1) return gemm_parallel(g, (int)threads);
-    return gemm_range(g, 0, g->m, 0, g->n, NULL, NULL);
+    if ((ks = k_split_at(g)) > 0) return NNI_F(gemm_k_split)(g, ks, (int)threads, NULL);
+    if (threads > 1) return NNI_F(gemm_parallel)(g, (int)threads);
+    return NNI_F(gemm_range)(g, 0, g->m, 0, g->n, NULL, NULL);
 }
 
 /* C (m, n) = alpha op(A) @ op(B) + beta C, then the epilogue. Threads split C's output
@@ -1462,9 +677,9 @@ int NNI_F(gemm_a_in_place)(int64_t m, int64_t n, int64_t k, int trans_a, int tra
 /* ---- planned products: one op(B), many A ------------------------------------------------ */
 /* A layer's forward over many chunks of rows multiplies each chunk by the same W: op(B) is
  * packed once, as gemm_range reads a whole packed operand, instead of once per chunk (4 % of
- * the perf samples of a 10,000-row forward of 784-256-128-10 on one thread). The planned call computes exactly
- * what gemm computes for the same arguments (same path, blocking, tiles and sums), so the
- * plan changes no bits. */
+ * the perf samples of a 10,000-row forward of 784-256-128-10 on one thread). The planned call
+ * computes exactly what gemm computes for the same arguments (same path, blocking, tiles and
+ * sums), so the plan changes no bits. */
 int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t n, int64_t k,
                           int pack)
 {
@@ -1486,7 +701,7 @@ int NNI_F(gemm_plan_init)(NNI_F(gemm_plan) *p, const NN_T *B, int64_t m, int64_t
     pad = round_up(n, NR(g.kr));
     if (!(p->bp = (NN_T *)nni_block_alloc(pad * k * (int64_t)sizeof(NN_T)))) return NN_ENOMEM;
     for (pc = 0; pc < k; pc += g.kc) /* the block at pc at pc n_pad, as pack_shared_part */
-        pack_side(&g, 0, p->bp + pc * pad, 0, n, pc, min64(g.kc, k - pc));
+        NNI_F(gemm_pack_side)(&g, 0, p->bp + pc * pad, 0, n, pc, min64(g.kc, k - pc));
     return NN_OK;
 }
 
@@ -1510,8 +725,8 @@ int NNI_F(gemm_planned)(NN_T *C, const NN_T *A, const NNI_F(gemm_plan) *p, int64
     if ((prof = nni_profile_on()) != 0)
         nni_profile_enter(m, p->n, p->k, 0, 0, (int)sizeof(NN_T), 0);
     gemm_prepare(&g, C, A, p->B, m, p->n, p->k, 0, 0, 1, 0, ep, NULL, 0);
-    st = (ks = k_split_at(&g)) > 0 ? gemm_k_split(&g, ks, 1, p->bp)
-                                   : gemm_range(&g, 0, g.m, 0, g.n, NULL, p->bp);
+    st = (ks = k_split_at(&g)) > 0 ? NNI_F(gemm_k_split)(&g, ks, 1, p->bp)
+                                   : NNI_F(gemm_range)(&g, 0, g.m, 0, g.n, NULL, p->bp);
     return prof ? nni_profile_leave(st) : st;
 }
 

@@ -104,7 +104,7 @@ static void ukr_amx_32x32(int64_t kc, const float *a, const float *b, float *c, 
     }
 }
 
-/* The set's begin (gemm.c's macro_kernel, before a block's kernels): the tile configuration,
+/* The set's begin (gemm_macro_kernel, before a block's kernels): the tile configuration,
  * once a block rather than once a kernel call. A block is one thread's run of kernels with
  * nothing else between them, so no other library's tiles (PyTorch's, in the same process)
  * can change it meanwhile. ldtilecfg waits for every tile instruction before it: once a
@@ -195,7 +195,7 @@ void nni_pack_bf16_tiles(float *restrict dst, const float *restrict src, int64_t
 }
 
 /* The tiles' set: A and B always packed (gemm.c), no edge kernels (a partial tile goes
- * through gemm.c's tile buffer); products of fewer than NNI_BF16_TILES_MIN_K terms, for
+ * through gemm_blocked.c's tile buffer); products of fewer than NNI_BF16_TILES_MIN_K terms, for
  * which a tile's 32 would be mostly padding, take the float kernels on rounded operands. */
 const nni_gemm_kernel nni_kernel_amx = {
     .name = "amx",

@@ -145,7 +145,7 @@ typedef int (*nni_part_fn)(void *ctx, int64_t part);
 int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx);
 /* Which thread of a parallel loop this is: 0 on the thread that called nni_parallel_for (and
  * on every thread outside the pool), 1 + the worker's index on a pool worker. A part may use it
- * to choose where to start (gemm.c: the same thread takes the same share of a product call
+ * to choose where to start (gemm_parallel.c: the same thread takes the same share of a product call
  * after call, so it finds its operands in its own cache), never to decide what it computes. */
 int nni_thread_index(void);
 /* Units 0 .. n-1 (n < 2^32) of work that the threads of a loop claim in runs, the caller's
@@ -224,7 +224,7 @@ typedef void (*nni_ukr_bip_f64)(int64_t kc, const double *a, int64_t lda, const 
                                 int64_t ldb, double *c, int64_t ldc, double beta);
 /* The same with B read in place (as nni_ukr_bip_*) and each of its rows also copied, as read,
  * into the packed panel bp (row p at bp + p nr): the sums of the kernel on the panel, and the
- * panel the packing would write (gemm.c's first row panel of A, gemm_ukr_simd.h).           */
+ * panel the packing would write (gemm_blocked.c's first row panel of A, gemm_ukr_simd.h).   */
 typedef void (*nni_ukr_bpack_f32)(int64_t kc, const float *a, int64_t lda, const float *b,
                                   int64_t ldb, float *bp, float *c, int64_t ldc, float beta);
 typedef void (*nni_ukr_bpack_f64)(int64_t kc, const double *a, int64_t lda, const double *b,
@@ -307,7 +307,7 @@ typedef struct nni_gemm_kernel {
     nni_adam_step_f64 adam_f64;
     /* a bfloat16 set's panels (NNI_BF16_PAIRS, NNI_BF16_TILES; 0 for the float sets)     */
     int bf16_layout;
-    /* (NULL: none) called on the thread before a block's kernels (gemm.c's macro_kernel): AMX
+    /* (NULL: none) called on the thread before a block's kernels (gemm_macro_kernel): AMX
      * loads its tile configuration                                                         */
     void (*begin)(void);
     /* (NULL: none) the full kernels that pack B's panel as they read it                     */
@@ -908,7 +908,7 @@ void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_C
                              int64_t i0, int64_t i1);
 /* The step of `rows` runs of `cols` elements, run r at e + r lde, with their gradient read
  * from g + r ldg instead of s->grads: the same arithmetic, so the bits of storing g there
- * first (gemm.c's tiles stepped as the kernel computes them). */
+ * first (gemm_blocked.c's tiles stepped as the kernel computes them). */
 void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
                                  int64_t e, int64_t lde, int64_t rows, int64_t cols,
                                  const NN_T *g, int64_t ldg);

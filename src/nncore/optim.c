@@ -76,7 +76,7 @@ static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
 /* The chunks claimed in runs from both ends (nni_ends_claim): the caller's thread from the
  * front, the others from the back, each run half of what is left on 2 threads. A training
  * step updates a layer right after the product that wrote its gradient, which split the
- * gradient's rows the same way (gemm.c): each thread then steps the part of the gradient that
+ * gradient's rows the same way (gemm_parallel.c): each thread then steps the part of the gradient that
  * sits in its own cache, and a late thread still leaves its share to the other. */
 typedef struct {
     const optim_job *j;

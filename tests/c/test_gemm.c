@@ -511,12 +511,13 @@ static void guarded_free(unsigned char *p, size_t bytes)
         nn_set_num_threads(1);                                                                \
     }                                                                                         \
                                                                                               \
-    /* A short C from a long k (gemm.c, gemm_k_split): C = (beta C + the first half of k's     \
-     * blocks) + the second half's. The halves computed apart by the same gemm with the other \
-     * half of op(A) zeroed (x * 0 terms add nothing: the same shape, the same blocks), summed \
-     * here: the same bits as the product, on 1, 2 and 3 threads; a product summed over k in  \
-     * one run, with no split, gives other last bits and fails. Shapes up to 128 rows with k  \
-     * in 2 or more blocks split (k 2000: more than any kernel's KC), 129 rows do not.      */ \
+    /* A short C from a long k (gemm_parallel.c, gemm_k_split): C = (beta C + the first half  \
+     * of k's blocks) + the second half's. The halves computed apart by the same gemm with    \
+     * the other half of op(A) zeroed (x * 0 terms add nothing: the same shape, the same      \
+     * blocks), summed here: the same bits as the product, on 1, 2 and 3 threads; a product   \
+     * summed over k in one run, with no split, gives other last bits and fails. Shapes up to \
+     * 128 rows with k in 2 or more blocks split (k 2000: more than any kernel's KC), 129     \
+     * rows do not. */                                                                        \
     static void test_k_split_##S(void)                                                        \
     {                                                                                         \
         static const int64_t shapes[][3] = {{64, 256, 784}, {37, 96, 2000}, {128, 64, 2000},  \
@@ -679,8 +680,8 @@ static void guarded_free(unsigned char *p, size_t bytes)
     }                                                                                         \
     /* Products too large to share a whole packed operand (made so here by a small limit and \
      * small blocks: several column and k blocks): one block of op(B) at a time, shared, C's   \
-     * rows split (gemm.c, gemm_parallel_blocks), or in the other loop order one block of      \
-     * op(A), C's columns split (gemm_parallel_a_blocks); a product whose column runs read A \
+     * rows split (gemm_parallel.c, gemm_parallel_blocks), or in the other loop order one      \
+     * block of op(A), C's columns split; a product whose column runs read A                   \
      * in place (gemm.c's a_in_place_applies) takes the runs instead (test_in_place_runs).     \
      * Against gemm_naive on 3 threads, with and without alpha, beta, the epilogue, every      \
      * transposition; the same bits on 1-3.                                                    \
