@@ -115,6 +115,14 @@ static int64_t k_split_at(const gemm_args *g)
 }
 
 /* ---- the narrow path: C at most the narrow kernel wide ----------------------------------- */
+#ifdef NN_ELEM_F32
+typedef nni_ukr_narrow_f32 narrow_t;
+typedef nni_ukr_narrow_bip_f32 narrow_bip_t;
+#else
+typedef nni_ukr_narrow_f64 narrow_t;
+typedef nni_ukr_narrow_bip_f64 narrow_bip_t;
+#endif
+
 typedef struct {
     const gemm_args *g;
     const NN_T *bp;   /* alpha op(B) packed: one panel of NARROW_W columns, k rows, or NULL:

@@ -51,15 +51,6 @@
 #define A_T_IN_PLACE 2
 
 typedef NN_F(epilogue) epilogue_t;
-#ifdef NN_ELEM_F32
-typedef nni_ukr_f32 ukr_t;
-typedef nni_ukr_narrow_f32 narrow_t;
-typedef nni_ukr_narrow_bip_f32 narrow_bip_t;
-#else
-typedef nni_ukr_f64 ukr_t;
-typedef nni_ukr_narrow_f64 narrow_t;
-typedef nni_ukr_narrow_bip_f64 narrow_bip_t;
-#endif
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
