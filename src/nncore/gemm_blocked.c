@@ -6,8 +6,8 @@
 #include "gemm_internal.h"
 
 /* The tile (rows x cols, row stride nr) into C at the kernel's (i0, j0), then beta. */
-static void write_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
-                       int64_t rows, int64_t cols, NN_T beta)
+void NNI_F(gemm_write_tile)(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
+                            int64_t rows, int64_t cols, NN_T beta)
 {
     const int64_t rs = g->transposed ? 1 : g->ldc, cs = g->transposed ? g->ldc : 1;
     NN_T *c = g->C + i0 * rs + j0 * cs;
@@ -30,8 +30,8 @@ static void write_tile(const gemm_args *g, const NN_T *tile, int nr, int64_t i0,
 }
 
 /* The epilogue on the kernel's rows i0 .. i0+rows-1, columns j0 .. j0+cols-1 of C, final. */
-static void epilogue_tile(const gemm_args *g, int64_t i0, int64_t j0, int64_t rows,
-                          int64_t cols)
+void NNI_F(gemm_epilogue_tile)(const gemm_args *g, int64_t i0, int64_t j0, int64_t rows,
+                               int64_t cols)
 {
     int64_t i;
     if (!g->transposed)
@@ -110,9 +110,10 @@ static int tile_kernel(const nni_gemm_kernel *kr, int64_t cols, int *width)
  * ldb > 0: bp is B's row pc from column jc in place (b_in_place), its rows ldb apart.
  * b_fill (or NULL): bp's full panels are still to be packed, from B's row pc at column jc
  * (b_src): the first row panel's kernels copy them in as they read them (b_packing). */
-static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
-                         int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta, int last,
-                         const NN_T *a_rows, int64_t ldb, NN_T *b_fill, const NN_T *b_src)
+void NNI_F(gemm_macro_kernel)(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
+                              int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta,
+                              int last, const NN_T *a_rows, int64_t ldb, NN_T *b_fill,
+                              const NN_T *b_src)
 {
     const int mr = MR(g->kr), nr = NR(g->kr);
     const int64_t pk = panel_kc(g, kc);
@@ -158,7 +159,8 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
                 (e < 0 ? UKR(g->kr) : EDGE(g->kr)[e])(kc, ap + ir * pk, bp + jr * pk, dst, ldd,
                                                       b0);
             if (g->step_tiles) step_from_tile(g, tile, nr, ic + ir, jc + jr, rows, cols);
-            else if (!direct) write_tile(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
+            else if (!direct)
+                NNI_F(gemm_write_tile)(g, tile, nr, ic + ir, jc + jr, rows, cols, beta);
         }
     }
     /* the epilogue once over the block, in rows of nc (or mc) values rather than tile rows of
@@ -166,14 +168,14 @@ static void macro_kernel(const gemm_args *g, const NN_T *ap, const NN_T *bp, int
      * never amortized (a fifth of the instructions of a digits-sized training step). The block
      * was just written; re-reading one value costs far less than the 2 kc FLOP of the last k
      * block spent on it. */
-    if (last && g->ep) epilogue_tile(g, ic, jc, mc, nc);
+    if (last && g->ep) NNI_F(gemm_epilogue_tile)(g, ic, jc, mc, nc);
     if (last && g->step && !g->step_tiles) step_tile(g, ic, jc, mc, nc);
 }
 
 /* alpha op(A)[i0 : i0+len, pc : pc+kc] in panels of mr rows (a_side), or op(B)[pc : pc+kc,
  * i0 : i0+len] in panels of nr columns, packed at dst (gemm_pack.c). */
-static void pack_side(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int64_t len,
-                      int64_t pc, int64_t kc)
+void NNI_F(gemm_pack_side)(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int64_t len,
+                           int64_t pc, int64_t kc)
 {
 #ifdef NN_ELEM_F32
     if (g->bf16 == NNI_BF16_PAIRS || g->bf16 == NNI_BF16_TILES) {
@@ -215,7 +217,7 @@ static const NN_T *packed_block(const gemm_args *g, int a_side, const NN_T *all,
 {
     if (all) return all + pc * round_up(a_side ? g->m : g->n, a_side ? MR(g->kr) : NR(g->kr)) +
                     i0 * panel_kc(g, kc);
-    pack_side(g, a_side, buf, i0, len, pc, kc);
+    NNI_F(gemm_pack_side)(g, a_side, buf, i0, len, pc, kc);
     return buf;
 }
 
@@ -223,14 +225,15 @@ static const NN_T *packed_block(const gemm_args *g, int a_side, const NN_T *all,
  * with b_packing (and no shared `all`) only its partial last panel packed now: the full ones
  * are left to the first row panel's kernels, from B's row pc at column jc (*src) into buf
  * (*fill). Otherwise *fill and *src are NULL. */
-static const NN_T *b_block(const gemm_args *g, const NN_T *all, NN_T *buf, int64_t jc,
-                           int64_t nc, int64_t pc, int64_t kc, NN_T **fill, const NN_T **src)
+const NN_T *NNI_F(gemm_b_block)(const gemm_args *g, const NN_T *all, NN_T *buf, int64_t jc,
+                                int64_t nc, int64_t pc, int64_t kc, NN_T **fill,
+                                const NN_T **src)
 {
     *fill = NULL;
     *src = NULL;
     if (!all && g->b_packing) {
         const int64_t full = nc / NR(g->kr) * NR(g->kr);
-        if (full < nc) pack_side(g, 0, buf + full * kc, jc + full, nc - full, pc, kc);
+        if (full < nc) NNI_F(gemm_pack_side)(g, 0, buf + full * kc, jc + full, nc - full, pc, kc);
         *fill = buf;
         *src = g->B + pc * g->n + jc;
         return buf;
@@ -245,14 +248,14 @@ static const NN_T *a_in_place_block(const gemm_args *g, const NN_T *ap_all, NN_T
 {
     const int64_t full = mc / MR(g->kr) * MR(g->kr);
     if (!g->a_in_place || ap_all) return NULL;
-    if (full < mc) pack_side(g, 1, buf + full * kc, ic + full, mc - full, pc, kc);
+    if (full < mc) NNI_F(gemm_pack_side)(g, 1, buf + full * kc, ic + full, mc - full, pc, kc);
     return g->a_in_place == A_T_IN_PLACE ? g->A + pc * g->m + ic : g->A + ic * g->k + pc;
 }
 
 /* Rows r0 .. r1-1 and columns c0 .. c1-1 of the kernel's C, serially. The packed operands are
  * this thread's buffers, or ap_all / bp_all: the whole of alpha op(A) (r0 = 0) or op(B)
  * (c0 = 0) packed by pack_shared. */
-static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+int NNI_F(gemm_range)(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
                       const NN_T *ap_all, const NN_T *bp_all)
 {
     const int mr = MR(g->kr), nr = NR(g->kr);
@@ -281,10 +284,11 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
                     const int64_t nc = min64(g->nc, c1 - jc);
                     NN_T *fill = NULL;
                     const NN_T *src = NULL;
-                    const NN_T *b = ldb ? g->B + pc * ldb + jc
-                                        : b_block(g, bp_all, bp, jc, nc, pc, kc, &fill, &src);
-                    macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows,
-                                 ldb, fill, src);
+                    const NN_T *b =
+                        ldb ? g->B + pc * ldb + jc
+                            : NNI_F(gemm_b_block)(g, bp_all, bp, jc, nc, pc, kc, &fill, &src);
+                    NNI_F(gemm_macro_kernel)(g, a, b, ic, jc, mc, nc, kc, beta,
+                                             pc + kc == g->k1, a_rows, ldb, fill, src);
                 }
             }
         }
@@ -298,62 +302,16 @@ static int gemm_range(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, in
             NN_T *fill = NULL;
             const NN_T *src = NULL;
             const NN_T *b = ldb ? g->B + pc * ldb + jc
-                                : b_block(g, bp_all, bp, jc, nc, pc, kc, &fill, &src);
+                                : NNI_F(gemm_b_block)(g, bp_all, bp, jc, nc, pc, kc, &fill, &src);
             for (ic = r0; ic < r1; ic += g->mc) {
                 const int64_t mc = min64(g->mc, r1 - ic);
                 const NN_T *a_rows = a_in_place_block(g, ap_all, ap, ic, mc, pc, kc);
                 const NN_T *a = a_rows ? ap : packed_block(g, 1, ap_all, ap, ic, mc, pc, kc);
-                macro_kernel(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1, a_rows, ldb,
-                             fill, src);
+                NNI_F(gemm_macro_kernel)(g, a, b, ic, jc, mc, nc, kc, beta, pc + kc == g->k1,
+                                         a_rows, ldb, fill, src);
                 fill = NULL; /* packed by the first block of rows */
             }
         }
     }
     return NN_OK;
-}
-
-
-/* ---- for gemm.c and gemm_parallel.c ---------------------------------------------------- */
-/* The functions above stay static, so that GCC inlines them into each other here as it did
- * when the GEMM was one file (a static function called once is inlined whatever its size);
- * the other files call them through these. Its clones of macro_kernel and gemm_range for the
- * constant arguments of callers now in gemm_parallel.c are gone: W3's fit on 1 thread ran
- * level with the one-file build (1.0006x, quartiles 0.997-1.007; CHANGELOG). */
-int NNI_F(gemm_range)(const gemm_args *g, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
-                      const NN_T *ap_all, const NN_T *bp_all)
-{
-    return gemm_range(g, r0, r1, c0, c1, ap_all, bp_all);
-}
-
-void NNI_F(gemm_pack_side)(const gemm_args *g, int a_side, NN_T *dst, int64_t i0, int64_t len,
-                           int64_t pc, int64_t kc)
-{
-    pack_side(g, a_side, dst, i0, len, pc, kc);
-}
-
-void NNI_F(gemm_write_tile)(const gemm_args *g, const NN_T *tile, int nr, int64_t i0, int64_t j0,
-                            int64_t rows, int64_t cols, NN_T beta)
-{
-    write_tile(g, tile, nr, i0, j0, rows, cols, beta);
-}
-
-void NNI_F(gemm_epilogue_tile)(const gemm_args *g, int64_t i0, int64_t j0, int64_t rows,
-                               int64_t cols)
-{
-    epilogue_tile(g, i0, j0, rows, cols);
-}
-
-void NNI_F(gemm_macro_kernel)(const gemm_args *g, const NN_T *ap, const NN_T *bp, int64_t ic,
-                              int64_t jc, int64_t mc, int64_t nc, int64_t kc, NN_T beta,
-                              int last, const NN_T *a_rows, int64_t ldb, NN_T *b_fill,
-                              const NN_T *b_src)
-{
-    macro_kernel(g, ap, bp, ic, jc, mc, nc, kc, beta, last, a_rows, ldb, b_fill, b_src);
-}
-
-const NN_T *NNI_F(gemm_b_block)(const gemm_args *g, const NN_T *all, NN_T *buf, int64_t jc,
-                                int64_t nc, int64_t pc, int64_t kc, NN_T **fill,
-                                const NN_T **src)
-{
-    return b_block(g, all, buf, jc, nc, pc, kc, fill, src);
 }
