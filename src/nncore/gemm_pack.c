@@ -1,5 +1,5 @@
 /* GEMM packing: copy a block of op(A) or op(B) into the micro-panel order the micro-kernels
- * read (internal.h: nni_ukr_f32), zero-padding the edges to whole panels. The transposition
+ * read (gemm_kernels.h: nni_ukr_f32), zero-padding the edges to whole panels. The transposition
  * flags are applied here, while reading, so no transposed copy of A or B is ever made.
  *
  * Two kinds of source: where a panel's lanes lie side by side in memory (op(A) = A^T,

@@ -1,7 +1,7 @@
 /* The transposing panel packer, written once for every SIMD instruction set (gemm_pack.c
  * calls it through the kernel table). Included by gemm_pack_<isa>.c after defining (no
  * include guard on purpose):
- *   PACK_T_NAME         the function's name (type nni_pack_t_f32 / _f64, internal.h)
+ *   PACK_T_NAME         the function's name (type nni_pack_t_f32 / _f64, gemm_kernels.h)
  *   PACK_T, PACK_V      the element type and its vector type; PACK_VL lanes per vector
  *   PACK_MASK_T, PACK_MASK(n)   a mask type and the mask of the first n lanes
  *   PACK_LOAD(p) PACK_STORE(p, v)      unaligned load and store

@@ -25,7 +25,7 @@
  *                     first `lanes` (0 .. UKR_VL) lanes, and a load of those lanes (the others
  *                     0, their memory never touched): the narrow kernel then gets a variant
  *                     reading B in place
- * The contract is nni_ukr_f32/_f64's (internal.h): c = beta c + a @ b, each of the MR x NR
+ * The contract is nni_ukr_f32/_f64's (gemm_kernels.h): c = beta c + a @ b, each of the MR x NR
  * sums started from 0 and accumulated over p in order, one fused multiply-add per term.
  * The row loops have constant bounds and are fully unrolled, so the accumulators live in
  * registers (GCC and Clang; other compilers may keep them on the stack, still correct). */

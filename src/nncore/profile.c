@@ -17,7 +17,7 @@
 
 #define PROFILE_MAX_ROWS 128
 
-int nni_profile_flag = 0; /* read by nni_profile_on (internal.h) */
+int nni_profile_flag = 0; /* read by nni_profile_on (pool.h) */
 static nn_profile_row g_rows[PROFILE_MAX_ROWS];
 static int64_t g_n_rows = 0;
 static volatile long g_lock = 0;

@@ -2,7 +2,7 @@
  * gradient checks by central differences, training, and the error codes.
  * Prints the largest difference of every failing comparison; exits nonzero on any failure. */
 #include "nncore.h"
-/* internal.h for the kernel table: the GEMM tests run once per kernel this CPU can run. */
+/* internal.h for the kernel table (gemm_kernels.h): the GEMM tests run once per kernel this CPU can run. */
 #include "internal.h"
 
 /* A should_stop callback that asks to stop on its fourth call (after three batches). */

@@ -53,7 +53,7 @@ static long double oracle(int f, long double x)
     default: return softplus_l(x);
     }
 }
-/* libm, as internal.h's fallbacks compute it when a set's entry is NULL */
+/* libm, as the core's fallbacks (internal.h, vecmath.h) compute it when a set's entry is NULL */
 static double libm_f64(int f, double x)
 {
     switch (f) {
