@@ -324,7 +324,7 @@ def test_every_xfail_is_strict():
 def test_the_checkers_see_the_whole_package():
     # A checker that finds no module finds nothing wrong: make sure each reads the real tree.
     tree = Tree(PACKAGE)
-    assert {"nnfast", "nnfast.reference.models", "nnfast.sklearn", "nnfast.cli",
+    assert {"nnfast", "nnfast.reference.mlp", "nnfast.sklearn", "nnfast.cli",
             "nnfast.models.files", "nnfast._core"} <= set(tree.paths)
     assert any(item.target == "nnfast.vocabulary" for item in tree.imports("nnfast.reference.ops"))
     assert C_SOURCES and len(list((ROOT / "tests").glob("test_*.py"))) > 10
@@ -350,10 +350,10 @@ def test_rule_a_catches_numpy_and_the_api_in_the_reference(tmp_path):
         "reference/__init__.py": "from . import ops\nfrom ..errors import NotFittedError\n",
         "reference/ops.py": "import math\nfrom .. import vocabulary\n"
                             "def f():\n    import numpy as np\n",       # inside a function
-        "reference/models.py": "from ..ops import dense_forward\n",     # the native API
+        "reference/mlp.py": "from ..ops import dense_forward\n",        # the native API
     })
     broken = reference_imports_beyond_the_stdlib(package)
-    assert broken == ["nnfast/reference/models.py:1 imports nnfast.ops",
+    assert broken == ["nnfast/reference/mlp.py:1 imports nnfast.ops",
                       "nnfast/reference/ops.py:4 imports numpy",
                       "nnfast/errors.py:1 imports numpy (the reference imports nnfast.errors)"]
 

@@ -12,7 +12,7 @@ import pytest
 from nnfast import vocabulary
 from nnfast.errors import NotFittedError
 from nnfast.reference import MLP, Neuron, NotFittedError as ExportedNotFittedError
-from nnfast.reference import Perceptron, SplitMix64, load, models, ops
+from nnfast.reference import Perceptron, SplitMix64, checks, load, mlp, ops, perceptron
 from nnfast.reference.rng import permutation
 
 AND_X = [[0, 0], [0, 1], [1, 0], [1, 1]]
@@ -76,8 +76,8 @@ def test_the_math_tables_are_keyed_by_the_vocabulary():
     assert set(ops.OPTIMIZERS) == set(vocabulary.OPTIMIZER_NAMES)
     assert set(ops.INITIALIZERS) == set(vocabulary.INIT_NAMES)
     assert ops.LOSS_OUTPUTS is vocabulary.LOSS_OUTPUTS            # read, not copied
-    assert set(models.VECTOR_TARGETS) == set(models.PREDICTIONS) == set(vocabulary.LOSS_NAMES)
-    assert set(models.PERCEPTRON_TRAINING) == set(vocabulary.PERCEPTRON_ACTIVATIONS)
+    assert set(checks.VECTOR_TARGETS) == set(mlp.PREDICTIONS) == set(vocabulary.LOSS_NAMES)
+    assert set(perceptron.PERCEPTRON_TRAINING) == set(vocabulary.PERCEPTRON_ACTIVATIONS)
     # the defaults a model takes are the vocabulary's
     assert (MLP([2, 3]).output, MLP([2, 3]).loss_name) == (vocabulary.DEFAULT_OUTPUT[True],
                                                           "cross_entropy")

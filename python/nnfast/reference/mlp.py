@@ -1,166 +1,22 @@
-"""Neuron, Perceptron and MLP, built from the kernels in ops.py.
+"""The multi-layer perceptron, built from the kernels in ops.py.
 
-The models check and convert their arguments, look the math up in the tables
-of ops by name, and keep the state: weights, biases, the random stream.
-A call that fails leaves the model as it was.
+The model checks and converts its arguments (checks.py), looks the math up in the tables of
+ops by name, and keeps the state: weights, biases, the random stream. A call that fails
+leaves the model as it was. Its files: MLP.save and load, JSON.
 """
 
 import copy
 import json
 import math
-import numbers
 
 from .. import vocabulary
 from ..errors import NotFittedError
 from . import fitting, ops
+from .checks import (is_number, check_features, check_int, check_float, check_bool, check_weights,
+                     check_layers, check_targets)
 
 FILE_FORMAT = "nnfast-reference"
 FILE_VERSION = 2  # 2: per-layer activations, dropout, huber_delta; version 1 files still load
-
-
-# ---------------------------------------------------------------- argument checks
-
-def _is_number(v):
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _is_vector(x):
-    """True when x is a non-empty sequence of numbers (one sample, or y of shape (n,))."""
-    return len(x) > 0 and all(_is_number(v) for v in x)
-
-
-def _as_matrix(X, name="X"):
-    """Copy X into a non-empty rectangle of finite floats. X (n, d) -> list of n rows."""
-    try:
-        rows = [list(row) for row in X]
-    except TypeError:
-        raise TypeError(f"{name} must be a 2-D list of rows (n_samples, n_columns)") from None
-    if not rows or not rows[0]:
-        raise ValueError(f"{name} is empty")
-    for i, row in enumerate(rows):
-        if len(row) != len(rows[0]):
-            raise ValueError(f"{name} is not rectangular: row 0 has {len(rows[0])} values, "
-                             f"row {i} has {len(row)}")
-        for v in row:
-            if not _is_number(v):
-                raise TypeError(f"{name}[{i}] holds {v!r}, which is not a number")
-            if not math.isfinite(v):
-                raise ValueError(f"{name}[{i}] holds {v}: {name} must not contain NaN or infinity")
-    return [[float(v) for v in row] for row in rows]
-
-
-def _check_features(X, n_inputs):
-    """X as a matrix with n_inputs columns."""
-    X = _as_matrix(X, "X")
-    if len(X[0]) != n_inputs:
-        raise ValueError(f"X has {len(X[0])} features, the network expects {n_inputs}")
-    return X
-
-
-def _check_int(name, value, low=1, high=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {bounds}, got {value}")
-    return int(value)
-
-
-def _check_float(name, value, low=0.0, high=math.inf, low_open=False):
-    """value as a float: finite, low <= value <= high (low < value when low_open)."""
-    if not _is_number(value):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    above = value > low if low_open else value >= low
-    if not (math.isfinite(value) and above and value <= high):
-        bounds = f"{'>' if low_open else '>='} {low}"
-        bounds += f" and <= {high}" if high < math.inf else ""
-        raise ValueError(f"{name} must be finite and {bounds}, got {value}")
-    return float(value)
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def _check_weights(sample_weight, n):
-    """None, or n finite weights >= 0 with a positive sum, as a list of floats."""
-    if sample_weight is None:
-        return None
-    weights = [float(w) for w in sample_weight]
-    if len(weights) != n:
-        raise ValueError(f"sample_weight has {len(weights)} values for {n} samples")
-    if not all(math.isfinite(w) and w >= 0 for w in weights) or not sum(weights) > 0:
-        raise ValueError("sample_weight must be finite, >= 0 and have a positive sum")
-    return weights
-
-
-def _check_layers(layers):
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
-        raise TypeError(f"layers must be a list of ints like [2, 4, 1], got {layers!r}")
-    if len(layers) < 2:
-        raise ValueError(f"layers needs at least 2 sizes (inputs and outputs), got {list(layers)}")
-    return [_check_int(f"layers[{i}]", n) for i, n in enumerate(layers)]
-
-
-# ---------------------------------------------------------------- targets
-
-def _one_hot(y, K):
-    """Class indices (n,) -> one-hot rows (n, K)."""
-    rows = []
-    for i, c in enumerate(y):
-        if c != int(c):
-            raise ValueError(f"y[{i}] = {c} is not a class index (an integer)")
-        if not 0 <= c < K:
-            raise ValueError(f"class index y[{i}] = {c} is out of range for {K} outputs "
-                             f"(0..{K - 1})")
-        rows.append([1.0 if k == c else 0.0 for k in range(K)])
-    return rows
-
-
-def _column(y, K):
-    """Values (n,) -> one-column rows (n, 1); only when the network has K = 1 output."""
-    if K != 1:
-        raise ValueError(f"y has shape (n,) but the network has {K} outputs: "
-                         f"pass y of shape (n, {K})")
-    return [[float(v)] for v in y]
-
-
-VECTOR_TARGETS = {  # how y of shape (n,) becomes (n, K), by loss
-    "cross_entropy": _one_hot,
-    "binary_cross_entropy": _column,
-    "mse": _column,
-    "mae": _column,
-    "huber": _column,
-    "poisson": _column,
-}
-
-
-def _check_counts(Y, loss):
-    """poisson's targets are counts or rates: y >= 0 (y log a has no meaning below 0)."""
-    if loss == "poisson" and any(v < 0 for row in Y for v in row):
-        raise ValueError("y holds a negative value: the poisson loss needs targets y >= 0")
-    return Y
-
-
-def _check_targets(y, n, K, loss):
-    """y (n,) or (n, K) -> a matrix (n, K) of finite floats, by VECTOR_TARGETS[loss]."""
-    try:
-        is_vector = _is_vector(y)
-    except TypeError:
-        raise TypeError(f"y must be a list of shape (n,) or (n, K), got {y!r}") from None
-    if is_vector:
-        if any(not math.isfinite(v) for v in y):
-            raise ValueError("y must not contain NaN or infinity")
-        Y = VECTOR_TARGETS[loss](list(y), K)
-    else:
-        Y = _as_matrix(y, "y")
-        if len(Y[0]) != K:
-            raise ValueError(f"y has {len(Y[0])} columns, the network has {K} outputs")
-    if len(Y) != n:
-        raise ValueError(f"X has {n} rows but y has {len(Y)}")
-    return _check_counts(Y, loss)
 
 
 # ---------------------------------------------------------------- predictions
@@ -190,53 +46,7 @@ PREDICTIONS = {  # what predict returns, by loss
 }
 
 
-# ---------------------------------------------------------------- Neuron
-
-class Neuron:
-    """One artificial neuron (seed 000): a = f(w . x + b).
-
-    Parameters
-    ----------
-    weights : list of float, shape (n_inputs,)
-    bias : float
-    activation : {"step", "identity", "sigmoid", "tanh", "relu"}
-
-    Examples
-    --------
-    Person A of seed 000 goes to the cinema when friends come along (x1):
-
-    >>> Neuron([5, 3, 1], -5).forward([1, 0, 0])
-    1.0
-    """
-
-    def __init__(self, weights, bias, activation="step"):
-        vocabulary.check_name("activation", activation, vocabulary.HIDDEN_ACTIVATIONS)
-        self.weights = _as_matrix([weights], "weights")[0]
-        self.bias = _as_matrix([[bias]], "bias")[0][0]
-        self.activation = activation
-
-    def forward(self, x):
-        """a = f(w . x + b).
-
-        Parameters
-        ----------
-        x : list of float of shape (n_inputs,), or matrix of shape (n, n_inputs)
-
-        Returns
-        -------
-        float, or list of float of shape (n,)
-        """
-        if _is_vector(x):
-            return self.forward([x])[0]
-        X = _check_features(x, len(self.weights))
-        W = [[w] for w in self.weights]  # a column: (n_inputs, 1)
-        return [row[0] for row in ops.dense_forward(X, W, [self.bias], self.activation)]
-
-    def __repr__(self):
-        return f"Neuron({self.weights}, {self.bias}, activation={self.activation!r})"
-
-
-# ---------------------------------------------------------------- MLP
+# ---------------------------------------------------------------- the model
 
 class MLP:
     """Multi-layer perceptron: A_0 = X, A_{l+1} = f_l(A_l @ W[l] + b[l]).
@@ -278,7 +88,7 @@ class MLP:
 
     def __init__(self, layers, activation="sigmoid", output=None, loss=None, *, seed=0,
                  dtype="float64", init="glorot", dropout=0.0, huber_delta=1.0):
-        layers = _check_layers(layers)
+        layers = check_layers(layers)
         activations = vocabulary.hidden_activations(activation, len(layers) - 2)
         if output is None:
             output = vocabulary.DEFAULT_OUTPUT[layers[-1] > 1]
@@ -287,7 +97,7 @@ class MLP:
         vocabulary.check_output_loss(output, loss)
         rates = vocabulary.dropout_rates(dropout, len(layers) - 2)
         huber_delta = vocabulary.check_huber_delta(huber_delta)
-        seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
+        seed = check_int("seed", seed, low=0, high=2 ** 64 - 1)
         if not isinstance(dtype, str) or dtype not in ops.PRODUCTS:
             raise ValueError(f"dtype must be 'float64' or 'bfloat16' (the reference stores and "
                              f"computes in float64 only; 'bfloat16' rounds the operands of "
@@ -400,7 +210,7 @@ class MLP:
 
     def forward(self, X):
         """Output activations. X (n, n_inputs) -> A (n, n_outputs)."""
-        outputs, _ = self._forward_pass(_check_features(X, self.layers[0]))
+        outputs, _ = self._forward_pass(check_features(X, self.layers[0]))
         return outputs[-1]
 
     def predict(self, X):
@@ -411,11 +221,11 @@ class MLP:
     def loss(self, X, y, alpha=0.0, sample_weight=None):
         """mean_rows(loss(X, y)) + alpha / 2 * sum_l sum(W[l]^2) / n. -> float.
         With sample_weight (n,): sum_i sw_i loss_i / S + alpha / 2 * sum W^2 / S, S = sum sw."""
-        X = _check_features(X, self.layers[0])
-        Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
-        alpha = _check_float("alpha", alpha)
+        X = check_features(X, self.layers[0])
+        Y = check_targets(y, len(X), self.layers[-1], self.loss_name)
+        alpha = check_float("alpha", alpha)
         outputs, Z = self._forward_pass(X)
-        return self._loss_value(Z, outputs[-1], Y, alpha, _check_weights(sample_weight, len(X)))
+        return self._loss_value(Z, outputs[-1], Y, alpha, check_weights(sample_weight, len(X)))
 
     def gradients(self, X, y, alpha=0.0, sample_weight=None):
         """Gradients of .loss(X, y, alpha, sample_weight) by backpropagation.
@@ -426,11 +236,11 @@ class MLP:
         db : list of vectors, db[l] of shape (n_{l+1},)
         """
         self._check_differentiable()
-        X = _check_features(X, self.layers[0])
-        Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
+        X = check_features(X, self.layers[0])
+        Y = check_targets(y, len(X), self.layers[-1], self.loss_name)
         # the exact products whatever the dtype: bfloat16 is a precision of fit's steps only
-        _, dWs, dbs = self._backprop(X, Y, _check_float("alpha", alpha),
-                                     _check_weights(sample_weight, len(X)), product=ops.matmul)
+        _, dWs, dbs = self._backprop(X, Y, check_float("alpha", alpha),
+                                     check_weights(sample_weight, len(X)), product=ops.matmul)
         return dWs, dbs
 
     def fit(self, X, y, *, epochs=100, batch_size=None, lr=0.1, optimizer="sgd", momentum=0.0,
@@ -471,25 +281,25 @@ class MLP:
         self
         """
         self._check_differentiable()
-        X = _check_features(X, self.layers[0])
-        Y = _check_targets(y, len(X), self.layers[-1], self.loss_name)
-        epochs = _check_int("epochs", epochs)
-        lr = _check_float("lr", lr, low_open=True)
+        X = check_features(X, self.layers[0])
+        Y = check_targets(y, len(X), self.layers[-1], self.loss_name)
+        epochs = check_int("epochs", epochs)
+        lr = check_float("lr", lr, low_open=True)
         vocabulary.check_name("optimizer", optimizer, vocabulary.OPTIMIZER_NAMES)
-        momentum = _check_float("momentum", momentum, high=1.0)
-        alpha = _check_float("alpha", alpha)
-        nesterov, shuffle, verbose = (_check_bool("nesterov", nesterov),
-                                      _check_bool("shuffle", shuffle),
-                                      _check_bool("verbose", verbose))
+        momentum = check_float("momentum", momentum, high=1.0)
+        alpha = check_float("alpha", alpha)
+        nesterov, shuffle, verbose = (check_bool("nesterov", nesterov),
+                                      check_bool("shuffle", shuffle),
+                                      check_bool("verbose", verbose))
         weights = self._fit_weights(Y, sample_weight, class_weight)
         before = (copy.deepcopy(self.weights), copy.deepcopy(self.biases), self.rng.state)
         try:
             X, Y, weights, validation = self._validation_rows(
                 X, Y, weights, class_weight, validation_data, validation_fraction)
-            batch = len(X) if batch_size is None else min(_check_int("batch_size", batch_size),
+            batch = len(X) if batch_size is None else min(check_int("batch_size", batch_size),
                                                           len(X))
             watch = self._early_stopping(validation, early_stopping, patience)
-            restore_best = _check_bool("restore_best", restore_best)
+            restore_best = check_bool("restore_best", restore_best)
             curve, validation_curve = self._train(
                 X, Y, weights, validation, watch, epochs, batch, lr, optimizer, momentum,
                 nesterov, alpha, shuffle, verbose)
@@ -509,7 +319,7 @@ class MLP:
 
     def _fit_weights(self, Y, sample_weight, class_weight):
         """Each row's weight: sample_weight times its class weight; None when neither."""
-        weights = _check_weights(sample_weight, len(Y))
+        weights = check_weights(sample_weight, len(Y))
         if class_weight is None:
             return weights
         by_class = fitting.class_weight_of_rows(class_weight, Y, self.loss_name)
@@ -518,7 +328,7 @@ class MLP:
     def _validation_rows(self, X, Y, weights, class_weight, validation_data, fraction):
         """(X, Y, weights) to train on and the validation set (X_val, Y_val, weights_val), or
         None: validation_data, or the rows validation_fraction holds out of X."""
-        fraction = _check_float("validation_fraction", fraction, high=1.0)
+        fraction = check_float("validation_fraction", fraction, high=1.0)
         if fraction >= 1.0:
             raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
         if validation_data is not None and fraction > 0:
@@ -526,8 +336,8 @@ class MLP:
         if validation_data is not None:
             try:
                 X_val, y_val = validation_data
-                X_val = _check_features(X_val, self.layers[0])
-                Y_val = _check_targets(y_val, len(X_val), self.layers[-1], self.loss_name)
+                X_val = check_features(X_val, self.layers[0])
+                Y_val = check_targets(y_val, len(X_val), self.layers[-1], self.loss_name)
                 weights_val = None if class_weight is None else fitting.class_weight_of_rows(
                     class_weight, Y_val, self.loss_name)
             except (TypeError, ValueError) as error:
@@ -548,8 +358,8 @@ class MLP:
 
     def _early_stopping(self, validation, early_stopping, patience):
         """The early-stopping watch of a fit, or None without early stopping."""
-        early_stopping = _check_bool("early_stopping", early_stopping)
-        patience = _check_int("patience", patience)
+        early_stopping = check_bool("early_stopping", early_stopping)
+        patience = check_int("patience", patience)
         if not early_stopping:
             return None
         if validation is None:
@@ -637,6 +447,8 @@ class MLP:
                 f"dropout={self.dropout!r}, huber_delta={self.huber_delta!r})")
 
 
+# ---------------------------------------------------------------- files
+
 FILE_FIELDS = ("layers", "activation", "output", "loss", "seed", "dtype", "init", "rng_state",
                "weights", "biases", "loss_curve")
 
@@ -653,7 +465,7 @@ def _check_parameters(data, layers):
             raise ValueError(f"weights[{l}] must have shape ({layers[l]}, {layers[l + 1]})")
         if not isinstance(b, list) or len(b) != layers[l + 1]:
             raise ValueError(f"biases[{l}] must have shape ({layers[l + 1]},)")
-        if not all(_is_number(v) and math.isfinite(v) for v in b + [v for row in W for v in row]):
+        if not all(is_number(v) and math.isfinite(v) for v in b + [v for row in W for v in row]):
             raise ValueError(f"layer {l} holds a value that is not a finite number")
     return ([[[float(v) for v in row] for row in W] for W in weights],
             [[float(v) for v in b] for b in biases])
@@ -685,137 +497,19 @@ def load(path):
     if missing:
         raise ValueError(f"{path}: missing fields {missing}")
     try:
-        layers = _check_layers(data["layers"])
+        layers = check_layers(data["layers"])
         weights, biases = _check_parameters(data, layers)  # before MLP() allocates anything
         extras = {} if version == 1 else {"dropout": data["dropout"],
                                            "huber_delta": data["huber_delta"]}
         model = MLP(layers, data["activation"], data["output"], data["loss"], seed=data["seed"],
                     dtype=data["dtype"], init=data["init"], **extras)
         model.weights, model.biases = weights, biases
-        model.rng.state = _check_int("rng_state", data["rng_state"], low=0, high=2 ** 64 - 1)
+        model.rng.state = check_int("rng_state", data["rng_state"], low=0, high=2 ** 64 - 1)
         curve = data["loss_curve"]
         if curve is not None and (not isinstance(curve, list) or
-                                  not all(_is_number(v) and math.isfinite(v) for v in curve)):
+                                  not all(is_number(v) and math.isfinite(v) for v in curve)):
             raise ValueError("loss_curve must be null or a list of finite numbers")
         model._loss_curve = curve
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: invalid model file: {error}") from None
     return model
-
-
-# ---------------------------------------------------------------- Perceptron
-
-class Perceptron:
-    """A one-layer network [n_inputs, n_outputs] (seeds 000 and 002).
-
-    activation="step": fit applies the perceptron rule, per sample.
-    activation="sigmoid": fit is full-batch gradient descent on binary
-    cross-entropy, run by MLP.fit.
-
-    Parameters
-    ----------
-    n_inputs, n_outputs : int
-    activation : {"step", "sigmoid"}
-    seed : int in [0, 2^64)
-    init : {"zeros", "glorot"}
-
-    Attributes
-    ----------
-    weights : [W], W of shape (n_inputs, n_outputs)
-    biases : [b], b of shape (n_outputs,)
-    rng : SplitMix64
-    errors_ : list of int
-        Mistakes of each epoch (step).
-    loss_curve_ : list of float
-        Mean loss of each epoch (sigmoid).
-    """
-
-    def __init__(self, n_inputs, n_outputs=1, activation="step", *, seed=0, init="zeros"):
-        layers = _check_layers([n_inputs, n_outputs])
-        vocabulary.check_name("activation", activation, vocabulary.PERCEPTRON_ACTIVATIONS)
-        self.seed = _check_int("seed", seed, low=0, high=2 ** 64 - 1)
-        vocabulary.check_name("init", init, vocabulary.INIT_NAMES)
-        self.n_inputs, self.n_outputs = layers
-        self.activation, self.init = activation, init
-        self.rng = ops.SplitMix64(seed)
-        self.weights, self.biases = ops.init_params(layers, [activation], self.rng, init)
-        self._errors = None
-        self._loss_curve = None
-
-    @property
-    def errors_(self):
-        if self._errors is None:
-            raise NotFittedError("errors_ is recorded by fit of a step Perceptron")
-        return self._errors
-
-    @property
-    def loss_curve_(self):
-        if self._loss_curve is None:
-            raise NotFittedError("loss_curve_ is recorded by fit of a sigmoid Perceptron")
-        return self._loss_curve
-
-    def forward(self, X):
-        """a = f(X @ W + b). X (n, n_inputs) -> A (n, n_outputs)."""
-        X = _check_features(X, self.n_inputs)
-        return ops.dense_forward(X, self.weights[0], self.biases[0], self.activation)
-
-    def predict(self, X):
-        """0/1 labels int(a >= 0.5): (n,) when n_outputs = 1, else (n, n_outputs)."""
-        return _threshold(self.forward(X))
-
-    def fit(self, X, y, *, epochs=100, lr=1.0, shuffle=False):
-        """Train for up to `epochs` epochs; the step rule stops after an epoch with no mistake.
-
-        Parameters
-        ----------
-        X : matrix of shape (n, n_inputs)
-        y : 0/1 labels of shape (n,) or (n, n_outputs)
-        epochs : int >= 1
-        lr : float > 0
-        shuffle : bool
-            A fresh permutation of the samples each epoch.
-
-        Returns
-        -------
-        self
-        """
-        return PERCEPTRON_TRAINING[self.activation](self, X, y, epochs, lr, shuffle)
-
-    def _fit_rule(self, X, y, epochs, lr, shuffle):
-        """The perceptron rule, epoch by epoch, until an epoch without a mistake."""
-        X = _check_features(X, self.n_inputs)
-        Y = _check_targets(y, len(X), self.n_outputs, "binary_cross_entropy")
-        if any(v not in (0.0, 1.0) for row in Y for v in row):
-            raise ValueError("y must hold 0/1 labels for the perceptron rule")
-        epochs = _check_int("epochs", epochs)
-        lr = _check_float("lr", lr, low_open=True)
-        shuffle = _check_bool("shuffle", shuffle)
-        self._errors = []
-        for _ in range(epochs):
-            order = ops.permutation(self.rng, len(X)) if shuffle else None
-            self._errors.append(ops.perceptron_rule(self.weights[0], self.biases[0], X, Y, lr,
-                                                    order))
-            if self._errors[-1] == 0:
-                break
-        return self
-
-    def _fit_gradient_descent(self, X, y, epochs, lr, shuffle):
-        """MLP.fit on the same parameters and stream: full batch, plain sgd."""
-        network = MLP([self.n_inputs, self.n_outputs], output="sigmoid",
-                      loss="binary_cross_entropy", seed=self.seed, init="zeros")
-        network.weights, network.biases = copy.deepcopy(self.weights), copy.deepcopy(self.biases)
-        network.rng = self.rng
-        network.fit(X, y, epochs=epochs, batch_size=None, lr=lr, optimizer="sgd", shuffle=shuffle)
-        self.weights, self.biases = network.weights, network.biases
-        self._loss_curve = network.loss_curve_
-        return self
-
-    def __repr__(self):
-        return (f"Perceptron({self.n_inputs}, {self.n_outputs}, activation={self.activation!r}, "
-                f"seed={self.seed}, init={self.init!r})")
-
-
-PERCEPTRON_TRAINING = {  # how fit trains, by activation (vocabulary.PERCEPTRON_ACTIVATIONS)
-    "step": Perceptron._fit_rule,
-    "sigmoid": Perceptron._fit_gradient_descent,
-}
