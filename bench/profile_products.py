@@ -1,7 +1,7 @@
 """Where a training run's time goes: the C core's products by shape, per optimizer step.
 
     python bench/profile_products.py [--workload W3] [--threads 1 2] [--fits 3] [--isolated]
-                                     [--json FILE]
+                                     [--batch-size B] [--samples N] [--json FILE]
 
 For each thread count, one unprofiled fit (warming the pool and buffers), then --fits fits
 with the core's profile on (nnfast._core.profile_start / profile_stop). The table gives, per
@@ -13,14 +13,16 @@ imbalance of the split). The last line is the time outside the products: activat
 and their derivatives outside the products' epilogues, optimizer sweeps of layers too large to
 step inside their product, Python. Profiling costs a lock and two clock reads a product
 (well under 1 % of W3's step). Workloads are nnfast bench's (W3: 784-256-128-10, batch 64;
-W4: 1024-2048-2048-10, batch 256). --isolated adds, per product, its microseconds a call on its
-own (the same shape called back to back on random operands, at the same thread count, after
-each fit; the median over the fits; without the fused step and epilogue) and the microseconds
-a step it took over that in the fit: what the step's order costs it (operands another core
-just wrote, or that left the caches), and a last line with their sum. Needs only NumPy and
-nnfast.
+W4: 1024-2048-2048-10, batch 256); --batch-size and --samples run the workload's network with
+another batch size or number of samples (the same data generator). --isolated adds, per
+product, its microseconds a call on its own (the same shape called back to back on random
+operands, at the same thread count, after each fit; the median over the fits; without the
+fused step and epilogue) and the microseconds a step it took over that in the fit: what the
+step's order costs it (operands another core just wrote, or that left the caches), and a last
+line with their sum. Needs only NumPy and nnfast.
 """
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -35,11 +37,19 @@ def main(argv=None):
     parser.add_argument("--fits", type=int, default=3)
     parser.add_argument("--isolated", action="store_true",
                         help="also time each product on its own, back to back")
+    parser.add_argument("--batch-size", type=int, help="rows a step (default: the workload's)")
+    parser.add_argument("--samples", type=int,
+                        help="samples of the data (default: the workload's)")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
+    workload = FULL[args.workload]
+    if args.batch_size is not None:
+        workload = dataclasses.replace(workload, batch_size=args.batch_size)
+    if args.samples is not None:
+        workload = dataclasses.replace(workload, n_samples=args.samples)
     results = []
     for threads in args.threads:
-        p = profile_fit(FULL[args.workload], threads, args.fits, isolated=args.isolated)
+        p = profile_fit(workload, threads, args.fits, isolated=args.isolated)
         print(profile_text(p))
         print()
         results.append({"workload": p.workload, "threads": p.threads, "fits": p.fits,

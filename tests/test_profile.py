@@ -4,6 +4,7 @@ counted under its shape, with its fused step, its precision and its parallel loo
 counted while the profile is off. The networks here are past the fused small-net engine (whose
 products are its own, not the GEMM's: a step of more than 256 KiB)."""
 import dataclasses
+import re
 import time
 
 import numpy as np
@@ -202,3 +203,23 @@ def test_products_isolated_with_the_core_and_the_table_columns():
     # 10000 us of a 200000 us step: 5 %
     assert last.split()[-5:] == ["5.0", "(10000.0", "us", "a", "step)"]
     assert "us isolated" not in profile_text(FitProfile("Wx", 1, 1, 5, 1.0, rows))
+
+
+def test_profile_products_runs_another_batch_size(capsys):
+    """bench/profile_products.py --batch-size and --samples: the workload's network on other
+    rows a step (the products' m) and fewer samples (the steps)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "profile_products.py"
+    spec = importlib.util.spec_from_file_location("profile_products", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--workload", "W3", "--threads", "1", "--fits", "1", "--batch-size",
+                        "32", "--samples", "320"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^(\d+) x (\d+) x (\d+) .*?\s{2,}(\S+)\s", out, re.M)
+    assert len(rows) == 8  # W3's three layers: 3 forward, 3 weight gradients, 2 deltas
+    # every product of every step has 32 rows: m, or k for a weight gradient (A^T B)
+    assert all(32 in (int(m), int(k)) and float(calls) == 1.0 for m, n, k, calls in rows)
+    assert "32 x 256 x 784 A B" in out
