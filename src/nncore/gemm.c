@@ -184,23 +184,37 @@ static int gemm_narrow(const gemm_args *g, int threads)
 }
 
 /* ---- the direct path for small products: no packing, no threads -------------------------- */
+/* Elements of op(B) the direct loop writes out row-major on the stack when B is stored
+ * transposed (n, k), so that its sums run along C's rows (vectorized) instead of one dot
+ * product at a time: the same terms in the same order, so the same bits. */
+#define DIRECT_BT_ELEMS 2048
+
 /* C[i, j] = alpha sum_p op(A)[i, p] op(B)[p, j] (+ beta C), p in order; then the epilogue. */
 static void gemm_direct(const gemm_args *g)
 {
     const int64_t m = g->m, n = g->n, k = g->k;
     const int64_t ars = g->trans_a ? 1 : k, acs = g->trans_a ? m : 1;
     NN_T acc[DIRECT_CHUNK];
+    NN_T bt[DIRECT_BT_ELEMS];
+    const NN_T *B = g->B;
+    int trans_b = g->trans_b;
     int64_t i, j0, j, p;
+    if (trans_b && k * n <= DIRECT_BT_ELEMS) { /* op(B)[p, j] = B[j k + p] */
+        for (p = 0; p < k; p++)
+            for (j = 0; j < n; j++) bt[p * n + j] = B[j * k + p];
+        B = bt;
+        trans_b = 0;
+    }
     for (i = 0; i < m; i++) {
         const NN_T *a = g->A + i * ars;
         NN_T *c = g->C + i * n;
         for (j0 = 0; j0 < n; j0 += DIRECT_CHUNK) {
             const int64_t nc = min64(DIRECT_CHUNK, n - j0);
-            if (!g->trans_b) {
+            if (!trans_b) {
                 for (j = 0; j < nc; j++) acc[j] = 0;
                 for (p = 0; p < k; p++) {
                     const NN_T aip = a[p * acs];
-                    const NN_T *b = g->B + p * n + j0;
+                    const NN_T *b = B + p * n + j0;
                     for (j = 0; j < nc; j++) acc[j] += aip * b[j];
                 }
             } else { /* op(B)[p, j] = B[j k + p]: a dot product with B's row j */
