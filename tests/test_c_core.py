@@ -7,6 +7,8 @@ tests/c/test_gemm.c checks each kernel set's packing, odd shapes and thread-coun
 tests/c/test_gemm_direct.c checks each instruction set's direct mid-size products against gemm_naive
 and their thread-count independence;
 tests/c/test_sparse.c checks the CSR kernels against the dense ones, and their error codes;
+tests/c/test_pool.c checks the thread pool's loops (every part once), its wake-ahead and the runs
+its threads claim;
 tests/c/test_gemm_bf16.c checks the bfloat16 products against the sums of the rounded operands,
 their thread-count independence, and the pairs' packing against its scalar loop.
 """
@@ -96,3 +98,11 @@ def test_sparse_kernels_program_passes(c_build, threads):
                             env=env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "sparse checks passed" in result.stdout
+
+
+def test_thread_pool_program_passes(c_build):
+    """tests/c/test_pool.c: every part of a loop once, the wake-ahead, the claimed runs."""
+    result = subprocess.run([str(c_build / "test_pool")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all pool checks passed" in result.stdout

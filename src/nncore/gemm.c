@@ -519,6 +519,12 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     return PATH_BLOCKED;
 }
 
+int NNI_F(gemm_may_split)(int64_t m, int64_t n, int64_t k)
+{
+    return nni_threads() > 1 &&
+           2.0 * (double)m * (double)n * (double)k >= GEMM_PARALLEL_MIN_FLOPS;
+}
+
 /* A prepared product on the narrow or the blocked path, on as many threads as pay. */
 static int gemm_run(const gemm_args *g, int path)
 {

@@ -479,6 +479,8 @@ typedef struct {
 /* Elements off .. off+count-1 of every array take the step: the same arithmetic and bits as
  * sgd_update / adam_update over the whole vector, split over the pool the same way.        */
 int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t count);
+/* 1 when a step over `count` elements runs over the pool (optim.c's rule).                 */
+int NNI_F(optim_step_splits)(int64_t count);
 /* The step's constants in the element type, as optim_step_range converts them (sgd: mu, eta;
  * adam: b1, 1 - b1, b2, 1 - b2, lr_t, eps), and the step of elements i0 .. i1-1 with them on
  * the calling thread: the bits of optim_step_range over the same elements.                */
@@ -501,6 +503,9 @@ void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_ST
 int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                      int trans_a, int trans_b, NN_T alpha, NN_T beta,
                      const NNI_F(optim_step) *s, int64_t off);
+/* gemm.c: 1 when a product of m n k multiply-adds may run over the pool (the least of the
+ * paths' thresholds).                                                                      */
+int NNI_F(gemm_may_split)(int64_t m, int64_t n, int64_t k);
 
 /* gemm.c: the products of a training step in one precision (nn_products): gemm and
  * gemm_step (alpha op(A) op(B) + beta C, with an epilogue or the optimizer step), the

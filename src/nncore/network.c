@@ -314,6 +314,19 @@ void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
     memset(buf, 0, sizeof *buf);
 }
 
+/* 1 when the backward of a batch of m rows runs a loop over the pool: a layer's products,
+ * or with step its optimizer step, large enough to split.                                  */
+static int backward_splits(const nn_net *net, int64_t m, int step)
+{
+    int64_t l;
+    for (l = 0; l < net->n_layers; l++) {
+        const int64_t k = net->sizes[l], n = net->sizes[l + 1];
+        if (NNI_F(gemm_may_split)(m, n, k) || (step && NNI_F(optim_step_splits)(k * n)))
+            return 1;
+    }
+    return 0;
+}
+
 /* Forward keeping A of every layer (and the output logits Z for bce/ce/poisson), the batch
  * loss mean_rows(loss) + alpha/2 sum_l sum(W_l^2) / m, then, when grads != NULL, backprop:
  * delta_L = output delta; per layer from the last: dW, db, delta_prev; dW += alpha W / m
@@ -399,6 +412,9 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         if (st != NN_OK) return st;
     }
     if (sw) nni_scale_rows_by_weight(buf->delta[0], sw, m, nL);
+    /* the backward's serial start (the output layer's products, often one thread's) is
+     * the pool's sleeping workers' time to wake for its first parallel loop */
+    if (backward_splits(net, m, step != NULL)) nni_pool_wake_ahead(nni_threads());
     off = n_params;
     for (l = L - 1; l >= 0; l--) {
         const int64_t k = net->sizes[l], n = net->sizes[l + 1];

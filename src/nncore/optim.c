@@ -96,12 +96,17 @@ static int optim_part(void *ctx, int64_t part)
     return NN_OK;
 }
 
+int NNI_F(optim_step_splits)(int64_t count)
+{
+    return nni_threads() > 1 && count >= OPTIM_PARALLEL_MIN;
+}
+
 /* The chunks of the job over the pool, or the whole vector here when it is short. */
 static int optim_run(const optim_job *j)
 {
     const int threads = nni_threads();
     optim_split s;
-    if (threads <= 1 || j->count < OPTIM_PARALLEL_MIN) {
+    if (!NNI_F(optim_step_splits)(j->count)) {
         j->range(j, 0, j->count);
         return NN_OK;
     }

@@ -45,6 +45,13 @@ typedef int (*nni_part_fn)(void *ctx, int64_t part);
  * share to the others. Returns when every part is done: NN_OK, or a failing part's status.
  * Parts must not depend on which thread runs them or in what order.                       */
 int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx);
+/* A parallel loop on up to `threads` threads is coming after some serial work: wakes the
+ * pool's sleeping workers now, so that their wake-up (tens of microseconds in a VM) overlaps
+ * that work, and keeps them spinning (at most POOL_SPIN_OPEN_SECONDS, threads.c) until the
+ * loop comes. Nothing when another loop holds the pool or there is no worker yet.          */
+void nni_pool_wake_ahead(int threads);
+/* Workers asleep now, waiting for a loop (-1 without the POSIX pool); for the C tests.    */
+int nni_pool_sleepers(void);
 /* Which thread of a parallel loop this is: 0 on the thread that called nni_parallel_for (and
  * on every thread outside the pool), 1 + the worker's index on a pool worker. A part may use it
  * to choose where to start (gemm_parallel.c: the same thread takes the same share of a product call

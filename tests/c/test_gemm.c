@@ -20,9 +20,8 @@
  *   and packed (8 ways), against gemm_naive and on 1-3 threads;
  * - A^T read in place (alpha on B's packing) against A^T packed, bit for bit, on 1 and 2
  *   threads, and against gemm_naive;
- * - planned products (op(B) packed once, gemm_plan) against gemm, bit for bit;
- * - the runs the threads of a split product claim from both ends (nni_ends_claim): every unit
- *   once, each run its share of what is left.
+ * - planned products (op(B) packed once, gemm_plan) against gemm, bit for bit.
+ * (The runs the threads of a split product claim: tests/c/test_pool.c.)
  *
  * Run: ./build/test_gemm (exit status 0 when every check passes); tests/test_c_core.py.
  */
@@ -857,45 +856,6 @@ static void guarded_free(unsigned char *p, size_t bytes)
         free(g);                                                                              \
     }
 
-/* The runs of a parallel product (threads.c, nni_ends_claim): a front and a back claimer, in
- * turn or one after the other, take every unit once, in runs of ceil(left / divisor), the
- * front's from 0 upwards, the back's from n downwards. */
-static void check_ends(int64_t n, int64_t divisor, int pattern)
-{
-    static int taken[1000];
-    int64_t ends, lo, hi, front = 0, back = n, i, step = 0;
-    memset(taken, 0, sizeof taken);
-    nni_ends_init(&ends, n);
-    for (;;) {
-        /* pattern 0: alternate; 1: the front claims until none is left; 2: the back */
-        const int from_back = pattern == 0 ? (int)(step & 1) : pattern == 2;
-        const int64_t left = back - front;
-        if (!nni_ends_claim(&ends, from_back, divisor, &lo, &hi)) break;
-        CHECK(hi - lo == (left + divisor - 1) / divisor,
-              "ends %lld / %lld: a run of %lld of %lld left", (long long)n, (long long)divisor,
-              (long long)(hi - lo), (long long)left);
-        CHECK(from_back ? hi == back : lo == front, "ends: a run not at its end");
-        for (i = lo; i < hi; i++) taken[i]++;
-        if (from_back) back = lo;
-        else front = hi;
-        step++;
-    }
-    CHECK(front == back, "ends %lld: units left unclaimed", (long long)n);
-    for (i = 0; i < n; i++) CHECK(taken[i] == 1, "ends %lld: unit %lld taken %d times",
-                                  (long long)n, (long long)i, taken[i]);
-    CHECK(!nni_ends_claim(&ends, 0, divisor, &lo, &hi) &&
-              !nni_ends_claim(&ends, 1, divisor, &lo, &hi), "ends: a claim after the last");
-}
-
-static void test_ends(void)
-{
-    static const int64_t sizes[] = {1, 2, 3, 6, 7, 98, 999};
-    int s, d, pattern;
-    for (s = 0; s < (int)(sizeof sizes / sizeof sizes[0]); s++)
-        for (d = 1; d <= 4; d++)
-            for (pattern = 0; pattern < 3; pattern++) check_ends(sizes[s], d, pattern);
-}
-
 #define NN_f32_EPILOGUE nn_epilogue_f32
 #define NN_f64_EPILOGUE nn_epilogue_f64
 DEFINE_TYPED_TESTS(float, f32, FLT_EPSILON)
@@ -968,7 +928,6 @@ int main(void)
     }
     test_optim_threads_f32();
     test_optim_threads_f64();
-    test_ends();
     nn_set_num_threads(threads);
     CHECK(ran >= 1, "no kernel ran");
     if (g_failures) {
