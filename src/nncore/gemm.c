@@ -32,10 +32,11 @@
  * outer, jr inner: A's MR x kc panel stays in L1 while B's panels stream from L2, and C is
  * written along a band of MR rows. The tiles and k blocks are computed the same way in both.
  *
- * Mid-size products (between the direct loop's 32^3 and ~2M multiply-adds, gemm_direct.c's
- * rule) take the direct kernels, which read op(A) in place: at these sizes packing costs as
- * much as the product. So does a C of at most 8 rows from 8192 to 1M multiply-adds, whatever
- * k: its one row of tiles reads op(B) once, where 8-row tiles would compute padding.
+ * Small and mid-size products (up to ~2M multiply-adds, gemm_direct.c's rule) take the direct
+ * kernels, which read op(A) in place: at these sizes packing costs as much as the product. So
+ * does a C of at most 8 rows up to 1M multiply-adds, whatever k: its one row of tiles reads
+ * op(B) once, where 8-row tiles would compute padding. What is out of their range and at
+ * most 32^3 multiply-adds (a long k, a large B^T) takes gemm's own scalar direct loop.
  *
  * Narrow outputs: C at most the narrow kernel wide (one vector, or two: n = 10 against 16
  * float lanes, or 2 x 8 double lanes with AVX-512), A stored (m, k), takes the narrow kernel,
@@ -67,8 +68,9 @@
  */
 #include "gemm_internal.h"
 
-/* Products of at most this many multiply-adds take the direct loop (no packing), but a C of at
- * most 8 rows from 8192 (the direct kernels: gemm_direct.c's direct_applies). */
+/* Products of at most this many multiply-adds that the direct kernels do not take
+ * (gemm_direct.c's direct_applies: k beyond 256, a large B stored transposed) take the direct
+ * loop (no packing). */
 #define GEMM_DIRECT_MAX_WORK (32.0 * 32.0 * 32.0)
 /* Products of fewer FLOP (2 m n k) than this run on one thread: no parallel loop at all.
  * Measured on the 2-core Xeon (AVX-512, float32, best of 2000 calls, the machine shared with
@@ -192,8 +194,7 @@ static int gemm_narrow(const gemm_args *g, int threads)
  * The sums run along C's rows, vectorized. B stored transposed is written out row-major first
  * when C has rows to share the copy; a single row takes a dot product per element (the same
  * terms in the same order: the same bits either way). Zen 4 KVM guest, 1 thread, against dot
- * products for every C (2 ABBA rounds of fresh processes, ranges): 16 x 128 x 10 (W3's network
- * at batch 16, its delta) 2-4x faster, 8 x 64 x 64 double 1.1-2.2x, 5 x 7 x 900 1.6-2.2x; the
+ * products for every C (2 ABBA rounds of fresh processes, ranges): 16 x 128 x 10 2-4x faster, 8 x 64 x 64 double 1.1-2.2x, 5 x 7 x 900 1.6-2.2x; the
  * copy for a single row ran 1 x 256 x 128 at 0.92x, so one row keeps the dot products.
  * NN_ENOMEM when the copy finds no memory. */
 static int gemm_direct(const gemm_args *g)

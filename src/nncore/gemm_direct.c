@@ -1,11 +1,11 @@
-/* Direct products for mid-size shapes: C = alpha op(A) op(B) + beta C with gemm's epilogue,
- * op(A) read where it is, op(B) read by rows (transposed once into a buffer when stored
- * (n, k)), no packing (the ISA kernels: gemm_direct_simd.h; the portable loop below).
+/* Direct products for small and mid-size shapes: C = alpha op(A) op(B) + beta C with gemm's
+ * epilogue, op(A) read where it is, op(B) read by rows (transposed once into a buffer when
+ * stored (n, k)), no packing (the ISA kernels: gemm_direct_simd.h; the portable loop below).
  *
- * When (direct_applies): products between gemm's own direct loop (m n k <= 32^3) and
- * DIRECT_MAX_WORK multiply-adds, with k <= DIRECT_MAX_K, op(B) within DIRECT_MAX_B_BYTES and,
- * when B is stored transposed, B small enough to transpose on the stack (a layer's weights, as
- * delta W^T's; a large B^T costs as much to transpose as a thin product does to compute). The
+ * When (direct_applies): products of up to DIRECT_MAX_WORK multiply-adds, with k <=
+ * DIRECT_MAX_K, op(B) within DIRECT_MAX_B_BYTES and, when B is stored transposed, B small
+ * enough to transpose on the stack (a layer's weights, as delta W^T's; a large B^T costs as
+ * much to transpose as a thin product does to compute). The
  * digits step (batch 200, 64 -> 100 -> 10, float64: Z1 200x100x64 with bias and relu,
  * Z2 200x10x100, dW2 100x10x200 and dW1 64x100x200 accumulated with alpha = 1/m, D1
  * 200x100x10 from W2^T with relu') is the case in point: the packed path spent as long packing
@@ -16,13 +16,20 @@
  * 256x256x128 0.61-0.74, 128x512x200 0.71: beyond ~2M multiply-adds the packed path's larger
  * tiles and blocking win, and the range stops there (W3's 2^21 multiply-add products stay on
  * the packed path). A C of at most DIRECT_FEW_ROWS rows (a forward of a few samples) is
- * direct from DIRECT_FEW_MIN_WORK to DIRECT_FEW_MAX_WORK multiply-adds whatever k and op(B)'s
- * size, but for B stored transposed.
+ * direct up to DIRECT_FEW_MAX_WORK multiply-adds whatever k and op(B)'s size, but for B stored
+ * transposed. The smallest products too (DIRECT_UNFUSED_MAX_WORK: their own rounding): the
+ * kernels' register tiles beat gemm's scalar direct loop, which now takes only what is out of
+ * this range (a long k, a large B^T) and at most 32^3. One thread, `_core.gemm` a call at a
+ * time, the two builds alternated (ABBA, medians of 15 samples, Zen 4 EPYC KVM guest):
+ * float32 32^3 4.6-4.8 -> 1.8-2.3 us; W3's batch-16 products 128 x 10 x 16 A^T B 6.2-10.1 ->
+ * 2.3-3.0, 16 x 10 x 128 5.3-5.4 -> 2.1-2.3, 16 x 128 x 10 A B^T 3.6-3.7 -> 1.9; 1 x 10 x 128
+ * 1.3 -> 1.0; float64 32^3 6.9 -> 2.7, 128 x 10 x 16 A^T B 6.8-7.0 -> 2.4-2.5, 16^3 2.0 -> 1.1;
+ * 2 x 3 x 4 level (~1 us: the call's own cost).
  *
  * Threads: the rows of C are split into ranges of whole DIRECT_PART_ROWS blocks. Each C
  * element is one sum over p in order (one FMA a term in the ISA kernels, a multiply and an add
- * in the portable loop) whatever tile or range it falls in, so results are bit-identical for
- * any thread count. */
+ * in their unfused tiles and the portable loop) whatever tile or range it falls in, so
+ * results are bit-identical for any thread count. */
 #include "internal.h"
 
 /* k (the sum's length) up to which the product is direct: a tile's rows of op(A) (8 x k) stay
@@ -38,14 +45,12 @@
  * op(B) once, while the blocked path's 8-row tiles spend the padding rows' FMAs (7 of 8 for
  * one row). One sample through 784-256-128-10, float32 (`python bench/bench_latency.py
  * --layers 784,256,128,10 --dtype float32 --rows 1`, Zen 5 KVM guest, load < 0.3): 18.9 us
- * blocked, 10.4 us direct. From DIRECT_FEW_MIN_WORK multiply-adds (1 x 128 x 256, W3's second
- * layer for one row, was the scalar loop's) up to DIRECT_FEW_MAX_WORK, where the blocked
- * path still runs on one thread (gemm.c's GEMM_PARALLEL_MIN_FLOPS, 2 MFLOP); above, its
- * split over 2 threads beat one row of direct tiles on one (the same forward of 8 rows on 2
- * threads: 11.7 us blocked against 15.4 direct; a scratch timing at load 0.6, indicative).
+ * blocked, 10.4 us direct. Up to DIRECT_FEW_MAX_WORK, where the blocked path still runs on
+ * one thread (gemm.c's GEMM_PARALLEL_MIN_FLOPS, 2 MFLOP); above, its split over 2 threads beat
+ * one row of direct tiles on one (the same forward of 8 rows on 2 threads: 11.7 us blocked
+ * against 15.4 direct; a scratch timing at load 0.6, indicative).
  * Not for B stored (n, k): the transposed B goes on the stack (DIRECT_STACK_ELEMS). */
 #define DIRECT_FEW_ROWS 8
-#define DIRECT_FEW_MIN_WORK 8192.0
 #define DIRECT_FEW_MAX_WORK 1.0e6
 /* Products of fewer FLOP (2 m n k) than this run on one thread. A region costs ~1-3 us when
  * the pool's workers are awake, but a training step's products come with tens of
@@ -59,6 +64,12 @@
 #ifndef DIRECT_PARALLEL_MIN_FLOPS
 #define DIRECT_PARALLEL_MIN_FLOPS 3.0e6
 #endif
+/* Products of at most this many multiply-adds round each term as gemm's scalar direct loop
+ * does, a multiply and an add (the unfused tiles: the loop's bits, and the portable rows'),
+ * which the one-neuron and small-network engines reproduce (neuron_train.c, small_net.h: no
+ * FMA), so their results equal the general path's. The unfused tiles ran the products above
+ * at 0.7-1.0x the fused ones' speed (float32 32^3 1.8-2.7 us against 1.6-1.7). */
+#define DIRECT_UNFUSED_MAX_WORK (32.0 * 32.0 * 32.0)
 /* Rows per block of a thread's range: a multiple of every kernel's tile heights (4, 6, 8, 12),
  * so ranges end on tile boundaries: only the last range's tiles are shorter (and of equal
  * height, gemm_direct_simd.h). */
@@ -73,13 +84,18 @@
 
 typedef NNI_F(direct_args) direct_args;
 
+/* 1 when the product rounds each term's product and sum apart (the unfused tiles): one of at
+ * most DIRECT_UNFUSED_MAX_WORK multiply-adds. */
+static int unfused_applies(int64_t m, int64_t n, int64_t k)
+{
+    return (double)m * (double)n * (double)k <= DIRECT_UNFUSED_MAX_WORK;
+}
+
 int NNI_F(direct_applies)(int64_t m, int64_t n, int64_t k, int trans_b)
 {
     const double work = (double)m * (double)n * (double)k, kn = (double)k * (double)n;
-    if (m <= DIRECT_FEW_ROWS && !trans_b && work > DIRECT_FEW_MIN_WORK &&
-        work <= DIRECT_FEW_MAX_WORK)
-        return 1;
-    return work > 32.0 * 32.0 * 32.0 && work <= DIRECT_MAX_WORK && k <= DIRECT_MAX_K &&
+    if (m <= DIRECT_FEW_ROWS && !trans_b && work <= DIRECT_FEW_MAX_WORK) return 1;
+    return work <= DIRECT_MAX_WORK && k <= DIRECT_MAX_K &&
            kn * (double)sizeof(NN_T) <= (double)DIRECT_MAX_B_BYTES &&
            (!trans_b || kn <= DIRECT_STACK_ELEMS);
 }
@@ -148,18 +164,20 @@ static int direct_avx512(const char *kernel)
 #endif
 
 /* The rows function of the GEMM kernel's instruction set in use (NNFAST_GEMM_KERNEL=avx2
- * runs the AVX2 rows on an AVX-512 machine). */
-static NNI_F(direct_rows_fn) direct_rows(void)
+ * runs the AVX2 rows on an AVX-512 machine); unfused: its tiles that round each term's
+ * product and sum apart (the portable rows always do). */
+static NNI_F(direct_rows_fn) direct_rows(int unfused)
 {
     const char *kernel = nni_gemm_kernel_get()->name;
 #ifdef NN_HAVE_KERNEL_AVX512
-    if (direct_avx512(kernel)) return NNI_F(direct_rows_avx512);
+    if (direct_avx512(kernel))
+        return unfused ? NNI_F(direct_rows_avx512_unfused) : NNI_F(direct_rows_avx512);
 #endif
 #ifdef NN_HAVE_KERNEL_AVX2
     if (strcmp(kernel, "avx2") == 0 || strncmp(kernel, "avx512", 6) == 0)
-        return NNI_F(direct_rows_avx2);
+        return unfused ? NNI_F(direct_rows_avx2_unfused) : NNI_F(direct_rows_avx2);
 #endif
-    (void)kernel;
+    (void)kernel, (void)unfused;
     return NNI_F(direct_rows_portable);
 }
 
@@ -233,7 +251,7 @@ static int narrow_transposed(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, i
     g.late_act = NN_ACT_IDENTITY;
     g.deriv_of = NULL;
     g.deriv_act = NN_ACT_IDENTITY;
-    direct_rows()(&g, 0, n);
+    direct_rows(unfused_applies(m, n, k))(&g, 0, n);
     for (i = 0; i < m; i++)
         for (j = 0; j < n; j++) C[i * n + j] = T[j * m + i];
     return NN_OK;
@@ -292,7 +310,7 @@ int NNI_F(direct_gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t
     g.deriv_of = ep && ep->deriv_act != NN_ACT_IDENTITY ? ep->deriv_of : NULL;
     g.deriv_act = ep ? ep->deriv_act : NN_ACT_IDENTITY;
     s.g = &g;
-    s.rows = direct_rows();
+    s.rows = direct_rows(unfused_applies(m, n, k));
     s.blocks = (m + DIRECT_PART_ROWS - 1) / DIRECT_PART_ROWS;
     s.n_parts = threads > 1 ? (int64_t)threads * DIRECT_PARTS_PER_THREAD : 1;
     if (s.n_parts > s.blocks) s.n_parts = s.blocks;

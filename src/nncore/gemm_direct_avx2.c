@@ -47,6 +47,12 @@
 #endif
 #define DG_MR2 6
 #define DG_MR3 4
+#ifdef DG_UNFUSED /* gemm_direct_avx2_unfused.c: a multiply and an add a term */
+#undef DG_FMA
+#define DG_FMA(a, b, c) DG_ADD(DG_MUL(a, b), c)
+#define DG_NAME NNI_F(direct_rows_avx2_unfused)
+#else
 #define DG_NAME NNI_F(direct_rows_avx2)
 #define DG_COLSUM_NAME NNI_F(column_sums_avx2)
+#endif
 #include "gemm_direct_simd.h"

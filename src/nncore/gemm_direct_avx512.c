@@ -62,6 +62,18 @@
 #define DG_MR2 12
 #define DG_MR3 8
 #define DG_WIDE_NV 16
+#ifdef DG_UNFUSED /* gemm_direct_avx512_unfused.c: a multiply and an add a term */
+#undef DG_FMA
+#undef DG_HFMA
+#define DG_FMA(a, b, c) DG_ADD(DG_MUL(a, b), c)
+#ifdef NN_ELEM_F32
+#define DG_HFMA(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)
+#else
+#define DG_HFMA(a, b, c) _mm256_add_pd(_mm256_mul_pd(a, b), c)
+#endif
+#define DG_NAME NNI_F(direct_rows_avx512_unfused)
+#else
 #define DG_NAME NNI_F(direct_rows_avx512)
 #define DG_COLSUM_NAME NNI_F(column_sums_avx512)
+#endif
 #include "gemm_direct_simd.h"

@@ -3,7 +3,7 @@
  * row-major, no packing (gemm_direct.c). Included by gemm_direct_<isa>.c, compiled once per
  * element type, after defining (no include guard on purpose):
  *   DG_NAME              the function's name (an NNI_F(direct_rows_fn))
- *   DG_COLSUM_NAME       the column sums' name (an NNI_F(column_sums_fn))
+ *   DG_COLSUM_NAME       optional: the column sums' name (an NNI_F(column_sums_fn))
  *   DG_V, DG_VL          the vector type and its lanes; DG_MASK_T a lane mask
  *   DG_MR2, DG_MR3       rows of a tile of at most 2 vectors, of 3 vectors: the accumulators,
  *                        B's vectors and a broadcast fill the registers
@@ -361,6 +361,7 @@ void DG_NAME(const NNI_F(direct_args) *g, int64_t i0, int64_t i1)
     }
 }
 
+#ifdef DG_COLSUM_NAME
 /* The bias gradient's sums, 1^T X: s[j] = sum_i X[i, j] (m rows of n, ld apart), each column
  * summed in row order from 0, as the scalar loop sums it (the same bits), up to 4 vectors of
  * columns at a time in registers. */
@@ -394,6 +395,8 @@ void DG_COLSUM_NAME(NN_T *s, const NN_T *X, int64_t m, int64_t n, int64_t ld)
             }
     }
 }
+
+#endif /* DG_COLSUM_NAME */
 
 #undef DG_UNROLL
 #undef DG_INLINE

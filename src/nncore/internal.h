@@ -587,6 +587,9 @@ typedef void (*NNI_F(direct_rows_fn))(const NNI_F(direct_args) *g, int64_t i0, i
 void NNI_F(direct_rows_portable)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
 void NNI_F(direct_rows_avx2)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
 void NNI_F(direct_rows_avx512)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+/* The same tiles with a multiply and an add a term (no FMA): the portable rows' rounding.  */
+void NNI_F(direct_rows_avx2_unfused)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
+void NNI_F(direct_rows_avx512_unfused)(const NNI_F(direct_args) *g, int64_t i0, int64_t i1);
 /* The bias gradient's column sums s[j] = sum_i X[i, j] (m rows of n, ld apart), each in row
  * order from 0: one per instruction set (the same bits), and the one of the GEMM kernel's set
  * in use. */

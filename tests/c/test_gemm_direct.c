@@ -7,6 +7,7 @@
  *   S = |alpha| sum_p |a_ip b_pj| + |beta c_ij| + |bias_j| (an activation and a derivative
  *   here are 1-Lipschitz on the data's range, and vector math adds a few ulps; the step
  *   activation is not compared where its input is within that bound of 0);
+ * - products of at most 32^3 multiply-adds (the unfused tiles) give the portable rows' bits;
  * - the products a training step splits over threads give the same bits on 1, 2 and 3;
  * - direct_applies' rule: a C of few rows is direct whatever k and B's size (not B^T);
  *   one row in the wide one-row tiles.
@@ -47,6 +48,10 @@ static const int64_t SHAPES[][3] = {{200, 100, 64}, {200, 10, 100}, {100, 10, 20
                                     {1, 256, 784}, {5, 250, 1030}, {8, 47, 2000},
                                     {1, 200, 300}};
 #define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
+
+/* Products of at most this many multiply-adds round each term apart (gemm_direct.c's
+ * DIRECT_UNFUSED_MAX_WORK): every instruction set's tiles give the portable rows' bits. */
+#define UNFUSED_MAX_WORK (32.0 * 32.0 * 32.0)
 
 /* epilogue cases: none, bias + {identity, relu, tanh, sigmoid, step}, deriv {relu, tanh,
  * sigmoid}, and alpha 1/k with beta 1 (the dW accumulation) */
@@ -95,6 +100,17 @@ static const int64_t SHAPES[][3] = {{200, 100, 64}, {200, 10, 100}, {100, 10, 20
         memcpy(C, C0, sizeof(T) * m * n);                                                     \
         memcpy(R, C0, sizeof(T) * m * n);                                                     \
         st1 = nni_direct_gemm_##SFX(C, A, B, m, n, k, ta, tb, alpha, beta, pe);               \
+        if ((double)m * (double)n * (double)k <= UNFUSED_MAX_WORK) {                          \
+            /* the unfused tiles: the portable rows' bits */                                  \
+            memcpy(R, C0, sizeof(T) * m * n);                                                 \
+            nni_gemm_kernel_select("portable");                                               \
+            st2 = nni_direct_gemm_##SFX(R, A, B, m, n, k, ta, tb, alpha, beta, pe);           \
+            nni_gemm_kernel_select(isa);                                                      \
+            CHECK(st2 == NN_OK && memcmp(C, R, sizeof(T) * m * n) == 0,                       \
+                  "%s " #SFX " m=%lld n=%lld k=%lld ta=%d tb=%d case %d: not the portable "   \
+                  "rows' bits", isa, (long long)m, (long long)n, (long long)k, ta, tb, cs);   \
+            memcpy(R, C0, sizeof(T) * m * n);                                                 \
+        }                                                                                     \
         st2 = nn_gemm_naive_##SFX(R, A, B, m, n, k, ta, tb, alpha, beta, pe);                 \
         CHECK(st1 == NN_OK && st2 == NN_OK, "%s status %d %d", isa, st1, st2);                \
         for (i = 0; i < m && !bad; i++)                                                       \
@@ -251,9 +267,9 @@ static void check_isa(const char *isa)
     threads_f32(isa, 997, 33, 200, 1, 1, 1);
 }
 
-/* Which products are direct: mid-size ones with a short k and a small B; a C of at most 8 rows
- * from any k and B (one row of tiles reads B once) up to 1M multiply-adds, but for B stored
- * transposed. */
+/* Which products are direct: small and mid-size ones with a short k and a small B; a C of at
+ * most 8 rows from any k and B (one row of tiles reads B once) up to 1M multiply-adds, but for
+ * B stored transposed. */
 static void check_rule(void)
 {
     CHECK(nni_direct_applies_f32(200, 100, 64, 0) && nni_direct_applies_f64(200, 100, 10, 1),
@@ -264,9 +280,13 @@ static void check_rule(void)
               nni_direct_applies_f32(8, 47, 2000, 0) && nni_direct_applies_f32(1, 128, 256, 0),
           "a few rows from a long k and a large B are direct");
     CHECK(!nni_direct_applies_f32(1, 256, 784, 1), "a few rows against a large B^T are not");
-    CHECK(!nni_direct_applies_f32(1, 10, 128, 0) && !nni_direct_applies_f32(5, 256, 784, 0) &&
-              !nni_direct_applies_f32(1, 2048, 2048, 0),
+    CHECK(!nni_direct_applies_f32(5, 256, 784, 0) && !nni_direct_applies_f32(1, 2048, 2048, 0),
           "a few rows stay where the blocked path would run on one thread");
+    CHECK(nni_direct_applies_f32(1, 10, 128, 0) && nni_direct_applies_f64(2, 3, 4, 0) &&
+              nni_direct_applies_f32(32, 32, 32, 1) && nni_direct_applies_f32(128, 10, 16, 0),
+          "the smallest products are direct");
+    CHECK(!nni_direct_applies_f32(9, 3, 1000, 0) && !nni_direct_applies_f64(2, 100, 100, 1),
+          "small products of a long k or a large B^T are not (gemm's direct loop)");
 }
 
 int main(void)
