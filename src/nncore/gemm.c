@@ -521,8 +521,9 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
     return PATH_BLOCKED;
 }
 
-int NNI_F(gemm_may_split)(int64_t m, int64_t n, int64_t k)
+int NNI_F(gemm_may_split)(int64_t m, int64_t n, int64_t k, int trans_b)
 {
+    if (NNI_F(direct_applies)(m, n, k, trans_b)) return NNI_F(direct_splits)(m, n, k);
     return nni_threads() > 1 &&
            2.0 * (double)m * (double)n * (double)k >= GEMM_PARALLEL_MIN_FLOPS;
 }

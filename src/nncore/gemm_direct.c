@@ -100,6 +100,12 @@ int NNI_F(direct_applies)(int64_t m, int64_t n, int64_t k, int trans_b)
            (!trans_b || kn <= DIRECT_STACK_ELEMS);
 }
 
+int NNI_F(direct_splits)(int64_t m, int64_t n, int64_t k)
+{
+    return nni_threads() > 1 &&
+           2.0 * (double)m * (double)n * (double)k >= DIRECT_PARALLEL_MIN_FLOPS;
+}
+
 /* x * f'(a) as nni_deriv_mul rounds it (identity: x). */
 static NN_T deriv_times(NN_T x, NN_T a, nn_act act)
 {
@@ -282,8 +288,7 @@ int NNI_F(direct_gemm)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t
     if (ep && (!nni_act_valid(ep->act) || ep->act == NN_ACT_SOFTMAX || ep->act == NN_ACT_EXP ||
                (ep->deriv_of && !nni_act_differentiable_elementwise(ep->deriv_act))))
         return NN_EINVAL;
-    if (2.0 * (double)m * (double)n * (double)k >= DIRECT_PARALLEL_MIN_FLOPS)
-        threads = nni_threads();
+    if (NNI_F(direct_splits)(m, n, k)) threads = nni_threads();
     if (takes_narrow_transposed(m, n, k, trans_a, ep, threads))
         return narrow_transposed(C, A, B, m, n, k, trans_b, alpha, beta);
     if (trans_b) { /* op(B)[p, j] = B[j k + p], written out row-major (k, n) */

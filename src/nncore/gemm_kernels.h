@@ -289,6 +289,9 @@ void nni_column_sums_f32(float *s, const float *X, int64_t m, int64_t n, int64_t
 void nni_column_sums_f64(double *s, const double *X, int64_t m, int64_t n, int64_t ld);
 int nni_direct_applies_f32(int64_t m, int64_t n, int64_t k, int trans_b);
 int nni_direct_applies_f64(int64_t m, int64_t n, int64_t k, int trans_b);
+/* gemm_direct.c: 1 when a direct product of m n k multiply-adds runs over the pool.       */
+int nni_direct_splits_f32(int64_t m, int64_t n, int64_t k);
+int nni_direct_splits_f64(int64_t m, int64_t n, int64_t k);
 /* gemm.c: where gemm (m, n, k) sums the second half of k apart from the first (a short C
  * from a long k: gemm_k_split), or 0 when it does not; for the C tests. */
 int64_t nni_gemm_k_split_at_f32(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b);

@@ -503,9 +503,9 @@ void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_ST
 int NNI_F(gemm_step)(NN_T *C, const NN_T *A, const NN_T *B, int64_t m, int64_t n, int64_t k,
                      int trans_a, int trans_b, NN_T alpha, NN_T beta,
                      const NNI_F(optim_step) *s, int64_t off);
-/* gemm.c: 1 when a product of m n k multiply-adds may run over the pool (the least of the
- * paths' thresholds).                                                                      */
-int NNI_F(gemm_may_split)(int64_t m, int64_t n, int64_t k);
+/* gemm.c: 1 when gemm's product of m n k multiply-adds (B stored transposed: trans_b) may run
+ * over the pool: the direct kernels' threshold where they take it, else the blocked path's. */
+int NNI_F(gemm_may_split)(int64_t m, int64_t n, int64_t k, int trans_b);
 
 /* gemm.c: the products of a training step in one precision (nn_products): gemm and
  * gemm_step (alpha op(A) op(B) + beta C, with an epilogue or the optimizer step), the

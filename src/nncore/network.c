@@ -314,14 +314,16 @@ void NNI_F(batch_buffers_free)(NNI_F(batch_buffers) *buf)
     memset(buf, 0, sizeof *buf);
 }
 
-/* 1 when the backward of a batch of m rows runs a loop over the pool: a layer's products,
- * or with step its optimizer step, large enough to split.                                  */
+/* 1 when the backward of a batch of m rows runs a loop over the pool: a layer's products
+ * (dW = A_prev^T delta, k x n from m terms; delta_prev = delta W^T, m x k from n) or, with
+ * step, its optimizer step, large enough to split.                                         */
 static int backward_splits(const nn_net *net, int64_t m, int step)
 {
     int64_t l;
     for (l = 0; l < net->n_layers; l++) {
         const int64_t k = net->sizes[l], n = net->sizes[l + 1];
-        if (NNI_F(gemm_may_split)(m, n, k) || (step && NNI_F(optim_step_splits)(k * n)))
+        if (NNI_F(gemm_may_split)(k, n, m, 0) || (l > 0 && NNI_F(gemm_may_split)(m, k, n, 1)) ||
+            (step && NNI_F(optim_step_splits)(k * n)))
             return 1;
     }
     return 0;
