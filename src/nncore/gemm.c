@@ -194,9 +194,10 @@ static int gemm_narrow(const gemm_args *g, int threads)
  * The sums run along C's rows, vectorized. B stored transposed is written out row-major first
  * when C has rows to share the copy; a single row takes a dot product per element (the same
  * terms in the same order: the same bits either way). Zen 4 KVM guest, 1 thread, against dot
- * products for every C (2 ABBA rounds of fresh processes, ranges): 16 x 128 x 10 2-4x faster,
- * 8 x 64 x 64 double 1.1-2.2x, 5 x 7 x 900 1.6-2.2x; the copy for a single row ran 1 x 256 x
- * 128 at 0.92x, so one row keeps the dot products.
+ * products for every C (2 ABBA rounds of fresh processes, ranges): 5 x 7 x 900 (a long k: the
+ * loop's kind now) 1.6-2.2x faster; 16 x 128 x 10 2-4x and 8 x 64 x 64 double 1.1-2.2x, which
+ * the direct kernels take now; the copy for a single row ran 1 x 256 x 128 at 0.92x, so one
+ * row keeps the dot products.
  * NN_ENOMEM when the copy finds no memory. */
 static int gemm_direct(const gemm_args *g)
 {

@@ -68,7 +68,8 @@
  * does, a multiply and an add (the unfused tiles: the loop's bits, and the portable rows'),
  * which the one-neuron and small-network engines reproduce (neuron_train.c, small_net.h: no
  * FMA), so their results equal the general path's. The unfused tiles ran the products above
- * at 0.7-1.0x the fused ones' speed (float32 32^3 1.8-2.7 us against 1.6-1.7). */
+ * at 0.6-1.0x the fused ones' speed (float32 32^3 1.8-2.7 us against 1.6-1.7, 16 x 128 x 10
+ * A B^T 2.7-2.9 against 1.8; 128 x 10 x 16 A^T B level), still 2-3x the scalar loop. */
 #define DIRECT_UNFUSED_MAX_WORK (32.0 * 32.0 * 32.0)
 /* Rows per block of a thread's range: a multiple of every kernel's tile heights (4, 6, 8, 12),
  * so ranges end on tile boundaries: only the last range's tiles are shorter (and of equal
