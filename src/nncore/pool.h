@@ -50,8 +50,11 @@ int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx);
  * that work, and keeps them spinning (at most POOL_SPIN_OPEN_SECONDS, threads.c) until the
  * loop comes. Nothing when another loop holds the pool or there is no worker yet.          */
 void nni_pool_wake_ahead(int threads);
-/* Workers asleep now, waiting for a loop (-1 without the POSIX pool); for the C tests.    */
+/* For the C tests (-1 without the POSIX pool): workers asleep now, waiting for a loop; and
+ * how many times, so far, a worker left that sleep for a new job (a count, so a test sees a
+ * wake however briefly the worker stays awake).                                            */
 int nni_pool_sleepers(void);
+int64_t nni_pool_wakeups(void);
 /* Which thread of a parallel loop this is: 0 on the thread that called nni_parallel_for (and
  * on every thread outside the pool), 1 + the worker's index on a pool worker. A part may use it
  * to choose where to start (gemm_parallel.c: the same thread takes the same share of a product call

@@ -209,6 +209,7 @@ typedef struct {
     int n_workers;          /* started so far                                               */
     int in_use;             /* 1 while a caller runs a loop on the pool                      */
     int work_sleepers, done_sleepers;
+    int64_t wakeups; /* times a worker left its sleep for a new job (for the C tests)        */
     uint64_t word;
     /* the job (written only while it is closed)                                              */
     nni_part_fn fn;
@@ -221,7 +222,7 @@ typedef struct {
 } thread_pool;
 
 static thread_pool g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                             PTHREAD_COND_INITIALIZER, 0, 0, 0, 0,
+                             PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0,
                              (uint64_t)JOB_CLOSED, NULL, NULL, 0, 0, 0, NN_OK, 0};
 static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
 
@@ -305,6 +306,7 @@ static void *worker_main(void *arg)
                                       32) == seen)
                         pthread_cond_wait(&p->work_cv, &p->mu);
                     __atomic_sub_fetch(&p->work_sleepers, 1, __ATOMIC_SEQ_CST);
+                    __atomic_add_fetch(&p->wakeups, 1, __ATOMIC_SEQ_CST);
                     pthread_mutex_unlock(&p->mu);
                     break;
                 }
@@ -433,6 +435,7 @@ void nni_pool_wake_ahead(int threads)
 }
 
 int nni_pool_sleepers(void) { return __atomic_load_n(&g_pool.work_sleepers, __ATOMIC_SEQ_CST); }
+int64_t nni_pool_wakeups(void) { return __atomic_load_n(&g_pool.wakeups, __ATOMIC_SEQ_CST); }
 
 #elif defined(NN_HAVE_OPENMP)
 /* No POSIX threads (MSVC): an OpenMP loop with parts handed out one at a time. */
@@ -454,6 +457,7 @@ int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
 
 void nni_pool_wake_ahead(int threads) { (void)threads; }
 int nni_pool_sleepers(void) { return -1; }
+int64_t nni_pool_wakeups(void) { return -1; }
 
 #else
 int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
@@ -464,4 +468,5 @@ int nni_parallel_for(int threads, int64_t n_parts, nni_part_fn fn, void *ctx)
 
 void nni_pool_wake_ahead(int threads) { (void)threads; }
 int nni_pool_sleepers(void) { return -1; }
+int64_t nni_pool_wakeups(void) { return -1; }
 #endif

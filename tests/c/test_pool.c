@@ -88,20 +88,50 @@ static int sleepers_reach(int want)
     return 1;
 }
 
+/* Polls (up to 2 s) until a worker has left its sleep since `before` wake-ups; 1 when one
+ * has. A count, not the sleepers: a woken worker may sleep again (its spin ends after at most
+ * 1 ms) before a poll on a busy machine looks. */
+static int woke_since(int64_t before)
+{
+    const double until = nn_seconds() + 2.0;
+    while (nni_pool_wakeups() == before) {
+        if (nn_seconds() > until) return 0;
+        sleep_ms(0.05);
+    }
+    return 1;
+}
+
+/* A loop of 200 parts on 2 threads whose caller's parts wait (up to 2 s in all) until the
+ * worker has claimed one, so the caller cannot claim every part first: 1 when the worker took
+ * part. */
+static int loop_with_worker(void)
+{
+    static loop_ctx c;
+    memset(&c, 0, sizeof c);
+    c.fail_part = -1;
+    c.linger_until = nn_seconds() + 2.0;
+    CHECK(nni_parallel_for(2, 200, count_part, &c) == NN_OK, "a lingering loop");
+    return c.by_worker;
+}
+
 static void test_wake_ahead(void)
 {
-    int r, woke;
+    int r;
+    int64_t before;
     nn_set_num_threads(2);
-    check_loop(2, 8, -1, "the pool's first loop"); /* starts the worker */
+    /* the pool's first loop starts the worker; it takes part (so it has seen the latest job:
+     * asleep after this, it sleeps waiting for the next one, not for this one) */
+    CHECK(loop_with_worker(), "the pool's first loop of 200 parts ran none on the worker");
     /* the worker's spin is bounded (tens of microseconds, at most 1 ms): then it sleeps */
     CHECK(sleepers_reach(1), "the worker still awake 2 s after a loop: %d asleep",
           nni_pool_sleepers());
+    before = nni_pool_wakeups();
     nni_pool_wake_ahead(1); /* one thread: no worker to wake */
     sleep_ms(1);
-    CHECK(nni_pool_sleepers() == 1, "a one-thread wake woke the worker");
+    CHECK(nni_pool_wakeups() == before && nni_pool_sleepers() == 1,
+          "a one-thread wake woke the worker");
     nni_pool_wake_ahead(2);
-    woke = sleepers_reach(0);
-    CHECK(woke, "nni_pool_wake_ahead left the worker asleep");
+    CHECK(woke_since(before), "nni_pool_wake_ahead left the worker asleep");
     /* no loop follows: the wake's spin is bounded too */
     CHECK(sleepers_reach(1), "the worker still awake 2 s after a wake with no loop");
     /* loops right after a wake, the worker asleep or woken; wakes back to back */
@@ -111,16 +141,7 @@ static void test_wake_ahead(void)
         check_loop(2, 1 + r % 9, r % 5 == 0 ? 0 : -1, "a loop after a wake");
         if (r % 500 == 0) sleepers_reach(1);
     }
-    /* the worker takes part in a loop (each of the caller's parts waits, up to 1 s in all,
-     * until the worker has claimed one, so the caller cannot claim every part first) */
-    {
-        static loop_ctx c;
-        memset(&c, 0, sizeof c);
-        c.fail_part = -1;
-        c.linger_until = nn_seconds() + 1.0;
-        CHECK(nni_parallel_for(2, 200, count_part, &c) == NN_OK, "a lingering loop");
-        CHECK(c.by_worker, "a loop of 200 parts on 2 threads ran none on the worker");
-    }
+    CHECK(loop_with_worker(), "a loop of 200 parts on 2 threads ran none on the worker");
 }
 #endif
 
