@@ -72,6 +72,31 @@ def test_unit_weights_are_the_unweighted_loss_and_a_zero_weight_drops_the_row():
     assert_close("gradient", g3, g1, 1e-12, 1e-15)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [64, 1500, 1501])
+def test_the_l2_term_is_added_after_the_product(dtype, rows):
+    """dW = A_prev^T delta / m, then dW += alpha W / m (nn_l2_gradient's expression, rounded in
+    the element type), the order docs/semantics.md gives: bit for bit, on a batch of one k
+    block and on batches of several (1500 rows; 1501: m not a power of two, a division)."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(rows, 30)).astype(dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, rows)]
+    net, _, params = net_and_reference([30, 48, 10], "relu", "softmax", "cross_entropy")
+    params = params.astype(dtype)
+    plain, penalized = np.empty_like(params), np.empty_like(params)
+    _core.loss_gradient(params, net, X, Y, 0.0, plain)
+    _core.loss_gradient(params, net, X, Y, 0.37, penalized)
+    alpha, m = np.array(0.37, dtype), np.array(rows, dtype)
+    expected = plain.copy()
+    at = 0
+    for k, n in ((30, 48), (48, 10)):  # each layer's W, then its b (not penalized)
+        W = params[at:at + k * n]
+        expected[at:at + k * n] = plain[at:at + k * n] + alpha * W / m
+        at += k * n + n
+    assert np.array_equal(penalized, expected)
+    assert not np.array_equal(penalized, plain)
+
+
 def test_weights_summing_to_zero_are_refused():
     net, _, params = net_and_reference([2, 2], "identity", "identity", "mse")
     with pytest.raises(ValueError):

@@ -469,13 +469,30 @@ typedef struct NNI_F(batch_buffers) {
 /* One optimizer step of training (optim.c), taken a slice of the parameters at a time: the
  * parameters, their gradient and the optimizer state (sgd: the velocity; adam: the moments),
  * a checked fit configuration and adam's step count t >= 1 of this step. state1 NULL: sgd
- * with momentum 0 that does not keep its velocity this step (w -= lr g; train.c).          */
+ * with momentum 0 that does not keep its velocity this step (w -= lr g; train.c).
+ * l2_alpha > 0: the elements l2_begin .. l2_end-1 (a layer's W) first take the L2 term into
+ * their gradient, g += l2_alpha w / l2_m (nn_l2_gradient's expression, the gradient's bits
+ * with the term added after the product), in place in grads (NNI_F(l2_add), optim.c): in the
+ * step's own pass over the elements, on the threads that step them, while they are in cache
+ * (network.c). 0: none.                                                                    */
 typedef struct {
     NN_T *params, *state1, *state2;
-    const NN_T *grads;
+    NN_T *grads;
     const nn_fit_config *cfg;
     int64_t t;
+    NN_T l2_alpha, l2_m, l2_inv; /* l2_inv: NNI_F(l2_inverse)(l2_m) */
+    int64_t l2_begin, l2_end;
 } NNI_F(optim_step);
+/* g[i] += alpha w[i] / m for i in i0 .. i1-1: nn_l2_gradient's expression, its bits (with m a
+ * power of two, (alpha w) times 1 / m, exact: the same numbers without a division).         */
+void NNI_F(l2_add)(NN_T *g, const NN_T *w, int64_t i0, int64_t i1, NN_T alpha, NN_T m,
+                   NN_T inv);
+/* l2_add's inv: 1 / m when m > 0 is a power of two (so x / m = x (1 / m) exactly), else 0. */
+static inline NN_T NNI_F(l2_inverse)(NN_T m)
+{
+    int e;
+    return frexp((double)m, &e) == 0.5 && e > -100 && e < 100 ? (NN_T)1 / m : (NN_T)0;
+}
 /* Elements off .. off+count-1 of every array take the step: the same arithmetic and bits as
  * sgd_update / adam_update over the whole vector, split over the pool the same way.        */
 int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t count);

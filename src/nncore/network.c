@@ -402,11 +402,14 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
 
     /* a non-finite loss leaves every parameter as it was: no step starts */
     if (step && !isfinite(lv)) return NN_ENONFINITE;
-    /* fused: no zeroing; each dW is written by its product, or, when alpha > 0, starts at
-     * alpha W / m (filled just before the layer's backward, its db zeroed) and the product adds
-     * A_prev^T delta / m to it: the bits of adding alpha W / m after it (nn_l2_gradient's
-     * expression), in one pass fewer over the weights. Not fused: grads = 0 first, every
-     * product adds (the same bits: the products' sums start at +0). */
+    /* fused: no zeroing; each dW is written by its product. Not fused: grads = 0 first, every
+     * product adds (the same bits: the products' sums start at +0). alpha > 0: then dW +=
+     * alpha W / m (nn_l2_gradient's expression, added after the product, as the small engine
+     * adds it): with a step, inside the step's own pass over the layer's W (optim_step's l2_*:
+     * on the threads that step each part, while it is in cache); without, in a pass of its
+     * own. It had been written into dW before the product, which then added to it: a serial
+     * pass over every weight a step, and a product that reads C. W3's network, sgd with alpha
+     * 1e-4 (scikit-learn's default), 2 threads: 1.13-1.21x (Zen 4 EPYC KVM guest; CHANGELOG). */
     if (!fused) memset(grads, 0, (size_t)n_params * sizeof(NN_T));
     if (!softmax_ce) {
         st = NN_F(output_delta_ex)(buf->delta[0], buf->Z, buf->A[L - 1], Y, m, nL, net->output,
@@ -424,12 +427,15 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
         NN_T *delta_prev = l > 0 ? buf->delta[1 - cur] : NULL;
         const nn_act act_prev = l > 0 ? nn_net_layer_act(net, l - 1) : NN_ACT_IDENTITY;
         const int dropped = l > 0 && dropout_rng && nn_net_layer_dropout(net, l - 1) > 0;
+        NNI_F(optim_step) l2_step; /* step, with the L2 term of this layer's W */
         off -= k * n + n;
-        if (alpha > 0) {
-            const NN_T a = (NN_T)alpha, mm = (NN_T)m;
-            int64_t i;
-            for (i = 0; i < k * n; i++) grads[off + i] = a * params[off + i] / mm;
-            if (fused) memset(grads + off + k * n, 0, (size_t)n * sizeof(NN_T)); /* db */
+        if (alpha > 0 && step) {
+            l2_step = *step;
+            l2_step.l2_alpha = (NN_T)alpha;
+            l2_step.l2_m = (NN_T)m;
+            l2_step.l2_inv = NNI_F(l2_inverse)((NN_T)m);
+            l2_step.l2_begin = off;
+            l2_step.l2_end = off + k * n;
         }
         /* a dropped layer's delta_prev comes out of the product plain (identity), then takes
          * its mask and derivative in one pass */
@@ -437,9 +443,12 @@ int NNI_F(batch_loss_gradient)(double *loss, NN_T *grads, const NNI_F(batch_buff
          * block by block as the product writes it, then db */
         st = NNI_F(dense_backward_into)(grads + off, grads + off + k * n, delta_prev, A_prev,
                                         params + off, buf->delta[cur], m, k, n,
-                                        dropped ? NN_ACT_IDENTITY : act_prev,
-                                        !fused || alpha > 0, step, off, prod);
+                                        dropped ? NN_ACT_IDENTITY : act_prev, !fused,
+                                        alpha > 0 && step ? &l2_step : step, off, prod);
         if (st != NN_OK) return st;
+        if (alpha > 0 && !step)
+            NNI_F(l2_add)(grads + off, params + off, 0, k * n, (NN_T)alpha, (NN_T)m,
+                          NNI_F(l2_inverse)((NN_T)m));
         if (dropped)
             NNI_F(dropout_backward)(delta_prev, buf->S[l - 1], buf->F[l - 1], m * k, act_prev);
         cur = 1 - cur;

@@ -34,6 +34,11 @@ typedef struct optim_job {
     NN_T eps;
     int nesterov;
     void (*range)(const struct optim_job *j, int64_t i0, int64_t i1); /* the update      */
+    /* the L2 term (optim_step's l2_*): its elements l2_begin .. l2_end-1 of this job's, g
+     * writable (grads); range then adds it a stretch at a time before `update`            */
+    NN_T l2_alpha, l2_m, l2_inv;
+    int64_t l2_begin, l2_end;
+    void (*update)(const struct optim_job *j, int64_t i0, int64_t i1);
 } optim_job;
 
 #ifdef NN_ELEM_F32
@@ -63,6 +68,17 @@ static void adam_elems(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t i0, int
     else nni_adam_step(w, m, v, g, i0, i1, b1, c1, b2, c2, step, eps);
 }
 
+void NNI_F(l2_add)(NN_T *g, const NN_T *w, int64_t i0, int64_t i1, NN_T alpha, NN_T m,
+                   NN_T inv)
+{
+    int64_t i;
+    if (inv != 0) {
+        for (i = i0; i < i1; i++) g[i] += alpha * w[i] * inv;
+    } else {
+        for (i = i0; i < i1; i++) g[i] += alpha * w[i] / m;
+    }
+}
+
 static void sgd_range(const optim_job *j, int64_t i0, int64_t i1)
 {
     sgd_elems(j->w, j->s1, j->g, i0, i1, j->a, j->b, j->nesterov);
@@ -73,11 +89,29 @@ static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
     adam_elems(j->w, j->s1, j->s2, j->g, i0, i1, j->a, j->b, j->c, j->d, j->e, j->eps);
 }
 
+/* Elements a job with the L2 term takes a stretch at a time, the term then the update: the
+ * stretch's gradient and weights are still in L1 when the update reads them. */
+#define L2_STRETCH 1024
+
+/* The range of a job with the L2 term: per stretch, the term into the gradient of its
+ * elements in the L2 range, then the job's update. */
+static void l2_then_update(const optim_job *j, int64_t i0, int64_t i1)
+{
+    int64_t s0, s1, lo, hi;
+    for (s0 = i0; s0 < i1; s0 = s1) {
+        s1 = i1 - s0 <= L2_STRETCH ? i1 : s0 + L2_STRETCH;
+        lo = s0 > j->l2_begin ? s0 : j->l2_begin;
+        hi = s1 < j->l2_end ? s1 : j->l2_end;
+        if (lo < hi) NNI_F(l2_add)((NN_T *)j->g, j->w, lo, hi, j->l2_alpha, j->l2_m, j->l2_inv);
+        j->update(j, s0, s1);
+    }
+}
+
 /* The chunks claimed in runs from both ends (nni_ends_claim): the caller's thread from the
  * front, the others from the back, each run half of what is left on 2 threads. A training
  * step updates a layer right after the product that wrote its gradient, which split the
- * gradient's rows the same way (gemm_parallel.c): each thread then steps the part of the gradient that
- * sits in its own cache, and a late thread still leaves its share to the other. */
+ * gradient's rows the same way (gemm_parallel.c): each thread then steps the part of the
+ * gradient that sits in its own cache, and a late thread still leaves its share to the other. */
 typedef struct {
     const optim_job *j;
     int64_t ends;    /* chunks not yet claimed */
@@ -188,6 +222,15 @@ int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t cou
     else
         adam_job(&j, s->params + off, s->state1 + off, s->state2 + off, s->grads + off, count,
                  s->t, cfg->lr, cfg->beta1, cfg->beta2, cfg->epsilon);
+    if (s->l2_alpha != 0) { /* the step's L2 range, in the job's own indices */
+        j.l2_alpha = s->l2_alpha;
+        j.l2_m = s->l2_m;
+        j.l2_inv = s->l2_inv;
+        j.l2_begin = s->l2_begin - off;
+        j.l2_end = s->l2_end - off;
+        j.update = j.range;
+        j.range = l2_then_update;
+    }
     return optim_run(&j);
 }
 
@@ -203,9 +246,18 @@ void NNI_F(optim_step_consts)(const NNI_F(optim_step) *s, NN_T c[NNI_STEP_CONSTS
     c[0] = j.a, c[1] = j.b, c[2] = j.c, c[3] = j.d, c[4] = j.e, c[5] = j.eps;
 }
 
+/* The L2 term into s->grads' elements i0 .. i1-1, where they are in the step's L2 range. */
+static void step_l2(const NNI_F(optim_step) *s, int64_t i0, int64_t i1)
+{
+    const int64_t lo = i0 > s->l2_begin ? i0 : s->l2_begin, hi = i1 < s->l2_end ? i1 : s->l2_end;
+    if (s->l2_alpha != 0 && lo < hi)
+        NNI_F(l2_add)(s->grads, s->params, lo, hi, s->l2_alpha, s->l2_m, s->l2_inv);
+}
+
 void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
                              int64_t i0, int64_t i1)
 {
+    step_l2(s, i0, i1);
     if (s->cfg->optimizer == NN_OPT_SGD)
         sgd_elems(s->params, s->state1, s->grads, i0, i1, c[0], c[1], s->cfg->nesterov);
     else
@@ -213,9 +265,9 @@ void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_C
                    c[4], c[5]);
 }
 
-void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
-                                 int64_t e, int64_t lde, int64_t rows, int64_t cols,
-                                 const NN_T *g, int64_t ldg)
+/* Rows of elements stepped with their gradient from g (optim_step_rows_from, no L2 term). */
+static void rows_step(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS], int64_t e,
+                      int64_t lde, int64_t rows, int64_t cols, const NN_T *g, int64_t ldg)
 {
     int64_t r;
     for (r = 0; r < rows; r++, e += lde, g += ldg)
@@ -225,4 +277,27 @@ void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_ST
         else
             adam_elems(s->params + e, s->state1 + e, s->state2 + e, g, 0, cols, c[0], c[1],
                        c[2], c[3], c[4], c[5]);
+}
+
+void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
+                                 int64_t e, int64_t lde, int64_t rows, int64_t cols,
+                                 const NN_T *g, int64_t ldg)
+{
+    enum { STRETCH = 64 }; /* the tile's gradient plus the L2 term, a stretch at a time */
+    NN_T t[STRETCH];
+    int64_t r, j0, j;
+    if (s->l2_alpha == 0) {
+        rows_step(s, c, e, lde, rows, cols, g, ldg);
+        return;
+    }
+    for (r = 0; r < rows; r++, e += lde, g += ldg)
+        for (j0 = 0; j0 < cols; j0 += STRETCH) {
+            const int64_t w = cols - j0 < STRETCH ? cols - j0 : STRETCH, at = e + j0;
+            const int64_t lo = s->l2_begin > at ? s->l2_begin - at : 0;
+            const int64_t hi = s->l2_end < at + w ? s->l2_end - at : w;
+            for (j = 0; j < w; j++) t[j] = g[j0 + j];
+            if (lo < hi)
+                NNI_F(l2_add)(t, s->params + at, lo, hi, s->l2_alpha, s->l2_m, s->l2_inv);
+            rows_step(s, c, at, 0, 1, w, t, 0);
+        }
 }

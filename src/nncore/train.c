@@ -244,6 +244,8 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
     step.grads = ws->grads;
     step.cfg = cfg;
     step.t = ws->step;
+    step.l2_alpha = step.l2_m = step.l2_inv = 0; /* network.c sets a layer's L2 in a copy */
+    step.l2_begin = step.l2_end = 0;
     if (small_step) {
         small.net = net;
         small.cfg = cfg;
