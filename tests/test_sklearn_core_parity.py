@@ -76,8 +76,9 @@ def test_unit_weights_are_the_unweighted_loss_and_a_zero_weight_drops_the_row():
 @pytest.mark.parametrize("rows", [64, 1500, 1501])
 def test_the_l2_term_is_added_after_the_product(dtype, rows):
     """dW = A_prev^T delta / m, then dW += alpha W / m (nn_l2_gradient's expression, rounded in
-    the element type), the order docs/semantics.md gives: bit for bit, on a batch of one k
-    block and on batches of several (1500 rows; 1501: m not a power of two, a division)."""
+    the element type), the order docs/semantics.md gives: bit for bit, on a batch of 64 rows
+    (one k block; m a power of two, taken as a multiplication by 1 / m) and on batches of
+    1500 and 1501 rows (several k blocks; a division)."""
     rng = np.random.default_rng(4)
     X = rng.normal(size=(rows, 30)).astype(dtype)
     Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, rows)]
