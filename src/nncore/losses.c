@@ -295,13 +295,9 @@ int NN_F(l2_penalty)(double *penalty, const NN_T *W, int64_t count, double alpha
 /* dW += alpha * W / m. */
 int NN_F(l2_gradient)(NN_T *dW, const NN_T *W, int64_t count, double alpha, int64_t m)
 {
-    int64_t i;
     if (!dW || !W || count <= 0 || m <= 0 || !(alpha >= 0) || !isfinite(alpha))
         return NN_EINVAL;
     if (alpha == 0) return NN_OK;
-    {
-        const NN_T a = (NN_T)alpha, mm = (NN_T)m;
-        for (i = 0; i < count; i++) dW[i] += a * W[i] / mm;
-    }
+    NNI_F(l2_add)(dW, W, 0, count, (NN_T)alpha, (NN_T)m, NNI_F(l2_inverse)((NN_T)m));
     return NN_OK;
 }

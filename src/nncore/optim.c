@@ -89,6 +89,14 @@ static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
     adam_elems(j->w, j->s1, j->s2, j->g, i0, i1, j->a, j->b, j->c, j->d, j->e, j->eps);
 }
 
+/* The L2 term into g's elements i0 .. i1-1 that lie in begin .. end-1 (g and w indexed alike). */
+static void l2_within(NN_T *g, const NN_T *w, int64_t i0, int64_t i1, int64_t begin,
+                      int64_t end, NN_T alpha, NN_T m, NN_T inv)
+{
+    const int64_t lo = i0 > begin ? i0 : begin, hi = i1 < end ? i1 : end;
+    if (lo < hi) NNI_F(l2_add)(g, w, lo, hi, alpha, m, inv);
+}
+
 /* Elements a job with the L2 term takes a stretch at a time, the term then the update: the
  * stretch's gradient and weights are still in L1 when the update reads them. */
 #define L2_STRETCH 1024
@@ -97,12 +105,11 @@ static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
  * elements in the L2 range, then the job's update. */
 static void l2_then_update(const optim_job *j, int64_t i0, int64_t i1)
 {
-    int64_t s0, s1, lo, hi;
+    int64_t s0, s1;
     for (s0 = i0; s0 < i1; s0 = s1) {
         s1 = i1 - s0 <= L2_STRETCH ? i1 : s0 + L2_STRETCH;
-        lo = s0 > j->l2_begin ? s0 : j->l2_begin;
-        hi = s1 < j->l2_end ? s1 : j->l2_end;
-        if (lo < hi) NNI_F(l2_add)((NN_T *)j->g, j->w, lo, hi, j->l2_alpha, j->l2_m, j->l2_inv);
+        l2_within((NN_T *)j->g, j->w, s0, s1, j->l2_begin, j->l2_end, j->l2_alpha, j->l2_m,
+                  j->l2_inv);
         j->update(j, s0, s1);
     }
 }
@@ -246,18 +253,12 @@ void NNI_F(optim_step_consts)(const NNI_F(optim_step) *s, NN_T c[NNI_STEP_CONSTS
     c[0] = j.a, c[1] = j.b, c[2] = j.c, c[3] = j.d, c[4] = j.e, c[5] = j.eps;
 }
 
-/* The L2 term into s->grads' elements i0 .. i1-1, where they are in the step's L2 range. */
-static void step_l2(const NNI_F(optim_step) *s, int64_t i0, int64_t i1)
-{
-    const int64_t lo = i0 > s->l2_begin ? i0 : s->l2_begin, hi = i1 < s->l2_end ? i1 : s->l2_end;
-    if (s->l2_alpha != 0 && lo < hi)
-        NNI_F(l2_add)(s->grads, s->params, lo, hi, s->l2_alpha, s->l2_m, s->l2_inv);
-}
-
 void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
                              int64_t i0, int64_t i1)
 {
-    step_l2(s, i0, i1);
+    if (s->l2_alpha != 0)
+        l2_within(s->grads, s->params, i0, i1, s->l2_begin, s->l2_end, s->l2_alpha, s->l2_m,
+                  s->l2_inv);
     if (s->cfg->optimizer == NN_OPT_SGD)
         sgd_elems(s->params, s->state1, s->grads, i0, i1, c[0], c[1], s->cfg->nesterov);
     else
@@ -293,11 +294,9 @@ void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_ST
     for (r = 0; r < rows; r++, e += lde, g += ldg)
         for (j0 = 0; j0 < cols; j0 += STRETCH) {
             const int64_t w = cols - j0 < STRETCH ? cols - j0 : STRETCH, at = e + j0;
-            const int64_t lo = s->l2_begin > at ? s->l2_begin - at : 0;
-            const int64_t hi = s->l2_end < at + w ? s->l2_end - at : w;
             for (j = 0; j < w; j++) t[j] = g[j0 + j];
-            if (lo < hi)
-                NNI_F(l2_add)(t, s->params + at, lo, hi, s->l2_alpha, s->l2_m, s->l2_inv);
+            l2_within(t, s->params + at, 0, w, s->l2_begin - at, s->l2_end - at, s->l2_alpha,
+                      s->l2_m, s->l2_inv);
             rows_step(s, c, at, 0, 1, w, t, 0);
         }
 }

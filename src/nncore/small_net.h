@@ -288,10 +288,8 @@ int SMALL_STEP(double *loss, const NNI_F(small_ctx) *c, const NN_T *X, const NN_
                 nni_deriv_mul(delta_prev, delta_prev, A_prev, m * k, act_prev);
             cur = 1 - cur;
         }
-        if (alpha > 0) {
-            const NN_T a = (NN_T)alpha, mm = (NN_T)m;
-            for (i = 0; i < k * n; i++) dW[i] += a * W[i] / mm;
-        }
+        if (alpha > 0)
+            NNI_F(l2_add)(dW, W, 0, k * n, (NN_T)alpha, (NN_T)m, NNI_F(l2_inverse)((NN_T)m));
     }
 
     /* the optimizer step over all parameters (optim_step.h, as optim.c) */
