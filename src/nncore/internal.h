@@ -332,20 +332,14 @@ static inline void nni_scale_rows_by_weight(NN_T *delta, const double *sw, int64
     }
 }
 
-/* sum_i W[i]^2 in double, for the L2 penalty: NNI_SUMSQ_LANES partial sums, lane q adding
- * W[i]^2 for i = q mod NNI_SUMSQ_LANES in order, then combined pairwise ((s0 + s1) + (s2 + s3))
- * + ((s4 + s5) + (s6 + s7)): independent chains that vectorize, in an order fixed by count
- * alone (one chain, as before, was an add's latency per value: a tenth of a digits step). */
-#define NNI_SUMSQ_LANES 8
+/* sum_i W[i]^2 in double for the L2 penalty, in the order of NNI_SUMSQ_LANES (vecmath.h). */
 static inline double nni_sum_squares(const NN_T *W, int64_t count)
 {
-    double s[NNI_SUMSQ_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    int q;
-    for (; i + NNI_SUMSQ_LANES <= count; i += NNI_SUMSQ_LANES)
-        for (q = 0; q < NNI_SUMSQ_LANES; q++) s[q] += (double)W[i + q] * (double)W[i + q];
-    for (q = 0; i < count; i++, q++) s[q] += (double)W[i] * (double)W[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+#ifdef NN_ELEM_F32
+    return nni_vecmath_get()->sum_squares_f32(W, count);
+#else
+    return nni_vecmath_get()->sum_squares_f64(W, count);
+#endif
 }
 
 /* x[j] = e^x[j] in place over n values.                                                     */

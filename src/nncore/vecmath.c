@@ -5,9 +5,28 @@
  * sets run the same algorithms lane by lane (vecmath_simd.h) and give the same bits. */
 #include "internal.h"
 
+/* sum_i x[i]^2 in NNI_SUMSQ_LANES partial sums (vecmath.h); the inner loop over the lanes
+ * vectorizes for the baseline's registers. Compiled without FMA contraction: a float64
+ * square is rounded before its add, on every target. */
+#define SUM_SQUARES(NAME, T)                                                                 \
+    static double NAME(const T *x, int64_t n)                                                \
+    {                                                                                        \
+        double s[NNI_SUMSQ_LANES] = {0};                                                     \
+        int64_t i = 0;                                                                       \
+        int q;                                                                               \
+        for (; i + NNI_SUMSQ_LANES <= n; i += NNI_SUMSQ_LANES)                               \
+            for (q = 0; q < NNI_SUMSQ_LANES; q++) s[q] += (double)x[i + q] * (double)x[i + q]; \
+        for (q = 0; i < n; i++, q++) s[q] += (double)x[i] * (double)x[i];                    \
+        return nni_sum_squares_combine(s);                                                   \
+    }
+SUM_SQUARES(sum_squares_f32, float)
+SUM_SQUARES(sum_squares_f64, double)
+#undef SUM_SQUARES
+
 /* NULL entries: libm, one value at a time (internal.h's nni_act_inplace). */
 const nni_vecmath nni_vecmath_portable = {"portable", NULL, NULL, NULL, NULL, NULL,
-                                          NULL,       NULL, NULL, NULL, NULL};
+                                          NULL,       NULL, NULL, NULL, NULL,
+                                          sum_squares_f32, sum_squares_f64};
 
 /* Every set compiled in, best first, with the test of whether this CPU runs it. */
 static const nni_dispatch_entry g_vecmath_table[] = {

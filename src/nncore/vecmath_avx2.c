@@ -11,4 +11,5 @@
 const nni_vecmath nni_vecmath_avx2 = {"avx2",          vm_exp_f32,     vm_sigmoid_f32,
                                       vm_tanh_f32,     vm_exp_f64,     vm_sigmoid_f64,
                                       vm_tanh_f64,     vm_log1p_f64,   vm_softplus_f64,
-                                      vm_all_finite_f32, vm_all_finite_f64};
+                                      vm_all_finite_f32, vm_all_finite_f64,
+                                      vm_sum_squares_f32, vm_sum_squares_f64};

@@ -34,6 +34,7 @@
 #define VM_D1(x) _mm256_set1_pd(x)
 #define VM_DLOAD(p) _mm256_loadu_pd(p)
 #define VM_DSTORE(p, v) _mm256_storeu_pd(p, v)
+#define VM_DLOAD_F32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define VM_DADD(a, b) _mm256_add_pd(a, b)
 #define VM_DSUB(a, b) _mm256_sub_pd(a, b)
 #define VM_DMUL(a, b) _mm256_mul_pd(a, b)

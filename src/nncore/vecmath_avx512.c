@@ -42,6 +42,7 @@
 #define VM_D1(x) _mm512_set1_pd(x)
 #define VM_DLOAD(p) _mm512_loadu_pd(p)
 #define VM_DSTORE(p, v) _mm512_storeu_pd(p, v)
+#define VM_DLOAD_F32(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
 #define VM_DADD(a, b) _mm512_add_pd(a, b)
 #define VM_DSUB(a, b) _mm512_sub_pd(a, b)
 #define VM_DMUL(a, b) _mm512_mul_pd(a, b)
@@ -77,4 +78,5 @@
 const nni_vecmath nni_vecmath_avx512 = {"avx512",        vm_exp_f32,     vm_sigmoid_f32,
                                         vm_tanh_f32,     vm_exp_f64,     vm_sigmoid_f64,
                                         vm_tanh_f64,     vm_log1p_f64,   vm_softplus_f64,
-                                        vm_all_finite_f32, vm_all_finite_f64};
+                                        vm_all_finite_f32, vm_all_finite_f64,
+                                        vm_sum_squares_f32, vm_sum_squares_f64};

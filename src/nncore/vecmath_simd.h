@@ -11,7 +11,7 @@
  *   VM_FOK(v, lo, hi)                int bit mask of the lanes with lo <= v <= hi (not NaN)
  *   VM_FPOW2(t)                      2^n from t = n + 1.5 2^23 (n integral, in range)
  *   ... and the same VM_D* for double, plus VM_DEXPO(v): the biased exponent field of each
- *   positive v, as a double.
+ *   positive v, as a double, and VM_DLOAD_F32(p): VM_DL floats at p as doubles.
  * Every function maps each lane alone (no cross-lane work), so a value's result does not depend
  * on where it sits in the array, nor on the set's width: avx2 and avx512 give the same bits.
  *
@@ -270,3 +270,41 @@ VM_ALL_FINITE(vm_all_finite_f32, float, VM_FV, VM_FL, VM_F1, VM_FLOAD, VM_FSTORE
 VM_ALL_FINITE(vm_all_finite_f64, double, VM_DV, VM_DL, VM_D1, VM_DLOAD, VM_DSTORE, VM_DADD,
               VM_DSUB)
 #undef VM_ALL_FINITE
+
+/* sum_i x[i]^2 in double in NNI_SUMSQ_LANES partial sums (vecmath.h): NNI_SUMSQ_LANES / VM_DL
+ * registers of sums, lane l of register r holding s_(r VM_DL + l); the tail and the halving in
+ * the portable set's scalar order. The square is rounded before its add (VM_NO_CONTRACT keeps
+ * the compiler from fusing the two: the -mfma build would), so every set gives the same bits.
+ * LOAD_D(p) loads VM_DL values at p as doubles. A float's square is exact in double. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VM_NO_CONTRACT(v) __asm__("" : "+v"(v))
+#else /* MSVC does not contract intrinsics */
+#define VM_NO_CONTRACT(v) (void)0
+#endif
+#define VM_SUM_SQUARES(NAME, T, LOAD_D)                                                       \
+    static inline double NAME(const T *x, int64_t n)                                         \
+    {                                                                                        \
+        VM_DV acc[NNI_SUMSQ_LANES / VM_DL];                                                  \
+        double s[NNI_SUMSQ_LANES];                                                           \
+        int64_t i = 0;                                                                       \
+        int r, q;                                                                            \
+        for (r = 0; r < NNI_SUMSQ_LANES / VM_DL; r++) acc[r] = VM_D1(0.0);                   \
+        for (; i + NNI_SUMSQ_LANES <= n; i += NNI_SUMSQ_LANES)                               \
+            for (r = 0; r < NNI_SUMSQ_LANES / VM_DL; r++) {                                  \
+                const VM_DV v = LOAD_D(x + i + r * VM_DL);                                   \
+                VM_DV p = VM_DMUL(v, v);                                                     \
+                VM_NO_CONTRACT(p);                                                           \
+                acc[r] = VM_DADD(acc[r], p);                                                 \
+            }                                                                                \
+        for (r = 0; r < NNI_SUMSQ_LANES / VM_DL; r++) VM_DSTORE(s + r * VM_DL, acc[r]);       \
+        for (q = 0; i < n; i++, q++) {                                                       \
+            double p = (double)x[i] * (double)x[i];                                          \
+            VM_NO_CONTRACT(p);                                                               \
+            s[q] += p;                                                                       \
+        }                                                                                    \
+        return nni_sum_squares_combine(s);                                                   \
+    }
+VM_SUM_SQUARES(vm_sum_squares_f32, float, VM_DLOAD_F32)
+VM_SUM_SQUARES(vm_sum_squares_f64, double, VM_DLOAD)
+#undef VM_SUM_SQUARES
+#undef VM_NO_CONTRACT

@@ -9,7 +9,8 @@
  * function per set and fails beyond the bounds in BOUNDS below. Also: the vector sets give the
  * same bits (same algorithms lane by lane), and a value's result does not depend on its
  * position (a call on one value gives the bits of the call on the whole array). And each
- * set's finiteness check finds a NaN or an infinity wherever it is.
+ * set's finiteness check finds a NaN or an infinity wherever it is, and its sum of squares
+ * sums in the order vecmath.h states.
  *
  * Run: ./build/test_vecmath (exit status 0 when every check passes); tests/test_c_core.py.
  */
@@ -367,6 +368,38 @@ static void test_function(const nni_vecmath *vm, int f, double *worst_out)
 DEFINE_FINITE(float, f32, FLT_MAX)
 DEFINE_FINITE(double, f64, DBL_MAX)
 
+/* The set's sum of squares (the L2 penalty's, vecmath.h) against the order written out here:
+ * value i squared in double (rounded: the volatile keeps an FMA out), added to partial sum
+ * i mod 32 in order, the partial sums combined by halves (16, 8, 4, 2, 1); bit for bit, for
+ * lengths around the vector blocks and W3's first layer (784 x 256), values of magnitudes
+ * 2^-30..2^30. */
+#define DEFINE_SUMSQ(T, SFX)                                                                  \
+    static void sum_squares_##SFX(const nni_vecmath *vm)                                     \
+    {                                                                                        \
+        const int64_t lengths[] = {0, 1, 7, 31, 32, 33, 63, 64, 65, 100, 1000, 4099, 200709};    \
+        T *x = malloc(sizeof(T) * 200709);                                                   \
+        int li, q, w;                                                                        \
+        int64_t i;                                                                           \
+        for (li = 0; li < (int)(sizeof lengths / sizeof lengths[0]); li++) {                 \
+            const int64_t n = lengths[li];                                                   \
+            double s[32] = {0}, got;                                                         \
+            for (i = 0; i < n; i++)                                                          \
+                x[i] = (T)((2 * uniform01() - 1) * ldexp(1.0, (int)(60 * uniform01()) - 30));  \
+            for (i = 0; i < n; i++) {                                                        \
+                volatile double sq = (double)x[i] * (double)x[i];                            \
+                s[i % 32] += sq;                                                             \
+            }                                                                                \
+            for (w = 16; w >= 1; w /= 2)                                                     \
+                for (q = 0; q < w; q++) s[q] += s[q + w];                                    \
+            got = vm->sum_squares_##SFX(x, n);                                               \
+            CHECK(got == s[0], "%s sum_squares_" #SFX " n=%lld: %.17g, the order gives %.17g", \
+                  vm->name, (long long)n, got, s[0]);                                        \
+        }                                                                                    \
+        free(x);                                                                             \
+    }
+DEFINE_SUMSQ(float, f32)
+DEFINE_SUMSQ(double, f64)
+
 int main(void)
 {
     static const char *const sets[] = {"portable", "avx2", "avx512"};
@@ -386,6 +419,8 @@ int main(void)
         }
         finite_f32(vm);
         finite_f64(vm);
+        sum_squares_f32(vm);
+        sum_squares_f64(vm);
         printf("vecmath %-8s largest error (ulp):", vm->name);
         for (f = 0; f < N_FUNCS; f++)
             printf("%s%s %.3f", f == 4 ? "\n                                     " : " ",
