@@ -186,3 +186,13 @@ def test_thread_counts_give_the_same_bits(both):
         if name.startswith("1/"):
             other = "2/" + name[2:]
             assert np.array_equal(bits(fused[name]), bits(fused[other])), name
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2"])
+def test_each_kernel_sets_step_gives_the_unfused_bits(isa):
+    """The optimizer steps that travel with each kernel set (optim.c's baseline loops for
+    portable, optim_step_avx2.c's for avx2; the avx512 sets', also optim_step_avx2.c's, run in
+    the tests above on an AVX-512 machine), the L2 term in the step's loop: the fused step's
+    bits equal the unfused step's, in a fresh process with the set forced."""
+    from helpers import pytest_with_kernel
+    pytest_with_kernel(isa, __file__, "gives_the_unfused_bits and not each_kernel")

@@ -58,19 +58,23 @@ typedef void (*nni_pack_t_f64)(double *restrict dst, const double *restrict src,
                                int64_t kc, int w, int rows, double alpha);
 /* The optimizer's elementwise steps (optim_step.h) compiled for a set's instruction set
  * (optim_step_avx2.c, which the avx512 sets take too; NULL: optim.c's baseline build): sgd
- * with momentum over elements i0 .. i1-1, and adam's. Every element takes the same
- * operations, never contracted into FMAs, so the bits are the baseline's at any vector
- * width. */
+ * with momentum over elements i0 .. i1-1, and adam's; alpha != 0: each element's gradient with
+ * the L2 term (alpha w) / m (inv = 1 / m when exact, else 0; optim_step.h's _l2 steps). Every
+ * element takes the same operations, never contracted into FMAs, so the bits are the
+ * baseline's at any vector width. */
 typedef void (*nni_sgd_step_f32)(float *w, float *v, const float *g, int64_t i0, int64_t i1,
-                                 float mu, float eta, int nesterov);
+                                 float mu, float eta, int nesterov, float alpha, float m,
+                                 float inv);
 typedef void (*nni_sgd_step_f64)(double *w, double *v, const double *g, int64_t i0,
-                                 int64_t i1, double mu, double eta, int nesterov);
+                                 int64_t i1, double mu, double eta, int nesterov, double alpha,
+                                 double m, double inv);
 typedef void (*nni_adam_step_f32)(float *w, float *m, float *v, const float *g, int64_t i0,
                                   int64_t i1, float b1, float c1, float b2, float c2,
-                                  float step, float eps);
+                                  float step, float eps, float alpha, float bm, float inv);
 typedef void (*nni_adam_step_f64)(double *w, double *m, double *v, const double *g,
                                   int64_t i0, int64_t i1, double b1, double c1, double b2,
-                                  double c2, double step, double eps);
+                                  double c2, double step, double eps, double alpha, double bm,
+                                  double inv);
 #define NNI_UKR_MAX_EDGE 2 /* edge kernels of a kernel set: 1 and 2 vectors (of 8 x 48's 3) */
 typedef struct nni_gemm_kernel {
     const char *name;                 /* the NNFAST_GEMM_KERNEL value: "avx2"               */
@@ -253,15 +257,16 @@ extern const nni_gemm_kernel nni_kernel_avx2;
 void nni_pack_t_avx2_f32(float *restrict dst, const float *restrict src, int64_t ld, int64_t kc,
                          int w, int rows, float alpha);
 void nni_sgd_step_avx2_f32(float *w, float *v, const float *g, int64_t i0, int64_t i1,
-                          float mu, float eta, int nesterov);
+                          float mu, float eta, int nesterov, float alpha, float m, float inv);
 void nni_sgd_step_avx2_f64(double *w, double *v, const double *g, int64_t i0, int64_t i1,
-                          double mu, double eta, int nesterov);
+                          double mu, double eta, int nesterov, double alpha, double m,
+                          double inv);
 void nni_adam_step_avx2_f32(float *w, float *m, float *v, const float *g, int64_t i0,
                            int64_t i1, float b1, float c1, float b2, float c2, float step,
-                           float eps);
+                           float eps, float alpha, float bm, float inv);
 void nni_adam_step_avx2_f64(double *w, double *m, double *v, const double *g, int64_t i0,
                            int64_t i1, double b1, double c1, double b2, double c2,
-                           double step, double eps);
+                           double step, double eps, double alpha, double bm, double inv);
 #endif
 #ifdef NN_HAVE_KERNEL_AVX512
 extern const nni_gemm_kernel nni_kernel_avx512;

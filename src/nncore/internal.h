@@ -464,11 +464,11 @@ typedef struct NNI_F(batch_buffers) {
  * parameters, their gradient and the optimizer state (sgd: the velocity; adam: the moments),
  * a checked fit configuration and adam's step count t >= 1 of this step. state1 NULL: sgd
  * with momentum 0 that does not keep its velocity this step (w -= lr g; train.c).
- * l2_alpha > 0: the elements l2_begin .. l2_end-1 (a layer's W) first take the L2 term into
- * their gradient, g += l2_alpha w / l2_m (nn_l2_gradient's expression, the gradient's bits
- * with the term added after the product), in place in grads (NNI_F(l2_add), optim.c): in the
- * step's own pass over the elements, on the threads that step them, while they are in cache
- * (network.c). 0: none.                                                                    */
+ * l2_alpha > 0: the elements l2_begin .. l2_end-1 (a layer's W) step with the L2 term in
+ * their gradient, g + l2_alpha w / l2_m (nn_l2_gradient's expression, the gradient's bits
+ * with the term added after the product; optim_step.h's _l2 steps), computed in the step's
+ * loop from w before its update, on the threads that step them (network.c); grads itself
+ * is not written. 0: none.                                                                 */
 typedef struct {
     NN_T *params, *state1, *state2;
     NN_T *grads;

@@ -34,11 +34,10 @@ typedef struct optim_job {
     NN_T eps;
     int nesterov;
     void (*range)(const struct optim_job *j, int64_t i0, int64_t i1); /* the update      */
-    /* the L2 term (optim_step's l2_*): its elements l2_begin .. l2_end-1 of this job's, g
-     * writable (grads); range then adds it a stretch at a time before `update`            */
+    /* the L2 term (optim_step's l2_*): its elements l2_begin .. l2_end-1 of this job's step
+     * with (alpha w) / m in their gradient; l2_alpha 0: none                               */
     NN_T l2_alpha, l2_m, l2_inv;
     int64_t l2_begin, l2_end;
-    void (*update)(const struct optim_job *j, int64_t i0, int64_t i1);
 } optim_job;
 
 #ifdef NN_ELEM_F32
@@ -53,19 +52,23 @@ typedef struct optim_job {
  * set in use carries (optim_step_avx2.c: the same bits in wider vectors, and why), or this
  * baseline build's. The public updates and the training step's entry both come here.      */
 static void sgd_elems(NN_T *w, NN_T *v, const NN_T *g, int64_t i0, int64_t i1, NN_T mu,
-                      NN_T eta, int nesterov)
+                      NN_T eta, int nesterov, NN_T alpha, NN_T m, NN_T inv)
 {
     const nni_sgd_step_t fn = SGD_OF(nni_gemm_kernel_get());
-    if (fn) fn(w, v, g, i0, i1, mu, eta, nesterov);
+    if (fn) fn(w, v, g, i0, i1, mu, eta, nesterov, alpha, m, inv);
+    else if (alpha != 0) nni_sgd_step_l2(w, v, g, i0, i1, mu, eta, nesterov, alpha, m, inv);
     else nni_sgd_step(w, v, g, i0, i1, mu, eta, nesterov);
 }
 
-static void adam_elems(NN_T *w, NN_T *m, NN_T *v, const NN_T *g, int64_t i0, int64_t i1,
-                       NN_T b1, NN_T c1, NN_T b2, NN_T c2, NN_T step, NN_T eps)
+static void adam_elems(NN_T *w, NN_T *mo, NN_T *v, const NN_T *g, int64_t i0, int64_t i1,
+                       NN_T b1, NN_T c1, NN_T b2, NN_T c2, NN_T step, NN_T eps, NN_T alpha,
+                       NN_T m, NN_T inv)
 {
     const nni_adam_step_t fn = ADAM_OF(nni_gemm_kernel_get());
-    if (fn) fn(w, m, v, g, i0, i1, b1, c1, b2, c2, step, eps);
-    else nni_adam_step(w, m, v, g, i0, i1, b1, c1, b2, c2, step, eps);
+    if (fn) fn(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps, alpha, m, inv);
+    else if (alpha != 0)
+        nni_adam_step_l2(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps, alpha, m, inv);
+    else nni_adam_step(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps);
 }
 
 void NNI_F(l2_add)(NN_T *g, const NN_T *w, int64_t i0, int64_t i1, NN_T alpha, NN_T m,
@@ -79,39 +82,70 @@ void NNI_F(l2_add)(NN_T *g, const NN_T *w, int64_t i0, int64_t i1, NN_T alpha, N
     }
 }
 
+/* One optimizer's step of elements i0 .. i1-1 (w, s1, s2, g indexed alike) with constants c
+ * (optim_step_consts' order), the elements among them in the L2 range l2_begin .. l2_end-1
+ * (alpha != 0) with the L2 term in their gradient: a call for each part. */
+typedef struct {
+    int optimizer, nesterov;
+    NN_T *w, *s1, *s2;
+    const NN_T *g;
+    const NN_T *c; /* NNI_STEP_CONSTS constants */
+    NN_T l2_alpha, l2_m, l2_inv;
+    int64_t l2_begin, l2_end;
+} step_span;
+
+static void span_part(const step_span *s, int64_t i0, int64_t i1, int l2)
+{
+    const NN_T alpha = l2 ? s->l2_alpha : (NN_T)0;
+    const NN_T *c = s->c;
+    if (i0 >= i1) return;
+    if (s->optimizer == NN_OPT_SGD)
+        sgd_elems(s->w, s->s1, s->g, i0, i1, c[0], c[1], s->nesterov, alpha, s->l2_m,
+                  s->l2_inv);
+    else
+        adam_elems(s->w, s->s1, s->s2, s->g, i0, i1, c[0], c[1], c[2], c[3], c[4], c[5], alpha,
+                   s->l2_m, s->l2_inv);
+}
+
+static void span_step(const step_span *s, int64_t i0, int64_t i1)
+{
+    const int64_t lo = i0 > s->l2_begin ? i0 : s->l2_begin;
+    const int64_t hi = i1 < s->l2_end ? i1 : s->l2_end;
+    if (s->l2_alpha == 0 || lo >= hi) {
+        span_part(s, i0, i1, 0);
+        return;
+    }
+    span_part(s, i0, lo, 0);
+    span_part(s, lo, hi, 1);
+    span_part(s, hi, i1, 0);
+}
+
+/* The job's span (its arrays and L2 range) with its constants copied into c. */
+static void job_span(const optim_job *j, int optimizer, NN_T c[NNI_STEP_CONSTS], step_span *s)
+{
+    c[0] = j->a, c[1] = j->b, c[2] = j->c, c[3] = j->d, c[4] = j->e, c[5] = j->eps;
+    s->optimizer = optimizer;
+    s->nesterov = j->nesterov;
+    s->w = j->w, s->s1 = j->s1, s->s2 = j->s2, s->g = j->g;
+    s->c = c;
+    s->l2_alpha = j->l2_alpha, s->l2_m = j->l2_m, s->l2_inv = j->l2_inv;
+    s->l2_begin = j->l2_begin, s->l2_end = j->l2_end;
+}
+
 static void sgd_range(const optim_job *j, int64_t i0, int64_t i1)
 {
-    sgd_elems(j->w, j->s1, j->g, i0, i1, j->a, j->b, j->nesterov);
+    NN_T c[NNI_STEP_CONSTS];
+    step_span s;
+    job_span(j, NN_OPT_SGD, c, &s);
+    span_step(&s, i0, i1);
 }
 
 static void adam_range(const optim_job *j, int64_t i0, int64_t i1)
 {
-    adam_elems(j->w, j->s1, j->s2, j->g, i0, i1, j->a, j->b, j->c, j->d, j->e, j->eps);
-}
-
-/* The L2 term into g's elements i0 .. i1-1 that lie in begin .. end-1 (g and w indexed alike). */
-static void l2_within(NN_T *g, const NN_T *w, int64_t i0, int64_t i1, int64_t begin,
-                      int64_t end, NN_T alpha, NN_T m, NN_T inv)
-{
-    const int64_t lo = i0 > begin ? i0 : begin, hi = i1 < end ? i1 : end;
-    if (lo < hi) NNI_F(l2_add)(g, w, lo, hi, alpha, m, inv);
-}
-
-/* Elements a job with the L2 term takes a stretch at a time, the term then the update: the
- * stretch's gradient and weights are still in L1 when the update reads them. */
-#define L2_STRETCH 1024
-
-/* The range of a job with the L2 term: per stretch, the term into the gradient of its
- * elements in the L2 range, then the job's update. */
-static void l2_then_update(const optim_job *j, int64_t i0, int64_t i1)
-{
-    int64_t s0, s1;
-    for (s0 = i0; s0 < i1; s0 = s1) {
-        s1 = i1 - s0 <= L2_STRETCH ? i1 : s0 + L2_STRETCH;
-        l2_within((NN_T *)j->g, j->w, s0, s1, j->l2_begin, j->l2_end, j->l2_alpha, j->l2_m,
-                  j->l2_inv);
-        j->update(j, s0, s1);
-    }
+    NN_T c[NNI_STEP_CONSTS];
+    step_span s;
+    job_span(j, NN_OPT_ADAM, c, &s);
+    span_step(&s, i0, i1);
 }
 
 /* The chunks claimed in runs from both ends (nni_ends_claim): the caller's thread from the
@@ -235,8 +269,6 @@ int NNI_F(optim_step_range)(const NNI_F(optim_step) *s, int64_t off, int64_t cou
         j.l2_inv = s->l2_inv;
         j.l2_begin = s->l2_begin - off;
         j.l2_end = s->l2_end - off;
-        j.update = j.range;
-        j.range = l2_then_update;
     }
     return optim_run(&j);
 }
@@ -253,50 +285,64 @@ void NNI_F(optim_step_consts)(const NNI_F(optim_step) *s, NN_T c[NNI_STEP_CONSTS
     c[0] = j.a, c[1] = j.b, c[2] = j.c, c[3] = j.d, c[4] = j.e, c[5] = j.eps;
 }
 
+/* The step's span over its own arrays (g: s->grads), constants c. */
+static void step_span_of(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
+                         step_span *sp)
+{
+    sp->optimizer = s->cfg->optimizer;
+    sp->nesterov = s->cfg->nesterov;
+    sp->w = s->params, sp->s1 = s->state1, sp->s2 = s->state2, sp->g = s->grads;
+    sp->c = c;
+    sp->l2_alpha = s->l2_alpha, sp->l2_m = s->l2_m, sp->l2_inv = s->l2_inv;
+    sp->l2_begin = s->l2_begin, sp->l2_end = s->l2_end;
+}
+
+/* Without the L2 term the steps go straight to the optimizer's loops (called per tile row
+ * by the GEMM's tile steps: no span to build). */
+static void plain_elems(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS], NN_T *w,
+                        NN_T *s1, NN_T *s2, const NN_T *g, int64_t i0, int64_t i1)
+{
+    if (s->cfg->optimizer == NN_OPT_SGD)
+        sgd_elems(w, s1, g, i0, i1, c[0], c[1], s->cfg->nesterov, 0, 0, 0);
+    else
+        adam_elems(w, s1, s2, g, i0, i1, c[0], c[1], c[2], c[3], c[4], c[5], 0, 0, 0);
+}
+
 void NNI_F(optim_step_elems)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
                              int64_t i0, int64_t i1)
 {
-    if (s->l2_alpha != 0)
-        l2_within(s->grads, s->params, i0, i1, s->l2_begin, s->l2_end, s->l2_alpha, s->l2_m,
-                  s->l2_inv);
-    if (s->cfg->optimizer == NN_OPT_SGD)
-        sgd_elems(s->params, s->state1, s->grads, i0, i1, c[0], c[1], s->cfg->nesterov);
-    else
-        adam_elems(s->params, s->state1, s->state2, s->grads, i0, i1, c[0], c[1], c[2], c[3],
-                   c[4], c[5]);
+    step_span sp;
+    if (s->l2_alpha == 0) {
+        plain_elems(s, c, s->params, s->state1, s->state2, s->grads, i0, i1);
+        return;
+    }
+    step_span_of(s, c, &sp);
+    span_step(&sp, i0, i1);
 }
 
-/* Rows of elements stepped with their gradient from g (optim_step_rows_from, no L2 term). */
-static void rows_step(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS], int64_t e,
-                      int64_t lde, int64_t rows, int64_t cols, const NN_T *g, int64_t ldg)
-{
-    int64_t r;
-    for (r = 0; r < rows; r++, e += lde, g += ldg)
-        if (s->cfg->optimizer == NN_OPT_SGD)
-            sgd_elems(s->params + e, s->state1 ? s->state1 + e : NULL, g, 0, cols, c[0], c[1],
-                      s->cfg->nesterov);
-        else
-            adam_elems(s->params + e, s->state1 + e, s->state2 + e, g, 0, cols, c[0], c[1],
-                       c[2], c[3], c[4], c[5]);
-}
-
+/* Each run's span is its elements e .. e+cols-1 with the gradient from g: the arrays and
+ * the L2 range shifted by e, so that index 0 is the run's first element. */
 void NNI_F(optim_step_rows_from)(const NNI_F(optim_step) *s, const NN_T c[NNI_STEP_CONSTS],
                                  int64_t e, int64_t lde, int64_t rows, int64_t cols,
                                  const NN_T *g, int64_t ldg)
 {
-    enum { STRETCH = 64 }; /* the tile's gradient plus the L2 term, a stretch at a time */
-    NN_T t[STRETCH];
-    int64_t r, j0, j;
+    step_span sp, run;
+    int64_t r;
     if (s->l2_alpha == 0) {
-        rows_step(s, c, e, lde, rows, cols, g, ldg);
+        for (r = 0; r < rows; r++, e += lde, g += ldg)
+            plain_elems(s, c, s->params + e, s->state1 ? s->state1 + e : NULL,
+                        s->state2 ? s->state2 + e : NULL, g, 0, cols);
         return;
     }
-    for (r = 0; r < rows; r++, e += lde, g += ldg)
-        for (j0 = 0; j0 < cols; j0 += STRETCH) {
-            const int64_t w = cols - j0 < STRETCH ? cols - j0 : STRETCH, at = e + j0;
-            for (j = 0; j < w; j++) t[j] = g[j0 + j];
-            l2_within(t, s->params + at, 0, w, s->l2_begin - at, s->l2_end - at, s->l2_alpha,
-                      s->l2_m, s->l2_inv);
-            rows_step(s, c, at, 0, 1, w, t, 0);
-        }
+    step_span_of(s, c, &sp);
+    run = sp;
+    for (r = 0; r < rows; r++, e += lde, g += ldg) {
+        run.w = sp.w + e;
+        run.s1 = sp.s1 ? sp.s1 + e : NULL;
+        run.s2 = sp.s2 ? sp.s2 + e : NULL;
+        run.g = g;
+        run.l2_begin = sp.l2_begin - e;
+        run.l2_end = sp.l2_end - e;
+        span_step(&run, 0, cols);
+    }
 }

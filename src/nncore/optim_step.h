@@ -5,28 +5,50 @@
  * results the same bits. Typed: include after internal.h has set NN_T. No include guard on
  * purpose (each typed compilation includes it once). */
 
+/* The gradient an element steps with: NNI_GRAD_PLAIN, g[i]; NNI_GRAD_L2_INV and _DIV, with
+ * the L2 term, g[i] + (alpha w[i]) / m as NNI_F(l2_add) rounds it (times inv = 1 / m when
+ * that is exact, else divided by m), from w[i] before its update: the bits of adding the term
+ * into g first and stepping with that, without the pass that writes it. */
+#define NNI_GRAD_PLAIN(i) (g[i])
+#define NNI_GRAD_L2_INV(i) (g[i] + alpha * w[i] * inv)
+#define NNI_GRAD_L2_DIV(i) (g[i] + alpha * w[i] / m)
+
 /* v = mu v - eta g;  w += v,  or with nesterov  w += mu v - eta g.  Elements i0 .. i1-1.
  * v NULL (mu 0, the velocity not kept: optim.c): w -= eta g, the bits of w += (0 v - eta g)
  * but for a zero w's sign, with two of the five loads and stores an element. Compiled without
  * FMA contraction (CMakeLists.txt), so eta g is rounded before the subtraction as there. */
+#define NNI_SGD_LOOPS(GRAD)                                                                   \
+    do {                                                                                      \
+        int64_t i;                                                                            \
+        if (!v) {                                                                             \
+            for (i = i0; i < i1; i++) w[i] -= eta * GRAD(i);                                  \
+        } else if (nesterov) {                                                                \
+            for (i = i0; i < i1; i++) {                                                       \
+                const NN_T gi = GRAD(i);                                                      \
+                v[i] = mu * v[i] - eta * gi;                                                  \
+                w[i] += mu * v[i] - eta * gi;                                                 \
+            }                                                                                 \
+        } else {                                                                              \
+            for (i = i0; i < i1; i++) {                                                       \
+                v[i] = mu * v[i] - eta * GRAD(i);                                             \
+                w[i] += v[i];                                                                 \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
 static inline void nni_sgd_step(NN_T *restrict w, NN_T *restrict v, const NN_T *restrict g,
                                 int64_t i0, int64_t i1, NN_T mu, NN_T eta, int nesterov)
 {
-    int64_t i;
-    if (!v) {
-        for (i = i0; i < i1; i++) w[i] -= eta * g[i];
-    } else if (nesterov) {
-        for (i = i0; i < i1; i++) {
-            v[i] = mu * v[i] - eta * g[i];
-            w[i] += mu * v[i] - eta * g[i];
-        }
-    } else {
-        for (i = i0; i < i1; i++) {
-            v[i] = mu * v[i] - eta * g[i];
-            w[i] += v[i];
-        }
-    }
+    NNI_SGD_LOOPS(NNI_GRAD_PLAIN);
 }
+/* The same with the L2 term in each element's gradient (alpha > 0; inv: NNI_F(l2_inverse)). */
+static inline void nni_sgd_step_l2(NN_T *restrict w, NN_T *restrict v, const NN_T *restrict g,
+                                   int64_t i0, int64_t i1, NN_T mu, NN_T eta, int nesterov,
+                                   NN_T alpha, NN_T m, NN_T inv)
+{
+    if (inv != 0) NNI_SGD_LOOPS(NNI_GRAD_L2_INV);
+    else NNI_SGD_LOOPS(NNI_GRAD_L2_DIV);
+}
+#undef NNI_SGD_LOOPS
 
 /* lr_t = lr sqrt(1 - b2^t) / (1 - b1^t): adam's bias-corrected step at step t >= 1, in double. */
 static inline double nni_adam_lr(double lr, double beta1, double beta2, int64_t t)
@@ -35,15 +57,33 @@ static inline double nni_adam_lr(double lr, double beta1, double beta2, int64_t 
 }
 
 /* m = b1 m + c1 g;  v = b2 v + c2 g^2;  w -= step m / (sqrt(v) + eps), c = 1 - b, step = lr_t.
- * Elements i0 .. i1-1. */
-static inline void nni_adam_step(NN_T *restrict w, NN_T *restrict m, NN_T *restrict v,
+ * Elements i0 .. i1-1. (mo: the first moment, m being the L2 term's batch size.) */
+#define NNI_ADAM_LOOP(GRAD)                                                                   \
+    do {                                                                                      \
+        int64_t i;                                                                            \
+        for (i = i0; i < i1; i++) {                                                           \
+            const NN_T gi = GRAD(i);                                                          \
+            mo[i] = b1 * mo[i] + c1 * gi;                                                     \
+            v[i] = b2 * v[i] + c2 * (gi * gi);                                                \
+            w[i] -= step * mo[i] / (NN_SQRT(v[i]) + eps);                                     \
+        }                                                                                     \
+    } while (0)
+static inline void nni_adam_step(NN_T *restrict w, NN_T *restrict mo, NN_T *restrict v,
                                  const NN_T *restrict g, int64_t i0, int64_t i1, NN_T b1,
                                  NN_T c1, NN_T b2, NN_T c2, NN_T step, NN_T eps)
 {
-    int64_t i;
-    for (i = i0; i < i1; i++) {
-        m[i] = b1 * m[i] + c1 * g[i];
-        v[i] = b2 * v[i] + c2 * (g[i] * g[i]);
-        w[i] -= step * m[i] / (NN_SQRT(v[i]) + eps);
-    }
+    NNI_ADAM_LOOP(NNI_GRAD_PLAIN);
 }
+/* The same with the L2 term in each element's gradient (alpha > 0; inv: NNI_F(l2_inverse)). */
+static inline void nni_adam_step_l2(NN_T *restrict w, NN_T *restrict mo, NN_T *restrict v,
+                                    const NN_T *restrict g, int64_t i0, int64_t i1, NN_T b1,
+                                    NN_T c1, NN_T b2, NN_T c2, NN_T step, NN_T eps, NN_T alpha,
+                                    NN_T m, NN_T inv)
+{
+    if (inv != 0) NNI_ADAM_LOOP(NNI_GRAD_L2_INV);
+    else NNI_ADAM_LOOP(NNI_GRAD_L2_DIV);
+}
+#undef NNI_ADAM_LOOP
+#undef NNI_GRAD_PLAIN
+#undef NNI_GRAD_L2_INV
+#undef NNI_GRAD_L2_DIV
