@@ -50,7 +50,8 @@ typedef struct optim_job {
 
 /* The steps over elements i0 .. i1-1 (optim_step.h's arithmetic): the copy the GEMM kernel
  * set in use carries (optim_step_avx2.c: the same bits in wider vectors, and why), or this
- * baseline build's. The public updates and the training step's entry both come here.      */
+ * baseline build's; alpha != 0: each gradient with the L2 term (alpha w) / m (inv: 1 / m or
+ * 0, NNI_F(l2_inverse)). The public updates and the training step's entry both come here. */
 static void sgd_elems(NN_T *w, NN_T *v, const NN_T *g, int64_t i0, int64_t i1, NN_T mu,
                       NN_T eta, int nesterov, NN_T alpha, NN_T m, NN_T inv)
 {
