@@ -75,12 +75,7 @@ static void adam_elems(NN_T *w, NN_T *mo, NN_T *v, const NN_T *g, int64_t i0, in
 void NNI_F(l2_add)(NN_T *g, const NN_T *w, int64_t i0, int64_t i1, NN_T alpha, NN_T m,
                    NN_T inv)
 {
-    int64_t i;
-    if (inv != 0) {
-        for (i = i0; i < i1; i++) g[i] += alpha * w[i] * inv;
-    } else {
-        for (i = i0; i < i1; i++) g[i] += alpha * w[i] / m;
-    }
+    nni_l2_add(g, w, i0, i1, alpha, m, inv);
 }
 
 /* One optimizer's step of elements i0 .. i1-1 (w, s1, s2, g indexed alike) with constants c

@@ -6,12 +6,24 @@
  * purpose (each typed compilation includes it once). */
 
 /* The gradient an element steps with: NNI_GRAD_PLAIN, g[i]; NNI_GRAD_L2_INV and _DIV, with
- * the L2 term, g[i] + (alpha w[i]) / m as NNI_F(l2_add) rounds it (times inv = 1 / m when
- * that is exact, else divided by m), from w[i] before its update: the bits of adding the term
- * into g first and stepping with that, without the pass that writes it. */
+ * the L2 term, g[i] + (alpha w[i]) / m (times inv = 1 / m when that is exact, else divided by
+ * m), from w[i] before its update. The one expression of the term: nni_l2_add stores it, the
+ * _l2 steps use it in their loops, so stepping with it gives the bits of adding it first. */
 #define NNI_GRAD_PLAIN(i) (g[i])
 #define NNI_GRAD_L2_INV(i) (g[i] + alpha * w[i] * inv)
 #define NNI_GRAD_L2_DIV(i) (g[i] + alpha * w[i] / m)
+
+/* g[i] += alpha w[i] / m over i0 .. i1-1 (NNI_F(l2_add), optim.c): the gradient above, stored. */
+static inline void nni_l2_add(NN_T *restrict g, const NN_T *restrict w, int64_t i0, int64_t i1,
+                              NN_T alpha, NN_T m, NN_T inv)
+{
+    int64_t i;
+    if (inv != 0) {
+        for (i = i0; i < i1; i++) g[i] = NNI_GRAD_L2_INV(i);
+    } else {
+        for (i = i0; i < i1; i++) g[i] = NNI_GRAD_L2_DIV(i);
+    }
+}
 
 /* v = mu v - eta g;  w += v,  or with nesterov  w += mu v - eta g.  Elements i0 .. i1-1.
  * v NULL (mu 0, the velocity not kept: optim.c): w -= eta g, the bits of w += (0 v - eta g)
