@@ -15,10 +15,11 @@ needs_threads = pytest.mark.skipif(
 
 # (m, n, k) above the parallel threshold (2 MFLOP, gemm.c): narrow C; a short C split by
 # columns (W3's and W4's batch-64 products); a tall C split by rows; W4's k = 10 product; a
-# column split whose packed A (1.5 MiB in float32) is over half of a core's L2, packed once
-# and shared rather than by each thread
+# column split whose packed A (1.6 MiB in float32) is over 3/4 of a core's L2 (1 or 2 MiB),
+# packed once and shared rather than by each thread; a row split whose packed op(B) (752 KiB
+# in float64) each thread packs whole for itself on a 1 MiB L2 (gemm_parallel.c)
 SHAPES = [(4096, 10, 128), (2000, 7, 300), (64, 2048, 256), (64, 256, 784), (64, 512, 128),
-          (3000, 40, 64), (256, 2048, 10), (256, 1100, 1500)]
+          (3000, 40, 64), (256, 2048, 10), (256, 1100, 1600), (200, 100, 784)]
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ static void panel_part_range(int64_t panels, int64_t n_parts, int64_t c, int64_t
  * the other takes smaller and smaller runs from its end. Products with panels of
  * GEMM_SMALL_RUNS_MIN_PANEL_FLOPS or more claim a quarter of what is left instead.
  * The operand every run needs -- alpha op(A) for column runs, op(B) for row runs -- is packed
- * whole by each thread into its own buffer, before its first run, while it fits in half of a
+ * whole by each thread into its own buffer, before its first run, while it fits in 3/4 of a
  * core's L2 and the copies together fit the shared-packing limit (nni_gemm_shared_max: W3 on
  * 2 threads; W4's 1-2 MiB operands are shared on a 1 MiB L2, own_pack_max): reading the
  * caller's A or B, which no one writes, costs each core less than reading a buffer that the
@@ -221,15 +221,19 @@ static int gemm_parallel_blocks(const gemm_args *g, int threads)
     return NN_OK;
 }
 
-/* The largest operand each thread packs whole for itself: half of a core's L2. A copy that
- * stays in the core's L2 is read from there by every run; a larger one is read from L3 either
- * way, and packing it once, in parallel, costs each thread half the packing. W4's products
- * (A 1-2 MiB), 2 threads, Zen 5 KVM guest (1 MiB L2), three paired runs: shared instead of
- * own, each product 2-5 % faster, the training step 1.7-3.6 %. */
+/* The largest operand each thread packs whole for itself: three quarters of a core's L2 (a
+ * quarter left for the other operand's stream and C's tiles). A copy that stays in the core's
+ * L2 is read from there by every run; a larger one is read from L3 either way, and packing it
+ * once, in parallel, costs each thread half the packing. W4's products (A 1-2 MiB), 2
+ * threads, Zen 5 KVM guest (1 MiB L2), three paired runs: shared instead of own, each product
+ * 2-5 % faster, the training step 1.7-3.6 %. Half of L2 until the first layer of
+ * scikit-learn's default network on MNIST-sized data, float64 200 x 100 x 784 (op(B) 752
+ * KiB, shared by row runs), ran at 1.57x its 1-thread speed on 2 threads and at 0.93x NumPy's
+ * (Zen 4 KVM guest, 1 MiB L2); its own copies: CHANGELOG. */
 static int64_t own_pack_max(void)
 {
     const int64_t l2 = nn_cache_size(2);
-    return (l2 > 0 ? l2 : 256 << 10) / 2;
+    return (l2 > 0 ? l2 : 256 << 10) / 4 * 3;
 }
 
 /* C split by columns shares alpha op(A) (m x k), by rows op(B) (k x n): when both sides have
