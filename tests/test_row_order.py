@@ -32,13 +32,13 @@ def test_epoch_in_order_equals_epoch_on_gathered_rows(optimizer, dtype, layers):
     np.testing.assert_array_equal(ordered.params, gathered.params)
 
 
-
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_large_batches_gathered_over_threads_equal_epoch_on_gathered_rows(threads, dtype):
-    """Batches of 75 rows x 120 features (36-72 KB: the core gathers them in parts of 16
-    rows over the pool, train.c), sample weights gathered with them; the last batch short."""
-    X, y = data(n=331, k=120, classes=4, seed=4)
+    """X of 20 MiB, batches of 75 rows (375 KiB): the core gathers them in parts of 16 rows
+    over the pool (train.c); sample weights gathered with them; the last batch short."""
+    k = 5120 // np.dtype(dtype).itemsize
+    X, y = data(n=4099, k=k, classes=4, seed=4)
     X = X.astype(dtype)
     weights = np.random.default_rng(5).uniform(0.5, 2.0, len(y))
     order = np.random.default_rng(6).permutation(len(y))
@@ -46,8 +46,8 @@ def test_large_batches_gathered_over_threads_equal_epoch_on_gathered_rows(thread
     before = nnfast.get_num_threads()
     try:
         nnfast.set_num_threads(threads)
-        ordered = nnfast.MLP([120, 30, 4], "relu", seed=3, dtype=dtype).trainer(settings)
-        gathered = nnfast.MLP([120, 30, 4], "relu", seed=3, dtype=dtype).trainer(settings)
+        ordered = nnfast.MLP([k, 8, 4], "relu", seed=3, dtype=dtype).trainer(settings)
+        gathered = nnfast.MLP([k, 8, 4], "relu", seed=3, dtype=dtype).trainer(settings)
         for _ in range(2):
             a = ordered.epoch(X, y, order=order, sample_weight=weights)
             b = gathered.epoch(X[order], y[order], sample_weight=weights[order])
@@ -55,6 +55,7 @@ def test_large_batches_gathered_over_threads_equal_epoch_on_gathered_rows(thread
     finally:
         nnfast.set_num_threads(before)
     np.testing.assert_array_equal(ordered.params, gathered.params)
+
 
 def test_order_with_repeated_rows_is_a_valid_order():
     X, y = data(n=40)

@@ -3,18 +3,24 @@
 #include "internal.h"
 
 /* A batch's rows are gathered in parts of this many rows over the pool when its rows of X
- * fill at least GATHER_PARALLEL_MIN_BYTES: rows scattered over a large X come from memory a
- * few cache lines at a time, and each core keeps its own misses in flight. scikit-learn's
- * defaults (batch 200, shuffled) on MNIST-sized float64 (60000 x 784 -> 100 -> 10, 2 epochs,
- * 2 threads, Zen 4 KVM guest): the gather of 1.25 MB a step had cost 20 % of the fit (a
- * shuffled fit 0.663 s, an unshuffled one 0.531), on the calling thread alone; over both
- * cores the shuffled fit took 0.58 s against 0.63 (CHANGELOG). 32 KiB: a batch of 64 rows of
- * 128 floats, ~4 us from memory on one core, several times a loop's cost when the pool's
- * worker is awake; smaller batches are gathered on the calling thread. No prefetch of the rows
- * ahead: asking for the cache lines of the row 4 ahead (as the gather did) gave nothing on
- * one thread or two (the fit above 0.965-0.980 s without, 0.977-0.993 with, on one thread). */
+ * fill at least GATHER_PARALLEL_MIN_BYTES and X itself GATHER_PARALLEL_MIN_X_BYTES: rows
+ * scattered over a large X come from memory a few cache lines at a time, and each core keeps
+ * its own misses in flight. scikit-learn's defaults (batch 200, shuffled) on MNIST-sized
+ * float64 (60000 x 784 -> 100 -> 10, 2 epochs, 2 threads, Zen 4 KVM guest): the gather of
+ * 1.25 MB a step had cost 20 % of the fit (a shuffled fit 0.663 s, an unshuffled one 0.531),
+ * on the calling thread alone; over both cores the shuffled fit took 0.57-0.59 s against
+ * 0.63-0.64 (CHANGELOG). 32 KiB: a batch of 64 rows of 128 floats, ~4 us from memory on one
+ * core (7-8 GB/s, a scratch loop), several times a loop's cost when the pool's worker is
+ * awake. 16 MiB: an X that the caches hold is gathered in a few microseconds, and the small
+ * networks trained on such data (digits: 1347 x 64) run their products on one thread with the
+ * worker asleep, which a loop would wake every step (20-50 us in a VM): the digits fit of
+ * bench_sklearn.py gathered over the pool ran 0.075-0.084 s, 0.070-0.071 now. No prefetch of the
+ * rows ahead: asking for the cache lines of the row 4 ahead (as the gather did) gave nothing
+ * on one thread or two (the fit above 0.965-0.980 s without, 0.977-0.993 with, on one
+ * thread). */
 #define GATHER_PART_ROWS 16
 #define GATHER_PARALLEL_MIN_BYTES ((int64_t)32 * 1024)
+#define GATHER_PARALLEL_MIN_X_BYTES ((int64_t)16 << 20)
 
 struct NN_WS {
     int64_t n_layers;
@@ -41,12 +47,13 @@ static void *workspace_block(int64_t count)
 }
 
 /* One batch's rows (gather_part: rows part * GATHER_PART_ROWS ..): row r of the batch is
- * X[order[b0 + r]], with its Y row and sample weight. */
+ * X[order[r]], with its Y row and sample weight. */
 typedef struct {
     const NN_T *X, *Y;
     const double *sw;       /* per-sample weights, or NULL */
-    const int64_t *order;   /* the epoch's order, from the batch's first row */
+    const int64_t *order;   /* the epoch's order from the batch's first row on */
     int64_t m, n0, nL;      /* rows, widths of X and Y */
+    int64_t n;              /* X's rows */
     NN_T *Xb, *Yb;
     double *swb;
 } batch_gather;
@@ -72,9 +79,10 @@ static void gather_batch(const batch_gather *g)
 {
     const int64_t parts = (g->m + GATHER_PART_ROWS - 1) / GATHER_PART_ROWS;
     const int threads = nni_threads();
+    const int64_t row_bytes = g->n0 * (int64_t)sizeof(NN_T);
     int64_t c;
-    if (threads > 1 && parts > 1 &&
-        g->m * g->n0 * (int64_t)sizeof(NN_T) >= GATHER_PARALLEL_MIN_BYTES) {
+    if (threads > 1 && parts > 1 && g->m * row_bytes >= GATHER_PARALLEL_MIN_BYTES &&
+        g->n * row_bytes >= GATHER_PARALLEL_MIN_X_BYTES) {
         (void)nni_parallel_for(threads, parts, gather_part, (void *)g); /* parts cannot fail */
         return;
     }
@@ -290,6 +298,7 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
     gather.sw = ws->sw;
     gather.n0 = net->sizes[0];
     gather.nL = net->sizes[L];
+    gather.n = n;
     gather.Xb = ws->Xb;
     gather.Yb = ws->Yb;
     gather.swb = ws->swb;
