@@ -57,8 +57,7 @@ static void sgd_elems(NN_T *w, NN_T *v, const NN_T *g, int64_t i0, int64_t i1, N
 {
     const nni_sgd_step_t fn = SGD_OF(nni_gemm_kernel_get());
     if (fn) fn(w, v, g, i0, i1, mu, eta, nesterov, alpha, m, inv);
-    else if (alpha != 0) nni_sgd_step_l2(w, v, g, i0, i1, mu, eta, nesterov, alpha, m, inv);
-    else nni_sgd_step(w, v, g, i0, i1, mu, eta, nesterov);
+    else nni_sgd_step_any(w, v, g, i0, i1, mu, eta, nesterov, alpha, m, inv);
 }
 
 static void adam_elems(NN_T *w, NN_T *mo, NN_T *v, const NN_T *g, int64_t i0, int64_t i1,
@@ -67,9 +66,7 @@ static void adam_elems(NN_T *w, NN_T *mo, NN_T *v, const NN_T *g, int64_t i0, in
 {
     const nni_adam_step_t fn = ADAM_OF(nni_gemm_kernel_get());
     if (fn) fn(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps, alpha, m, inv);
-    else if (alpha != 0)
-        nni_adam_step_l2(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps, alpha, m, inv);
-    else nni_adam_step(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps);
+    else nni_adam_step_any(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps, alpha, m, inv);
 }
 
 void NNI_F(l2_add)(NN_T *g, const NN_T *w, int64_t i0, int64_t i1, NN_T alpha, NN_T m,

@@ -96,6 +96,24 @@ static inline void nni_adam_step_l2(NN_T *restrict w, NN_T *restrict mo, NN_T *r
     else NNI_ADAM_LOOP(NNI_GRAD_L2_DIV);
 }
 #undef NNI_ADAM_LOOP
+
+/* The steps with the L2 term when alpha != 0, else the plain ones: what every build's entry
+ * points run (optim_step_avx2.c, and optim.c's baseline fallback). */
+static inline void nni_sgd_step_any(NN_T *w, NN_T *v, const NN_T *g, int64_t i0, int64_t i1,
+                                    NN_T mu, NN_T eta, int nesterov, NN_T alpha, NN_T m,
+                                    NN_T inv)
+{
+    if (alpha != 0) nni_sgd_step_l2(w, v, g, i0, i1, mu, eta, nesterov, alpha, m, inv);
+    else nni_sgd_step(w, v, g, i0, i1, mu, eta, nesterov);
+}
+static inline void nni_adam_step_any(NN_T *w, NN_T *mo, NN_T *v, const NN_T *g, int64_t i0,
+                                     int64_t i1, NN_T b1, NN_T c1, NN_T b2, NN_T c2, NN_T step,
+                                     NN_T eps, NN_T alpha, NN_T m, NN_T inv)
+{
+    if (alpha != 0)
+        nni_adam_step_l2(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps, alpha, m, inv);
+    else nni_adam_step(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps);
+}
 #undef NNI_GRAD_PLAIN
 #undef NNI_GRAD_L2_INV
 #undef NNI_GRAD_L2_DIV

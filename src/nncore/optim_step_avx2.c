@@ -14,14 +14,12 @@
 void NNI_F(sgd_step_avx2)(NN_T *w, NN_T *v, const NN_T *g, int64_t i0, int64_t i1, NN_T mu,
                           NN_T eta, int nesterov, NN_T alpha, NN_T m, NN_T inv)
 {
-    if (alpha != 0) nni_sgd_step_l2(w, v, g, i0, i1, mu, eta, nesterov, alpha, m, inv);
-    else nni_sgd_step(w, v, g, i0, i1, mu, eta, nesterov);
+    nni_sgd_step_any(w, v, g, i0, i1, mu, eta, nesterov, alpha, m, inv);
 }
 
 void NNI_F(adam_step_avx2)(NN_T *w, NN_T *mo, NN_T *v, const NN_T *g, int64_t i0, int64_t i1,
                            NN_T b1, NN_T c1, NN_T b2, NN_T c2, NN_T step, NN_T eps, NN_T alpha,
                            NN_T m, NN_T inv)
 {
-    if (alpha != 0) nni_adam_step_l2(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps, alpha, m, inv);
-    else nni_adam_step(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps);
+    nni_adam_step_any(w, mo, v, g, i0, i1, b1, c1, b2, c2, step, eps, alpha, m, inv);
 }
