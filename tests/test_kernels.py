@@ -174,8 +174,9 @@ def test_kernels_agree_with_each_other(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gemm_binding_names_a_wrong_type_or_shape(dtype):
     """_core.gemm takes its path from C's item size: an operand of the other float type, a
-    C that is not 2-D, or shapes that do not chain raise ValueError naming the problem, and
-    nothing is written to C."""
+    C that is not 2-D, shapes that do not chain, an empty product, a read-only C, an operand
+    not C-contiguous or not aligned raise ValueError naming the array and the problem (an
+    object without buffer a TypeError), and nothing is written to C."""
     other = np.float64 if dtype == np.float32 else np.float32
     A, B = np.ones((3, 4), dtype), np.ones((4, 5), dtype)
     C = np.full((3, 5), 7, dtype)
@@ -191,6 +192,21 @@ def test_gemm_binding_names_a_wrong_type_or_shape(dtype):
         _core.gemm(C, A, B, bias=np.ones(4, dtype))
     with pytest.raises(ValueError, match="deriv_of must be shaped as C"):
         _core.gemm(C, A, B, deriv_of=np.ones((5, 3), dtype))
-    assert (C == 7).all()
+    with pytest.raises(ValueError, match="A: not C-contiguous"):
+        _core.gemm(C, np.ones((4, 3), dtype).T, B)
+    unaligned = np.zeros(4 * 5 * 8 + 1, np.uint8)[1:1 + 4 * 5 * A.itemsize]
+    with pytest.raises(ValueError, match="B: not aligned"):
+        _core.gemm(C, A, unaligned.view(dtype).reshape(4, 5))
+    with pytest.raises(ValueError, match="C: dtype mismatch"):
+        _core.gemm(C.astype(np.int64), A, B)
+    with pytest.raises(TypeError, match="A: "):
+        _core.gemm(C, A.tolist(), B)
+    with pytest.raises(ValueError, match="sizes must be >= 1"):
+        _core.gemm(C, np.ones((3, 0), dtype), np.ones((0, 5), dtype))
+    read_only = C.copy()
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="C: .*read-only"):
+        _core.gemm(read_only, A, B)
+    assert (C == 7).all() and (read_only == 7).all()
     _core.gemm(C, A, B, trans_a=False, trans_b=False)
     assert C.dtype == dtype and (C == 4).all()

@@ -854,26 +854,76 @@ cdef class Trainer:
 
 # ---- kernels, for nnfast.ops --------------------------------------------------------------
 
-def gemm(C, A, B, bint trans_a=False, bint trans_b=False, double alpha=1.0, double beta=0.0,
-         bias=None, int act=NN_ACT_IDENTITY, deriv_of=None, int deriv_act=NN_ACT_IDENTITY,
-         bint naive=False, bint bf16=False):
-    """C = alpha op(A) @ op(B) + beta C, then the epilogue (bias, act, derivative); float32 or
-    float64 by C's item size, the other arrays of the same type (else ValueError). bf16: the
-    products in bfloat16 (nn_gemm_bf16_f32: op(A) and op(B) rounded, float32 sums), float32
-    only."""
-    if bf16 and naive:
-        raise ValueError("bf16 and naive exclude each other")
-    if bf16 and getattr(C, "itemsize", 8) != 4:
-        raise ValueError(f"bf16 products take float32 arrays; C is "
-                         f"{getattr(C, 'dtype', type(C).__name__)}")
-    # Dispatched here rather than as a fused-type def: Cython matches every call of a fused def
-    # against its signatures, ~1.2 us more a call with keyword arguments (1 x 1 x 1 float32:
-    # 2.96 us against 1.72 positional), a quarter of a 64 x 10 x 128 product's time.
-    if getattr(C, "itemsize", 8) == 4:
-        _gemm_f32(C, A, B, trans_a, trans_b, alpha, beta, bias, act, deriv_of, deriv_act, naive,
-                  bf16)
-    else:
-        _gemm_f64(C, A, B, trans_a, trans_b, alpha, beta, bias, act, deriv_of, deriv_act, naive)
+# Up to this many multiply-adds (m n k) gemm runs with the GIL held (see GIL_FREE_WORK): the
+# product takes 3 us at most, and releasing and taking back the GIL costs ~0.05 us (float64
+# 64 x 10 x 128, just above: 3.92-3.94 us a call with the GIL held, 3.95-4.00 released).
+cdef int64_t GEMM_GIL_FREE_WORK = 1 << 16
+
+
+cdef int acquire_operand(Py_buffer *view, object array, int size, int ndim, str name,
+                         bint writable=False) except -1:
+    """Acquire array's buffer (writable if asked): C-contiguous aligned native floats of
+    `size` bytes (0: float32 or float64) with ndim dimensions, of any shape; return the item
+    size, or raise naming the array and the problem (ValueError; a read-only array's
+    BufferError, a TypeError for an object without buffer), holding nothing. Typed
+    memoryviews cost ~0.2 us each to make: a third of a 64 x 10 x 128 product's call."""
+    cdef int got
+    try:
+        PyObject_GetBuffer(array, view, PyBUF_RECORDS_RO | (PyBUF_WRITABLE if writable else 0))
+    except (BufferError, TypeError, ValueError) as e:
+        raise type(e)(f"{name}: {e}") from None
+    got = float_size(view)
+    if got == 0 or (size != 0 and got != size) or view.ndim != ndim or (
+            not PyBuffer_IsContiguous(view, b'C')) or <size_t>view.buf % got != 0:
+        PyBuffer_Release(view)
+        dtype = getattr(array, "dtype", "non-float")
+        if got == 0 and (dtype == FLOAT64 or dtype == FLOAT32):
+            problem = "not aligned to its element size"  # NumPy's format "=d" or "=f"
+        elif got == 0 or (size != 0 and got != size):
+            expected = f"float{size * 8}" if size else "float32 or float64"
+            problem = f"dtype mismatch: {expected} expected, got {dtype}"
+        elif view.ndim != ndim:
+            problem = f"{ndim} dimensions expected, got {view.ndim}"
+        elif not PyBuffer_IsContiguous(view, b'C'):
+            problem = "not C-contiguous"
+        else:
+            problem = "not aligned to its element size"
+        raise ValueError(f"{name}: {problem}")
+    return got
+
+
+cdef int gemm_views(const Py_buffer *v, int size, int64_t k, bint trans_a, bint trans_b,
+                    double alpha, double beta, int act, int deriv_act, bint naive,
+                    bint bf16) noexcept nogil:
+    """The core's product on gemm's buffers v: C, A, B, bias, deriv_of (NULL buf: none)."""
+    cdef int64_t m = v[0].shape[0], n = v[0].shape[1]
+    cdef nn_epilogue_f32 e32
+    cdef nn_epilogue_f64 e64
+    if size == 4:
+        e32.bias = <const float *>v[3].buf
+        e32.act = <nn_act>act
+        e32.deriv_of = <const float *>v[4].buf
+        e32.deriv_act = <nn_act>deriv_act
+        if naive:
+            return nn_gemm_naive_f32(<float *>v[0].buf, <const float *>v[1].buf,
+                                     <const float *>v[2].buf, m, n, k, trans_a, trans_b,
+                                     <float>alpha, <float>beta, &e32)
+        if bf16:
+            return nn_gemm_bf16_f32(<float *>v[0].buf, <const float *>v[1].buf,
+                                    <const float *>v[2].buf, m, n, k, trans_a, trans_b,
+                                    <float>alpha, <float>beta, &e32)
+        return nn_gemm_f32(<float *>v[0].buf, <const float *>v[1].buf, <const float *>v[2].buf,
+                           m, n, k, trans_a, trans_b, <float>alpha, <float>beta, &e32)
+    e64.bias = <const double *>v[3].buf
+    e64.act = <nn_act>act
+    e64.deriv_of = <const double *>v[4].buf
+    e64.deriv_act = <nn_act>deriv_act
+    if naive:
+        return nn_gemm_naive_f64(<double *>v[0].buf, <const double *>v[1].buf,
+                                 <const double *>v[2].buf, m, n, k, trans_a, trans_b, alpha,
+                                 beta, &e64)
+    return nn_gemm_f64(<double *>v[0].buf, <const double *>v[1].buf, <const double *>v[2].buf,
+                       m, n, k, trans_a, trans_b, alpha, beta, &e64)
 
 
 cdef int64_t _gemm_k(int64_t m, int64_t n, int64_t a0, int64_t a1, int64_t b0, int64_t b1,
@@ -881,6 +931,7 @@ cdef int64_t _gemm_k(int64_t m, int64_t n, int64_t a0, int64_t a1, int64_t b0, i
                      int64_t d1) except -1:
     """op(A)'s columns, k, after the shapes' checks (bias_n, d0 < 0: not given)."""
     cdef int64_t k = a0 if trans_a else a1
+    expect(m > 0 and n > 0 and k > 0, f"gemm's sizes must be >= 1, not m {m}, n {n}, k {k}")
     expect((a1 if trans_a else a0) == m, "op(A) must have as many rows as C")
     expect((b1 if trans_b else b0) == k, "op(A) columns must match op(B) rows")
     expect((b0 if trans_b else b1) == n, "op(B) must have as many columns as C")
@@ -891,51 +942,45 @@ cdef int64_t _gemm_k(int64_t m, int64_t n, int64_t a0, int64_t a1, int64_t b0, i
     return k
 
 
-cdef _gemm_f32(float[:, ::1] C, const float[:, ::1] A, const float[:, ::1] B, bint trans_a,
-               bint trans_b, float alpha, float beta, const float[::1] bias, int act,
-               const float[:, ::1] deriv_of, int deriv_act, bint naive, bint bf16):
-    cdef int64_t m = C.shape[0], n = C.shape[1], k
-    cdef nn_epilogue_f32 ep
-    k = _gemm_k(m, n, A.shape[0], A.shape[1], B.shape[0], B.shape[1], trans_a, trans_b,
-                bias.shape[0] if bias is not None else -1,
-                deriv_of.shape[0] if deriv_of is not None else -1,
-                deriv_of.shape[1] if deriv_of is not None else -1)
-    ep.bias = &bias[0] if bias is not None else NULL
-    ep.act = <nn_act>act
-    ep.deriv_of = &deriv_of[0, 0] if deriv_of is not None else NULL
-    ep.deriv_act = <nn_act>deriv_act
-    with nogil:
-        if naive:
-            check(nn_gemm_naive_f32(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b,
-                                    alpha, beta, &ep))
-        elif bf16:
-            check(nn_gemm_bf16_f32(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b,
-                                   alpha, beta, &ep))
+def gemm(C, A, B, bint trans_a=False, bint trans_b=False, double alpha=1.0, double beta=0.0,
+         bias=None, int act=NN_ACT_IDENTITY, deriv_of=None, int deriv_act=NN_ACT_IDENTITY,
+         bint naive=False, bint bf16=False):
+    """C = alpha op(A) @ op(B) + beta C, then the epilogue (bias, act, derivative); float32 or
+    float64 by C's item size, the other arrays of the same type (else ValueError). bf16: the
+    products in bfloat16 (nn_gemm_bf16_f32: op(A) and op(B) rounded, float32 sums), float32
+    only. The arrays are read through the buffer protocol (acquire_operand says why)."""
+    cdef Py_buffer views[5]  # C, A, B, bias, deriv_of
+    cdef int size, status, i
+    cdef int64_t k
+    if bf16 and naive:
+        raise ValueError("bf16 and naive exclude each other")
+    memset(views, 0, sizeof(views))  # each is released in `finally`, acquired or not
+    try:
+        size = acquire_operand(&views[0], C, 0, 2, "C", True)
+        if bf16 and size != 4:
+            raise ValueError(f"bf16 products take float32 arrays; C is {C.dtype}")
+        acquire_operand(&views[1], A, size, 2, "A")
+        acquire_operand(&views[2], B, size, 2, "B")
+        if bias is not None:
+            acquire_operand(&views[3], bias, size, 1, "bias")
+        if deriv_of is not None:
+            acquire_operand(&views[4], deriv_of, size, 2, "deriv_of")
+        k = _gemm_k(views[0].shape[0], views[0].shape[1], views[1].shape[0], views[1].shape[1],
+                    views[2].shape[0], views[2].shape[1], trans_a, trans_b,
+                    views[3].shape[0] if bias is not None else -1,
+                    views[4].shape[0] if deriv_of is not None else -1,
+                    views[4].shape[1] if deriv_of is not None else -1)
+        if <double>views[0].shape[0] * views[0].shape[1] * k <= GEMM_GIL_FREE_WORK:
+            status = gemm_views(views, size, k, trans_a, trans_b, alpha, beta, act, deriv_act,
+                                naive, bf16)
         else:
-            check(nn_gemm_f32(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b, alpha,
-                              beta, &ep))
-
-
-cdef _gemm_f64(double[:, ::1] C, const double[:, ::1] A, const double[:, ::1] B, bint trans_a,
-               bint trans_b, double alpha, double beta, const double[::1] bias, int act,
-               const double[:, ::1] deriv_of, int deriv_act, bint naive):
-    cdef int64_t m = C.shape[0], n = C.shape[1], k
-    cdef nn_epilogue_f64 ep
-    k = _gemm_k(m, n, A.shape[0], A.shape[1], B.shape[0], B.shape[1], trans_a, trans_b,
-                bias.shape[0] if bias is not None else -1,
-                deriv_of.shape[0] if deriv_of is not None else -1,
-                deriv_of.shape[1] if deriv_of is not None else -1)
-    ep.bias = &bias[0] if bias is not None else NULL
-    ep.act = <nn_act>act
-    ep.deriv_of = &deriv_of[0, 0] if deriv_of is not None else NULL
-    ep.deriv_act = <nn_act>deriv_act
-    with nogil:
-        if naive:
-            check(nn_gemm_naive_f64(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b,
-                                    alpha, beta, &ep))
-        else:
-            check(nn_gemm_f64(&C[0, 0], &A[0, 0], &B[0, 0], m, n, k, trans_a, trans_b, alpha,
-                              beta, &ep))
+            with nogil:
+                status = gemm_views(views, size, k, trans_a, trans_b, alpha, beta, act,
+                                    deriv_act, naive, bf16)
+        check(status)
+    finally:
+        for i in range(5):
+            PyBuffer_Release(&views[i])
 
 
 def activation_forward(real[:, ::1] A, const real[:, ::1] Z, int act):
