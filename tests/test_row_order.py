@@ -15,9 +15,11 @@ def data(n=203, k=6, classes=3, seed=0):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("layers", [[6, 3], [6, 40, 3], [6, 120, 90, 3]])
+@pytest.mark.parametrize("layers", [[6, 3], [6, 40, 3], [6, 120, 90, 3], [21, 40, 3]])
 def test_epoch_in_order_equals_epoch_on_gathered_rows(optimizer, dtype, layers):
-    X, y = data()
+    """Rows of 6 and 21 values: narrower than the gather's 64-byte pieces, and some whole
+    pieces with a remainder."""
+    X, y = data(k=layers[0])
     X = X.astype(dtype)
     weights = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
     order = np.random.default_rng(2).permutation(len(y))
@@ -36,8 +38,9 @@ def test_epoch_in_order_equals_epoch_on_gathered_rows(optimizer, dtype, layers):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_large_batches_gathered_over_threads_equal_epoch_on_gathered_rows(threads, dtype):
     """X of 20 MiB, batches of 75 rows (375 KiB): the core gathers them in parts of 16 rows
-    over the pool (train.c); sample weights gathered with them; the last batch short."""
-    k = 5120 // np.dtype(dtype).itemsize
+    over the pool (train.c), rows of 5128 bytes (80 of the gather's 64-byte pieces and 8
+    bytes); sample weights gathered with them; the last batch short."""
+    k = 5128 // np.dtype(dtype).itemsize
     X, y = data(n=4099, k=k, classes=4, seed=4)
     X = X.astype(dtype)
     weights = np.random.default_rng(5).uniform(0.5, 2.0, len(y))

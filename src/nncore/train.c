@@ -58,15 +58,47 @@ typedef struct {
     double *swb;
 } batch_gather;
 
+/* dst's rows 0 .. rows-1 = src's rows order[0 .. rows-1], of `bytes` each: four rows at a
+ * time, a 64-byte piece of each in turn, so the cache misses of four scattered rows are in
+ * flight together (a row's memcpy waits on its own, a few lines ahead). A scratch loop
+ * gathering one epoch of 60000 x 784 float64 in random batches of 200 on one core (Zen 4
+ * KVM guest, load < 0.3): 39-40 ms a row at a time, 26-27 ms four at a time (8 at a time
+ * the same, a sequential read 29 GB/s); the same code built for SSE2 alone, 31-33 ms. */
+static void copy_rows(char *dst, const char *src, const int64_t *order, int64_t rows,
+                      size_t bytes)
+{
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const char *s0 = src + order[r] * bytes, *s1 = src + order[r + 1] * bytes;
+        const char *s2 = src + order[r + 2] * bytes, *s3 = src + order[r + 3] * bytes;
+        char *d = dst + r * bytes;
+        size_t j = 0;
+        for (; j + 64 <= bytes; j += 64) {
+            memcpy(d + j, s0 + j, 64);
+            memcpy(d + bytes + j, s1 + j, 64);
+            memcpy(d + 2 * bytes + j, s2 + j, 64);
+            memcpy(d + 3 * bytes + j, s3 + j, 64);
+        }
+        if (j < bytes) {
+            memcpy(d + j, s0 + j, bytes - j);
+            memcpy(d + bytes + j, s1 + j, bytes - j);
+            memcpy(d + 2 * bytes + j, s2 + j, bytes - j);
+            memcpy(d + 3 * bytes + j, s3 + j, bytes - j);
+        }
+    }
+    for (; r < rows; r++) memcpy(dst + r * bytes, src + order[r] * bytes, bytes);
+}
+
 static int gather_part(void *ctx, int64_t part)
 {
     const batch_gather *g = (const batch_gather *)ctx;
     const int64_t r0 = part * GATHER_PART_ROWS;
     const int64_t r1 = r0 + GATHER_PART_ROWS < g->m ? r0 + GATHER_PART_ROWS : g->m;
     int64_t r;
+    copy_rows((char *)(g->Xb + r0 * g->n0), (const char *)g->X, g->order + r0, r1 - r0,
+              (size_t)g->n0 * sizeof(NN_T));
     for (r = r0; r < r1; r++) {
         const int64_t i = g->order[r];
-        memcpy(g->Xb + r * g->n0, g->X + i * g->n0, (size_t)g->n0 * sizeof(NN_T));
         memcpy(g->Yb + r * g->nL, g->Y + i * g->nL, (size_t)g->nL * sizeof(NN_T));
         if (g->sw) g->swb[r] = g->sw[i];
     }
