@@ -201,6 +201,8 @@ def test_gemm_binding_names_a_wrong_type_or_shape(dtype):
         _core.gemm(C.astype(np.int64), A, B)
     with pytest.raises(TypeError, match="A: "):
         _core.gemm(C, A.tolist(), B)
+    with pytest.raises(ValueError, match="B: dtype mismatch.*format 'B'"):
+        _core.gemm(C, A, memoryview(bytearray(80)))
     with pytest.raises(ValueError, match="sizes must be >= 1"):
         _core.gemm(C, np.ones((3, 0), dtype), np.ones((0, 5), dtype))
     read_only = C.copy()

@@ -864,30 +864,33 @@ cdef int acquire_operand(Py_buffer *view, object array, int size, int ndim, str 
                          bint writable=False) except -1:
     """Acquire array's buffer (writable if asked): C-contiguous aligned native floats of
     `size` bytes (0: float32 or float64) with ndim dimensions, of any shape; return the item
-    size, or raise naming the array and the problem (ValueError; a read-only array's
-    BufferError, a TypeError for an object without buffer), holding nothing. Typed
-    memoryviews cost ~0.2 us each to make: a third of a 64 x 10 x 128 product's call."""
+    size, or raise naming the array and the problem (a ValueError, NumPy's own for a read-only
+    array asked to be writable; a TypeError for an object without buffer), holding nothing.
+    Typed memoryviews cost ~0.2 us each to make: a third of a 64 x 10 x 128 product's call."""
     cdef int got
     try:
         PyObject_GetBuffer(array, view, PyBUF_RECORDS_RO | (PyBUF_WRITABLE if writable else 0))
     except (BufferError, TypeError, ValueError) as e:
         raise type(e)(f"{name}: {e}") from None
     got = float_size(view)
-    if got == 0 or (size != 0 and got != size) or view.ndim != ndim or (
-            not PyBuffer_IsContiguous(view, b'C')) or <size_t>view.buf % got != 0:
-        PyBuffer_Release(view)
-        dtype = getattr(array, "dtype", "non-float")
-        if got == 0 and (dtype == FLOAT64 or dtype == FLOAT32):
+    problem = None
+    if got == 0 or (size != 0 and got != size):
+        dtype = getattr(array, "dtype", None)
+        if got == 0 and dtype is not None and (dtype == FLOAT64 or dtype == FLOAT32):
             problem = "not aligned to its element size"  # NumPy's format "=d" or "=f"
-        elif got == 0 or (size != 0 and got != size):
+        else:
+            if dtype is None:  # a buffer that is not an ndarray: its struct format
+                dtype = "format " + repr(view.format.decode() if view.format != NULL else "B")
             expected = f"float{size * 8}" if size else "float32 or float64"
             problem = f"dtype mismatch: {expected} expected, got {dtype}"
-        elif view.ndim != ndim:
-            problem = f"{ndim} dimensions expected, got {view.ndim}"
-        elif not PyBuffer_IsContiguous(view, b'C'):
-            problem = "not C-contiguous"
-        else:
-            problem = "not aligned to its element size"
+    elif view.ndim != ndim:
+        problem = f"{ndim} dimensions expected, got {view.ndim}"
+    elif not PyBuffer_IsContiguous(view, b'C'):
+        problem = "not C-contiguous"
+    elif <size_t>view.buf % got != 0:
+        problem = "not aligned to its element size"
+    if problem is not None:
+        PyBuffer_Release(view)
         raise ValueError(f"{name}: {problem}")
     return got
 
@@ -958,7 +961,7 @@ def gemm(C, A, B, bint trans_a=False, bint trans_b=False, double alpha=1.0, doub
     try:
         size = acquire_operand(&views[0], C, 0, 2, "C", True)
         if bf16 and size != 4:
-            raise ValueError(f"bf16 products take float32 arrays; C is {C.dtype}")
+            raise ValueError(f"bf16 products take float32 arrays; C is float64")
         acquire_operand(&views[1], A, size, 2, "A")
         acquire_operand(&views[2], B, size, 2, "B")
         if bias is not None:
