@@ -2,16 +2,17 @@
  * Every buffer is allocated in workspace_create; train_epoch allocates nothing. */
 #include "internal.h"
 
-/* A batch's rows are gathered in parts of this many rows over the pool when its rows of X
- * fill at least GATHER_PARALLEL_MIN_BYTES and X itself GATHER_PARALLEL_MIN_X_BYTES: rows
- * scattered over a large X come from memory a few cache lines at a time, and each core keeps
+/* An X of GATHER_LARGE_X_BYTES or more is read from memory: its batches' rows, scattered
+ * over it, are gathered four at a time (copy_rows), and in parts of GATHER_PART_ROWS rows
+ * over the pool when a batch's rows fill at least GATHER_PARALLEL_MIN_BYTES: each core keeps
  * its own misses in flight. scikit-learn's defaults (batch 200, shuffled) on MNIST-sized
  * float64 (60000 x 784 -> 100 -> 10, 2 epochs, 2 threads, Zen 4 KVM guest): the gather of
  * 1.25 MB a step had cost 20 % of the fit (a shuffled fit 0.663 s, an unshuffled one 0.531),
  * on the calling thread alone; over both cores the shuffled fit took 0.57-0.59 s against
  * 0.63-0.64 (CHANGELOG). 32 KiB: a batch of 64 rows of 128 floats, ~4 us from memory on one
  * core (7-8 GB/s, a scratch loop), several times a loop's cost when the pool's worker is
- * awake. 16 MiB: an X that the caches hold is gathered in a few microseconds, and the small
+ * awake. 16 MiB: an X that the caches hold is gathered in a few microseconds, a row at a
+ * time (memcpy's wide moves; copy_rows's 64-byte pieces are SSE2's four), and the small
  * networks trained on such data (digits: 1347 x 64) run their products on one thread with the
  * worker asleep, which a loop would wake every step (20-50 us in a VM): the digits fit of
  * bench_sklearn.py gathered over the pool ran 0.075-0.084 s, 0.070-0.071 now. No prefetch of the
@@ -20,7 +21,7 @@
  * thread). */
 #define GATHER_PART_ROWS 16
 #define GATHER_PARALLEL_MIN_BYTES ((int64_t)32 * 1024)
-#define GATHER_PARALLEL_MIN_X_BYTES ((int64_t)16 << 20)
+#define GATHER_LARGE_X_BYTES ((int64_t)16 << 20)
 
 struct NN_WS {
     int64_t n_layers;
@@ -58,17 +59,18 @@ typedef struct {
     double *swb;
 } batch_gather;
 
-/* dst's rows 0 .. rows-1 = src's rows order[0 .. rows-1], of `bytes` each: four rows at a
- * time, a 64-byte piece of each in turn, so the cache misses of four scattered rows are in
- * flight together (a row's memcpy waits on its own, a few lines ahead). A scratch loop
+/* dst's rows 0 .. rows-1 = src's rows order[0 .. rows-1], of `bytes` each; from memory
+ * (`from_memory`), four rows at a time, a 64-byte piece of each in turn, so the cache misses
+ * of four scattered rows are in flight together (a row's memcpy waits on its own, a few
+ * lines ahead). A scratch loop
  * gathering one epoch of 60000 x 784 float64 in random batches of 200 on one core (Zen 4
  * KVM guest, load < 0.3): 39-40 ms a row at a time, 26-27 ms four at a time (8 at a time
  * the same, a sequential read 29 GB/s); the same code built for SSE2 alone, 31-33 ms. */
 static void copy_rows(char *dst, const char *src, const int64_t *order, int64_t rows,
-                      size_t bytes)
+                      size_t bytes, int from_memory)
 {
     int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
+    for (; from_memory && r + 4 <= rows; r += 4) {
         const char *s0 = src + order[r] * bytes, *s1 = src + order[r + 1] * bytes;
         const char *s2 = src + order[r + 2] * bytes, *s3 = src + order[r + 3] * bytes;
         char *d = dst + r * bytes;
@@ -95,8 +97,9 @@ static int gather_part(void *ctx, int64_t part)
     const int64_t r0 = part * GATHER_PART_ROWS;
     const int64_t r1 = r0 + GATHER_PART_ROWS < g->m ? r0 + GATHER_PART_ROWS : g->m;
     int64_t r;
+    const size_t row_bytes = (size_t)g->n0 * sizeof(NN_T);
     copy_rows((char *)(g->Xb + r0 * g->n0), (const char *)g->X, g->order + r0, r1 - r0,
-              (size_t)g->n0 * sizeof(NN_T));
+              row_bytes, (double)g->n * (double)row_bytes >= (double)GATHER_LARGE_X_BYTES);
     for (r = r0; r < r1; r++) {
         const int64_t i = g->order[r];
         memcpy(g->Yb + r * g->nL, g->Y + i * g->nL, (size_t)g->nL * sizeof(NN_T));
@@ -114,7 +117,7 @@ static void gather_batch(const batch_gather *g)
     const int64_t row_bytes = g->n0 * (int64_t)sizeof(NN_T);
     int64_t c;
     if (threads > 1 && parts > 1 && g->m * row_bytes >= GATHER_PARALLEL_MIN_BYTES &&
-        g->n * row_bytes >= GATHER_PARALLEL_MIN_X_BYTES) {
+        g->n * row_bytes >= GATHER_LARGE_X_BYTES) {
         (void)nni_parallel_for(threads, parts, gather_part, (void *)g); /* parts cannot fail */
         return;
     }
