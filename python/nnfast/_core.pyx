@@ -1,10 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """nnfast._core: the binding between Python and the C core (src/nncore/).
 
-Thin by design: each function checks shapes, takes C-contiguous typed memoryviews (float32 or
-float64, the same for every array of one call), releases the GIL, calls the core, and turns its
-status code into a Python exception. Policy (defaults, label encoding, allocation of outputs)
-lives in the Python modules above this one.
+Thin by design: each function checks shapes, takes C-contiguous arrays (float32 or float64, the
+same for every array of one call) as typed memoryviews, or through the buffer protocol where a
+call's own cost matters (gemm, a training handle's epochs, the predictions), releases the GIL
+(but for a few microseconds of work), calls the core, and turns its status code into a Python
+exception. Policy (defaults, label encoding, allocation of outputs) lives in the Python modules
+above this one.
 """
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_RECORDS_RO,
                              PyBUF_WRITABLE, PyBuffer_IsContiguous, PyBuffer_Release,
