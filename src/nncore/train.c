@@ -55,6 +55,7 @@ typedef struct {
     const int64_t *order;   /* the epoch's order from the batch's first row on */
     int64_t m, n0, nL;      /* rows, widths of X and Y */
     int64_t n;              /* X's rows */
+    int from_memory;        /* X of GATHER_LARGE_X_BYTES or more */
     NN_T *Xb, *Yb;
     double *swb;
 } batch_gather;
@@ -62,10 +63,10 @@ typedef struct {
 /* dst's rows 0 .. rows-1 = src's rows order[0 .. rows-1], of `bytes` each; from memory
  * (`from_memory`), four rows at a time, a 64-byte piece of each in turn, so the cache misses
  * of four scattered rows are in flight together (a row's memcpy waits on its own, a few
- * lines ahead). A scratch loop
- * gathering one epoch of 60000 x 784 float64 in random batches of 200 on one core (Zen 4
- * KVM guest, load < 0.3): 39-40 ms a row at a time, 26-27 ms four at a time (8 at a time
- * the same, a sequential read 29 GB/s); the same code built for SSE2 alone, 31-33 ms. */
+ * lines ahead). A scratch loop gathering one epoch of 60000 x 784 float64 in random batches
+ * of 200 on one core (Zen 4 KVM guest, load < 0.3): 39-40 ms a row at a time, 26-27 ms four
+ * at a time (8 at a time the same, a sequential read 29 GB/s); the same code built for SSE2
+ * alone, 31-33 ms. */
 static void copy_rows(char *dst, const char *src, const int64_t *order, int64_t rows,
                       size_t bytes, int from_memory)
 {
@@ -97,9 +98,8 @@ static int gather_part(void *ctx, int64_t part)
     const int64_t r0 = part * GATHER_PART_ROWS;
     const int64_t r1 = r0 + GATHER_PART_ROWS < g->m ? r0 + GATHER_PART_ROWS : g->m;
     int64_t r;
-    const size_t row_bytes = (size_t)g->n0 * sizeof(NN_T);
     copy_rows((char *)(g->Xb + r0 * g->n0), (const char *)g->X, g->order + r0, r1 - r0,
-              row_bytes, (double)g->n * (double)row_bytes >= (double)GATHER_LARGE_X_BYTES);
+              (size_t)g->n0 * sizeof(NN_T), g->from_memory);
     for (r = r0; r < r1; r++) {
         const int64_t i = g->order[r];
         memcpy(g->Yb + r * g->nL, g->Y + i * g->nL, (size_t)g->nL * sizeof(NN_T));
@@ -117,7 +117,7 @@ static void gather_batch(const batch_gather *g)
     const int64_t row_bytes = g->n0 * (int64_t)sizeof(NN_T);
     int64_t c;
     if (threads > 1 && parts > 1 && g->m * row_bytes >= GATHER_PARALLEL_MIN_BYTES &&
-        g->n * row_bytes >= GATHER_LARGE_X_BYTES) {
+        g->from_memory) {
         (void)nni_parallel_for(threads, parts, gather_part, (void *)g); /* parts cannot fail */
         return;
     }
@@ -334,6 +334,7 @@ static int run_epoch(NN_T *params, double *epoch_loss, NN_WS *ws, const nn_net *
     gather.n0 = net->sizes[0];
     gather.nL = net->sizes[L];
     gather.n = n;
+    gather.from_memory = n * gather.n0 * (int64_t)sizeof(NN_T) >= GATHER_LARGE_X_BYTES;
     gather.Xb = ws->Xb;
     gather.Yb = ws->Yb;
     gather.swb = ws->swb;
