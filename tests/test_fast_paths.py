@@ -427,12 +427,15 @@ def test_the_binding_trainer_refuses_arrays_it_cannot_train_on():
     Y = np.eye(2)[[0, 1, 1, 0, 1]]
     trainer.epoch(X, Y)
     core, params = trainer._core, trainer.params
+    unaligned = np.zeros(X.nbytes + 1, np.uint8)[1:].view(X.dtype).reshape(X.shape)
+    unaligned[:] = X  # one byte into its buffer: the core reads aligned arrays only
     for args, message in (
             ((params, X[:, :2].copy(), Y), r"X must be a C-contiguous float64 array of shape "
                                            r"\(5, 3\)"),
             ((params, X[:4].copy(), Y[:4]), r"X must be .* of shape \(5, 3\)"),
             ((params, np.asfortranarray(X), Y), "X must be a C-contiguous"),
             ((params, X.astype(np.float32), Y), "X must be a C-contiguous float64"),
+            ((params, unaligned, Y), "X must be a C-contiguous float64"),
             ((params, X, Y[:, :1].copy()), r"Y must be .* of shape \(5, 2\)"),
             ((params[:-1], X, Y), r"params must be .* of shape \(26,\)")):
         with pytest.raises(ValueError, match=message):

@@ -642,12 +642,12 @@ def loss_gradient(const real[::1] params, Net net, const real[:, ::1] X, const r
 
 cdef int acquire_floats(Py_buffer *view, object array, int size, int64_t n0, int64_t n1,
                         str name, bint writable=False) except -1:
-    """Acquire array's buffer (writable if asked): C-contiguous floats of `size` bytes
+    """Acquire array's buffer (writable if asked): C-contiguous aligned floats of `size` bytes
     (8: float64, 4: float32) of shape (n0,), or (n0, n1) when n1 >= 0; else raise a
-    ValueError naming it (a BufferError for a read-only array), holding nothing."""
+    ValueError naming it (NumPy's own for a read-only array), holding nothing."""
     PyObject_GetBuffer(array, view, PyBUF_RECORDS_RO | (PyBUF_WRITABLE if writable else 0))
-    if (float_size(view) != size or view.ndim != (1 if n1 < 0 else 2) or view.shape[0] != n0
-            or (n1 >= 0 and view.shape[1] != n1) or not PyBuffer_IsContiguous(view, b'C')):
+    if (float_buffer_problem(view, array, size, 1 if n1 < 0 else 2) is not None
+            or view.shape[0] != n0 or (n1 >= 0 and view.shape[1] != n1)):
         PyBuffer_Release(view)
         shape = f"({n0},)" if n1 < 0 else f"({n0}, {n1})"
         raise ValueError(f"{name} must be a C-contiguous float{size * 8} array of shape {shape}")
@@ -862,39 +862,43 @@ cdef class Trainer:
 cdef int64_t GEMM_GIL_FREE_WORK = 1 << 16
 
 
+cdef str float_buffer_problem(const Py_buffer *view, object array, int size, int ndim):
+    """None when view (array's buffer) holds C-contiguous aligned native floats of `size`
+    bytes (0: float32 or float64) with ndim dimensions; else what is wrong with it."""
+    cdef int got = float_size(view)
+    if got == 0 or (size != 0 and got != size):
+        dtype = getattr(array, "dtype", None)
+        if got == 0 and dtype is not None and (dtype == FLOAT64 or dtype == FLOAT32):
+            return "not aligned to its element size"  # NumPy's format "=d" or "=f"
+        if dtype is None:  # a buffer that is not an ndarray: its struct format
+            dtype = "format " + repr(view.format.decode() if view.format != NULL else "B")
+        expected = f"float{size * 8}" if size else "float32 or float64"
+        return f"dtype mismatch: {expected} expected, got {dtype}"
+    if view.ndim != ndim:
+        return f"{ndim} dimensions expected, got {view.ndim}"
+    if not PyBuffer_IsContiguous(view, b'C'):
+        return "not C-contiguous"
+    if <size_t>view.buf % got != 0:
+        return "not aligned to its element size"
+    return None
+
+
 cdef int acquire_operand(Py_buffer *view, object array, int size, int ndim, str name,
                          bint writable=False) except -1:
-    """Acquire array's buffer (writable if asked): C-contiguous aligned native floats of
-    `size` bytes (0: float32 or float64) with ndim dimensions, of any shape; return the item
-    size, or raise naming the array and the problem (a ValueError, NumPy's own for a read-only
-    array asked to be writable; a TypeError for an object without buffer), holding nothing.
-    Typed memoryviews cost ~0.2 us each to make: a third of a 64 x 10 x 128 product's call."""
-    cdef int got
+    """Acquire array's buffer (writable if asked) when it passes float_buffer_problem and
+    return its item size; else raise naming the array and the problem (a ValueError, NumPy's
+    own for a read-only array asked to be writable; a TypeError for an object without
+    buffer), holding nothing. Typed memoryviews cost ~0.2 us each to make: a third of a
+    64 x 10 x 128 product's call."""
     try:
         PyObject_GetBuffer(array, view, PyBUF_RECORDS_RO | (PyBUF_WRITABLE if writable else 0))
     except (BufferError, TypeError, ValueError) as e:
         raise type(e)(f"{name}: {e}") from None
-    got = float_size(view)
-    problem = None
-    if got == 0 or (size != 0 and got != size):
-        dtype = getattr(array, "dtype", None)
-        if got == 0 and dtype is not None and (dtype == FLOAT64 or dtype == FLOAT32):
-            problem = "not aligned to its element size"  # NumPy's format "=d" or "=f"
-        else:
-            if dtype is None:  # a buffer that is not an ndarray: its struct format
-                dtype = "format " + repr(view.format.decode() if view.format != NULL else "B")
-            expected = f"float{size * 8}" if size else "float32 or float64"
-            problem = f"dtype mismatch: {expected} expected, got {dtype}"
-    elif view.ndim != ndim:
-        problem = f"{ndim} dimensions expected, got {view.ndim}"
-    elif not PyBuffer_IsContiguous(view, b'C'):
-        problem = "not C-contiguous"
-    elif <size_t>view.buf % got != 0:
-        problem = "not aligned to its element size"
+    problem = float_buffer_problem(view, array, size, ndim)
     if problem is not None:
         PyBuffer_Release(view)
         raise ValueError(f"{name}: {problem}")
-    return got
+    return float_size(view)
 
 
 cdef int gemm_views(const Py_buffer *v, int size, int64_t k, bint trans_a, bint trans_b,
