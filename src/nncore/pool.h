@@ -68,5 +68,10 @@ int nni_thread_index(void);
  * or 0 when every unit is taken.                                                            */
 void nni_ends_init(int64_t *ends, int64_t n);
 int nni_ends_claim(int64_t *ends, int from_back, int64_t divisor, int64_t *lo, int64_t *hi);
+/* nni_ends_claim with the run's end that faces the other threads' moved out to a multiple of
+ * align (not past the units the others took): runs after a thread's first keep whole groups of
+ * units together (gemm_parallel.c: a panel's tiles). align 1 is nni_ends_claim.             */
+int nni_ends_claim_aligned(int64_t *ends, int from_back, int64_t divisor, int64_t align,
+                           int64_t *lo, int64_t *hi);
 
 #endif /* NNCORE_POOL_H */

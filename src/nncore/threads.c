@@ -136,20 +136,34 @@ static int cas64(int64_t *x, int64_t *expected, int64_t desired)
 
 void nni_ends_init(int64_t *ends, int64_t n) { *ends = (int64_t)((uint64_t)n << 32); }
 
-int nni_ends_claim(int64_t *ends, int from_back, int64_t divisor, int64_t *lo, int64_t *hi)
+int nni_ends_claim_aligned(int64_t *ends, int from_back, int64_t divisor, int64_t align,
+                           int64_t *lo, int64_t *hi)
 {
     int64_t w = ENDS_LOAD(ends);
     for (;;) {
-        const uint64_t l = (uint64_t)w & 0xffffffffu, h = (uint64_t)w >> 32;
-        uint64_t take;
+        const uint64_t l = (uint64_t)w & 0xffffffffu, h = (uint64_t)w >> 32, a = (uint64_t)align;
+        uint64_t take = 0, cut;
         if (l >= h) return 0;
         take = (h - l + (uint64_t)divisor - 1) / (uint64_t)divisor;
-        if (cas64(ends, &w, from_back ? (int64_t)(((h - take) << 32) | l) : w + (int64_t)take)) {
-            *lo = (int64_t)(from_back ? h - take : l);
-            *hi = *lo + (int64_t)take;
+        /* the run's inner end moved out to a multiple of align, not past the other end */
+        if (from_back) {
+            cut = (h - take) / a * a;
+            cut = cut < l ? l : cut;
+        } else {
+            cut = (l + take + a - 1) / a * a;
+            cut = cut > h ? h : cut;
+        }
+        if (cas64(ends, &w, from_back ? (int64_t)((cut << 32) | l) : (int64_t)((h << 32) | cut))) {
+            *lo = (int64_t)(from_back ? cut : l);
+            *hi = (int64_t)(from_back ? h : cut);
             return 1;
         }
     }
+}
+
+int nni_ends_claim(int64_t *ends, int from_back, int64_t divisor, int64_t *lo, int64_t *hi)
+{
+    return nni_ends_claim_aligned(ends, from_back, divisor, 1, lo, hi);
 }
 
 /* Run every part on the calling thread, in order; the first failing status. */

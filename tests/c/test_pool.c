@@ -4,8 +4,9 @@
  * - nni_pool_wake_ahead: it wakes a worker asleep in the pool, the worker spins for a bounded
  *   time and sleeps again when no loop comes, the loop that follows a wake (the empty job it
  *   left open, closed and rewritten) runs every part once, and a one-thread wake does nothing;
- * - the runs the threads of a split product claim from both ends (nni_ends_claim): every unit
- *   once, each run its share of what is left.
+ * - the runs the threads of a split product claim from both ends (nni_ends_claim, and
+ *   nni_ends_claim_aligned): every unit once, each run its share of what is left, its inner
+ *   end on a multiple of the alignment asked.
  *
  * Run: ./build/test_pool (exit status 0 when every check passes); tests/test_c_core.py.
  */
@@ -145,10 +146,11 @@ static void test_wake_ahead(void)
 }
 #endif
 
-/* The runs of a parallel product (threads.c, nni_ends_claim): a front and a back claimer, in
- * turn or one after the other, take every unit once, in runs of ceil(left / divisor), the
- * front's from 0 upwards, the back's from n downwards. */
-static void check_ends(int64_t n, int64_t divisor, int pattern)
+/* The runs of a parallel product (threads.c, nni_ends_claim_aligned): a front and a back
+ * claimer, in turn or one after the other, take every unit once, in runs of ceil(left /
+ * divisor) whose inner end is moved out to a multiple of align (not past the other end), the
+ * front's from 0 upwards, the back's from n downwards. align 1 is nni_ends_claim's runs. */
+static void check_ends(int64_t n, int64_t divisor, int64_t align, int pattern)
 {
     static int taken[1000];
     int64_t ends, lo, hi, front = 0, back = n, i, step = 0;
@@ -157,12 +159,23 @@ static void check_ends(int64_t n, int64_t divisor, int pattern)
     for (;;) {
         /* pattern 0: alternate; 1: the front claims until none is left; 2: the back */
         const int from_back = pattern == 0 ? (int)(step & 1) : pattern == 2;
-        const int64_t left = back - front;
-        if (!nni_ends_claim(&ends, from_back, divisor, &lo, &hi)) break;
-        CHECK(hi - lo == (left + divisor - 1) / divisor,
-              "ends %lld / %lld: a run of %lld of %lld left", (long long)n, (long long)divisor,
-              (long long)(hi - lo), (long long)left);
+        const int64_t take = (back - front + divisor - 1) / divisor;
+        int64_t inner, x, multiples = 0;
+        if (align == 1 ? !nni_ends_claim(&ends, from_back, divisor, &lo, &hi)
+                       : !nni_ends_claim_aligned(&ends, from_back, divisor, align, &lo, &hi))
+            break;
         CHECK(from_back ? hi == back : lo == front, "ends: a run not at its end");
+        CHECK(hi - lo >= take, "ends %lld / %lld: a run of %lld of %lld left", (long long)n,
+              (long long)divisor, (long long)(hi - lo), (long long)(back - front));
+        /* the inner end: the other end, or a multiple of align, and none passed on the way */
+        inner = from_back ? lo : hi;
+        for (x = from_back ? lo + 1 : hi - 1; x != (from_back ? hi - take + 1 : lo + take - 1);
+             x += from_back ? 1 : -1)
+            multiples += x % align == 0;
+        CHECK((inner == (from_back ? front : back) || inner % align == 0) && multiples == 0,
+              "ends %lld / %lld, align %lld: run [%lld, %lld) of [%lld, %lld)", (long long)n,
+              (long long)divisor, (long long)align, (long long)lo, (long long)hi,
+              (long long)front, (long long)back);
         for (i = lo; i < hi; i++) taken[i]++;
         if (from_back) back = lo;
         else front = hi;
@@ -177,13 +190,15 @@ static void check_ends(int64_t n, int64_t divisor, int pattern)
 
 static void test_ends(void)
 {
-    static const int64_t sizes[] = {1, 2, 3, 6, 7, 98, 999};
-    int s, d, pattern;
+    static const int64_t sizes[] = {1, 2, 3, 6, 7, 43, 98, 999};
+    static const int64_t aligns[] = {1, 3, 8};
+    int s, d, a, pattern;
     for (s = 0; s < (int)(sizeof sizes / sizeof sizes[0]); s++)
         for (d = 1; d <= 4; d++)
-            for (pattern = 0; pattern < 3; pattern++) check_ends(sizes[s], d, pattern);
+            for (a = 0; a < 3; a++)
+                for (pattern = 0; pattern < 3; pattern++)
+                    check_ends(sizes[s], d, aligns[a], pattern);
 }
-
 
 int main(void)
 {
