@@ -48,9 +48,11 @@
  * C^T = op(B)^T op(A)^T: n becomes the MR side and the tiles are written to C transposed.
  *
  * Threads: C is split into ranges of whole NR-column panels (or, when C has few of them, whole
- * MR-row panels); the operand every range needs (A for column ranges, B for row ranges) is
- * packed once, in parallel, and shared. Parts are claimed dynamically (threads.c), so a thread
- * whose core is taken by another process leaves its parts to the others.
+ * MR-row panels), cut inside a panel on a tile boundary where the panels are too few to halve
+ * evenly (gemm_units); the operand every range needs (A for column ranges, B for row ranges)
+ * is packed whole by each thread or once, in parallel, and shared. Parts are claimed
+ * dynamically (threads.c), so a thread whose core is taken by another process leaves its
+ * parts to the others.
  *
  * A short C (at most KSPLIT_MAX_M rows) from k in two blocks or more is summed in two halves
  * of k, added at the end (gemm_k_split): on two threads each reads half of A's columns and of

@@ -27,10 +27,10 @@ static void panel_part_range(int64_t panels, int64_t n_parts, int64_t c, int64_t
  * panels are few, of a panel's tiles (gemm_units), so every run starts on a tile boundary and
  * the tile grid is the serial one. The runs are claimed from both ends (nni_ends_claim):
  * the caller's thread from the front, the others from the back, each run half of what is
- * left on 2 threads: when the threads keep pace, each computes the
- * same half of C call after call and finds its half of the other operand and of C in its
- * own L2; when one falls behind (a worker still waking, a core taken by another process)
- * the other takes smaller and smaller runs from its end. Products with panels of
+ * left on 2 threads: when the threads keep pace, each computes the same half of C call after
+ * call and finds its half of the other operand and of C in its own L2; when one falls
+ * behind (a worker still waking, a core taken by another process) the other takes smaller
+ * and smaller runs from its end. Products with panels of
  * GEMM_SMALL_RUNS_MIN_PANEL_FLOPS or more claim a quarter of what is left instead.
  * The operand every run needs -- alpha op(A) for column runs, op(B) for row runs -- is packed
  * whole by each thread into its own buffer, before its first run, while it fits in 3/4 of a
@@ -54,8 +54,8 @@ typedef struct {
     int64_t divisor; /* each run 1/divisor of the units left (GEMM_SMALL_RUNS_MIN_PANEL_FLOPS) */
     int64_t panels;  /* C's panels: of columns (by_cols) or of rows                        */
     int64_t tiles;   /* C's tiles across a panel: its rows' (by_cols) or its columns'       */
-    int64_t groups;  /* units a panel (gemm_units: 1, or up to tiles); the last panel's:    */
-    int64_t last;    /* fewer when it is narrower than the others                           */
+    int64_t groups;  /* units a panel: 1, or up to tiles (gemm_units)                       */
+    int64_t last;    /* units of the last panel: fewer when it is narrower than the others  */
 } gemm_split;
 
 /* Part c of packing the shared operand once: a range of its panels, every k block. The block

@@ -142,7 +142,7 @@ int nni_ends_claim_aligned(int64_t *ends, int from_back, int64_t divisor, int64_
     int64_t w = ENDS_LOAD(ends);
     for (;;) {
         const uint64_t l = (uint64_t)w & 0xffffffffu, h = (uint64_t)w >> 32, a = (uint64_t)align;
-        uint64_t take = 0, cut;
+        uint64_t take, cut;
         if (l >= h) return 0;
         take = (h - l + (uint64_t)divisor - 1) / (uint64_t)divisor;
         /* the run's inner end moved out to a multiple of align, not past the other end */
