@@ -9,10 +9,11 @@
  *   loop    a 2-part parallel loop's overhead beyond its parts' own 2 us (mean of 20,000), us
  *   read    one thread reading SIZE bytes (a float every 64 bytes) that it wrote itself (own)
  *           or that the other thread just wrote (other), us
- *   write   one thread writing SIZE bytes (every float) that it alone touched (own), that the
- *           other thread read after this one wrote them (shared: both hold the lines, so
- *           each store must invalidate the other's copy), or that the other thread wrote
- *           (modified), us
+ *   write   one thread writing SIZE bytes (every float, in the vector stores a fill loop
+ *           compiles to, as the kernels and the optimizer step store) that it alone touched
+ *           (own), that the other thread read after this one wrote them (shared: both hold
+ *           the lines, so each store must invalidate the other's copy), or that the other
+ *           thread wrote (modified), us
  * Every part spins 2 us first, so both threads take part in every loop; the times are each
  * part's own, read from the thread that ran it, means of 2,000 loops. Built with the C tests
  * (cmake -DNNFAST_C_TESTS=ON); needs 2 threads (nn_set_num_threads(2) is called). */
@@ -110,12 +111,15 @@ static int other_touch_part(void *ctx, int64_t p)
 static int write_part(void *ctx, int64_t p)
 {
     job *j = (job *)ctx;
+    float *restrict buf = j->buf[0];
+    const int64_t n = j->n;
+    const float v = (float)j->timed[p]; /* a value of this call's: the stores stay */
     double t;
     int64_t i;
     spin(2);
     if (nni_thread_index() != j->writer[0]) return NN_OK;
     t = nn_seconds();
-    for (i = 0; i < j->n; i++) j->buf[0][i] = 2.0f * (float)i;
+    for (i = 0; i < n; i++) buf[i] = v;
     t = nn_seconds() - t;
     j->seconds[p] += t, j->timed[p]++;
     return NN_OK;
