@@ -13,7 +13,8 @@
  *           compiles to, as the kernels and the optimizer step store) that it alone touched
  *           (own), that the other thread read after this one wrote them (shared: both hold
  *           the lines, so each store must invalidate the other's copy), or that the other
- *           thread wrote (modified), us
+ *           thread wrote (modified), us; and the other thread writing the lines it read
+ *           after this one wrote them (reader: both hold them, the reader stores), us
  * Every part spins 2 us first, so both threads take part in every loop; the times are each
  * part's own, read from the thread that ran it, means of 2,000 loops. Built with the C tests
  * (cmake -DNNFAST_C_TESTS=ON); needs 2 threads (nn_set_num_threads(2) is called). */
@@ -44,7 +45,8 @@ typedef struct {
     float *buf[2];     /* read: one buffer per part; write: buf[0] only                     */
     int writer[2];     /* the thread that last wrote buf[p]                                 */
     int64_t n;         /* floats in each                                                    */
-    int mode;          /* read: 0 own, 1 other; write: 0 own, 1 shared, 2 modified          */
+    int mode;          /* read: 0 own, 1 other; write: 0 own, 1 shared, 2 modified, 3 shared
+                        * and written by the reader                                        */
     double seconds[2]; /* the timed parts' sums, by part (a part runs on one thread at once) */
     int64_t timed[2];
     volatile float sink[2];
@@ -91,7 +93,8 @@ static int prepare_part(void *ctx, int64_t p)
     return NN_OK;
 }
 
-/* The other thread reads W's lines (shared) or writes them (modified), or leaves them (own). */
+/* The other thread reads W's lines (shared, both modes) or writes them (modified), or leaves
+ * them (own). */
 static int other_touch_part(void *ctx, int64_t p)
 {
     job *j = (job *)ctx;
@@ -99,7 +102,7 @@ static int other_touch_part(void *ctx, int64_t p)
     float s = 0;
     spin(2);
     if (nni_thread_index() == j->writer[0]) return NN_OK;
-    if (j->mode == 1)
+    if (j->mode == 1 || j->mode == 3)
         for (i = 0; i < j->n; i += 16) s += j->buf[0][i];
     else if (j->mode == 2)
         for (i = 0; i < j->n; i += 16) j->buf[0][i] = 1.0f;
@@ -107,7 +110,7 @@ static int other_touch_part(void *ctx, int64_t p)
     return NN_OK;
 }
 
-/* W writes every float of buffer 0, timed. */
+/* W (mode 3: the other thread, which read W's lines) writes every float of buffer 0, timed. */
 static int write_part(void *ctx, int64_t p)
 {
     job *j = (job *)ctx;
@@ -117,7 +120,7 @@ static int write_part(void *ctx, int64_t p)
     double t;
     int64_t i;
     spin(2);
-    if (nni_thread_index() != j->writer[0]) return NN_OK;
+    if ((nni_thread_index() == j->writer[0]) != (j->mode != 3)) return NN_OK;
     t = nn_seconds();
     for (i = 0; i < n; i++) buf[i] = v;
     t = nn_seconds() - t;
@@ -156,8 +159,8 @@ int main(int argc, char **argv)
     const int rounds = argc > 1 ? atoi(argv[1]) : 5;
     int r, s, mode, i;
     nn_set_num_threads(2);
-    printf("rt ns, loop us | read: size, own and other us | write: size, own, shared and "
-           "modified us\n");
+    printf("rt ns, loop us | read: size, own and other us | write: size, own, shared, "
+           "modified and reader us\n");
     for (r = 0; r < rounds; r++) {
         double rt = 0, t0, loop;
         nn_measure_core_round_trip(&rt, 0, 1, 20000);
@@ -187,7 +190,7 @@ int main(int argc, char **argv)
             j.buf[0] = zeroed(sizes[s]);
             if (!j.buf[0]) return 1;
             printf(" %3lldK", (long long)(sizes[s] >> 10));
-            for (mode = 0; mode < 3; mode++) {
+            for (mode = 0; mode < 4; mode++) {
                 printf(" %5.2f", timed_us(&j, mode, prepare_part, other_touch_part, write_part));
             }
             nni_block_free(j.buf[0]);
