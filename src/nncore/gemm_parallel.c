@@ -56,6 +56,7 @@ typedef struct {
     int64_t tiles;   /* C's tiles across a panel: its rows' (by_cols) or its columns'       */
     int64_t groups;  /* units a panel: 1, or up to tiles (gemm_units)                       */
     int64_t last;    /* units of the last panel: fewer when it is narrower than the others  */
+    int64_t units;   /* all of them: (panels - 1) groups + last                             */
 } gemm_split;
 
 /* Part c of packing the shared operand once: a range of its panels, every k block. The block
@@ -112,7 +113,7 @@ static int compute_panels(const gemm_split *s, const NN_T *all, int64_t p0, int6
  * cut by the run's ends as the tiles across it that the run's units hold. */
 static int compute_units(const gemm_split *s, const NN_T *all, int64_t u0, int64_t u1)
 {
-    const int64_t units = (s->panels - 1) * s->groups + s->last;
+    const int64_t units = s->units;
     int st = NN_OK, cs;
     while (u0 < u1) {
         const int64_t p = min64(u0 / s->groups, s->panels - 1), first = p * s->groups;
@@ -294,7 +295,8 @@ static void gemm_units(gemm_split *s, int64_t col_panels, int64_t row_panels)
                     : 1;
     s->last = (s->groups * last_width + r / 2) / r;
     if (s->last < 1) s->last = 1;
-    nni_ends_init(&s->ends, (s->panels - 1) * s->groups + s->last);
+    s->units = (s->panels - 1) * s->groups + s->last;
+    nni_ends_init(&s->ends, s->units);
 }
 
 /* C split by columns shares alpha op(A) (m x k), by rows op(B) (k x n): when both sides have
