@@ -29,6 +29,7 @@
 #endif
 #include "internal.h"
 #include "nncore.h"
+#include "bench_values.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,19 +49,12 @@ typedef struct {
     int bf16;        /* kernel "bf16": nn_gemm_bf16_f32 on the default kernel */
 } config;
 
-static int by_value(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* an operand of count elements of `size` bytes, on huge pages when offered, `offset` bytes past
  * the start of the allocation (*base, for free) */
 static void *operand(long count, int size, unsigned seed, int offset, void **base)
 {
     const size_t bytes = (size_t)count * (size_t)size + (size_t)offset;
     unsigned char *p = NULL;
-    long i;
 #if defined(_WIN32)
     p = (unsigned char *)malloc(bytes);
 #else
@@ -73,11 +67,7 @@ static void *operand(long count, int size, unsigned seed, int offset, void **bas
 #endif
     *base = p;
     p += offset;
-    for (i = 0; i < count; i++) {
-        const double v = (double)((i * 2654435761u + seed) % 1000) / 1000.0 - 0.5;
-        if (size == 4) ((float *)p)[i] = (float)v;
-        else ((double *)p)[i] = v;
-    }
+    fill_values(p, count, size, seed);
     return p;
 }
 

@@ -19,6 +19,7 @@
  * with the C tests (cmake -DNNFAST_C_TESTS=ON). */
 #include "internal.h"
 #include "nncore.h"
+#include "bench_values.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,23 +28,11 @@
 #define MAX_ROUNDS 101
 #define ROUND_SECONDS 0.02
 
-static int by_value(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* count values in [-0.5, 0.5), 64-byte aligned (as the packing buffers are) */
 static void *filled(int64_t count, int elem_bytes, unsigned seed)
 {
     void *p = nni_block_alloc(count * elem_bytes);
-    int64_t i;
-    if (!p) return NULL;
-    for (i = 0; i < count; i++) {
-        const double v = (double)((i * 2654435761u + seed) % 1000) / 1000.0 - 0.5;
-        if (elem_bytes == 4) ((float *)p)[i] = (float)v;
-        else ((double *)p)[i] = v;
-    }
+    if (p) fill_values(p, count, elem_bytes, seed);
     return p;
 }
 
