@@ -6,7 +6,8 @@
  *
  *   ./build/bench_gemm_configs [-d] M N K TRANS_A TRANS_B ROUNDS CONFIG...
  *   CONFIG = order:mc:kc:nc:threads[:kernel[:nobpack]]
- *            order -1 (the machine's), 0 (B's panel in L1) or 1 (A's panel in L1);
+ *            order -1 (the machine's), 0 (B's panel in L1), 1 (A's panel in L1) or 2 (B
+ *            streamed through one panel where gemm.c's b_stream can, else 1);
  *            mc, kc, nc 0 = the machine's; kernel a NNFAST_GEMM_KERNEL name (avx512,
  *            avx512_12x32, ...), the default kernel when not given or `default`, or bf16:
  *            the default kernel's products in bfloat16 (nn_gemm_bf16_f32; float only);

@@ -414,7 +414,10 @@ static int64_t g_blocking_override[3] = {0, 0, 0};
 
 static int g_loop_order_override = -1;
 
-void nni_gemm_loop_order_set(int a_in_l1) { g_loop_order_override = a_in_l1 < 0 ? -1 : !!a_in_l1; }
+void nni_gemm_loop_order_set(int order)
+{
+    g_loop_order_override = order < 0 ? -1 : order > 2 ? 2 : order;
+}
 
 void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc)
 {
@@ -532,6 +535,34 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  *   float64 2048^3                         1.029 (0.99-1.05) / 0.975 (0.97-1.01) */
 #define B_WIDE_MAX_BYTES ((int64_t)8 << 20)
 
+/* Whether a product the A-in-L1 order would run, whose B (k, n; b_bytes) its first row
+ * panel's kernels pack as they read it, takes the other order with B streamed through one
+ * panel instead (gemm.c's b_stream): all of C's rows in one block, A's block of them (a_bytes,
+ * packed) in L2, and each of B's panels packed into the same place by the first row panel's
+ * tile, read by the column's other tiles, then left. A B that stays in L2 keeps the A-in-L1
+ * order: its packing reads from L2 either way.
+ * In the A-in-L1 order the first row panel packs the whole block of B (2048 columns of
+ * 256 doubles: 4 MiB) in a burst of tiles whose source rows come from memory, 16 KiB apart
+ * where no prefetcher follows them, and whose packed lines are written where the block was
+ * read last: each such tile took ~3.3x a plain one (perf: 8.9 % of float64 256 x 2048 x
+ * 2048 for 1/32 of the tiles; a scratch loop: 2.6-3.0x with B from memory, 1.2-1.3x from
+ * L2). Streamed, a column of 32 tiles has one packing tile, its source rows asked for into
+ * L2 over the column before (gemm_macro_kernel) and its panel written where the last one was
+ * read (perf: 5.1 %). Zen 4 EPYC KVM guest (32 KiB L1, 1 MiB L2), bench_gemm_configs -o 16,
+ * 15 rounds, streamed against the A-in-L1 order (`-1:0:0:0:T` against `1:0:0:0:T`), medians
+ * of the per-round speed ratios (quartiles), 1 thread / 2 threads:
+ *   float64 256 x 2048 x 2048 (W4 X@W)     1.048 (1.02-1.10) / 1.038 (1.02-1.05)
+ *   float64 256 x 2048 x 1024              1.044 (1.01-1.07) / 1.049 (1.04-1.07)
+ *   float32 256 x 2048 x 2048              1.058 (1.05-1.08) / 1.040 (1.00-1.05)
+ *   float32 256 x 2048 x 1024              1.052 (1.02-1.08) / 1.026 (0.98-1.07)
+ * Not measured on the Xeons (2 MiB L2: C's rows up to 512 at float kc 512 take it there). */
+int nni_gemm_b_stream_applies(int64_t a_bytes, int64_t b_bytes)
+{
+    const int64_t l2 = nn_cache_size(2) > 0 ? nn_cache_size(2) : 256 << 10;
+    if (g_loop_order_override >= 0) return g_loop_order_override == 2;
+    return a_bytes <= l2 / 2 && b_bytes > l2;
+}
+
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
                            int64_t c_bytes, int wide_b)
 {
@@ -575,7 +606,7 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
     int a_in_l1 = c_row_bytes >= 128 &&
                   (k >= A_IN_L1_MIN_K || c_bytes >= l2 ||
                    (k + kc_b - 1) / kc_b > (k + kc_a - 1) / kc_a);
-    if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override;
+    if (g_loop_order_override >= 0) a_in_l1 = g_loop_order_override >= 1;
     if (a_in_l1) {
         /* kc: the kernel's panel of A in half of L1, at most KC_A_MAX_ROW_BYTES a row (48 KiB
          * L1: float 512, double 256 for 8 and 12 rows; 32 KiB: the same for 8 rows, 336 and 160

@@ -84,6 +84,8 @@ typedef struct {
                            * A_ROWS_IN_PLACE (A stored (m, k)) or A_T_IN_PLACE ((k, m)), or 0 */
     int b_in_place;       /* the kernels read B's rows in place, B never packed (gemm_prepare) */
     int b_packing;        /* the first row panel's kernels pack B's full panels (gemm_prepare) */
+    int b_stream;         /* ... each into the same place, one panel (b_packing, not a_in_l1,
+                           * all of the rows in one block: gemm_prepare)                      */
     int bf16;             /* 0, or how a bfloat16 product packs: NNI_BF16_PAIRS / _TILES /
                            * _ROUNDED                                                          */
     int alpha_on_tiles;   /* a bfloat16 product's alpha, not a power of two, scales each tile  */

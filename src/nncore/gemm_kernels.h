@@ -211,8 +211,13 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
                            int64_t c_bytes, int wide_b);
 /* Tests: use these blocks (rounded to the kernel's mr and nr) instead; all 0 = the machine's. */
 void nni_gemm_blocking_set(int64_t mc, int64_t kc, int64_t nc);
-/* Tests: force the loop order (0 or 1); -1 = the machine's. */
-void nni_gemm_loop_order_set(int a_in_l1);
+/* Tests: force the loop order (0 or 1, or 2: B streamed through one panel where gemm.c's
+ * b_stream can, else 1); -1 = the machine's. */
+void nni_gemm_loop_order_set(int order);
+/* Whether a product the A-in-L1 order would run, with B packed by the first row panel's
+ * kernels, streams B through one panel instead (gemm.c's b_stream): A's packed block of all
+ * of C's rows of a_bytes, B of b_bytes. */
+int nni_gemm_b_stream_applies(int64_t a_bytes, int64_t b_bytes);
 /* The L1 data cache's ways (cpuid, or the OS), 0 when unknown. Tests: _set(ways), 0 = the
  * machine's. */
 int nni_l1d_ways(void);

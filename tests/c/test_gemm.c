@@ -923,6 +923,21 @@ int main(void)
             test_plan_f32();
             test_plan_f64();
         }
+        /* B streamed through one panel (gemm.c's b_stream) wherever B is packed by the first
+         * row panel's kernels and A stored (m, k), whatever the sizes: against gemm_naive,
+         * and (test_b_packing) bit for bit against B packed first in the A-in-L1 order */
+        nni_gemm_loop_order_set(2);
+        nn_set_num_threads(1);
+        test_gemm_shapes_f32();
+        test_gemm_shapes_f64();
+        test_threads_f32();
+        test_threads_f64();
+        test_b_packing_f32();
+        test_b_packing_f64();
+        test_k_split_f32();
+        test_k_split_f64();
+        test_plan_f32();
+        test_plan_f64();
         nni_gemm_loop_order_set(-1);
         ran++;
     }
