@@ -23,8 +23,9 @@
  *                   Otherwise B stored (k, n) is packed by the first row panel's kernels as
  *                   they read it (b_packing, where the set has such kernels), not in a pass
  *                   of its own before the block; where all of C's rows fit one block of A
- *                   in L2 and B does not fit there, in the other order, each panel into the
- *                   same place in turn (b_stream: B streamed through one panel).
+ *                   in L2 and B does not fit there, in the other order, all columns in one
+ *                   block, each panel into the same place in turn (b_stream: B streamed
+ *                   through one panel).
  *   gemm_planned()  one op(B) packed once for many products (a layer's forward over chunks of
  *                   rows, network.c), then gemm_range against it.
  * Blocking (dispatch.c, from the caches the CPU reports): a kc x NR panel of B stays in L1, the
@@ -519,7 +520,12 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
         g->b_packing = !g->bf16 && !g->alpha_on_b && !g->b_in_place && UKR_BPACK(g->kr) &&
                        !g->trans_b && !g->transposed && !nni_gemm_b_packing_off();
         /* B streamed through one panel (dispatch.c's rule): the other order, all rows in one
-         * block; A is then packed (a_in_place_applies needs the A-in-L1 order for A (m, k)) */
+         * block; A is then packed (a_in_place_applies needs the A-in-L1 order for A (m, k)).
+         * All columns in one block too: a block's first panel is packed before its source
+         * could be asked for (the next is asked for over the column before it), and the packed
+         * panel takes no room in L3 whatever the block's width. W4's float32 256 x 2048 x 2048
+         * on one thread in the 240 columns a product with an epilogue gets (dispatch.c):
+         * 0.92x one block (bench_gemm_configs -o 16, 11 rounds), 0.96x the A-in-L1 order. */
         if (g->a_in_l1 && g->b_packing && !g->trans_a &&
             nni_gemm_b_stream_applies(round_up(g->m, mr) * g->kc * (int64_t)sizeof(NN_T),
                                       g->k * g->n * (int64_t)sizeof(NN_T))) {
@@ -527,6 +533,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
             g->a_in_place = 0;
             g->b_stream = 1;
             g->mc = round_up(g->m, mr);
+            g->nc = round_up(g->n, nr);
         }
         g->step_tiles = step_tiles_apply(g, beta);
         if (g->a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */
