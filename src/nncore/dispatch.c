@@ -545,8 +545,8 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * 256 doubles: 4 MiB) in a burst of tiles whose source rows come from memory, 16 KiB apart
  * where no prefetcher follows them, and whose packed lines are written where the block was
  * read last: each such tile took ~3.3x a plain one (perf: 8.9 % of float64 256 x 2048 x
- * 2048 for 1/32 of the tiles; a scratch loop: 2.6-3.0x with B from memory, 1.2-1.3x from
- * L2). Streamed, a column of 32 tiles has one packing tile, its source rows asked for into
+ * 2048 for 1/32 of the tiles; a scratch loop: 2.6-3.5x with B from memory, 1.6-1.8x from
+ * L3, 1.2-1.3x from L2 and L3). Streamed, a column of 32 tiles has one packing tile, its source rows asked for into
  * L2 over the column before (gemm_macro_kernel) and its panel written where the last one was
  * read (perf: 5.1 %). Zen 4 EPYC KVM guest (32 KiB L1, 1 MiB L2), bench_gemm_configs -o 16,
  * 15 rounds, streamed against the A-in-L1 order (`-1:0:0:0:T` against `1:0:0:0:T`), medians

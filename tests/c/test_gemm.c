@@ -936,6 +936,8 @@ int main(void)
         test_b_packing_f64();
         test_k_split_f32();
         test_k_split_f64();
+        test_block_split_f32();
+        test_block_split_f64();
         test_plan_f32();
         test_plan_f64();
         nni_gemm_loop_order_set(-1);
