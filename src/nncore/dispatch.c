@@ -546,11 +546,11 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo :
  * where no prefetcher follows them, and whose packed lines are written where the block was
  * read last: each such tile took ~3.3x a plain one (perf: 8.9 % of float64 256 x 2048 x
  * 2048 for 1/32 of the tiles; a scratch loop: 2.6-3.5x with B from memory, 1.6-1.8x from
- * L3, 1.2-1.3x from L2 and L3). Streamed, a column of 32 tiles has one packing tile, its source rows asked for into
- * L2 over the column before (gemm_macro_kernel) and its panel written where the last one was
- * read (perf: 5.1 %). Zen 4 EPYC KVM guest (32 KiB L1, 1 MiB L2), bench_gemm_configs -o 16,
- * 15 rounds, streamed against the A-in-L1 order (`-1:0:0:0:T` against `1:0:0:0:T`), medians
- * of the per-round speed ratios (quartiles), 1 thread / 2 threads:
+ * L3, 1.2-1.3x from L2 and L3). Streamed, a column of 32 tiles has one packing tile, its
+ * source rows asked for into L2 over the column before (gemm_macro_kernel) and its panel
+ * written where the last one was read (perf: 5.1 %). Zen 4 EPYC KVM guest (32 KiB L1, 1 MiB
+ * L2), bench_gemm_configs -o 16, 15 rounds, streamed against the A-in-L1 order (`-1:0:0:0:T`
+ * against `1:0:0:0:T`), medians of the per-round speed ratios (quartiles), 1 / 2 threads:
  *   float64 256 x 2048 x 2048 (W4 X@W)     1.048 (1.02-1.10) / 1.038 (1.02-1.05)
  *   float64 256 x 2048 x 1024              1.044 (1.01-1.07) / 1.049 (1.04-1.07)
  *   float32 256 x 2048 x 2048              1.058 (1.05-1.08) / 1.040 (1.00-1.05)
