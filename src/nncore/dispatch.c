@@ -627,7 +627,7 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
          * B_WIDE_MAX_BYTES) */
         nc = cpu_takes_wide_b() && wide_b ? min64(l3 / 4, B_WIDE_MAX_BYTES)
                                     : min64(l2 / 2, B_BLOCK_MAX_BYTES);
-        nc = clamp64(nc / (kc * elem_bytes) / nr * nr, (int64_t)nr, 8192 / nr * nr);
+        nc = clamp64(nc / (kc * elem_bytes) / nr * nr, (int64_t)nr, NNI_GEMM_NC_MAX / nr * nr);
         /* mc: the mc x kc block of A in a share of L3 */
         mc = clamp64(l3_share / (kc * elem_bytes) / mr * mr, (int64_t)mr * 8, (int64_t)mr * 1000);
     } else {
@@ -639,7 +639,8 @@ void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes
          * ~240) */
         mc = clamp64(l2 / 2 / (kc * elem_bytes) / mr * mr, (int64_t)mr, (int64_t)mr * 200);
         /* nc: the B block (kc x nc) in a share of L3 */
-        nc = clamp64(l3_share / (kc * elem_bytes) / nr * nr, (int64_t)nr * 8, 8192 / nr * nr);
+        nc = clamp64(l3_share / (kc * elem_bytes) / nr * nr, (int64_t)nr * 8,
+                     NNI_GEMM_NC_MAX / nr * nr);
     }
     if (g_blocking_override[0]) mc = clamp64(g_blocking_override[0] / mr * mr, mr, INT64_MAX);
     if (g_blocking_override[1]) kc = g_blocking_override[1];

@@ -533,7 +533,7 @@ static int gemm_prepare(gemm_args *g, NN_T *C, const NN_T *A, const NN_T *B, int
             g->a_in_place = 0;
             g->b_stream = 1;
             g->mc = round_up(g->m, mr);
-            g->nc = min64(round_up(g->n, nr), 8192 / nr * nr); /* dispatch.c's widest block */
+            g->nc = min64(round_up(g->n, nr), NNI_GEMM_NC_MAX / nr * nr);
         }
         g->step_tiles = step_tiles_apply(g, beta);
         if (g->a_in_l1) { /* m in equal L3 blocks too (2048 rows: 2 x 1032, not 2040 + 8) */

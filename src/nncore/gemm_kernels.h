@@ -205,6 +205,8 @@ typedef struct {
      * of a kc x nc block in L2 stream past it (then mc is the L3 block, nc the L2 one)      */
     int a_in_l1;
 } nni_gemm_blocking;
+/* The widest block of B's columns any blocking takes, in values (rounded down to nr) */
+#define NNI_GEMM_NC_MAX 8192
 /* The blocking of a product with k terms per C element and C of c_bytes (the loop order
  * depends on both); wide_b: B stored (k, n), and no epilogue or optimizer step on C. */
 void nni_gemm_blocking_get(nni_gemm_blocking *bl, int mr, int nr, int elem_bytes, int64_t k,
